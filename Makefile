@@ -1,0 +1,66 @@
+# parc -- a thin wrapper over CMake for the README's two commands.
+#
+#   make run    install what is missing, build, run the main job
+#   make test   install what is missing, build, run the whole test suite
+#
+# and what CI adds: `make check-asan` (ASan+UBSan build of the suite) and
+# `make check-tsan` (TSan build of the thread tests). `make bench` runs the
+# comparisons in bench/ (not part of the tests).
+
+BUILD      ?= build
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+# Debian packages the build and the tests need (binary -> package).
+DEBIAN_PACKAGES = cmake make gcc pkg-config libhwloc-dev libcriterion-dev \
+                  python3
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: all deps configure build test run bench check-asan check-tsan \
+        install clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "parc: installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $$missing; \
+	fi
+
+configure: deps
+	cmake -S . -B $(BUILD) -DPARC_TESTS=ON -DPARC_EXAMPLES=ON $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure
+
+run: build
+	@for ex in threads_vs_processes threading_gotcha multiprocessing_gotcha; do \
+	  echo; echo "==== examples/$$ex"; \
+	  ./$(BUILD)/examples/parc-$$ex || exit 1; \
+	done
+
+bench: deps
+	bench/run
+
+check-asan:
+	$(MAKE) test BUILD=build-asan \
+	  CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DPARC_WERROR=ON -DPARC_SANITIZE=address,undefined"
+
+check-tsan:
+	$(MAKE) test BUILD=build-tsan \
+	  CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DPARC_WERROR=ON -DPARC_SANITIZE=thread"
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf build build-asan build-tsan build-bench
