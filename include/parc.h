@@ -1,0 +1,258 @@
+/* parc.h -- the one public header of libparc.
+ *
+ * libparc runs work in parallel on the cores of one machine: a pool of
+ * workers (threads or forked processes) behind one API -- map, futures,
+ * map-reduce and parallel-for -- that reports every task's outcome and never
+ * hangs when a worker dies.
+ *
+ * Conventions (see docs/api.md for the long form):
+ *   - Every function that can fail returns 0 or a negative PARC_E* code.
+ *     The library never prints, never exits and never raises a signal.
+ *   - Handles are opaque. Each create has one destroy; destroy accepts NULL.
+ *   - Options structs: NULL means defaults, a zeroed field means its default,
+ *     new fields are only ever added at the end.
+ *   - Times are in seconds as doubles; 0 means "no limit" for options and
+ *     "do not wait" for the timeout argument of a wait call, and a negative
+ *     timeout means "wait forever".
+ */
+#ifndef PARC_H
+#define PARC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PARC_VERSION_MAJOR 0
+#define PARC_VERSION_MINOR 1
+#define PARC_VERSION_PATCH 0
+
+#if defined(__GNUC__) && defined(PARC_BUILDING)
+#define PARC_API __attribute__((visibility("default")))
+#else
+#define PARC_API
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+/* One list makes the codes, parc_strerror and parc_err_name. */
+#define PARC_ERRNO_MAP(XX)                                                    \
+  XX(EINVAL, -1, "invalid argument")                                          \
+  XX(ENOMEM, -2, "out of memory")                                             \
+  XX(ESYS, -3, "system call failed (errno has the reason)")                   \
+  XX(ETIMEDOUT, -4, "timed out")                                              \
+  XX(ECANCELED, -5, "canceled")                                               \
+  XX(ETASK, -6, "a task returned an error")                                   \
+  XX(EWORKER, -7, "a worker died while running the task")                     \
+  XX(EINIT, -8, "the worker init hook failed")                                \
+  XX(EAGAIN, -9, "not ready; try again")                                      \
+  XX(ECLOSED, -10, "closed by the other side")                                \
+  XX(EOWNERDEAD, -11, "the previous owner died holding the lock")             \
+  XX(ETOOBIG, -12, "message or argument too large")                           \
+  XX(ENOTSUP, -13, "not supported by this backend")                           \
+  XX(EBROKEN, -14, "the pool is broken: workers cannot be started")
+
+typedef enum {
+#define PARC__ERR_ENUM(name, value, text) PARC_##name = (value),
+  PARC_ERRNO_MAP(PARC__ERR_ENUM)
+#undef PARC__ERR_ENUM
+} parc_errno;
+
+/* A static English sentence for a code ("unknown error" for others). */
+PARC_API const char *parc_strerror(int err);
+/* The code's name without the PARC_ prefix, e.g. "ETIMEDOUT". */
+PARC_API const char *parc_err_name(int err);
+
+/* ---------------------------------------------------------------- tasks */
+
+/* A task reads in_size bytes at `in` and writes out_size bytes at `out`.
+ * It returns 0 on success; any other value is that task's error and is
+ * reported back (parc_task_status.task_rc). `ctx` is the pool's ctx.
+ *
+ * In the process backend `in` and `out` point into the worker's own memory:
+ * inputs must be flat bytes (no pointers into the caller's heap). */
+typedef int (*parc_task_fn)(const void *in, void *out, void *ctx);
+
+/* Run once in each worker before its first task (and in each replacement).
+ * `worker` is the worker's index, 0..workers-1. Non-zero fails the worker:
+ * parc_pool_create then fails with PARC_EINIT. */
+typedef int (*parc_init_fn)(void *ctx, unsigned worker);
+
+/* Folds `item` into `acc` (both result_size bytes): acc = acc (+) item.
+ * Used by parc_map_reduce; returns 0 or a task error. */
+typedef int (*parc_combine_fn)(void *acc, const void *item, void *ctx);
+
+/* Body of parc_for: handles iterations [begin, end). Returns 0 or an error. */
+typedef int (*parc_for_fn)(int64_t begin, int64_t end, void *ctx);
+
+/* Progress of a map / map-reduce / for: `done` of `total` units. Called in
+ * the calling thread, at most about 10 times a second, and once at the end. */
+typedef void (*parc_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+/* What happened to one task. */
+typedef struct parc_task_status {
+  int error;     /* 0, PARC_ETASK, PARC_EWORKER, PARC_ETIMEDOUT, PARC_ECANCELED */
+  int task_rc;   /* the task's own return value when error == PARC_ETASK */
+  int signal;    /* PARC_EWORKER: the signal that killed the worker, or 0 */
+  int exit_code; /* PARC_EWORKER: the worker's exit status when it exited */
+  int attempts;  /* how many times the task was started */
+} parc_task_status;
+
+/* ---------------------------------------------------------------- pools */
+
+typedef struct parc_pool parc_pool;
+
+typedef enum {
+  PARC_THREADS = 0,   /* workers are threads of this process */
+  PARC_PROCESSES = 1, /* workers are forked processes */
+  PARC_MPI = 2        /* reserved for libparc_mpi */
+} parc_backend;
+
+typedef struct parc_pool_opts {
+  parc_backend backend;
+  unsigned workers;              /* 0: one per physical core (hwloc) */
+  double task_timeout;           /* seconds a task may run; 0: no limit */
+  unsigned max_retries;          /* re-runs of a task whose worker died */
+  unsigned max_tasks_per_worker; /* recycle a worker after this many; 0: never */
+  parc_init_fn init;             /* optional, run once in each worker */
+  void *ctx;                     /* passed to init and to every task */
+} parc_pool_opts;
+
+/* Creates a pool and starts its workers; returns when every worker has run
+ * `init`. Process backend: the workers are forked now, from the calling
+ * thread, so they see this process's memory as it is at this moment (later
+ * changes are not seen unless they are in parc_shm_alloc memory).
+ * Returns 0 and writes *out, or PARC_EINVAL, PARC_ENOMEM, PARC_ESYS,
+ * PARC_EINIT. Thread-safe. */
+PARC_API int parc_pool_create(parc_pool **out, const parc_pool_opts *opts);
+
+/* Stops the workers and frees everything. Tasks still queued are canceled
+ * (their futures report PARC_ECANCELED); tasks running are waited for,
+ * unless `cancel_running` is set: then process workers are killed and
+ * thread workers are abandoned (the pool waits for them to finish before
+ * freeing memory they use). Futures stay valid until parc_future_free.
+ * No call on `pool` may be running or start in another thread. */
+PARC_API void parc_pool_destroy(parc_pool *pool);
+PARC_API void parc_pool_destroy_ex(parc_pool *pool, int cancel_running);
+
+/* The number of workers. */
+PARC_API unsigned parc_pool_workers(const parc_pool *pool);
+
+/* Inside a task: the index of the worker running it, else -1. */
+PARC_API int parc_worker_id(void);
+
+/* ---------------------------------------------------------------- map */
+
+typedef struct parc_map_opts {
+  size_t chunk;                /* tasks per dispatch; 0: adapt to task length */
+  parc_task_status *status;    /* optional: n entries, one per task */
+  size_t *err_index;           /* optional: index of the first failed task */
+  parc_progress_fn progress;   /* optional */
+  void *progress_arg;
+  double timeout;              /* whole call; 0: none. On expiry the tasks
+                                  not finished are canceled (PARC_ETIMEDOUT) */
+} parc_map_opts;
+
+/* out[i] = fn(in[i]) for i in [0, n), results in input order. Inputs are
+ * read as the tasks are dispatched, so memory stays bounded for any n.
+ * Every task runs even when some fail. Returns 0, or the error of the
+ * lowest-indexed failed task (see opts->status / opts->err_index), or
+ * PARC_EINVAL. One map or submit at a time per thread; several threads may
+ * share a pool. */
+PARC_API int parc_map(parc_pool *pool, parc_task_fn fn, const void *in,
+                      size_t in_size, void *out, size_t out_size, size_t n,
+                      const parc_map_opts *opts);
+
+/* ---------------------------------------------------------------- futures */
+
+typedef struct parc_future parc_future;
+
+/* Queues one task. `in` is copied, so it may be freed at once. Returns 0
+ * and writes *out (free it with parc_future_free), or PARC_EINVAL /
+ * PARC_ENOMEM. Thread-safe. */
+PARC_API int parc_submit(parc_pool *pool, parc_task_fn fn, const void *in,
+                         size_t in_size, size_t out_size, parc_future **out);
+
+/* Waits up to `timeout` seconds (< 0: forever; 0: just look). Returns 0 and
+ * copies out_size bytes to `out` (may be NULL), PARC_EAGAIN if still
+ * running when the time is up, or the task's error (PARC_ETASK, ...); then
+ * `status`, if not NULL, has the details. Waiting again returns the same. */
+PARC_API int parc_future_wait(parc_future *f, void *out, double timeout,
+                              parc_task_status *status);
+
+/* Cancels the task: a queued task never runs; a running one is killed in the
+ * process backend (its worker is replaced) and abandoned in the thread
+ * backend. Returns 0 if canceled, PARC_EAGAIN if it had already finished. */
+PARC_API int parc_future_cancel(parc_future *f);
+
+/* Frees the future; cancels the task if it has not finished. NULL is fine. */
+PARC_API void parc_future_free(parc_future *f);
+
+/* Waits until one of `fs[0..n)` has finished (as-completed): returns 0 and
+ * writes its index to *index, or PARC_ETIMEDOUT. Finished futures are
+ * returned lowest index first; pass the ones you have not handled yet. */
+PARC_API int parc_wait_any(parc_future *const *fs, size_t n, double timeout,
+                           size_t *index);
+
+/* ---------------------------------------------------------------- reduce */
+
+/* result = identity (+) map(in[0]) (+) map(in[1]) ... (+) map(in[n-1]).
+ * The tasks are cut into blocks whose bounds depend only on n and
+ * result_size; each block is folded left to right in a worker and the
+ * block results are combined in a fixed binary tree. So for an associative
+ * `combine` the result is identical, bit for bit, for any worker count and
+ * backend. `map_fn` writes result_size bytes. opts->status and chunk are
+ * ignored; err_index gets the index of the first failed task. */
+PARC_API int parc_map_reduce(parc_pool *pool, parc_task_fn map_fn,
+                             const void *in, size_t in_size, size_t n,
+                             parc_combine_fn combine, const void *identity,
+                             void *result, size_t result_size,
+                             const parc_map_opts *opts);
+
+/* ---------------------------------------------------------------- for */
+
+typedef enum {
+  PARC_SCHEDULE_STATIC = 0,  /* contiguous equal shares (or round-robin chunks) */
+  PARC_SCHEDULE_DYNAMIC = 1, /* chunks handed out as workers become free */
+  PARC_SCHEDULE_GUIDED = 2   /* shrinking chunks: remaining / workers */
+} parc_schedule;
+
+typedef struct parc_for_opts {
+  parc_schedule schedule;
+  int64_t chunk;            /* as OpenMP's schedule(kind, chunk); 0: default */
+  size_t ctx_size;          /* process backend: copy this many bytes of ctx
+                               to the workers; 0: pass the pointer as is */
+  parc_progress_fn progress;
+  void *progress_arg;
+  double timeout;           /* whole call; 0: none */
+  int64_t *err_index;       /* optional: first iteration of the failed chunk */
+} parc_for_opts;
+
+/* Calls body(b, e, ctx) over chunks that tile [begin, end) exactly once,
+ * spread over the workers by the schedule. In the process backend the body
+ * runs in other processes: its effects reach the caller only through
+ * parc_shm_alloc memory. Returns 0 or the error of the lowest failing chunk. */
+PARC_API int parc_for(parc_pool *pool, int64_t begin, int64_t end,
+                      parc_for_fn body, void *ctx, const parc_for_opts *opts);
+
+/* ---------------------------------------------------------------- memory */
+
+/* Memory shared with every process forked after this call (pool workers
+ * included): a memfd mapping, so nothing is left in /dev/shm when a process
+ * dies. Zero-filled. Returns NULL on failure (errno set). */
+PARC_API void *parc_shm_alloc(size_t size);
+PARC_API void parc_shm_free(void *p);
+
+/* ---------------------------------------------------------------- machine */
+
+/* Physical cores (hwloc); at least 1. */
+PARC_API unsigned parc_physical_cores(void);
+/* Hardware threads the process may run on; at least 1. */
+PARC_API unsigned parc_logical_cpus(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PARC_H */

@@ -1,0 +1,16 @@
+/* clock.c -- monotonic time and deadlines. */
+#include <time.h>
+
+#include "sys/sys.h"
+
+uint64_t parc__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t parc__deadline(double seconds) {
+  if (seconds < 0 || seconds > 1e9)
+    return PARC__FOREVER;
+  return parc__now_ns() + (uint64_t)(seconds * 1e9);
+}

@@ -1,0 +1,57 @@
+/* event.c -- futex-backed events.
+ *
+ * Correctness rests on one Dekker pair, both sides sequentially consistent:
+ * the signaller increments seq, then reads sleepers; the waiter increments
+ * sleepers, then re-reads seq. One of the two must see the other's write,
+ * so a waiter either sees the new seq and does not sleep, or is counted
+ * and woken. FUTEX_WAIT re-checks seq in the kernel, closing the last gap.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "parc.h"
+#include "sys/sys.h"
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
+                  const struct timespec *ts) {
+  return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+void parc__event_init(parc__event *e) {
+  atomic_init(&e->seq, 0);
+  atomic_init(&e->sleepers, 0);
+}
+
+void parc__event_signal(parc__event *e, int shared) {
+  atomic_fetch_add_explicit(&e->seq, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&e->sleepers, memory_order_seq_cst) != 0)
+    futex(&e->seq, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}
+
+int parc__event_wait(parc__event *e, uint32_t seen, uint64_t deadline,
+                     unsigned spin, int shared) {
+  for (unsigned i = 0; i < spin; i++) {
+    if (atomic_load_explicit(&e->seq, memory_order_acquire) != seen)
+      return 0;
+    parc__cpu_relax();
+  }
+  struct timespec ts, *tsp = NULL;
+  if (deadline != PARC__FOREVER) {
+    uint64_t now = parc__now_ns();
+    if (now >= deadline)
+      return PARC_ETIMEDOUT;
+    uint64_t left = deadline - now;
+    ts.tv_sec = (time_t)(left / 1000000000u);
+    ts.tv_nsec = (long)(left % 1000000000u);
+    tsp = &ts;
+  }
+  atomic_fetch_add_explicit(&e->sleepers, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&e->seq, memory_order_seq_cst) == seen)
+    futex(&e->seq, shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, seen, tsp);
+  atomic_fetch_sub_explicit(&e->sleepers, 1, memory_order_seq_cst);
+  return 0;
+}

@@ -1,0 +1,54 @@
+/* sys.h -- the platform layer: clocks, futex-backed events, shared memory,
+ * topology. Everything that names a Linux system call lives in src/sys/. */
+#ifndef PARC_SYS_H
+#define PARC_SYS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- clock.c */
+uint64_t parc__now_ns(void);                 /* CLOCK_MONOTONIC */
+/* Deadline for a timeout in seconds: < 0 forever (UINT64_MAX), else now+t. */
+uint64_t parc__deadline(double seconds);
+#define PARC__FOREVER UINT64_MAX
+
+/* ---- event.c
+ * An event is a sequence number that waiters sleep on. The pattern:
+ *   seen = parc__event_seq(e); if (!condition) parc__event_wait(e, seen, ...)
+ * and on the other side: make condition true; parc__event_signal(e).
+ * A signal with no sleeper costs one atomic add and one load, no system
+ * call. `shared` selects a process-shared futex (the event lives in memory
+ * mapped by several processes). */
+typedef struct parc__event {
+  _Atomic uint32_t seq;
+  _Atomic uint32_t sleepers;
+} parc__event;
+
+void parc__event_init(parc__event *e);
+static inline uint32_t parc__event_seq(parc__event *e) {
+  return atomic_load_explicit(&e->seq, memory_order_acquire);
+}
+void parc__event_signal(parc__event *e, int shared);
+/* Sleeps while seq == seen, until `deadline` (parc__now_ns() clock). Spins
+ * `spin` rounds first. Returns 0 when seq moved (or spuriously), or
+ * PARC_ETIMEDOUT once the deadline has passed. */
+int parc__event_wait(parc__event *e, uint32_t seen, uint64_t deadline,
+                     unsigned spin, int shared);
+static inline void parc__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* ---- shm.c: anonymous shared mappings backed by a memfd (nothing in
+ * /dev/shm, released when the last process unmaps it). */
+void *parc__shm_map(size_t size);      /* NULL on failure, errno set */
+void parc__shm_unmap(void *p, size_t size);
+
+/* ---- topo.c */
+unsigned parc__physical_cores(void);
+
+#endif
