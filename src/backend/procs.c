@@ -1,0 +1,373 @@
+/* procs.c -- the process backend: each worker is a forked process.
+ *
+ * Processes involved:
+ *   caller --fork--> zygote --fork--> worker, worker, ...
+ *
+ * The zygote is forked once, at pool creation, from the calling thread; it
+ * is single-threaded and forks every worker, first ones and replacements
+ * alike. So every worker starts from the same memory image (the caller's
+ * at parc_pool_create), and no fork ever happens in a process where
+ * another thread may hold a lock.
+ *
+ * The caller and the zygote talk over a SOCK_SEQPACKET pair: the manager
+ * asks for spawns and kills, the zygote reports each worker's pid and each
+ * death with its wait status (it reaps them). A watchdog thread in the
+ * caller blocks on that socket and turns reports into events for the
+ * manager. The socket is also the lifeline: when the caller dies, the
+ * zygote reads EOF and kills every worker (which also have
+ * PR_SET_PDEATHSIG against the zygote, if it is killed itself).
+ *
+ * Lanes and slots live in one memfd mapping made before the zygote is
+ * forked, so they are at the same address in every process and vanish
+ * with the last of them.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pool_int.h"
+
+enum { Z_SPAWN = 1, Z_KILL, Z_BYE, Z_SPAWNED, Z_DIED, Z_GONE };
+
+typedef struct zmsg {
+  int32_t kind;
+  uint32_t w;
+  int32_t pid;
+  int32_t status;
+} zmsg;
+
+typedef struct pstate {
+  int sock;
+  pid_t zygote;
+  pthread_t watchdog;
+  bool watchdog_started;
+  void *area;
+  size_t area_size;
+  /* Reports from the watchdog to the manager: a fixed ring, so the
+   * watchdog never allocates; when full it waits for the manager. */
+  pthread_mutex_t ev_lock;
+  pthread_cond_t ev_room;
+  zmsg ev[256];
+  unsigned ev_head, ev_len;
+} pstate;
+
+#define GRACE_NS 2000000000ull /* workers told to stop get this long */
+
+/* ---------------------------------------------------------------- zygote */
+
+typedef struct zygote {
+  parc_pool *p;
+  int sock, sfd;
+  pid_t *pids;
+  sigset_t worker_mask;
+} zygote;
+
+static void zsend(int sock, int kind, unsigned w, pid_t pid, int status) {
+  zmsg m = {kind, w, pid, status};
+  while (send(sock, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR)
+    ;
+}
+
+/* Like exec would: close what is marked close-on-exec (other pools'
+ * sockets, the caller's private descriptors), keep the rest. */
+static void close_cloexec_fds(int keep) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return;
+  int fds[1024], n = 0, dfd = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d)) && n < 1024) {
+    int fd = atoi(e->d_name);
+    if (fd > 2 && fd != keep && fd != dfd &&
+        (fcntl(fd, F_GETFD) & FD_CLOEXEC))
+      fds[n++] = fd;
+  }
+  closedir(d);
+  for (int i = 0; i < n; i++)
+    close(fds[i]);
+}
+
+/* Handlers installed by the caller mean nothing here: back to defaults,
+ * but what the caller ignores stays ignored (as across exec). */
+static void reset_signals(void) {
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
+      continue;
+    if (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL) {
+      sa.sa_handler = SIG_DFL;
+      sa.sa_flags = 0;
+      sigaction(sig, &sa, NULL);
+    }
+  }
+}
+
+static void worker_child(zygote *z, unsigned w, pid_t zpid) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != zpid)
+    _exit(1);
+  close(z->sock);
+  close(z->sfd);
+  sigprocmask(SIG_SETMASK, &z->worker_mask, NULL);
+  prctl(PR_SET_NAME, "parc-worker");
+  parc_pool *p = z->p;
+  parc__worker_main(p, w, p->workers[w].slot);
+  fflush(NULL);
+  _exit(atomic_load(&p->workers[w].slot->state) == SLOT_INIT_FAILED ? 1 : 0);
+}
+
+static void zspawn(zygote *z, unsigned w) {
+  if (w >= z->p->nworkers || z->pids[w] > 0)
+    return;
+  pid_t zpid = getpid();
+  pid_t pid = fork();
+  if (pid == 0)
+    worker_child(z, w, zpid);
+  if (pid < 0) {
+    zsend(z->sock, Z_DIED, w, -1, 127 << 8);
+    return;
+  }
+  z->pids[w] = pid;
+  zsend(z->sock, Z_SPAWNED, w, pid, 0);
+}
+
+static void zreap(zygote *z) {
+  struct signalfd_siginfo si;
+  while (read(z->sfd, &si, sizeof si) > 0)
+    ;
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    for (unsigned w = 0; w < z->p->nworkers; w++)
+      if (z->pids[w] == pid) {
+        z->pids[w] = 0;
+        zsend(z->sock, Z_DIED, w, pid, status);
+      }
+}
+
+static unsigned zalive(zygote *z) {
+  unsigned n = 0;
+  for (unsigned w = 0; w < z->p->nworkers; w++)
+    n += z->pids[w] > 0;
+  return n;
+}
+
+/* The caller has closed its end: after a BYE, give the workers (told to
+ * stop through their lanes) a grace period; else kill them at once. */
+static void zshutdown(zygote *z, bool graceful) {
+  uint64_t until = parc__now_ns() + (graceful ? GRACE_NS : 0);
+  while (zalive(z) > 0 && parc__now_ns() < until) {
+    struct pollfd pf = {z->sfd, POLLIN, 0};
+    poll(&pf, 1, 50);
+    zreap(z);
+  }
+  for (unsigned w = 0; w < z->p->nworkers; w++)
+    if (z->pids[w] > 0)
+      kill(z->pids[w], SIGKILL);
+  while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+    ;
+}
+
+static void zygote_main(parc_pool *p, int sock) {
+  zygote z = {.p = p, .sock = sock};
+  close_cloexec_fds(sock);
+  reset_signals();
+  prctl(PR_SET_NAME, "parc-zygote");
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, &z.worker_mask);
+  z.sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  z.pids = calloc(p->nworkers, sizeof *z.pids);
+  if (z.sfd < 0 || !z.pids)
+    _exit(1);
+  for (unsigned w = 0; w < p->nworkers; w++)
+    zspawn(&z, w);
+  bool graceful = false;
+  for (;;) {
+    struct pollfd pf[2] = {{sock, POLLIN, 0}, {z.sfd, POLLIN, 0}};
+    if (poll(pf, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (pf[1].revents)
+      zreap(&z);
+    if (!pf[0].revents)
+      continue;
+    zmsg m;
+    ssize_t n = recv(sock, &m, sizeof m, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break; /* the caller closed its end or died */
+    if (m.kind == Z_SPAWN)
+      zspawn(&z, m.w);
+    else if (m.kind == Z_KILL && m.w < p->nworkers && z.pids[m.w] > 0)
+      kill(z.pids[m.w], SIGKILL);
+    else if (m.kind == Z_BYE)
+      graceful = true;
+  }
+  zshutdown(&z, graceful);
+  _exit(0);
+}
+
+/* ---------------------------------------------------------------- caller */
+
+#define EV_CAP (sizeof((pstate *)0)->ev / sizeof(zmsg))
+
+static void push_event(pstate *st, zmsg m) {
+  pthread_mutex_lock(&st->ev_lock);
+  while (st->ev_len == EV_CAP)
+    pthread_cond_wait(&st->ev_room, &st->ev_lock);
+  st->ev[(st->ev_head + st->ev_len++) % EV_CAP] = m;
+  pthread_mutex_unlock(&st->ev_lock);
+}
+
+static bool pop_event(pstate *st, zmsg *m) {
+  pthread_mutex_lock(&st->ev_lock);
+  bool got = st->ev_len > 0;
+  if (got) {
+    *m = st->ev[st->ev_head];
+    st->ev_head = (st->ev_head + 1) % EV_CAP;
+    st->ev_len--;
+    pthread_cond_signal(&st->ev_room);
+  }
+  pthread_mutex_unlock(&st->ev_lock);
+  return got;
+}
+
+static void *watchdog_main(void *arg) {
+  parc_pool *p = arg;
+  pstate *st = p->be_state;
+  for (;;) {
+    zmsg m;
+    ssize_t n = recv(st->sock, &m, sizeof m, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n != (ssize_t)sizeof m) {
+      push_event(st, (zmsg){Z_GONE, 0, 0, 0});
+      parc__event_signal(p->doorbell, 1);
+      return NULL;
+    }
+    push_event(st, m);
+    parc__event_signal(p->doorbell, 1);
+  }
+}
+
+static void p_poll(parc_pool *p) {
+  pstate *st = p->be_state;
+  zmsg m;
+  while (pop_event(st, &m)) {
+    if (m.kind == Z_GONE) { /* the zygote died: no worker survives it */
+      close(st->sock);
+      st->sock = -1;
+      for (unsigned w = 0; w < p->nworkers; w++)
+        parc__worker_exited(p, w, SIGKILL);
+    } else if (m.w >= p->nworkers) {
+      continue;
+    } else if (m.kind == Z_SPAWNED) {
+      p->workers[m.w].pid = m.pid;
+    } else if (m.kind == Z_DIED && (m.pid == -1 || m.pid == p->workers[m.w].pid)) {
+      p->workers[m.w].pid = 0;
+      parc__worker_exited(p, m.w, m.status);
+    }
+  }
+}
+
+static int p_spawn(parc_pool *p, unsigned w) {
+  pstate *st = p->be_state;
+  if (st->sock < 0)
+    return PARC_EBROKEN;
+  zmsg m = {Z_SPAWN, w, 0, 0};
+  return send(st->sock, &m, sizeof m, MSG_NOSIGNAL) == sizeof m ? 0
+                                                                : PARC_ESYS;
+}
+
+static void p_kill(parc_pool *p, unsigned w) {
+  pstate *st = p->be_state;
+  zmsg m = {Z_KILL, w, p->workers[w].pid, 0};
+  if (st->sock >= 0)
+    send(st->sock, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+static void p_stop(parc_pool *p, bool kill_all) {
+  pstate *st = p->be_state;
+  if (st->sock >= 0 && !kill_all) {
+    zmsg m = {Z_BYE, 0, 0, 0};
+    send(st->sock, &m, sizeof m, MSG_NOSIGNAL);
+  }
+  if (st->sock >= 0)
+    shutdown(st->sock, SHUT_WR); /* EOF for the zygote; it exits */
+  if (st->watchdog_started)
+    pthread_join(st->watchdog, NULL);
+  if (st->sock >= 0)
+    close(st->sock);
+  if (st->zygote > 0)
+    while (waitpid(st->zygote, NULL, 0) < 0 && errno == EINTR)
+      ;
+  parc__shm_unmap(st->area, st->area_size);
+  pthread_mutex_destroy(&st->ev_lock);
+  pthread_cond_destroy(&st->ev_room);
+  free(st);
+  p->be_state = NULL;
+}
+
+static int p_start(parc_pool *p) {
+  pstate *st = calloc(1, sizeof *st);
+  if (!st)
+    return PARC_ENOMEM;
+  st->sock = -1;
+  pthread_mutex_init(&st->ev_lock, NULL);
+  pthread_cond_init(&st->ev_room, NULL);
+  p->be_state = st;
+  size_t head = (sizeof(parc__event) + 63u) & ~(size_t)63u;
+  st->area_size = head + (size_t)p->nworkers * parc__cell_size();
+  st->area = parc__shm_map(st->area_size);
+  int sv[2];
+  if (!st->area || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+    p_stop(p, true);
+    return PARC_ESYS;
+  }
+  p->doorbell = st->area;
+  parc__event_init(p->doorbell);
+  for (unsigned w = 0; w < p->nworkers; w++) {
+    parc__cell_attach(p, w, (char *)st->area + head + w * parc__cell_size());
+    parc__slot_reset(p, w);
+  }
+  fflush(NULL); /* or the workers would print the caller's buffers again */
+  st->zygote = fork();
+  if (st->zygote == 0) {
+    close(sv[0]);
+    zygote_main(p, sv[1]);
+  }
+  close(sv[1]);
+  st->sock = sv[0];
+  if (st->zygote < 0 ||
+      pthread_create(&st->watchdog, NULL, watchdog_main, p) != 0) {
+    p_stop(p, true);
+    return PARC_ESYS;
+  }
+  st->watchdog_started = true;
+  int rc = parc__wait_ready(p);
+  if (rc != 0)
+    p_stop(p, true);
+  return rc;
+}
+
+const parc__backend parc__procs_backend = {
+    .name = "processes",
+    .shared = true,
+    .start = p_start,
+    .spawn = p_spawn,
+    .kill = p_kill,
+    .poll = p_poll,
+    .stop = p_stop,
+};

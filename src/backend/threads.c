@@ -1,0 +1,176 @@
+/* threads.c -- the thread backend: each worker is a thread of this process.
+ *
+ * Each worker has its own cell (slot and lanes) in private memory. A thread
+ * cannot be killed, so "kill" abandons it: its lanes are closed (abort),
+ * its unit is settled at once, and a fresh thread with a fresh cell takes
+ * its place. The abandoned thread keeps its cell until it returns; destroy
+ * joins it, so a task that never returns keeps destroy waiting (docs say).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_int.h"
+
+typedef struct tworker {
+  pthread_t th;
+  bool running;
+  void *cell;
+} tworker;
+
+typedef struct abandoned {
+  pthread_t th;
+  void *cell;
+  struct abandoned *next;
+} abandoned;
+
+typedef struct tstate {
+  parc__event doorbell;
+  tworker *t;
+  abandoned *gone;
+} tstate;
+
+typedef struct targ {
+  parc_pool *p;
+  unsigned id;
+  parc__slot *slot;
+} targ;
+
+static void *thread_main(void *arg) {
+  targ a = *(targ *)arg;
+  free(arg);
+  parc__worker_main(a.p, a.id, a.slot);
+  return NULL;
+}
+
+static int t_spawn(parc_pool *p, unsigned w) {
+  tstate *st = p->be_state;
+  targ *a = malloc(sizeof *a);
+  if (!a)
+    return PARC_ENOMEM;
+  *a = (targ){p, w, p->workers[w].slot};
+  if (pthread_create(&st->t[w].th, NULL, thread_main, a) != 0) {
+    free(a);
+    return PARC_ESYS;
+  }
+  st->t[w].running = true;
+  return 0;
+}
+
+static void *new_cell(void) {
+  void *c = aligned_alloc(64, parc__cell_size());
+  if (c)
+    memset(c, 0, parc__cell_size());
+  return c;
+}
+
+/* Wakes a worker blocked on either lane so it sees `abort`. */
+static void close_lanes(parc__slot *s) {
+  atomic_store(&s->abort, 1);
+  parc__event_signal(&s->to_worker->readable, 0);
+  parc__event_signal(&s->to_worker->writable, 0);
+  parc__event_signal(&s->from_worker->readable, 0);
+  parc__event_signal(&s->from_worker->writable, 0);
+}
+
+static void t_stop(parc_pool *p, bool kill_all);
+
+static int t_start(parc_pool *p) {
+  tstate *st = calloc(1, sizeof *st);
+  if (!st)
+    return PARC_ENOMEM;
+  st->t = calloc(p->nworkers, sizeof *st->t);
+  if (!st->t) {
+    free(st);
+    return PARC_ENOMEM;
+  }
+  p->be_state = st;
+  parc__event_init(&st->doorbell);
+  p->doorbell = &st->doorbell;
+  int rc = 0;
+  for (unsigned w = 0; w < p->nworkers && rc == 0; w++) {
+    st->t[w].cell = new_cell();
+    if (!st->t[w].cell) {
+      rc = PARC_ENOMEM;
+      break;
+    }
+    parc__cell_attach(p, w, st->t[w].cell);
+    parc__slot_reset(p, w);
+    rc = t_spawn(p, w);
+  }
+  if (rc == 0)
+    rc = parc__wait_ready(p);
+  if (rc != 0)
+    t_stop(p, true);
+  return rc;
+}
+
+static void t_kill(parc_pool *p, unsigned w) {
+  tstate *st = p->be_state;
+  parc__worker_settle(p, w, 0);
+  close_lanes(p->workers[w].slot);
+  abandoned *a = malloc(sizeof *a);
+  void *cell = new_cell();
+  if (!a || !cell) { /* no memory for a replacement: wait for this one */
+    free(a);
+    free(cell);
+    pthread_join(st->t[w].th, NULL);
+    cell = st->t[w].cell;
+  } else {
+    *a = (abandoned){st->t[w].th, st->t[w].cell, st->gone};
+    st->gone = a;
+  }
+  st->t[w].running = false;
+  st->t[w].cell = cell;
+  parc__cell_attach(p, w, cell);
+  parc__slot_reset(p, w);
+  if (p->stopping || t_spawn(p, w) != 0)
+    p->workers[w].state = W_GONE;
+}
+
+static void t_poll(parc_pool *p) {
+  tstate *st = p->be_state;
+  for (unsigned w = 0; w < p->nworkers; w++) {
+    if (!st->t[w].running)
+      continue;
+    uint32_t s = atomic_load(&p->workers[w].slot->state);
+    if (s != SLOT_EXITED && s != SLOT_INIT_FAILED)
+      continue;
+    pthread_join(st->t[w].th, NULL);
+    st->t[w].running = false;
+    parc__worker_exited(p, w, s == SLOT_INIT_FAILED ? 1 << 8 : 0);
+  }
+}
+
+static void t_stop(parc_pool *p, bool kill_all) {
+  (void)kill_all; /* running units were abandoned by the manager already */
+  tstate *st = p->be_state;
+  for (unsigned w = 0; w < p->nworkers; w++) {
+    if (st->t[w].running) {
+      /* The manager has quiesced: a STOP already in the lane is still
+       * read; a worker with nothing to read sees the abort and returns. */
+      close_lanes(p->workers[w].slot);
+      pthread_join(st->t[w].th, NULL);
+    }
+    free(st->t[w].cell);
+  }
+  while (st->gone) {
+    abandoned *a = st->gone;
+    st->gone = a->next;
+    pthread_join(a->th, NULL);
+    free(a->cell);
+    free(a);
+  }
+  free(st->t);
+  free(st);
+  p->be_state = NULL;
+}
+
+const parc__backend parc__threads_backend = {
+    .name = "threads",
+    .shared = false,
+    .start = t_start,
+    .spawn = t_spawn,
+    .kill = t_kill,
+    .poll = t_poll,
+    .stop = t_stop,
+};

@@ -1,0 +1,498 @@
+/* pool.c -- the front of every pool: create/destroy, map, futures,
+ * map-reduce, for. Each call becomes a job handed to the manager
+ * (sched.c); this file owns a job's life from creation to its last
+ * reference, and the waiting.
+ *
+ * A job is freed when its last reference goes: the caller's, the pending
+ * list's, and one per batch in flight. A future outlives its pool: destroy
+ * finishes every future and detaches it (job->pool = NULL), so wait and
+ * free never touch a pool that is gone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_int.h"
+
+#define WAIT_SPIN 200         /* callers spin less: workers need the cores */
+#define PROGRESS_NS 100000000 /* progress callback at most every 0.1 s */
+#define REDUCE_BLOCKS 1024    /* target number of blocks of a map-reduce */
+
+/* ---------------------------------------------------------------- jobs */
+
+parc__job *parc__job_new(parc_pool *p, parc__job_kind kind) {
+  parc__job *j = calloc(1, sizeof *j);
+  if (!j)
+    return NULL;
+  j->kind = kind;
+  j->pool = p;
+  j->refs = 1; /* the caller's */
+  j->err_index = UINT64_MAX;
+  j->deadline = PARC__FOREVER;
+  return j;
+}
+
+void parc__job_unref(parc__job *j) {
+  if (--j->refs > 0)
+    return;
+  free(j->requeue);
+  free(j->partials);
+  free(j->static_next);
+  free(j->owned);
+  free(j);
+}
+
+void parc__job_finish(parc__job *j) {
+  atomic_store_explicit(&j->finished, 1, memory_order_release);
+  if (j->pool)
+    parc__event_signal(&j->pool->completed, 0);
+}
+
+void parc__job_note(parc__job *j, uint64_t index, int err, int task_rc,
+                    int sig, int exit_code, uint32_t attempts) {
+  if (atomic_load(&j->finished))
+    return;
+  parc_task_status st = {err, task_rc, sig, exit_code, (int)attempts};
+  if (j->status && j->kind == JOB_MAP && index < j->n)
+    j->status[index] = st;
+  if (err != 0 && (j->err == 0 || index < j->err_index)) {
+    j->err = err;
+    j->err_index = index;
+    j->first_status = st;
+  } else if (j->is_future && err == 0) {
+    j->first_status = st;
+  }
+}
+
+void parc__job_count(parc__job *j, uint64_t units) {
+  if (atomic_load(&j->finished))
+    return;
+  uint64_t done = atomic_fetch_add(&j->units_done, units) + units;
+  if (done >= j->units_total)
+    parc__job_finish(j);
+}
+
+/* Puts j on the pending list and wakes the manager. */
+static void submit_job(parc_pool *p, parc__job *j) {
+  pthread_mutex_lock(&p->lock);
+  j->refs++;
+  j->pending = true;
+  if (p->pending_tail)
+    p->pending_tail->next_pending = j;
+  else
+    p->pending_head = j;
+  p->pending_tail = j;
+  if (p->broken || p->stopping)
+    parc__job_abort(j, p->broken ? PARC_EBROKEN : PARC_ECANCELED);
+  pthread_mutex_unlock(&p->lock);
+  parc__event_signal(p->doorbell, p->be->shared);
+}
+
+/* Waits for j to finish, reporting progress; the manager enforces the
+ * job's deadline, so this wait needs none of its own. */
+static void wait_job(parc_pool *p, parc__job *j, parc_progress_fn progress,
+                     void *arg) {
+  uint64_t next_report = progress ? parc__now_ns() + PROGRESS_NS : 0;
+  for (;;) {
+    uint32_t seen = parc__event_seq(&p->completed);
+    if (atomic_load_explicit(&j->finished, memory_order_acquire))
+      break;
+    if (progress && parc__now_ns() >= next_report) {
+      progress(atomic_load(&j->units_done), j->units_total, arg);
+      next_report = parc__now_ns() + PROGRESS_NS;
+    }
+    parc__event_wait(&p->completed, seen,
+                     progress ? next_report : PARC__FOREVER, WAIT_SPIN, 0);
+  }
+  if (progress)
+    progress(atomic_load(&j->units_done), j->units_total, arg);
+}
+
+static void drop_job(parc_pool *p, parc__job *j) {
+  pthread_mutex_lock(&p->lock);
+  parc__job_unref(j);
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* ---------------------------------------------------------------- pools */
+
+static int check_opts(const parc_pool_opts *o) {
+  if (o->backend != PARC_THREADS && o->backend != PARC_PROCESSES)
+    return o->backend == PARC_MPI ? PARC_ENOTSUP : PARC_EINVAL;
+  if (o->task_timeout < 0 || o->workers > 4096)
+    return PARC_EINVAL;
+  return 0;
+}
+
+int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
+  if (!out)
+    return PARC_EINVAL;
+  *out = NULL;
+  parc_pool_opts o = {0};
+  if (opts)
+    o = *opts;
+  int rc = check_opts(&o);
+  if (rc != 0)
+    return rc;
+  parc_pool *p = calloc(1, sizeof *p);
+  if (!p)
+    return PARC_ENOMEM;
+  p->opts = o;
+  p->be = o.backend == PARC_PROCESSES ? &parc__procs_backend
+                                      : &parc__threads_backend;
+  p->nworkers = o.workers ? o.workers : parc__physical_cores();
+  p->workers = calloc(p->nworkers, sizeof *p->workers);
+  if (!p->workers) {
+    free(p);
+    return PARC_ENOMEM;
+  }
+  for (unsigned i = 0; i < p->nworkers; i++)
+    p->workers[i].id = i;
+  pthread_mutex_init(&p->lock, NULL);
+  parc__event_init(&p->completed);
+  p->starting = true;
+  rc = p->be->start(p);
+  p->starting = false;
+  if (rc == 0 && pthread_create(&p->manager, NULL, parc__manager_main, p)) {
+    p->be->stop(p, true);
+    rc = PARC_ESYS;
+  }
+  if (rc != 0) {
+    pthread_mutex_destroy(&p->lock);
+    free(p->workers);
+    free(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+unsigned parc_pool_workers(const parc_pool *pool) {
+  return pool ? pool->nworkers : 0;
+}
+
+void parc_pool_destroy(parc_pool *pool) { parc_pool_destroy_ex(pool, 0); }
+
+void parc_pool_destroy_ex(parc_pool *p, int cancel_running) {
+  if (!p)
+    return;
+  pthread_mutex_lock(&p->lock);
+  p->stopping = true;
+  p->kill_running = cancel_running != 0;
+  for (parc__job *j = p->pending_head; j; j = j->next_pending)
+    if (cancel_running || parc__job_queued(p, j))
+      parc__job_abort(j, PARC_ECANCELED);
+  if (cancel_running)
+    for (unsigned i = 0; i < p->nworkers; i++)
+      if (p->workers[i].fifo_len > 0)
+        parc__kill_for(p, i, PARC_ECANCELED);
+  pthread_mutex_unlock(&p->lock);
+  parc__event_signal(p->doorbell, p->be->shared);
+  pthread_join(p->manager, NULL);
+  p->be->stop(p, cancel_running != 0);
+  /* Every future is finished now; detach the ones their owners still hold. */
+  while (p->futures) {
+    parc__job *j = p->futures;
+    p->futures = j->next_future;
+    j->pool = NULL;
+  }
+  while (p->pending_head) {
+    parc__job *j = p->pending_head;
+    p->pending_head = j->next_pending;
+    parc__job_unref(j);
+  }
+  pthread_mutex_destroy(&p->lock);
+  free(p->workers);
+  free(p);
+}
+
+/* ---------------------------------------------------------------- map */
+
+static bool too_big(size_t n, size_t size) {
+  return size != 0 && n > SIZE_MAX / size;
+}
+
+int parc_map(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
+             void *out, size_t out_size, size_t n, const parc_map_opts *opts) {
+  parc_map_opts o = {0};
+  if (opts)
+    o = *opts;
+  if (!p || !fn || too_big(n, in_size) || too_big(n, out_size) ||
+      (n && in_size && !in) || (n && out_size && !out) || o.timeout < 0)
+    return PARC_EINVAL;
+  if (o.err_index)
+    *o.err_index = SIZE_MAX;
+  if (n == 0)
+    return 0;
+  parc__job *j = parc__job_new(p, JOB_MAP);
+  if (!j)
+    return PARC_ENOMEM;
+  j->fn = (uint64_t)(uintptr_t)fn;
+  j->in = in;
+  j->in_size = in_size;
+  j->out = out;
+  j->out_size = out_size;
+  j->n = j->units_total = n;
+  j->chunk = o.chunk;
+  j->status = o.status;
+  for (size_t i = 0; o.status && i < n; i++)
+    o.status[i] = (parc_task_status){.error = PARC_EAGAIN};
+  if (o.timeout > 0)
+    j->deadline = parc__deadline(o.timeout);
+  submit_job(p, j);
+  wait_job(p, j, o.progress, o.progress_arg);
+  int rc = j->err;
+  if (rc && o.err_index)
+    *o.err_index = (size_t)j->err_index;
+  drop_job(p, j);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- futures */
+
+struct parc_future {
+  parc__job job; /* a future is a one-task map job */
+};
+
+int parc_submit(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
+                size_t out_size, parc_future **out) {
+  if (!out)
+    return PARC_EINVAL;
+  *out = NULL;
+  if (!p || !fn || (in_size && !in))
+    return PARC_EINVAL;
+  parc__job *j = parc__job_new(p, JOB_MAP);
+  if (!j)
+    return PARC_ENOMEM;
+  j->owned = malloc(in_size + out_size + 1);
+  if (!j->owned) {
+    free(j);
+    return PARC_ENOMEM;
+  }
+  if (in_size)
+    memcpy(j->owned, in, in_size);
+  j->fn = (uint64_t)(uintptr_t)fn;
+  j->in = j->owned;
+  j->in_size = in_size;
+  j->out = j->owned + in_size;
+  j->out_size = out_size;
+  j->n = j->units_total = 1;
+  j->chunk = 1;
+  j->is_future = true;
+  pthread_mutex_lock(&p->lock);
+  j->next_future = p->futures;
+  if (p->futures)
+    p->futures->prev_future = j;
+  p->futures = j;
+  pthread_mutex_unlock(&p->lock);
+  submit_job(p, j);
+  *out = (parc_future *)j;
+  return 0;
+}
+
+/* Waits until j finishes or the deadline passes; true if finished. */
+static bool wait_finished(parc__job *j, uint64_t deadline) {
+  while (!atomic_load_explicit(&j->finished, memory_order_acquire)) {
+    parc_pool *p = j->pool; /* set while unfinished: destroy finishes all */
+    uint32_t seen = parc__event_seq(&p->completed);
+    if (atomic_load_explicit(&j->finished, memory_order_acquire))
+      break;
+    if (parc__event_wait(&p->completed, seen, deadline, WAIT_SPIN, 0) ==
+        PARC_ETIMEDOUT)
+      return atomic_load_explicit(&j->finished, memory_order_acquire);
+  }
+  return true;
+}
+
+int parc_future_wait(parc_future *f, void *out, double timeout,
+                     parc_task_status *status) {
+  if (!f)
+    return PARC_EINVAL;
+  parc__job *j = &f->job;
+  uint64_t deadline = timeout == 0 ? parc__now_ns() : parc__deadline(timeout);
+  if (!wait_finished(j, deadline))
+    return PARC_EAGAIN;
+  if (status)
+    *status = j->first_status;
+  if (j->err == 0 && out && j->out_size)
+    memcpy(out, j->out, j->out_size);
+  return j->err;
+}
+
+int parc_future_cancel(parc_future *f) {
+  if (!f)
+    return PARC_EINVAL;
+  parc__job *j = &f->job;
+  parc_pool *p = j->pool;
+  if (!p || atomic_load(&j->finished))
+    return PARC_EAGAIN;
+  pthread_mutex_lock(&p->lock);
+  int rc = PARC_EAGAIN;
+  if (!atomic_load(&j->finished)) {
+    parc__job_abort(j, PARC_ECANCELED);
+    rc = 0;
+  }
+  pthread_mutex_unlock(&p->lock);
+  parc__event_signal(p->doorbell, p->be->shared);
+  return rc;
+}
+
+void parc_future_free(parc_future *f) {
+  if (!f)
+    return;
+  parc__job *j = &f->job;
+  parc_pool *p = j->pool;
+  if (!p) {
+    parc__job_unref(j);
+    return;
+  }
+  pthread_mutex_lock(&p->lock);
+  if (!atomic_load(&j->finished))
+    parc__job_abort(j, PARC_ECANCELED);
+  if (j->prev_future)
+    j->prev_future->next_future = j->next_future;
+  else
+    p->futures = j->next_future;
+  if (j->next_future)
+    j->next_future->prev_future = j->prev_future;
+  parc__job_unref(j);
+  pthread_mutex_unlock(&p->lock);
+  parc__event_signal(p->doorbell, p->be->shared);
+}
+
+int parc_wait_any(parc_future *const *fs, size_t n, double timeout,
+                  size_t *index) {
+  if (!fs || n == 0 || !index)
+    return PARC_EINVAL;
+  parc_pool *p = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!fs[i])
+      return PARC_EINVAL;
+    if (fs[i]->job.pool && p && fs[i]->job.pool != p)
+      return PARC_EINVAL; /* one pool's event serves one wait */
+    if (fs[i]->job.pool)
+      p = fs[i]->job.pool;
+  }
+  uint64_t deadline = timeout == 0 ? parc__now_ns() : parc__deadline(timeout);
+  for (;;) {
+    uint32_t seen = p ? parc__event_seq(&p->completed) : 0;
+    for (size_t i = 0; i < n; i++)
+      if (atomic_load_explicit(&fs[i]->job.finished, memory_order_acquire)) {
+        *index = i;
+        return 0;
+      }
+    if (!p || parc__event_wait(&p->completed, seen, deadline, WAIT_SPIN, 0) ==
+                  PARC_ETIMEDOUT)
+      if (parc__now_ns() >= deadline)
+        return PARC_ETIMEDOUT;
+  }
+}
+
+/* ---------------------------------------------------------------- reduce */
+
+/* Block bounds depend on n and sizes only, never on the workers. */
+static uint64_t reduce_block(size_t n, size_t in_size) {
+  uint64_t block = (n + REDUCE_BLOCKS - 1) / REDUCE_BLOCKS;
+  uint64_t fit = in_size ? (PARC__LANE_BYTES / 4) / in_size : block;
+  if (block > fit)
+    block = fit;
+  return block ? block : 1;
+}
+
+int parc_map_reduce(parc_pool *p, parc_task_fn map_fn, const void *in,
+                    size_t in_size, size_t n, parc_combine_fn combine,
+                    const void *identity, void *result, size_t result_size,
+                    const parc_map_opts *opts) {
+  parc_map_opts o = {0};
+  if (opts)
+    o = *opts;
+  if (!p || !map_fn || !combine || !identity || !result || !result_size ||
+      too_big(n, in_size) || (n && in_size && !in) || o.timeout < 0)
+    return PARC_EINVAL;
+  if (o.err_index)
+    *o.err_index = SIZE_MAX;
+  memmove(result, identity, result_size);
+  if (n == 0)
+    return 0;
+  parc__job *j = parc__job_new(p, JOB_REDUCE);
+  if (!j)
+    return PARC_ENOMEM;
+  j->block = reduce_block(n, in_size);
+  j->nblocks = j->units_total = (n + j->block - 1) / j->block;
+  j->partials = malloc(j->nblocks * result_size);
+  if (!j->partials || too_big(j->nblocks, result_size)) {
+    parc__job_unref(j);
+    return PARC_ENOMEM;
+  }
+  j->fn = (uint64_t)(uintptr_t)map_fn;
+  j->combine = combine;
+  j->identity = identity;
+  j->in = in;
+  j->in_size = in_size;
+  j->out_size = result_size;
+  j->n = n;
+  if (o.timeout > 0)
+    j->deadline = parc__deadline(o.timeout);
+  submit_job(p, j);
+  wait_job(p, j, o.progress, o.progress_arg);
+  int rc = j->err;
+  /* A fixed tree over the blocks: pairs at distance 1, 2, 4, ... */
+  for (uint64_t step = 1; rc == 0 && step < j->nblocks; step *= 2)
+    for (uint64_t i = 0; rc == 0 && i + step < j->nblocks; i += 2 * step) {
+      rc = combine(j->partials + i * result_size,
+                   j->partials + (i + step) * result_size, p->opts.ctx);
+      if (rc != 0) {
+        rc = PARC_ETASK;
+        j->err_index = (i + step) * j->block;
+      }
+    }
+  if (rc == 0)
+    memcpy(result, j->partials, result_size);
+  else if (o.err_index)
+    *o.err_index = (size_t)j->err_index;
+  drop_job(p, j);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- for */
+
+int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
+             void *ctx, const parc_for_opts *opts) {
+  parc_for_opts o = {0};
+  if (opts)
+    o = *opts;
+  if (!p || !body || o.chunk < 0 || o.timeout < 0 ||
+      (unsigned)o.schedule > PARC_SCHEDULE_GUIDED || (o.ctx_size && !ctx) ||
+      o.ctx_size > PARC__LANE_BYTES / 2)
+    return PARC_EINVAL;
+  if (begin >= end)
+    return 0;
+  parc__job *j = parc__job_new(p, JOB_FOR);
+  if (!j)
+    return PARC_ENOMEM;
+  j->begin = begin;
+  j->end = end;
+  j->units_total = (uint64_t)end - (uint64_t)begin;
+  j->schedule = o.schedule;
+  j->for_chunk = o.chunk;
+  j->fn = (uint64_t)(uintptr_t)body;
+  j->ctx = ctx;
+  j->ctx_size = o.ctx_size;
+  j->static_next = calloc(p->nworkers, sizeof *j->static_next);
+  if (!j->static_next) {
+    parc__job_unref(j);
+    return PARC_ENOMEM;
+  }
+  for (unsigned w = 0; w < p->nworkers; w++)
+    j->static_next[w] = w;
+  if (o.timeout > 0)
+    j->deadline = parc__deadline(o.timeout);
+  submit_job(p, j);
+  wait_job(p, j, o.progress, o.progress_arg);
+  int rc = j->err;
+  if (rc && o.err_index)
+    *o.err_index = begin + (int64_t)j->err_index;
+  drop_job(p, j);
+  return rc;
+}

@@ -1,0 +1,753 @@
+/* sched.c -- the manager: the one scheduler of a pool.
+ *
+ * One thread per pool. It hands batches of units to workers, reads their
+ * results, notices workers that died or overran task_timeout, and finishes
+ * jobs. It holds pool->lock whenever it touches jobs or worker records and
+ * drops it only to sleep on the doorbell, which every worker result,
+ * every free byte in a worker's inbound lane, every backend event and
+ * every caller request rings.
+ *
+ * The manager never blocks on a lane: batches and results move piece by
+ * piece as room or data appears, so a worker blocked writing a big result
+ * can never deadlock against the manager writing it a big input.
+ *
+ * Units: a map task, a map-reduce block, or a parallel-for chunk. Each
+ * gives exactly one result message. A worker holds at most PARC__INFLIGHT
+ * batches; a future goes only to an idle worker, so "queued" and "running"
+ * are told apart exactly for parc_future_cancel.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "pool_int.h"
+
+#define TARGET_BATCH_NS 50000.0 /* aim for ~50 us of work per batch */
+
+static parc__batch *fifo_at(parc__worker *w, unsigned i) {
+  return &w->fifo[(w->fifo_head + i) % PARC__INFLIGHT];
+}
+
+static void fifo_pop(parc__worker *w) {
+  w->fifo_head = (w->fifo_head + 1) % PARC__INFLIGHT;
+  w->fifo_len--;
+}
+
+static bool worker_idle(const parc__worker *w) {
+  return w->fifo_len == 0 && !w->tx.active;
+}
+
+/* ---------------------------------------------------------------- units */
+
+static uint64_t unit_limit(const parc__job *j) {
+  switch (j->kind) {
+  case JOB_MAP: return j->n;
+  case JOB_REDUCE: return j->nblocks;
+  default: return (uint64_t)(j->end - j->begin);
+  }
+}
+
+static bool static_for(const parc__job *j) {
+  return j->kind == JOB_FOR && j->schedule == PARC_SCHEDULE_STATIC;
+}
+
+/* Static chunk k: with a chunk size, chunks of that size dealt round-robin;
+ * without, one share per worker, sizes differing by at most one (as
+ * OpenMP). False when k is past the end. */
+static bool static_bounds(const parc_pool *p, const parc__job *j, uint64_t k,
+                          uint64_t *first, uint64_t *count) {
+  uint64_t total = unit_limit(j);
+  if (j->for_chunk > 0) {
+    uint64_t cs = (uint64_t)j->for_chunk;
+    if (k >= (total + cs - 1) / cs)
+      return false;
+    *first = k * cs;
+    *count = total - *first < cs ? total - *first : cs;
+    return true;
+  }
+  uint64_t W = p->nworkers;
+  if (k >= W || total * (k + 1) / W == total * k / W)
+    return false; /* past the end, or an empty share (total < workers) */
+  *first = total * k / W;
+  *count = total * (k + 1) / W - *first;
+  return true;
+}
+
+/* Whose static chunks worker w runs next: its own, else those of a slot
+ * whose worker could not be restarted. UINT32_MAX: none left for w. */
+static unsigned static_owner(const parc_pool *p, const parc__job *j,
+                             unsigned w) {
+  uint64_t f, c;
+  if (static_bounds(p, j, j->static_next[w], &f, &c))
+    return w;
+  for (unsigned k = 0; k < p->nworkers; k++)
+    if (p->workers[k].state == W_GONE &&
+        static_bounds(p, j, j->static_next[k], &f, &c))
+      return k;
+  return UINT32_MAX;
+}
+
+static bool job_has_work_for(const parc_pool *p, const parc__job *j,
+                             unsigned w) {
+  if (atomic_load(&j->finished))
+    return false;
+  if (j->nrequeue > 0)
+    return true;
+  if (static_for(j))
+    return static_owner(p, j, w) != UINT32_MAX;
+  return j->next < unit_limit(j);
+}
+
+static bool job_exhausted(const parc_pool *p, const parc__job *j) {
+  for (unsigned w = 0; w < p->nworkers; w++)
+    if (job_has_work_for(p, j, w))
+      return false;
+  return true;
+}
+
+static void requeue(parc__job *j, uint64_t first, uint64_t count,
+                    uint32_t attempt) {
+  if (atomic_load(&j->finished) || count == 0)
+    return;
+  if (j->nrequeue == j->requeue_cap) {
+    size_t cap = j->requeue_cap ? 2 * j->requeue_cap : 8;
+    parc__requeue *q = realloc(j->requeue, cap * sizeof *q);
+    if (!q) { /* cannot remember it: report instead of losing it */
+      parc__job_note(j, first, PARC_ENOMEM, 0, 0, 0, attempt);
+      parc__job_count(j, j->kind == JOB_MAP ? count
+                         : j->kind == JOB_FOR ? count : 1);
+      return;
+    }
+    j->requeue = q;
+    j->requeue_cap = cap;
+  }
+  j->requeue[j->nrequeue++] = (parc__requeue){first, count, attempt};
+  if (!j->pending) {
+    parc_pool *p = j->pool;
+    j->pending = true;
+    j->next_pending = NULL;
+    j->refs++;
+    if (p->pending_tail)
+      p->pending_tail->next_pending = j;
+    else
+      p->pending_head = j;
+    p->pending_tail = j;
+  }
+}
+
+/* Tasks per MAP batch: forced, or sized to ~TARGET_BATCH_NS of work but
+ * no more than a fair share of what is left, and no more than half a lane. */
+static uint64_t map_chunk(const parc_pool *p, const parc__job *j,
+                          uint64_t left) {
+  uint64_t c = j->chunk;
+  if (c == 0) {
+    c = 1;
+    if (j->task_ns > 0) {
+      double want = TARGET_BATCH_NS / j->task_ns;
+      c = want > 65536 ? 65536 : (uint64_t)want;
+      uint64_t fair = left / (2 * (uint64_t)p->nworkers);
+      if (c > fair)
+        c = fair;
+    }
+  }
+  size_t per = j->in_size > j->out_size ? j->in_size : j->out_size;
+  per += sizeof(parc__msg_result);
+  uint64_t fit = (PARC__LANE_BYTES / 2) / per;
+  if (c > fit)
+    c = fit;
+  if (c > left)
+    c = left;
+  return c ? c : 1;
+}
+
+static uint64_t for_chunk(const parc_pool *p, const parc__job *j,
+                          uint64_t left) {
+  uint64_t c = j->for_chunk > 0 ? (uint64_t)j->for_chunk : 1;
+  if (j->schedule == PARC_SCHEDULE_GUIDED) {
+    uint64_t g = (left + p->nworkers - 1) / p->nworkers;
+    if (g > c)
+      c = g;
+  }
+  return c < left ? c : left;
+}
+
+/* Picks the next batch of j for worker w; false if none for it. */
+static bool next_batch(parc_pool *p, parc__job *j, parc__worker *w,
+                       parc__batch *b) {
+  memset(b, 0, sizeof *b);
+  b->job = j;
+  uint64_t quota = w->units_quota_left;
+  if (j->nrequeue > 0) {
+    parc__requeue *r = &j->requeue[0];
+    b->attempt = r->attempt;
+    b->first = r->first;
+    uint64_t c = r->count;
+    if (j->kind == JOB_MAP) /* a retried task runs alone */
+      c = r->attempt > 0 ? 1 : map_chunk(p, j, r->count);
+    if (j->kind == JOB_MAP && c > quota)
+      c = quota;
+    b->count = c;
+    r->first += c;
+    r->count -= c;
+    if (r->count == 0)
+      memmove(j->requeue, j->requeue + 1, --j->nrequeue * sizeof *r);
+  } else if (j->kind == JOB_MAP) {
+    uint64_t c = map_chunk(p, j, j->n - j->next);
+    b->first = j->next;
+    b->count = c < quota ? c : quota;
+    j->next += b->count;
+  } else if (j->kind == JOB_REDUCE) {
+    b->first = j->next++ * j->block;
+    b->count = j->block;
+  } else if (static_for(j)) {
+    unsigned owner = static_owner(p, j, w->id);
+    if (owner == UINT32_MAX)
+      return false;
+    static_bounds(p, j, j->static_next[owner], &b->first, &b->count);
+    j->static_next[owner] += p->nworkers;
+  } else {
+    b->first = j->next;
+    b->count = for_chunk(p, j, unit_limit(j) - j->next);
+    j->next += b->count;
+  }
+  if (j->kind == JOB_REDUCE && b->first + b->count > j->n)
+    b->count = j->n - b->first;
+  if (j->kind == JOB_FOR && b->first + b->count > unit_limit(j))
+    b->count = unit_limit(j) - b->first;
+  b->units = j->kind == JOB_MAP ? (uint32_t)b->count : 1;
+  b->seq = ++p->next_seq;
+  return true;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void tx_prepare(parc__worker *w, const parc__batch *b) {
+  parc__job *j = b->job;
+  parc__msg_batch *m = &w->tx.hdr;
+  memset(m, 0, sizeof *m);
+  m->seq = b->seq;
+  m->count = b->count;
+  m->fn = j->fn;
+  w->tx.iov[0] = (struct iovec){m, sizeof *m};
+  w->tx.iovcnt = 1;
+  switch (j->kind) {
+  case JOB_MAP:
+    m->kind = MSG_MAP;
+    m->first = b->first;
+    m->in_size = j->in_size;
+    m->out_size = j->out_size;
+    w->tx.iov[w->tx.iovcnt++] = (struct iovec){
+        (void *)(j->in + b->first * j->in_size), b->count * j->in_size};
+    break;
+  case JOB_REDUCE:
+    m->kind = MSG_REDUCE;
+    m->first = b->first;
+    m->in_size = j->in_size;
+    m->out_size = j->out_size;
+    m->combine = (uint64_t)(uintptr_t)j->combine;
+    w->tx.iov[w->tx.iovcnt++] = (struct iovec){(void *)j->identity,
+                                               j->out_size};
+    w->tx.iov[w->tx.iovcnt++] = (struct iovec){
+        (void *)(j->in + b->first * j->in_size), b->count * j->in_size};
+    break;
+  case JOB_FOR:
+    m->kind = MSG_FOR;
+    m->first = (uint64_t)(j->begin + (int64_t)b->first);
+    m->in_size = j->ctx_size;
+    m->ctx = (uint64_t)(uintptr_t)j->ctx;
+    if (j->ctx_size)
+      w->tx.iov[w->tx.iovcnt++] = (struct iovec){j->ctx, j->ctx_size};
+    break;
+  }
+  w->tx.cur = 0;
+  w->tx.off = 0;
+  w->tx.active = true;
+}
+
+/* Writes what fits of the batch being sent; true if anything moved. */
+static bool tx_pump(parc__worker *w) {
+  bool moved = false;
+  while (w->tx.active) {
+    struct iovec *v = &w->tx.iov[w->tx.cur];
+    size_t left = v->iov_len - w->tx.off;
+    size_t k = left ? parc__ring_write_some(w->slot->to_worker,
+                                            (char *)v->iov_base + w->tx.off,
+                                            left)
+                    : 0;
+    w->tx.off += k;
+    moved |= k > 0;
+    if (w->tx.off < v->iov_len)
+      break; /* lane full: the worker's reads will ring the doorbell */
+    w->tx.off = 0;
+    if (++w->tx.cur == w->tx.iovcnt)
+      w->tx.active = false;
+  }
+  return moved;
+}
+
+static void send_stop(parc__worker *w) {
+  memset(&w->tx.hdr, 0, sizeof w->tx.hdr);
+  w->tx.hdr.kind = MSG_STOP;
+  w->tx.iov[0] = (struct iovec){&w->tx.hdr, sizeof w->tx.hdr};
+  w->tx.iovcnt = 1;
+  w->tx.cur = 0;
+  w->tx.off = 0;
+  w->tx.active = true;
+  tx_pump(w);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+bool parc__job_queued(parc_pool *p, parc__job *j) {
+  return !atomic_load(&j->finished) && !job_exhausted(p, j);
+}
+
+/* Drops finished jobs from the pending list. Jobs wholly handed out stay
+ * until they finish: the list is also what deadlines are checked on. */
+static void prune_pending(parc_pool *p) {
+  parc__job *prev = NULL, *j = p->pending_head;
+  while (j) {
+    parc__job *nx = j->next_pending;
+    if (!atomic_load(&j->finished)) {
+      prev = j;
+    } else {
+      if (prev)
+        prev->next_pending = nx;
+      else
+        p->pending_head = nx;
+      if (p->pending_tail == j)
+        p->pending_tail = prev;
+      j->pending = false;
+      parc__job_unref(j);
+    }
+    j = nx;
+  }
+}
+
+/* The first pending job with work for w. */
+static parc__job *pick_job(parc_pool *p, parc__worker *w) {
+  for (parc__job *j = p->pending_head; j; j = j->next_pending) {
+    bool fits = !j->is_future || worker_idle(w);
+    if (fits && job_has_work_for(p, j, w->id))
+      return j;
+  }
+  return NULL;
+}
+
+/* The lowest unit of j not yet done: what an abort reports. */
+static uint64_t lowest_open(parc_pool *p, parc__job *j) {
+  uint64_t low = j->kind == JOB_REDUCE ? j->next * j->block : j->next;
+  if (static_for(j)) {
+    low = UINT64_MAX;
+    for (unsigned w = 0; w < p->nworkers; w++) {
+      uint64_t f, c;
+      if (static_bounds(p, j, j->static_next[w], &f, &c) && f < low)
+        low = f;
+    }
+  }
+  for (size_t i = 0; i < j->nrequeue; i++)
+    if (j->requeue[i].first < low)
+      low = j->requeue[i].first;
+  for (unsigned w = 0; w < p->nworkers; w++)
+    for (unsigned i = 0; i < p->workers[w].fifo_len; i++) {
+      parc__batch *b = fifo_at(&p->workers[w], i);
+      uint64_t at = j->kind == JOB_MAP ? b->first + b->done : b->first;
+      if (b->job == j && b->done < b->units && at < low)
+        low = at;
+    }
+  return low;
+}
+
+/* Marks j's batches in the workers' lanes so units not yet begun are not
+ * run (see begin_unit in worker.c for the handshake). */
+static void skip_batches(parc_pool *p, parc__job *j) {
+  for (unsigned w = 0; w < p->nworkers; w++) {
+    parc__worker *wk = &p->workers[w];
+    for (unsigned i = 0; i < wk->fifo_len; i++) {
+      unsigned pos = (wk->fifo_head + i) % PARC__INFLIGHT;
+      if (wk->fifo[pos].job == j)
+        atomic_store_explicit(&wk->slot->skip[pos], wk->fifo[pos].seq,
+                              memory_order_seq_cst);
+    }
+  }
+}
+
+void parc__job_abort(parc__job *j, int err) {
+  if (atomic_load(&j->finished))
+    return;
+  parc_pool *p = j->pool;
+  skip_batches(p, j);
+  uint64_t low = lowest_open(p, j);
+  for (uint64_t i = 0; j->status && i < j->n; i++)
+    if (j->status[i].error == PARC_EAGAIN)
+      j->status[i] = (parc_task_status){.error = err};
+  if (j->err == 0 || low < j->err_index) {
+    j->err = err;
+    j->err_index = low;
+    j->first_status = (parc_task_status){.error = err};
+  }
+  parc__job_finish(j);
+}
+
+static bool dispatch(parc_pool *p, parc__worker *w) {
+  bool moved = false;
+  while (w->state == W_READY && !w->tx.active &&
+         w->fifo_len < PARC__INFLIGHT && w->units_quota_left > 0 &&
+         !p->stopping) {
+    parc__job *j = pick_job(p, w);
+    parc__batch b;
+    if (!j || !next_batch(p, j, w, &b))
+      break;
+    j->refs++;
+    w->units_quota_left -= b.units;
+    w->units_sent += b.units;
+    *fifo_at(w, w->fifo_len++) = b;
+    tx_prepare(w, &b);
+    tx_pump(w);
+    moved = true;
+  }
+  return moved;
+}
+
+/* ---------------------------------------------------------------- results */
+
+static int unit_error(const parc__msg_result *r) {
+  if (r->pad & 1)
+    return r->rc; /* a library code from the worker */
+  return r->rc ? PARC_ETASK : 0;
+}
+
+static void take_result(parc_pool *p, parc__worker *w) {
+  parc__batch *b = fifo_at(w, 0);
+  parc__job *j = b->job;
+  const parc__msg_result *r = &w->rx.hdr;
+  int err = unit_error(r);
+  int task_rc = err == PARC_ETASK ? r->rc : 0;
+  w->units_received++;
+  if (!atomic_load(&j->finished)) {
+    if (j->kind == JOB_MAP) {
+      double t = (double)r->elapsed_ns;
+      j->task_ns = j->task_ns > 0 ? 0.8 * j->task_ns + 0.2 * t : (t > 1 ? t : 1);
+      parc__job_note(j, b->first + b->done, err, task_rc, 0, 0,
+                     b->attempt + 1);
+      parc__job_count(j, 1);
+    } else {
+      uint64_t at = j->kind == JOB_FOR
+                        ? (uint64_t)((int64_t)r->fail_index - j->begin)
+                        : r->fail_index;
+      if (err != 0)
+        parc__job_note(j, at, err, task_rc, 0, 0, b->attempt + 1);
+      parc__job_count(j, j->kind == JOB_FOR ? b->count : 1);
+    }
+  }
+  if (++b->done == b->units) {
+    parc__job_unref(j);
+    fifo_pop(w);
+  }
+  memset(&w->rx, 0, sizeof w->rx);
+}
+
+/* Where the payload of the result being read goes; NULL: discard it. */
+static unsigned char *rx_dest(parc__worker *w, size_t *size) {
+  parc__batch *b = fifo_at(w, 0);
+  parc__job *j = b->job;
+  *size = j->kind == JOB_FOR ? 0 : j->out_size;
+  if (atomic_load(&j->finished) || unit_error(&w->rx.hdr) != 0)
+    return NULL;
+  if (j->kind == JOB_MAP)
+    return j->out + (b->first + b->done) * j->out_size;
+  if (j->kind == JOB_REDUCE)
+    return j->partials + (b->first / j->block) * j->out_size;
+  return NULL;
+}
+
+/* Reads whatever results have arrived from w; true if anything moved. */
+static bool collect(parc_pool *p, parc__worker *w) {
+  bool moved = false;
+  parc__ring *r = w->slot->from_worker;
+  while (w->fifo_len > 0) {
+    if (w->rx.hdr_got < sizeof w->rx.hdr) {
+      size_t k = parc__ring_read_some(r, (char *)&w->rx.hdr + w->rx.hdr_got,
+                                      sizeof w->rx.hdr - w->rx.hdr_got);
+      w->rx.hdr_got += k;
+      moved |= k > 0;
+      if (w->rx.hdr_got < sizeof w->rx.hdr)
+        break;
+    }
+    size_t size;
+    unsigned char *dst = rx_dest(w, &size);
+    while (w->rx.payload_got < size) {
+      size_t k = parc__ring_read_some(r, dst ? dst + w->rx.payload_got : NULL,
+                                      size - w->rx.payload_got);
+      if (k == 0)
+        break;
+      w->rx.payload_got += k;
+      moved = true;
+    }
+    if (w->rx.payload_got < size)
+      break;
+    take_result(p, w);
+    moved = true;
+  }
+  return moved;
+}
+
+/* ---------------------------------------------------------------- failures */
+
+/* Outcome of the unit a lost worker was running. */
+static void settle_running(parc_pool *p, parc__worker *w, parc__batch *b,
+                           uint64_t started, int wstatus) {
+  parc__job *j = b->job;
+  uint64_t idx = j->kind == JOB_MAP ? b->first + b->done : b->first;
+  uint64_t count = j->kind == JOB_MAP ? 1 : b->count;
+  uint64_t report = j->kind == JOB_REDUCE
+                        ? atomic_load(&w->slot->cur_index)
+                        : idx;
+  if (w->kill_err && w->kill_started == started) {
+    parc__job_note(j, report, w->kill_err, 0, 0, 0, b->attempt + 1);
+  } else if (w->kill_err) {
+    requeue(j, idx, count, b->attempt); /* killed for another unit */
+    return;
+  } else if (b->attempt < p->opts.max_retries) {
+    requeue(j, idx, count, b->attempt + 1);
+    return;
+  } else {
+    int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+    int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
+    parc__job_note(j, report, PARC_EWORKER, 0, sig, code, b->attempt + 1);
+  }
+  parc__job_count(j, j->kind == JOB_FOR ? b->count : 1);
+}
+
+void parc__worker_settle(parc_pool *p, unsigned id, int wstatus) {
+  parc__worker *w = &p->workers[id];
+  /* Results that arrived whole are kept; a half-read one is dropped. */
+  if (w->rx.hdr_got == 0 || w->rx.hdr_got == sizeof w->rx.hdr)
+    collect(p, w);
+  uint64_t started = atomic_load(&w->slot->started);
+  bool running = started > w->units_received;
+  for (unsigned i = 0; i < w->fifo_len; i++) {
+    parc__batch *b = fifo_at(w, i);
+    parc__job *j = b->job;
+    if (i == 0 && running && b->done < b->units) {
+      settle_running(p, w, b, started, wstatus);
+      b->done++;
+      if (j->kind != JOB_MAP)
+        b->done = b->units;
+    }
+    if (b->done < b->units) {
+      uint64_t first = j->kind == JOB_MAP ? b->first + b->done : b->first;
+      uint64_t count = j->kind == JOB_MAP ? b->units - b->done : b->count;
+      requeue(j, first, count, b->attempt);
+    }
+    parc__job_unref(j);
+  }
+  w->fifo_len = 0;
+  w->tx.active = false;
+  memset(&w->rx, 0, sizeof w->rx);
+  w->kill_err = 0;
+}
+
+void parc__worker_exited(parc_pool *p, unsigned id, int wstatus) {
+  parc__worker *w = &p->workers[id];
+  if (w->state == W_GONE)
+    return;
+  bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+  bool init_failed = w->state == W_STARTING;
+  parc__worker_settle(p, id, wstatus);
+  w->state = W_DEAD;
+  w->spawn_failures = init_failed && !clean ? w->spawn_failures + 1 : 0;
+  if (p->starting || p->stopping || w->spawn_failures >= 3) {
+    w->state = W_GONE;
+    return;
+  }
+  parc__slot_reset(p, id);
+  if (p->be->spawn(p, id) != 0)
+    w->state = W_GONE;
+}
+
+void parc__kill_for(parc_pool *p, unsigned id, int err) {
+  parc__worker *w = &p->workers[id];
+  if (w->state != W_READY && w->state != W_RETIRING)
+    return;
+  w->kill_started = atomic_load(&w->slot->started);
+  w->kill_err = err;
+  w->state = W_DEAD;
+  p->be->kill(p, id);
+}
+
+/* The unit worker w is running now, if any: its batch and `started`. */
+static parc__batch *running_unit(parc__worker *w, uint64_t *started,
+                                 uint64_t *since) {
+  parc__slot *s = w->slot;
+  uint64_t s1 = atomic_load_explicit(&s->started, memory_order_acquire);
+  uint64_t t = atomic_load_explicit(&s->task_start, memory_order_acquire);
+  if (s1 != atomic_load_explicit(&s->started, memory_order_acquire) ||
+      s1 <= w->units_received)
+    return NULL;
+  /* Walk the fifo to the (s1 - received)-th unit not yet reported. */
+  uint64_t ahead = s1 - w->units_received - 1;
+  for (unsigned i = 0; i < w->fifo_len; i++) {
+    parc__batch *b = fifo_at(w, i);
+    uint64_t left = b->units - b->done;
+    if (ahead < left) {
+      *started = s1;
+      *since = t;
+      return ahead == 0 ? b : NULL; /* deeper: results are still unread */
+    }
+    ahead -= left;
+  }
+  return NULL;
+}
+
+/* Kills overdue tasks and the tasks of jobs that ended early; returns the
+ * earliest moment something can next become overdue. */
+static uint64_t police(parc_pool *p, uint64_t now) {
+  uint64_t wake = PARC__FOREVER;
+  uint64_t limit = p->opts.task_timeout > 0
+                       ? (uint64_t)(p->opts.task_timeout * 1e9)
+                       : PARC__FOREVER;
+  for (unsigned i = 0; i < p->nworkers; i++) {
+    parc__worker *w = &p->workers[i];
+    if (w->state != W_READY && w->state != W_RETIRING)
+      continue;
+    uint64_t started, since;
+    parc__batch *b = running_unit(w, &started, &since);
+    if (!b && w->fifo_len > 0 && limit != PARC__FOREVER &&
+        now + limit < wake)
+      wake = now + limit; /* not started yet: cannot be overdue sooner */
+    if (b && atomic_load(&b->job->finished)) {
+      parc__kill_for(p, i, PARC_ECANCELED); /* its job ended without it */
+    } else if (b && limit != PARC__FOREVER) {
+      if (now - since >= limit)
+        parc__kill_for(p, i, PARC_ETIMEDOUT);
+      else if (since + limit < wake)
+        wake = since + limit;
+    }
+    /* A half-sent batch of a job that ended reads memory the caller may
+     * free: the worker goes, so the lane can be dropped. */
+    if (w->state == W_READY && w->tx.active && w->fifo_len > 0 &&
+        atomic_load(&fifo_at(w, w->fifo_len - 1)->job->finished))
+      parc__kill_for(p, i, PARC_ECANCELED);
+  }
+  return wake;
+}
+
+/* Jobs whose whole-call deadline has passed end with PARC_ETIMEDOUT. */
+static uint64_t expire_jobs(parc_pool *p, uint64_t now) {
+  uint64_t wake = PARC__FOREVER;
+  for (parc__job *j = p->pending_head; j; j = j->next_pending) {
+    if (atomic_load(&j->finished) || j->deadline == PARC__FOREVER)
+      continue;
+    if (now >= j->deadline)
+      parc__job_abort(j, PARC_ETIMEDOUT);
+    else if (j->deadline < wake)
+      wake = j->deadline;
+  }
+  return wake;
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static void readiness(parc_pool *p) {
+  for (unsigned i = 0; i < p->nworkers; i++) {
+    parc__worker *w = &p->workers[i];
+    if (w->state == W_STARTING &&
+        atomic_load(&w->slot->state) == SLOT_READY)
+      w->state = W_READY;
+    if (w->state == W_READY && w->units_quota_left == 0 && worker_idle(w))
+      w->state = W_RETIRING; /* it leaves by itself; poll sees it go */
+  }
+}
+
+static bool all_quiet(parc_pool *p) {
+  for (unsigned i = 0; i < p->nworkers; i++) {
+    parc__worker *w = &p->workers[i];
+    if (w->state == W_DEAD || (w->state == W_READY && !worker_idle(w)))
+      return false;
+  }
+  return true;
+}
+
+/* With no worker left to run anything, every pending unit fails. */
+static void fail_if_broken(parc_pool *p) {
+  for (unsigned i = 0; i < p->nworkers; i++)
+    if (p->workers[i].state != W_GONE)
+      return;
+  p->broken = true;
+  for (parc__job *j = p->pending_head; j; j = j->next_pending)
+    if (!atomic_load(&j->finished))
+      parc__job_abort(j, PARC_EBROKEN);
+}
+
+static bool round_once(parc_pool *p, uint64_t *wake) {
+  bool moved = false;
+  p->be->poll(p);
+  readiness(p);
+  for (unsigned i = 0; i < p->nworkers; i++) {
+    parc__worker *w = &p->workers[i];
+    if (w->state == W_READY || w->state == W_RETIRING) {
+      moved |= collect(p, w);
+      moved |= tx_pump(w);
+    }
+  }
+  uint64_t now = parc__now_ns();
+  uint64_t w1 = police(p, now), w2 = expire_jobs(p, now);
+  *wake = w1 < w2 ? w1 : w2;
+  fail_if_broken(p);
+  prune_pending(p);
+  for (unsigned k = 0; k < p->nworkers; k++) {
+    unsigned i = (unsigned)((p->next_seq + k) % p->nworkers);
+    moved |= dispatch(p, &p->workers[i]);
+  }
+  return moved;
+}
+
+void *parc__manager_main(void *arg) {
+  parc_pool *p = arg;
+  pthread_mutex_lock(&p->lock);
+  for (;;) {
+    uint32_t seen = parc__event_seq(p->doorbell);
+    uint64_t wake;
+    bool moved = round_once(p, &wake);
+    if (p->stopping && !p->pending_head && all_quiet(p))
+      break;
+    if (moved)
+      continue;
+    pthread_mutex_unlock(&p->lock);
+    parc__event_wait(p->doorbell, seen, wake, PARC__SPIN, p->be->shared);
+    pthread_mutex_lock(&p->lock);
+  }
+  /* A worker still starting reads its STOP once its init is done. */
+  for (unsigned i = 0; i < p->nworkers; i++)
+    if (p->workers[i].state == W_READY || p->workers[i].state == W_STARTING)
+      send_stop(&p->workers[i]);
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+int parc__wait_ready(parc_pool *p) {
+  for (;;) {
+    uint32_t seen = parc__event_seq(p->doorbell);
+    unsigned ready = 0;
+    bool failed = false;
+    pthread_mutex_lock(&p->lock);
+    p->be->poll(p);
+    for (unsigned i = 0; i < p->nworkers; i++) {
+      uint32_t s = atomic_load(&p->workers[i].slot->state);
+      int st = p->workers[i].state;
+      if (st == W_GONE || st == W_DEAD || s == SLOT_INIT_FAILED)
+        failed = true;
+      else if (s == SLOT_READY)
+        ready++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (failed)
+      return PARC_EINIT;
+    if (ready == p->nworkers)
+      return 0;
+    parc__event_wait(p->doorbell, seen, PARC__FOREVER, PARC__SPIN,
+                     p->be->shared);
+  }
+}

@@ -1,0 +1,259 @@
+/* worker.c -- the loop every worker runs, thread or process, and the layout
+ * of the slots and lanes it uses.
+ *
+ * A worker reads one batch at a time from its inbound lane, runs it, and
+ * writes one result per unit to its outbound lane. Before each unit it
+ * records in its slot the start time, then bumps `started`; the manager
+ * reads them in the other order, so a unit it sees as started has a start
+ * time no older than the truth.
+ *
+ * The worker never takes a lock and never allocates while running a unit:
+ * its buffers grow between batches only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_int.h"
+
+static _Thread_local int tls_worker_id = -1;
+
+int parc_worker_id(void) { return tls_worker_id; }
+
+/* ---------------------------------------------------------------- layout */
+
+#define ALIGN64(x) (((x) + 63u) & ~(size_t)63u)
+
+size_t parc__cell_size(void) {
+  return ALIGN64(sizeof(parc__slot)) +
+         2 * ALIGN64(parc__ring_footprint(PARC__LANE_BYTES));
+}
+
+void parc__cell_attach(parc_pool *p, unsigned w, void *cell) {
+  unsigned char *c = cell;
+  size_t ring = ALIGN64(parc__ring_footprint(PARC__LANE_BYTES));
+  parc__slot *s = (parc__slot *)c;
+  s->to_worker = (parc__ring *)(c + ALIGN64(sizeof(parc__slot)));
+  s->from_worker = (parc__ring *)(c + ALIGN64(sizeof(parc__slot)) + ring);
+  p->workers[w].slot = s;
+}
+
+void parc__slot_reset(parc_pool *p, unsigned w) {
+  parc__worker *wk = &p->workers[w];
+  parc__slot *s = wk->slot;
+  bool shared = p->be->shared;
+  atomic_store(&s->state, SLOT_EMPTY);
+  atomic_store(&s->init_rc, 0);
+  atomic_store(&s->started, 0);
+  atomic_store(&s->task_start, 0);
+  atomic_store(&s->cur_index, 0);
+  atomic_store(&s->abort, 0);
+  for (int i = 0; i < PARC__INFLIGHT; i++)
+    atomic_store(&s->skip[i], 0);
+  parc__ring_init(s->to_worker, PARC__LANE_BYTES, shared, NULL, p->doorbell,
+                  PARC__SPIN);
+  parc__ring_init(s->from_worker, PARC__LANE_BYTES, shared, p->doorbell, NULL,
+                  PARC__SPIN);
+  wk->units_sent = 0;
+  wk->units_received = 0;
+  wk->fifo_head = 0;
+  wk->fifo_len = 0;
+  wk->kill_started = 0;
+  wk->kill_err = 0;
+  memset(&wk->tx, 0, sizeof wk->tx);
+  memset(&wk->rx, 0, sizeof wk->rx);
+  wk->units_quota_left = p->opts.max_tasks_per_worker
+                             ? p->opts.max_tasks_per_worker
+                             : UINT64_MAX;
+  wk->state = W_STARTING;
+}
+
+/* ---------------------------------------------------------------- loop */
+
+typedef struct wbuf {
+  unsigned char *in, *out, *tmp;
+  size_t in_cap, out_cap;
+} wbuf;
+
+/* Grows the buffers for a batch; false when memory is short. */
+static bool wbuf_fit(wbuf *b, size_t in_size, size_t out_size) {
+  if (in_size > b->in_cap) {
+    void *q = realloc(b->in, in_size);
+    if (!q)
+      return false;
+    b->in = q;
+    b->in_cap = in_size;
+  }
+  if (out_size > b->out_cap) {
+    void *q1 = realloc(b->out, out_size);
+    if (q1)
+      b->out = q1;
+    void *q2 = q1 ? realloc(b->tmp, out_size) : NULL;
+    if (q2)
+      b->tmp = q2;
+    if (!q1 || !q2)
+      return false;
+    b->out_cap = out_size;
+  }
+  return true;
+}
+
+typedef struct wctx {
+  parc__slot *s;
+  void *ctx;
+  wbuf buf;
+} wctx;
+
+static bool skipped(parc__slot *s, uint64_t seq) {
+  for (int i = 0; i < PARC__INFLIGHT; i++)
+    if (atomic_load_explicit(&s->skip[i], memory_order_seq_cst) == seq)
+      return true;
+  return false;
+}
+
+/* Announces a unit; false if its batch was canceled meanwhile. The check
+ * after the announcement pairs with the manager marking the batch, then
+ * reading `started`: either the worker sees the mark and does not run the
+ * unit, or the manager sees it started and treats it as running. */
+static bool begin_unit(parc__slot *s, uint64_t seq, uint64_t index) {
+  if (skipped(s, seq))
+    return false;
+  atomic_store_explicit(&s->cur_index, index, memory_order_relaxed);
+  atomic_store_explicit(&s->task_start, parc__now_ns(), memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->started, 1, memory_order_seq_cst);
+  return !skipped(s, seq);
+}
+
+static int send_result(wctx *w, uint64_t seq, int rc, uint32_t flags,
+                       uint64_t fail_index, uint64_t t0, const void *out,
+                       size_t out_size) {
+  parc__msg_result r = {.seq = seq, .rc = rc, .pad = flags,
+                        .fail_index = fail_index,
+                        .elapsed_ns = parc__now_ns() - t0};
+  struct iovec iov[2] = {{&r, sizeof r}, {(void *)out, out_size}};
+  return parc__ring_writev(w->s->from_worker, iov, out_size ? 2 : 1,
+                           PARC__FOREVER, &w->s->abort);
+}
+
+static int run_map(wctx *w, const parc__msg_batch *m) {
+  parc_task_fn fn = (parc_task_fn)(uintptr_t)m->fn;
+  for (uint64_t i = 0; i < m->count; i++) {
+    int rc = parc__ring_read(w->s->to_worker, w->buf.in, m->in_size,
+                             PARC__FOREVER, &w->s->abort);
+    if (rc != 0)
+      return rc;
+    if (atomic_load(&w->s->abort))
+      return PARC_ECLOSED; /* abandoned: run nothing more */
+    uint64_t t0 = parc__now_ns();
+    memset(w->buf.out, 0, m->out_size);
+    if (begin_unit(w->s, m->seq, m->first + i))
+      rc = send_result(w, m->seq, fn(w->buf.in, w->buf.out, w->ctx), 0,
+                       m->first + i, t0, w->buf.out, m->out_size);
+    else
+      rc = send_result(w, m->seq, PARC_ECANCELED, 1, m->first + i, t0,
+                       w->buf.out, m->out_size);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static int run_reduce(wctx *w, const parc__msg_batch *m) {
+  parc_task_fn fn = (parc_task_fn)(uintptr_t)m->fn;
+  parc_combine_fn combine = (parc_combine_fn)(uintptr_t)m->combine;
+  int rc = parc__ring_read(w->s->to_worker, w->buf.out, m->out_size,
+                           PARC__FOREVER, &w->s->abort);
+  if (rc != 0)
+    return rc;
+  uint64_t t0 = parc__now_ns(), fail_index = m->first;
+  uint32_t flags = 0;
+  int trc = 0;
+  if (atomic_load(&w->s->abort))
+    return PARC_ECLOSED;
+  if (!begin_unit(w->s, m->seq, m->first)) {
+    trc = PARC_ECANCELED; /* read the inputs, run nothing */
+    flags = 1;
+  }
+  for (uint64_t i = 0; i < m->count; i++) {
+    rc = parc__ring_read(w->s->to_worker, w->buf.in, m->in_size,
+                         PARC__FOREVER, &w->s->abort);
+    if (rc != 0)
+      return rc;
+    if (trc != 0)
+      continue; /* the block failed: consume the rest of its inputs */
+    atomic_store_explicit(&w->s->cur_index, m->first + i,
+                          memory_order_relaxed);
+    memset(w->buf.tmp, 0, m->out_size);
+    trc = fn(w->buf.in, w->buf.tmp, w->ctx);
+    if (trc == 0)
+      trc = combine(w->buf.out, w->buf.tmp, w->ctx);
+    if (trc != 0)
+      fail_index = m->first + i;
+  }
+  return send_result(w, m->seq, trc, flags, fail_index, t0, w->buf.out,
+                     m->out_size);
+}
+
+static int run_for(wctx *w, const parc__msg_batch *m) {
+  parc_for_fn body = (parc_for_fn)(uintptr_t)m->fn;
+  void *ctx = (void *)(uintptr_t)m->ctx;
+  if (m->in_size) {
+    int rc = parc__ring_read(w->s->to_worker, w->buf.in, m->in_size,
+                             PARC__FOREVER, &w->s->abort);
+    if (rc != 0)
+      return rc;
+    ctx = w->buf.in;
+  }
+  int64_t b = (int64_t)m->first, e = b + (int64_t)m->count;
+  if (atomic_load(&w->s->abort))
+    return PARC_ECLOSED;
+  uint64_t t0 = parc__now_ns();
+  if (!begin_unit(w->s, m->seq, m->first))
+    return send_result(w, m->seq, PARC_ECANCELED, 1, m->first, t0, NULL, 0);
+  return send_result(w, m->seq, body(b, e, ctx), 0, m->first, t0, NULL, 0);
+}
+
+void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
+  tls_worker_id = (int)id;
+  atomic_store(&s->state, SLOT_STARTING);
+  int rc = p->opts.init ? p->opts.init(p->opts.ctx, id) : 0;
+  if (rc != 0) {
+    atomic_store(&s->init_rc, rc);
+    atomic_store(&s->state, SLOT_INIT_FAILED);
+    parc__event_signal(p->doorbell, p->be->shared);
+    return;
+  }
+  atomic_store(&s->state, SLOT_READY);
+  parc__event_signal(p->doorbell, p->be->shared);
+
+  wctx w = {.s = s, .ctx = p->opts.ctx};
+  uint64_t quota = p->opts.max_tasks_per_worker;
+  uint64_t units = 0;
+  for (;;) {
+    parc__msg_batch m;
+    if (parc__ring_read(s->to_worker, &m, sizeof m, PARC__FOREVER,
+                        &s->abort) != 0 ||
+        m.kind == MSG_STOP)
+      break;
+    /* Out of memory for the buffers: leave, and the unit is reported as a
+     * worker failure rather than run with no room for its data. */
+    if (!wbuf_fit(&w.buf, m.in_size ? m.in_size : 1,
+                  m.out_size ? m.out_size : 1))
+      break;
+    if (m.kind == MSG_MAP)
+      rc = run_map(&w, &m);
+    else if (m.kind == MSG_REDUCE)
+      rc = run_reduce(&w, &m);
+    else
+      rc = run_for(&w, &m);
+    if (rc != 0)
+      break;
+    units += m.kind == MSG_MAP ? m.count : 1;
+    if (quota && units >= quota)
+      break; /* recycled: the manager sends no more than the quota */
+  }
+  free(w.buf.in);
+  free(w.buf.out);
+  free(w.buf.tmp);
+  atomic_store(&s->state, SLOT_EXITED);
+  parc__event_signal(p->doorbell, p->be->shared);
+}
