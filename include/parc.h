@@ -223,7 +223,8 @@ typedef struct parc_for_opts {
   parc_schedule schedule;
   int64_t chunk;            /* as OpenMP's schedule(kind, chunk); 0: default */
   size_t ctx_size;          /* process backend: copy this many bytes of ctx
-                               to the workers; 0: pass the pointer as is */
+                               to the workers (any size); 0: pass the
+                               pointer as is. Threads share ctx as is. */
   parc_progress_fn progress;
   void *progress_arg;
   double timeout;           /* whole call; 0: none */

@@ -15,7 +15,7 @@
 
 #include "pool_int.h"
 
-#define WAIT_SPIN 200         /* callers spin less: workers need the cores */
+#define WAIT_SPIN 2000        /* a waiting caller spins like a worker */
 #define PROGRESS_NS 100000000 /* progress callback at most every 0.1 s */
 #define REDUCE_BLOCKS 1024    /* target number of blocks of a map-reduce */
 
@@ -45,8 +45,8 @@ void parc__job_unref(parc__job *j) {
 
 void parc__job_finish(parc__job *j) {
   atomic_store_explicit(&j->finished, 1, memory_order_release);
-  if (j->pool)
-    parc__event_signal(&j->pool->completed, 0);
+  if (j->pool) /* whoever waits for it sleeps on the doorbell */
+    parc__event_signal(j->pool->doorbell, j->pool->be->shared);
 }
 
 void parc__job_note(parc__job *j, uint64_t index, int err, int task_rc,
@@ -73,7 +73,7 @@ void parc__job_count(parc__job *j, uint64_t units) {
     parc__job_finish(j);
 }
 
-/* Puts j on the pending list and wakes the manager. */
+/* Puts j on the pending list and hands out what can start now. */
 static void submit_job(parc_pool *p, parc__job *j) {
   pthread_mutex_lock(&p->lock);
   j->refs++;
@@ -83,30 +83,70 @@ static void submit_job(parc_pool *p, parc__job *j) {
   else
     p->pending_head = j;
   p->pending_tail = j;
+  uint64_t wake;
   if (p->broken || p->stopping)
     parc__job_abort(j, p->broken ? PARC_EBROKEN : PARC_ECANCELED);
+  else
+    parc__round(p, &wake);
   pthread_mutex_unlock(&p->lock);
-  parc__event_signal(p->doorbell, p->be->shared);
 }
 
-/* Waits for j to finish, reporting progress; the manager enforces the
- * job's deadline, so this wait needs none of its own. */
+/* Waits until done(arg) or the deadline, driving the scheduler meanwhile
+ * (every waiting caller runs a round, one at a time under the lock, then
+ * sleeps on the doorbell, which every result and every finished job rings).
+ * Reports progress of `pj` if asked. Returns done(arg). */
+typedef bool (*until_fn)(void *arg);
+
+static bool drive(parc_pool *p, until_fn done, void *arg, uint64_t deadline,
+                  const parc__job *pj, parc_progress_fn progress, void *parg) {
+  pthread_mutex_lock(&p->lock);
+  p->drivers++;
+  pthread_mutex_unlock(&p->lock);
+  uint64_t next_report = progress ? parc__now_ns() + PROGRESS_NS
+                                  : PARC__FOREVER;
+  bool ok;
+  for (;;) {
+    uint32_t seen = parc__event_seq(p->doorbell);
+    uint64_t wake = PARC__FOREVER;
+    if ((ok = done(arg)))
+      break;
+    /* Always a round of our own, never a skipped one: the manager steps
+     * aside while we drive, so results we leave unread wake no one. */
+    pthread_mutex_lock(&p->lock);
+    parc__round(p, &wake);
+    pthread_mutex_unlock(&p->lock);
+    if ((ok = done(arg)))
+      break;
+    uint64_t now = parc__now_ns();
+    if (now >= deadline)
+      break;
+    if (now >= next_report) {
+      progress(atomic_load(&pj->units_done), pj->units_total, parg);
+      next_report = now + PROGRESS_NS;
+    }
+    uint64_t until = deadline < wake ? deadline : wake;
+    if (next_report < until)
+      until = next_report;
+    parc__event_wait(p->doorbell, seen, until, WAIT_SPIN, p->be->shared);
+  }
+  pthread_mutex_lock(&p->lock);
+  if (--p->drivers == 0 && parc__busy(p))
+    parc__event_signal(&p->manager_bell, 0); /* hand the rest back */
+  pthread_mutex_unlock(&p->lock);
+  if (progress)
+    progress(atomic_load(&pj->units_done), pj->units_total, parg);
+  return ok;
+}
+
+static bool job_done(void *arg) {
+  return atomic_load_explicit(&((parc__job *)arg)->finished,
+                              memory_order_acquire);
+}
+
+/* Waits for j to finish; the scheduler enforces j's own deadline. */
 static void wait_job(parc_pool *p, parc__job *j, parc_progress_fn progress,
                      void *arg) {
-  uint64_t next_report = progress ? parc__now_ns() + PROGRESS_NS : 0;
-  for (;;) {
-    uint32_t seen = parc__event_seq(&p->completed);
-    if (atomic_load_explicit(&j->finished, memory_order_acquire))
-      break;
-    if (progress && parc__now_ns() >= next_report) {
-      progress(atomic_load(&j->units_done), j->units_total, arg);
-      next_report = parc__now_ns() + PROGRESS_NS;
-    }
-    parc__event_wait(&p->completed, seen,
-                     progress ? next_report : PARC__FOREVER, WAIT_SPIN, 0);
-  }
-  if (progress)
-    progress(atomic_load(&j->units_done), j->units_total, arg);
+  drive(p, job_done, j, PARC__FOREVER, j, progress, arg);
 }
 
 static void drop_job(parc_pool *p, parc__job *j) {
@@ -150,7 +190,7 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
   for (unsigned i = 0; i < p->nworkers; i++)
     p->workers[i].id = i;
   pthread_mutex_init(&p->lock, NULL);
-  parc__event_init(&p->completed);
+  parc__event_init(&p->manager_bell);
   p->starting = true;
   rc = p->be->start(p);
   p->starting = false;
@@ -189,6 +229,7 @@ void parc_pool_destroy_ex(parc_pool *p, int cancel_running) {
         parc__kill_for(p, i, PARC_ECANCELED);
   pthread_mutex_unlock(&p->lock);
   parc__event_signal(p->doorbell, p->be->shared);
+  parc__event_signal(&p->manager_bell, 0);
   pthread_join(p->manager, NULL);
   p->be->stop(p, cancel_running != 0);
   /* Every future is finished now; detach the ones their owners still hold. */
@@ -293,16 +334,10 @@ int parc_submit(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
 
 /* Waits until j finishes or the deadline passes; true if finished. */
 static bool wait_finished(parc__job *j, uint64_t deadline) {
-  while (!atomic_load_explicit(&j->finished, memory_order_acquire)) {
-    parc_pool *p = j->pool; /* set while unfinished: destroy finishes all */
-    uint32_t seen = parc__event_seq(&p->completed);
-    if (atomic_load_explicit(&j->finished, memory_order_acquire))
-      break;
-    if (parc__event_wait(&p->completed, seen, deadline, WAIT_SPIN, 0) ==
-        PARC_ETIMEDOUT)
-      return atomic_load_explicit(&j->finished, memory_order_acquire);
-  }
-  return true;
+  if (job_done(j))
+    return true;
+  /* Unfinished, so the pool is there: destroy finishes every future. */
+  return drive(j->pool, job_done, j, deadline, j, NULL, NULL);
 }
 
 int parc_future_wait(parc_future *f, void *out, double timeout,
@@ -334,7 +369,6 @@ int parc_future_cancel(parc_future *f) {
     rc = 0;
   }
   pthread_mutex_unlock(&p->lock);
-  parc__event_signal(p->doorbell, p->be->shared);
   return rc;
 }
 
@@ -361,6 +395,21 @@ void parc_future_free(parc_future *f) {
   parc__event_signal(p->doorbell, p->be->shared);
 }
 
+typedef struct any_arg {
+  parc_future *const *fs;
+  size_t n, index;
+} any_arg;
+
+static bool any_done(void *arg) {
+  any_arg *a = arg;
+  for (size_t i = 0; i < a->n; i++)
+    if (job_done(&a->fs[i]->job)) {
+      a->index = i;
+      return true;
+    }
+  return false;
+}
+
 int parc_wait_any(parc_future *const *fs, size_t n, double timeout,
                   size_t *index) {
   if (!fs || n == 0 || !index)
@@ -370,23 +419,18 @@ int parc_wait_any(parc_future *const *fs, size_t n, double timeout,
     if (!fs[i])
       return PARC_EINVAL;
     if (fs[i]->job.pool && p && fs[i]->job.pool != p)
-      return PARC_EINVAL; /* one pool's event serves one wait */
+      return PARC_EINVAL; /* one pool's doorbell serves one wait */
     if (fs[i]->job.pool)
       p = fs[i]->job.pool;
   }
+  any_arg a = {fs, n, 0};
   uint64_t deadline = timeout == 0 ? parc__now_ns() : parc__deadline(timeout);
-  for (;;) {
-    uint32_t seen = p ? parc__event_seq(&p->completed) : 0;
-    for (size_t i = 0; i < n; i++)
-      if (atomic_load_explicit(&fs[i]->job.finished, memory_order_acquire)) {
-        *index = i;
-        return 0;
-      }
-    if (!p || parc__event_wait(&p->completed, seen, deadline, WAIT_SPIN, 0) ==
-                  PARC_ETIMEDOUT)
-      if (parc__now_ns() >= deadline)
-        return PARC_ETIMEDOUT;
-  }
+  bool ok = p ? drive(p, any_done, &a, deadline, NULL, NULL, NULL)
+              : any_done(&a); /* all finished: their pool is gone */
+  if (!ok)
+    return PARC_ETIMEDOUT;
+  *index = a.index;
+  return 0;
 }
 
 /* ---------------------------------------------------------------- reduce */
@@ -463,8 +507,7 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
   if (opts)
     o = *opts;
   if (!p || !body || o.chunk < 0 || o.timeout < 0 ||
-      (unsigned)o.schedule > PARC_SCHEDULE_GUIDED || (o.ctx_size && !ctx) ||
-      o.ctx_size > PARC__LANE_BYTES / 2)
+      (unsigned)o.schedule > PARC_SCHEDULE_GUIDED || (o.ctx_size && !ctx))
     return PARC_EINVAL;
   if (begin >= end)
     return 0;
@@ -478,7 +521,7 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
   j->for_chunk = o.chunk;
   j->fn = (uint64_t)(uintptr_t)body;
   j->ctx = ctx;
-  j->ctx_size = o.ctx_size;
+  j->ctx_size = p->be->shared ? o.ctx_size : 0; /* threads share ctx as is */
   j->static_next = calloc(p->nworkers, sizeof *j->static_next);
   if (!j->static_next) {
     parc__job_unref(j);

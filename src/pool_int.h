@@ -31,7 +31,9 @@
 #include "sys/sys.h"
 
 #define PARC__LANE_BYTES (256u * 1024u) /* each direction, per worker */
-#define PARC__INFLIGHT 2                /* batches queued per worker */
+#define PARC__INFLIGHT 16               /* most batches queued per worker */
+#define PARC__QUEUED_NS 100000.0        /* ... beyond 2, while their work is
+                                           estimated under this */
 #define PARC__SPIN 2000                 /* pause rounds before a futex wait */
 
 /* ---------------------------------------------------------------- wire */
@@ -222,8 +224,11 @@ struct parc_pool {
   void *be_state;
   unsigned nworkers;
   parc__worker *workers;     /* nworkers, indexed by slot */
-  parc__event *doorbell;     /* manager sleeps here (shared for processes) */
-  parc__event completed;     /* callers sleep here: a job finished/progressed */
+  parc__event *doorbell;     /* rung by workers, callers, finished jobs
+                                (shared for processes) */
+  parc__event manager_bell;  /* the manager sleeps here while callers drive */
+  unsigned drivers;          /* callers driving the scheduler as they wait */
+  unsigned warm;             /* the worker that last sent a result */
   void *area;                /* the lanes and slots (shared or private) */
   size_t area_size;
 
@@ -247,7 +252,13 @@ void parc__job_note(parc__job *j, uint64_t index, int err, int task_rc,
 /* Counts units done; the job finishes when all are. */
 void parc__job_count(parc__job *j, uint64_t units);
 
-/* sched.c: the manager */
+/* sched.c: the scheduler. One round: take backend events, read results,
+ * police timeouts, hand out work. Run by the manager thread, or by a
+ * caller while it waits (then the manager steps aside). Lock held.
+ * *wake: when the next timeout may need a round. */
+bool parc__round(parc_pool *p, uint64_t *wake);
+/* True while the pool has work in flight or queued. Lock held. */
+bool parc__busy(const parc_pool *p);
 /* Ends j now with `err` for every unit not yet done. Lock held. */
 void parc__job_abort(parc__job *j, int err);
 /* True if j still has units waiting to be handed out. Lock held. */

@@ -390,11 +390,28 @@ void parc__job_abort(parc__job *j, int err) {
   parc__job_finish(j);
 }
 
+/* Another batch for w? Two keep a worker busy while the next is sent;
+ * more (up to PARC__INFLIGHT) while what is queued is short work, so a
+ * driver that is descheduled for a while does not starve the workers. */
+static bool wants_more(const parc__worker *w) {
+  if (w->fifo_len < 2)
+    return true;
+  if (w->fifo_len >= PARC__INFLIGHT)
+    return false;
+  double queued = 0;
+  for (unsigned i = 0; i < w->fifo_len; i++) {
+    const parc__batch *b = &w->fifo[(w->fifo_head + i) % PARC__INFLIGHT];
+    if (b->job->kind != JOB_MAP || b->job->task_ns <= 0)
+      return false; /* unknown cost: keep to two */
+    queued += (double)(b->units - b->done) * b->job->task_ns;
+  }
+  return queued < PARC__QUEUED_NS;
+}
+
 static bool dispatch(parc_pool *p, parc__worker *w) {
   bool moved = false;
-  while (w->state == W_READY && !w->tx.active &&
-         w->fifo_len < PARC__INFLIGHT && w->units_quota_left > 0 &&
-         !p->stopping) {
+  while (w->state == W_READY && !w->tx.active && wants_more(w) &&
+         w->units_quota_left > 0 && !p->stopping) {
     parc__job *j = pick_job(p, w);
     parc__batch b;
     if (!j || !next_batch(p, j, w, &b))
@@ -425,6 +442,7 @@ static void take_result(parc_pool *p, parc__worker *w) {
   int err = unit_error(r);
   int task_rc = err == PARC_ETASK ? r->rc : 0;
   w->units_received++;
+  p->warm = w->id;
   if (!atomic_load(&j->finished)) {
     if (j->kind == JOB_MAP) {
       double t = (double)r->elapsed_ns;
@@ -462,35 +480,39 @@ static unsigned char *rx_dest(parc__worker *w, size_t *size) {
   return NULL;
 }
 
-/* Reads whatever results have arrived from w; true if anything moved. */
+/* Reads whatever results have arrived from w, in one pass over the lane
+ * with a single consume at the end; true if anything moved. */
 static bool collect(parc_pool *p, parc__worker *w) {
-  bool moved = false;
   parc__ring *r = w->slot->from_worker;
+  size_t avail = parc__ring_readable(r), off = 0;
+  bool moved = false;
   while (w->fifo_len > 0) {
     if (w->rx.hdr_got < sizeof w->rx.hdr) {
-      size_t k = parc__ring_read_some(r, (char *)&w->rx.hdr + w->rx.hdr_got,
-                                      sizeof w->rx.hdr - w->rx.hdr_got);
+      size_t k = sizeof w->rx.hdr - w->rx.hdr_got;
+      if (k > avail - off)
+        k = avail - off;
+      parc__ring_copy_at(r, off, (char *)&w->rx.hdr + w->rx.hdr_got, k);
+      off += k;
       w->rx.hdr_got += k;
-      moved |= k > 0;
       if (w->rx.hdr_got < sizeof w->rx.hdr)
         break;
     }
     size_t size;
     unsigned char *dst = rx_dest(w, &size);
-    while (w->rx.payload_got < size) {
-      size_t k = parc__ring_read_some(r, dst ? dst + w->rx.payload_got : NULL,
-                                      size - w->rx.payload_got);
-      if (k == 0)
-        break;
-      w->rx.payload_got += k;
-      moved = true;
-    }
+    size_t k = size - w->rx.payload_got;
+    if (k > avail - off)
+      k = avail - off;
+    if (dst && k)
+      parc__ring_copy_at(r, off, dst + w->rx.payload_got, k);
+    off += k;
+    w->rx.payload_got += k;
     if (w->rx.payload_got < size)
-      break;
+      break; /* a big result: the rest comes as room appears */
     take_result(p, w);
     moved = true;
   }
-  return moved;
+  parc__ring_consume(r, off);
+  return moved || off > 0;
 }
 
 /* ---------------------------------------------------------------- failures */
@@ -681,7 +703,16 @@ static void fail_if_broken(parc_pool *p) {
       parc__job_abort(j, PARC_EBROKEN);
 }
 
-static bool round_once(parc_pool *p, uint64_t *wake) {
+bool parc__busy(const parc_pool *p) {
+  if (p->pending_head)
+    return true;
+  for (unsigned i = 0; i < p->nworkers; i++)
+    if (p->workers[i].fifo_len > 0 || p->workers[i].tx.active)
+      return true;
+  return false;
+}
+
+bool parc__round(parc_pool *p, uint64_t *wake) {
   bool moved = false;
   p->be->poll(p);
   readiness(p);
@@ -697,26 +728,42 @@ static bool round_once(parc_pool *p, uint64_t *wake) {
   *wake = w1 < w2 ? w1 : w2;
   fail_if_broken(p);
   prune_pending(p);
-  for (unsigned k = 0; k < p->nworkers; k++) {
-    unsigned i = (unsigned)((p->next_seq + k) % p->nworkers);
-    moved |= dispatch(p, &p->workers[i]);
-  }
+  /* The worker that answered last is likely still spinning: it goes
+   * first, so a lone future finds a worker that is awake. */
+  for (unsigned k = 0; k < p->nworkers; k++)
+    moved |= dispatch(p, &p->workers[(p->warm + k) % p->nworkers]);
   return moved;
 }
+
+/* While callers drive, the manager sleeps on its own bell, waking every
+ * STEP_ASIDE_NS to look: so results wake only the caller that waits for
+ * them, and a caller that stops waiting leaves work in flight to the
+ * manager within that time (at once, if it rings the bell). */
+#define STEP_ASIDE_NS 1000000u
 
 void *parc__manager_main(void *arg) {
   parc_pool *p = arg;
   pthread_mutex_lock(&p->lock);
   for (;;) {
+    if (p->drivers > 0 && !p->stopping) {
+      uint32_t seen = parc__event_seq(&p->manager_bell);
+      pthread_mutex_unlock(&p->lock);
+      parc__event_wait(&p->manager_bell, seen, parc__now_ns() + STEP_ASIDE_NS,
+                       0, 0);
+      pthread_mutex_lock(&p->lock);
+      continue;
+    }
     uint32_t seen = parc__event_seq(p->doorbell);
     uint64_t wake;
-    bool moved = round_once(p, &wake);
+    bool moved = parc__round(p, &wake);
     if (p->stopping && !p->pending_head && all_quiet(p))
       break;
     if (moved)
       continue;
+    /* No spinning: the manager is the background, and on a busy machine
+     * a spinning manager takes the core a worker or a caller needs. */
     pthread_mutex_unlock(&p->lock);
-    parc__event_wait(p->doorbell, seen, wake, PARC__SPIN, p->be->shared);
+    parc__event_wait(p->doorbell, seen, wake, 0, p->be->shared);
     pthread_mutex_lock(&p->lock);
   }
   /* A worker still starting reads its STOP once its init is done. */

@@ -49,10 +49,12 @@ void parc__slot_reset(parc_pool *p, unsigned w) {
   atomic_store(&s->abort, 0);
   for (int i = 0; i < PARC__INFLIGHT; i++)
     atomic_store(&s->skip[i], 0);
-  parc__ring_init(s->to_worker, PARC__LANE_BYTES, shared, NULL, p->doorbell,
-                  PARC__SPIN);
-  parc__ring_init(s->from_worker, PARC__LANE_BYTES, shared, p->doorbell, NULL,
-                  PARC__SPIN);
+  /* The worker blocks reading batches and writing results; the manager
+   * never blocks: it hears of data and room through the doorbell. */
+  parc__ring_init(s->to_worker, PARC__LANE_BYTES, shared,
+                  PARC__RING_READER_BLOCKS, NULL, p->doorbell, PARC__SPIN);
+  parc__ring_init(s->from_worker, PARC__LANE_BYTES, shared,
+                  PARC__RING_WRITER_BLOCKS, p->doorbell, NULL, PARC__SPIN);
   wk->units_sent = 0;
   wk->units_received = 0;
   wk->fifo_head = 0;
@@ -123,34 +125,51 @@ static bool begin_unit(parc__slot *s, uint64_t seq, uint64_t index) {
   return !skipped(s, seq);
 }
 
+#define QUIET_NS 20000 /* results of shorter tasks may wait for the batch */
+
+/* Each result is published at once, so a worker that dies later loses
+ * none; but the manager is rung only for the last of a batch or after a
+ * task of QUIET_NS or more, which saves a contended atomic per short task
+ * and delays no one by more than a batch of short tasks. */
 static int send_result(wctx *w, uint64_t seq, int rc, uint32_t flags,
                        uint64_t fail_index, uint64_t t0, const void *out,
-                       size_t out_size) {
+                       size_t out_size, bool last) {
   parc__msg_result r = {.seq = seq, .rc = rc, .pad = flags,
                         .fail_index = fail_index,
                         .elapsed_ns = parc__now_ns() - t0};
+  bool quiet = !last && r.elapsed_ns < QUIET_NS;
   struct iovec iov[2] = {{&r, sizeof r}, {(void *)out, out_size}};
-  return parc__ring_writev(w->s->from_worker, iov, out_size ? 2 : 1,
+  return parc__ring_writev(w->s->from_worker, iov, out_size ? 2 : 1, quiet,
                            PARC__FOREVER, &w->s->abort);
 }
 
+/* Inputs of a batch are read in one go when they fit the buffer (the
+ * manager keeps batches within half a lane), else one by one. */
 static int run_map(wctx *w, const parc__msg_batch *m) {
   parc_task_fn fn = (parc_task_fn)(uintptr_t)m->fn;
+  bool whole = m->count * m->in_size <= w->buf.in_cap;
+  if (whole && parc__ring_read(w->s->to_worker, w->buf.in,
+                               m->count * m->in_size, PARC__FOREVER,
+                               &w->s->abort) != 0)
+    return PARC_ECLOSED;
   for (uint64_t i = 0; i < m->count; i++) {
-    int rc = parc__ring_read(w->s->to_worker, w->buf.in, m->in_size,
-                             PARC__FOREVER, &w->s->abort);
+    const unsigned char *in = whole ? w->buf.in + i * m->in_size : w->buf.in;
+    int rc = whole ? 0
+                   : parc__ring_read(w->s->to_worker, w->buf.in, m->in_size,
+                                     PARC__FOREVER, &w->s->abort);
     if (rc != 0)
       return rc;
     if (atomic_load(&w->s->abort))
       return PARC_ECLOSED; /* abandoned: run nothing more */
     uint64_t t0 = parc__now_ns();
+    bool last = i + 1 == m->count;
     memset(w->buf.out, 0, m->out_size);
     if (begin_unit(w->s, m->seq, m->first + i))
-      rc = send_result(w, m->seq, fn(w->buf.in, w->buf.out, w->ctx), 0,
-                       m->first + i, t0, w->buf.out, m->out_size);
+      rc = send_result(w, m->seq, fn(in, w->buf.out, w->ctx), 0,
+                       m->first + i, t0, w->buf.out, m->out_size, last);
     else
       rc = send_result(w, m->seq, PARC_ECANCELED, 1, m->first + i, t0,
-                       w->buf.out, m->out_size);
+                       w->buf.out, m->out_size, last);
     if (rc != 0)
       return rc;
   }
@@ -190,7 +209,7 @@ static int run_reduce(wctx *w, const parc__msg_batch *m) {
       fail_index = m->first + i;
   }
   return send_result(w, m->seq, trc, flags, fail_index, t0, w->buf.out,
-                     m->out_size);
+                     m->out_size, true);
 }
 
 static int run_for(wctx *w, const parc__msg_batch *m) {
@@ -208,8 +227,10 @@ static int run_for(wctx *w, const parc__msg_batch *m) {
     return PARC_ECLOSED;
   uint64_t t0 = parc__now_ns();
   if (!begin_unit(w->s, m->seq, m->first))
-    return send_result(w, m->seq, PARC_ECANCELED, 1, m->first, t0, NULL, 0);
-  return send_result(w, m->seq, body(b, e, ctx), 0, m->first, t0, NULL, 0);
+    return send_result(w, m->seq, PARC_ECANCELED, 1, m->first, t0, NULL, 0,
+                       true);
+  return send_result(w, m->seq, body(b, e, ctx), 0, m->first, t0, NULL, 0,
+                     true);
 }
 
 void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
@@ -236,8 +257,10 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
       break;
     /* Out of memory for the buffers: leave, and the unit is reported as a
      * worker failure rather than run with no room for its data. */
-    if (!wbuf_fit(&w.buf, m.in_size ? m.in_size : 1,
-                  m.out_size ? m.out_size : 1))
+    size_t in_need = m.kind == MSG_MAP && m.count * m.in_size <= PARC__LANE_BYTES
+                         ? m.count * m.in_size
+                         : m.in_size;
+    if (!wbuf_fit(&w.buf, in_need ? in_need : 1, m.out_size ? m.out_size : 1))
       break;
     if (m.kind == MSG_MAP)
       rc = run_map(&w, &m);

@@ -98,8 +98,11 @@ static void close_cloexec_fds(int keep) {
 }
 
 /* Handlers installed by the caller mean nothing here: back to defaults,
- * but what the caller ignores stays ignored (as across exec). */
+ * but what the caller ignores stays ignored (as across exec) -- except
+ * SIGCHLD: ignored, the kernel would reap the workers before the zygote
+ * could learn how they died. */
 static void reset_signals(void) {
+  signal(SIGCHLD, SIG_DFL);
   for (int sig = 1; sig < NSIG; sig++) {
     struct sigaction sa;
     if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)

@@ -8,9 +8,10 @@ size_t parc__ring_footprint(size_t capacity) {
   return sizeof(parc__ring) + capacity;
 }
 
-void parc__ring_init(parc__ring *r, size_t capacity, int shared,
+void parc__ring_init(parc__ring *r, size_t capacity, int shared, int flags,
                      parc__event *data_bell, parc__event *room_bell,
                      unsigned spin) {
+  r->flags = flags;
   atomic_init(&r->tail, 0);
   atomic_init(&r->head, 0);
   parc__event_init(&r->readable);
@@ -27,16 +28,23 @@ static int aborted(const _Atomic uint32_t *abort) {
   return abort && atomic_load_explicit(abort, memory_order_acquire) != 0;
 }
 
-static void publish(parc__ring *r, uint64_t tail) {
-  atomic_store_explicit(&r->tail, tail, memory_order_release);
-  parc__event_signal(&r->readable, r->shared);
+void parc__ring_notify(parc__ring *r) {
+  if (r->flags & PARC__RING_READER_BLOCKS)
+    parc__event_signal(&r->readable, r->shared);
   if (r->data_bell)
     parc__event_signal(r->data_bell, r->shared);
 }
 
+static void publish(parc__ring *r, uint64_t tail, bool quiet) {
+  atomic_store_explicit(&r->tail, tail, memory_order_release);
+  if (!quiet)
+    parc__ring_notify(r);
+}
+
 static void consume(parc__ring *r, uint64_t head) {
   atomic_store_explicit(&r->head, head, memory_order_seq_cst);
-  parc__event_signal(&r->writable, r->shared);
+  if (r->flags & PARC__RING_WRITER_BLOCKS)
+    parc__event_signal(&r->writable, r->shared);
   if (r->room_bell &&
       atomic_load_explicit(&r->want_room, memory_order_seq_cst) &&
       atomic_exchange_explicit(&r->want_room, 0, memory_order_seq_cst))
@@ -71,7 +79,8 @@ static int wait_event(parc__ring *r, parc__event *ev, uint32_t seen,
 }
 
 int parc__ring_writev(parc__ring *r, const struct iovec *iov, int iovcnt,
-                      uint64_t deadline, const _Atomic uint32_t *abort) {
+                      bool quiet, uint64_t deadline,
+                      const _Atomic uint32_t *abort) {
   uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
   for (int i = 0; i < iovcnt; i++) {
     const unsigned char *p = iov[i].iov_base;
@@ -81,7 +90,7 @@ int parc__ring_writev(parc__ring *r, const struct iovec *iov, int iovcnt,
       uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
       size_t room = (size_t)(r->capacity - (tail - head));
       if (room == 0) {
-        publish(r, tail);
+        publish(r, tail, false); /* the reader must drain: ring it */
         int rc = wait_event(r, &r->writable, seen, deadline, abort);
         if (rc != 0)
           return rc;
@@ -94,7 +103,7 @@ int parc__ring_writev(parc__ring *r, const struct iovec *iov, int iovcnt,
       left -= n;
     }
   }
-  publish(r, tail);
+  publish(r, tail, quiet);
   return 0;
 }
 
@@ -137,7 +146,7 @@ size_t parc__ring_write_some(parc__ring *r, const void *p, size_t n) {
   size_t k = n < room ? n : room;
   if (k > 0) {
     copy_in(r, tail, p, k);
-    publish(r, tail + k);
+    publish(r, tail + k, false);
   }
   return k;
 }
@@ -153,6 +162,15 @@ size_t parc__ring_read_some(parc__ring *r, void *p, size_t n) {
     consume(r, head + k);
   }
   return k;
+}
+
+void parc__ring_copy_at(parc__ring *r, size_t off, void *p, size_t n) {
+  copy_out(r, atomic_load_explicit(&r->head, memory_order_relaxed) + off, p, n);
+}
+
+void parc__ring_consume(parc__ring *r, size_t n) {
+  if (n > 0)
+    consume(r, atomic_load_explicit(&r->head, memory_order_relaxed) + n);
 }
 
 int parc__ring_peek(parc__ring *r, void *p, size_t n) {

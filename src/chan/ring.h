@@ -16,6 +16,7 @@
 #ifndef PARC_RING_H
 #define PARC_RING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -33,12 +34,18 @@ typedef struct parc__ring {
   parc__event *room_bell;             /* signalled when head moves and
                                          want_room was set */
   int shared;                         /* process-shared futexes */
+  int flags;                          /* PARC__RING_*_BLOCKS */
   unsigned spin;                      /* spin rounds before sleeping */
   _Alignas(64) unsigned char data[];
 } parc__ring;
 
+/* Which side may sleep in a blocking call: only those events are
+ * signalled, so a side that never blocks costs the other nothing. */
+#define PARC__RING_READER_BLOCKS 1
+#define PARC__RING_WRITER_BLOCKS 2
+
 size_t parc__ring_footprint(size_t capacity);
-void parc__ring_init(parc__ring *r, size_t capacity, int shared,
+void parc__ring_init(parc__ring *r, size_t capacity, int shared, int flags,
                      parc__event *data_bell, parc__event *room_bell,
                      unsigned spin);
 
@@ -53,10 +60,14 @@ static inline size_t parc__ring_writable(parc__ring *r) {
 }
 
 /* Writes every byte of the pieces, waiting for room as needed; the bytes
- * become visible when the arena is full or at the end. Returns 0,
- * PARC_ETIMEDOUT or PARC_ECLOSED (abort was set). Producer only. */
+ * become visible when the arena is full or at the end. With `quiet` the
+ * end publishes without ringing anyone (parc__ring_notify does later).
+ * Returns 0, PARC_ETIMEDOUT or PARC_ECLOSED (abort was set). Producer only. */
 int parc__ring_writev(parc__ring *r, const struct iovec *iov, int iovcnt,
-                      uint64_t deadline, const _Atomic uint32_t *abort);
+                      bool quiet, uint64_t deadline,
+                      const _Atomic uint32_t *abort);
+/* Rings the reader for what was published quietly. Producer only. */
+void parc__ring_notify(parc__ring *r);
 /* Reads exactly n bytes into p (p may be NULL to discard), waiting as
  * needed. Same returns. Consumer only. */
 int parc__ring_read(parc__ring *r, void *p, size_t n, uint64_t deadline,
@@ -66,6 +77,11 @@ int parc__ring_read(parc__ring *r, void *p, size_t n, uint64_t deadline,
  * A write that finds no room sets want_room, so room_bell rings later. */
 size_t parc__ring_write_some(parc__ring *r, const void *p, size_t n);
 size_t parc__ring_read_some(parc__ring *r, void *p, size_t n);
+
+/* For a consumer that parses several messages in one pass: copy from `off`
+ * bytes past the head without consuming, then consume them all at once. */
+void parc__ring_copy_at(parc__ring *r, size_t off, void *p, size_t n);
+void parc__ring_consume(parc__ring *r, size_t n);
 
 /* Copies the first n bytes without consuming them: 0, or PARC_EAGAIN if
  * fewer than n are readable. Consumer only. */
