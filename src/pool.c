@@ -535,7 +535,7 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
   wait_job(p, j, o.progress, o.progress_arg);
   int rc = j->err;
   if (rc && o.err_index)
-    *o.err_index = begin + (int64_t)j->err_index;
+    *o.err_index = (int64_t)((uint64_t)begin + j->err_index);
   drop_job(p, j);
   return rc;
 }

@@ -40,11 +40,15 @@ static bool worker_idle(const parc__worker *w) {
 
 /* ---------------------------------------------------------------- units */
 
+static uint64_t div_up(uint64_t a, uint64_t b) {
+  return a / b + (a % b != 0); /* (a + b - 1) / b would overflow near 2^64 */
+}
+
 static uint64_t unit_limit(const parc__job *j) {
   switch (j->kind) {
   case JOB_MAP: return j->n;
   case JOB_REDUCE: return j->nblocks;
-  default: return (uint64_t)(j->end - j->begin);
+  default: return (uint64_t)j->end - (uint64_t)j->begin; /* no overflow */
   }
 }
 
@@ -60,17 +64,17 @@ static bool static_bounds(const parc_pool *p, const parc__job *j, uint64_t k,
   uint64_t total = unit_limit(j);
   if (j->for_chunk > 0) {
     uint64_t cs = (uint64_t)j->for_chunk;
-    if (k >= (total + cs - 1) / cs)
+    if (k >= div_up(total, cs))
       return false;
     *first = k * cs;
     *count = total - *first < cs ? total - *first : cs;
     return true;
   }
-  uint64_t W = p->nworkers;
-  if (k >= W || total * (k + 1) / W == total * k / W)
+  uint64_t W = p->nworkers, q = total / W, r = total % W;
+  if (k >= W || (q == 0 && k >= r))
     return false; /* past the end, or an empty share (total < workers) */
-  *first = total * k / W;
-  *count = total * (k + 1) / W - *first;
+  *first = k * q + (k < r ? k : r); /* the first r shares get one more */
+  *count = q + (k < r);
   return true;
 }
 
@@ -122,18 +126,8 @@ static void requeue(parc__job *j, uint64_t first, uint64_t count,
     j->requeue = q;
     j->requeue_cap = cap;
   }
+  /* An unfinished job stays on the pending list, so this is seen. */
   j->requeue[j->nrequeue++] = (parc__requeue){first, count, attempt};
-  if (!j->pending) {
-    parc_pool *p = j->pool;
-    j->pending = true;
-    j->next_pending = NULL;
-    j->refs++;
-    if (p->pending_tail)
-      p->pending_tail->next_pending = j;
-    else
-      p->pending_head = j;
-    p->pending_tail = j;
-  }
 }
 
 /* Tasks per MAP batch: forced, or sized to ~TARGET_BATCH_NS of work but
@@ -165,7 +159,7 @@ static uint64_t for_chunk(const parc_pool *p, const parc__job *j,
                           uint64_t left) {
   uint64_t c = j->for_chunk > 0 ? (uint64_t)j->for_chunk : 1;
   if (j->schedule == PARC_SCHEDULE_GUIDED) {
-    uint64_t g = (left + p->nworkers - 1) / p->nworkers;
+    uint64_t g = div_up(left, p->nworkers);
     if (g > c)
       c = g;
   }
@@ -253,7 +247,7 @@ static void tx_prepare(parc__worker *w, const parc__batch *b) {
     break;
   case JOB_FOR:
     m->kind = MSG_FOR;
-    m->first = (uint64_t)(j->begin + (int64_t)b->first);
+    m->first = (uint64_t)j->begin + b->first; /* the iteration, as bits */
     m->in_size = j->ctx_size;
     m->ctx = (uint64_t)(uintptr_t)j->ctx;
     if (j->ctx_size)
@@ -451,9 +445,8 @@ static void take_result(parc_pool *p, parc__worker *w) {
                      b->attempt + 1);
       parc__job_count(j, 1);
     } else {
-      uint64_t at = j->kind == JOB_FOR
-                        ? (uint64_t)((int64_t)r->fail_index - j->begin)
-                        : r->fail_index;
+      uint64_t at = j->kind == JOB_FOR ? r->fail_index - (uint64_t)j->begin
+                                       : r->fail_index;
       if (err != 0)
         parc__job_note(j, at, err, task_rc, 0, 0, b->attempt + 1);
       parc__job_count(j, j->kind == JOB_FOR ? b->count : 1);

@@ -112,13 +112,13 @@ static bool skipped(parc__slot *s, uint64_t seq) {
   return false;
 }
 
-/* Announces a unit; false if its batch was canceled meanwhile. The check
- * after the announcement pairs with the manager marking the batch, then
- * reading `started`: either the worker sees the mark and does not run the
- * unit, or the manager sees it started and treats it as running. */
+/* Announces a unit; false if its batch was canceled, and then the unit is
+ * reported, not run. Every reported unit is announced, so `started` and
+ * the results received always count the same units. The check follows
+ * the announcement, pairing with the manager marking the batch and then
+ * reading `started`: either the worker sees the mark, or the manager sees
+ * the unit started and treats it as running. */
 static bool begin_unit(parc__slot *s, uint64_t seq, uint64_t index) {
-  if (skipped(s, seq))
-    return false;
   atomic_store_explicit(&s->cur_index, index, memory_order_relaxed);
   atomic_store_explicit(&s->task_start, parc__now_ns(), memory_order_relaxed);
   atomic_fetch_add_explicit(&s->started, 1, memory_order_seq_cst);
@@ -222,7 +222,7 @@ static int run_for(wctx *w, const parc__msg_batch *m) {
       return rc;
     ctx = w->buf.in;
   }
-  int64_t b = (int64_t)m->first, e = b + (int64_t)m->count;
+  int64_t b = (int64_t)m->first, e = (int64_t)(m->first + m->count);
   if (atomic_load(&w->s->abort))
     return PARC_ECLOSED;
   uint64_t t0 = parc__now_ns();
