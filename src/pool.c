@@ -30,6 +30,7 @@ parc__job *parc__job_new(parc_pool *p, parc__job_kind kind) {
   j->refs = 1; /* the caller's */
   j->err_index = UINT64_MAX;
   j->deadline = PARC__FOREVER;
+  atomic_flag_clear(&j->loop_fail_lock);
   return j;
 }
 
@@ -39,6 +40,7 @@ void parc__job_unref(parc__job *j) {
   free(j->requeue);
   free(j->partials);
   free(j->static_next);
+  free(j->loop_joined);
   free(j->owned);
   free(j);
 }
@@ -511,7 +513,9 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
     return PARC_EINVAL;
   if (begin >= end)
     return 0;
-  parc__job *j = parc__job_new(p, JOB_FOR);
+  /* Threads take chunks themselves, as OpenMP; processes are handed them,
+   * so a worker that dies is known to have held exactly its chunk. */
+  parc__job *j = parc__job_new(p, p->be->shared ? JOB_FOR : JOB_LOOP);
   if (!j)
     return PARC_ENOMEM;
   j->begin = begin;
@@ -523,12 +527,13 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
   j->ctx = ctx;
   j->ctx_size = p->be->shared ? o.ctx_size : 0; /* threads share ctx as is */
   j->static_next = calloc(p->nworkers, sizeof *j->static_next);
-  if (!j->static_next) {
+  j->loop_joined = calloc(p->nworkers, sizeof *j->loop_joined);
+  if (!j->static_next || !j->loop_joined) {
     parc__job_unref(j);
     return PARC_ENOMEM;
   }
   for (unsigned w = 0; w < p->nworkers; w++)
-    j->static_next[w] = w;
+    atomic_init(&j->static_next[w], w);
   if (o.timeout > 0)
     j->deadline = parc__deadline(o.timeout);
   submit_job(p, j);

@@ -38,12 +38,13 @@
 
 /* ---------------------------------------------------------------- wire */
 
-enum { MSG_MAP = 1, MSG_REDUCE = 2, MSG_FOR = 3, MSG_STOP = 4 };
+enum { MSG_MAP = 1, MSG_REDUCE = 2, MSG_FOR = 3, MSG_LOOP = 4, MSG_STOP = 5 };
 
 /* Manager -> worker. Followed by the payload:
  *   MAP:    count inputs of in_size bytes
  *   REDUCE: the identity (out_size bytes), then count inputs of in_size
- *   FOR:    in_size bytes of ctx (0: use the pointer `ctx`) */
+ *   FOR:    in_size bytes of ctx (0: use the pointer `ctx`)
+ *   LOOP:   nothing; `ctx` is the job, `first` the worker (threads only) */
 typedef struct parc__msg_batch {
   uint32_t kind;
   uint32_t pad;
@@ -89,7 +90,9 @@ typedef struct parc__slot {
 
 /* ---------------------------------------------------------------- jobs */
 
-typedef enum { JOB_MAP, JOB_REDUCE, JOB_FOR } parc__job_kind;
+/* JOB_FOR: the scheduler hands out chunks (process workers). JOB_LOOP:
+ * each thread worker joins once and takes chunks itself (loop.c). */
+typedef enum { JOB_MAP, JOB_REDUCE, JOB_FOR, JOB_LOOP } parc__job_kind;
 
 /* A range of a job to dispatch again after a worker death. */
 typedef struct parc__requeue {
@@ -138,7 +141,14 @@ typedef struct parc__job {
   int64_t for_chunk;
   void *ctx;                     /* for: ctx pointer */
   size_t ctx_size;
-  uint64_t *static_next;         /* static: next chunk number per worker */
+  _Atomic uint64_t *static_next; /* static: next chunk number per worker */
+  _Atomic uint64_t loop_next;    /* LOOP: first offset not yet taken */
+  _Atomic uint32_t loop_stop;    /* LOOP: the call ended, take no more */
+  atomic_flag loop_fail_lock;    /* LOOP: guards the two below (rare) */
+  uint64_t loop_fail;            /* LOOP: lowest failing chunk's offset */
+  int loop_fail_rc;              /* LOOP: ... and its body's return */
+  bool *loop_joined;             /* LOOP: worker w is in the loop */
+  unsigned loop_active;          /* LOOP: workers in the loop */
 
   /* outcome */
   uint64_t units_total;          /* tasks, blocks or iterations */
@@ -275,6 +285,18 @@ int parc__wait_ready(parc_pool *p);
 /* Kills (processes) or abandons (threads) the worker running a unit of a
  * job that is finished early, or was canceled. Lock held. */
 void parc__kill_for(parc_pool *p, unsigned w, int err);
+
+/* loop.c: iteration arithmetic (offsets from begin) and chunk taking */
+bool parc__static_bounds(uint64_t total, int64_t chunk, unsigned workers,
+                         uint64_t k, uint64_t *first, uint64_t *count);
+uint64_t parc__chunk_size(parc_schedule s, int64_t chunk, unsigned workers,
+                          uint64_t left);
+bool parc__loop_take(parc__job *j, unsigned workers, unsigned w,
+                     uint64_t *off, uint64_t *count);
+bool parc__loop_exhausted(const parc__job *j, unsigned workers);
+/* A chunk's body failed: keep the lowest (offset, rc). Workers call it. */
+void parc__loop_fail(parc__job *j, uint64_t off, int rc);
+bool parc__loop_failed(parc__job *j, uint64_t *off, int *rc);
 
 /* worker.c */
 void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s);

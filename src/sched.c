@@ -40,10 +40,6 @@ static bool worker_idle(const parc__worker *w) {
 
 /* ---------------------------------------------------------------- units */
 
-static uint64_t div_up(uint64_t a, uint64_t b) {
-  return a / b + (a % b != 0); /* (a + b - 1) / b would overflow near 2^64 */
-}
-
 static uint64_t unit_limit(const parc__job *j) {
   switch (j->kind) {
   case JOB_MAP: return j->n;
@@ -56,26 +52,31 @@ static bool static_for(const parc__job *j) {
   return j->kind == JOB_FOR && j->schedule == PARC_SCHEDULE_STATIC;
 }
 
-/* Static chunk k: with a chunk size, chunks of that size dealt round-robin;
- * without, one share per worker, sizes differing by at most one (as
- * OpenMP). False when k is past the end. */
+/* A worker left a loop (done, or lost). The loop is over when every
+ * iteration is done -- a worker whose turn in it is still queued behind
+ * other work then finds nothing to take -- or when no worker is in it and
+ * no chunk is left (a lost chunk never counts as done). Else the
+ * dispatcher sends a worker in again. */
+static void loop_left(parc_pool *p, parc__job *j, unsigned w) {
+  j->loop_joined[w] = false;
+  j->loop_active--;
+  bool all_done = atomic_load_explicit(&j->units_done,
+                                       memory_order_acquire) >= j->units_total;
+  if ((all_done || (j->loop_active == 0 &&
+                    parc__loop_exhausted(j, p->nworkers))) &&
+      !atomic_load(&j->finished)) {
+    uint64_t off;
+    int rc;
+    if (parc__loop_failed(j, &off, &rc))
+      parc__job_note(j, off, PARC_ETASK, rc, 0, 0, 1);
+    parc__job_finish(j);
+  }
+}
+
 static bool static_bounds(const parc_pool *p, const parc__job *j, uint64_t k,
                           uint64_t *first, uint64_t *count) {
-  uint64_t total = unit_limit(j);
-  if (j->for_chunk > 0) {
-    uint64_t cs = (uint64_t)j->for_chunk;
-    if (k >= div_up(total, cs))
-      return false;
-    *first = k * cs;
-    *count = total - *first < cs ? total - *first : cs;
-    return true;
-  }
-  uint64_t W = p->nworkers, q = total / W, r = total % W;
-  if (k >= W || (q == 0 && k >= r))
-    return false; /* past the end, or an empty share (total < workers) */
-  *first = k * q + (k < r ? k : r); /* the first r shares get one more */
-  *count = q + (k < r);
-  return true;
+  return parc__static_bounds(unit_limit(j), j->for_chunk, p->nworkers, k,
+                             first, count);
 }
 
 /* Whose static chunks worker w runs next: its own, else those of a slot
@@ -96,6 +97,8 @@ static bool job_has_work_for(const parc_pool *p, const parc__job *j,
                              unsigned w) {
   if (atomic_load(&j->finished))
     return false;
+  if (j->kind == JOB_LOOP)
+    return !j->loop_joined[w] && !parc__loop_exhausted(j, p->nworkers);
   if (j->nrequeue > 0)
     return true;
   if (static_for(j))
@@ -155,23 +158,20 @@ static uint64_t map_chunk(const parc_pool *p, const parc__job *j,
   return c ? c : 1;
 }
 
-static uint64_t for_chunk(const parc_pool *p, const parc__job *j,
-                          uint64_t left) {
-  uint64_t c = j->for_chunk > 0 ? (uint64_t)j->for_chunk : 1;
-  if (j->schedule == PARC_SCHEDULE_GUIDED) {
-    uint64_t g = div_up(left, p->nworkers);
-    if (g > c)
-      c = g;
-  }
-  return c < left ? c : left;
-}
-
 /* Picks the next batch of j for worker w; false if none for it. */
 static bool next_batch(parc_pool *p, parc__job *j, parc__worker *w,
                        parc__batch *b) {
   memset(b, 0, sizeof *b);
   b->job = j;
   uint64_t quota = w->units_quota_left;
+  if (j->kind == JOB_LOOP) { /* the worker joins; it takes chunks itself */
+    j->loop_joined[w->id] = true;
+    j->loop_active++;
+    b->first = w->id;
+    b->units = 1;
+    b->seq = ++p->next_seq;
+    return true;
+  }
   if (j->nrequeue > 0) {
     parc__requeue *r = &j->requeue[0];
     b->attempt = r->attempt;
@@ -202,7 +202,8 @@ static bool next_batch(parc_pool *p, parc__job *j, parc__worker *w,
     j->static_next[owner] += p->nworkers;
   } else {
     b->first = j->next;
-    b->count = for_chunk(p, j, unit_limit(j) - j->next);
+    b->count = parc__chunk_size(j->schedule, j->for_chunk, p->nworkers,
+                                unit_limit(j) - j->next);
     j->next += b->count;
   }
   if (j->kind == JOB_REDUCE && b->first + b->count > j->n)
@@ -244,6 +245,11 @@ static void tx_prepare(parc__worker *w, const parc__batch *b) {
                                                j->out_size};
     w->tx.iov[w->tx.iovcnt++] = (struct iovec){
         (void *)(j->in + b->first * j->in_size), b->count * j->in_size};
+    break;
+  case JOB_LOOP:
+    m->kind = MSG_LOOP;
+    m->first = b->first; /* the worker's index */
+    m->ctx = (uint64_t)(uintptr_t)j;
     break;
   case JOB_FOR:
     m->kind = MSG_FOR;
@@ -331,8 +337,11 @@ static parc__job *pick_job(parc_pool *p, parc__worker *w) {
 
 /* The lowest unit of j not yet done: what an abort reports. */
 static uint64_t lowest_open(parc_pool *p, parc__job *j) {
-  uint64_t low = j->kind == JOB_REDUCE ? j->next * j->block : j->next;
-  if (static_for(j)) {
+  uint64_t low = j->kind == JOB_REDUCE ? j->next * j->block
+                 : j->kind == JOB_LOOP ? atomic_load(&j->loop_next)
+                                       : j->next;
+  if (static_for(j) || (j->kind == JOB_LOOP &&
+                        j->schedule == PARC_SCHEDULE_STATIC)) {
     low = UINT64_MAX;
     for (unsigned w = 0; w < p->nworkers; w++) {
       uint64_t f, c;
@@ -371,6 +380,7 @@ void parc__job_abort(parc__job *j, int err) {
   if (atomic_load(&j->finished))
     return;
   parc_pool *p = j->pool;
+  atomic_store_explicit(&j->loop_stop, 1, memory_order_release);
   skip_batches(p, j);
   uint64_t low = lowest_open(p, j);
   for (uint64_t i = 0; j->status && i < j->n; i++)
@@ -446,12 +456,15 @@ static void take_result(parc_pool *p, parc__worker *w) {
       parc__job_count(j, 1);
     } else {
       uint64_t at = j->kind == JOB_FOR ? r->fail_index - (uint64_t)j->begin
-                                       : r->fail_index;
+                                       : r->fail_index; /* LOOP: offset */
       if (err != 0)
         parc__job_note(j, at, err, task_rc, 0, 0, b->attempt + 1);
-      parc__job_count(j, j->kind == JOB_FOR ? b->count : 1);
+      if (j->kind != JOB_LOOP)
+        parc__job_count(j, j->kind == JOB_FOR ? b->count : 1);
     }
   }
+  if (j->kind == JOB_LOOP)
+    loop_left(p, j, w->id);
   if (++b->done == b->units) {
     parc__job_unref(j);
     fifo_pop(w);
@@ -463,7 +476,7 @@ static void take_result(parc_pool *p, parc__worker *w) {
 static unsigned char *rx_dest(parc__worker *w, size_t *size) {
   parc__batch *b = fifo_at(w, 0);
   parc__job *j = b->job;
-  *size = j->kind == JOB_FOR ? 0 : j->out_size;
+  *size = j->kind == JOB_FOR || j->kind == JOB_LOOP ? 0 : j->out_size;
   if (atomic_load(&j->finished) || unit_error(&w->rx.hdr) != 0)
     return NULL;
   if (j->kind == JOB_MAP)
@@ -519,6 +532,11 @@ static void settle_running(parc_pool *p, parc__worker *w, parc__batch *b,
   uint64_t report = j->kind == JOB_REDUCE
                         ? atomic_load(&w->slot->cur_index)
                         : idx;
+  if (j->kind == JOB_LOOP) { /* its chunk is lost with it; others go on */
+    int err = w->kill_err ? w->kill_err : PARC_EWORKER;
+    parc__job_note(j, atomic_load(&w->slot->cur_index), err, 0, 0, 0, 1);
+    return;
+  }
   if (w->kill_err && w->kill_started == started) {
     parc__job_note(j, report, w->kill_err, 0, 0, 0, b->attempt + 1);
   } else if (w->kill_err) {
@@ -550,6 +568,10 @@ void parc__worker_settle(parc_pool *p, unsigned id, int wstatus) {
       b->done++;
       if (j->kind != JOB_MAP)
         b->done = b->units;
+    }
+    if (j->kind == JOB_LOOP) {
+      loop_left(p, j, id); /* chunks left are in the job, for the others */
+      b->done = b->units;
     }
     if (b->done < b->units) {
       uint64_t first = j->kind == JOB_MAP ? b->first + b->done : b->first;

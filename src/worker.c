@@ -233,6 +233,29 @@ static int run_for(wctx *w, const parc__msg_batch *m) {
                      true);
 }
 
+/* Thread workers only: take chunks of the job's loop until none is left,
+ * the call ends, or this worker is abandoned. Each chunk's start is
+ * published as the unit's, so task_timeout applies per chunk. */
+static int run_loop(wctx *w, const parc__msg_batch *m, unsigned workers) {
+  parc__job *j = (parc__job *)(uintptr_t)m->ctx;
+  parc_for_fn body = (parc_for_fn)(uintptr_t)m->fn;
+  uint64_t t0 = parc__now_ns(), off, count;
+  if (!begin_unit(w->s, m->seq, 0))
+    return send_result(w, m->seq, PARC_ECANCELED, 1, 0, t0, NULL, 0, true);
+  while (!atomic_load_explicit(&w->s->abort, memory_order_relaxed) &&
+         parc__loop_take(j, workers, (unsigned)m->first, &off, &count)) {
+    atomic_store_explicit(&w->s->cur_index, off, memory_order_relaxed);
+    atomic_store_explicit(&w->s->task_start, parc__now_ns(),
+                          memory_order_release);
+    int64_t b = (int64_t)((uint64_t)j->begin + off);
+    int rc = body(b, (int64_t)((uint64_t)b + count), j->ctx);
+    if (rc != 0) /* in the job before the chunk counts as done */
+      parc__loop_fail(j, off, rc);
+    atomic_fetch_add_explicit(&j->units_done, count, memory_order_release);
+  }
+  return send_result(w, m->seq, 0, 0, 0, t0, NULL, 0, true);
+}
+
 void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
   tls_worker_id = (int)id;
   atomic_store(&s->state, SLOT_STARTING);
@@ -266,6 +289,8 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
       rc = run_map(&w, &m);
     else if (m.kind == MSG_REDUCE)
       rc = run_reduce(&w, &m);
+    else if (m.kind == MSG_LOOP)
+      rc = run_loop(&w, &m, p->nworkers);
     else
       rc = run_for(&w, &m);
     if (rc != 0)
