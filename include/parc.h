@@ -120,12 +120,14 @@ typedef struct parc_pool_opts {
   void *ctx;                     /* passed to init and to every task */
 } parc_pool_opts;
 
-/* Creates a pool and starts its workers; returns when every worker has run
- * `init`. Process backend: the workers are forked now, from the calling
- * thread, so they see this process's memory as it is at this moment (later
- * changes are not seen unless they are in parc_shm_alloc memory).
- * Returns 0 and writes *out, or PARC_EINVAL, PARC_ENOMEM, PARC_ESYS,
- * PARC_EINIT. Thread-safe. */
+/* Creates a pool and starts its workers. With an `init` hook it returns
+ * when every worker has run it (PARC_EINIT if one failed); without one it
+ * returns at once and the workers finish starting in the background (a
+ * call waits for the first that is ready). Process backend: the workers
+ * come from a process forked now, from the calling thread, so they see
+ * this process's memory as it is at this moment (later changes are not
+ * seen unless they are in parc_shm_alloc memory). Returns 0 and writes
+ * *out, or PARC_EINVAL, PARC_ENOMEM, PARC_ESYS, PARC_EINIT. Thread-safe. */
 PARC_API int parc_pool_create(parc_pool **out, const parc_pool_opts *opts);
 
 /* Stops the workers and frees everything. Tasks still queued are canceled

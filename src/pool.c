@@ -193,9 +193,8 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
     p->workers[i].id = i;
   pthread_mutex_init(&p->lock, NULL);
   parc__event_init(&p->manager_bell);
-  p->starting = true;
+  p->starting = true; /* a worker lost now is not replaced: create fails */
   rc = p->be->start(p);
-  p->starting = false;
   if (rc == 0 && pthread_create(&p->manager, NULL, parc__manager_main, p)) {
     p->be->stop(p, true);
     rc = PARC_ESYS;
@@ -204,6 +203,17 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
     pthread_mutex_destroy(&p->lock);
     free(p->workers);
     free(p);
+    return rc;
+  }
+  /* Only an init hook can fail a worker's start, so only then is it worth
+   * waiting for all of them; without one, the first call finds them. */
+  if (o.init)
+    rc = parc__wait_ready(p);
+  pthread_mutex_lock(&p->lock);
+  p->starting = false;
+  pthread_mutex_unlock(&p->lock);
+  if (rc != 0) {
+    parc_pool_destroy_ex(p, 1);
     return rc;
   }
   *out = p;

@@ -738,15 +738,16 @@ bool parc__round(parc_pool *p, uint64_t *wake) {
       moved |= tx_pump(w);
     }
   }
-  uint64_t now = parc__now_ns();
-  uint64_t w1 = police(p, now), w2 = expire_jobs(p, now);
-  *wake = w1 < w2 ? w1 : w2;
+  uint64_t expiry = expire_jobs(p, parc__now_ns());
   fail_if_broken(p);
   prune_pending(p);
   /* The worker that answered last is likely still spinning: it goes
    * first, so a lone future finds a worker that is awake. */
   for (unsigned k = 0; k < p->nworkers; k++)
     moved |= dispatch(p, &p->workers[(p->warm + k) % p->nworkers]);
+  /* After dispatch, so what was just handed out is timed too. */
+  uint64_t overdue = police(p, parc__now_ns());
+  *wake = overdue < expiry ? overdue : expiry;
   return moved;
 }
 

@@ -12,16 +12,19 @@
  * The caller and the zygote talk over a SOCK_SEQPACKET pair: the manager
  * asks for spawns and kills, the zygote reports each worker's pid and each
  * death with its wait status (it reaps them). A watchdog thread in the
- * caller blocks on that socket and turns reports into events for the
- * manager. The socket is also the lifeline: when the caller dies, the
- * zygote reads EOF and kills every worker (which also have
- * PR_SET_PDEATHSIG against the zygote, if it is killed itself).
+ * caller blocks on that socket (and on a pidfd of the zygote) and turns
+ * reports into events for the manager. The socket is also the lifeline:
+ * when the caller dies, the zygote reads EOF and kills every worker (which
+ * also have PR_SET_PDEATHSIG against the zygote, if it is killed itself).
+ *
+ * Workers inherit the caller's descriptors, as after a plain fork; the
+ * zygote closes nothing. Another pool's zygote may so hold our socket's
+ * far end, which is why the watchdog watches the zygote's pidfd too.
  *
  * Lanes and slots live in one memfd mapping made before the zygote is
  * forked, so they are at the same address in every process and vanish
  * with the last of them.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -32,6 +35,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +53,8 @@ typedef struct zmsg {
 typedef struct pstate {
   int sock;
   pid_t zygote;
+  int zygote_fd; /* a pidfd: the zygote's death is seen even if another
+                    process inherited its end of the socket */
   pthread_t watchdog;
   bool watchdog_started;
   void *area;
@@ -76,43 +82,6 @@ static void zsend(int sock, int kind, unsigned w, pid_t pid, int status) {
   zmsg m = {kind, w, pid, status};
   while (send(sock, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR)
     ;
-}
-
-/* Like exec would: close what is marked close-on-exec (other pools'
- * sockets, the caller's private descriptors), keep the rest. */
-static void close_cloexec_fds(int keep) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
-    return;
-  int fds[1024], n = 0, dfd = dirfd(d);
-  struct dirent *e;
-  while ((e = readdir(d)) && n < 1024) {
-    int fd = atoi(e->d_name);
-    if (fd > 2 && fd != keep && fd != dfd &&
-        (fcntl(fd, F_GETFD) & FD_CLOEXEC))
-      fds[n++] = fd;
-  }
-  closedir(d);
-  for (int i = 0; i < n; i++)
-    close(fds[i]);
-}
-
-/* Handlers installed by the caller mean nothing here: back to defaults,
- * but what the caller ignores stays ignored (as across exec) -- except
- * SIGCHLD: ignored, the kernel would reap the workers before the zygote
- * could learn how they died. */
-static void reset_signals(void) {
-  signal(SIGCHLD, SIG_DFL);
-  for (int sig = 1; sig < NSIG; sig++) {
-    struct sigaction sa;
-    if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
-      continue;
-    if (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL) {
-      sa.sa_handler = SIG_DFL;
-      sa.sa_flags = 0;
-      sigaction(sig, &sa, NULL);
-    }
-  }
 }
 
 static void worker_child(zygote *z, unsigned w, pid_t zpid) {
@@ -183,8 +152,10 @@ static void zshutdown(zygote *z, bool graceful) {
 
 static void zygote_main(parc_pool *p, int sock) {
   zygote z = {.p = p, .sock = sock};
-  close_cloexec_fds(sock);
-  reset_signals();
+  /* Signal dispositions are inherited, as after a plain fork, except
+   * SIGCHLD: ignored, the kernel would reap the workers before the zygote
+   * could learn how they died. */
+  signal(SIGCHLD, SIG_DFL);
   prctl(PR_SET_NAME, "parc-zygote");
   sigset_t chld;
   sigemptyset(&chld);
@@ -251,9 +222,14 @@ static void *watchdog_main(void *arg) {
   parc_pool *p = arg;
   pstate *st = p->be_state;
   for (;;) {
+    struct pollfd pf[2] = {{st->sock, POLLIN, 0}, {st->zygote_fd, POLLIN, 0}};
+    int nfds = st->zygote_fd >= 0 ? 2 : 1;
+    if (poll(pf, nfds, -1) < 0 && errno == EINTR)
+      continue;
     zmsg m;
-    ssize_t n = recv(st->sock, &m, sizeof m, 0);
-    if (n < 0 && errno == EINTR)
+    ssize_t n = pf[0].revents ? recv(st->sock, &m, sizeof m, MSG_DONTWAIT)
+                              : 0; /* only the pidfd: the zygote is gone */
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
       continue;
     if (n != (ssize_t)sizeof m) {
       push_event(st, (zmsg){Z_GONE, 0, 0, 0});
@@ -313,6 +289,8 @@ static void p_stop(parc_pool *p, bool kill_all) {
     pthread_join(st->watchdog, NULL);
   if (st->sock >= 0)
     close(st->sock);
+  if (st->zygote_fd >= 0)
+    close(st->zygote_fd);
   if (st->zygote > 0)
     while (waitpid(st->zygote, NULL, 0) < 0 && errno == EINTR)
       ;
@@ -328,6 +306,7 @@ static int p_start(parc_pool *p) {
   if (!st)
     return PARC_ENOMEM;
   st->sock = -1;
+  st->zygote_fd = -1;
   pthread_mutex_init(&st->ev_lock, NULL);
   pthread_cond_init(&st->ev_room, NULL);
   p->be_state = st;
@@ -353,16 +332,15 @@ static int p_start(parc_pool *p) {
   }
   close(sv[1]);
   st->sock = sv[0];
+  if (st->zygote > 0)
+    st->zygote_fd = (int)syscall(SYS_pidfd_open, st->zygote, 0);
   if (st->zygote < 0 ||
       pthread_create(&st->watchdog, NULL, watchdog_main, p) != 0) {
     p_stop(p, true);
     return PARC_ESYS;
   }
   st->watchdog_started = true;
-  int rc = parc__wait_ready(p);
-  if (rc != 0)
-    p_stop(p, true);
-  return rc;
+  return 0;
 }
 
 const parc__backend parc__procs_backend = {

@@ -94,8 +94,6 @@ static int t_start(parc_pool *p) {
     parc__slot_reset(p, w);
     rc = t_spawn(p, w);
   }
-  if (rc == 0)
-    rc = parc__wait_ready(p);
   if (rc != 0)
     t_stop(p, true);
   return rc;
