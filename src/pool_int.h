@@ -157,7 +157,7 @@ typedef struct parc__job {
   parc_task_status first_status; /* of the lowest failed unit */
   uint64_t err_index;            /* lowest failed index (UINT64_MAX: none) */
   int err;                       /* error of that task */
-  int abort_err;                 /* set: cancel the rest with this error */
+  bool aborted;                  /* ended early: timeout, cancel, destroy */
   uint64_t deadline;             /* whole call; PARC__FOREVER */
   _Atomic int finished;
 } parc__job;

@@ -380,6 +380,7 @@ void parc__job_abort(parc__job *j, int err) {
   if (atomic_load(&j->finished))
     return;
   parc_pool *p = j->pool;
+  j->aborted = true;
   atomic_store_explicit(&j->loop_stop, 1, memory_order_release);
   skip_batches(p, j);
   uint64_t low = lowest_open(p, j);
@@ -532,9 +533,12 @@ static void settle_running(parc_pool *p, parc__worker *w, parc__batch *b,
   uint64_t report = j->kind == JOB_REDUCE
                         ? atomic_load(&w->slot->cur_index)
                         : idx;
-  if (j->kind == JOB_LOOP) { /* its chunk is lost with it; others go on */
-    int err = w->kill_err ? w->kill_err : PARC_EWORKER;
-    parc__job_note(j, atomic_load(&w->slot->cur_index), err, 0, 0, 0, 1);
+  if (j->kind == JOB_LOOP) {
+    /* A thread is abandoned, not killed: its chunk still completes. Only
+     * the chunk it was abandoned for is reported. */
+    if (w->kill_err && w->kill_started == started)
+      parc__job_note(j, atomic_load(&w->slot->cur_index), w->kill_err, 0, 0,
+                     0, 1);
     return;
   }
   if (w->kill_err && w->kill_started == started) {
@@ -654,8 +658,8 @@ static uint64_t police(parc_pool *p, uint64_t now) {
     if (!b && w->fifo_len > 0 && limit != PARC__FOREVER &&
         now + limit < wake)
       wake = now + limit; /* not started yet: cannot be overdue sooner */
-    if (b && atomic_load(&b->job->finished)) {
-      parc__kill_for(p, i, PARC_ECANCELED); /* its job ended without it */
+    if (b && b->job->aborted) {
+      parc__kill_for(p, i, PARC_ECANCELED); /* its call ended without it */
     } else if (b && limit != PARC__FOREVER) {
       if (now - since >= limit)
         parc__kill_for(p, i, PARC_ETIMEDOUT);
@@ -663,7 +667,8 @@ static uint64_t police(parc_pool *p, uint64_t now) {
         wake = since + limit;
     }
     /* A half-sent batch of a job that ended reads memory the caller may
-     * free: the worker goes, so the lane can be dropped. */
+     * free: the worker goes, so the lane can be dropped. (A job that ended
+     * normally has nothing left to send.) */
     if (w->state == W_READY && w->tx.active && w->fifo_len > 0 &&
         atomic_load(&fifo_at(w, w->fifo_len - 1)->job->finished))
       parc__kill_for(p, i, PARC_ECANCELED);
