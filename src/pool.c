@@ -151,6 +151,16 @@ static void wait_job(parc_pool *p, parc__job *j, parc_progress_fn progress,
   drive(p, job_done, j, PARC__FOREVER, j, progress, arg);
 }
 
+/* The common tail of map, map-reduce and for: run j to its end, within
+ * the call's timeout, reporting progress. Returns its error. */
+static int run_job(parc_pool *p, parc__job *j, const parc_map_opts *o) {
+  if (o->timeout > 0)
+    j->deadline = parc__deadline(o->timeout);
+  submit_job(p, j);
+  wait_job(p, j, o->progress, o->progress_arg);
+  return j->err;
+}
+
 static void drop_job(parc_pool *p, parc__job *j) {
   pthread_mutex_lock(&p->lock);
   parc__job_unref(j);
@@ -291,11 +301,7 @@ int parc_map(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
   j->status = o.status;
   for (size_t i = 0; o.status && i < n; i++)
     o.status[i] = (parc_task_status){.error = PARC_EAGAIN};
-  if (o.timeout > 0)
-    j->deadline = parc__deadline(o.timeout);
-  submit_job(p, j);
-  wait_job(p, j, o.progress, o.progress_arg);
-  int rc = j->err;
+  int rc = run_job(p, j, &o);
   if (rc && o.err_index)
     *o.err_index = (size_t)j->err_index;
   drop_job(p, j);
@@ -488,11 +494,7 @@ int parc_map_reduce(parc_pool *p, parc_task_fn map_fn, const void *in,
   j->in_size = in_size;
   j->out_size = result_size;
   j->n = n;
-  if (o.timeout > 0)
-    j->deadline = parc__deadline(o.timeout);
-  submit_job(p, j);
-  wait_job(p, j, o.progress, o.progress_arg);
-  int rc = j->err;
+  int rc = run_job(p, j, &o);
   /* A fixed tree over the blocks: pairs at distance 1, 2, 4, ... */
   for (uint64_t step = 1; rc == 0 && step < j->nblocks; step *= 2)
     for (uint64_t i = 0; rc == 0 && i + step < j->nblocks; i += 2 * step) {
@@ -544,11 +546,10 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
   }
   for (unsigned w = 0; w < p->nworkers; w++)
     atomic_init(&j->static_next[w], w);
-  if (o.timeout > 0)
-    j->deadline = parc__deadline(o.timeout);
-  submit_job(p, j);
-  wait_job(p, j, o.progress, o.progress_arg);
-  int rc = j->err;
+  parc_map_opts common = {.progress = o.progress,
+                          .progress_arg = o.progress_arg,
+                          .timeout = o.timeout};
+  int rc = run_job(p, j, &common);
   if (rc && o.err_index)
     *o.err_index = (int64_t)((uint64_t)begin + j->err_index);
   drop_job(p, j);
