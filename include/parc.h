@@ -93,7 +93,8 @@ typedef void (*parc_progress_fn)(uint64_t done, uint64_t total, void *arg);
 
 /* What happened to one task. */
 typedef struct parc_task_status {
-  int error;     /* 0, PARC_ETASK, PARC_EWORKER, PARC_ETIMEDOUT, PARC_ECANCELED */
+  int error;     /* 0, PARC_ETASK, PARC_EWORKER, PARC_ETIMEDOUT, PARC_ECANCELED,
+                    PARC_EBROKEN (no worker could be started), PARC_ENOMEM */
   int task_rc;   /* the task's own return value when error == PARC_ETASK */
   int signal;    /* PARC_EWORKER: the signal that killed the worker, or 0 */
   int exit_code; /* PARC_EWORKER: the worker's exit status when it exited */

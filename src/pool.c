@@ -248,7 +248,7 @@ void parc_pool_destroy_ex(parc_pool *p, int cancel_running) {
   if (cancel_running)
     for (unsigned i = 0; i < p->nworkers; i++)
       if (p->workers[i].fifo_len > 0)
-        parc__kill_for(p, i, PARC_ECANCELED);
+        parc__kill_for(p, i, PARC_ECANCELED, true);
   pthread_mutex_unlock(&p->lock);
   parc__event_signal(p->doorbell, p->be->shared);
   parc__event_signal(&p->manager_bell, 0);
@@ -319,7 +319,8 @@ int parc_submit(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
   if (!out)
     return PARC_EINVAL;
   *out = NULL;
-  if (!p || !fn || (in_size && !in))
+  if (!p || !fn || (in_size && !in) || in_size > SIZE_MAX / 2 ||
+      out_size > SIZE_MAX / 2)
     return PARC_EINVAL;
   parc__job *j = parc__job_new(p, JOB_MAP);
   if (!j)

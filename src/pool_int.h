@@ -44,7 +44,8 @@ enum { MSG_MAP = 1, MSG_REDUCE = 2, MSG_FOR = 3, MSG_LOOP = 4, MSG_STOP = 5 };
  *   MAP:    count inputs of in_size bytes
  *   REDUCE: the identity (out_size bytes), then count inputs of in_size
  *   FOR:    in_size bytes of ctx (0: use the pointer `ctx`)
- *   LOOP:   nothing; `ctx` is the job, `first` the worker (threads only) */
+ *   LOOP:   nothing; `ctx` is the job, `first` the static cursor to take
+ *           chunks from (threads only) */
 typedef struct parc__msg_batch {
   uint32_t kind;
   uint32_t pad;
@@ -284,7 +285,7 @@ void parc__worker_settle(parc_pool *p, unsigned w, int wstatus);
 int parc__wait_ready(parc_pool *p);
 /* Kills (processes) or abandons (threads) the worker running a unit of a
  * job that is finished early, or was canceled. Lock held. */
-void parc__kill_for(parc_pool *p, unsigned w, int err);
+void parc__kill_for(parc_pool *p, unsigned w, int err, bool blame);
 
 /* loop.c: iteration arithmetic (offsets from begin) and chunk taking */
 bool parc__static_bounds(uint64_t total, int64_t chunk, unsigned workers,

@@ -93,12 +93,31 @@ static unsigned static_owner(const parc_pool *p, const parc__job *j,
   return UINT32_MAX;
 }
 
+/* Which cursor worker w takes a loop's chunks from: for static, its own,
+ * else that of a slot whose worker could not be restarted (a slot whose
+ * worker is only starting keeps its chunks for it); for dynamic and
+ * guided, any. UINT32_MAX: nothing for w now. */
+static unsigned loop_cursor(const parc_pool *p, const parc__job *j,
+                            unsigned w) {
+  if (j->schedule != PARC_SCHEDULE_STATIC)
+    return parc__loop_exhausted(j, p->nworkers) ? UINT32_MAX : w;
+  uint64_t total = unit_limit(j), f, c;
+  for (unsigned k = 0; k < p->nworkers; k++) {
+    unsigned o = (w + k) % p->nworkers;
+    if ((o == w || p->workers[o].state == W_GONE) &&
+        parc__static_bounds(total, j->for_chunk, p->nworkers,
+                            atomic_load(&j->static_next[o]), &f, &c))
+      return o;
+  }
+  return UINT32_MAX;
+}
+
 static bool job_has_work_for(const parc_pool *p, const parc__job *j,
                              unsigned w) {
   if (atomic_load(&j->finished))
     return false;
   if (j->kind == JOB_LOOP)
-    return !j->loop_joined[w] && !parc__loop_exhausted(j, p->nworkers);
+    return !j->loop_joined[w] && loop_cursor(p, j, w) != UINT32_MAX;
   if (j->nrequeue > 0)
     return true;
   if (static_for(j))
@@ -167,7 +186,7 @@ static bool next_batch(parc_pool *p, parc__job *j, parc__worker *w,
   if (j->kind == JOB_LOOP) { /* the worker joins; it takes chunks itself */
     j->loop_joined[w->id] = true;
     j->loop_active++;
-    b->first = w->id;
+    b->first = loop_cursor(p, j, w->id);
     b->units = 1;
     b->seq = ++p->next_seq;
     return true;
@@ -355,7 +374,11 @@ static uint64_t lowest_open(parc_pool *p, parc__job *j) {
   for (unsigned w = 0; w < p->nworkers; w++)
     for (unsigned i = 0; i < p->workers[w].fifo_len; i++) {
       parc__batch *b = fifo_at(&p->workers[w], i);
-      uint64_t at = j->kind == JOB_MAP ? b->first + b->done : b->first;
+      uint64_t at = j->kind == JOB_MAP    ? b->first + b->done
+                    : j->kind == JOB_LOOP ? (i == 0 ? atomic_load(
+                                                &p->workers[w].slot->cur_index)
+                                                    : UINT64_MAX)
+                                          : b->first;
       if (b->job == j && b->done < b->units && at < low)
         low = at;
     }
@@ -559,9 +582,9 @@ static void settle_running(parc_pool *p, parc__worker *w, parc__batch *b,
 
 void parc__worker_settle(parc_pool *p, unsigned id, int wstatus) {
   parc__worker *w = &p->workers[id];
-  /* Results that arrived whole are kept; a half-read one is dropped. */
-  if (w->rx.hdr_got == 0 || w->rx.hdr_got == sizeof w->rx.hdr)
-    collect(p, w);
+  /* Results that arrived whole are kept (a dead process's lane is still
+   * readable); one cut short is dropped with its unit's fate below. */
+  collect(p, w);
   uint64_t started = atomic_load(&w->slot->started);
   bool running = started > w->units_received;
   for (unsigned i = 0; i < w->fifo_len; i++) {
@@ -608,11 +631,12 @@ void parc__worker_exited(parc_pool *p, unsigned id, int wstatus) {
     w->state = W_GONE;
 }
 
-void parc__kill_for(parc_pool *p, unsigned id, int err) {
+void parc__kill_for(parc_pool *p, unsigned id, int err, bool blame) {
   parc__worker *w = &p->workers[id];
   if (w->state != W_READY && w->state != W_RETIRING)
     return;
-  w->kill_started = atomic_load(&w->slot->started);
+  /* UINT64_MAX matches no unit: the running one is requeued, not blamed */
+  w->kill_started = blame ? atomic_load(&w->slot->started) : UINT64_MAX;
   w->kill_err = err;
   w->state = W_DEAD;
   p->be->kill(p, id);
@@ -646,9 +670,9 @@ static parc__batch *running_unit(parc__worker *w, uint64_t *started,
  * earliest moment something can next become overdue. */
 static uint64_t police(parc_pool *p, uint64_t now) {
   uint64_t wake = PARC__FOREVER;
-  uint64_t limit = p->opts.task_timeout > 0
+  uint64_t limit = p->opts.task_timeout > 0 && p->opts.task_timeout < 1e9
                        ? (uint64_t)(p->opts.task_timeout * 1e9)
-                       : PARC__FOREVER;
+                       : PARC__FOREVER; /* over 30 years: no limit */
   for (unsigned i = 0; i < p->nworkers; i++) {
     parc__worker *w = &p->workers[i];
     if (w->state != W_READY && w->state != W_RETIRING)
@@ -659,10 +683,11 @@ static uint64_t police(parc_pool *p, uint64_t now) {
         now + limit < wake)
       wake = now + limit; /* not started yet: cannot be overdue sooner */
     if (b && b->job->aborted) {
-      parc__kill_for(p, i, PARC_ECANCELED); /* its call ended without it */
+      parc__kill_for(p, i, PARC_ECANCELED, true); /* its call ended */
     } else if (b && limit != PARC__FOREVER) {
-      if (now - since >= limit)
-        parc__kill_for(p, i, PARC_ETIMEDOUT);
+      /* `since` may be after `now`: the unit began after we read the clock */
+      if (since < now && now - since >= limit)
+        parc__kill_for(p, i, PARC_ETIMEDOUT, true);
       else if (since + limit < wake)
         wake = since + limit;
     }
@@ -671,7 +696,7 @@ static uint64_t police(parc_pool *p, uint64_t now) {
      * normally has nothing left to send.) */
     if (w->state == W_READY && w->tx.active && w->fifo_len > 0 &&
         atomic_load(&fifo_at(w, w->fifo_len - 1)->job->finished))
-      parc__kill_for(p, i, PARC_ECANCELED);
+      parc__kill_for(p, i, PARC_ECANCELED, false);
   }
   return wake;
 }

@@ -122,7 +122,8 @@ static bool begin_unit(parc__slot *s, uint64_t seq, uint64_t index) {
   atomic_store_explicit(&s->cur_index, index, memory_order_relaxed);
   atomic_store_explicit(&s->task_start, parc__now_ns(), memory_order_relaxed);
   atomic_fetch_add_explicit(&s->started, 1, memory_order_seq_cst);
-  return !skipped(s, seq);
+  return !skipped(s, seq) &&
+         !atomic_load_explicit(&s->abort, memory_order_seq_cst);
 }
 
 #define QUIET_NS 20000 /* results of shorter tasks may wait for the batch */
@@ -278,13 +279,16 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
                         &s->abort) != 0 ||
         m.kind == MSG_STOP)
       break;
-    /* Out of memory for the buffers: leave, and the unit is reported as a
-     * worker failure rather than run with no room for its data. */
+    /* Out of memory for the buffers: announce the first unit and leave,
+     * so it is charged as a worker failure (retried, then reported)
+     * rather than requeued for a replacement that would fail alike. */
     size_t in_need = m.kind == MSG_MAP && m.count * m.in_size <= PARC__LANE_BYTES
                          ? m.count * m.in_size
                          : m.in_size;
-    if (!wbuf_fit(&w.buf, in_need ? in_need : 1, m.out_size ? m.out_size : 1))
+    if (!wbuf_fit(&w.buf, in_need ? in_need : 1, m.out_size ? m.out_size : 1)) {
+      begin_unit(s, m.seq, m.first);
       break;
+    }
     if (m.kind == MSG_MAP)
       rc = run_map(&w, &m);
     else if (m.kind == MSG_REDUCE)

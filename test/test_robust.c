@@ -683,3 +683,52 @@ BOTH_BACKENDS(robust, task_timeout_is_per_task_not_per_chunk) {
   for (size_t i = 0; i < N; i++) ASSERT_STATUS_ERR(st[i], 0, i);
   parc_pool_destroy(p);
 }
+
+static int copy_task(const void *in, void *out, void *ctx) {
+  memcpy(out, in, 8);
+  return 0;
+}
+
+/* Units begin between the scheduler reading its clock and reading their
+ * start time; a check that subtracts the two the wrong way round kills
+ * tasks that have only just begun. Many short tasks give it every chance. */
+BOTH_BACKENDS(robust, short_tasks_under_a_task_timeout_are_never_killed) {
+  parc_pool_opts po = {.backend = backend, .workers = 2, .task_timeout = 5};
+  parc_pool *p = pool_new(&po);
+  enum { N = 50000 };
+  uint64_t *in = malloc(N * 8), *out = malloc(N * 8);
+  for (size_t i = 0; i < N; i++) in[i] = i;
+  for (size_t chunk = 1; chunk <= 64; chunk *= 64) {
+    parc_map_opts o = {.chunk = chunk};
+    ASSERT_RC(parc_map(p, copy_task, in, 8, out, 8, N, &o), 0);
+    for (size_t i = 0; i < N; i++) ASSERT_U64(out[i], i, "chunk %zu: out[%zu]", chunk, i);
+  }
+  parc_pool_destroy(p);
+  free(in);
+  free(out);
+}
+
+/* A task in a process worker creates a pool of its own and uses it: the
+ * worker's copy of the library's state (the fork lock) must be usable. */
+static int nested_pool_task(const void *in, void *out, void *ctx) {
+  parc_pool *inner = NULL;
+  parc_pool_opts o = {.backend = PARC_PROCESSES, .workers = 1};
+  if (parc_pool_create(&inner, &o) != 0)
+    return 1;
+  uint64_t x, y = 0;
+  memcpy(&x, in, 8);
+  int rc = parc_map(inner, copy_task, &x, 8, &y, 8, 1, NULL);
+  parc_pool_destroy(inner);
+  memcpy(out, &y, 8);
+  return rc != 0 ? 2 : 0;
+}
+
+Test(robust, a_process_task_can_create_a_pool_of_its_own) {
+  parc_pool *p = pool_simple(PARC_PROCESSES, 2, NULL);
+  uint64_t in[4] = {7, 8, 9, 10}, out[4] = {0};
+  parc_task_status st[4];
+  parc_map_opts o = {.status = st, .chunk = 1};
+  ASSERT_RC(parc_map(p, nested_pool_task, in, 8, out, 8, 4, &o), 0);
+  for (size_t i = 0; i < 4; i++) ASSERT_U64(out[i], in[i], "out[%zu]", i);
+  parc_pool_destroy(p);
+}

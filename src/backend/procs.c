@@ -59,15 +59,25 @@ typedef struct pstate {
   bool watchdog_started;
   void *area;
   size_t area_size;
-  /* Reports from the watchdog to the manager: a fixed ring, so the
-   * watchdog never allocates; when full it waits for the manager. */
+  /* Reports from the watchdog to the manager: a ring allocated at start
+   * (4 per worker: more than its lives can report between two rounds),
+   * so the watchdog never allocates; when full it waits for the manager,
+   * and once the pool is closing it drops them. */
   pthread_mutex_t ev_lock;
   pthread_cond_t ev_room;
-  zmsg ev[256];
-  unsigned ev_head, ev_len;
+  zmsg *ev;
+  unsigned ev_cap, ev_head, ev_len;
+  bool closing;
 } pstate;
 
 #define GRACE_NS 2000000000ull /* workers told to stop get this long */
+
+/* Held from a pool's socketpair until the caller has closed the zygote's
+ * end: two pools created at once in two threads could otherwise fork each
+ * other's zygote end into their zygotes, and after the caller dies each
+ * zygote would wait for the other to close it. (One process-wide lock for
+ * one process-wide resource: the descriptor table.) */
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---------------------------------------------------------------- zygote */
 
@@ -195,13 +205,12 @@ static void zygote_main(parc_pool *p, int sock) {
 
 /* ---------------------------------------------------------------- caller */
 
-#define EV_CAP (sizeof((pstate *)0)->ev / sizeof(zmsg))
-
 static void push_event(pstate *st, zmsg m) {
   pthread_mutex_lock(&st->ev_lock);
-  while (st->ev_len == EV_CAP)
+  while (st->ev_len == st->ev_cap && !st->closing)
     pthread_cond_wait(&st->ev_room, &st->ev_lock);
-  st->ev[(st->ev_head + st->ev_len++) % EV_CAP] = m;
+  if (st->ev_len < st->ev_cap)
+    st->ev[(st->ev_head + st->ev_len++) % st->ev_cap] = m;
   pthread_mutex_unlock(&st->ev_lock);
 }
 
@@ -210,7 +219,7 @@ static bool pop_event(pstate *st, zmsg *m) {
   bool got = st->ev_len > 0;
   if (got) {
     *m = st->ev[st->ev_head];
-    st->ev_head = (st->ev_head + 1) % EV_CAP;
+    st->ev_head = (st->ev_head + 1) % st->ev_cap;
     st->ev_len--;
     pthread_cond_signal(&st->ev_room);
   }
@@ -279,6 +288,10 @@ static void p_kill(parc_pool *p, unsigned w) {
 
 static void p_stop(parc_pool *p, bool kill_all) {
   pstate *st = p->be_state;
+  pthread_mutex_lock(&st->ev_lock);
+  st->closing = true; /* the manager is gone: nobody drains the ring */
+  pthread_cond_broadcast(&st->ev_room);
+  pthread_mutex_unlock(&st->ev_lock);
   if (st->sock >= 0 && !kill_all) {
     zmsg m = {Z_BYE, 0, 0, 0};
     send(st->sock, &m, sizeof m, MSG_NOSIGNAL);
@@ -297,6 +310,7 @@ static void p_stop(parc_pool *p, bool kill_all) {
   parc__shm_unmap(st->area, st->area_size);
   pthread_mutex_destroy(&st->ev_lock);
   pthread_cond_destroy(&st->ev_room);
+  free(st->ev);
   free(st);
   p->be_state = NULL;
 }
@@ -310,11 +324,19 @@ static int p_start(parc_pool *p) {
   pthread_mutex_init(&st->ev_lock, NULL);
   pthread_cond_init(&st->ev_room, NULL);
   p->be_state = st;
+  st->ev_cap = 4 * p->nworkers + 64;
+  st->ev = calloc(st->ev_cap, sizeof *st->ev);
+  if (!st->ev) {
+    p_stop(p, true);
+    return PARC_ENOMEM;
+  }
   size_t head = (sizeof(parc__event) + 63u) & ~(size_t)63u;
   st->area_size = head + (size_t)p->nworkers * parc__cell_size();
   st->area = parc__shm_map(st->area_size);
   int sv[2];
+  pthread_mutex_lock(&fork_lock);
   if (!st->area || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+    pthread_mutex_unlock(&fork_lock);
     p_stop(p, true);
     return PARC_ESYS;
   }
@@ -327,10 +349,14 @@ static int p_start(parc_pool *p) {
   fflush(NULL); /* or the workers would print the caller's buffers again */
   st->zygote = fork();
   if (st->zygote == 0) {
+    /* Our copy was taken locked: unlock it for a task that creates a pool
+     * of its own (this process has one thread, so this is safe). */
+    pthread_mutex_init(&fork_lock, NULL);
     close(sv[0]);
     zygote_main(p, sv[1]);
   }
   close(sv[1]);
+  pthread_mutex_unlock(&fork_lock);
   st->sock = sv[0];
   if (st->zygote > 0)
     st->zygote_fd = (int)syscall(SYS_pidfd_open, st->zygote, 0);

@@ -15,11 +15,15 @@ typedef struct tworker {
   pthread_t th;
   bool running;
   void *cell;
+  parc__job *job; /* kept for an abandoned thread left in place (ENOMEM) */
 } tworker;
 
+/* A thread left to finish its task. It keeps its cell, and the job of a
+ * parallel for it may still be taking chunks from, until it is joined. */
 typedef struct abandoned {
   pthread_t th;
   void *cell;
+  parc__job *job; /* a reference, or NULL */
   struct abandoned *next;
 } abandoned;
 
@@ -101,29 +105,57 @@ static int t_start(parc_pool *p) {
 
 static void t_kill(parc_pool *p, unsigned w) {
   tstate *st = p->be_state;
-  parc__worker_settle(p, w, 0);
-  close_lanes(p->workers[w].slot);
+  parc__worker *wk = &p->workers[w];
   abandoned *a = malloc(sizeof *a);
   void *cell = new_cell();
-  if (!a || !cell) { /* no memory for a replacement: wait for this one */
+  /* Lanes first: from here the thread begins no unit it could run twice. */
+  close_lanes(wk->slot);
+  parc__job *loop = NULL;
+  if (wk->fifo_len > 0 && wk->fifo[wk->fifo_head].job->kind == JOB_LOOP) {
+    loop = wk->fifo[wk->fifo_head].job; /* it may be in the loop still */
+    loop->refs++;
+  }
+  parc__worker_settle(p, w, 0);
+  if (!a || !cell) {
+    /* No memory for a replacement: the slot stays with the abandoned
+     * thread (poll joins it when it returns) and serves no more. */
     free(a);
     free(cell);
-    pthread_join(st->t[w].th, NULL);
-    cell = st->t[w].cell;
-  } else {
-    *a = (abandoned){st->t[w].th, st->t[w].cell, st->gone};
-    st->gone = a;
+    st->t[w].job = loop; /* released once the thread is joined */
+    wk->state = W_GONE;
+    return;
   }
+  *a = (abandoned){st->t[w].th, st->t[w].cell, loop, st->gone};
+  st->gone = a;
   st->t[w].running = false;
   st->t[w].cell = cell;
   parc__cell_attach(p, w, cell);
   parc__slot_reset(p, w);
   if (p->stopping || t_spawn(p, w) != 0)
-    p->workers[w].state = W_GONE;
+    wk->state = W_GONE;
+}
+
+/* Joins the abandoned threads that have returned; `wait`: all of them. */
+static void reap_abandoned(tstate *st, bool wait) {
+  abandoned **pp = &st->gone;
+  while (*pp) {
+    abandoned *a = *pp;
+    if (wait ? pthread_join(a->th, NULL) != 0
+             : pthread_tryjoin_np(a->th, NULL) != 0) {
+      pp = &a->next;
+      continue;
+    }
+    *pp = a->next;
+    free(a->cell);
+    if (a->job)
+      parc__job_unref(a->job);
+    free(a);
+  }
 }
 
 static void t_poll(parc_pool *p) {
   tstate *st = p->be_state;
+  reap_abandoned(st, false);
   for (unsigned w = 0; w < p->nworkers; w++) {
     if (!st->t[w].running)
       continue;
@@ -132,6 +164,10 @@ static void t_poll(parc_pool *p) {
       continue;
     pthread_join(st->t[w].th, NULL);
     st->t[w].running = false;
+    if (st->t[w].job) {
+      parc__job_unref(st->t[w].job);
+      st->t[w].job = NULL;
+    }
     parc__worker_exited(p, w, s == SLOT_INIT_FAILED ? 1 << 8 : 0);
   }
 }
@@ -146,15 +182,11 @@ static void t_stop(parc_pool *p, bool kill_all) {
       close_lanes(p->workers[w].slot);
       pthread_join(st->t[w].th, NULL);
     }
+    if (st->t[w].job)
+      parc__job_unref(st->t[w].job);
     free(st->t[w].cell);
   }
-  while (st->gone) {
-    abandoned *a = st->gone;
-    st->gone = a->next;
-    pthread_join(a->th, NULL);
-    free(a->cell);
-    free(a);
-  }
+  reap_abandoned(st, true);
   free(st->t);
   free(st);
   p->be_state = NULL;
