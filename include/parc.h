@@ -249,6 +249,141 @@ PARC_API int parc_for(parc_pool *pool, int64_t begin, int64_t end,
 PARC_API void *parc_shm_alloc(size_t size);
 PARC_API void parc_shm_free(void *p);
 
+/* ---------------------------------------------------------------- channels
+ *
+ * Queues, pipes, locks, semaphores and barriers work the same between the
+ * threads of a process and between processes. With PARC_SHARED they live
+ * in shared memory and are usable by every process forked after their
+ * creation (pool workers, parc_proc_start children); without it, only by
+ * the threads of the creating process, and a little faster.
+ *
+ * Timeouts, as everywhere: seconds; < 0 waits forever; 0 does not wait
+ * (the call returns PARC_EAGAIN instead of blocking). The *_try_* calls
+ * are the same with a timeout of 0.
+ *
+ * Destroy: in the process that created the object, once no other thread
+ * or process uses it (other processes simply stop using it: their copy of
+ * the mapping goes when they exit). NULL is fine. */
+#define PARC_SHARED 1
+
+typedef struct parc_queue parc_queue;
+
+/* A bounded multi-producer multi-consumer queue of messages of 0 to
+ * max_msg bytes, holding at most capacity bytes of messages (each also
+ * costs 8 bytes of framing). Returns 0, PARC_EINVAL, PARC_ENOMEM. */
+PARC_API int parc_queue_create(parc_queue **out, size_t capacity,
+                               size_t max_msg, int flags);
+/* Appends one message, waiting up to `timeout` for room. Returns 0,
+ * PARC_EAGAIN (full, timeout 0), PARC_ETIMEDOUT, PARC_ECLOSED (closed),
+ * PARC_ETOOBIG (len > max_msg). */
+PARC_API int parc_queue_put(parc_queue *q, const void *msg, size_t len,
+                            double timeout);
+PARC_API int parc_queue_try_put(parc_queue *q, const void *msg, size_t len);
+/* Takes the oldest message into buf (cap bytes); *len gets its size.
+ * Returns 0, PARC_EAGAIN (empty, timeout 0), PARC_ETIMEDOUT, PARC_ECLOSED
+ * (closed and drained), PARC_ETOOBIG (cap too small: *len says how much is
+ * needed and the message stays queued).
+ * Exactly once: a message is taken whole or not at all -- a consumer that
+ * dies inside this call, even holding the queue's lock, leaves it queued
+ * or taken, never half; once the call has returned 0 it was delivered. */
+PARC_API int parc_queue_get(parc_queue *q, void *buf, size_t cap,
+                            size_t *len, double timeout);
+PARC_API int parc_queue_try_get(parc_queue *q, void *buf, size_t cap,
+                                size_t *len);
+/* No more puts (they return PARC_ECLOSED); gets drain what is queued, then
+ * return PARC_ECLOSED. Wakes every waiter. */
+PARC_API void parc_queue_close(parc_queue *q);
+/* Messages taken by gets since creation, and queued now. */
+PARC_API void parc_queue_stats(parc_queue *q, uint64_t *taken,
+                               uint64_t *queued);
+PARC_API void parc_queue_destroy(parc_queue *q);
+
+typedef struct parc_pipe parc_pipe;
+
+/* A connected pair of endpoints, like multiprocessing.Pipe(): what is sent
+ * on one end is received on the other, in order, both ways. Messages up to
+ * max_msg bytes. Returns 0, PARC_EINVAL, PARC_ENOMEM, PARC_ESYS. */
+PARC_API int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg,
+                              int flags);
+/* Binds an end to the calling process (send and recv do it on first use):
+ * from then on, if this process dies, the other end's calls return
+ * PARC_ECLOSED instead of blocking. Bind right after fork to be covered
+ * from the start. */
+PARC_API int parc_pipe_bind(parc_pipe *e);
+/* Returns 0, PARC_EAGAIN, PARC_ETIMEDOUT, PARC_ETOOBIG, or PARC_ECLOSED:
+ * the other end was closed, or its process died. */
+PARC_API int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
+                            double timeout);
+/* As parc_queue_get; PARC_ECLOSED once the other end is closed or dead
+ * and everything it sent has been received. */
+PARC_API int parc_pipe_recv(parc_pipe *e, void *buf, size_t cap, size_t *len,
+                            double timeout);
+/* Closes this end for both processes; the other end drains, then gets
+ * PARC_ECLOSED. Frees this process's handle. */
+PARC_API void parc_pipe_close(parc_pipe *e);
+
+typedef struct parc_lock parc_lock;
+typedef struct parc_sem parc_sem;
+typedef struct parc_barrier parc_barrier;
+
+/* A mutual-exclusion lock. If its holder (thread or process) dies holding
+ * it, the next acquire returns PARC_EOWNERDEAD: it holds the lock, should
+ * repair what the lock protects, then call parc_lock_consistent; releasing
+ * without that leaves the lock unusable (every acquire: PARC_EBROKEN). */
+PARC_API int parc_lock_create(parc_lock **out, int flags);
+PARC_API int parc_lock_acquire(parc_lock *l, double timeout);
+PARC_API int parc_lock_consistent(parc_lock *l);
+PARC_API int parc_lock_release(parc_lock *l);
+PARC_API void parc_lock_destroy(parc_lock *l);
+
+/* A counting semaphore starting at `value`. */
+PARC_API int parc_sem_create(parc_sem **out, unsigned value, int flags);
+PARC_API int parc_sem_wait(parc_sem *s, double timeout); /* down */
+PARC_API int parc_sem_post(parc_sem *s);                 /* up */
+PARC_API void parc_sem_destroy(parc_sem *s);
+
+/* A barrier for `parties` threads or processes, reusable round after
+ * round. wait returns 0, or PARC_ETIMEDOUT: this party gave up and did not
+ * pass (the others keep waiting for a full round). */
+PARC_API int parc_barrier_create(parc_barrier **out, unsigned parties,
+                                 int flags);
+PARC_API int parc_barrier_wait(parc_barrier *b, double timeout);
+PARC_API void parc_barrier_destroy(parc_barrier *b);
+
+/* ---------------------------------------------------------------- processes
+ * and threads by hand: the "full control" counterparts of the pool. */
+
+typedef struct parc_proc parc_proc;
+typedef struct parc_thread parc_thread;
+typedef int (*parc_proc_fn)(void *arg);
+
+/* How a process ended. */
+typedef struct parc_proc_status {
+  int exited;    /* 1: it returned or exited; exit_code is valid */
+  int exit_code; /* fn's return (its low 8 bits, as exit()), or exit's */
+  int signal;    /* the signal that killed it, or 0 */
+} parc_proc_status;
+
+/* Forks a process that runs fn(copy of arg_size bytes at arg) and exits
+ * with its return value. Returns 0, PARC_EINVAL, PARC_ENOMEM, PARC_ESYS. */
+PARC_API int parc_proc_start(parc_proc **out, parc_proc_fn fn,
+                             const void *arg, size_t arg_size);
+/* Waits for it to end (and reaps it). Returns 0, PARC_ETIMEDOUT,
+ * PARC_EAGAIN. Frees nothing: parc_proc_free does. */
+PARC_API int parc_proc_join(parc_proc *p, parc_proc_status *status,
+                            double timeout);
+PARC_API int parc_proc_pid(const parc_proc *p);
+/* Sends `sig` (e.g. SIGTERM, SIGKILL) unless it has been reaped. */
+PARC_API int parc_proc_kill(parc_proc *p, int sig);
+/* Frees the handle; a process still running is killed and reaped. */
+PARC_API void parc_proc_free(parc_proc *p);
+
+/* A thread running fn(arg) (arg is not copied). */
+PARC_API int parc_thread_start(parc_thread **out, parc_proc_fn fn, void *arg);
+/* Waits for it (PARC_ETIMEDOUT if it is still running), writes fn's
+ * return to *rc and frees the handle on success. */
+PARC_API int parc_thread_join(parc_thread *t, int *rc, double timeout);
+
 /* ---------------------------------------------------------------- machine */
 
 /* Physical cores (hwloc); at least 1. */

@@ -14,3 +14,16 @@ uint64_t parc__deadline(double seconds) {
     return PARC__FOREVER;
   return parc__now_ns() + (uint64_t)(seconds * 1e9);
 }
+
+void parc__abs_time(double seconds, struct timespec *ts) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  if (seconds > 1e9)
+    seconds = 1e9;
+  time_t whole = (time_t)seconds;
+  ts->tv_sec += whole;
+  ts->tv_nsec += (long)((seconds - (double)whole) * 1e9);
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000L;
+  }
+}

@@ -6,6 +6,8 @@
  * named in /dev/shm, so a crash leaves nothing behind.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -31,7 +33,7 @@ void parc__shm_unmap(void *p, size_t size) {
     munmap(p, size);
 }
 
-/* Public allocations carry their size in a header page-aligned in front, so
+/* Public allocations carry their size in a 64-byte header in front, so
  * parc_shm_free needs only the pointer. */
 #define SHM_HEADER 64
 
@@ -52,4 +54,20 @@ void parc_shm_free(void *p) {
     return;
   unsigned char *base = (unsigned char *)p - SHM_HEADER;
   parc__shm_unmap(base, *(size_t *)base);
+}
+
+void *parc__obj_alloc(size_t size, int shared) {
+  if (shared)
+    return parc_shm_alloc(size); /* zero-filled, page-aligned + 64 */
+  void *p = aligned_alloc(64, (size + 63u) & ~(size_t)63u);
+  if (p)
+    memset(p, 0, size);
+  return p;
+}
+
+void parc__obj_free(void *p, int shared) {
+  if (shared)
+    parc_shm_free(p);
+  else
+    free(p);
 }

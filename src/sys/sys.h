@@ -48,6 +48,16 @@ static inline void parc__cpu_relax(void) {
 void *parc__shm_map(size_t size);      /* NULL on failure, errno set */
 void parc__shm_unmap(void *p, size_t size);
 
+/* Memory for a channel or lock: zeroed, 64-byte aligned; from a shared
+ * mapping when `shared` (visible to processes forked later), else from the
+ * heap. parc__obj_free takes the same `shared`. */
+void *parc__obj_alloc(size_t size, int shared);
+void parc__obj_free(void *p, int shared);
+
+/* An absolute CLOCK_MONOTONIC time for a timeout in seconds (> 0). */
+struct timespec;
+void parc__abs_time(double seconds, struct timespec *ts);
+
 /* ---- topo.c */
 unsigned parc__physical_cores(void);
 

@@ -1,0 +1,14 @@
+/* chan.h -- what the channels (queue.c, pipe.c) share with sync.c. */
+#ifndef PARC_CHAN_H
+#define PARC_CHAN_H
+
+#include <pthread.h>
+
+/* A robust mutex, process-shared if `shared`: 0 or PARC_ESYS. */
+int parc__mutex_init(pthread_mutex_t *m, int shared);
+/* Locks within `timeout` (the library's convention). Returns 0,
+ * PARC_EOWNERDEAD (held; its last holder died), PARC_EBROKEN, PARC_EAGAIN,
+ * PARC_ETIMEDOUT. */
+int parc__mutex_lock(pthread_mutex_t *m, double timeout);
+
+#endif

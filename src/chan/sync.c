@@ -1,0 +1,247 @@
+/* sync.c -- locks, semaphores and barriers, between threads or processes.
+ *
+ * A parc_lock is a robust mutex (process-shared with PARC_SHARED): when
+ * its holder dies, the kernel marks it and the next acquirer is told
+ * (PARC_EOWNERDEAD) instead of waiting forever. A semaphore is a POSIX
+ * semaphore; a barrier is a robust mutex, a condition variable on the
+ * monotonic clock and a generation count. Each object lives wholly in the
+ * memory parc__obj_alloc gives, so with PARC_SHARED a process forked later
+ * uses it through the same pointer.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
+
+#include "chan/chan.h"
+#include "parc.h"
+#include "sys/sys.h"
+
+struct parc_lock {
+  pthread_mutex_t m;
+  int shared;
+};
+
+struct parc_sem {
+  sem_t s;
+  int shared;
+};
+
+struct parc_barrier {
+  pthread_mutex_t m;
+  pthread_cond_t cv;
+  unsigned parties, arrived;
+  uint64_t generation;
+  int shared;
+};
+
+/* ---------------------------------------------------------------- mutex */
+
+static int mutex_init(pthread_mutex_t *m, int shared) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  if (shared)
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  int rc = pthread_mutex_init(m, &a);
+  pthread_mutexattr_destroy(&a);
+  return rc == 0 ? 0 : PARC_ESYS;
+}
+
+int parc__mutex_init(pthread_mutex_t *m, int shared) {
+  return mutex_init(m, shared);
+}
+
+/* Locks with the library's timeout convention; errno-style results mapped
+ * to PARC_E*: EOWNERDEAD means the caller holds it, state suspect. */
+int parc__mutex_lock(pthread_mutex_t *m, double timeout) {
+  int rc;
+  if (timeout == 0) {
+    rc = pthread_mutex_trylock(m);
+  } else if (timeout < 0) {
+    rc = pthread_mutex_lock(m);
+  } else {
+    struct timespec ts;
+    parc__abs_time(timeout, &ts);
+    rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+  }
+  switch (rc) {
+  case 0: return 0;
+  case EOWNERDEAD: return PARC_EOWNERDEAD;
+  case ENOTRECOVERABLE: return PARC_EBROKEN;
+  case EBUSY: return PARC_EAGAIN;
+  case ETIMEDOUT: return PARC_ETIMEDOUT;
+  default: return PARC_ESYS;
+  }
+}
+
+/* ---------------------------------------------------------------- lock */
+
+int parc_lock_create(parc_lock **out, int flags) {
+  if (!out)
+    return PARC_EINVAL;
+  int shared = (flags & PARC_SHARED) != 0;
+  parc_lock *l = parc__obj_alloc(sizeof *l, shared);
+  if (!l)
+    return PARC_ENOMEM;
+  l->shared = shared;
+  if (mutex_init(&l->m, shared) != 0) {
+    parc__obj_free(l, shared);
+    return PARC_ESYS;
+  }
+  *out = l;
+  return 0;
+}
+
+int parc_lock_acquire(parc_lock *l, double timeout) {
+  return l ? parc__mutex_lock(&l->m, timeout) : PARC_EINVAL;
+}
+
+int parc_lock_consistent(parc_lock *l) {
+  return l && pthread_mutex_consistent(&l->m) == 0 ? 0 : PARC_EINVAL;
+}
+
+int parc_lock_release(parc_lock *l) {
+  return l && pthread_mutex_unlock(&l->m) == 0 ? 0 : PARC_EINVAL;
+}
+
+void parc_lock_destroy(parc_lock *l) {
+  if (!l)
+    return;
+  pthread_mutex_destroy(&l->m);
+  parc__obj_free(l, l->shared);
+}
+
+/* ---------------------------------------------------------------- sem */
+
+int parc_sem_create(parc_sem **out, unsigned value, int flags) {
+  if (!out || value > SEM_VALUE_MAX)
+    return PARC_EINVAL;
+  int shared = (flags & PARC_SHARED) != 0;
+  parc_sem *s = parc__obj_alloc(sizeof *s, shared);
+  if (!s)
+    return PARC_ENOMEM;
+  s->shared = shared;
+  if (sem_init(&s->s, shared, value) != 0) {
+    parc__obj_free(s, shared);
+    return PARC_ESYS;
+  }
+  *out = s;
+  return 0;
+}
+
+int parc_sem_wait(parc_sem *s, double timeout) {
+  if (!s)
+    return PARC_EINVAL;
+  struct timespec ts;
+  if (timeout > 0)
+    parc__abs_time(timeout, &ts);
+  for (;;) {
+    int rc = timeout == 0  ? sem_trywait(&s->s)
+             : timeout < 0 ? sem_wait(&s->s)
+                           : sem_clockwait(&s->s, CLOCK_MONOTONIC, &ts);
+    if (rc == 0)
+      return 0;
+    if (errno == EINTR)
+      continue;
+    return errno == EAGAIN      ? PARC_EAGAIN
+           : errno == ETIMEDOUT ? PARC_ETIMEDOUT
+                                : PARC_ESYS;
+  }
+}
+
+int parc_sem_post(parc_sem *s) {
+  if (!s)
+    return PARC_EINVAL;
+  return sem_post(&s->s) == 0 ? 0 : errno == EOVERFLOW ? PARC_EINVAL : PARC_ESYS;
+}
+
+void parc_sem_destroy(parc_sem *s) {
+  if (!s)
+    return;
+  sem_destroy(&s->s);
+  parc__obj_free(s, s->shared);
+}
+
+/* ---------------------------------------------------------------- barrier */
+
+int parc_barrier_create(parc_barrier **out, unsigned parties, int flags) {
+  if (!out || parties == 0)
+    return PARC_EINVAL;
+  int shared = (flags & PARC_SHARED) != 0;
+  parc_barrier *b = parc__obj_alloc(sizeof *b, shared);
+  if (!b)
+    return PARC_ENOMEM;
+  b->shared = shared;
+  b->parties = parties;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  if (shared)
+    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+  int rc = pthread_cond_init(&b->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (rc != 0 || mutex_init(&b->m, shared) != 0) {
+    parc__obj_free(b, shared);
+    return PARC_ESYS;
+  }
+  *out = b;
+  return 0;
+}
+
+/* A party that died inside the barrier's lock left only counters, which
+ * are consistent at every instant it could die: take the lock over. */
+static int barrier_lock(parc_barrier *b) {
+  int rc = parc__mutex_lock(&b->m, -1);
+  if (rc == PARC_EOWNERDEAD) {
+    pthread_mutex_consistent(&b->m);
+    rc = 0;
+  }
+  return rc;
+}
+
+int parc_barrier_wait(parc_barrier *b, double timeout) {
+  if (!b)
+    return PARC_EINVAL;
+  struct timespec ts;
+  if (timeout > 0)
+    parc__abs_time(timeout, &ts);
+  int rc = barrier_lock(b);
+  if (rc != 0)
+    return rc;
+  uint64_t gen = b->generation;
+  if (++b->arrived == b->parties) { /* the last one opens the round */
+    b->arrived = 0;
+    b->generation++;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->m);
+    return 0;
+  }
+  if (timeout == 0) { /* would block: withdraw */
+    b->arrived--;
+    pthread_mutex_unlock(&b->m);
+    return PARC_EAGAIN;
+  }
+  while (gen == b->generation) {
+    int w = timeout < 0 ? pthread_cond_wait(&b->cv, &b->m)
+                        : pthread_cond_timedwait(&b->cv, &b->m, &ts);
+    if (w == EOWNERDEAD)
+      pthread_mutex_consistent(&b->m);
+    if (w == ETIMEDOUT && gen == b->generation) {
+      b->arrived--; /* gives up: the round still needs all parties */
+      pthread_mutex_unlock(&b->m);
+      return PARC_ETIMEDOUT;
+    }
+  }
+  pthread_mutex_unlock(&b->m);
+  return 0;
+}
+
+void parc_barrier_destroy(parc_barrier *b) {
+  if (!b)
+    return;
+  pthread_cond_destroy(&b->cv);
+  pthread_mutex_destroy(&b->m);
+  parc__obj_free(b, b->shared);
+}
