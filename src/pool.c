@@ -203,6 +203,7 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
     p->workers[i].id = i;
   pthread_mutex_init(&p->lock, NULL);
   parc__event_init(&p->manager_bell);
+  p->shm_gen = UINT64_MAX; /* threads share every region; procs set it */
   p->starting = true; /* a worker lost now is not replaced: create fails */
   rc = p->be->start(p);
   if (rc == 0 && pthread_create(&p->manager, NULL, parc__manager_main, p)) {
@@ -294,6 +295,7 @@ int parc_map(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
   j->fn = (uint64_t)(uintptr_t)fn;
   j->in = in;
   j->in_size = in_size;
+  j->in_shared = in_size && parc__shm_holds(in, n * in_size, p->shm_gen);
   j->out = out;
   j->out_size = out_size;
   j->n = j->units_total = n;
@@ -493,6 +495,7 @@ int parc_map_reduce(parc_pool *p, parc_task_fn map_fn, const void *in,
   j->identity = identity;
   j->in = in;
   j->in_size = in_size;
+  j->in_shared = in_size && parc__shm_holds(in, n * in_size, p->shm_gen);
   j->out_size = result_size;
   j->n = n;
   int rc = run_job(p, j, &o);

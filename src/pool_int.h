@@ -41,8 +41,9 @@
 enum { MSG_MAP = 1, MSG_REDUCE = 2, MSG_FOR = 3, MSG_LOOP = 4, MSG_STOP = 5 };
 
 /* Manager -> worker. Followed by the payload:
- *   MAP:    count inputs of in_size bytes
+ *   MAP:    count inputs of in_size bytes (none if in_ptr)
  *   REDUCE: the identity (out_size bytes), then count inputs of in_size
+ *           (none if in_ptr)
  *   FOR:    in_size bytes of ctx (0: use the pointer `ctx`)
  *   LOOP:   nothing; `ctx` is the job, `first` the static cursor to take
  *           chunks from (threads only) */
@@ -57,6 +58,8 @@ typedef struct parc__msg_batch {
   uint64_t fn;       /* parc_task_fn or parc_for_fn (valid across fork) */
   uint64_t combine;  /* REDUCE */
   uint64_t ctx;      /* FOR with in_size == 0: the ctx pointer */
+  uint64_t in_ptr;   /* MAP/REDUCE: inputs are here, in parc_shm_alloc
+                        memory the worker shares, not in the lane; 0: not */
 } parc__msg_batch;
 
 /* Worker -> manager, one per unit (a MAP task, a REDUCE block, a FOR
@@ -118,6 +121,8 @@ typedef struct parc__job {
   uint64_t fn;                   /* parc_task_fn / parc_for_fn */
   parc_combine_fn combine;
   const unsigned char *in;       /* caller's inputs (map), or in_copy */
+  bool in_shared;                /* `in` is in shm the workers map: passed
+                                    by pointer, never copied */
   size_t in_size, out_size;
   unsigned char *out;            /* caller's outputs, or out_copy */
   uint64_t n;                    /* tasks (map, reduce) */
@@ -248,6 +253,7 @@ struct parc_pool {
   parc__job *futures;        /* futures not yet freed by their owners */
   uint64_t next_seq;
   bool starting, stopping, kill_running, broken;
+  uint64_t shm_gen;          /* parc_shm_alloc regions its workers map */
   pthread_t manager;
   bool manager_started;
 };

@@ -167,8 +167,8 @@ static uint64_t map_chunk(const parc_pool *p, const parc__job *j,
         c = fair;
     }
   }
-  size_t per = j->in_size > j->out_size ? j->in_size : j->out_size;
-  per += sizeof(parc__msg_result);
+  size_t in = j->in_shared ? 0 : j->in_size;
+  size_t per = (in > j->out_size ? in : j->out_size) + sizeof(parc__msg_result);
   uint64_t fit = (PARC__LANE_BYTES / 2) / per;
   if (c > fit)
     c = fit;
@@ -236,6 +236,18 @@ static bool next_batch(parc_pool *p, parc__job *j, parc__worker *w,
 
 /* ---------------------------------------------------------------- sending */
 
+/* A batch's inputs: a pointer when they lie in shared memory the worker
+ * maps (no copy), else their bytes, after the header. */
+static void add_inputs(parc__worker *w, parc__msg_batch *m,
+                       const parc__job *j, const parc__batch *b) {
+  const unsigned char *first = j->in + b->first * j->in_size;
+  if (j->in_shared)
+    m->in_ptr = (uint64_t)(uintptr_t)first;
+  else
+    w->tx.iov[w->tx.iovcnt++] =
+        (struct iovec){(void *)first, b->count * j->in_size};
+}
+
 static void tx_prepare(parc__worker *w, const parc__batch *b) {
   parc__job *j = b->job;
   parc__msg_batch *m = &w->tx.hdr;
@@ -251,8 +263,7 @@ static void tx_prepare(parc__worker *w, const parc__batch *b) {
     m->first = b->first;
     m->in_size = j->in_size;
     m->out_size = j->out_size;
-    w->tx.iov[w->tx.iovcnt++] = (struct iovec){
-        (void *)(j->in + b->first * j->in_size), b->count * j->in_size};
+    add_inputs(w, m, j, b);
     break;
   case JOB_REDUCE:
     m->kind = MSG_REDUCE;
@@ -262,8 +273,7 @@ static void tx_prepare(parc__worker *w, const parc__batch *b) {
     m->combine = (uint64_t)(uintptr_t)j->combine;
     w->tx.iov[w->tx.iovcnt++] = (struct iovec){(void *)j->identity,
                                                j->out_size};
-    w->tx.iov[w->tx.iovcnt++] = (struct iovec){
-        (void *)(j->in + b->first * j->in_size), b->count * j->in_size};
+    add_inputs(w, m, j, b);
     break;
   case JOB_LOOP:
     m->kind = MSG_LOOP;

@@ -148,13 +148,15 @@ static int send_result(wctx *w, uint64_t seq, int rc, uint32_t flags,
  * manager keeps batches within half a lane), else one by one. */
 static int run_map(wctx *w, const parc__msg_batch *m) {
   parc_task_fn fn = (parc_task_fn)(uintptr_t)m->fn;
-  bool whole = m->count * m->in_size <= w->buf.in_cap;
-  if (whole && parc__ring_read(w->s->to_worker, w->buf.in,
-                               m->count * m->in_size, PARC__FOREVER,
-                               &w->s->abort) != 0)
+  const unsigned char *shared = (const unsigned char *)(uintptr_t)m->in_ptr;
+  bool whole = shared || m->count * m->in_size <= w->buf.in_cap;
+  const unsigned char *base = shared ? shared : w->buf.in;
+  if (!shared && whole &&
+      parc__ring_read(w->s->to_worker, w->buf.in, m->count * m->in_size,
+                      PARC__FOREVER, &w->s->abort) != 0)
     return PARC_ECLOSED;
   for (uint64_t i = 0; i < m->count; i++) {
-    const unsigned char *in = whole ? w->buf.in + i * m->in_size : w->buf.in;
+    const unsigned char *in = whole ? base + i * m->in_size : w->buf.in;
     int rc = whole ? 0
                    : parc__ring_read(w->s->to_worker, w->buf.in, m->in_size,
                                      PARC__FOREVER, &w->s->abort);
@@ -193,9 +195,12 @@ static int run_reduce(wctx *w, const parc__msg_batch *m) {
     trc = PARC_ECANCELED; /* read the inputs, run nothing */
     flags = 1;
   }
+  const unsigned char *shared = (const unsigned char *)(uintptr_t)m->in_ptr;
   for (uint64_t i = 0; i < m->count; i++) {
-    rc = parc__ring_read(w->s->to_worker, w->buf.in, m->in_size,
-                         PARC__FOREVER, &w->s->abort);
+    const unsigned char *in = shared ? shared + i * m->in_size : w->buf.in;
+    rc = shared ? 0
+                : parc__ring_read(w->s->to_worker, w->buf.in, m->in_size,
+                                  PARC__FOREVER, &w->s->abort);
     if (rc != 0)
       return rc;
     if (trc != 0)
@@ -203,7 +208,7 @@ static int run_reduce(wctx *w, const parc__msg_batch *m) {
     atomic_store_explicit(&w->s->cur_index, m->first + i,
                           memory_order_relaxed);
     memset(w->buf.tmp, 0, m->out_size);
-    trc = fn(w->buf.in, w->buf.tmp, w->ctx);
+    trc = fn(in, w->buf.tmp, w->ctx);
     if (trc == 0)
       trc = combine(w->buf.out, w->buf.tmp, w->ctx);
     if (trc != 0)
@@ -282,7 +287,8 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
     /* Out of memory for the buffers: announce the first unit and leave,
      * so it is charged as a worker failure (retried, then reported)
      * rather than requeued for a replacement that would fail alike. */
-    size_t in_need = m.kind == MSG_MAP && m.count * m.in_size <= PARC__LANE_BYTES
+    size_t in_need = m.in_ptr ? 0
+                     : m.kind == MSG_MAP && m.count * m.in_size <= PARC__LANE_BYTES
                          ? m.count * m.in_size
                          : m.in_size;
     if (!wbuf_fit(&w.buf, in_need ? in_need : 1, m.out_size ? m.out_size : 1)) {

@@ -515,3 +515,47 @@ BOTH_BACKENDS(map, memory_stays_bounded_for_a_gib_of_input) {
   munmap(in, n * in_size);
   free(out);
 }
+
+/* ------------------------------------------------------------ zero copy */
+
+typedef struct zc_in {
+  uint64_t value;
+  const struct zc_in *self; /* where the caller put this input */
+} zc_in;
+
+/* out = 1 if the task reads its input where the caller wrote it (no
+ * copy), 2 if it reads a copy; either way the value must come through. */
+static int where_task(const void *in, void *out, void *ctx) {
+  const zc_in *x = in;
+  uint64_t r = (x == x->self ? 1 : 2) | (x->value << 8);
+  memcpy(out, &r, 8);
+  return 0;
+}
+
+static void check_where(parc_backend backend, bool before) {
+  enum { N = 5000 };
+  zc_in *in = NULL;
+  if (before) in = parc_shm_alloc(N * sizeof *in);
+  parc_pool *p = pool_simple(backend, 2, NULL);
+  if (!before) in = parc_shm_alloc(N * sizeof *in);
+  cr_assert(in, "parc_shm_alloc");
+  for (size_t i = 0; i < N; i++) in[i] = (zc_in){i * 7, &in[i]};
+  uint64_t *out = calloc(N, 8);
+  ASSERT_RC(parc_map(p, where_task, in, sizeof *in, out, 8, N, NULL), 0);
+  uint64_t want_where = before || backend == PARC_THREADS ? 1 : 2;
+  for (size_t i = 0; i < N; i++) {
+    ASSERT_U64(out[i] >> 8, i * 7, "value of task %zu", i);
+    ASSERT_U64(out[i] & 0xff, want_where, "task %zu read in place (1) or a copy (2)", i);
+  }
+  parc_pool_destroy(p);
+  parc_shm_free(in);
+  free(out);
+}
+
+BOTH_BACKENDS(map, inputs_in_shm_made_before_the_pool_are_read_in_place) {
+  check_where(backend, true);
+}
+
+Test(map, inputs_in_shm_made_after_a_process_pool_are_copied) {
+  check_where(PARC_PROCESSES, false);
+}

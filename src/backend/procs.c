@@ -347,6 +347,7 @@ static int p_start(parc_pool *p) {
     parc__slot_reset(p, w);
   }
   fflush(NULL); /* or the workers would print the caller's buffers again */
+  p->shm_gen = parc__shm_generation(); /* regions the workers will map */
   st->zygote = fork();
   if (st->zygote == 0) {
     /* Our copy was taken locked: unlock it for a task that creates a pool

@@ -6,6 +6,8 @@
  * named in /dev/shm, so a crash leaves nothing behind.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -37,6 +39,65 @@ void parc__shm_unmap(void *p, size_t size) {
  * parc_shm_free needs only the pointer. */
 #define SHM_HEADER 64
 
+/* The regions parc_shm_alloc has made in this process, each with the
+ * generation it was made in. A pool forked at generation g has every
+ * region of generation <= g mapped in its workers at the same address, so
+ * it can pass them a pointer into one instead of copying. Process-wide,
+ * as the mappings are. */
+typedef struct region {
+  uintptr_t base;
+  size_t size;
+  uint64_t gen;
+} region;
+
+static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
+static region *regions;
+static size_t nregions, regions_cap;
+static uint64_t generation;
+
+static void remember(void *p, size_t size) {
+  pthread_mutex_lock(&regions_lock);
+  if (nregions == regions_cap) {
+    size_t cap = regions_cap ? 2 * regions_cap : 16;
+    region *r = realloc(regions, cap * sizeof *r);
+    if (r) {
+      regions = r;
+      regions_cap = cap;
+    }
+  }
+  if (nregions < regions_cap) /* else: not known, so always copied */
+    regions[nregions++] = (region){(uintptr_t)p, size, ++generation};
+  pthread_mutex_unlock(&regions_lock);
+}
+
+static void forget(void *p) {
+  pthread_mutex_lock(&regions_lock);
+  for (size_t i = 0; i < nregions; i++)
+    if (regions[i].base == (uintptr_t)p) {
+      regions[i] = regions[--nregions];
+      break;
+    }
+  pthread_mutex_unlock(&regions_lock);
+}
+
+uint64_t parc__shm_generation(void) {
+  pthread_mutex_lock(&regions_lock);
+  uint64_t g = generation;
+  pthread_mutex_unlock(&regions_lock);
+  return g;
+}
+
+bool parc__shm_holds(const void *p, size_t n, uint64_t gen) {
+  uintptr_t a = (uintptr_t)p;
+  bool yes = false;
+  pthread_mutex_lock(&regions_lock);
+  for (size_t i = 0; i < nregions && !yes; i++)
+    yes = regions[i].gen <= gen && a >= regions[i].base &&
+          n <= regions[i].size && a - regions[i].base <= regions[i].size - n;
+  pthread_mutex_unlock(&regions_lock);
+  return yes;
+}
+
 void *parc_shm_alloc(size_t size) {
   if (size == 0 || size > SIZE_MAX - SHM_HEADER) {
     errno = EINVAL;
@@ -46,12 +107,14 @@ void *parc_shm_alloc(size_t size) {
   if (!base)
     return NULL;
   *(size_t *)base = size + SHM_HEADER;
+  remember(base + SHM_HEADER, size);
   return base + SHM_HEADER;
 }
 
 void parc_shm_free(void *p) {
   if (!p)
     return;
+  forget(p);
   unsigned char *base = (unsigned char *)p - SHM_HEADER;
   parc__shm_unmap(base, *(size_t *)base);
 }

@@ -4,6 +4,7 @@
 #define PARC_SYS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,11 @@ static inline void parc__cpu_relax(void) {
  * /dev/shm, released when the last process unmaps it). */
 void *parc__shm_map(size_t size);      /* NULL on failure, errno set */
 void parc__shm_unmap(void *p, size_t size);
+
+/* Does [p, p + n) lie in one parc_shm_alloc region made at or before
+ * generation `gen` (parc__shm_generation() when a pool forked)? */
+uint64_t parc__shm_generation(void);
+bool parc__shm_holds(const void *p, size_t n, uint64_t gen);
 
 /* Memory for a channel or lock: zeroed, 64-byte aligned; from a shared
  * mapping when `shared` (visible to processes forked later), else from the
