@@ -270,7 +270,8 @@ typedef struct parc_queue parc_queue;
 
 /* A bounded multi-producer multi-consumer queue of messages of 0 to
  * max_msg bytes, holding at most capacity bytes of messages (each also
- * costs 8 bytes of framing). Returns 0, PARC_EINVAL, PARC_ENOMEM. */
+ * costs 8 bytes of framing; capacity is raised to max_msg + 8 so that any
+ * message fits). Returns 0, PARC_EINVAL, PARC_ENOMEM. */
 PARC_API int parc_queue_create(parc_queue **out, size_t capacity,
                                size_t max_msg, int flags);
 /* Appends one message, waiting up to `timeout` for room. Returns 0,
@@ -291,7 +292,8 @@ PARC_API int parc_queue_get(parc_queue *q, void *buf, size_t cap,
 PARC_API int parc_queue_try_get(parc_queue *q, void *buf, size_t cap,
                                 size_t *len);
 /* No more puts (they return PARC_ECLOSED); gets drain what is queued, then
- * return PARC_ECLOSED. Wakes every waiter. */
+ * return PARC_ECLOSED. Every put that returned 0 is delivered. Wakes every
+ * waiter. */
 PARC_API void parc_queue_close(parc_queue *q);
 /* Messages taken by gets since creation, and queued now. */
 PARC_API void parc_queue_stats(parc_queue *q, uint64_t *taken,
@@ -318,8 +320,12 @@ PARC_API int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
  * and everything it sent has been received. */
 PARC_API int parc_pipe_recv(parc_pipe *e, void *buf, size_t cap, size_t *len,
                             double timeout);
-/* Closes this end for both processes; the other end drains, then gets
- * PARC_ECLOSED. Frees this process's handle. */
+/* Closes this end for both sides -- the other end drains what was sent,
+ * then gets PARC_ECLOSED -- if the end is bound to this process, or is
+ * unbound and was created here. Closing an end bound to another process,
+ * or an unused copy inherited through fork, only drops this process's
+ * handle (so each process may close the end it does not use). Frees the
+ * handle. */
 PARC_API void parc_pipe_close(parc_pipe *e);
 
 typedef struct parc_lock parc_lock;

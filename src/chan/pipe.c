@@ -13,11 +13,12 @@
  * peer: what it sent is still received, then PARC_ECLOSED.
  *
  * An end belongs to the process that binds it (send and recv bind on
- * first use). Closing an end bound to the calling process -- or any end of
- * a pipe without PARC_SHARED -- closes it for both sides; closing this
- * process's copy of an end bound elsewhere (or never bound) only drops the
- * copy, as closing an inherited descriptor would. The shared block is
- * unmapped when this process has closed both its handles.
+ * first use): its death closes the end. Closing a handle closes the end
+ * for both sides if the end is bound to the calling process, or is not
+ * bound and the handle was made here; otherwise (an end another process
+ * uses, or an unused copy inherited through fork) it only drops this
+ * process's handle, as closing an inherited descriptor would. The shared
+ * block is unmapped when this process has closed both its handles.
  */
 #include <errno.h>
 #include <poll.h>
@@ -56,6 +57,7 @@ typedef struct pipe_shared {
 struct parc_pipe { /* one process's handle on one end */
   pipe_shared *sh;
   int me;
+  int made_by;       /* the process that created it; others inherited it */
   int *local_refs;   /* this process's open handles on sh */
   int peer_pid;      /* whose pidfd peer_fd is */
   int peer_fd;       /* -1: none */
@@ -78,6 +80,7 @@ static parc_pipe *new_end(pipe_shared *sh, int me, int *refs) {
   if (e) {
     e->sh = sh;
     e->me = me;
+    e->made_by = (int)getpid();
     e->local_refs = refs;
     e->peer_fd = -1;
   }
@@ -189,11 +192,12 @@ static int pipe_wait(parc_pipe *e, ready_fn ready, size_t need,
     parc__cpu_relax();
   }
   pipe_side *me = &e->sh->side[e->me];
+  int pidfd = peer_pidfd(e); /* may find the peer already gone */
   atomic_store(&me->sleeping, 1);
   atomic_thread_fence(memory_order_seq_cst); /* pairs with kick */
   int rc = 0;
   if (!ready(e, need) && !peer_gone(e)) {
-    struct pollfd pf[2] = {{me->efd, POLLIN, 0}, {peer_pidfd(e), POLLIN, 0}};
+    struct pollfd pf[2] = {{me->efd, POLLIN, 0}, {pidfd, POLLIN, 0}};
     struct timespec ts, *tsp = NULL;
     if (deadline != PARC__FOREVER) {
       uint64_t now = parc__now_ns();
@@ -245,6 +249,7 @@ int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
     return PARC_ETOOBIG;
   if (atomic_load(&e->sh->side[e->me].owner) == 0)
     parc_pipe_bind(e);
+  peer_pidfd(e); /* early: a pidfd held before the peer dies is exact */
   uint64_t deadline = parc__deadline(timeout);
   size_t need = FRAME + len < e->sh->ring_bytes ? FRAME + len
                                                 : e->sh->ring_bytes;
@@ -288,6 +293,7 @@ int parc_pipe_recv(parc_pipe *e, void *buf, size_t cap, size_t *len,
     return PARC_EINVAL;
   if (atomic_load(&e->sh->side[e->me].owner) == 0)
     parc_pipe_bind(e);
+  peer_pidfd(e); /* early: a pidfd held before the peer dies is exact */
   parc__ring *r = e->sh->to[e->me];
   uint64_t deadline = parc__deadline(timeout);
   uint64_t frame;
@@ -314,7 +320,8 @@ void parc_pipe_close(parc_pipe *e) {
     return;
   pipe_shared *sh = e->sh;
   pipe_side *mine = &sh->side[e->me];
-  if (!sh->shared || atomic_load(&mine->owner) == (int32_t)getpid()) {
+  int owner = atomic_load(&mine->owner), self = (int)getpid();
+  if (owner == self || (owner == 0 && e->made_by == self)) {
     atomic_store(&mine->closed, 1);
     uint64_t one = 1;
     ssize_t w = write(peer(e)->efd, &one, sizeof one); /* wake it */

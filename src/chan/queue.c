@@ -13,6 +13,7 @@
  * events, process-shared with PARC_SHARED), holding their side's lock; the
  * others queue on that lock with their own timeouts.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "chan/chan.h"
@@ -26,8 +27,15 @@
 struct parc_queue {
   pthread_mutex_t put_lock, get_lock;
   parc__event not_empty, not_full;
-  _Atomic uint32_t closed;
+  _Atomic uint32_t closing; /* close has begun: puts stop */
+  _Atomic uint32_t closed;  /* set under put_lock: every put that
+                               succeeded is in the ring before this */
+  size_t limit;             /* bytes the queue may hold (frames too) */
   _Atomic uint64_t taken, put_count;
+  /* Set under a side's lock just before its one store (tail or head + 1),
+   * cleared after the count: a holder that dies between the two leaves
+   * the mark, and the next holder counts what the ring shows was done. */
+  uint64_t put_mark, get_mark;
   size_t max_msg;
   int shared;
   _Alignas(64) parc__ring ring; /* last: its arena follows */
@@ -53,6 +61,7 @@ int parc_queue_create(parc_queue **out, size_t capacity, size_t max_msg,
     return PARC_ENOMEM;
   q->shared = shared;
   q->max_msg = max_msg;
+  q->limit = capacity > max_msg + FRAME ? capacity : max_msg + FRAME;
   parc__event_init(&q->not_empty);
   parc__event_init(&q->not_full);
   parc__ring_init(&q->ring, cap, shared, 0, NULL, NULL, 0);
@@ -65,11 +74,16 @@ int parc_queue_create(parc_queue **out, size_t capacity, size_t max_msg,
   return 0;
 }
 
-/* Takes a side's lock; a holder that died left the ring consistent (see
- * the top of the file), so its death only needs acknowledging. */
-static int side_lock(pthread_mutex_t *m, double timeout) {
+/* Takes a side's lock. A holder that died left the ring consistent (see
+ * the top of the file); if it died between moving the ring and counting
+ * the message, its mark says so, and the count is made good here. */
+static int side_lock(pthread_mutex_t *m, double timeout, uint64_t *mark,
+                     _Atomic uint64_t *pos, _Atomic uint64_t *count) {
   int rc = parc__mutex_lock(m, timeout);
   if (rc == PARC_EOWNERDEAD) {
+    if (*mark && atomic_load(pos) != *mark - 1)
+      atomic_fetch_add(count, 1);
+    *mark = 0;
     pthread_mutex_consistent(m);
     rc = 0;
   }
@@ -91,20 +105,24 @@ int parc_queue_put(parc_queue *q, const void *msg, size_t len,
   if (len > q->max_msg)
     return PARC_ETOOBIG;
   uint64_t deadline = parc__deadline(timeout);
-  int rc = side_lock(&q->put_lock, timeout);
+  int rc = side_lock(&q->put_lock, timeout, &q->put_mark, &q->ring.tail,
+                     &q->put_count);
   if (rc != 0)
     return rc;
   for (;;) {
     uint32_t seen = parc__event_seq(&q->not_full);
-    if (atomic_load(&q->closed)) {
+    if (atomic_load(&q->closing)) {
       rc = PARC_ECLOSED;
       break;
     }
-    if (parc__ring_writable(&q->ring) >= FRAME + len) {
+    size_t used = q->ring.capacity - parc__ring_writable(&q->ring);
+    if (used + FRAME + len <= q->limit) { /* the ring itself is larger */
       uint64_t frame = len;
       struct iovec iov[2] = {{&frame, FRAME}, {(void *)msg, len}};
+      q->put_mark = atomic_load(&q->ring.tail) + 1;
       parc__ring_writev(&q->ring, iov, 2, false, PARC__FOREVER, NULL);
       atomic_fetch_add(&q->put_count, 1);
+      q->put_mark = 0;
       parc__event_signal(&q->not_empty, q->shared);
       break;
     }
@@ -124,11 +142,14 @@ int parc_queue_get(parc_queue *q, void *buf, size_t cap, size_t *len,
   if (!q || !len || (cap && !buf))
     return PARC_EINVAL;
   uint64_t deadline = parc__deadline(timeout);
-  int rc = side_lock(&q->get_lock, timeout);
+  int rc = side_lock(&q->get_lock, timeout, &q->get_mark, &q->ring.head,
+                     &q->taken);
   if (rc != 0)
     return rc;
   for (;;) {
     uint32_t seen = parc__event_seq(&q->not_empty);
+    /* Read before looking: once closed is seen, every message put is. */
+    bool closed = atomic_load(&q->closed);
     uint64_t frame;
     if (parc__ring_peek(&q->ring, &frame, FRAME) == 0) {
       *len = (size_t)frame;
@@ -138,12 +159,14 @@ int parc_queue_get(parc_queue *q, void *buf, size_t cap, size_t *len,
       }
       /* Copy, then consume in one store: taken whole or not at all. */
       parc__ring_copy_at(&q->ring, FRAME, buf, (size_t)frame);
+      q->get_mark = atomic_load(&q->ring.head) + 1;
       parc__ring_consume(&q->ring, FRAME + (size_t)frame);
       atomic_fetch_add(&q->taken, 1);
+      q->get_mark = 0;
       parc__event_signal(&q->not_full, q->shared);
       break;
     }
-    if (atomic_load(&q->closed)) {
+    if (closed) {
       rc = PARC_ECLOSED;
       break;
     }
@@ -158,10 +181,19 @@ int parc_queue_try_get(parc_queue *q, void *buf, size_t cap, size_t *len) {
   return parc_queue_get(q, buf, cap, len, 0);
 }
 
+/* Puts stop first (closing, and producers waiting for room are woken);
+ * then, under the put lock, so that no put is half done, the queue is
+ * marked closed for the consumers. */
 void parc_queue_close(parc_queue *q) {
   if (!q)
     return;
+  atomic_store(&q->closing, 1);
+  parc__event_signal(&q->not_full, q->shared);
+  bool locked = side_lock(&q->put_lock, -1, &q->put_mark, &q->ring.tail,
+                          &q->put_count) == 0;
   atomic_store(&q->closed, 1);
+  if (locked)
+    pthread_mutex_unlock(&q->put_lock);
   parc__event_signal(&q->not_empty, q->shared);
   parc__event_signal(&q->not_full, q->shared);
 }

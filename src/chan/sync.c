@@ -20,6 +20,8 @@
 
 struct parc_lock {
   pthread_mutex_t m;
+  _Atomic int suspect; /* held after its owner died, not yet consistent */
+  _Atomic int broken;  /* released while suspect: unusable for good */
   int shared;
 };
 
@@ -94,16 +96,53 @@ int parc_lock_create(parc_lock **out, int flags) {
   return 0;
 }
 
+/* glibc reports a robust mutex left unrecoverable only to trylock: a
+ * blocking or timed lock on it waits forever. So the lock keeps that state
+ * itself (`broken`), and an acquire that must wait does so in slices of
+ * BROKEN_CHECK_S, so one already waiting when the lock breaks hears of it.
+ * The slices cost nothing while the lock works. */
+#define BROKEN_CHECK_S 0.2
+
 int parc_lock_acquire(parc_lock *l, double timeout) {
-  return l ? parc__mutex_lock(&l->m, timeout) : PARC_EINVAL;
+  if (!l)
+    return PARC_EINVAL;
+  uint64_t deadline = parc__deadline(timeout);
+  for (;;) {
+    if (atomic_load(&l->broken))
+      return PARC_EBROKEN;
+    double slice = timeout;
+    if (timeout != 0) {
+      uint64_t now = parc__now_ns();
+      double left = deadline == PARC__FOREVER ? 1e9
+                    : deadline > now          ? (double)(deadline - now) / 1e9
+                                              : 0;
+      if (left <= 0)
+        return PARC_ETIMEDOUT;
+      slice = left < BROKEN_CHECK_S ? left : BROKEN_CHECK_S;
+    }
+    int rc = parc__mutex_lock(&l->m, slice);
+    if (rc == PARC_EOWNERDEAD)
+      atomic_store(&l->suspect, 1);
+    if (rc == PARC_EBROKEN)
+      atomic_store(&l->broken, 1);
+    if (rc != PARC_ETIMEDOUT || timeout == 0)
+      return rc;
+  }
 }
 
 int parc_lock_consistent(parc_lock *l) {
-  return l && pthread_mutex_consistent(&l->m) == 0 ? 0 : PARC_EINVAL;
+  if (!l || pthread_mutex_consistent(&l->m) != 0)
+    return PARC_EINVAL;
+  atomic_store(&l->suspect, 0);
+  return 0;
 }
 
 int parc_lock_release(parc_lock *l) {
-  return l && pthread_mutex_unlock(&l->m) == 0 ? 0 : PARC_EINVAL;
+  if (!l)
+    return PARC_EINVAL;
+  if (atomic_exchange(&l->suspect, 0))
+    atomic_store(&l->broken, 1); /* before anyone can take it again */
+  return pthread_mutex_unlock(&l->m) == 0 ? 0 : PARC_EINVAL;
 }
 
 void parc_lock_destroy(parc_lock *l) {
