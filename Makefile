@@ -42,8 +42,12 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure
 
+# The lectures, until the grid-search workload is the main job.
+RUN_EXAMPLES = threads_vs_processes threading_gotcha multiprocessing_gotcha \
+               producer_consumer gather reduction_tree "pingpong --max-size 4M"
+
 run: build
-	@for ex in threads_vs_processes threading_gotcha multiprocessing_gotcha; do \
+	@for ex in $(RUN_EXAMPLES); do \
 	  echo; echo "==== examples/$$ex"; \
 	  ./$(BUILD)/examples/parc-$$ex || exit 1; \
 	done
