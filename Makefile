@@ -49,7 +49,7 @@ RUN_EXAMPLES = threads_vs_processes threading_gotcha multiprocessing_gotcha \
 run: build
 	@for ex in $(RUN_EXAMPLES); do \
 	  echo; echo "==== examples/$$ex"; \
-	  ./$(BUILD)/examples/parc-$$ex || exit 1; \
+	  $(BUILD)/examples/parc-$$ex || exit 1; \
 	done
 
 bench: deps
