@@ -43,6 +43,7 @@ typedef struct pipe_side {
   _Atomic int32_t owner;     /* pid bound to this end; 0: none yet */
   _Atomic uint32_t closed;   /* closed by its owner */
   _Atomic uint32_t sleeping; /* its user is about to poll its eventfd */
+  _Atomic uint32_t receiving; /* its user waits in recv for a message */
   int efd;                   /* wakes this end's user; the same number in
                                 every process forked after create */
 } pipe_side;
@@ -130,10 +131,17 @@ int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg,
   return 0;
 }
 
+static void wake_peer(parc_pipe *e) {
+  uint64_t one = 1;
+  ssize_t w = write(e->sh->side[1 - e->me].efd, &one, sizeof one);
+  (void)w; /* EAGAIN: the counter is already non-zero, it will wake */
+}
+
 int parc_pipe_bind(parc_pipe *e) {
   if (!e)
     return PARC_EINVAL;
   atomic_store(&e->sh->side[e->me].owner, (int32_t)getpid());
+  wake_peer(e); /* a peer already waiting must watch the new owner */
   return 0;
 }
 
@@ -220,6 +228,13 @@ static int pipe_wait(parc_pipe *e, ready_fn ready, size_t need,
   return rc;
 }
 
+/* A message larger than the ring cannot go in whole, so it is begun only
+ * toward a receiver waiting in recv (which reads all of it): a send with
+ * no receiver then keeps its timeout and leaves nothing half-written. */
+static bool receiver_waits(parc_pipe *e, size_t need) {
+  return atomic_load(&peer(e)->receiving) && can_write(e, need);
+}
+
 /* ---------------------------------------------------------------- send */
 
 /* Streams n bytes into the ring, waiting for room as the reader makes it;
@@ -251,14 +266,15 @@ int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
     parc_pipe_bind(e);
   peer_pidfd(e); /* early: a pidfd held before the peer dies is exact */
   uint64_t deadline = parc__deadline(timeout);
-  size_t need = FRAME + len < e->sh->ring_bytes ? FRAME + len
-                                                : e->sh->ring_bytes;
-  while (!can_write(e, need)) { /* the start waits within the timeout */
+  bool whole = FRAME + len <= e->sh->ring_bytes;
+  ready_fn ready = whole ? can_write : receiver_waits;
+  size_t need = whole ? FRAME + len : FRAME;
+  while (!ready(e, need)) { /* the start waits within the timeout */
     if (peer_gone(e))
       return PARC_ECLOSED;
     if (timeout == 0)
       return PARC_EAGAIN;
-    if (pipe_wait(e, can_write, need, deadline) != 0)
+    if (pipe_wait(e, ready, need, deadline) != 0)
       return PARC_ETIMEDOUT;
   }
   if (peer_gone(e))
@@ -297,14 +313,25 @@ int parc_pipe_recv(parc_pipe *e, void *buf, size_t cap, size_t *len,
   parc__ring *r = e->sh->to[e->me];
   uint64_t deadline = parc__deadline(timeout);
   uint64_t frame;
+  pipe_side *mine = &e->sh->side[e->me];
+  int rc = 0;
   while (parc__ring_peek(r, &frame, FRAME) != 0) {
     if (peer_gone(e) && !can_read(e, FRAME))
-      return PARC_ECLOSED;
-    if (timeout == 0)
-      return PARC_EAGAIN;
-    if (pipe_wait(e, can_read, FRAME, deadline) != 0)
-      return PARC_ETIMEDOUT;
+      rc = PARC_ECLOSED;
+    else if (timeout == 0)
+      rc = PARC_EAGAIN;
+    else if (!atomic_load(&mine->receiving)) { /* a big sender may start */
+      atomic_store(&mine->receiving, 1);
+      kick(e);
+      continue;
+    } else if (pipe_wait(e, can_read, FRAME, deadline) != 0)
+      rc = PARC_ETIMEDOUT;
+    if (rc != 0)
+      break;
   }
+  atomic_store(&mine->receiving, 0);
+  if (rc != 0)
+    return rc;
   *len = (size_t)frame;
   if (frame > cap)
     return PARC_ETOOBIG; /* the message stays */

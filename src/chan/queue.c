@@ -32,10 +32,14 @@ struct parc_queue {
                                succeeded is in the ring before this */
   size_t limit;             /* bytes the queue may hold (frames too) */
   _Atomic uint64_t taken, put_count;
-  /* Set under a side's lock just before its one store (tail or head + 1),
-   * cleared after the count: a holder that dies between the two leaves
-   * the mark, and the next holder counts what the ring shows was done. */
-  uint64_t put_mark, get_mark;
+  /* Set under a side's lock just before its one store: where the ring
+   * was (+ 1) and what the count was. A holder that dies before clearing
+   * it leaves it, and the next holder counts the message if the ring moved
+   * and the count did not. */
+  struct mark {
+    uint64_t pos; /* ring position + 1; 0: no mark */
+    uint64_t count;
+  } put_mark, get_mark;
   size_t max_msg;
   int shared;
   _Alignas(64) parc__ring ring; /* last: its arena follows */
@@ -77,13 +81,14 @@ int parc_queue_create(parc_queue **out, size_t capacity, size_t max_msg,
 /* Takes a side's lock. A holder that died left the ring consistent (see
  * the top of the file); if it died between moving the ring and counting
  * the message, its mark says so, and the count is made good here. */
-static int side_lock(pthread_mutex_t *m, double timeout, uint64_t *mark,
+static int side_lock(pthread_mutex_t *m, double timeout, struct mark *mark,
                      _Atomic uint64_t *pos, _Atomic uint64_t *count) {
   int rc = parc__mutex_lock(m, timeout);
   if (rc == PARC_EOWNERDEAD) {
-    if (*mark && atomic_load(pos) != *mark - 1)
+    if (mark->pos && atomic_load(pos) != mark->pos - 1 &&
+        atomic_load(count) == mark->count)
       atomic_fetch_add(count, 1);
-    *mark = 0;
+    mark->pos = 0;
     pthread_mutex_consistent(m);
     rc = 0;
   }
@@ -119,10 +124,11 @@ int parc_queue_put(parc_queue *q, const void *msg, size_t len,
     if (used + FRAME + len <= q->limit) { /* the ring itself is larger */
       uint64_t frame = len;
       struct iovec iov[2] = {{&frame, FRAME}, {(void *)msg, len}};
-      q->put_mark = atomic_load(&q->ring.tail) + 1;
+      q->put_mark.count = atomic_load(&q->put_count);
+      q->put_mark.pos = atomic_load(&q->ring.tail) + 1;
       parc__ring_writev(&q->ring, iov, 2, false, PARC__FOREVER, NULL);
       atomic_fetch_add(&q->put_count, 1);
-      q->put_mark = 0;
+      q->put_mark.pos = 0;
       parc__event_signal(&q->not_empty, q->shared);
       break;
     }
@@ -159,10 +165,11 @@ int parc_queue_get(parc_queue *q, void *buf, size_t cap, size_t *len,
       }
       /* Copy, then consume in one store: taken whole or not at all. */
       parc__ring_copy_at(&q->ring, FRAME, buf, (size_t)frame);
-      q->get_mark = atomic_load(&q->ring.head) + 1;
+      q->get_mark.count = atomic_load(&q->taken);
+      q->get_mark.pos = atomic_load(&q->ring.head) + 1;
       parc__ring_consume(&q->ring, FRAME + (size_t)frame);
       atomic_fetch_add(&q->taken, 1);
-      q->get_mark = 0;
+      q->get_mark.pos = 0;
       parc__event_signal(&q->not_full, q->shared);
       break;
     }

@@ -55,19 +55,48 @@ int parc__mutex_init(pthread_mutex_t *m, int shared) {
   return mutex_init(m, shared);
 }
 
+/* Blocking waits on a robust mutex go in slices of SLICE_S, for two
+ * reasons. A waiter that an unlock woke and that is killed before it takes
+ * the lock takes the wake-up with it (glibc's robust mutexes), leaving the
+ * others asleep on a free lock: a slice bounds that stall. And each slice
+ * is a pthread_mutex_timedlock, which ThreadSanitizer understands (it does
+ * not know pthread_mutex_clocklock); its realtime deadline is a fraction of
+ * a second away, so a clock step hardly matters. */
+#define SLICE_S 0.2
+
+/* A CLOCK_REALTIME deadline `seconds` from now. */
+static void realtime_in(double seconds, struct timespec *ts) {
+  clock_gettime(CLOCK_REALTIME, ts);
+  long ns = ts->tv_nsec + (long)(seconds * 1e9);
+  ts->tv_sec += ns / 1000000000L;
+  ts->tv_nsec = ns % 1000000000L;
+}
+
+static int mutex_lock_once(pthread_mutex_t *m, double timeout) {
+  if (timeout == 0)
+    return pthread_mutex_trylock(m);
+  uint64_t deadline = parc__deadline(timeout);
+  for (;;) {
+    double slice = SLICE_S;
+    if (deadline != PARC__FOREVER) {
+      uint64_t now = parc__now_ns();
+      if (now >= deadline)
+        return ETIMEDOUT;
+      double left = (double)(deadline - now) / 1e9;
+      slice = left < SLICE_S ? left : SLICE_S;
+    }
+    struct timespec ts;
+    realtime_in(slice, &ts);
+    int rc = pthread_mutex_timedlock(m, &ts);
+    if (rc != ETIMEDOUT)
+      return rc;
+  }
+}
+
 /* Locks with the library's timeout convention; errno-style results mapped
  * to PARC_E*: EOWNERDEAD means the caller holds it, state suspect. */
 int parc__mutex_lock(pthread_mutex_t *m, double timeout) {
-  int rc;
-  if (timeout == 0) {
-    rc = pthread_mutex_trylock(m);
-  } else if (timeout < 0) {
-    rc = pthread_mutex_lock(m);
-  } else {
-    struct timespec ts;
-    parc__abs_time(timeout, &ts);
-    rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
-  }
+  int rc = mutex_lock_once(m, timeout);
   switch (rc) {
   case 0: return 0;
   case EOWNERDEAD: return PARC_EOWNERDEAD;
@@ -170,23 +199,34 @@ int parc_sem_create(parc_sem **out, unsigned value, int flags) {
   return 0;
 }
 
+/* Timed waits go in slices of sem_timedwait against a near realtime
+ * deadline (ThreadSanitizer knows it; it does not know sem_clockwait). */
 int parc_sem_wait(parc_sem *s, double timeout) {
   if (!s)
     return PARC_EINVAL;
-  struct timespec ts;
-  if (timeout > 0)
-    parc__abs_time(timeout, &ts);
+  uint64_t deadline = parc__deadline(timeout);
   for (;;) {
-    int rc = timeout == 0  ? sem_trywait(&s->s)
-             : timeout < 0 ? sem_wait(&s->s)
-                           : sem_clockwait(&s->s, CLOCK_MONOTONIC, &ts);
+    int rc;
+    if (timeout == 0) {
+      rc = sem_trywait(&s->s);
+    } else if (timeout < 0) {
+      rc = sem_wait(&s->s);
+    } else {
+      uint64_t now = parc__now_ns();
+      if (now >= deadline)
+        return PARC_ETIMEDOUT;
+      double left = (double)(deadline - now) / 1e9;
+      struct timespec ts;
+      realtime_in(left < SLICE_S ? left : SLICE_S, &ts);
+      rc = sem_timedwait(&s->s, &ts);
+      if (rc != 0 && errno == ETIMEDOUT)
+        continue; /* next slice, or the deadline above */
+    }
     if (rc == 0)
       return 0;
     if (errno == EINTR)
       continue;
-    return errno == EAGAIN      ? PARC_EAGAIN
-           : errno == ETIMEDOUT ? PARC_ETIMEDOUT
-                                : PARC_ESYS;
+    return errno == EAGAIN ? PARC_EAGAIN : PARC_ESYS;
   }
 }
 
