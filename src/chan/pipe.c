@@ -81,7 +81,7 @@ static parc_pipe *new_end(pipe_shared *sh, int me, int *refs) {
   if (e) {
     e->sh = sh;
     e->me = me;
-    e->made_by = (int)getpid();
+    e->made_by = parc__pid();
     e->local_refs = refs;
     e->peer_fd = -1;
   }
@@ -140,7 +140,7 @@ static void wake_peer(parc_pipe *e) {
 int parc_pipe_bind(parc_pipe *e) {
   if (!e)
     return PARC_EINVAL;
-  atomic_store(&e->sh->side[e->me].owner, (int32_t)getpid());
+  atomic_store(&e->sh->side[e->me].owner, (int32_t)parc__pid());
   wake_peer(e); /* a peer already waiting must watch the new owner */
   return 0;
 }
@@ -167,7 +167,7 @@ static void kick(parc_pipe *e) {
 /* A pidfd of the process bound to the other end, if another process. */
 static int peer_pidfd(parc_pipe *e) {
   int pid = atomic_load(&peer(e)->owner);
-  if (pid == 0 || pid == (int)getpid())
+  if (pid == 0 || pid == parc__pid())
     return -1;
   if (pid != e->peer_pid) {
     if (e->peer_fd >= 0)
@@ -280,6 +280,13 @@ int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
   if (peer_gone(e))
     return PARC_ECLOSED;
   uint64_t frame = len;
+  if (whole) { /* room for all of it: one publish, one wake-up check */
+    struct iovec iov[2] = {{&frame, FRAME}, {(void *)msg, len}};
+    parc__ring_writev(e->sh->to[1 - e->me], iov, 2, false, PARC__FOREVER,
+                      NULL);
+    kick(e);
+    return 0;
+  }
   int rc = stream_out(e, (const unsigned char *)&frame, FRAME);
   return rc ? rc : stream_out(e, msg, len);
 }
@@ -335,6 +342,12 @@ int parc_pipe_recv(parc_pipe *e, void *buf, size_t cap, size_t *len,
   *len = (size_t)frame;
   if (frame > cap)
     return PARC_ETOOBIG; /* the message stays */
+  if (can_read(e, FRAME + (size_t)frame)) { /* all here: one consume */
+    parc__ring_copy_at(r, FRAME, buf, (size_t)frame);
+    parc__ring_consume(r, FRAME + (size_t)frame);
+    kick(e);
+    return 0;
+  }
   parc__ring_consume(r, FRAME);
   kick(e);
   return stream_in(e, buf, (size_t)frame);
@@ -347,7 +360,7 @@ void parc_pipe_close(parc_pipe *e) {
     return;
   pipe_shared *sh = e->sh;
   pipe_side *mine = &sh->side[e->me];
-  int owner = atomic_load(&mine->owner), self = (int)getpid();
+  int owner = atomic_load(&mine->owner), self = parc__pid();
   if (owner == self || (owner == 0 && e->made_by == self)) {
     atomic_store(&mine->closed, 1);
     uint64_t one = 1;

@@ -73,8 +73,9 @@ static void realtime_in(double seconds, struct timespec *ts) {
 }
 
 static int mutex_lock_once(pthread_mutex_t *m, double timeout) {
-  if (timeout == 0)
-    return pthread_mutex_trylock(m);
+  int rc = pthread_mutex_trylock(m); /* free: no clock, no slices */
+  if (rc != EBUSY || timeout == 0)
+    return rc;
   uint64_t deadline = parc__deadline(timeout);
   for (;;) {
     double slice = SLICE_S;
@@ -87,7 +88,7 @@ static int mutex_lock_once(pthread_mutex_t *m, double timeout) {
     }
     struct timespec ts;
     realtime_in(slice, &ts);
-    int rc = pthread_mutex_timedlock(m, &ts);
+    rc = pthread_mutex_timedlock(m, &ts);
     if (rc != ETIMEDOUT)
       return rc;
   }
