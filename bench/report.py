@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Turns the lines printed by the benchmark programs into the results table.
 
-    report.py RAW_LOG RESULTS_MD RESULTS_CSV
+    report.py RAW_LOG RESULTS_MD RESULTS_CSV [CHANNEL_CSV]
 
 RAW_LOG holds, in any order, the output of every step of bench/run:
     sample LABEL REP SECONDS    info LABEL KEY=VALUE ...    error LABEL TEXT
     step NAME rc=RC secs=S ...  meta KEY VALUE...   note STEP TEXT
-Prints the table to stdout and writes it as Markdown and CSV. Standard
-library only. Exits 0 even when goals are missed: the table says so.
+    skip STEP REASON            (a step that could not be run at all)
+Prints the tables to stdout -- the parc-vs-peer table with its goals, then
+the channel round trips and bandwidths by message size -- and writes them as
+Markdown and CSV (CHANNEL_CSV defaults to results_chan.csv beside
+RESULTS_CSV). Standard library only. Exits 0 even when goals are missed:
+the table says so.
 """
 import collections
 import csv
@@ -79,6 +83,51 @@ COMPARISONS = [
          "timed by the same Python parent: 'parc-bench-pool once' against "
          "'python3 -c' running 5's Python code (interpreter start-up "
          "included)."),
+    dict(id="6a", what="8 B round trip: parc_queue vs MPI",
+         parc="ch_parc_queue_8", peer="ch_mpi_8", peer_name="MPI_Send/MPI_Recv, 2 ranks",
+         parc_step="chan_parc_queue", peer_step="chan_mpi", peer_short="MPI",
+         kind="time", goal=2.0,
+         interval="one ping-pong round trip of an 8-byte message between two "
+         "processes, timed in the sending process: send, the echo process "
+         "receives it whole and sends it back, the sender has it whole. parc: "
+         "two PARC_SHARED parc_queues, one each way, echo started with "
+         "parc_proc_start. MPI: blocking MPI_Send/MPI_Recv of MPI_BYTE between "
+         "2 Open MPI ranks (mpirun --bind-to none). Each repetition is the mean "
+         "of a batch of round trips lasting about BENCH_CHAN_TARGET_MS."),
+    dict(id="6b", what="8 B round trip: parc_pipe vs MPI",
+         parc="ch_parc_pipe_8", peer="ch_mpi_8", peer_name="MPI_Send/MPI_Recv, 2 ranks",
+         parc_step="chan_parc_pipe", peer_step="chan_mpi", peer_short="MPI",
+         kind="time", goal=2.0,
+         interval="as 6a, through one PARC_SHARED parc_pipe (both directions)."),
+    dict(id="7a", what="8 B round trip: parc_queue vs mp.Queue",
+         parc="ch_parc_queue_8", peer="ch_mp_queue_8", peer_name="multiprocessing.Queue x2",
+         parc_step="chan_parc_queue", peer_step="chan_mp_queue",
+         kind="faster", goal=100.0,
+         interval="as 6a; Python: two multiprocessing.Queue()s (fork context), "
+         "put(bytearray) / get(), echo a multiprocessing.Process."),
+    dict(id="7b", what="8 B round trip: parc_pipe vs mp.Queue",
+         parc="ch_parc_pipe_8", peer="ch_mp_queue_8", peer_name="multiprocessing.Queue x2",
+         parc_step="chan_parc_pipe", peer_step="chan_mp_queue",
+         kind="faster", goal=100.0, interval="as 7a, parc through one parc_pipe."),
+    dict(id="7c", what="  8 B round trip: parc_pipe vs mp.Pipe",
+         parc="ch_parc_pipe_8", peer="ch_mp_pipe_8", peer_name="multiprocessing.Pipe",
+         parc_step="chan_parc_pipe", peer_step="chan_mp_pipe",
+         kind="info", goal=None,
+         interval="as 7b against one multiprocessing.Pipe(duplex=True), "
+         "send_bytes / recv_bytes (no pickling)."),
+    dict(id="8a", what="1 MiB bandwidth: parc_queue vs memcpy",
+         parc="ch_parc_queue_1048576", peer="memcpy_1048576", peer_name="memcpy, one core",
+         parc_step="chan_parc_queue", peer_step="memcpy", size=1 << 20,
+         kind="bw", goal=0.6,
+         interval="parc: bandwidth = 1 MiB / (round trip / 2), the round trip "
+         "of 6a with 1 MiB messages. memcpy: 1 MiB / the time of one memcpy "
+         "of 1 MiB between two warm buffers in one thread (mean of a batch, "
+         "median over the repetitions). Bytes are counted once (not read + "
+         "write); 1 GiB/s = 2^30 bytes per second."),
+    dict(id="8b", what="1 MiB bandwidth: parc_pipe vs memcpy",
+         parc="ch_parc_pipe_1048576", peer="memcpy_1048576", peer_name="memcpy, one core",
+         parc_step="chan_parc_pipe", peer_step="memcpy", size=1 << 20,
+         kind="bw", goal=0.6, interval="as 8a, through one parc_pipe."),
 ]
 
 UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -89,7 +138,7 @@ def parse(path):
     samples = collections.defaultdict(list)
     infos = collections.defaultdict(list)
     errors = collections.defaultdict(list)
-    steps, meta = [], []
+    steps, meta, skips = [], [], {}
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             parts = line.rstrip("\n").split(" ", 2)
@@ -112,7 +161,9 @@ def parse(path):
                 meta.append((label, rest))
             elif kind == "note":
                 steps.append((label, "note " + rest))
-    return samples, infos, errors, steps, meta
+            elif kind == "skip":
+                skips[label] = rest
+    return samples, infos, errors, steps, meta, skips
 
 
 def num(v):
@@ -154,16 +205,43 @@ def step_failure(rc):
     return f"FAILED (exit status {code})"
 
 
-def cell(st, errs, rc):
-    """median [min–max], each in the unit that reads best for the median."""
-    if st is None:
-        if errs:
-            return "FAILED: " + errs[0][:60]
-        return step_failure(rc) or "missing (step not run)"
-    med, lo, hi, _ = st
+BW_UNITS = [("B/s", 1.0), ("KiB/s", 2.0 ** 10), ("MiB/s", 2.0 ** 20), ("GiB/s", 2.0 ** 30)]
+
+
+def bw_unit(bps):
+    for unit, scale in reversed(BW_UNITS):
+        if abs(bps) >= scale:
+            return unit, scale
+    return BW_UNITS[0]
+
+
+def time_text(st):
+    """median [min–max] of seconds, in the unit that reads best for the median."""
+    med, lo, hi = st[0], st[1], st[2]
     unit = auto_unit(med)
     s = UNITS[unit]
     return f"{num(med / s)} {UNIT_TEXT[unit]} [{num(lo / s)}–{num(hi / s)}]"
+
+
+def bw_text(st):
+    """median [min–max] of bytes per second, binary units."""
+    unit, s = bw_unit(st[0])
+    return f"{num(st[0] / s)} {unit} [{num(st[1] / s)}–{num(st[2] / s)}]"
+
+
+def missing_text(errs, rc, skip):
+    if skip is not None:
+        return "skipped (see SKIPPED)"
+    if errs:
+        return "FAILED: " + errs[0][:60]
+    return step_failure(rc) or "missing (step not run)"
+
+
+def cell(st, errs, rc, skip=None, fmt=time_text):
+    """median [min–max], or why there is no figure."""
+    if st is None:
+        return missing_text(errs, rc, skip)
+    return fmt(st)
 
 
 def evaluate(c, ps, qs):
@@ -174,14 +252,19 @@ def evaluate(c, ps, qs):
         r, lo, hi = qs[0] / ps[0], qs[1] / ps[2], qs[2] / ps[1]
         text = f"{num(r)}× faster" if r >= 1 else f"{num(1 / r)}× slower"
         rng = f"{num(lo)}–{num(hi)}×"
+    elif c["kind"] == "bw":  # bandwidths: parc / memcpy, higher is better
+        r, lo, hi = ps[0] / qs[0], ps[1] / qs[2], ps[2] / qs[1]
+        text = f"{100 * r:.0f}% of memcpy"
+        rng = f"{100 * lo:.0f}–{100 * hi:.0f}%"
     else:
         r, lo, hi = ps[0] / qs[0], ps[1] / qs[2], ps[2] / qs[1]
-        label = "parc/OpenMP" if c["kind"] == "time" else "parc/floor"
+        label = (f"parc/{c.get('peer_short', 'OpenMP')}" if c["kind"] == "time"
+                 else "parc/floor")
         text = f"{label} = {num(r)}"
         rng = f"{num(lo)}–{num(hi)}"
     if c["goal"] is None:
         met = "—"
-    elif c["kind"] == "faster":
+    elif c["kind"] in ("faster", "bw"):
         met = "yes" if r >= c["goal"] else "NO"
         if met == "yes" and lo < c["goal"]:
             met = "yes (not at worst)"
@@ -197,24 +280,56 @@ def goal_text(c):
         return "— (info)"
     if c["kind"] == "faster":
         return f"parc ≥ {c['goal']:g}× faster"
-    return f"parc ≤ {c['goal']:g}× OpenMP's time"
+    if c["kind"] == "bw":
+        return f"parc ≥ {100 * c['goal']:.0f}% of memcpy's bandwidth"
+    return f"parc ≤ {c['goal']:g}× {c.get('peer_short', 'OpenMP')}'s time"
 
 
-def build_rows(samples, errors, steps):
-    rcs = {name: rest.split()[0].split("=", 1)[1]
-           for name, rest in steps if rest.startswith("rc=")}
+def side_values(c, key, samples):
+    """The samples of one side; for "bw" rows turned into bytes per second:
+    size / (round trip / 2) for parc, size / copy time for memcpy."""
+    vals = samples.get(c[key])
+    if not vals or c["kind"] != "bw":
+        return vals
+    per = 2.0 if key == "parc" else 1.0
+    return [c["size"] * per / t for t in vals if t > 0]
+
+
+def step_rcs(steps):
+    return {name: rest.split()[0].split("=", 1)[1]
+            for name, rest in steps if rest.startswith("rc=")}
+
+
+def build_rows(samples, errors, steps, skips, chan_why=None):
+    """One row per comparison, but none for a comparison whose two steps
+    were neither run nor skipped (BENCH_ONLY left them out). chan_why: the
+    channel grid's words for a missing figure ("not reached", ...)."""
+    chan_why = chan_why or {}
+    rcs = step_rcs(steps)
+    seen = {name for name, _ in steps} | set(skips)
     rows = []
     for c in COMPARISONS:
-        ps, qs = stats(samples.get(c["parc"])), stats(samples.get(c["peer"]))
+        if not {c.get("parc_step", c["parc"]), c.get("peer_step", c["peer"])} & seen:
+            continue
+        ps, qs = stats(side_values(c, "parc", samples)), stats(side_values(c, "peer", samples))
         ratio, rng, goal, met, _ = evaluate(c, ps, qs)
         reps = max(ps[3] if ps else 0, qs[3] if qs else 0)
+        steps_of = {key: c.get(key + "_step", c[key]) for key in ("parc", "peer")}
         for st, key in ((ps, "parc"), (qs, "peer")):
-            bad = step_failure(rcs.get(c.get(key + "_step", c[key])))
+            bad = step_failure(rcs.get(steps_of[key]))
             if st is not None and bad:
                 met += f" (partial: {key} step {bad.split(' (')[0]})"
+            if st is None and steps_of[key] in skips:
+                met = f"n/a ({key} skipped)"
+        fmt = bw_text if c["kind"] == "bw" else time_text
+        texts = {}
+        for st, key in ((ps, "parc"), (qs, "peer")):
+            texts[key] = cell(st, errors.get(c[key]), rcs.get(steps_of[key]),
+                              skips.get(steps_of[key]), fmt)
+            if st is None and chan_why.get(c[key]):
+                texts[key] = chan_why[c[key]]
         rows.append(dict(id=c["id"], what=c["what"], peer_name=c["peer_name"],
-                         parc=cell(ps, errors.get(c["parc"]), rcs.get(c.get("parc_step", c["parc"]))),
-                         peer=cell(qs, errors.get(c["peer"]), rcs.get(c.get("peer_step", c["peer"]))),
+                         parc=texts["parc"], peer=texts["peer"],
                          ratio=ratio, range=rng, goal=goal, met=met, reps=reps,
                          parc_med=ps[0] if ps else "", peer_med=qs[0] if qs else ""))
     return rows
@@ -229,9 +344,9 @@ def row_cells(r):
             r["range"], r["goal"], r["met"]]
 
 
-def text_table(rows):
-    cells = [HEAD] + [row_cells(r) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(HEAD))]
+def grid_text(head, rows):
+    cells = [head] + rows
+    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
     out = []
     for k, c in enumerate(cells):
         out.append("  ".join(x.ljust(w) for x, w in zip(c, widths)).rstrip())
@@ -240,12 +355,205 @@ def text_table(rows):
     return "\n".join(out)
 
 
-def md_table(rows):
-    out = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+def grid_md(head, rows):
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        out.append("| " + " | ".join(x.strip().replace("|", "\\|")
-                                     for x in row_cells(r)) + " |")
+        out.append("| " + " | ".join(x.strip().replace("|", "\\|") for x in r) + " |")
     return "\n".join(out)
+
+
+def text_table(rows):
+    return grid_text(HEAD, [row_cells(r) for r in rows])
+
+
+def md_table(rows):
+    return grid_md(HEAD, [row_cells(r) for r in rows])
+
+
+# ---------------------------------------------------------------- channels
+
+# (name in the labels ch_<name>_<size> and the step chan_<name>, column title)
+TRANSPORTS = [("parc_queue", "parc_queue"), ("parc_pipe", "parc_pipe"),
+              ("os_pipe", "OS pipe"), ("socketpair", "socketpair"),
+              ("mp_queue", "mp.Queue"), ("mp_pipe", "mp.Pipe"), ("mpi", "MPI")]
+
+CHAN_INTERVAL = (
+    "Round trip: one ping-pong between two processes, timed in the sending "
+    "process only: send a message of the size shown, the echo process "
+    "receives it whole and sends the same bytes back, the sender has them "
+    "whole. Each repetition is the mean of a batch of round trips lasting "
+    "about BENCH_CHAN_TARGET_MS (fewer at large sizes: at least one); the "
+    "cells are the median [min–max] over the timed repetitions, after a "
+    "calibration and warm-up batches. Bandwidth = size / (round trip / 2), "
+    "the one-way rate, in binary units (1 MiB/s = 2^20 bytes per second). "
+    "Every reply is checked (sequence number in its first and last 8 bytes; "
+    "the whole last reply of each repetition). Transports: parc_queue = two "
+    "PARC_SHARED parc_queues, one each way; parc_pipe = one PARC_SHARED "
+    "parc_pipe; OS pipe = two pipe(2)s, blocking read/write loops; "
+    "socketpair = one AF_UNIX SOCK_STREAM socketpair(2); mp.Queue = two "
+    "multiprocessing.Queues, put/get of a bytearray; mp.Pipe = one "
+    "multiprocessing.Pipe, send_bytes/recv_bytes; MPI = blocking "
+    "MPI_Send/MPI_Recv between 2 Open MPI ranks. The echo is a fork of the "
+    "timer in every case (parc_proc_start for parc, fork() for the OS "
+    "channels, a fork-context Process for Python, mpirun for MPI); nothing "
+    "is pinned to a CPU (mpirun --bind-to none).")
+
+
+def size_text(n):
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+def chan_sizes(samples, meta):
+    for k, v in meta:
+        if k == "chan_sizes":
+            try:
+                return [int(x) for x in v.split(",") if x]
+            except ValueError:
+                pass
+    found = set()
+    for label in samples:
+        for name, _ in TRANSPORTS:
+            tail = label[len("ch_" + name + "_"):]
+            if label.startswith("ch_" + name + "_") and tail.isdigit():
+                found.add(int(tail))
+    return sorted(found)
+
+
+def chan_cells(samples, errors, steps, skips, sizes):
+    """{(name, size): dict(rtt=stats, bw=stats, text=why not)}"""
+    rcs = step_rcs(steps)
+    out = {}
+    for name, _ in TRANSPORTS:
+        step = "chan_" + name
+        stopped = False  # a program stops at its first failure: later sizes never ran
+        for size in sizes:
+            label = f"ch_{name}_{size}"
+            rtt = stats(samples.get(label))
+            bw = None
+            if rtt is not None and rtt[1] > 0:
+                bw = (2 * size / rtt[0], 2 * size / rtt[2], 2 * size / rtt[1], rtt[3])
+            why = None
+            if rtt is None and step in skips:
+                why = "skipped"
+            elif rtt is None and stopped:
+                why = "not reached"
+            elif rtt is None:
+                why = missing_text(errors.get(label), rcs.get(step), None)
+                if why.startswith("FAILED:"):
+                    why = "FAILED (see PROBLEMS)"
+                elif why.startswith("HUNG"):
+                    why = "HUNG"
+                stopped = step_failure(rcs.get(step)) is not None or bool(errors.get(label))
+            out[(name, size)] = dict(rtt=rtt, bw=bw, why=why)
+    return out
+
+
+def chan_grid(cells, sizes, which):
+    head = ["size"] + [title for _, title in TRANSPORTS]
+    rows = []
+    for size in sizes:
+        row = [size_text(size)]
+        for name, _ in TRANSPORTS:
+            c = cells[(name, size)]
+            st = c[which]
+            if st is None:
+                row.append(c["why"] or "—")
+            else:
+                row.append(time_text(st) if which == "rtt" else bw_text(st))
+        rows.append(row)
+    return head, rows
+
+
+def fit_line(size_times):
+    """Least squares T(s) = mu + s/B over (size, one-way time) pairs, each
+    residual relative to its own T (else the largest sizes decide alone).
+    Returns (mu, B, worst relative residual) or None."""
+    if len(size_times) < 3:
+        return None
+    a11 = a12 = a22 = b1 = b2 = 0.0
+    for size, t in size_times:  # rows (1/T, s/T) . (mu, 1/B) = 1
+        u, v = 1.0 / t, size / t
+        a11, a12, a22 = a11 + u * u, a12 + u * v, a22 + v * v
+        b1, b2 = b1 + u, b2 + v
+    det = a11 * a22 - a12 * a12
+    if det == 0:
+        return None
+    mu = (b1 * a22 - b2 * a12) / det
+    inv_b = (a11 * b2 - a12 * b1) / det
+    worst = max(abs(mu + s * inv_b - t) / t for s, t in size_times)
+    return mu, (1.0 / inv_b if inv_b > 0 else float("inf")), worst
+
+
+def chan_fits(cells, sizes):
+    lines = []
+    for name, title in TRANSPORTS:
+        pts = [(s, cells[(name, s)]["rtt"][0] / 2) for s in sizes
+               if cells[(name, s)]["rtt"] is not None]
+        f = fit_line(pts)
+        if f is None:
+            continue
+        mu, bw, worst = f
+        unit = auto_unit(abs(mu)) if mu != 0 else "ns"
+        bw_s = "∞ (no size term)" if bw == float("inf") else f"{num(bw / bw_unit(bw)[1])} {bw_unit(bw)[0]}"
+        mu_s = f"{num(mu / UNITS[unit])} {UNIT_TEXT[unit]}"
+        lines.append(f"{title:<11} mu = {mu_s:<9} B = {bw_s:<12} worst misfit "
+                     f"{100 * worst:.0f}% ({len(pts)} sizes)")
+    return lines
+
+
+def chan_context(infos):
+    """One line per transport: round trips per repetition, by size."""
+    lines = []
+    for name, title in TRANSPORTS:
+        per = []
+        for size_label, texts in infos.items():
+            if not size_label.startswith(f"ch_{name}_"):
+                continue
+            tail = size_label[len(f"ch_{name}_"):]
+            if not tail.isdigit():
+                continue
+            for text in texts:
+                kv = dict(x.split("=", 1) for x in text.split() if "=" in x)
+                per.append((int(tail), kv.get("iters_per_rep", "?"), kv.get("reps", "?"),
+                            kv.get("warm", "?")))
+        if per:
+            per.sort()
+            lines.append(f"ch_{name}: round trips per repetition x timed reps "
+                         "(+warm-up) by size: " + ", ".join(
+                             f"{size_text(s)}: {i}x{r}(+{w})" for s, i, r, w in per))
+    return lines
+
+
+def is_chan_size_label(label):
+    return any(label.startswith(f"ch_{n}_") and label[len(f"ch_{n}_"):].isdigit()
+               for n, _ in TRANSPORTS)
+
+
+def memcpy_line(samples):
+    st = stats(samples.get("memcpy_1048576"))
+    if st is None:
+        return None
+    bw = (2 ** 20 / st[0], 2 ** 20 / st[2], 2 ** 20 / st[1], st[3])
+    return (f"single-core memcpy of 1 MiB, warm buffers: {time_text(st)} per copy "
+            f"= {bw_text(bw)} (1 MiB / time of one copy; median [min–max] of "
+            f"{st[3]} repetitions)")
+
+
+def chan_csv_rows(cells, sizes):
+    rows = []
+    for name, _ in TRANSPORTS:
+        for size in sizes:
+            c = cells[(name, size)]
+            rtt, bw = c["rtt"], c["bw"]
+            rows.append(dict(transport=name, size_bytes=size,
+                             rtt_median_s=rtt[0] if rtt else "", rtt_min_s=rtt[1] if rtt else "",
+                             rtt_max_s=rtt[2] if rtt else "", reps=rtt[3] if rtt else 0,
+                             bw_median_Bps=bw[0] if bw else "", bw_min_Bps=bw[1] if bw else "",
+                             bw_max_Bps=bw[2] if bw else "", status=c["why"] or "ok"))
+    return rows
 
 
 def checks(infos, samples):
@@ -266,7 +574,7 @@ def checks(infos, samples):
     return notes
 
 
-def problems(errors, steps, samples):
+def problems(errors, steps, skips):
     out = []
     for name, rest in steps:
         if rest.startswith("note "):
@@ -277,6 +585,8 @@ def problems(errors, steps, samples):
         if why is None:
             continue
         out.append(f"step {name}: {why} ({rest})")
+    for name, why in sorted(skips.items()):
+        out.append(f"step {name}: SKIPPED, not run: {why}")
     for label, msgs in sorted(errors.items()):
         for m in msgs:
             out.append(f"{label}: {m}")
@@ -300,88 +610,133 @@ def interference(steps):
     return out
 
 
-def main(argv):
-    if len(argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 2
-    samples, infos, errors, steps, meta = parse(argv[1])
-    rows = build_rows(samples, errors, steps)
-    notes = checks(infos, samples)
-    probs = problems(errors, steps, samples)
+RATIO_NOTE = ("ratio: for 'faster' rows peer/parc (higher is better for parc); "
+              "for 'time' rows parc/peer time (lower is better); for bandwidth "
+              "rows parc's bandwidth as a share of memcpy's (higher is better); "
+              "'ratio range' is the worst to best pairing of the two spreads.")
 
-    lines = []
-    lines.append("parc pool benchmarks — medians of the timed repetitions, "
-                 "[min–max] across them; warm-ups not counted")
-    for k, v in meta:
-        lines.append(f"  {k}: {v}")
-    noisy = interference(steps)
-    if noisy:
+
+def report_parts(samples, infos, errors, steps, meta, skips):
+    """Everything both outputs show, computed once."""
+    sizes = chan_sizes(samples, meta)
+    cells = chan_cells(samples, errors, steps, skips, sizes)
+    context = [(label, text) for label in sorted(infos) if not is_chan_size_label(label)
+               for text in infos[label]]
+    why = {f"ch_{name}_{size}": c["why"] for (name, size), c in cells.items()}
+    return dict(rows=build_rows(samples, errors, steps, skips, why), sizes=sizes, cells=cells,
+                rtt=chan_grid(cells, sizes, "rtt"), bw=chan_grid(cells, sizes, "bw"),
+                fits=chan_fits(cells, sizes), memcpy=memcpy_line(samples),
+                context=context, chan_context=chan_context(infos),
+                notes=checks(infos, samples), probs=problems(errors, steps, skips),
+                noisy=interference(steps), skips=skips)
+
+
+FIT_TITLE = ("Least-squares fit of the one-way time T(s) = mu + s/B (T = round "
+             "trip / 2; residuals relative to T, so small and large sizes weigh "
+             "alike; 'worst misfit' = largest |fit - T| / T):")
+
+
+def text_report(P, meta):
+    lines = ["parc benchmarks: pools and channels — medians of the timed "
+             "repetitions, [min–max] across them; warm-ups not counted"]
+    lines += [f"  {k}: {v}" for k, v in meta]
+    if P["noisy"]:
         lines.append("  WARNING: other work shared the CPUs during some steps; "
                      "their figures are noisy (details under the table)")
-    lines.append("")
-    table = text_table(rows)
-    lines.append(table)
-    lines.append("")
-    lines.append("ratio: for 'faster' rows peer/parc (higher is better for parc); "
-                 "for OpenMP rows parc/OpenMP time (lower is better); 'ratio range' "
-                 "is worst to best pairing of the two spreads.")
-    lines.append("")
-    lines.append("What each interval times:")
-    for c in COMPARISONS:
-        lines.append(f"  {c['id']:>3}  {c['interval']}")
-    lines.append("")
-    lines.append("Context reported by the programs:")
-    for label in sorted(infos):
-        for text in infos[label]:
-            lines.append(f"  {label}: {text}")
-    for n in notes:
-        lines.append(f"  check: {n}")
-    lines.append("")
-    if noisy:
-        lines.append("INTERFERENCE (CPU used by other processes while a step ran):")
-        lines.extend("  " + n for n in noisy)
+    lines += ["", text_table(P["rows"]), "", RATIO_NOTE, ""]
+    if P["sizes"]:
+        lines += ["Channels: round trip between two processes, by message size "
+                  "(median [min–max])", grid_text(*P["rtt"]), "",
+                  "Channels: bandwidth = size / (round trip / 2), one way "
+                  "(median [min–max]; 1 MiB/s = 2^20 B/s)", grid_text(*P["bw"]), ""]
+        if P["memcpy"]:
+            lines += [P["memcpy"], ""]
+        if P["fits"]:
+            lines += [FIT_TITLE] + ["  " + x for x in P["fits"]] + [""]
+    for name, why in sorted(P["skips"].items()):
+        lines.append(f"SKIPPED {name}: {why}")
+    if P["skips"]:
         lines.append("")
-    if probs:
+    lines.append("What each interval times:")
+    lines += [f"  {c['id']:>3}  {c['interval']}" for c in COMPARISONS]
+    if P["sizes"]:
+        lines.append(f"  ch   {CHAN_INTERVAL}")
+    lines += ["", "Context reported by the programs:"]
+    lines += [f"  {label}: {text}" for label, text in P["context"]]
+    lines += [f"  {x}" for x in P["chan_context"]]
+    lines += [f"  check: {n}" for n in P["notes"]]
+    lines.append("")
+    if P["noisy"]:
+        lines.append("INTERFERENCE (CPU used by other processes while a step ran):")
+        lines += ["  " + n for n in P["noisy"]] + [""]
+    if P["probs"]:
         lines.append("PROBLEMS:")
-        lines.extend("  " + p for p in probs)
+        lines += ["  " + p for p in P["probs"]]
     else:
         lines.append("No problems: every step exited 0 and every result was checked.")
-    print("\n".join(lines))
+    return "\n".join(lines)
 
+
+def write_csv(path, fields, rows):
+    with open(path, "w", encoding="utf-8", newline="") as fc:
+        w = csv.DictWriter(fc, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    with open(path, encoding="utf-8") as fc:
+        return fc.read()
+
+
+def md_report(P, meta, csv_path, chan_csv_path):
+    out = ["# parc benchmarks: pools and channels", ""]
+    out += [f"- {k}: {v}" for k, v in meta]
+    if P["noisy"]:
+        out += ["", "**Warning:** other work shared the CPUs during some steps; "
+                "their figures are noisy:", ""] + [f"- {n}" for n in P["noisy"]]
+    out += ["", "Median of the timed repetitions, [min–max] across them; "
+            "warm-ups not counted.", "", md_table(P["rows"]), "", RATIO_NOTE, ""]
+    if P["sizes"]:
+        out += ["## Channels: round trip by message size", "", grid_md(*P["rtt"]), "",
+                "## Channels: bandwidth = size / (round trip / 2)", "",
+                "One way; median [min–max]; 1 MiB/s = 2^20 bytes per second.", "",
+                grid_md(*P["bw"]), ""]
+        if P["memcpy"]:
+            out += [P["memcpy"][0].upper() + P["memcpy"][1:] + ".", ""]
+        if P["fits"]:
+            out += [FIT_TITLE, ""] + [f"- `{x}`" for x in P["fits"]] + [""]
+    out += [f"**Skipped** `{name}`: {why}" for name, why in sorted(P["skips"].items())]
+    out += ["", "## What each interval times", ""]
+    out += [f"- **{c['id']}** {c['interval']}" for c in COMPARISONS]
+    if P["sizes"]:
+        out.append(f"- **channels** {CHAN_INTERVAL}")
+    out += ["", "## Context", ""]
+    out += [f"- `{label}`: {text}" for label, text in P["context"]]
+    out += [f"- {x}" for x in P["chan_context"]]
+    out += [f"- check: {n}" for n in P["notes"]]
+    out += ["", "## Problems", ""]
+    out += ["- " + p for p in P["probs"]] if P["probs"] else ["None."]
+    fields = ["id", "what", "parc", "peer_name", "peer", "parc_med", "peer_med",
+              "ratio", "range", "goal", "met", "reps"]
+    out += ["", "## CSV", "", "```csv", write_csv(csv_path, fields, P["rows"]).rstrip(), "```"]
+    if P["sizes"]:
+        fields = ["transport", "size_bytes", "rtt_median_s", "rtt_min_s", "rtt_max_s",
+                  "reps", "bw_median_Bps", "bw_min_Bps", "bw_max_Bps", "status"]
+        text = write_csv(chan_csv_path, fields, chan_csv_rows(P["cells"], P["sizes"]))
+        out += ["", "```csv", text.rstrip(), "```"]
+    return "\n".join(out) + "\n"
+
+
+def main(argv):
+    if len(argv) not in (4, 5):
+        print(__doc__, file=sys.stderr)
+        return 2
+    chan_csv = argv[4] if len(argv) == 5 else os.path.join(
+        os.path.dirname(argv[3]) or ".", "results_chan.csv")
+    samples, infos, errors, steps, meta, skips = parse(argv[1])
+    P = report_parts(samples, infos, errors, steps, meta, skips)
+    print(text_report(P, meta))
+    md = md_report(P, meta, argv[3], chan_csv)
     with open(argv[2], "w", encoding="utf-8") as f:
-        f.write("# parc pool benchmarks\n\n")
-        for k, v in meta:
-            f.write(f"- {k}: {v}\n")
-        if noisy:
-            f.write("\n**Warning:** other work shared the CPUs during some "
-                    "steps; their figures are noisy:\n\n")
-            f.write("".join(f"- {n}\n" for n in noisy))
-        f.write("\nMedian of the timed repetitions, [min–max] across them; "
-                "warm-ups not counted.\n\n")
-        f.write(md_table(rows) + "\n\n")
-        f.write("Ratio: for 'faster' rows peer/parc (higher is better for parc); "
-                "for OpenMP rows parc/OpenMP time (lower is better). 'Ratio range' "
-                "pairs the two spreads worst to best.\n\n## What each interval times\n\n")
-        for c in COMPARISONS:
-            f.write(f"- **{c['id']}** {c['interval']}\n")
-        f.write("\n## Context\n\n")
-        for label in sorted(infos):
-            for text in infos[label]:
-                f.write(f"- `{label}`: {text}\n")
-        for n in notes:
-            f.write(f"- check: {n}\n")
-        f.write("\n## Problems\n\n")
-        f.write("\n".join("- " + p for p in probs) + "\n" if probs else "None.\n")
-        f.write("\n## CSV\n\n```csv\n")
-        with open(argv[3], "w", encoding="utf-8", newline="") as fc:
-            fields = ["id", "what", "parc", "peer_name", "peer", "parc_med", "peer_med",
-                      "ratio", "range", "goal", "met", "reps"]
-            w = csv.DictWriter(fc, fieldnames=fields, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
-        with open(argv[3], encoding="utf-8") as fc:
-            f.write(fc.read())
-        f.write("```\n")
+        f.write(md)
     return 0
 
 
