@@ -78,6 +78,14 @@ int parc_queue_create(parc_queue **out, size_t capacity, size_t max_msg,
   return 0;
 }
 
+/* The counts change only under their side's lock: a plain increment,
+ * stored atomically for parc_queue_stats to read at any time. */
+static void bump(_Atomic uint64_t *count) {
+  atomic_store_explicit(count,
+                        atomic_load_explicit(count, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+}
+
 /* Takes a side's lock. A holder that died left the ring consistent (see
  * the top of the file); if it died between moving the ring and counting
  * the message, its mark says so, and the count is made good here. */
@@ -127,7 +135,7 @@ int parc_queue_put(parc_queue *q, const void *msg, size_t len,
       q->put_mark.count = atomic_load(&q->put_count);
       q->put_mark.pos = atomic_load(&q->ring.tail) + 1;
       parc__ring_writev(&q->ring, iov, 2, false, PARC__FOREVER, NULL);
-      atomic_fetch_add(&q->put_count, 1);
+      bump(&q->put_count);
       q->put_mark.pos = 0;
       parc__event_signal(&q->not_empty, q->shared);
       break;
@@ -168,7 +176,7 @@ int parc_queue_get(parc_queue *q, void *buf, size_t cap, size_t *len,
       q->get_mark.count = atomic_load(&q->taken);
       q->get_mark.pos = atomic_load(&q->ring.head) + 1;
       parc__ring_consume(&q->ring, FRAME + (size_t)frame);
-      atomic_fetch_add(&q->taken, 1);
+      bump(&q->taken);
       q->get_mark.pos = 0;
       parc__event_signal(&q->not_full, q->shared);
       break;
