@@ -79,7 +79,6 @@ void parc__job_count(parc__job *j, uint64_t units) {
 static void submit_job(parc_pool *p, parc__job *j) {
   pthread_mutex_lock(&p->lock);
   j->refs++;
-  j->pending = true;
   if (p->pending_tail)
     p->pending_tail->next_pending = j;
   else
@@ -242,7 +241,6 @@ void parc_pool_destroy_ex(parc_pool *p, int cancel_running) {
     return;
   pthread_mutex_lock(&p->lock);
   p->stopping = true;
-  p->kill_running = cancel_running != 0;
   for (parc__job *j = p->pending_head; j; j = j->next_pending)
     if (cancel_running || parc__job_queued(p, j))
       parc__job_abort(j, PARC_ECANCELED);

@@ -2,12 +2,13 @@
  *
  * Shape of a pool (DESIGN.md "Layers"):
  *
- *   caller threads --(jobs, under pool->lock)--> manager thread
- *   manager --(batch messages, one SPSC ring per worker)--> workers
- *   workers --(result messages, one SPSC ring per worker)--> manager
+ *   caller threads --(jobs, under pool->lock)--> the scheduler
+ *   scheduler --(batch messages, one SPSC ring per worker)--> workers
+ *   workers --(result messages, one SPSC ring per worker)--> scheduler
  *
- * The manager thread (sched.c) owns the workers' records and every batch in
- * flight; callers only add jobs, cancel them and wait for them. A worker
+ * The scheduler (sched.c) is a round run under pool->lock, by a caller
+ * while it waits or else by the pool's manager thread; whoever holds the
+ * lock owns the workers' records and every batch in flight. A worker
  * (worker.c) is the same loop in a thread or in a forked process; only how
  * it is started, stopped and observed differs (backend/).
  *
@@ -111,7 +112,6 @@ typedef struct parc__requeue {
 typedef struct parc__job {
   parc__job_kind kind;
   struct parc__job *next_pending; /* pool's pending list */
-  bool pending;                   /* on that list */
   unsigned refs;
   parc_pool *pool;
   bool is_future;
@@ -206,7 +206,6 @@ typedef struct parc__worker {
     parc__msg_result hdr;
     size_t payload_got;
   } rx;
-  void *be;                         /* backend's per-worker data */
 } parc__worker;
 
 /* ---------------------------------------------------------------- backend */
@@ -252,10 +251,9 @@ struct parc_pool {
   parc__job *pending_head, *pending_tail;
   parc__job *futures;        /* futures not yet freed by their owners */
   uint64_t next_seq;
-  bool starting, stopping, kill_running, broken;
+  bool starting, stopping, broken;
   uint64_t shm_gen;          /* parc_shm_alloc regions its workers map */
   pthread_t manager;
-  bool manager_started;
 };
 
 /* pool.c */

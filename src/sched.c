@@ -1,11 +1,11 @@
-/* sched.c -- the manager: the one scheduler of a pool.
+/* sched.c -- the one scheduler of a pool.
  *
- * One thread per pool. It hands batches of units to workers, reads their
+ * A round (parc__round) hands batches of units to workers, reads their
  * results, notices workers that died or overran task_timeout, and finishes
- * jobs. It holds pool->lock whenever it touches jobs or worker records and
- * drops it only to sleep on the doorbell, which every worker result,
- * every free byte in a worker's inbound lane, every backend event and
- * every caller request rings.
+ * jobs, all under pool->lock. A caller that waits runs rounds itself and
+ * sleeps on the doorbell, which every worker result, every free byte in a
+ * worker's inbound lane, every backend event and every finished job rings;
+ * the pool's manager thread runs them when no caller does.
  *
  * The manager never blocks on a lane: batches and results move piece by
  * piece as room or data appears, so a worker blocked writing a big result
@@ -25,8 +25,13 @@
 
 #define TARGET_BATCH_NS 50000.0 /* aim for ~50 us of work per batch */
 
+/* Where the i-th batch in w's fifo is kept. */
+static unsigned fifo_pos(const parc__worker *w, unsigned i) {
+  return (w->fifo_head + i) % PARC__INFLIGHT;
+}
+
 static parc__batch *fifo_at(parc__worker *w, unsigned i) {
-  return &w->fifo[(w->fifo_head + i) % PARC__INFLIGHT];
+  return &w->fifo[fifo_pos(w, i)];
 }
 
 static void fifo_pop(parc__worker *w) {
@@ -93,23 +98,14 @@ static unsigned static_owner(const parc_pool *p, const parc__job *j,
   return UINT32_MAX;
 }
 
-/* Which cursor worker w takes a loop's chunks from: for static, its own,
- * else that of a slot whose worker could not be restarted (a slot whose
- * worker is only starting keeps its chunks for it); for dynamic and
- * guided, any. UINT32_MAX: nothing for w now. */
+/* Which cursor worker w takes a loop's chunks from: for static, as
+ * static_owner (a slot whose worker is only starting keeps its chunks for
+ * it); for dynamic and guided, any. UINT32_MAX: nothing for w now. */
 static unsigned loop_cursor(const parc_pool *p, const parc__job *j,
                             unsigned w) {
-  if (j->schedule != PARC_SCHEDULE_STATIC)
-    return parc__loop_exhausted(j, p->nworkers) ? UINT32_MAX : w;
-  uint64_t total = unit_limit(j), f, c;
-  for (unsigned k = 0; k < p->nworkers; k++) {
-    unsigned o = (w + k) % p->nworkers;
-    if ((o == w || p->workers[o].state == W_GONE) &&
-        parc__static_bounds(total, j->for_chunk, p->nworkers,
-                            atomic_load(&j->static_next[o]), &f, &c))
-      return o;
-  }
-  return UINT32_MAX;
+  if (j->schedule == PARC_SCHEDULE_STATIC)
+    return static_owner(p, j, w);
+  return parc__loop_exhausted(j, p->nworkers) ? UINT32_MAX : w;
 }
 
 static bool job_has_work_for(const parc_pool *p, const parc__job *j,
@@ -347,7 +343,6 @@ static void prune_pending(parc_pool *p) {
         p->pending_head = nx;
       if (p->pending_tail == j)
         p->pending_tail = prev;
-      j->pending = false;
       parc__job_unref(j);
     }
     j = nx;
@@ -401,7 +396,7 @@ static void skip_batches(parc_pool *p, parc__job *j) {
   for (unsigned w = 0; w < p->nworkers; w++) {
     parc__worker *wk = &p->workers[w];
     for (unsigned i = 0; i < wk->fifo_len; i++) {
-      unsigned pos = (wk->fifo_head + i) % PARC__INFLIGHT;
+      unsigned pos = fifo_pos(wk, i);
       if (wk->fifo[pos].job == j)
         atomic_store_explicit(&wk->slot->skip[pos], wk->fifo[pos].seq,
                               memory_order_seq_cst);
@@ -438,7 +433,7 @@ static bool wants_more(const parc__worker *w) {
     return false;
   double queued = 0;
   for (unsigned i = 0; i < w->fifo_len; i++) {
-    const parc__batch *b = &w->fifo[(w->fifo_head + i) % PARC__INFLIGHT];
+    const parc__batch *b = &w->fifo[fifo_pos(w, i)];
     if (b->job->kind != JOB_MAP || b->job->task_ns <= 0)
       return false; /* unknown cost: keep to two */
     queued += (double)(b->units - b->done) * b->job->task_ns;

@@ -67,6 +67,8 @@ typedef struct pstate {
   pthread_cond_t ev_room;
   zmsg *ev;
   unsigned ev_cap, ev_head, ev_len;
+  _Atomic unsigned ev_waiting; /* ev_len, readable without the lock: every
+                                  round asks, and nearly always it is 0 */
   bool closing;
 } pstate;
 
@@ -209,18 +211,25 @@ static void push_event(pstate *st, zmsg m) {
   pthread_mutex_lock(&st->ev_lock);
   while (st->ev_len == st->ev_cap && !st->closing)
     pthread_cond_wait(&st->ev_room, &st->ev_lock);
-  if (st->ev_len < st->ev_cap)
+  if (st->ev_len < st->ev_cap) {
     st->ev[(st->ev_head + st->ev_len++) % st->ev_cap] = m;
+    atomic_store(&st->ev_waiting, st->ev_len);
+  }
   pthread_mutex_unlock(&st->ev_lock);
 }
 
+/* An event pushed after the unlocked look is not lost: the watchdog rings
+ * the doorbell after pushing it, so another round follows. */
 static bool pop_event(pstate *st, zmsg *m) {
+  if (atomic_load(&st->ev_waiting) == 0)
+    return false;
   pthread_mutex_lock(&st->ev_lock);
   bool got = st->ev_len > 0;
   if (got) {
     *m = st->ev[st->ev_head];
     st->ev_head = (st->ev_head + 1) % st->ev_cap;
     st->ev_len--;
+    atomic_store(&st->ev_waiting, st->ev_len);
     pthread_cond_signal(&st->ev_room);
   }
   pthread_mutex_unlock(&st->ev_lock);

@@ -156,12 +156,8 @@ static bool peer_gone(parc_pipe *e) {
 /* The other end's waiter may sleep: wake it if it does. */
 static void kick(parc_pipe *e) {
   atomic_thread_fence(memory_order_seq_cst); /* pairs with pipe_wait */
-  pipe_side *p = peer(e);
-  if (atomic_load_explicit(&p->sleeping, memory_order_relaxed)) {
-    uint64_t one = 1;
-    ssize_t w = write(p->efd, &one, sizeof one);
-    (void)w; /* EAGAIN: the counter is already non-zero, it will wake */
-  }
+  if (atomic_load_explicit(&peer(e)->sleeping, memory_order_relaxed))
+    wake_peer(e);
 }
 
 /* A pidfd of the process bound to the other end, if another process. */
@@ -363,9 +359,7 @@ void parc_pipe_close(parc_pipe *e) {
   int owner = atomic_load(&mine->owner), self = parc__pid();
   if (owner == self || (owner == 0 && e->made_by == self)) {
     atomic_store(&mine->closed, 1);
-    uint64_t one = 1;
-    ssize_t w = write(peer(e)->efd, &one, sizeof one); /* wake it */
-    (void)w;
+    wake_peer(e);
   }
   if (e->peer_fd >= 0)
     close(e->peer_fd);

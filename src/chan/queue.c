@@ -91,7 +91,7 @@ static void bump(_Atomic uint64_t *count) {
  * the message, its mark says so, and the count is made good here. */
 static int side_lock(pthread_mutex_t *m, double timeout, struct mark *mark,
                      _Atomic uint64_t *pos, _Atomic uint64_t *count) {
-  int rc = parc__mutex_lock(m, timeout);
+  int rc = parc__mutex_lock(m, timeout, NULL);
   if (rc == PARC_EOWNERDEAD) {
     if (mark->pos && atomic_load(pos) != mark->pos - 1 &&
         atomic_load(count) == mark->count)

@@ -55,8 +55,9 @@ int parc__mutex_init(pthread_mutex_t *m, int shared) {
   return mutex_init(m, shared);
 }
 
-/* Blocking waits on a robust mutex go in slices of SLICE_S, for two
- * reasons. A waiter that an unlock woke and that is killed before it takes
+/* Blocking waits on a robust mutex go in slices of SLICE_S, for three
+ * reasons. Between slices a waiter can see that the lock has broken (see
+ * parc_lock_acquire). A waiter that an unlock woke and that is killed before it takes
  * the lock takes the wake-up with it (glibc's robust mutexes), leaving the
  * others asleep on a free lock: a slice bounds that stall. And each slice
  * is a pthread_mutex_timedlock, which ThreadSanitizer understands (it does
@@ -72,12 +73,15 @@ static void realtime_in(double seconds, struct timespec *ts) {
   ts->tv_nsec = ns % 1000000000L;
 }
 
-static int mutex_lock_once(pthread_mutex_t *m, double timeout) {
+static int mutex_lock_once(pthread_mutex_t *m, double timeout,
+                           const _Atomic int *give_up) {
   int rc = pthread_mutex_trylock(m); /* free: no clock, no slices */
   if (rc != EBUSY || timeout == 0)
     return rc;
   uint64_t deadline = parc__deadline(timeout);
   for (;;) {
+    if (give_up && atomic_load(give_up))
+      return ENOTRECOVERABLE;
     double slice = SLICE_S;
     if (deadline != PARC__FOREVER) {
       uint64_t now = parc__now_ns();
@@ -96,8 +100,9 @@ static int mutex_lock_once(pthread_mutex_t *m, double timeout) {
 
 /* Locks with the library's timeout convention; errno-style results mapped
  * to PARC_E*: EOWNERDEAD means the caller holds it, state suspect. */
-int parc__mutex_lock(pthread_mutex_t *m, double timeout) {
-  int rc = mutex_lock_once(m, timeout);
+int parc__mutex_lock(pthread_mutex_t *m, double timeout,
+                     const _Atomic int *give_up) {
+  int rc = mutex_lock_once(m, timeout, give_up);
   switch (rc) {
   case 0: return 0;
   case EOWNERDEAD: return PARC_EOWNERDEAD;
@@ -128,36 +133,20 @@ int parc_lock_create(parc_lock **out, int flags) {
 
 /* glibc reports a robust mutex left unrecoverable only to trylock: a
  * blocking or timed lock on it waits forever. So the lock keeps that state
- * itself (`broken`), and an acquire that must wait does so in slices of
- * BROKEN_CHECK_S, so one already waiting when the lock breaks hears of it.
- * The slices cost nothing while the lock works. */
-#define BROKEN_CHECK_S 0.2
-
+ * itself (`broken`), and the sliced wait of parc__mutex_lock gives up when
+ * it is set, so an acquire already waiting when the lock breaks hears of
+ * it too. */
 int parc_lock_acquire(parc_lock *l, double timeout) {
   if (!l)
     return PARC_EINVAL;
-  uint64_t deadline = parc__deadline(timeout);
-  for (;;) {
-    if (atomic_load(&l->broken))
-      return PARC_EBROKEN;
-    double slice = timeout;
-    if (timeout != 0) {
-      uint64_t now = parc__now_ns();
-      double left = deadline == PARC__FOREVER ? 1e9
-                    : deadline > now          ? (double)(deadline - now) / 1e9
-                                              : 0;
-      if (left <= 0)
-        return PARC_ETIMEDOUT;
-      slice = left < BROKEN_CHECK_S ? left : BROKEN_CHECK_S;
-    }
-    int rc = parc__mutex_lock(&l->m, slice);
-    if (rc == PARC_EOWNERDEAD)
-      atomic_store(&l->suspect, 1);
-    if (rc == PARC_EBROKEN)
-      atomic_store(&l->broken, 1);
-    if (rc != PARC_ETIMEDOUT || timeout == 0)
-      return rc;
-  }
+  if (atomic_load(&l->broken))
+    return PARC_EBROKEN;
+  int rc = parc__mutex_lock(&l->m, timeout, &l->broken);
+  if (rc == PARC_EOWNERDEAD)
+    atomic_store(&l->suspect, 1);
+  if (rc == PARC_EBROKEN)
+    atomic_store(&l->broken, 1);
+  return rc;
 }
 
 int parc_lock_consistent(parc_lock *l) {
@@ -273,7 +262,7 @@ int parc_barrier_create(parc_barrier **out, unsigned parties, int flags) {
 /* A party that died inside the barrier's lock left only counters, which
  * are consistent at every instant it could die: take the lock over. */
 static int barrier_lock(parc_barrier *b) {
-  int rc = parc__mutex_lock(&b->m, -1);
+  int rc = parc__mutex_lock(&b->m, -1, NULL);
   if (rc == PARC_EOWNERDEAD) {
     pthread_mutex_consistent(&b->m);
     rc = 0;

@@ -1,5 +1,4 @@
 /* clock.c -- monotonic time and deadlines. */
-#include <stdatomic.h>
 #include <time.h>
 
 #include "sys/sys.h"
@@ -27,25 +26,4 @@ void parc__abs_time(double seconds, struct timespec *ts) {
     ts->tv_sec++;
     ts->tv_nsec -= 1000000000L;
   }
-}
-
-/* ---- the pid, cached (here for want of a better home: it is as cheap a
- * question as the clock) */
-#include <pthread.h>
-#include <unistd.h>
-
-static _Atomic int cached_pid;
-static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
-
-static void forget_pid(void) { atomic_store(&cached_pid, 0); }
-static void watch_forks(void) { pthread_atfork(NULL, NULL, forget_pid); }
-
-int parc__pid(void) {
-  int pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
-  if (pid == 0) {
-    pthread_once(&pid_once, watch_forks);
-    pid = (int)getpid();
-    atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
-  }
-  return pid;
 }

@@ -64,7 +64,7 @@ void parc__obj_free(void *p, int shared);
 struct timespec;
 void parc__abs_time(double seconds, struct timespec *ts);
 
-/* This process's pid without a system call (glibc no longer caches it);
+/* ---- pid.c: this process's pid without a system call (glibc no longer caches it);
  * correct in a child after fork. */
 int parc__pid(void);
 
