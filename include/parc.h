@@ -392,7 +392,9 @@ PARC_API int parc_thread_join(parc_thread *t, int *rc, double timeout);
 
 /* ---------------------------------------------------------------- machine */
 
-/* Physical cores (hwloc); at least 1. */
+/* Physical cores this process may run on (its affinity mask), from the
+ * kernel's topology files (hwloc where they are missing); counted once per
+ * process. At least 1. */
 PARC_API unsigned parc_physical_cores(void);
 /* Hardware threads the process may run on; at least 1. */
 PARC_API unsigned parc_logical_cpus(void);

@@ -1,0 +1,8 @@
+/* cli.h -- the subcommands of the parc command, one file each. Each takes
+ * the arguments after its name and returns the process exit status. */
+#ifndef PARC_CLI_H
+#define PARC_CLI_H
+
+int parc_cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,34 @@
+/* main.c -- the parc command: one subcommand per file (run.c, ...). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "parc.h"
+
+static const char USAGE[] =
+    "usage: parc COMMAND [ARGS...]\n"
+    "\n"
+    "  run     run a command over a parameter grid on every core\n"
+    "          (parc run --help)\n"
+    "\n"
+    "  parc --version prints the version.\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(USAGE, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "run") == 0) return parc_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    fputs(USAGE, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("parc %d.%d.%d\n", PARC_VERSION_MAJOR, PARC_VERSION_MINOR,
+           PARC_VERSION_PATCH);
+    return 0;
+  }
+  fprintf(stderr, "parc: unknown command '%s' (see 'parc --help')\n", cmd);
+  return 2;
+}

@@ -1,0 +1,841 @@
+/* run.c -- `parc run`: options, then the jobs on a libparc thread pool.
+ *
+ * The main thread owns every record: it submits jobs as futures (at most
+ * two per lane ahead, so a stop or a halt leaves little queued), waits for
+ * whichever finishes first (parc_wait_any), and then logs, prints, retries
+ * or halts. A lane (a pool worker) expands its job's command, runs it to
+ * its end (run_job.c) and touches nothing shared but the running count.
+ *
+ * SIGINT and SIGTERM are blocked in every thread and taken by one thread
+ * with sigwait: the first sets `stopping` and wakes every lane's poll
+ * (stop_fd), the second wakes them again to kill (kill_fd). The main
+ * thread sees `stopping` within one tick of its wait (100 ms).
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "parc.h"
+#include "run.h"
+
+extern char **environ;
+
+#define TICK 0.1            /* seconds between looks at signals and progress */
+#define PLAIN_PROGRESS 5.0  /* seconds between plain progress lines */
+#define EXIT_USAGE 2
+#define MAX_FAIL_EXIT 101
+
+enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
+
+typedef struct run_opts {
+  unsigned jobs;
+  int keep_order, tag, line_buffer, shell, dry_run, quiet;
+  int resume, resume_failed, minimize;
+  unsigned retries, inner_threads;
+  double timeout, grace;
+  enum halt_when halt;
+  double halt_fail;  /* failures that halt; a fraction of all jobs if pct */
+  int halt_pct;
+  const char *results, *joblog, *best;
+  char **average_over;
+  size_t navg;
+} run_opts;
+
+typedef struct job {
+  size_t index;
+  unsigned attempt;     /* 1.. */
+  int not_started;      /* the stop came first */
+  char *line;           /* the command line that ran */
+  run_result res;
+  int done;             /* finished, waiting for its turn to print (-k) */
+} job;
+
+typedef struct run_state {
+  run_opts o;
+  run_inputs in;
+  run_template *tmpl;
+  run_records *rec;
+  run_signals sig;
+  char **env;           /* the jobs' environment, less PARC_JOB/PARC_SLOT */
+  size_t nenv, env_own; /* env[env_own..nenv) are ours to free */
+  _Atomic int running;  /* lanes running a job now */
+  _Atomic int closed;   /* --halt reached or a failed record: start no job */
+  _Atomic size_t lane_failures; /* final failures, counted by the lanes */
+  size_t ndone, nfailed, nstopped, torun; /* torun: less skipped ones */
+  int signo;            /* the first SIGINT/SIGTERM, or 0 */
+  int fatal;            /* a record could not be written */
+  double t0, last_plain;
+  int tty, color, bar_shown;
+  pthread_mutex_t out_lock; /* stdout/stderr: job output and the bar */
+} run_state;
+
+/* ------------------------------------------------------------ usage */
+
+static const char USAGE[] =
+"usage: parc run [OPTIONS] COMMAND [ARG...] [::: VALUES... | :::+ VALUES...\n"
+"                | :::: FILE... | ::::+ FILE...]...\n"
+"\n"
+"Runs COMMAND once per combination of the input values, on every core.\n"
+"Replacement strings: {} {1}..{n} {NAME} {#} {%} {.} {/} {//} {/.}\n"
+"\n"
+"  -j, --jobs N          jobs at once; N% of the cores (default: one per core)\n"
+"  -k, --keep-order      print outputs in input order\n"
+"      --tag             prefix output lines with the job's values\n"
+"      --line-buffer     print output line by line as it comes\n"
+"      --shell           run with sh -c (values are quoted)\n"
+"      --grid NAME=SPEC  a named axis: v1,v2,...  A:B[:STEP]  FROM..TOxN\n"
+"      --results DIR     outputs and DIR/results.csv (with metrics)\n"
+"      --joblog FILE     GNU parallel's job log\n"
+"      --resume          skip jobs the job log has\n"
+"      --resume-failed   skip jobs the job log has as succeeded\n"
+"      --retries N       run a failing job up to N times in all\n"
+"      --timeout SECS    stop a job after SECS (TERM, grace, KILL)\n"
+"      --grace SECS      between TERM and KILL (default 1)\n"
+"      --halt WHEN       never | now,fail=N | soon,fail=N  (N or N%)\n"
+"      --dry-run         print the commands, run nothing\n"
+"      --inner-threads N OMP/OPENBLAS/MKL_NUM_THREADS for the jobs\n"
+"      --best METRIC     print METRIC per setting and the best one\n"
+"      --minimize        lower METRIC is better\n"
+"      --average-over NAME  average METRIC over this axis (e.g. fold)\n"
+"      --quiet           no progress\n"
+"  -h, --help            this help\n"
+"\n"
+"Exit: 0 if all jobs succeeded, else the number that failed (at most 101);\n"
+"2 for bad usage; 130/143 when stopped by SIGINT/SIGTERM.\n"
+"See docs/parc-run.md.\n";
+
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("parc run: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(" (see 'parc run --help')\n", stderr);
+  va_end(ap);
+  return EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------ options */
+
+static int parse_uint(const char *s, unsigned *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (*s == '\0' || *s == '-' || *end || errno || v > 1000000) return -1;
+  *out = (unsigned)v;
+  return 0;
+}
+
+static int parse_secs(const char *s, double *out) {
+  char *end;
+  double v = strtod(s, &end);
+  if (*s == '\0' || *end || !isfinite(v) || v < 0) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_jobs(const char *s, unsigned cores, unsigned *out) {
+  size_t n = strlen(s);
+  unsigned v;
+  if (n > 1 && s[n - 1] == '%') {
+    char tmp[32];
+    if (n >= sizeof tmp) return -1;
+    memcpy(tmp, s, n - 1);
+    tmp[n - 1] = '\0';
+    if (parse_uint(tmp, &v) != 0 || v == 0) return -1;
+    v = (unsigned)((unsigned long)cores * v / 100);
+    *out = v ? v : 1;
+    return 0;
+  }
+  if (parse_uint(s, &v) != 0 || v == 0) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_halt(const char *s, run_opts *o) {
+  if (strcmp(s, "never") == 0) {
+    o->halt = HALT_NEVER;
+    return 0;
+  }
+  const char *rest;
+  if (strncmp(s, "now,fail=", 9) == 0) o->halt = HALT_NOW, rest = s + 9;
+  else if (strncmp(s, "soon,fail=", 10) == 0) o->halt = HALT_SOON, rest = s + 10;
+  else return -1;
+  char *end;
+  double v = strtod(rest, &end);
+  o->halt_pct = *end == '%';
+  if (end == rest || (*end && strcmp(end, "%") != 0) || !(v > 0) ||
+      (o->halt_pct && v > 100) || (!o->halt_pct && v != floor(v)))
+    return -1;
+  o->halt_fail = v;
+  return 0;
+}
+
+enum opt_id {
+  O_JOBS, O_KEEP, O_TAG, O_LINEBUF, O_SHELL, O_GRID, O_RESULTS, O_JOBLOG,
+  O_RESUME, O_RESUME_FAILED, O_RETRIES, O_TIMEOUT, O_GRACE, O_HALT, O_DRY,
+  O_INNER, O_BEST, O_MINIMIZE, O_AVG, O_QUIET, O_HELP
+};
+
+static const struct option_def {
+  const char *name;
+  char short_name;
+  int has_arg;
+  enum opt_id id;
+} OPTIONS[] = {
+    {"jobs", 'j', 1, O_JOBS},          {"keep-order", 'k', 0, O_KEEP},
+    {"tag", 0, 0, O_TAG},              {"line-buffer", 0, 0, O_LINEBUF},
+    {"shell", 0, 0, O_SHELL},          {"grid", 0, 1, O_GRID},
+    {"results", 0, 1, O_RESULTS},      {"joblog", 0, 1, O_JOBLOG},
+    {"resume", 0, 0, O_RESUME},        {"resume-failed", 0, 0, O_RESUME_FAILED},
+    {"retries", 0, 1, O_RETRIES},      {"timeout", 0, 1, O_TIMEOUT},
+    {"grace", 0, 1, O_GRACE},          {"halt", 0, 1, O_HALT},
+    {"dry-run", 0, 0, O_DRY},          {"inner-threads", 0, 1, O_INNER},
+    {"best", 0, 1, O_BEST},            {"minimize", 0, 0, O_MINIMIZE},
+    {"average-over", 0, 1, O_AVG},     {"quiet", 0, 0, O_QUIET},
+    {"help", 'h', 0, O_HELP},
+};
+
+/* Finds the option at argv[*i]; sets *val for one that takes a value.
+ * Returns its definition or NULL (usage error printed into err). */
+static const struct option_def *match_option(int argc, char **argv, int *i,
+                                             const char **val, run_err err) {
+  const char *a = argv[*i], *inline_val = NULL;
+  const struct option_def *d = NULL;
+  size_t n = sizeof OPTIONS / sizeof OPTIONS[0];
+  if (a[1] == '-') {
+    const char *eq = strchr(a, '=');
+    size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    for (size_t k = 0; k < n && !d; k++)
+      if (strlen(OPTIONS[k].name) == len && !strncmp(OPTIONS[k].name, a + 2, len))
+        d = &OPTIONS[k];
+    if (eq) inline_val = eq + 1;
+  } else {
+    for (size_t k = 0; k < n && !d; k++)
+      if (OPTIONS[k].short_name && OPTIONS[k].short_name == a[1]) d = &OPTIONS[k];
+    if (d && a[2]) inline_val = a + 2;
+    if (d && !d->has_arg && a[2]) d = NULL; /* no bundling: -kq */
+  }
+  if (d == NULL) return run_fail(err, "unknown option '%s'", a), NULL;
+  if (!d->has_arg && inline_val && a[1] == '-')
+    return run_fail(err, "option '--%s' takes no value", d->name), NULL;
+  if (d->has_arg && !inline_val) {
+    if (*i + 1 >= argc)
+      return run_fail(err, "option '%s' needs a value", a), NULL;
+    inline_val = argv[++*i];
+  }
+  *val = inline_val;
+  return d;
+}
+
+static int apply_option(run_state *s, const struct option_def *d,
+                        const char *v, unsigned cores, run_err err) {
+  run_opts *o = &s->o;
+  switch (d->id) {
+  case O_JOBS:
+    if (parse_jobs(v, cores, &o->jobs) != 0)
+      return run_fail(err, "bad -j '%s' (want N >= 1 or N%%)", v);
+    break;
+  case O_KEEP: o->keep_order = 1; break;
+  case O_TAG: o->tag = 1; break;
+  case O_LINEBUF: o->line_buffer = 1; break;
+  case O_SHELL: o->shell = 1; break;
+  case O_GRID: return run_inputs_add_grid(&s->in, v, err);
+  case O_RESULTS: o->results = v; break;
+  case O_JOBLOG: o->joblog = v; break;
+  case O_RESUME: o->resume = 1; break;
+  case O_RESUME_FAILED: o->resume_failed = 1; break;
+  case O_RETRIES:
+    if (parse_uint(v, &o->retries) != 0 || o->retries == 0)
+      return run_fail(err, "bad --retries '%s' (want N >= 1)", v);
+    break;
+  case O_TIMEOUT:
+    if (parse_secs(v, &o->timeout) != 0 || o->timeout == 0)
+      return run_fail(err, "bad --timeout '%s' (want seconds > 0)", v);
+    break;
+  case O_GRACE:
+    if (parse_secs(v, &o->grace) != 0)
+      return run_fail(err, "bad --grace '%s' (want seconds >= 0)", v);
+    break;
+  case O_HALT:
+    if (parse_halt(v, o) != 0)
+      return run_fail(err, "bad --halt '%s' (want never, now,fail=N, "
+                           "soon,fail=N or N%%)", v);
+    break;
+  case O_DRY: o->dry_run = 1; break;
+  case O_INNER:
+    if (parse_uint(v, &o->inner_threads) != 0 || o->inner_threads == 0)
+      return run_fail(err, "bad --inner-threads '%s' (want N >= 1)", v);
+    break;
+  case O_BEST: o->best = v; break;
+  case O_MINIMIZE: o->minimize = 1; break;
+  case O_AVG: {
+    char **a = realloc(o->average_over, (o->navg + 1) * sizeof *a);
+    if (a == NULL) return run_fail(err, "out of memory");
+    (o->average_over = a)[o->navg++] = (char *)v;
+    break;
+  }
+  case O_QUIET: o->quiet = 1; break;
+  case O_HELP: break;
+  }
+  return 0;
+}
+
+static int is_marker(const char *w) {
+  return !strcmp(w, ":::") || !strcmp(w, ":::+") || !strcmp(w, "::::") ||
+         !strcmp(w, "::::+");
+}
+
+/* The ::: and :::: sources after the command, from argv[i]. */
+static int parse_sources(run_state *s, int argc, char **argv, int i,
+                         run_err err) {
+  while (i < argc) {
+    const char *m = argv[i++];
+    int linked = m[strlen(m) - 1] == '+', files = !strncmp(m, "::::", 4);
+    int end = i;
+    while (end < argc && !is_marker(argv[end])) end++;
+    if (end == i)
+      return run_fail(err, "'%s' has nothing after it", m);
+    if (files) {
+      for (int k = i; k < end; k++)
+        if (run_inputs_add_file(&s->in, argv[k], k == i ? linked : 0, err))
+          return -1;
+    } else if (run_inputs_add_list(&s->in, argv + i, (size_t)(end - i),
+                                   linked, err)) {
+      return -1;
+    }
+    i = end;
+  }
+  return 0;
+}
+
+/* Everything from the command line; returns 0, 1 for --help, -1 on error. */
+static int parse_args(run_state *s, int argc, char **argv, run_err err) {
+  unsigned cores = parc_physical_cores();
+  int i = 0;
+  s->o.grace = 1;
+  while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0') {
+    if (strcmp(argv[i], "--") == 0) {
+      i++;
+      break;
+    }
+    const char *v = NULL;
+    const struct option_def *d = match_option(argc, argv, &i, &v, err);
+    if (d == NULL || apply_option(s, d, v, cores, err) != 0) return -1;
+    if (d->id == O_HELP) return 1;
+    i++;
+  }
+  int cmd = i;
+  while (i < argc && !is_marker(argv[i])) i++;
+  if (i == cmd) return run_fail(err, "no command given");
+  if (s->in.nsrc == 0 && i == argc &&
+      run_inputs_add_file(&s->in, "-", 0, err) != 0)
+    return -1;
+  if (parse_sources(s, argc, argv, i, err) != 0 ||
+      run_inputs_finish(&s->in, err) != 0 ||
+      run_template_parse(&s->tmpl, argv + cmd, (size_t)(i - cmd), s->o.shell,
+                         &s->in, err) != 0 ||
+      run_records_check_axes(&s->in, s->o.average_over, s->o.navg, err) != 0)
+    return -1;
+  if (s->o.keep_order && s->o.line_buffer)
+    return run_fail(err, "-k and --line-buffer cannot be combined");
+  if ((s->o.resume || s->o.resume_failed) && s->o.joblog == NULL)
+    return run_fail(err, "--resume needs --joblog FILE");
+  if ((s->o.minimize || s->o.navg) && s->o.best == NULL)
+    return run_fail(err, "--minimize and --average-over need --best METRIC");
+  if (s->o.jobs == 0) s->o.jobs = cores;
+  return 0;
+}
+
+/* ------------------------------------------------------------ environment */
+
+static int env_is(const char *e, const char *name) {
+  size_t n = strlen(name);
+  return strncmp(e, name, n) == 0 && e[n] == '=';
+}
+
+static const char *const THREAD_VARS[] = {"OMP_NUM_THREADS",
+                                          "OPENBLAS_NUM_THREADS",
+                                          "MKL_NUM_THREADS"};
+
+/* The environment of every job, less the per-job PARC_JOB and PARC_SLOT. */
+static int build_env(run_state *s) {
+  size_t n = 0;
+  while (environ[n]) n++;
+  s->env = calloc(n + 4, sizeof *s->env);
+  if (s->env == NULL) return -1;
+  unsigned inner = s->o.inner_threads;
+  int explicit_inner = inner != 0;
+  if (!explicit_inner) {
+    inner = parc_physical_cores() / s->o.jobs;
+    if (inner == 0) inner = 1;
+  }
+  int have[3] = {0, 0, 0};
+  for (size_t i = 0; i < n; i++) {
+    const char *e = environ[i];
+    int drop = env_is(e, "PARC_JOB") || env_is(e, "PARC_SLOT");
+    for (int k = 0; k < 3; k++)
+      if (env_is(e, THREAD_VARS[k])) {
+        have[k] = 1;
+        drop |= explicit_inner;
+      }
+    if (!drop) s->env[s->nenv++] = (char *)e;
+  }
+  s->env_own = s->nenv;
+  for (int k = 0; k < 3; k++)
+    if (explicit_inner || !have[k]) {
+      char buf[64];
+      snprintf(buf, sizeof buf, "%s=%u", THREAD_VARS[k], inner);
+      if ((s->env[s->nenv++] = strdup(buf)) == NULL) return -1;
+    }
+  return 0;
+}
+
+/* ------------------------------------------------------------ output */
+
+static void clear_bar(run_state *s) {
+  if (s->bar_shown) fputs("\r\033[K", stderr);
+  s->bar_shown = 0;
+}
+
+static void fmt_time(char *b, size_t n, double t) {
+  long v = (long)(t + 0.5);
+  if (v >= 3600) snprintf(b, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+  else snprintf(b, n, "%ld:%02ld", v / 60, v % 60);
+}
+
+/* Prints the progress: the bar on a terminal, else a line now and then. */
+static void progress(run_state *s, int final) {
+  if (s->o.quiet || s->o.dry_run) return;
+  double now = run_wall_now(), el = now - s->t0;
+  if (!s->tty && !final && now - s->last_plain < PLAIN_PROGRESS) return;
+  if (!s->tty && final && s->last_plain == s->t0) return; /* short run */
+  size_t finished = s->ndone + s->nstopped;
+  char elapsed[32], eta[32] = "-";
+  fmt_time(elapsed, sizeof elapsed, el);
+  if (s->ndone > 0 && s->torun > finished)
+    fmt_time(eta, sizeof eta, el / (double)s->ndone * (double)(s->torun - finished));
+  const char *red = s->color && s->nfailed ? "\033[31m" : "";
+  const char *off = *red ? "\033[0m" : "";
+  pthread_mutex_lock(&s->out_lock);
+  if (s->tty) {
+    char bar[31];
+    size_t fill = s->torun ? 30 * finished / s->torun : 30;
+    for (size_t i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r\033[K[%s] %zu/%zu done, %s%zu failed%s, %d running, "
+            "%s elapsed, ETA %s", bar, s->ndone, s->torun, red, s->nfailed,
+            off, atomic_load(&s->running), elapsed, eta);
+    s->bar_shown = 1;
+    if (final) {
+      fputc('\n', stderr);
+      s->bar_shown = 0;
+    }
+  } else {
+    fprintf(stderr, "parc run: %zu/%zu done, %zu failed, %d running, %s "
+            "elapsed, ETA %s\n", s->ndone, s->torun, s->nfailed,
+            atomic_load(&s->running), elapsed, eta);
+    s->last_plain = now;
+  }
+  fflush(stderr);
+  pthread_mutex_unlock(&s->out_lock);
+}
+
+/* The --tag prefix: the job's values, space-separated, then a TAB. */
+static void put_tag(const run_state *s, size_t index, FILE *f) {
+  for (size_t k = 0; k < s->in.nsrc; k++)
+    fprintf(f, "%s%s", k ? " " : "",
+            s->in.src[k].values[run_inputs_pick(&s->in, index, k)]);
+  fputc('\t', f);
+}
+
+static void put_text(const run_state *s, size_t index, FILE *f,
+                     const char *p, size_t n) {
+  if (!s->o.tag) {
+    fwrite(p, 1, n, f);
+    return;
+  }
+  while (n > 0) {
+    const char *nl = memchr(p, '\n', n);
+    size_t k = nl ? (size_t)(nl - p) + 1 : n;
+    put_tag(s, index, f);
+    fwrite(p, 1, k, f);
+    p += k;
+    n -= k;
+  }
+}
+
+static void print_job(run_state *s, const job *j) {
+  if (s->o.line_buffer) return; /* printed as it came */
+  pthread_mutex_lock(&s->out_lock);
+  clear_bar(s);
+  put_text(s, j->index, stdout, j->res.out.data, j->res.out.len);
+  fflush(stdout);
+  put_text(s, j->index, stderr, j->res.err.data, j->res.err.len);
+  fflush(stderr);
+  pthread_mutex_unlock(&s->out_lock);
+}
+
+typedef struct line_ctx {
+  run_state *s;
+  size_t index;
+} line_ctx;
+
+static void print_line(void *arg, int fd, const char *line, size_t n) {
+  line_ctx *c = arg;
+  FILE *f = fd == 1 ? stdout : stderr;
+  pthread_mutex_lock(&c->s->out_lock);
+  clear_bar(c->s);
+  put_text(c->s, c->index, f, line, n);
+  fflush(f);
+  pthread_mutex_unlock(&c->s->out_lock);
+}
+
+/* ------------------------------------------------------------ one lane */
+
+/* Have `failed` failures reached --halt's limit? */
+static int halt_reached(const run_state *s, size_t failed) {
+  if (s->o.halt == HALT_NEVER || failed == 0) return 0;
+  double limit = s->o.halt_pct ? s->o.halt_fail / 100.0 * (double)s->in.njobs
+                               : s->o.halt_fail;
+  return (double)failed >= limit;
+}
+
+static void stop_lanes(run_state *s, int fd) {
+  uint64_t one = 1;
+  atomic_store(&s->sig.stopping, 1);
+  if (write(fd, &one, sizeof one) < 0) {
+    /* an eventfd write fails only on overflow: it is readable then anyway */
+  }
+}
+
+/* A lane counts a job's final failure itself, so that with --halt the
+ * job queued behind it in the same lane does not start: the main thread
+ * would learn of the failure a moment too late. */
+static void count_failure(run_state *s, const job *j) {
+  const run_result *r = &j->res;
+  if ((r->exit_code == 0 && r->signal == 0) || r->stopped ||
+      j->attempt < s->o.retries)
+    return;
+  size_t failed = (size_t)atomic_fetch_add(&s->lane_failures, 1) + 1;
+  if (!halt_reached(s, failed)) return;
+  atomic_store(&s->closed, 1);
+  if (s->o.halt == HALT_NOW && !atomic_load(&s->sig.stopping))
+    stop_lanes(s, s->sig.stop_fd);
+}
+
+static int job_task(const void *in, void *out, void *ctx) {
+  run_state *s = ctx;
+  job *j = *(job *const *)in;
+  (void)out;
+  if (atomic_load(&s->sig.stopping) || atomic_load(&s->closed)) {
+    j->not_started = 1;
+    return 0;
+  }
+  unsigned slot = (unsigned)parc_worker_id() + 1;
+  char **argv, *line, job_var[40], slot_var[40];
+  if (run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line)) {
+    j->res.exit_code = 127;
+    run_buf_str(&j->res.err, "parc run: out of memory\n");
+    return 0;
+  }
+  char **envp = malloc((s->nenv + 3) * sizeof *envp);
+  if (envp == NULL) {
+    free(argv);
+    free(line);
+    j->res.exit_code = 127;
+    run_buf_str(&j->res.err, "parc run: out of memory\n");
+    return 0;
+  }
+  memcpy(envp, s->env, s->nenv * sizeof *envp);
+  snprintf(job_var, sizeof job_var, "PARC_JOB=%zu", j->index + 1);
+  snprintf(slot_var, sizeof slot_var, "PARC_SLOT=%u", slot);
+  envp[s->nenv] = job_var;
+  envp[s->nenv + 1] = slot_var;
+  envp[s->nenv + 2] = NULL;
+  line_ctx lc = {s, j->index};
+  run_exec x = {argv, envp, s->o.timeout, s->o.grace, &s->sig,
+                s->o.line_buffer ? print_line : NULL, &lc};
+  atomic_fetch_add(&s->running, 1);
+  run_job_exec(&x, &j->res);
+  atomic_fetch_sub(&s->running, 1);
+  count_failure(s, j);
+  free(envp);
+  free(argv);
+  free(j->line);
+  j->line = line;
+  return 0;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+typedef struct flight {   /* jobs submitted and not yet handled */
+  parc_future **fut;
+  job **job;
+  size_t n, cap;
+} flight;
+
+typedef struct order {    /* -k: jobs in input order, printed from the front */
+  job **q;
+  size_t head, n, cap;
+} order;
+
+static void job_free(job *j) {
+  run_buf_free(&j->res.out);
+  run_buf_free(&j->res.err);
+  free(j->line);
+  free(j);
+}
+
+static int submit(run_state *s, parc_pool *pool, flight *fl, job *j) {
+  parc_future *f;
+  if (parc_submit(pool, job_task, &j, sizeof j, 0, &f) != 0) return -1;
+  fl->fut[fl->n] = f;
+  fl->job[fl->n++] = j;
+  (void)s;
+  return 0;
+}
+
+static int order_push(order *o, job *j) {
+  if (o->head + o->n == o->cap) {
+    if (o->head > 0) {
+      memmove(o->q, o->q + o->head, o->n * sizeof *o->q);
+      o->head = 0;
+    } else {
+      size_t cap = o->cap ? 2 * o->cap : 64;
+      job **q = realloc(o->q, cap * sizeof *q);
+      if (q == NULL) return -1;
+      o->q = q;
+      o->cap = cap;
+    }
+  }
+  o->q[o->head + o->n++] = j;
+  return 0;
+}
+
+static void order_flush(run_state *s, order *o) {
+  while (o->n > 0 && o->q[o->head]->done) {
+    job *j = o->q[o->head++];
+    o->n--;
+    print_job(s, j);
+    job_free(j);
+  }
+}
+
+
+/* A job's future has finished: record it, or run it again. Returns 1 if
+ * the job was resubmitted, else 0 (the caller frees or orders it). */
+static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
+  run_result *r = &j->res;
+  int failed = r->exit_code != 0 || r->signal != 0;
+  if (j->not_started || (r->stopped && failed)) {
+    s->nstopped++;
+    return 0;
+  }
+  if (failed && j->attempt < s->o.retries && !atomic_load(&s->sig.stopping)) {
+    j->attempt++;
+    r->out.len = r->err.len = 0;
+    r->timed_out = r->stopped = 0;
+    if (submit(s, pool, fl, j) == 0) return 1;
+  }
+  run_err err = "";
+  if (run_records_add(s->rec, j->index, j->line ? j->line : "", r, err)) {
+    pthread_mutex_lock(&s->out_lock);
+    clear_bar(s);
+    fprintf(stderr, "parc run: %s; starting no more jobs\n", err);
+    pthread_mutex_unlock(&s->out_lock);
+    s->fatal = 1;
+  }
+  s->ndone++;
+  s->nfailed += failed;
+  if (s->fatal) atomic_store(&s->closed, 1); /* queued jobs do not start */
+  return 0;
+}
+
+/* Takes the next job to run, skipping what resume says is done. */
+static job *next_job(run_state *s, size_t *next) {
+  while (*next < s->in.njobs) {
+    size_t i = (*next)++;
+    if (s->o.resume || s->o.resume_failed || s->o.dry_run) {
+      char **argv, *line;
+      if (run_template_expand(s->tmpl, &s->in, i, 0, &argv, &line) != 0)
+        return NULL;
+      free(argv);
+      int skip = run_records_done(s->rec, line);
+      if (s->o.dry_run && !skip) printf("%s\n", line);
+      free(line);
+      if (skip || s->o.dry_run) {
+        s->torun -= skip;
+        continue;
+      }
+    }
+    job *j = calloc(1, sizeof *j);
+    if (j == NULL) return NULL;
+    j->index = i;
+    j->attempt = 1;
+    return j;
+  }
+  return NULL;
+}
+
+static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
+  size_t next = 0;
+  for (;;) {
+    int accepting = !atomic_load(&s->sig.stopping) && !atomic_load(&s->closed);
+    while (accepting && fl->n < fl->cap && next < s->in.njobs) {
+      job *j = next_job(s, &next);
+      if (j == NULL) break;
+      if ((s->o.keep_order && order_push(od, j) != 0) ||
+          submit(s, pool, fl, j) != 0) {
+        s->fatal = 1;
+        job_free(j);
+        break;
+      }
+    }
+    if (fl->n == 0) break;
+    size_t k;
+    if (parc_wait_any(fl->fut, fl->n, TICK, &k) != 0) {
+      progress(s, 0);
+      continue;
+    }
+    job *j = fl->job[k];
+    parc_future_free(fl->fut[k]);
+    fl->fut[k] = fl->fut[--fl->n];
+    fl->job[k] = fl->job[fl->n];
+    if (finish(s, pool, fl, j)) continue;
+    if (s->o.keep_order) {
+      j->done = 1;
+      order_flush(s, od);
+    } else {
+      print_job(s, j);
+      job_free(j);
+    }
+    progress(s, 0);
+  }
+}
+
+/* ------------------------------------------------------------ signals */
+
+static void *signal_thread(void *arg) {
+  run_state *s = arg;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  for (int count = 0;; count++) {
+    int sig;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (count == 0) {
+      s->signo = sig;
+      stop_lanes(s, s->sig.stop_fd);
+    } else {
+      stop_lanes(s, s->sig.kill_fd);
+    }
+  }
+  return NULL;
+}
+
+static int start_signals(run_state *s) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  signal(SIGPIPE, SIG_IGN); /* a closed stdout fails writes, not parc */
+  s->sig.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  s->sig.kill_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (s->sig.stop_fd < 0 || s->sig.kill_fd < 0) return -1;
+  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+  pthread_t t;
+  if (pthread_create(&t, NULL, signal_thread, s) != 0) return -1;
+  return pthread_detach(t);
+}
+
+/* ------------------------------------------------------------ main */
+
+static int exit_status(const run_state *s) {
+  if (s->signo) return 128 + s->signo;
+  if (s->nfailed) return s->nfailed > MAX_FAIL_EXIT ? MAX_FAIL_EXIT
+                                                    : (int)s->nfailed;
+  return s->fatal ? 1 : 0;
+}
+
+static int run_jobs(run_state *s) {
+  parc_pool *pool = NULL;
+  parc_pool_opts po = {.backend = PARC_THREADS, .workers = s->o.jobs, .ctx = s};
+  flight fl = {0};
+  order od = {0};
+  fl.cap = 2 * (size_t)s->o.jobs;
+  fl.fut = calloc(fl.cap + 1, sizeof *fl.fut);
+  fl.job = calloc(fl.cap + 1, sizeof *fl.job);
+  int rc = fl.fut && fl.job ? 0 : -1;
+  if (rc == 0 && !s->o.dry_run) rc = start_signals(s);
+  if (rc == 0 && !s->o.dry_run) rc = parc_pool_create(&pool, &po);
+  if (rc != 0) {
+    fprintf(stderr, "parc run: cannot start: %s\n", strerror(errno));
+  } else {
+    s->t0 = s->last_plain = run_wall_now();
+    drive(s, pool, &fl, &od);
+    progress(s, 1);
+    parc_pool_destroy(pool);
+  }
+  free(fl.fut);
+  free(fl.job);
+  free(od.q);
+  return rc;
+}
+
+int parc_cmd_run(int argc, char **argv) {
+  run_state s = {0};
+  run_err err = "";
+  int rc = parse_args(&s, argc, argv, err);
+  if (rc == 1) {
+    fputs(USAGE, stdout);
+    rc = 0;
+    goto out;
+  }
+  if (rc != 0) {
+    rc = usage_error("%s", err);
+    goto out;
+  }
+  run_record_opts ro = {s.o.joblog, s.o.results, s.o.resume, s.o.resume_failed};
+  if (s.o.dry_run) ro.joblog = ro.results_dir = NULL;
+  if (s.o.dry_run && (s.o.resume || s.o.resume_failed)) ro.joblog = s.o.joblog;
+  if (run_records_open(&s.rec, &s.in, &ro, err) != 0) {
+    rc = usage_error("%s", err);
+    goto out;
+  }
+  if (build_env(&s) != 0) {
+    fputs("parc run: out of memory\n", stderr);
+    rc = 1;
+    goto out;
+  }
+  pthread_mutex_init(&s.out_lock, NULL);
+  s.torun = s.in.njobs;
+  s.tty = isatty(2);
+  const char *nc = getenv("NO_COLOR");
+  s.color = s.tty && (nc == NULL || *nc == '\0');
+  if (run_jobs(&s) != 0) {
+    rc = 1;
+    goto out;
+  }
+  if (s.o.best && !s.o.dry_run &&
+      run_records_best(s.rec, stdout, s.o.best, s.o.minimize, s.o.average_over,
+                       s.o.navg, err) != 0)
+    fprintf(stderr, "parc run: %s\n", err);
+  rc = exit_status(&s);
+out:
+  fflush(stdout);
+  run_records_close(s.rec);
+  run_template_free(s.tmpl);
+  run_inputs_free(&s.in);
+  free(s.o.average_over);
+  for (size_t i = s.env_own; s.env && i < s.nenv; i++) free(s.env[i]);
+  free(s.env);
+  return rc;
+}

@@ -1,0 +1,154 @@
+/* run.h -- the pieces of `parc run` (docs/parc-run.md).
+ *
+ *   run.c           options, the scheduling loop on a libparc thread pool,
+ *                   output, progress, signals
+ *   run_input.c     input sources: ::: lists, :::: files, stdin, --grid axes,
+ *                   and which values job i takes (cartesian and linked)
+ *   run_template.c  the command template: replacement strings, argv or
+ *                   `sh -c` string for one job, shell quoting
+ *   run_job.c       one job: spawn, collect output, timeout, stop, reap
+ *   run_record.c    what is written down: job log and resume, the results
+ *                   directory and results.csv with metrics, --best
+ *
+ * Parsing never has side effects: every bad input is found before a job
+ * starts or a file is written. Errors from parsing are one line of text
+ * in a caller-supplied buffer (run_err). */
+#ifndef PARC_CLI_RUN_H
+#define PARC_CLI_RUN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define RUN_ERR_MAX 512
+typedef char run_err[RUN_ERR_MAX];
+
+/* Formats an error message into `err`; returns -1 for `return run_fail(...)`. */
+int run_fail(run_err err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A growable byte buffer (output, lines, CSV). */
+typedef struct run_buf {
+  char *data;
+  size_t len, cap;
+} run_buf;
+int run_buf_add(run_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
+int run_buf_str(run_buf *b, const char *s);
+void run_buf_free(run_buf *b);
+
+/* ---------------------------------------------------------------- inputs */
+
+typedef struct run_source {
+  char *name;    /* --grid axis name, or NULL for a positional source */
+  char **values;
+  size_t n;
+  int linked;    /* pairs up with the previous source (:::+ / ::::+) */
+  size_t stride, len; /* of its group, set by run_inputs_finish */
+} run_source;
+
+typedef struct run_inputs {
+  run_source *src;
+  size_t nsrc;
+  size_t njobs;  /* product over the groups of linked sources */
+} run_inputs;
+
+int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
+                        run_err err);
+int run_inputs_add_file(run_inputs *in, const char *path, int linked,
+                        run_err err);
+int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err);
+/* Counts the jobs; fails when there are none or too many. */
+int run_inputs_finish(run_inputs *in, run_err err);
+/* The value index of source s in job i (0-based). */
+size_t run_inputs_pick(const run_inputs *in, size_t job, size_t s);
+/* The column name of source s: the axis name or "argN". */
+const char *run_inputs_name(const run_inputs *in, size_t s, char *tmp,
+                            size_t tmpsz);
+void run_inputs_free(run_inputs *in);
+
+/* ---------------------------------------------------------------- template */
+
+typedef struct run_template run_template;
+
+int run_template_parse(run_template **out, char **words, size_t n, int shell,
+                       const run_inputs *in, run_err err);
+void run_template_free(run_template *t);
+/* The command of job `job` (0-based) in slot `slot` (1-based): argv, NULL-
+ * terminated, one malloc block (free(argv) frees it all). In shell mode it
+ * is {"/bin/sh", "-c", script}. Also the command line as a shell would read
+ * it into *line (malloc'd), for the job log, --dry-run and resume. Returns
+ * 0 or -1 (ENOMEM). */
+int run_template_expand(const run_template *t, const run_inputs *in,
+                        size_t job, unsigned slot, char ***argv, char **line);
+/* Appends `s` to b quoted for sh when it needs quoting. */
+int run_shell_quote(run_buf *b, const char *s);
+
+/* ---------------------------------------------------------------- one job */
+
+/* Everything a running job may be told from outside. */
+typedef struct run_signals {
+  int stop_fd;  /* eventfd: stop running jobs (TERM, grace, KILL) */
+  int kill_fd;  /* eventfd: kill running jobs now */
+  _Atomic int stopping; /* set before stop_fd is written */
+} run_signals;
+
+/* Called with each whole line of output as it comes (--line-buffer). */
+typedef void (*run_line_fn)(void *arg, int fd, const char *line, size_t n);
+
+typedef struct run_exec {
+  char **argv;
+  char **envp;
+  double timeout, grace;   /* seconds; timeout 0: none */
+  const run_signals *sig;
+  run_line_fn line_fn;     /* NULL: keep output in out/err */
+  void *line_arg;
+} run_exec;
+
+typedef struct run_result {
+  int exit_code;   /* -1 when killed by a signal */
+  int signal;      /* the signal that ended it, or 0 */
+  int timed_out;
+  int stopped;     /* told to stop by the interrupt or --halt now */
+  double start;    /* seconds since the epoch */
+  double runtime;  /* seconds */
+  run_buf out, err;
+} run_result;
+
+/* Runs one job to its end. Never fails: a job that cannot start is a job
+ * that exited 127 with the reason on its stderr. */
+void run_job_exec(const run_exec *x, run_result *r);
+/* The current time, seconds since the epoch. */
+double run_wall_now(void);
+
+/* ---------------------------------------------------------------- records */
+
+typedef struct run_records run_records;
+
+typedef struct run_record_opts {
+  const char *joblog;      /* or NULL */
+  const char *results_dir; /* or NULL */
+  int resume, resume_failed;
+} run_record_opts;
+
+/* Opens the job log and results directory (reading them when resuming).
+ * Returns 0, or -1 with err set; nothing is written until the first job
+ * is recorded. */
+int run_records_open(run_records **out, const run_inputs *in,
+                     const run_record_opts *o, run_err err);
+/* Should this command line be skipped (resume)? */
+int run_records_done(const run_records *r, const char *line);
+/* Writes one finished job: its joblog line, its output files, its row. */
+int run_records_add(run_records *r, size_t job, const char *line,
+                    const run_result *res, run_err err);
+/* Prints the --best table to `f`. */
+int run_records_best(const run_records *r, FILE *f, const char *metric,
+                     int minimize, char **average_over, size_t navg,
+                     run_err err);
+void run_records_close(run_records *r);
+
+/* Checks that --best / --average-over name known things (before running). */
+int run_records_check_axes(const run_inputs *in, char **average_over,
+                           size_t navg, run_err err);
+
+#endif

@@ -1,0 +1,328 @@
+/* run_input.c -- the input sources of `parc run` and the jobs they make.
+ *
+ * A source is a list of values: a ::: list, the lines of a :::: file (or
+ * stdin), or a --grid axis. Consecutive linked sources (:::+, ::::+) form a
+ * group whose values pair up; the length of a group is its shortest member
+ * (GNU parallel 20221122 does the same). The jobs are the cartesian product
+ * of the groups, the last group varying fastest, so job i's value in
+ * source s is (i / stride) % len, with the stride and length of s's group.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+
+#define MAX_JOBS ((size_t)100000000) /* 10^8: beyond this, a mistake */
+
+int run_fail(run_err err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, RUN_ERR_MAX, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int run_buf_add(run_buf *b, const void *p, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (d == NULL) return -1;
+    b->data = d;
+    b->cap = cap;
+  }
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0'; /* always a C string too */
+  return 0;
+}
+
+int run_buf_str(run_buf *b, const char *s) {
+  return run_buf_add(b, s, strlen(s));
+}
+
+void run_buf_free(run_buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+/* Takes ownership of values (an array of malloc'd strings). */
+static int add_source(run_inputs *in, char *name, char **values, size_t n,
+                      int linked, run_err err) {
+  run_source *s = realloc(in->src, (in->nsrc + 1) * sizeof *s);
+  if (s == NULL) return run_fail(err, "out of memory");
+  in->src = s;
+  s[in->nsrc++] = (run_source){.name = name, .values = values, .n = n,
+                               .linked = linked};
+  return 0;
+}
+
+static char **dup_values(char **values, size_t n) {
+  char **v = calloc(n ? n : 1, sizeof *v);
+  for (size_t i = 0; v != NULL && i < n; i++) {
+    v[i] = strdup(values[i]);
+    if (v[i] == NULL) {
+      while (i--) free(v[i]);
+      free(v);
+      v = NULL;
+    }
+  }
+  return v;
+}
+
+int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
+                        run_err err) {
+  if (n == 0)
+    return run_fail(err, "'%s' has no values after it", linked ? ":::+" : ":::");
+  char **v = dup_values(values, n);
+  if (v == NULL) return run_fail(err, "out of memory");
+  return add_source(in, NULL, v, n, linked, err);
+}
+
+typedef struct strvec {
+  char **v;
+  size_t n, cap;
+} strvec;
+
+static int strvec_push(strvec *sv, char *s) {
+  if (s == NULL) return -1;
+  if (sv->n == sv->cap) {
+    size_t cap = sv->cap ? 2 * sv->cap : 16;
+    char **v = realloc(sv->v, cap * sizeof *v);
+    if (v == NULL) {
+      free(s);
+      return -1;
+    }
+    sv->v = v;
+    sv->cap = cap;
+  }
+  sv->v[sv->n++] = s;
+  return 0;
+}
+
+static void strvec_free(strvec *sv) {
+  for (size_t i = 0; i < sv->n; i++) free(sv->v[i]);
+  free(sv->v);
+}
+
+int run_inputs_add_file(run_inputs *in, const char *path, int linked,
+                        run_err err) {
+  int is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "r");
+  if (f == NULL)
+    return run_fail(err, "cannot read input file '%s': %s", path,
+                    strerror(errno));
+  strvec sv = {0};
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  int rc = 0;
+  while ((len = getline(&line, &cap, f)) >= 0) {
+    if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
+    if (strvec_push(&sv, strndup(line, (size_t)len)) != 0) {
+      rc = run_fail(err, "out of memory");
+      break;
+    }
+  }
+  if (rc == 0 && ferror(f))
+    rc = run_fail(err, "cannot read input file '%s': %s",
+                  is_stdin ? "stdin" : path, strerror(errno));
+  free(line);
+  if (!is_stdin) fclose(f);
+  if (rc == 0 && sv.n == 0)
+    rc = run_fail(err, "input %s%s%s has no lines", is_stdin ? "" : "file '",
+                  is_stdin ? "from stdin" : path, is_stdin ? "" : "'");
+  if (rc == 0) rc = add_source(in, NULL, sv.v, sv.n, linked, err);
+  if (rc != 0) strvec_free(&sv);
+  return rc;
+}
+
+/* ------------------------------------------------------------ --grid */
+
+static int parse_num(const char *s, size_t n, double *d, long long *ll,
+                     int *is_int) {
+  char buf[64], *end;
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  errno = 0;
+  *ll = strtoll(buf, &end, 10);
+  *is_int = *end == '\0' && errno == 0;
+  *d = strtod(buf, &end);
+  return *end == '\0' && isfinite(*d) ? 0 : -1;
+}
+
+static char *fmt_double(double v) {
+  char buf[64];
+  if (v == 0) v = 0; /* no "-0" */
+  snprintf(buf, sizeof buf, "%.12g", v);
+  return strdup(buf);
+}
+
+static int grid_range(strvec *sv, const char *item, run_err err) {
+  const char *c1 = strchr(item, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+  double a, b, st = 1;
+  long long ia, ib, ist = 1;
+  int ai, bi, si = 1;
+  if (parse_num(item, (size_t)(c1 - item), &a, &ia, &ai) != 0 ||
+      parse_num(c1 + 1, c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1), &b, &ib,
+                &bi) != 0 ||
+      (c2 && parse_num(c2 + 1, strlen(c2 + 1), &st, &ist, &si) != 0))
+    return run_fail(err, "bad range '%s' (want START:STOP[:STEP])", item);
+  if (st == 0 || (b - a) / st < 0)
+    return run_fail(err, "range '%s' has no values (check the step's sign)",
+                    item);
+  if (ai && bi && si) {
+    for (long long v = ia; ist > 0 ? v <= ib : v >= ib; v += ist) {
+      char buf[32];
+      snprintf(buf, sizeof buf, "%lld", v);
+      if (sv->n >= MAX_JOBS || strvec_push(sv, strdup(buf)) != 0)
+        return run_fail(err, "range '%s' is too long", item);
+    }
+    return 0;
+  }
+  double count = floor((b - a) / st + 1e-9) + 1;
+  if (count > (double)MAX_JOBS)
+    return run_fail(err, "range '%s' is too long", item);
+  for (size_t i = 0; i < (size_t)count; i++)
+    if (strvec_push(sv, fmt_double(a + (double)i * st)) != 0)
+      return run_fail(err, "out of memory");
+  return 0;
+}
+
+static int grid_logspace(strvec *sv, const char *item, const char *dots,
+                         run_err err) {
+  const char *x = strrchr(dots, 'x');
+  double a, b, dn;
+  long long ia, ib, n;
+  int ai, bi, ni;
+  if (x == NULL ||
+      parse_num(item, (size_t)(dots - item), &a, &ia, &ai) != 0 ||
+      parse_num(dots + 2, (size_t)(x - dots - 2), &b, &ib, &bi) != 0 ||
+      parse_num(x + 1, strlen(x + 1), &dn, &n, &ni) != 0 || !ni)
+    return run_fail(err, "bad log range '%s' (want FROM..TOxN)", item);
+  if (a <= 0 || b <= 0 || n < 1 || (size_t)n > MAX_JOBS)
+    return run_fail(err, "bad log range '%s' (ends must be > 0, N >= 1)",
+                    item);
+  double la = log(a), lb = log(b);
+  for (long long i = 0; i < n; i++) {
+    double v = i == 0 ? a : i == n - 1 ? b
+                          : exp(la + (lb - la) * (double)i / (double)(n - 1));
+    if (strvec_push(sv, fmt_double(v)) != 0)
+      return run_fail(err, "out of memory");
+  }
+  return 0;
+}
+
+/* One comma-separated item: a range, a log range or a word. */
+static int grid_item(strvec *sv, const char *item, run_err err) {
+  const char *dots = strstr(item, "..");
+  int numeric_start = isdigit((unsigned char)item[0]) || item[0] == '-' ||
+                      item[0] == '+' || item[0] == '.';
+  if (numeric_start && dots != NULL && dots != item)
+    return grid_logspace(sv, item, dots, err);
+  if (numeric_start && strchr(item, ':') != NULL)
+    return grid_range(sv, item, err);
+  return strvec_push(sv, strdup(item)) == 0 ? 0
+                                            : run_fail(err, "out of memory");
+}
+
+static int valid_name(const char *s, size_t n) {
+  if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
+  for (size_t i = 1; i < n; i++)
+    if (!(isalnum((unsigned char)s[i]) || s[i] == '_')) return 0;
+  return 1;
+}
+
+int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err) {
+  const char *eq = strchr(spec, '=');
+  if (eq == NULL || !valid_name(spec, (size_t)(eq - spec)))
+    return run_fail(err, "bad --grid '%s' (want NAME=v1,v2,... with NAME "
+                         "made of letters, digits and _)", spec);
+  char *name = strndup(spec, (size_t)(eq - spec));
+  if (name == NULL) return run_fail(err, "out of memory");
+  for (size_t s = 0; s < in->nsrc; s++)
+    if (in->src[s].name && strcmp(in->src[s].name, name) == 0) {
+      free(name);
+      return run_fail(err, "--grid axis '%.*s' given twice",
+                      (int)(eq - spec), spec);
+    }
+  strvec sv = {0};
+  run_buf item = {0};
+  int rc = 0;
+  for (const char *p = eq + 1;; p++) {
+    if (*p == '\\' && (p[1] == ',' || p[1] == '\\')) {
+      rc = run_buf_add(&item, ++p, 1);
+    } else if (*p == ',' || *p == '\0') {
+      if (item.len == 0)
+        rc = run_fail(err, "bad --grid '%s': empty value", spec);
+      else if ((rc = run_buf_add(&item, "", 0)) == 0)
+        rc = grid_item(&sv, item.data, err);
+      item.len = 0;
+      if (rc != 0 || *p == '\0') break;
+    } else {
+      rc = run_buf_add(&item, p, 1);
+    }
+    if (rc != 0) {
+      if (err[0] == '\0') run_fail(err, "out of memory");
+      break;
+    }
+  }
+  run_buf_free(&item);
+  if (rc == 0) rc = add_source(in, name, sv.v, sv.n, 0, err);
+  if (rc != 0) {
+    strvec_free(&sv);
+    free(name);
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ jobs */
+
+int run_inputs_finish(run_inputs *in, run_err err) {
+  size_t stride = 1;
+  for (size_t end = in->nsrc; end > 0;) { /* groups, last (fastest) first */
+    size_t head = end - 1, len = in->src[head].n;
+    while (head > 0 && in->src[head].linked) {
+      head--;
+      if (in->src[head].n < len) len = in->src[head].n;
+    }
+    for (size_t s = head; s < end; s++) {
+      in->src[s].stride = stride;
+      in->src[s].len = len;
+    }
+    if (stride > MAX_JOBS / len)
+      return run_fail(err, "too many jobs (more than %zu)", MAX_JOBS);
+    stride *= len;
+    end = head;
+  }
+  in->njobs = stride;
+  return 0;
+}
+
+size_t run_inputs_pick(const run_inputs *in, size_t job, size_t s) {
+  return (job / in->src[s].stride) % in->src[s].len;
+}
+
+const char *run_inputs_name(const run_inputs *in, size_t s, char *tmp,
+                            size_t tmpsz) {
+  if (in->src[s].name) return in->src[s].name;
+  snprintf(tmp, tmpsz, "arg%zu", s + 1);
+  return tmp;
+}
+
+void run_inputs_free(run_inputs *in) {
+  for (size_t s = 0; s < in->nsrc; s++) {
+    for (size_t i = 0; i < in->src[s].n; i++) free(in->src[s].values[i]);
+    free(in->src[s].values);
+    free(in->src[s].name);
+  }
+  free(in->src);
+  in->src = NULL;
+  in->nsrc = 0;
+}

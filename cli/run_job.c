@@ -1,0 +1,250 @@
+/* run_job.c -- one job of `parc run`, from spawn to reap.
+ *
+ * The job is started with posix_spawn (vfork-like: the parc process, its
+ * threads and its memory are never copied) in a process group of its own,
+ * with /dev/null as stdin and pipes as stdout and stderr, default signal
+ * dispositions and an empty signal mask.
+ *
+ * Then one poll loop watches everything that can happen: output on either
+ * pipe, the job's exit (a pidfd), the job's timeout, a stop request (the
+ * interrupt, --halt now) and a kill request (a second interrupt). Stopping
+ * is TERM to the whole process group, a grace period, then KILL. Once the
+ * job's leader has exited, what is left in the pipes is read without
+ * waiting: a background grandchild that keeps a pipe open cannot hold the
+ * job up. A job that was signalled has its group killed before its leader
+ * is reaped: the unreaped leader keeps the group's id from being reused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+
+#define READ_CHUNK 65536
+
+double run_wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct job_io {
+  const run_exec *x;
+  run_result *r;
+  int fd[2];       /* read ends of stdout, stderr; -1 once at EOF */
+} job_io;
+
+/* Passes the whole lines at the start of b to the line callback. */
+static void emit_lines(job_io *io, int which, run_buf *b, int flush) {
+  size_t start = 0;
+  for (size_t i = 0; i < b->len; i++)
+    if (b->data[i] == '\n') {
+      io->x->line_fn(io->x->line_arg, which + 1, b->data + start,
+                     i + 1 - start);
+      start = i + 1;
+    }
+  if (flush && start < b->len) {
+    io->x->line_fn(io->x->line_arg, which + 1, b->data + start,
+                   b->len - start);
+    start = b->len;
+  }
+  memmove(b->data, b->data + start, b->len - start);
+  b->len -= start;
+}
+
+/* Reads what pipe `which` has now. Returns 0 while it may have more. */
+static int drain(job_io *io, int which) {
+  char chunk[READ_CHUNK];
+  run_buf *b = which == 0 ? &io->r->out : &io->r->err;
+  for (;;) {
+    ssize_t n = read(io->fd[which], chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return 0;
+    if (n <= 0) { /* EOF or a broken pipe: nothing more will come */
+      close(io->fd[which]);
+      io->fd[which] = -1;
+      if (io->x->line_fn) emit_lines(io, which, b, 1);
+      return -1;
+    }
+    if (run_buf_add(b, chunk, (size_t)n) != 0) continue; /* drop on ENOMEM */
+    if (io->x->line_fn) emit_lines(io, which, b, 0);
+  }
+}
+
+static void not_started(job_io *io, int err) {
+  run_buf_str(&io->r->err, "parc run: cannot run '");
+  run_buf_str(&io->r->err, io->x->argv[0]);
+  run_buf_str(&io->r->err, "': ");
+  run_buf_str(&io->r->err, strerror(err));
+  run_buf_str(&io->r->err, "\n");
+  io->r->exit_code = 127;
+}
+
+static int spawn(const run_exec *x, int out_w, int err_w, pid_t *pid) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t none, dfl;
+  sigemptyset(&none);
+  sigemptyset(&dfl);
+  int sigs[] = {SIGINT, SIGTERM, SIGPIPE, SIGQUIT, SIGHUP, SIGCHLD};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    sigaddset(&dfl, sigs[i]);
+  int rc = posix_spawn_file_actions_init(&fa);
+  if (rc != 0) return rc;
+  if ((rc = posix_spawnattr_init(&at)) != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+  }
+  if (!(rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) &&
+      !(rc = posix_spawn_file_actions_adddup2(&fa, out_w, 1)) &&
+      !(rc = posix_spawn_file_actions_adddup2(&fa, err_w, 2)) &&
+      !(rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
+                                               POSIX_SPAWN_SETSIGMASK |
+                                               POSIX_SPAWN_SETSIGDEF)) &&
+      !(rc = posix_spawnattr_setpgroup(&at, 0)) &&
+      !(rc = posix_spawnattr_setsigmask(&at, &none)) &&
+      !(rc = posix_spawnattr_setsigdefault(&at, &dfl)))
+    rc = posix_spawnp(pid, x->argv[0], &fa, &at, x->argv, x->envp);
+  posix_spawnattr_destroy(&at);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc;
+}
+
+/* What the poll loop knows about the job. */
+typedef struct job_watch {
+  pid_t pid;
+  int pidfd;          /* -1: no pidfd (old kernel): poll with a short tick */
+  int termed, killed; /* sent TERM / KILL */
+  double timeout_at, kill_at;
+} job_watch;
+
+static void send_term(job_watch *w, double grace) {
+  if (w->termed) return;
+  killpg(w->pid, SIGTERM);
+  w->termed = 1;
+  w->kill_at = mono_now() + grace;
+}
+
+static void send_kill(job_watch *w) {
+  if (w->killed) return;
+  killpg(w->pid, SIGKILL);
+  w->killed = w->termed = 1;
+}
+
+static int poll_timeout_ms(const job_watch *w) {
+  double next = -1, now = mono_now();
+  if (!w->termed && w->timeout_at > 0) next = w->timeout_at;
+  if (w->termed && !w->killed) next = w->kill_at;
+  int ms = next < 0 ? -1 : next <= now ? 0 : (int)((next - now) * 1e3) + 1;
+  if (w->pidfd < 0 && (ms < 0 || ms > 20)) ms = 20;
+  return ms;
+}
+
+/* Has the leader exited? (Not reaped yet either way.) */
+static int leader_exited(const job_watch *w, short pidfd_revents) {
+  if (w->pidfd >= 0) return pidfd_revents != 0;
+  siginfo_t si = {0};
+  return waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         si.si_pid == w->pid;
+}
+
+/* Runs the loop until the leader has exited; reaps it, returns its status. */
+static int watch(job_io *io, job_watch *w) {
+  const run_exec *x = io->x;
+  for (;;) {
+    struct pollfd p[5];
+    int n = 0, ipipe[2] = {-1, -1}, ipid = -1, istop = -1, ikill = -1;
+    for (int i = 0; i < 2; i++)
+      if (io->fd[i] >= 0) ipipe[i] = n, p[n++] = (struct pollfd){io->fd[i], POLLIN, 0};
+    if (w->pidfd >= 0) ipid = n, p[n++] = (struct pollfd){w->pidfd, POLLIN, 0};
+    if (!w->termed) istop = n, p[n++] = (struct pollfd){x->sig->stop_fd, POLLIN, 0};
+    if (!w->killed) ikill = n, p[n++] = (struct pollfd){x->sig->kill_fd, POLLIN, 0};
+    if (poll(p, (nfds_t)n, poll_timeout_ms(w)) < 0) /* EINTR */
+      for (int i = 0; i < n; i++) p[i].revents = 0;
+    for (int i = 0; i < 2; i++)
+      if (ipipe[i] >= 0 && p[ipipe[i]].revents) drain(io, i);
+    if (istop >= 0 && p[istop].revents) {
+      io->r->stopped = 1;
+      send_term(w, x->grace);
+    }
+    if (ikill >= 0 && p[ikill].revents) {
+      io->r->stopped = 1;
+      send_kill(w);
+    }
+    double now = mono_now();
+    if (!w->termed && w->timeout_at > 0 && now >= w->timeout_at) {
+      io->r->timed_out = 1;
+      send_term(w, x->grace);
+    }
+    if (w->termed && !w->killed && now >= w->kill_at) send_kill(w);
+    if (leader_exited(w, ipid >= 0 ? p[ipid].revents : 0)) {
+      int status = 0;
+      if (w->termed) killpg(w->pid, SIGKILL); /* stragglers of the job */
+      while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return status;
+    }
+  }
+}
+
+void run_job_exec(const run_exec *x, run_result *r) {
+  job_io io = {x, r, {-1, -1}};
+  int out[2], err[2];
+  double t0 = mono_now();
+  r->start = run_wall_now();
+  r->exit_code = r->signal = 0;
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    not_started(&io, errno);
+    return;
+  }
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    not_started(&io, errno);
+    close(out[0]);
+    close(out[1]);
+    return;
+  }
+  pid_t pid;
+  int rc = spawn(x, out[1], err[1], &pid);
+  close(out[1]);
+  close(err[1]);
+  io.fd[0] = out[0];
+  io.fd[1] = err[0];
+  for (int i = 0; i < 2; i++)
+    fcntl(io.fd[i], F_SETFL, fcntl(io.fd[i], F_GETFL) | O_NONBLOCK);
+  if (rc != 0) {
+    not_started(&io, rc);
+  } else {
+    job_watch w = {pid, (int)syscall(SYS_pidfd_open, pid, 0), 0, 0,
+                   x->timeout > 0 ? t0 + x->timeout : 0, 0};
+    int status = watch(&io, &w);
+    if (w.pidfd >= 0) close(w.pidfd);
+    for (int i = 0; i < 2; i++)
+      if (io.fd[i] >= 0) drain(&io, i);
+    if (WIFSIGNALED(status)) {
+      r->exit_code = -1;
+      r->signal = WTERMSIG(status);
+    } else {
+      r->exit_code = WEXITSTATUS(status);
+    }
+  }
+  for (int i = 0; i < 2; i++)
+    if (io.fd[i] >= 0) {
+      if (x->line_fn) emit_lines(&io, i, i ? &r->err : &r->out, 1);
+      close(io.fd[i]);
+    }
+  r->runtime = mono_now() - t0;
+}
