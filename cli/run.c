@@ -69,7 +69,7 @@ typedef struct run_state {
   _Atomic int closed;   /* --halt reached or a failed record: start no job */
   _Atomic size_t lane_failures; /* final failures, counted by the lanes */
   size_t ndone, nfailed, nstopped, torun; /* torun: less skipped ones */
-  int signo;            /* the first SIGINT/SIGTERM, or 0 */
+  _Atomic int signo;    /* the first SIGINT/SIGTERM, or 0 */
   int fatal;            /* a record could not be written */
   double t0, last_plain;
   int tty, color, bar_shown;
@@ -457,6 +457,7 @@ static void put_tag(const run_state *s, size_t index, FILE *f) {
 
 static void put_text(const run_state *s, size_t index, FILE *f,
                      const char *p, size_t n) {
+  if (n == 0) return;
   if (!s->o.tag) {
     fwrite(p, 1, n, f);
     return;
@@ -732,7 +733,7 @@ static void *signal_thread(void *arg) {
     int sig;
     if (sigwait(&set, &sig) != 0) continue;
     if (count == 0) {
-      s->signo = sig;
+      atomic_store(&s->signo, sig);
       stop_lanes(s, s->sig.stop_fd);
     } else {
       stop_lanes(s, s->sig.kill_fd);
@@ -758,8 +759,9 @@ static int start_signals(run_state *s) {
 
 /* ------------------------------------------------------------ main */
 
-static int exit_status(const run_state *s) {
-  if (s->signo) return 128 + s->signo;
+static int exit_status(run_state *s) {
+  int sig = atomic_load(&s->signo);
+  if (sig) return 128 + sig;
   if (s->nfailed) return s->nfailed > MAX_FAIL_EXIT ? MAX_FAIL_EXIT
                                                     : (int)s->nfailed;
   return s->fatal ? 1 : 0;

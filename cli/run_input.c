@@ -134,9 +134,6 @@ int run_inputs_add_file(run_inputs *in, const char *path, int linked,
                   is_stdin ? "stdin" : path, strerror(errno));
   free(line);
   if (!is_stdin) fclose(f);
-  if (rc == 0 && sv.n == 0)
-    rc = run_fail(err, "input %s%s%s has no lines", is_stdin ? "" : "file '",
-                  is_stdin ? "from stdin" : path, is_stdin ? "" : "'");
   if (rc == 0) rc = add_source(in, NULL, sv.v, sv.n, linked, err);
   if (rc != 0) strvec_free(&sv);
   return rc;
@@ -295,6 +292,10 @@ int run_inputs_finish(run_inputs *in, run_err err) {
     for (size_t s = head; s < end; s++) {
       in->src[s].stride = stride;
       in->src[s].len = len;
+    }
+    if (len == 0) { /* an empty file or stdin: no jobs, as GNU parallel */
+      in->njobs = 0;
+      return 0;
     }
     if (stride > MAX_JOBS / len)
       return run_fail(err, "too many jobs (more than %zu)", MAX_JOBS);

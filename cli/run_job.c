@@ -62,6 +62,7 @@ static void emit_lines(job_io *io, int which, run_buf *b, int flush) {
                    b->len - start);
     start = b->len;
   }
+  if (start == 0) return;
   memmove(b->data, b->data + start, b->len - start);
   b->len -= start;
 }

@@ -517,6 +517,15 @@ int run_records_open(run_records **out, const run_inputs *in,
     rc = add_col(r, FIXED_TAIL[i]) < 0;
   r->first_metric = r->ncol;
   if (rc != 0) rc = run_fail(err, "out of memory");
+  if (rc == 0 && o->results_dir) {
+    r->dir = strdup(o->results_dir);
+    if (r->dir == NULL) rc = run_fail(err, "out of memory");
+    else if (mkdir(r->dir, 0755) != 0 && errno != EEXIST)
+      rc = run_fail(err, "cannot create results directory '%s': %s", r->dir,
+                    strerror(errno));
+    else if (o->resume || o->resume_failed)
+      rc = read_csv(r, err);
+  }
   if (rc == 0 && o->joblog && (o->resume || o->resume_failed))
     rc = read_joblog(r, o->joblog, o->resume_failed, err);
   if (rc == 0 && o->joblog) {
@@ -528,15 +537,6 @@ int run_records_open(run_records **out, const run_inputs *in,
                     strerror(errno));
     else
       r->joblog_new = st.st_size == 0;
-  }
-  if (rc == 0 && o->results_dir) {
-    r->dir = strdup(o->results_dir);
-    if (r->dir == NULL) rc = run_fail(err, "out of memory");
-    else if (mkdir(r->dir, 0755) != 0 && errno != EEXIST)
-      rc = run_fail(err, "cannot create results directory '%s': %s", r->dir,
-                    strerror(errno));
-    else if (o->resume || o->resume_failed)
-      rc = read_csv(r, err);
   }
   if (rc != 0) {
     run_records_close(r);

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Bad usage: unknown option, malformed --grid, {7} with two sources,
+# unreadable :::: file, no command. Each prints one line naming the problem
+# (and at most a usage hint), nothing on stdout, exits 2 and runs no job.
+. "$(dirname "$0")/lib.sh"
+
+cd "$T" || exit 1
+
+# usage_error DESCRIPTION REGEX ARGS...: `parc run ARGS` is a usage error
+# whose first stderr line matches REGEX (names the problem); a second line,
+# if any, is only a usage hint; and no job left a marker in $T/ran.
+usage_error() {
+  local desc=$1 re=$2
+  shift 2
+  rm -rf ran && mkdir ran
+  run_parc "$@"
+  check_rc "$desc" 2
+  check_eq "$desc: nothing on stdout" "" "$OUT"
+  check_match "$desc: stderr names the problem" "$re" "$(head -n 1 "$ERR_FILE")"
+  local n
+  n=$(count_lines "$ERR_FILE")
+  if [ "$n" -eq 2 ]; then
+    check_match "$desc: a second stderr line is only the usage hint" \
+      '(-h|--help|[Uu]sage)' "$(sed -n 2p "$ERR_FILE")"
+  else
+    check_eq "$desc: one line on stderr" 1 "$n"
+  fi
+  check_eq "$desc: no job ran" "" "$(ls ran)"
+}
+
+usage_error "unknown option" '--frobnicate' \
+  --frobnicate touch 'ran/{}' ::: a b
+usage_error "unknown short option" '-Q' \
+  -Q touch 'ran/{}' ::: a b
+usage_error "--grid without NAME=" 'nonameaxis' \
+  --grid nonameaxis touch 'ran/{}' ::: a
+usage_error "--grid with an empty name" '=1,2|name' \
+  --grid =1,2 touch 'ran/{}' ::: a
+usage_error "--grid range with step 0" '1:5:0|step' \
+  --grid 'x=1:5:0' touch 'ran/{x}'
+usage_error "--grid with a bad logspace count" '1\.\.10x0|1\.\.10x|count' \
+  --grid 'x=1..10x0' touch 'ran/{x}'
+usage_error "{7} with two sources" '\{7\}' \
+  touch 'ran/{7}' ::: a ::: b
+usage_error "{3.} with two sources" '\{3\.\}|\{3' \
+  touch 'ran/{3.}' ::: a ::: b
+usage_error "{2} with one grid axis and no other source" '\{2\}' \
+  --grid x=1,2 touch 'ran/{2}'
+usage_error "unreadable :::: file" 'no-such-file' \
+  touch 'ran/{}' :::: "$T/no-such-file"
+usage_error "unreadable ::::+ file" 'no-such-file2' \
+  touch 'ran/{}' ::: a ::::+ "$T/no-such-file2"
+usage_error "no command" 'command' \
+  ::: a b
+usage_error "no command before ::::" 'command' \
+  --shell :::: /dev/null
+usage_error "--jobs without a number" '-j|--jobs|abc' \
+  -j abc touch 'ran/{}' ::: a
+usage_error "--line-buffer with -k" 'line-buffer|-k|keep-order' \
+  --line-buffer -k touch 'ran/{}' ::: a
+usage_error "option missing its value at the end" '--timeout' \
+  --timeout
+
+# Touch-a-marker sanity: the same commands without the mistake do run.
+rm -rf ran && mkdir ran
+run_parc touch 'ran/{}' ::: a b
+check_rc "control: the marker command itself works" 0
+check_eq "control: markers written" "a b" "$(ls ran | tr '\n' ' ' | sed 's/ $//')"
+
+# --help is not an error.
+run_parc --help
+check_rc "--help" 0
+check_contains "--help prints usage mentioning parc run" "parc run" "$OUT$ERR"
+
+run_parc -h
+check_rc "-h" 0
+check_contains "-h prints usage mentioning parc run" "parc run" "$OUT$ERR"
+
+done_testing
