@@ -4,5 +4,6 @@
 #define PARC_CLI_H
 
 int parc_cmd_run(int argc, char **argv);
+int parc_cmd_plan(int argc, char **argv);
 
 #endif

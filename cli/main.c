@@ -10,6 +10,7 @@ static const char USAGE[] =
     "\n"
     "  run     run a command over a parameter grid on every core\n"
     "          (parc run --help)\n"
+    "  plan    cores for a deadline, cost, Amdahl and Gustafson\n"
     "\n"
     "  parc --version prints the version.\n";
 
@@ -20,6 +21,7 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return parc_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "plan") == 0) return parc_cmd_plan(argc - 2, argv + 2);
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     fputs(USAGE, stdout);
     return 0;

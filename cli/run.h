@@ -123,6 +123,11 @@ double run_wall_now(void);
 
 /* ---------------------------------------------------------------- records */
 
+/* Parses one CSV record (RFC 4180) at *p and moves *p past it. The fields
+ * go into `fields` one after another, each NUL-terminated. Returns the
+ * number of fields. */
+size_t run_csv_record(char **p, run_buf *fields);
+
 typedef struct run_records run_records;
 
 typedef struct run_record_opts {

@@ -252,8 +252,7 @@ static int csv_append(run_records *r, const row *w) {
   return rc;
 }
 
-/* Parses one CSV record at *p (RFC 4180). Returns the number of fields. */
-static size_t csv_parse_record(char **p, run_buf *fields) {
+size_t run_csv_record(char **p, run_buf *fields) {
   size_t n = 0;
   char *s = *p;
   fields->len = 0;
@@ -298,14 +297,14 @@ static int read_csv(run_records *r, run_err err) {
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) run_buf_add(&text, chunk, n);
   fclose(f);
   char *p = text.data;
-  size_t ncols = p && *p ? csv_parse_record(&p, &fields) : 0;
+  size_t ncols = p && *p ? run_csv_record(&p, &fields) : 0;
   int *map = calloc(ncols ? ncols : 1, sizeof *map);
   int rc = map ? 0 : -1;
   const char *fp = fields.data;
   for (size_t i = 0; i < ncols && rc == 0; fp += strlen(fp) + 1, i++)
     if ((map[i] = add_col(r, fp)) < 0) rc = -1;
   while (rc == 0 && p && *p) {
-    size_t nf = csv_parse_record(&p, &fields);
+    size_t nf = run_csv_record(&p, &fields);
     row w = {0};
     run_buf key = {0};
     fp = fields.data;

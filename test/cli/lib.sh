@@ -116,15 +116,20 @@ check_rc() { # DESCRIPTION EXPECTED (against $RC of the last run_parc)
 # run_parc ARGS...: runs `parc run ARGS...` with stdin from $PARC_STDIN
 # (default /dev/null), stdout and stderr to files, under a hang guard.
 run_parc() {
+  run_parc_cmd run "$@"
+}
+
+# run_parc_cmd SUBCOMMAND ARGS...: the same for any subcommand.
+run_parc_cmd() {
   OUT_FILE=$T/.parc.out
   ERR_FILE=$T/.parc.err
-  timeout -k 5 "$PARC_TEST_LIMIT" "$PARC" run "$@" \
+  timeout -k 5 "$PARC_TEST_LIMIT" "$PARC" "$@" \
     <"${PARC_STDIN:-/dev/null}" >"$OUT_FILE" 2>"$ERR_FILE"
   RC=$?
   OUT=$(cat "$OUT_FILE")
   ERR=$(cat "$ERR_FILE")
   if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then
-    fail "parc run $* did not end within ${PARC_TEST_LIMIT}s"
+    fail "parc $* did not end within ${PARC_TEST_LIMIT}s"
   fi
   return 0
 }
