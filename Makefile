@@ -1,9 +1,11 @@
 # parc -- a thin wrapper over CMake for the README's two commands.
 #
-#   make run    install what is missing, build, run the main job
+#   make run    install what is missing, build, run the main job: the SVC
+#               grid search (examples/gridsearch) on every core
 #   make test   install what is missing, build, run the whole test suite
 #
-# and what CI adds: `make check-asan` (ASan+UBSan build of the suite) and
+# Beside them: `make examples` runs the lectures' examples one after
+# another, and CI adds `make check-asan` (ASan+UBSan build of the suite) and
 # `make check-tsan` (TSan build of the thread tests). `make bench` runs the
 # comparisons in bench/ (not part of the tests).
 
@@ -12,11 +14,11 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 # Debian packages the build and the tests need (binary -> package).
 DEBIAN_PACKAGES = cmake make gcc pkg-config libhwloc-dev libcriterion-dev \
-                  python3
+                  libsvm-dev python3 gnuplot-nox libsnappy-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all deps configure build test run bench check-asan check-tsan \
-        install clean
+.PHONY: all deps configure build test run examples bench check-asan \
+        check-tsan install clean
 
 all: build
 
@@ -42,11 +44,17 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure
 
-# The lectures, until the grid-search workload is the main job.
+# The main job: the seeds' grid search, 50 SVC fits on one worker per
+# physical core, after the same search on one worker (--baseline) so the
+# speedup it prints is measured.
+run: build
+	$(BUILD)/examples/parc-gridsearch --baseline
+
+# The lectures, one after another.
 RUN_EXAMPLES = threads_vs_processes threading_gotcha multiprocessing_gotcha \
                producer_consumer gather reduction_tree "pingpong --max-size 4M"
 
-run: build
+examples: build
 	@for ex in $(RUN_EXAMPLES); do \
 	  echo; echo "==== examples/$$ex"; \
 	  $(BUILD)/examples/parc-$$ex || exit 1; \

@@ -390,6 +390,41 @@ PARC_API int parc_thread_start(parc_thread **out, parc_proc_fn fn, void *arg);
  * return to *rc and frees the handle on success. */
 PARC_API int parc_thread_join(parc_thread *t, int *rc, double timeout);
 
+/* ---------------------------------------------------------------- random
+ *
+ * Reproducible parallel random numbers: counter-based Philox4x32-10 streams
+ * (Random123). The numbers a task draws depend only on (seed, stream) --
+ * pass the task's index as `stream` -- never on which worker, backend or
+ * worker count ran it. A parc_rng is plain data: copy it, keep it on the
+ * stack, use one per thread. */
+typedef struct parc_rng {
+  uint32_t key[2];   /* the seed */
+  uint32_t ctr[4];   /* ctr[0..1]: block number; ctr[2..3]: the stream */
+  uint32_t out[4];   /* the current block */
+  unsigned used;     /* 32-bit words of `out` already handed out */
+  int has_spare;     /* parc_rng_normal's second value is in `spare` */
+  double spare;
+} parc_rng;
+
+/* Stream `stream` of generator `seed`, positioned at its start. None of
+ * these calls allocates or fails; each may be called from any thread and
+ * after fork, on a parc_rng that no other thread is using (docs/rng.md). */
+PARC_API void parc_rng_init(parc_rng *r, uint64_t seed, uint64_t stream);
+/* 64 random bits: two consecutive words of the current block, the first
+ * as the low half (out[0] | out[1] << 32, then out[2] | out[3] << 32). */
+PARC_API uint64_t parc_rng_u64(parc_rng *r);
+/* A double in [0, 1): the top 53 bits of parc_rng_u64 times 2^-53. */
+PARC_API double parc_rng_uniform(parc_rng *r);
+/* A standard normal deviate (mean 0, variance 1), Marsaglia's polar
+ * method; every other call returns the spare kept in the struct. */
+PARC_API double parc_rng_normal(parc_rng *r);
+/* An integer in [0, n), without modulo bias (Lemire's multiply and
+ * reject); n = 0 returns 0. */
+PARC_API uint64_t parc_rng_below(parc_rng *r, uint64_t n);
+/* One Philox4x32-10 block: out = philox(ctr, key). For known-answer tests. */
+PARC_API void parc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
+                                 uint32_t out[4]);
+
 /* ---------------------------------------------------------------- machine */
 
 /* Physical cores this process may run on (its affinity mask), from the
