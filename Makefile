@@ -52,7 +52,8 @@ run: build
 
 # The lectures, one after another.
 RUN_EXAMPLES = threads_vs_processes threading_gotcha multiprocessing_gotcha \
-               producer_consumer gather reduction_tree "pingpong --max-size 4M"
+               producer_consumer gather reduction_tree "pingpong --max-size 4M" \
+               montecarlo_pi bootstrap permutation_test mcmc_chains
 
 examples: build
 	@for ex in $(RUN_EXAMPLES); do \
