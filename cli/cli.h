@@ -4,6 +4,8 @@
 #define PARC_CLI_H
 
 int parc_cmd_run(int argc, char **argv);
+int parc_cmd_probe(int argc, char **argv);
 int parc_cmd_plan(int argc, char **argv);
+int parc_cmd_bench(int argc, char **argv);
 
 #endif

@@ -10,7 +10,9 @@ static const char USAGE[] =
     "\n"
     "  run     run a command over a parameter grid on every core\n"
     "          (parc run --help)\n"
+    "  probe   this machine: topology, and latencies beside the classic table\n"
     "  plan    cores for a deadline, cost, Amdahl and Gustafson\n"
+    "  bench   start-up, dispatch, latency and bandwidth; T(s) = mu + s/B\n"
     "\n"
     "  parc --version prints the version.\n";
 
@@ -21,7 +23,9 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return parc_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "probe") == 0) return parc_cmd_probe(argc - 2, argv + 2);
   if (strcmp(cmd, "plan") == 0) return parc_cmd_plan(argc - 2, argv + 2);
+  if (strcmp(cmd, "bench") == 0) return parc_cmd_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     fputs(USAGE, stdout);
     return 0;
