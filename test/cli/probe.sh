@@ -88,6 +88,9 @@ for r in d["rows"]:
           "-" if p is None else ("%d" % p if p == int(p) else "%g" % p), "ratio-ok" if ratio_ok else "ratio-bad",
           "noted" if r["note"] else "no-note")
 print("method", d["method"]["statistic"], d["method"]["min_samples"])
+ns = {r["key"]: r["measured_ns"] for r in d["rows"]}
+print("staircase", "ok" if ns["l1"] < ns["l2"] < ns["memory"] else
+      "broken %s %s %s" % (ns["l1"], ns["l2"], ns["memory"]))
 EOF
 check_eq "facts extracted" 0 $?
 fact() { grep -E "^$1( |$)" "$T/facts" | head -n 1 | sed -e "s/^$1 *//"; }
@@ -100,6 +103,7 @@ check_match "L1d size = sysfs's cpu0 L1d ($want_l1d)" "^cache L1d $want_l1d\$" \
 check_match "L2 size = sysfs's cpu0 L2 ($want_l2)" "^cache L2 $want_l2\$" \
   "$(grep '^cache ' "$T/facts")"
 check_eq "method: median" "median 5" "$(fact method)"
+check_eq "L1 < L2 < main memory" "ok" "$(fact staircase)"
 
 # row KEY PUBLISHED: present, measured and positive, published figure, ratio.
 row() {
