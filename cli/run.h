@@ -1,7 +1,8 @@
 /* run.h -- the pieces of `parc run` (docs/parc-run.md).
  *
- *   run.c           options, the scheduling loop on a libparc thread pool,
- *                   output, progress, signals
+ *   run.c           the scheduling loop on a libparc thread pool, output,
+ *                   progress, signals
+ *   run_args.c      options and the command line, checked before any job
  *   run_input.c     input sources: ::: lists, :::: files, stdin, --grid axes,
  *                   and which values job i takes (cartesian and linked)
  *   run_template.c  the command template: replacement strings, argv or
@@ -83,6 +84,30 @@ int run_template_expand(const run_template *t, const run_inputs *in,
                         size_t job, unsigned slot, char ***argv, char **line);
 /* Appends `s` to b quoted for sh when it needs quoting. */
 int run_shell_quote(run_buf *b, const char *s);
+
+/* ---------------------------------------------------------------- options */
+
+enum run_halt { HALT_NEVER, HALT_SOON, HALT_NOW };
+
+typedef struct run_opts {
+  unsigned jobs;
+  int keep_order, tag, line_buffer, shell, dry_run, quiet;
+  int resume, resume_failed, minimize;
+  unsigned retries, inner_threads;
+  double timeout, grace;
+  enum run_halt halt;
+  double halt_fail;  /* failures that halt; a fraction of all jobs if pct */
+  int halt_pct;
+  const char *results, *joblog, *best;
+  char **average_over;
+  size_t navg;
+} run_opts;
+
+extern const char RUN_USAGE[];
+/* Parses the arguments after `run`: options into o, the sources into in,
+ * the command into *tmpl. Returns 0, 1 for --help, or -1 with err set. */
+int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl,
+                   int argc, char **argv, run_err err);
 
 /* ---------------------------------------------------------------- one job */
 
