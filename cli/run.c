@@ -1,10 +1,12 @@
-/* run.c -- `parc run`: options, then the jobs on a libparc thread pool.
+/* run.c -- `parc run`: the jobs on a libparc thread pool (run_args.c has
+ * already parsed and checked the command line).
  *
  * The main thread owns every record: it submits jobs as futures (at most
  * two per lane ahead, so a stop or a halt leaves little queued), waits for
  * whichever finishes first (parc_wait_any), and then logs, prints, retries
  * or halts. A lane (a pool worker) expands its job's command, runs it to
- * its end (run_job.c) and touches nothing shared but the running count.
+ * its end (run_job.c) and touches nothing shared but three counters and
+ * flags: the running count, and with --halt the failures and `closed`.
  *
  * SIGINT and SIGTERM are blocked in every thread and taken by one thread
  * with sigwait: the first sets `stopping` and wakes every lane's poll
