@@ -14,7 +14,8 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 # Debian packages the build and the tests need (binary -> package).
 DEBIAN_PACKAGES = cmake make gcc pkg-config libhwloc-dev libcriterion-dev \
-                  libsvm-dev python3 gnuplot-nox libsnappy-dev
+                  libsvm-dev python3 gnuplot-nox libsnappy-dev \
+                  openmpi-bin libopenmpi-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps configure build test run examples bench check-asan \

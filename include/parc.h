@@ -52,7 +52,8 @@ extern "C" {
   XX(EOWNERDEAD, -11, "the previous owner died holding the lock")             \
   XX(ETOOBIG, -12, "message or argument too large")                           \
   XX(ENOTSUP, -13, "not supported by this backend")                           \
-  XX(EBROKEN, -14, "the pool is broken: workers cannot be started")
+  XX(EBROKEN, -14, "the pool is broken: workers cannot be started")          \
+  XX(ESERVED, -15, "this MPI rank served a pool's tasks; the pool is closed")
 
 typedef enum {
 #define PARC__ERR_ENUM(name, value, text) PARC_##name = (value),
@@ -108,7 +109,7 @@ typedef struct parc_pool parc_pool;
 typedef enum {
   PARC_THREADS = 0,   /* workers are threads of this process */
   PARC_PROCESSES = 1, /* workers are forked processes */
-  PARC_MPI = 2        /* reserved for libparc_mpi */
+  PARC_MPI = 2        /* workers are MPI ranks: libparc_mpi, parc_mpi.h */
 } parc_backend;
 
 typedef struct parc_pool_opts {

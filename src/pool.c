@@ -168,9 +168,14 @@ static void drop_job(parc_pool *p, parc__job *j) {
 
 /* ---------------------------------------------------------------- pools */
 
+const parc__backend *parc__mpi_backend;
+
 static int check_opts(const parc_pool_opts *o) {
-  if (o->backend != PARC_THREADS && o->backend != PARC_PROCESSES)
-    return o->backend == PARC_MPI ? PARC_ENOTSUP : PARC_EINVAL;
+  if (o->backend == PARC_MPI && !parc__mpi_backend)
+    return PARC_ENOTSUP; /* libparc_mpi not linked, or parc_mpi_init not called */
+  if (o->backend != PARC_THREADS && o->backend != PARC_PROCESSES &&
+      o->backend != PARC_MPI)
+    return PARC_EINVAL;
   if (o->task_timeout < 0 || o->workers > 4096)
     return PARC_EINVAL;
   return 0;
@@ -191,10 +196,18 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
     return PARC_ENOMEM;
   p->opts = o;
   p->be = o.backend == PARC_PROCESSES ? &parc__procs_backend
+          : o.backend == PARC_MPI     ? parc__mpi_backend
                                       : &parc__threads_backend;
   p->nworkers = o.workers ? o.workers : parc__physical_cores();
+  rc = p->be->count ? p->be->count(p, &p->nworkers) : 0;
+  if (rc != 0) {
+    free(p);
+    return rc;
+  }
   p->workers = calloc(p->nworkers, sizeof *p->workers);
   if (!p->workers) {
+    if (p->be->count) /* stop() also frees what a count() left */
+      p->be->stop(p, true);
     free(p);
     return PARC_ENOMEM;
   }
@@ -529,7 +542,8 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
     return 0;
   /* Threads take chunks themselves, as OpenMP; processes are handed them,
    * so a worker that dies is known to have held exactly its chunk. */
-  parc__job *j = parc__job_new(p, p->be->shared ? JOB_FOR : JOB_LOOP);
+  bool handed = p->be->shared || p->be->remote;
+  parc__job *j = parc__job_new(p, handed ? JOB_FOR : JOB_LOOP);
   if (!j)
     return PARC_ENOMEM;
   j->begin = begin;
@@ -539,7 +553,7 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
   j->for_chunk = o.chunk;
   j->fn = (uint64_t)(uintptr_t)body;
   j->ctx = ctx;
-  j->ctx_size = p->be->shared ? o.ctx_size : 0; /* threads share ctx as is */
+  j->ctx_size = handed ? o.ctx_size : 0; /* threads share ctx as is */
   j->static_next = calloc(p->nworkers, sizeof *j->static_next);
   j->loop_joined = calloc(p->nworkers, sizeof *j->loop_joined);
   if (!j->static_next || !j->loop_joined) {

@@ -213,6 +213,13 @@ typedef struct parc__worker {
 typedef struct parc__backend {
   const char *name;
   bool shared;                       /* lanes in a shared mapping */
+  bool remote;                       /* workers share no memory with the
+                                        caller at all (MPI): a parallel for
+                                        hands out chunks, ctx goes by value */
+  /* Optional: how many workers the pool has (NULL: opts.workers, or one
+   * per physical core). May keep state in p->be_state for start(), which
+   * then owns it on every path. */
+  int (*count)(parc_pool *p, unsigned *nworkers);
   /* Creates lanes and slots, starts every worker; returns when each has
    * run init (or failed). */
   int (*start)(parc_pool *p);
@@ -230,6 +237,8 @@ typedef struct parc__backend {
 
 extern const parc__backend parc__threads_backend;
 extern const parc__backend parc__procs_backend;
+/* Set by libparc_mpi (parc_mpi_init), so the core needs no MPI. */
+extern const parc__backend *parc__mpi_backend;
 
 /* ---------------------------------------------------------------- pool */
 

@@ -1,0 +1,100 @@
+/* mpi_int.h -- what the two halves of the MPI backend share.
+ *
+ * mpi.c: rank 0, the caller's side: the backend vtable, and a courier
+ * thread that moves each worker's lanes to and from MPI messages.
+ * mpi_serve.c: ranks 1..N-1: worker threads on lanes of their own, and the
+ * rank's main thread as the courier at the other end.
+ * mpi_wire.c: messages, sends in flight, functions as (object, offset).
+ *
+ * The scheduler (sched.c) sees one worker per remote worker thread, with
+ * its lanes in rank 0's memory, exactly as for the thread backend; the two
+ * couriers carry the lane bytes across. Batches are parsed on the way (to
+ * turn function pointers into (object, offset) and back); results are
+ * forwarded as raw bytes, since the stream is the same at both ends.
+ *
+ * Every message starts with an mpi_head. `epoch` is the life of the worker
+ * it concerns: a worker abandoned or restarted gets a new one, and
+ * messages of an older life are dropped.
+ */
+#ifndef PARC_MPI_INT_H
+#define PARC_MPI_INT_H
+
+#include <mpi.h>
+
+#include "pool_int.h"
+
+enum { TAG_BATCH = 1, TAG_RESULT, TAG_STATE, TAG_CTRL };
+enum { CTRL_SPAWN = 1, CTRL_ABANDON, CTRL_BYE, CTRL_FIN };
+
+typedef struct mpi_head {
+  uint32_t local;      /* the worker's index on its rank */
+  uint32_t epoch;      /* the worker's life */
+  uint32_t a, b;       /* STATE: slot state, init rc; CTRL: kind, kill_all;
+                          BATCH: bytes of the fn and combine object names */
+  uint64_t fn_off;     /* BATCH: offsets in those objects */
+  uint64_t combine_off;
+} mpi_head;
+/* BATCH: head, parc__msg_batch (fn, combine, ctx zero), the two names,
+ * the payload as in the lane. RESULT: head, lane bytes. */
+
+/* Bytes waiting for room in a lane. */
+typedef struct mpi_chunk {
+  struct mpi_chunk *next;
+  size_t len, off;
+  unsigned char data[];
+} mpi_chunk;
+
+typedef struct mpi_out {
+  MPI_Request req;
+  int dest;
+  void *buf;
+  struct mpi_out *next;
+} mpi_out;
+
+/* A function as it travels: the object that holds it ("" for the main
+ * program) and its offset from that object's load address. */
+typedef struct mpi_fnref {
+  const char *name;
+  uint64_t off;
+} mpi_fnref;
+
+typedef struct mpi_courier {
+  MPI_Comm comm;
+  int rank, size;
+  parc__event bell;     /* lanes, states and requests ring it */
+  mpi_out *out;         /* sends in flight */
+  bool *rank_lost;      /* an MPI call about that rank failed */
+  unsigned idle;        /* rounds without progress, for nap() */
+  uint64_t last_moved;  /* when there was progress */
+  struct { uint64_t fn; mpi_fnref ref; } enc; /* last encoded */
+  struct { char name[256]; uintptr_t base; } dec; /* last decoded object */
+} mpi_courier;
+
+/* mpi_wire.c */
+/* Sends len bytes of buf (malloc'd; freed once sent). False if the send
+ * could not be started (the rank is marked lost and buf freed). */
+bool parc__mpi_post(mpi_courier *c, int dest, int tag, void *buf, size_t len);
+/* Frees the sends that completed; true if any did. */
+bool parc__mpi_sends(mpi_courier *c);
+/* Waits for every send still in flight (at the end). */
+void parc__mpi_drain(mpi_courier *c);
+/* The next message, if one has arrived from `source` (or MPI_ANY_SOURCE),
+ * in a malloc'd chunk (len: its size), with its tag and source. NULL if
+ * none. */
+mpi_chunk *parc__mpi_take(mpi_courier *c, int source, int *tag, int *from);
+/* Spin a little, then sleep on the bell a growing while (MPI has nothing
+ * to wait on; its own blocking calls spin). */
+void parc__mpi_nap(mpi_courier *c, uint32_t seen, bool moved);
+/* fn_decode returns 0 for a function not found (or PARC__MPI_NO_FN, sent
+ * for one that fn_encode could not place). */
+#define PARC__MPI_NO_FN UINT64_MAX
+int parc__mpi_fn_encode(mpi_courier *c, uint64_t fn, mpi_fnref *ref);
+uint64_t parc__mpi_fn_decode(mpi_courier *c, const char *name, size_t len,
+                             uint64_t off);
+/* Payload bytes that follow a batch header in the lane. */
+size_t parc__mpi_payload(const parc__msg_batch *m);
+
+/* mpi_serve.c: ranks > 0; returns PARC_ESERVED when rank 0 is done. */
+int parc__mpi_serve(parc_pool *p, mpi_courier *c, unsigned base);
+
+#endif

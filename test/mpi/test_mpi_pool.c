@@ -1,0 +1,343 @@
+/* test_mpi_pool.c -- the PARC_MPI backend, run under mpirun with 2, 3 and 4
+ * ranks (test/mpi/CMakeLists.txt): map, futures, map-reduce and parallel
+ * for give what the thread backend gives, bit for bit; a task's error
+ * comes back with its index; progress reaches the total; parc_pool_create
+ * returns PARC_ESERVED on the serving ranks.
+ *
+ * A plain program, not Criterion: every rank must run every step in the
+ * same order (pool creation is collective). Each step creates one MPI pool;
+ * the serving ranks get PARC_ESERVED and go on to the next step. Rank 0
+ * prints one line per failed check and exits 1 if there was any. */
+#include <parc.h>
+#include <parc_mpi.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures;
+
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      failures++;                                                              \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_RC(expr, want)                                                   \
+  do {                                                                         \
+    int got_ = (expr), want_ = (want);                                         \
+    CHECK(got_ == want_, "got %d (%s), want %d (%s)", got_,                    \
+          parc_err_name(got_), want_, parc_err_name(want_));                   \
+  } while (0)
+
+enum { N = 5000, RN = 100000, BAD = 1237 };
+
+/* ------------------------------------------------------------ tasks */
+
+/* Which worker ran it, and something that depends on the input only. */
+static int mix_task(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  uint64_t x;
+  memcpy(&x, in, 8);
+  uint64_t r[2] = {x * 0x9E3779B97F4A7C15ull ^ (x >> 7),
+                   (uint64_t)parc_worker_id()};
+  memcpy(out, r, 16);
+  return 0;
+}
+
+static int fail_at_bad(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  uint64_t x;
+  memcpy(&x, in, 8);
+  memcpy(out, &x, 8);
+  return x == BAD ? 42 : 0;
+}
+
+static int triple_task(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  double x;
+  memcpy(&x, in, 8);
+  x *= 3.0;
+  memcpy(out, &x, 8);
+  return 0;
+}
+
+static int f64_add(void *acc, const void *item, void *ctx) {
+  (void)ctx;
+  double a, b;
+  memcpy(&a, acc, 8);
+  memcpy(&b, item, 8);
+  a += b;
+  memcpy(acc, &a, 8);
+  return 0;
+}
+
+static int rank_task(const void *in, void *out, void *ctx) {
+  (void)in, (void)ctx;
+  int r = parc_mpi_rank();
+  memcpy(out, &r, sizeof r);
+  return 0;
+}
+
+typedef struct for_ctx {
+  int64_t fail_at;
+} for_ctx;
+
+static int for_body(int64_t b, int64_t e, void *ctx) {
+  const for_ctx *c = ctx;
+  return c && c->fail_at >= b && c->fail_at < e ? 9 : 0;
+}
+
+/* ------------------------------------------------------------ steps */
+
+static parc_pool *mpi_pool(unsigned workers) {
+  parc_pool_opts o = {.backend = PARC_MPI, .workers = workers};
+  parc_pool *p = NULL;
+  int rc = parc_pool_create(&p, &o);
+  if (rc == PARC_ESERVED)
+    return NULL;
+  CHECK_RC(rc, 0);
+  if (rc != 0) {
+    fprintf(stderr, "cannot create the MPI pool: giving up\n");
+    exit(1); /* mpirun ends the other ranks */
+  }
+  return p;
+}
+
+static parc_pool *thread_pool(void) {
+  parc_pool_opts o = {.backend = PARC_THREADS, .workers = 2};
+  parc_pool *p = NULL;
+  CHECK_RC(parc_pool_create(&p, &o), 0);
+  return p;
+}
+
+static uint64_t *inputs(size_t n) {
+  uint64_t *v = malloc(n * sizeof *v);
+  for (size_t i = 0; i < n; i++)
+    v[i] = i;
+  return v;
+}
+
+static uint64_t progress_done, progress_total;
+static void on_progress(uint64_t done, uint64_t total, void *arg) {
+  (void)arg;
+  progress_done = done;
+  progress_total = total;
+}
+
+static void step_map(unsigned per_rank) {
+  parc_pool *p = mpi_pool(per_rank);
+  if (!p)
+    return;
+  int size = parc_mpi_size();
+  CHECK(parc_pool_workers(p) == (unsigned)(size - 1) * per_rank,
+        "workers %u", parc_pool_workers(p));
+  uint64_t *in = inputs(N);
+  uint64_t(*got)[2] = calloc(N, 16), (*want)[2] = calloc(N, 16);
+  parc_map_opts mo = {.progress = on_progress};
+  CHECK_RC(parc_map(p, mix_task, in, 8, got, 16, N, &mo), 0);
+  CHECK(progress_done == N && progress_total == N, "progress %llu/%llu",
+        (unsigned long long)progress_done, (unsigned long long)progress_total);
+  parc_pool *t = thread_pool();
+  CHECK_RC(parc_map(t, mix_task, in, 8, want, 16, N, NULL), 0);
+  parc_pool_destroy(t);
+  unsigned seen = 0, bad = 0;
+  for (size_t i = 0; i < N; i++) {
+    bad += got[i][0] != want[i][0];
+    if (got[i][1] < 64)
+      seen |= 1u << got[i][1];
+  }
+  CHECK(bad == 0, "%u results differ from the thread backend's", bad);
+  CHECK(seen != 0, "no worker id seen");
+  /* the ranks that ran something: every serving rank, with enough tasks */
+  int ranks[64] = {0};
+  int *rk = calloc(N, sizeof *rk);
+  CHECK_RC(parc_map(p, rank_task, in, 8, rk, sizeof *rk, N, NULL), 0);
+  for (size_t i = 0; i < N; i++)
+    if (rk[i] > 0 && rk[i] < 64)
+      ranks[rk[i]] = 1;
+  for (int r = 1; r < size && r < 64; r++)
+    CHECK(ranks[r], "rank %d ran no task", r);
+  free(rk);
+  free(in);
+  free(got);
+  free(want);
+  parc_pool_destroy(p);
+}
+
+static void step_map_error(void) {
+  parc_pool *p = mpi_pool(1);
+  if (!p)
+    return;
+  uint64_t *in = inputs(N), *out = calloc(N, 8);
+  parc_task_status *st = calloc(N, sizeof *st);
+  size_t at = 0;
+  parc_map_opts mo = {.status = st, .err_index = &at};
+  CHECK_RC(parc_map(p, fail_at_bad, in, 8, out, 8, N, &mo), PARC_ETASK);
+  CHECK(at == BAD, "err_index %zu, want %d", at, BAD);
+  CHECK(st[BAD].error == PARC_ETASK && st[BAD].task_rc == 42,
+        "status[BAD] error %d task_rc %d", st[BAD].error, st[BAD].task_rc);
+  CHECK(st[BAD - 1].error == 0 && out[BAD - 1] == BAD - 1 && out[N - 1] == N - 1,
+        "the other tasks ran");
+  free(in);
+  free(out);
+  free(st);
+  parc_pool_destroy(p);
+}
+
+static void step_futures(void) {
+  parc_pool *p = mpi_pool(2);
+  if (!p)
+    return;
+  enum { F = 40 };
+  parc_future *fs[F];
+  for (uint64_t i = 0; i < F; i++)
+    CHECK_RC(parc_submit(p, i == 17 ? fail_at_bad : mix_task, &i, 8,
+                         i == 17 ? 8 : 16, &fs[i]), 0);
+  for (uint64_t i = 0; i < F; i++) {
+    uint64_t got[2] = {0}, want[2] = {0};
+    parc_task_status st;
+    if (i == 17) {
+      uint64_t bad = BAD;
+      parc_future *f;
+      CHECK_RC(parc_future_wait(fs[i], got, 10, &st), 0);
+      CHECK_RC(parc_submit(p, fail_at_bad, &bad, 8, 8, &f), 0);
+      CHECK_RC(parc_future_wait(f, got, 10, &st), PARC_ETASK);
+      CHECK(st.task_rc == 42, "task_rc %d", st.task_rc);
+      parc_future_free(f);
+      continue;
+    }
+    CHECK_RC(parc_future_wait(fs[i], got, 10, &st), 0);
+    mix_task(&i, want, NULL);
+    CHECK(got[0] == want[0], "future %llu", (unsigned long long)i);
+  }
+  size_t idx;
+  CHECK_RC(parc_wait_any(fs, F, 1, &idx), 0);
+  for (int i = 0; i < F; i++)
+    parc_future_free(fs[i]);
+  parc_pool_destroy(p);
+}
+
+static double *float_data(void) {
+  double *v = malloc(RN * sizeof *v);
+  uint64_t s = 0xF1047;
+  for (size_t i = 0; i < RN; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    double u = (double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+    v[i] = u * pow(10.0, (double)((int)(i % 17) - 8));
+  }
+  return v;
+}
+
+static void step_reduce(void) {
+  parc_pool *p = mpi_pool(1);
+  if (!p)
+    return;
+  double *v = float_data(), zero = 0.0, got = 1, want = 2;
+  CHECK_RC(parc_map_reduce(p, triple_task, v, 8, RN, f64_add, &zero, &got, 8,
+                           NULL), 0);
+  parc_pool *t = thread_pool();
+  CHECK_RC(parc_map_reduce(t, triple_task, v, 8, RN, f64_add, &zero, &want, 8,
+                           NULL), 0);
+  parc_pool_destroy(t);
+  CHECK(memcmp(&got, &want, 8) == 0, "mpi %.17g, threads %.17g", got, want);
+  /* an error inside a block comes back with its index */
+  uint64_t *in = inputs(N), acc0 = 0, acc;
+  size_t at = 0;
+  parc_map_opts mo = {.err_index = &at};
+  CHECK_RC(parc_map_reduce(p, fail_at_bad, in, 8, N, (parc_combine_fn)f64_add,
+                           &acc0, &acc, 8, &mo), PARC_ETASK);
+  CHECK(at == BAD, "reduce err_index %zu, want %d", at, BAD);
+  free(in);
+  free(v);
+  parc_pool_destroy(p);
+}
+
+static void step_for(void) {
+  parc_pool *p = mpi_pool(1);
+  if (!p)
+    return;
+  for_ctx c = {.fail_at = 777};
+  int64_t at = -1;
+  parc_for_opts fo = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 10,
+                      .ctx_size = sizeof c, .err_index = &at};
+  CHECK_RC(parc_for(p, 0, 2000, for_body, &c, &fo), PARC_ETASK);
+  CHECK(at == 770, "for err_index %lld, want 770", (long long)at);
+  c.fail_at = -1;
+  CHECK_RC(parc_for(p, 0, 2000, for_body, &c, &fo), 0);
+  parc_pool_destroy(p);
+}
+
+static int slow_task(const void *in, void *out, void *ctx) {
+  (void)in, (void)ctx;
+  usleep(200000);
+  memset(out, 1, 8);
+  return 0;
+}
+
+/* Workers that retire after 3 tasks are restarted on their ranks. */
+static void step_recycle(void) {
+  parc_pool_opts o = {.backend = PARC_MPI, .workers = 1,
+                      .max_tasks_per_worker = 3};
+  parc_pool *p = NULL;
+  int rc = parc_pool_create(&p, &o);
+  if (rc == PARC_ESERVED)
+    return;
+  CHECK_RC(rc, 0);
+  if (!p)
+    return;
+  uint64_t *in = inputs(50);
+  uint64_t(*got)[2] = calloc(50, 16);
+  CHECK_RC(parc_map(p, mix_task, in, 8, got, 16, 50, NULL), 0);
+  for (uint64_t i = 0; i < 50; i++) {
+    uint64_t want[2];
+    mix_task(&i, want, NULL);
+    CHECK(got[i][0] == want[0], "recycled: task %llu", (unsigned long long)i);
+  }
+  free(in);
+  free(got);
+  parc_pool_destroy(p);
+}
+
+/* A running task canceled by destroy: the call returns, the future says
+ * PARC_ECANCELED, the rank finishes the task and leaves. */
+static void step_cancel_running(void) {
+  parc_pool *p = mpi_pool(1);
+  if (!p)
+    return;
+  parc_future *f;
+  uint64_t x = 1, out = 0;
+  CHECK_RC(parc_submit(p, slow_task, &x, 8, 8, &f), 0);
+  usleep(50000);
+  parc_pool_destroy_ex(p, 1);
+  CHECK_RC(parc_future_wait(f, &out, 1, NULL), PARC_ECANCELED);
+  parc_future_free(f);
+}
+
+int main(int argc, char **argv) {
+  if (parc_mpi_init(&argc, &argv) != 0) {
+    fprintf(stderr, "parc_mpi_init failed\n");
+    return 1;
+  }
+  /* a pool with threads needs no MPI: rank 0's reference results */
+  step_map(1);
+  step_map(2);
+  step_map_error();
+  step_futures();
+  step_reduce();
+  step_for();
+  step_recycle();
+  step_cancel_running();
+  int rank = parc_mpi_rank();
+  if (rank == 0)
+    printf("%s: %d ranks, %d failures\n", failures ? "FAIL" : "ok",
+           parc_mpi_size(), failures);
+  parc_mpi_finalize();
+  return failures ? 1 : 0;
+}
