@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "parc.h"
+#include "run.h"
 
 static const char USAGE[] =
     "usage: parc COMMAND [ARGS...]\n"
@@ -22,7 +23,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
-  if (strcmp(cmd, "run") == 0) return parc_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "run") == 0) {
+    run_launch_mpi(argc, argv); /* returns unless under mpirun */
+    return parc_cmd_run(argc - 2, argv + 2);
+  }
   if (strcmp(cmd, "probe") == 0) return parc_cmd_probe(argc - 2, argv + 2);
   if (strcmp(cmd, "plan") == 0) return parc_cmd_plan(argc - 2, argv + 2);
   if (strcmp(cmd, "bench") == 0) return parc_cmd_bench(argc - 2, argv + 2);

@@ -1,5 +1,5 @@
-/* run.c -- `parc run`: the jobs on a libparc thread pool (run_args.c has
- * already parsed and checked the command line).
+/* run.c -- `parc run`: the jobs on a libparc pool (run_args.c has already
+ * parsed and checked the command line).
  *
  * The main thread owns every record: it submits jobs as futures (at most
  * two per lane ahead, so a stop or a halt leaves little queued), waits for
@@ -12,6 +12,18 @@
  * with sigwait: the first sets `stopping` and wakes every lane's poll
  * (stop_fd), the second wakes them again to kill (kill_fd). The main
  * thread sees `stopping` within one tick of its wait (100 ms).
+ *
+ * Under mpirun (parc-run-mpi, run_main with a run_mpi) the same loop runs
+ * on rank 0 over a PARC_MPI pool whose workers are the other ranks' lanes
+ * (-j on each rank); rank 0 only schedules and records. Only the task's
+ * encoding differs: a job goes as its index and attempt, and comes back as
+ * flat bytes (run_wire.c), with the slot it ran in so rank 0 writes the
+ * same command line. One job in flight per lane, so that a halt leaves
+ * nothing queued. Every rank parses the same command line; before the
+ * pool (collective), the ranks agree that each is ready and sees the same
+ * jobs. Each rank takes its own signals (mpirun forwards them); --halt is
+ * counted on rank 0, which then starts no more jobs (those running on
+ * other ranks run to their end: rank 0 cannot reach them).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -59,6 +71,12 @@ typedef struct run_state {
   double t0, last_plain;
   int tty, color, bar_shown;
   pthread_mutex_t out_lock; /* stdout/stderr: job output and the bar */
+  const run_mpi *mpi;   /* under mpirun, else NULL */
+  char host[RUN_HOST_MAX]; /* mpirun: "hostname:rank" of this rank */
+  pthread_mutex_t slot_lock; /* mpirun: the slots of this rank's lanes */
+  unsigned char *slot_used;
+  size_t nslots;
+  void *wire;           /* mpirun, rank 0: one result, as it arrives */
 } run_state;
 
 /* ------------------------------------------------------------ usage */
@@ -193,7 +211,7 @@ static void put_text(const run_state *s, size_t index, FILE *f,
 }
 
 static void print_job(run_state *s, const job *j) {
-  if (s->o.line_buffer) return; /* printed as it came */
+  if (s->o.line_buffer && !s->mpi) return; /* printed as it came */
   pthread_mutex_lock(&s->out_lock);
   clear_bar(s);
   put_text(s, j->index, stdout, j->res.out.data, j->res.out.len);
@@ -251,20 +269,13 @@ static void count_failure(run_state *s, const job *j) {
     stop_lanes(s, s->sig.stop_fd);
 }
 
-static int job_task(const void *in, void *out, void *ctx) {
-  run_state *s = ctx;
-  job *j = *(job *const *)in;
-  (void)out;
-  if (atomic_load(&s->sig.stopping) || atomic_load(&s->closed)) {
-    j->not_started = 1;
-    return 0;
-  }
-  unsigned slot = (unsigned)parc_worker_id() + 1;
+/* Runs job j in `slot` (1-based) to its end; j->line is what ran. */
+static void run_one(run_state *s, job *j, unsigned slot) {
   char **argv, *line, job_var[40], slot_var[40];
   if (run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line)) {
     j->res.exit_code = 127;
     run_buf_str(&j->res.err, "parc run: out of memory\n");
-    return 0;
+    return;
   }
   char **envp = malloc((s->nenv + 3) * sizeof *envp);
   if (envp == NULL) {
@@ -272,7 +283,7 @@ static int job_task(const void *in, void *out, void *ctx) {
     free(line);
     j->res.exit_code = 127;
     run_buf_str(&j->res.err, "parc run: out of memory\n");
-    return 0;
+    return;
   }
   memcpy(envp, s->env, s->nenv * sizeof *envp);
   snprintf(job_var, sizeof job_var, "PARC_JOB=%zu", j->index + 1);
@@ -282,16 +293,119 @@ static int job_task(const void *in, void *out, void *ctx) {
   envp[s->nenv + 2] = NULL;
   line_ctx lc = {s, j->index};
   run_exec x = {argv, envp, s->o.timeout, s->o.grace, &s->sig,
-                s->o.line_buffer ? print_line : NULL, &lc};
+                s->o.line_buffer && !s->mpi ? print_line : NULL, &lc};
   atomic_fetch_add(&s->running, 1);
   run_job_exec(&x, &j->res);
   atomic_fetch_sub(&s->running, 1);
-  count_failure(s, j);
   free(envp);
   free(argv);
   free(j->line);
   j->line = line;
+}
+
+/* The task on a thread pool: the job itself travels (a pointer). */
+static int job_task(const void *in, void *out, void *ctx) {
+  run_state *s = ctx;
+  job *j = *(job *const *)in;
+  (void)out;
+  if (atomic_load(&s->sig.stopping) || atomic_load(&s->closed)) {
+    j->not_started = 1;
+    return 0;
+  }
+  run_one(s, j, (unsigned)parc_worker_id() + 1);
+  count_failure(s, j);
   return 0;
+}
+
+/* ------------------------------------------------------------ mpirun */
+
+typedef struct wire_job { /* what a job is on the wire */
+  uint64_t index;
+  uint32_t attempt, pad;
+} wire_job;
+
+/* The lowest free slot of this rank's lanes (as GNU parallel's {%}). */
+static unsigned slot_take(run_state *s) {
+  unsigned slot = (unsigned)s->nslots + 1; /* none free: an abandoned lane */
+  pthread_mutex_lock(&s->slot_lock);
+  for (size_t i = 0; i < s->nslots; i++)
+    if (!s->slot_used[i]) {
+      s->slot_used[i] = 1;
+      slot = (unsigned)i + 1;
+      break;
+    }
+  pthread_mutex_unlock(&s->slot_lock);
+  return slot;
+}
+
+static void slot_give(run_state *s, unsigned slot) {
+  pthread_mutex_lock(&s->slot_lock);
+  if (slot >= 1 && slot <= s->nslots) s->slot_used[slot - 1] = 0;
+  pthread_mutex_unlock(&s->slot_lock);
+}
+
+/* The task on an MPI pool, on a rank > 0: index and attempt in, the flat
+ * result out. --halt is counted on rank 0 (finish). */
+static int job_task_wire(const void *in, void *out, void *ctx) {
+  run_state *s = ctx;
+  wire_job w;
+  memcpy(&w, in, sizeof w);
+  job j = {.index = (size_t)w.index, .attempt = w.attempt};
+  unsigned slot = 0;
+  int not_started = atomic_load(&s->sig.stopping) != 0;
+  if (!not_started) {
+    slot = slot_take(s);
+    run_one(s, &j, slot);
+    slot_give(s, slot);
+  }
+  memcpy(j.res.host, s->host, sizeof j.res.host);
+  run_wire_put(out, &j.res, not_started, slot);
+  run_buf_free(&j.res.out);
+  run_buf_free(&j.res.err);
+  free(j.line);
+  return 0;
+}
+
+/* Rank 0: a finished future's result into j, and the command line that
+ * ran (the slot it ran in came back with it). A job whose rank was lost
+ * failed, with the reason on its stderr. */
+static void wire_collect(run_state *s, parc_future *f, job *j) {
+  parc_task_status st = {0};
+  int not_started = 0;
+  unsigned slot = 0;
+  int rc = parc_future_wait(f, s->wire, 0, &st);
+  if (rc != 0 || run_wire_get(s->wire, &j->res, &not_started, &slot) != 0) {
+    j->res.out.len = j->res.err.len = 0;
+    j->res.exit_code = 255;
+    j->res.signal = 0;
+    j->res.start = run_wall_now();
+    j->res.runtime = 0;
+    run_buf_str(&j->res.err, "parc run: the job's rank did not answer (");
+    run_buf_str(&j->res.err, parc_err_name(rc ? rc : PARC_ENOMEM));
+    run_buf_str(&j->res.err, ")\n");
+  }
+  j->not_started = not_started;
+  char **argv, *line;
+  if (!not_started &&
+      run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line) == 0) {
+    free(argv);
+    free(j->line);
+    j->line = line;
+  }
+}
+
+/* A digest of the jobs, which every rank must see alike. */
+static uint64_t jobs_digest(const run_inputs *in) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t k = 0; k < in->nsrc; k++) {
+    const run_source *src = &in->src[k];
+    for (size_t v = 0; v <= src->n; v++) {
+      const char *p = v < src->n ? src->values[v] : src->name ? src->name : "";
+      for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+      h = (h ^ 0x1fu ^ (uint64_t)src->linked << 8) * 1099511628211ull;
+    }
+  }
+  return h ^ in->njobs;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -316,10 +430,13 @@ static void job_free(job *j) {
 
 static int submit(run_state *s, parc_pool *pool, flight *fl, job *j) {
   parc_future *f;
-  if (parc_submit(pool, job_task, &j, sizeof j, 0, &f) != 0) return -1;
+  wire_job w = {j->index, j->attempt, 0};
+  int rc = s->mpi ? parc_submit(pool, job_task_wire, &w, sizeof w,
+                                run_wire_res_size(), &f)
+                  : parc_submit(pool, job_task, &j, sizeof j, 0, &f);
+  if (rc != 0) return -1;
   fl->fut[fl->n] = f;
   fl->job[fl->n++] = j;
-  (void)s;
   return 0;
 }
 
@@ -365,6 +482,7 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
     r->timed_out = r->stopped = 0;
     if (submit(s, pool, fl, j) == 0) return 1;
   }
+  if (s->mpi) count_failure(s, j); /* the lanes are on other ranks */
   run_err err = "";
   if (run_records_add(s->rec, j->index, j->line ? j->line : "", r, err)) {
     pthread_mutex_lock(&s->out_lock);
@@ -420,12 +538,14 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
       }
     }
     if (fl->n == 0) break;
+    if (s->mpi) atomic_store(&s->running, (int)fl->n); /* one per lane */
     size_t k;
     if (parc_wait_any(fl->fut, fl->n, TICK, &k) != 0) {
       progress(s, 0);
       continue;
     }
     job *j = fl->job[k];
+    if (s->mpi) wire_collect(s, fl->fut[k], j);
     parc_future_free(fl->fut[k]);
     fl->fut[k] = fl->fut[--fl->n];
     fl->job[k] = fl->job[fl->n];
@@ -487,63 +607,121 @@ static int exit_status(run_state *s) {
   return s->fatal ? 1 : 0;
 }
 
+/* Returns 0 when the jobs ran, 1 on a rank > 0 that served rank 0 until
+ * it was done, -1 when they could not start (said why). */
 static int run_jobs(run_state *s) {
   parc_pool *pool = NULL;
-  parc_pool_opts po = {.backend = PARC_THREADS, .workers = s->o.jobs, .ctx = s};
+  parc_pool_opts po = {.backend = s->mpi ? PARC_MPI : PARC_THREADS,
+                       .workers = s->o.jobs, .ctx = s};
   flight fl = {0};
   order od = {0};
-  fl.cap = 2 * (size_t)s->o.jobs;
+  int rc = s->o.dry_run ? 0 : parc_pool_create(&pool, &po);
+  if (rc == PARC_ESERVED) return 1;
+  if (rc != 0) {
+    fprintf(stderr, "parc run: cannot start: %s\n", parc_strerror(rc));
+    return -1;
+  }
+  size_t lanes = pool ? parc_pool_workers(pool) : s->o.jobs;
+  fl.cap = s->mpi ? lanes : 2 * lanes; /* mpirun: nothing queued on a rank */
   fl.fut = calloc(fl.cap + 1, sizeof *fl.fut);
   fl.job = calloc(fl.cap + 1, sizeof *fl.job);
-  int rc = fl.fut && fl.job ? 0 : -1;
-  if (rc == 0 && !s->o.dry_run) rc = start_signals(s);
-  if (rc == 0 && !s->o.dry_run) rc = parc_pool_create(&pool, &po);
-  if (rc != 0) {
-    fprintf(stderr, "parc run: cannot start: %s\n", strerror(errno));
+  if (s->mpi && s->mpi->rank == 0) s->wire = malloc(run_wire_res_size());
+  if (!fl.fut || !fl.job || (s->mpi && !s->wire)) {
+    fputs("parc run: cannot start: out of memory\n", stderr);
+    rc = -1;
   } else {
     s->t0 = s->last_plain = run_wall_now();
     drive(s, pool, &fl, &od);
     progress(s, 1);
-    parc_pool_destroy(pool);
   }
+  parc_pool_destroy(pool);
   free(fl.fut);
   free(fl.job);
   free(od.q);
   return rc;
 }
 
-int parc_cmd_run(int argc, char **argv) {
-  run_state s = {0};
+/* Everything before the jobs: the command line, the records, the jobs'
+ * environment, the signals. Returns 0; -1 for --help; or an exit status
+ * with the reason in err (EXIT_USAGE: bad usage). */
+static int set_up(run_state *s, int argc, char **argv, run_err err) {
+  int rank = s->mpi ? s->mpi->rank : 0;
+  int rc = run_parse_args(&s->o, &s->in, &s->tmpl, argc, argv, err);
+  if (rc != 0) return rc == 1 ? -1 : EXIT_USAGE;
+  run_record_opts ro = {s->o.joblog, s->o.results, s->o.resume,
+                        s->o.resume_failed};
+  if (s->o.dry_run || rank > 0) ro.joblog = ro.results_dir = NULL;
+  if (s->o.dry_run && rank == 0 && (s->o.resume || s->o.resume_failed))
+    ro.joblog = s->o.joblog;
+  if (run_records_open(&s->rec, &s->in, &ro, err) != 0) return EXIT_USAGE;
+  if (build_env(s) != 0) return run_fail(err, "out of memory"), 1;
+  if (s->mpi) {
+    char h[RUN_HOST_MAX - 16] = "";
+    gethostname(h, sizeof h - 1);
+    snprintf(s->host, sizeof s->host, "%s:%d", h, rank);
+    s->nslots = s->o.jobs;
+    if ((s->slot_used = calloc(s->nslots, 1)) == NULL)
+      return run_fail(err, "out of memory"), 1;
+  }
+  if (!s->o.dry_run && start_signals(s) != 0)
+    return run_fail(err, "cannot start: %s", strerror(errno)), 1;
+  return 0;
+}
+
+/* Under mpirun: do all ranks see the same jobs? Returns rc, or the exit
+ * status when they do not (err set where this rank has something to say;
+ * a rank > 0 is silent when rank 0 could not start, which says why). */
+static int agree(run_state *s, int rc, run_err err) {
+  int a = s->mpi->agree(rc == 0, rc == 0 ? jobs_digest(&s->in) : 0);
+  if ((a & RUN_AGREE_RANK0) && s->mpi->rank > 0)
+    return err[0] = '\0', rc ? rc : EXIT_USAGE;
+  if (rc != 0 || a == 0) return rc;
+  err[0] = '\0';
+  if (s->mpi->rank == 0)
+    run_fail(err, "not every rank could set up the same jobs; nothing ran "
+                  "(inputs must be ::: lists or files that are the same on "
+                  "every node, not stdin)");
+  else if (a & RUN_AGREE_DIFFERS)
+    run_fail(err, "this rank sees other jobs than rank 0");
+  return EXIT_USAGE;
+}
+
+static void say_error(const run_state *s, int rc, const char *err) {
+  if (err[0] == '\0') return;
+  if (s->mpi && s->mpi->rank > 0)
+    fprintf(stderr, "parc run (rank %d): %s\n", s->mpi->rank, err);
+  else if (rc == EXIT_USAGE)
+    usage_error("%s", err);
+  else
+    fprintf(stderr, "parc run: %s\n", err);
+}
+
+int run_main(int argc, char **argv, const run_mpi *m) {
+  run_state s = {.mpi = m};
+  int rank = m ? m->rank : 0;
   run_err err = "";
-  int rc = run_parse_args(&s.o, &s.in, &s.tmpl, argc, argv, err);
-  if (rc == 1) {
-    fputs(RUN_USAGE, stdout);
+  pthread_mutex_init(&s.out_lock, NULL);
+  pthread_mutex_init(&s.slot_lock, NULL);
+  int rc = set_up(&s, argc, argv, err);
+  if (rc == -1) {
+    if (rank == 0) fputs(RUN_USAGE, stdout);
     rc = 0;
     goto out;
   }
+  if (m) rc = agree(&s, rc, err);
   if (rc != 0) {
-    rc = usage_error("%s", err);
+    say_error(&s, rc, err);
+    if (rank > 0 && err[0] == '\0') rc = 0; /* rank 0 reports it */
     goto out;
   }
-  run_record_opts ro = {s.o.joblog, s.o.results, s.o.resume, s.o.resume_failed};
-  if (s.o.dry_run) ro.joblog = ro.results_dir = NULL;
-  if (s.o.dry_run && (s.o.resume || s.o.resume_failed)) ro.joblog = s.o.joblog;
-  if (run_records_open(&s.rec, &s.in, &ro, err) != 0) {
-    rc = usage_error("%s", err);
-    goto out;
-  }
-  if (build_env(&s) != 0) {
-    fputs("parc run: out of memory\n", stderr);
-    rc = 1;
-    goto out;
-  }
-  pthread_mutex_init(&s.out_lock, NULL);
   s.torun = s.in.njobs;
-  s.tty = isatty(2);
+  s.tty = rank == 0 && isatty(2);
   const char *nc = getenv("NO_COLOR");
   s.color = s.tty && (nc == NULL || *nc == '\0');
-  if (run_jobs(&s) != 0) {
-    rc = 1;
+  if (rank > 0 && s.o.dry_run) goto out; /* rank 0 prints the commands */
+  rc = run_jobs(&s);
+  if (rc != 0) {
+    rc = rc == 1 ? 0 : 1; /* a rank > 0 is done: rank 0 reports */
     goto out;
   }
   if (s.o.best && !s.o.dry_run &&
@@ -559,5 +737,9 @@ out:
   free(s.o.average_over);
   for (size_t i = s.env_own; s.env && i < s.nenv; i++) free(s.env[i]);
   free(s.env);
+  free(s.slot_used);
+  free(s.wire);
   return rc;
 }
+
+int parc_cmd_run(int argc, char **argv) { return run_main(argc, argv, NULL); }

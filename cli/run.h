@@ -10,6 +10,8 @@
  *   run_job.c       one job: spawn, collect output, timeout, stop, reap
  *   run_record.c    what is written down: job log and resume, the results
  *                   directory and results.csv with metrics, --best
+ *   run_wire.c      a job's result as flat bytes, for mpirun (parc-run-mpi)
+ *   run_launch.c    in `parc` only: under mpirun, exec parc-run-mpi
  *
  * Parsing never has side effects: every bad input is found before a job
  * starts or a file is written. Errors from parsing are one line of text
@@ -130,6 +132,8 @@ typedef struct run_exec {
   void *line_arg;
 } run_exec;
 
+#define RUN_HOST_MAX 96
+
 typedef struct run_result {
   int exit_code;   /* -1 when killed by a signal */
   int signal;      /* the signal that ended it, or 0 */
@@ -138,6 +142,8 @@ typedef struct run_result {
   double start;    /* seconds since the epoch */
   double runtime;  /* seconds */
   run_buf out, err;
+  char host[RUN_HOST_MAX]; /* "hostname:rank" when it ran on another MPI
+                              rank; "" when it ran here */
 } run_result;
 
 /* Runs one job to its end. Never fails: a job that cannot start is a job
@@ -180,5 +186,44 @@ void run_records_close(run_records *r);
 /* Checks that --best / --average-over name known things (before running). */
 int run_records_check_axes(const run_inputs *in, char **average_over,
                            size_t navg, run_err err);
+
+/* ---------------------------------------------------------------- mpirun */
+
+/* parc run across MPI ranks (parc-run-mpi, cli/run_mpi_main.c): the same
+ * loop on a PARC_MPI pool; see run.c. */
+enum {
+  RUN_AGREE_RANK0 = 1,   /* rank 0 is not ready */
+  RUN_AGREE_OTHERS = 2,  /* some rank is not ready or sees other jobs */
+  RUN_AGREE_DIFFERS = 4  /* this rank sees other jobs than rank 0 */
+};
+
+typedef struct run_mpi {
+  int rank, size;
+  /* Collective: every rank calls it once, before the pool, with whether it
+   * is ready and a digest of the jobs it sees. Returns 0 when every rank
+   * is ready and sees rank 0's jobs, else RUN_AGREE_* bits. */
+  int (*agree)(int ready, uint64_t digest);
+} run_mpi;
+
+/* `parc run` with the arguments after `run`; m NULL: on this machine. On
+ * ranks > 0 it prints nothing unless that rank alone cannot start, and
+ * returns 0 once rank 0 is done. */
+int run_main(int argc, char **argv, const run_mpi *m);
+
+/* run_wire.c: the flat result of a job that ran on another rank. */
+size_t run_wire_res_size(void);
+/* Writes run_wire_res_size() bytes at out (output cut to its bounds). */
+void run_wire_put(void *out, const run_result *r, int not_started,
+                  unsigned slot);
+/* Reads them back into r (its out/err replaced). 0, or -1 (ENOMEM, or
+ * bytes that are not a result). */
+int run_wire_get(const void *in, run_result *r, int *not_started,
+                 unsigned *slot);
+
+/* run_launch.c: when `parc run` runs as one of several MPI ranks (the
+ * launcher's environment says so), execs parc-run-mpi with the same
+ * arguments; if that helper is missing, says so and exits 2. Returns when
+ * not under a launcher (or PARC_RUN_MPI=0). */
+void run_launch_mpi(int argc, char **argv);
 
 #endif

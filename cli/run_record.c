@@ -148,14 +148,16 @@ static int write_all(int fd, const char *p, size_t n) {
 static int log_job(run_records *r, size_t job, const char *line,
                    const run_result *res) {
   run_buf b = {0};
-  char head[160];
+  char head[160 + RUN_HOST_MAX];
   if (r->joblog_new) {
     run_buf_str(&b, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\t"
                     "Exitval\tSignal\tCommand\n");
     r->joblog_new = 0;
   }
-  snprintf(head, sizeof head, "%zu\t:\t%.3f\t%10.3f\t0\t0\t%d\t%d\t", job + 1,
-           res->start, res->runtime, res->exit_code, res->signal);
+  /* Host: ':' (here), as GNU parallel; "hostname:rank" under mpirun. */
+  snprintf(head, sizeof head, "%zu\t%s\t%.3f\t%10.3f\t0\t0\t%d\t%d\t",
+           job + 1, res->host[0] ? res->host : ":", res->start, res->runtime,
+           res->exit_code, res->signal);
   int rc = run_buf_str(&b, head) || escape_command(&b, line) ||
            run_buf_add(&b, "\n", 1) || write_all(r->joblog_fd, b.data, b.len);
   run_buf_free(&b);
@@ -558,7 +560,8 @@ static int store_row(run_records *r, size_t job, const run_result *res) {
   CELL("start", "%.3f", res->start);
   CELL("runtime", "%.3f", res->runtime);
 #undef CELL
-  rc = rc || set_cell(&w, (size_t)find_col(r, "host"), r->host, strlen(r->host));
+  const char *host = res->host[0] ? res->host : r->host;
+  rc = rc || set_cell(&w, (size_t)find_col(r, "host"), host, strlen(host));
   for (size_t s = 0; s < r->in->nsrc && rc == 0; s++) {
     char tmp[32];
     const char *v = r->in->src[s].values[run_inputs_pick(r->in, job, s)];
