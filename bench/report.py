@@ -8,9 +8,10 @@ RAW_LOG holds, in any order, the output of every step of bench/run:
     step NAME rc=RC secs=S ...  meta KEY VALUE...   note STEP TEXT
     skip STEP REASON            (a step that could not be run at all)
 Prints the tables to stdout -- the parc-vs-peer table with its goals, then
-the channel round trips and bandwidths by message size -- and writes them as
-Markdown and CSV (CHANNEL_CSV defaults to results_chan.csv beside
-RESULTS_CSV). Standard library only. Exits 0 even when goals are missed:
+the channel round trips and bandwidths by message size, then `parc run`
+beside xargs and GNU parallel -- and writes them as Markdown and CSV
+(CHANNEL_CSV defaults to results_chan.csv beside RESULTS_CSV; the parc run
+rows go to results_run.csv beside it). Standard library only. Exits 0 even when goals are missed:
 the table says so.
 """
 import collections
@@ -128,6 +129,50 @@ COMPARISONS = [
          parc="ch_parc_pipe_1048576", peer="memcpy_1048576", peer_name="memcpy, one core",
          parc_step="chan_parc_pipe", peer_step="memcpy", size=1 << 20,
          kind="bw", goal=0.6, interval="as 8a, through one parc_pipe."),
+    dict(id="9a", what="parc run, `true` jobs: per-job overhead vs xargs",
+         parc="run_true_parc_perjob", peer="run_true_xargs_perjob", peer_name="xargs -P J -n 1",
+         parc_step="run_true_parc", peer_step="run_true_xargs", peer_short="xargs",
+         kind="time", goal=1.2,
+         interval="one whole command running N jobs of `true VALUE`, J at a "
+         "time, from fork+exec of the tool to its exit, stdin the input file "
+         "(xargs) or /dev/null, stdout /dev/null. Per-job overhead = (wall - "
+         "ideal) / N x J, ideal = 0 for `true`: the time each job costs one "
+         "of the J lanes. parc: `parc run -j J true :::: FILE`; xargs: "
+         "`xargs -P J -n 1 true < FILE`; FILE = seq N. Neither uses a shell."),
+    dict(id="9b", what="parc run, `true` jobs: per-job overhead vs GNU parallel",
+         parc="run_true_parc_perjob", peer="run_true_parallel_perjob",
+         peer_name="parallel -j J (via a shell)",
+         parc_step="run_true_parc", peer_step="run_true_parallel",
+         kind="faster", goal=4.0,
+         interval="as 9a; GNU parallel: `parallel --will-cite -j J true :::: "
+         "FILE`, which runs every job through a shell (`$SHELL -c 'true 1'`, "
+         "the shell it was started from; see the parc run section)."),
+    dict(id="9c", what="parc run, 10 ms sleeps: per-job overhead vs xargs",
+         parc="run_sleep_parc_perjob", peer="run_sleep_xargs_perjob", peer_name="xargs -P J -n 1",
+         parc_step="run_sleep_parc", peer_step="run_sleep_xargs", peer_short="xargs",
+         kind="time", goal=1.2,
+         interval="as 9a with N jobs of `sleep 0.01` (FILE = N lines of "
+         "0.01); ideal = N x 10 ms / J."),
+    dict(id="9d", what="parc run, 10 ms sleeps: per-job overhead vs GNU parallel",
+         parc="run_sleep_parc_perjob", peer="run_sleep_parallel_perjob",
+         peer_name="parallel -j J (via a shell)",
+         parc_step="run_sleep_parc", peer_step="run_sleep_parallel",
+         kind="faster", goal=4.0, interval="as 9c against GNU parallel (as 9b)."),
+    dict(id="9e", what="parc run start-up (one job, minus a direct run)",
+         parc="run_start_parc_net", peer="run_start_xargs_net", peer_name="xargs, one job",
+         parc_step="run_start_parc", peer_step="run_start_xargs", peer_short="xargs",
+         kind="abs", goal=0.005,
+         interval="wall time of a whole one-job run (`parc run -j J true ::: "
+         "1`; `xargs -P J -n 1 true` reading one line) minus the median wall "
+         "time of running `true 1` directly, timed the same way: what the "
+         "tool adds to one job (its own start-up, scheduling the job, "
+         "collecting it, exiting). Goal on parc's figure alone."),
+    dict(id="9f", what="  parc run start-up vs GNU parallel's",
+         parc="run_start_parc_net", peer="run_start_parallel_net",
+         peer_name="parallel, one job",
+         parc_step="run_start_parc", peer_step="run_start_parallel",
+         kind="info", goal=None,
+         interval="as 9e against `parallel --will-cite -j J true ::: 1`."),
 ]
 
 UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -246,6 +291,17 @@ def cell(st, errs, rc, skip=None, fmt=time_text):
 
 def evaluate(c, ps, qs):
     """(ratio text, range text, goal text, met text, ratio value)."""
+    if c["kind"] == "abs":  # goal on parc's own figure; the peer for scale
+        if ps is None:
+            return "—", "—", goal_text(c), "NO (no figure)", None
+        met = "yes" if ps[0] <= c["goal"] else "NO"
+        if met == "yes" and ps[2] > c["goal"]:
+            met = "yes (not at worst)"
+        if qs is None or qs[0] <= 0 or ps[0] <= 0:
+            return "—", "—", goal_text(c), met, None
+        r = ps[0] / qs[0]
+        return (f"parc/{c['peer_short']} = {num(r)}", f"{num(ps[1] / qs[2])}–{num(ps[2] / qs[1])}",
+                goal_text(c), met, r)
     if ps is None or qs is None or ps[0] <= 0 or qs[0] <= 0:
         return "—", "—", goal_text(c), ("NO (no figure)" if c["goal"] else "—"), None
     if c["kind"] in ("faster", "info"):
@@ -282,6 +338,8 @@ def goal_text(c):
         return f"parc ≥ {c['goal']:g}× faster"
     if c["kind"] == "bw":
         return f"parc ≥ {100 * c['goal']:.0f}% of memcpy's bandwidth"
+    if c["kind"] == "abs":
+        return f"parc ≤ {time_text((c['goal'],) * 3).split(' [')[0]}"
     return f"parc ≤ {c['goal']:g}× {c.get('peer_short', 'OpenMP')}'s time"
 
 
@@ -613,11 +671,145 @@ def interference(steps):
 RATIO_NOTE = ("ratio: for 'faster' rows peer/parc (higher is better for parc); "
               "for 'time' rows parc/peer time (lower is better); for bandwidth "
               "rows parc's bandwidth as a share of memcpy's (higher is better); "
-              "'ratio range' is the worst to best pairing of the two spreads.")
+              "for the start-up row (9e) parc/xargs, the goal being on parc's "
+              "own figure; 'ratio range' is the worst to best pairing of the "
+              "two spreads.")
+
+
+# ---------------------------------------------------------------- parc run
+
+# (tool in the labels run_<workload>_<tool>, its name in the tables)
+RUN_TOOLS = [("xargs", "xargs -P J -n 1"), ("parc", "parc run -j J"),
+             ("parallel", "parallel -j J")]
+RUN_WORKLOADS = [("true", "true"), ("sleep", "sleep 0.01")]
+RUN_STARTS = [("direct", "true 1, run directly (the baseline)"),
+              ("xargs", "xargs -P J -n 1 true, one input line"),
+              ("parc", "parc run -j J true ::: 1"),
+              ("parc_dry", "parc run -j J --dry-run true ::: 1 (runs nothing)"),
+              ("parallel", "parallel --will-cite -j J true ::: 1")]
+
+RUN_INTERVAL = (
+    "Each figure times one whole command, from just before posix_spawnp of "
+    "the tool to wait4's return (bench/spawn_time.c): the tool's start-up, "
+    "all N jobs, J at a time, and its exit. The three tools run the same jobs "
+    "from the same input file, one process per job, with output discarded "
+    "(the tool's stdout is /dev/null; the jobs print nothing): `xargs -P J "
+    "-n 1 CMD < FILE`, `parc run -j J CMD :::: FILE`, `parallel --will-cite "
+    "-j J CMD :::: FILE`; each appends the value to CMD (`true 17`, `sleep "
+    "0.01`). xargs and parc run exec the job directly (no shell); GNU "
+    "parallel ALWAYS runs a job through a shell (`SHELL -c 'true 17'`, the "
+    "shell it was started from, see `parallel_shell` above), one more exec "
+    "per job, part of its cost as users get it. Per-job overhead = (wall - "
+    "ideal) / N x J, ideal = 0 for `true` and N x 10 ms / J for the sleeps: "
+    "the time each job costs one of the J lanes beyond its own work. CPU per "
+    "job = user + system time of the tool and every process it reaped "
+    "(wait4's rusage), / N, job included. Start-up: the median over many "
+    "one-job runs, minus the median of running `true 1` directly the same "
+    "way; the dry run parses and prints the command line without running it.")
+
+
+def derive_run(samples):
+    """Start-up net of the direct run: run_start_X_net = each sample minus
+    the median of run_start_direct (added to samples, in place)."""
+    base = samples.get("run_start_direct")
+    if not base:
+        return
+    b = statistics.median(base)
+    for tool, _ in RUN_STARTS[1:]:
+        vals = samples.get(f"run_start_{tool}")
+        if vals:
+            samples[f"run_start_{tool}_net"] = [v - b for v in vals]
+
+
+def info_kv(infos, label):
+    for text in infos.get(label, []):
+        kv = {}
+        for x in text.split():
+            if "=" in x and not kv.get("cmd"):
+                k, v = x.split("=", 1)
+                kv[k] = v
+        return kv
+    return {}
+
+
+def us_text(st):
+    """median [min–max] in microseconds, always (the per-job unit)."""
+    return f"{num(st[0] * 1e6)} µs [{num(st[1] * 1e6)}–{num(st[2] * 1e6)}]"
+
+
+def run_parts(samples, infos, errors, steps, skips, meta):
+    """The parc run tables: (throughput head, rows, csv rows), (start-up head, rows)."""
+    rcs = step_rcs(steps)
+    seen = {name for name, _ in steps} | set(skips)
+    if not any(n.startswith("run_") for n in seen):
+        return None
+    j = next((v for k, v in meta if k == "run_j"), "J")
+
+    def why(label, step):
+        return missing_text(errors.get(label), rcs.get(step), skips.get(step))
+
+    head = ["workload", "tool", "jobs", "wall: median [min–max]",
+            "per-job overhead: median [min–max]", "CPU per job", "overhead ratio"]
+    rows, csv_rows = [], []
+    for wl, wl_text in RUN_WORKLOADS:
+        per = {t: stats(samples.get(f"run_{wl}_{t}_perjob")) for t, _ in RUN_TOOLS}
+        first = True
+        for tool, tool_text in RUN_TOOLS:
+            label = f"run_{wl}_{tool}"
+            if label not in seen:
+                continue
+            wall, pj = stats(samples.get(label)), per[tool]
+            cpu = stats(samples.get(label + "_cpu"))
+            kv = info_kv(infos, label)
+            ratio = "—"
+            if pj and per["parc"] and tool != "parc" and pj[0] > 0 and per["parc"][0] > 0:
+                ratio = (f"parc/xargs = {num(per['parc'][0] / pj[0])}" if tool == "xargs"
+                         else f"parallel/parc = {num(pj[0] / per['parc'][0])}")
+            rows.append([f"{kv.get('jobs', '?')} × {wl_text}" if first else "",
+                         tool_text.replace("J", kv.get("j", j)),
+                         kv.get("jobs", "—"),
+                         time_text(wall) if wall else why(label, label),
+                         us_text(pj) if pj else "—",
+                         f"{num(cpu[0] * 1e6)} µs" if cpu else "—", ratio])
+            first = False
+            csv_rows.append(dict(
+                workload=wl, tool=tool, jobs=kv.get("jobs", ""), j=kv.get("j", ""),
+                ideal_s=kv.get("ideal_s", ""),
+                wall_median_s=wall[0] if wall else "", wall_min_s=wall[1] if wall else "",
+                wall_max_s=wall[2] if wall else "",
+                perjob_median_s=pj[0] if pj else "", perjob_min_s=pj[1] if pj else "",
+                perjob_max_s=pj[2] if pj else "", cpu_per_job_s=cpu[0] if cpu else "",
+                reps=wall[3] if wall else 0, status="ok" if wall else why(label, label)))
+    shead = ["one-job run", "wall: median [min–max]", "minus the direct run (start-up)"]
+    srows = []
+    for tool, text in RUN_STARTS:
+        label = f"run_start_{tool}"
+        if label not in seen:
+            continue
+        st, net = stats(samples.get(label)), stats(samples.get(label + "_net"))
+        srows.append([text.replace("-j J", f"-j {j}").replace("-P J", f"-P {j}"),
+                      time_text(st) if st else why(label, label),
+                      "—" if tool == "direct" else (time_text(net) if net else "—")])
+        csv_rows.append(dict(workload="startup", tool=tool, jobs=1 if tool != "parc_dry" else 0,
+                             j=j, wall_median_s=st[0] if st else "",
+                             wall_min_s=st[1] if st else "", wall_max_s=st[2] if st else "",
+                             net_startup_median_s=net[0] if net else "",
+                             reps=st[3] if st else 0,
+                             status="ok" if st else why(label, label)))
+    return dict(head=head, rows=rows, shead=shead, srows=srows, csv=csv_rows)
+
+
+RUN_CSV_FIELDS = ["workload", "tool", "jobs", "j", "ideal_s", "wall_median_s", "wall_min_s",
+                  "wall_max_s", "perjob_median_s", "perjob_min_s", "perjob_max_s",
+                  "cpu_per_job_s", "net_startup_median_s", "reps", "status"]
+RUN_TITLE = ("parc run vs xargs -P vs GNU parallel: whole commands, same -j, "
+             "same input file, one process per job (GNU parallel's through a "
+             "shell), output discarded; median [min–max]")
 
 
 def report_parts(samples, infos, errors, steps, meta, skips):
     """Everything both outputs show, computed once."""
+    derive_run(samples)
     sizes = chan_sizes(samples, meta)
     cells = chan_cells(samples, errors, steps, skips, sizes)
     context = [(label, text) for label in sorted(infos) if not is_chan_size_label(label)
@@ -628,7 +820,8 @@ def report_parts(samples, infos, errors, steps, meta, skips):
                 fits=chan_fits(cells, sizes), memcpy=memcpy_line(samples),
                 context=context, chan_context=chan_context(infos),
                 notes=checks(infos, samples), probs=problems(errors, steps, skips),
-                noisy=interference(steps), skips=skips)
+                noisy=interference(steps), skips=skips,
+                run=run_parts(samples, infos, errors, steps, skips, meta))
 
 
 FIT_TITLE = ("Least-squares fit of the one-way time T(s) = mu + s/B (T = round "
@@ -637,7 +830,7 @@ FIT_TITLE = ("Least-squares fit of the one-way time T(s) = mu + s/B (T = round "
 
 
 def text_report(P, meta):
-    lines = ["parc benchmarks: pools and channels — medians of the timed "
+    lines = ["parc benchmarks: pools, channels, parc run — medians of the timed "
              "repetitions, [min–max] across them; warm-ups not counted"]
     lines += [f"  {k}: {v}" for k, v in meta]
     if P["noisy"]:
@@ -653,6 +846,12 @@ def text_report(P, meta):
             lines += [P["memcpy"], ""]
         if P["fits"]:
             lines += [FIT_TITLE] + ["  " + x for x in P["fits"]] + [""]
+    if P["run"]:
+        R = P["run"]
+        lines += [RUN_TITLE, grid_text(R["head"], R["rows"]), ""]
+        if R["srows"]:
+            lines += ["parc run start-up: one job, whole command (median [min–max])",
+                      grid_text(R["shead"], R["srows"]), ""]
     for name, why in sorted(P["skips"].items()):
         lines.append(f"SKIPPED {name}: {why}")
     if P["skips"]:
@@ -661,6 +860,8 @@ def text_report(P, meta):
     lines += [f"  {c['id']:>3}  {c['interval']}" for c in COMPARISONS]
     if P["sizes"]:
         lines.append(f"  ch   {CHAN_INTERVAL}")
+    if P["run"]:
+        lines.append(f"  run  {RUN_INTERVAL}")
     lines += ["", "Context reported by the programs:"]
     lines += [f"  {label}: {text}" for label, text in P["context"]]
     lines += [f"  {x}" for x in P["chan_context"]]
@@ -686,8 +887,8 @@ def write_csv(path, fields, rows):
         return fc.read()
 
 
-def md_report(P, meta, csv_path, chan_csv_path):
-    out = ["# parc benchmarks: pools and channels", ""]
+def md_report(P, meta, csv_path, chan_csv_path, run_csv_path):
+    out = ["# parc benchmarks: pools, channels, parc run", ""]
     out += [f"- {k}: {v}" for k, v in meta]
     if P["noisy"]:
         out += ["", "**Warning:** other work shared the CPUs during some steps; "
@@ -703,11 +904,20 @@ def md_report(P, meta, csv_path, chan_csv_path):
             out += [P["memcpy"][0].upper() + P["memcpy"][1:] + ".", ""]
         if P["fits"]:
             out += [FIT_TITLE, ""] + [f"- `{x}`" for x in P["fits"]] + [""]
+    if P["run"]:
+        R = P["run"]
+        out += ["## parc run vs xargs -P vs GNU parallel", "", "Whole commands, same -j, same input file, one process per job "
+                "(GNU parallel's through a shell), output discarded; median "
+                "[min–max] of the timed repetitions.", "", grid_md(R["head"], R["rows"]), ""]
+        if R["srows"]:
+            out += ["Start-up: one job, whole command.", "", grid_md(R["shead"], R["srows"]), ""]
     out += [f"**Skipped** `{name}`: {why}" for name, why in sorted(P["skips"].items())]
     out += ["", "## What each interval times", ""]
     out += [f"- **{c['id']}** {c['interval']}" for c in COMPARISONS]
     if P["sizes"]:
         out.append(f"- **channels** {CHAN_INTERVAL}")
+    if P["run"]:
+        out.append(f"- **parc run** {RUN_INTERVAL}")
     out += ["", "## Context", ""]
     out += [f"- `{label}`: {text}" for label, text in P["context"]]
     out += [f"- {x}" for x in P["chan_context"]]
@@ -722,6 +932,9 @@ def md_report(P, meta, csv_path, chan_csv_path):
                   "reps", "bw_median_Bps", "bw_min_Bps", "bw_max_Bps", "status"]
         text = write_csv(chan_csv_path, fields, chan_csv_rows(P["cells"], P["sizes"]))
         out += ["", "```csv", text.rstrip(), "```"]
+    if P["run"]:
+        text = write_csv(run_csv_path, RUN_CSV_FIELDS, P["run"]["csv"])
+        out += ["", "```csv", text.rstrip(), "```"]
     return "\n".join(out) + "\n"
 
 
@@ -731,10 +944,11 @@ def main(argv):
         return 2
     chan_csv = argv[4] if len(argv) == 5 else os.path.join(
         os.path.dirname(argv[3]) or ".", "results_chan.csv")
+    run_csv = os.path.join(os.path.dirname(argv[3]) or ".", "results_run.csv")
     samples, infos, errors, steps, meta, skips = parse(argv[1])
     P = report_parts(samples, infos, errors, steps, meta, skips)
     print(text_report(P, meta))
-    md = md_report(P, meta, argv[3], chan_csv)
+    md = md_report(P, meta, argv[3], chan_csv, run_csv)
     with open(argv[2], "w", encoding="utf-8") as f:
         f.write(md)
     return 0
