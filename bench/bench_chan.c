@@ -6,6 +6,13 @@
  *   parc-bench-chan pipe  SIZES REPS WARM TARGET_MS
  *       round trips through one PARC_SHARED parc_pipe
  *
+ *   parc-bench-chan cma SIZE COUNT REPS
+ *       the experiment behind the pipelining of large messages (see
+ *       docs/performance.md): one process copying SIZE bytes from another's
+ *       memory with process_vm_readv (cross-memory attach, what Open MPI
+ *       uses for large messages between ranks), against a memcpy of SIZE
+ *       bytes in one process; COUNT copies per repetition
+ *
  * SIZES is a comma-separated list of message sizes in bytes. The channels
  * are created first, then the echo process is started with
  * parc_proc_start (a fork, as every peer's echo is); the round-trip loop is
@@ -14,6 +21,9 @@
  * error line naming the call, the size and the return code, not a hang.
  */
 #include <signal.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "parc.h"
 #include "pingpong.h"
@@ -157,12 +167,67 @@ static void cmd_pipe(const size_t *sizes, int n, unsigned reps, unsigned warm,
   parc_pipe_close(g_end[1]);
 }
 
+/* Times `count` copies of `size` bytes per repetition: memcpy here, then
+ * process_vm_readv in a forked child reading this process's buffer. */
+static void cmd_cma(size_t size, size_t count, unsigned reps) {
+  unsigned char *src = malloc(size), *dst = malloc(size);
+  if (!src || !dst)
+    bench_fail("cma", "out of memory");
+  memset(src, 1, size);
+  memset(dst, 2, size);
+  char label[64];
+  snprintf(label, sizeof label, "cma_memcpy_%zu", size);
+  for (unsigned r = 0; r <= reps; r++) { /* the first is a warm-up */
+    double t0 = bench_now();
+    for (size_t i = 0; i < count; i++) {
+      memcpy(dst, src, size);
+      __asm__ __volatile__("" : : "r"(dst) : "memory");
+    }
+    if (r > 0)
+      bench_sample(label, r - 1, (bench_now() - t0) / (double)count);
+  }
+  pid_t parent = getpid();
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0)
+    bench_fail("cma", "fork: %s", strerror(errno));
+  if (pid == 0) {
+    snprintf(label, sizeof label, "cma_process_vm_readv_%zu", size);
+    for (unsigned r = 0; r <= reps; r++) {
+      double t0 = bench_now();
+      for (size_t i = 0; i < count; i++) {
+        struct iovec local = {dst, size}, remote = {src, size};
+        ssize_t n = process_vm_readv(parent, &local, 1, &remote, 1, 0);
+        if (n != (ssize_t)size)
+          bench_fail(label, "process_vm_readv returned %zd: %s", n, strerror(errno));
+      }
+      if (r > 0)
+        bench_sample(label, r - 1, (bench_now() - t0) / (double)count);
+    }
+    fflush(stdout);
+    _exit(0);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    bench_fail("cma", "the reading child failed (status %#x)", st);
+  free(src);
+  free(dst);
+}
+
 static int usage(void) {
-  fprintf(stderr, "usage: parc-bench-chan queue|pipe SIZES REPS WARM TARGET_MS\n");
+  fprintf(stderr, "usage: parc-bench-chan queue|pipe SIZES REPS WARM TARGET_MS\n"
+                  "       parc-bench-chan cma SIZE COUNT REPS\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
+  if (argc == 5 && strcmp(argv[1], "cma") == 0) {
+    cmd_cma((size_t)bench_arg(argv[2], "SIZE", 1, 1ull << 30),
+            (size_t)bench_arg(argv[3], "COUNT", 1, 1000000),
+            (unsigned)bench_arg(argv[4], "REPS", 1, 1000));
+    return 0;
+  }
   if (argc != 6)
     return usage();
   size_t sizes[PP_MAX_SIZES];

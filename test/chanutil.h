@@ -116,6 +116,41 @@ static inline int tjob_join(tjob *j, double max_s) {
     cr_assert_eq((j)->rc, 0, "%s returned %d", (what), (j)->rc);               \
   } while (0)
 
+/* ------------------------------------------------------------ senders stopped mid-message */
+
+#include "chan/chan.h" /* parc__chan_piece_hook */
+
+/* A sender of a large (pipelined) message stopped after its first piece,
+ * through the library's test hook: it says so in `reached`, then dies by
+ * SIGKILL (`die`) or waits until `release` is set. With `at_rewind` it
+ * stops instead where a queue consumer rewinds the ring (the hook is called
+ * with 0 there). Lives in parc_shm_alloc memory when processes share it. */
+typedef struct piece_stop {
+  _Atomic int reached;
+  _Atomic int release;
+  int die;
+  int at_rewind;
+} piece_stop;
+
+static inline piece_stop **piece_stop_slot(void) {
+  static piece_stop *ps;
+  return &ps;
+}
+
+static inline void piece_stop_hook(size_t written) {
+  piece_stop *ps = *piece_stop_slot();
+  if ((written == 0) != (ps->at_rewind != 0) || atomic_exchange(&ps->reached, 1))
+    return; /* only the first stop */
+  if (ps->die) raise(SIGKILL);
+  wait_flag(&ps->release, 1, 30.0);
+}
+
+/* From now on, in this process, senders stop as `ps` says. */
+static inline void stop_senders(piece_stop *ps) {
+  *piece_stop_slot() = ps;
+  parc__chan_piece_hook = piece_stop_hook;
+}
+
 /* ------------------------------------------------------------ timing */
 
 /* Elapsed time of a call that must have waited about `want` seconds: at

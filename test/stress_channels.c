@@ -312,6 +312,99 @@ static void queue_close_races(int flags) {
         flags ? "shared" : "private", bad, CLOSE_ROUNDS);
 }
 
+/* Large messages, pipelined: 2 producers and 2 consumers move messages of
+ * up to 300 KiB (most above the 64 KiB from which a put is published a
+ * piece at a time and copied out as it comes) through a queue that holds a
+ * few of them, so consumers copy half-put messages, messages queue behind
+ * one another, and the ring is rewound when a get empties it. Each message
+ * is checked byte for byte, and delivered exactly once. */
+enum { LPROD = 2, LCONS = 2, LMAX = 300 << 10 };
+
+static size_t large_len(uint32_t id) {
+  uint64_t s = SEED ^ ((uint64_t)id << 24);
+  size_t n = (size_t)(splitmix64(&s) % LMAX) + 8;
+  return id % 5 == 0 ? n % 4096 + 8 : n; /* and some small ones between */
+}
+
+static void *large_producer(void *p) {
+  mpmc *s = p;
+  uint32_t me = atomic_fetch_add(&s->next_producer, 1);
+  unsigned char *m = malloc(LMAX + 8);
+  for (uint32_t id = me; m && id < s->n; id += LPROD) {
+    size_t n = large_len(id);
+    fill_bytes(m, n, SEED + id);
+    memcpy(m, &id, 4);
+    int rc = parc_queue_put(s->q, m, n, WAIT);
+    if (rc) {
+      REPORT(s->errors, rc);
+      break;
+    }
+  }
+  free(m);
+  atomic_fetch_add(&s->producers_done, 1);
+  return NULL;
+}
+
+static void *large_consumer(void *p) {
+  mpmc *s = p;
+  unsigned char *m = malloc(LMAX + 8), *want = malloc(LMAX + 8);
+  for (;;) {
+    size_t len = 0;
+    int rc = m && want ? parc_queue_get(s->q, m, LMAX + 8, &len, WAIT) : PARC_ENOMEM;
+    if (rc == PARC_ECLOSED) break;
+    if (rc) {
+      REPORT(s->errors, rc);
+      break;
+    }
+    uint32_t id;
+    memcpy(&id, m, 4);
+    if (id >= s->n || len != large_len(id)) {
+      atomic_fetch_add(&s->bad, 1);
+      continue;
+    }
+    fill_bytes(want, len, SEED + id);
+    memcpy(want, &id, 4);
+    if (memcmp(m, want, len) != 0) atomic_fetch_add(&s->bad, 1);
+    atomic_fetch_add_explicit(&s->seen[id], 1, memory_order_relaxed);
+  }
+  free(m);
+  free(want);
+  return NULL;
+}
+
+static void *large_role(void *p) {
+  mpmc *s = p;
+  return atomic_fetch_add(&s->next_consumer, 1) < LCONS ? large_consumer(p)
+                                                         : large_producer(p);
+}
+
+static void queue_large(int flags, uint32_t n) {
+  mpmc s = {.n = n};
+  s.seen = calloc(n, 1);
+  CHECK_RC(parc_queue_create(&s.q, 4 * LMAX, LMAX + 8, flags), 0);
+  if (!s.q || !s.seen) return;
+  pthread_t t[LPROD + LCONS];
+  for (int i = 0; i < LPROD + LCONS; i++) pthread_create(&t[i], NULL, large_role, &s);
+  double end = now_s() + 300.0;
+  while (atomic_load(&s.producers_done) < LPROD && now_s() < end) sleep_s(0.002);
+  parc_queue_close(s.q); /* the consumers drain, then see the close */
+  for (int i = 0; i < LPROD + LCONS; i++) pthread_join(t[i], NULL);
+  uint64_t dup = 0, missing = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t c = atomic_load(&s.seen[i]);
+    dup += c > 1;
+    missing += c == 0;
+  }
+  const char *mode = flags ? "shared" : "private";
+  CHECK(atomic_load(&s.errors) == 0 && atomic_load(&s.bad) == 0,
+        "queue %s, large: %llu errors, %llu corrupt messages", mode,
+        (unsigned long long)atomic_load(&s.errors), (unsigned long long)atomic_load(&s.bad));
+  CHECK(dup == 0 && missing == 0, "queue %s, large: %llu duplicated, %llu missing of %u", mode,
+        (unsigned long long)dup, (unsigned long long)missing, n);
+  parc_queue_destroy(s.q);
+  free(s.seen);
+}
+
 /* ================================================================ pipe */
 
 typedef struct duo {
@@ -424,6 +517,72 @@ static void pipe_ping_pong(int flags, uint32_t n) {
         (unsigned long long)pp.counter, 2 * (unsigned long long)n);
   parc_pipe_close(pp.a);
   parc_pipe_close(pp.b);
+}
+
+/* Large messages both ways between two threads: 1 MiB ones fit the 2 MiB
+ * ring whole (copied out piece by piece as they are written), 3 MiB ones
+ * stream through it. The reply is the message with each byte + 1, so the
+ * bytes are checked both ways; a plain counter is handed over too. */
+typedef struct bigpong {
+  parc_pipe *a, *b;
+  uint32_t n;
+  uint64_t counter; /* plain: ordered by the pipe */
+  _Atomic uint64_t errors, bad;
+} bigpong;
+
+static size_t bigpong_len(uint32_t i) { return i % 3 == 2 ? (3u << 20) + 5 : (1u << 20) - i; }
+
+static void *bigpong_echo(void *p) {
+  bigpong *bp = p;
+  unsigned char *m = malloc(4 << 20);
+  for (uint32_t i = 0; m && i < bp->n; i++) {
+    size_t len;
+    int rc = parc_pipe_recv(bp->b, m, 4 << 20, &len, WAIT);
+    if (rc) {
+      REPORT(bp->errors, rc);
+      break;
+    }
+    bp->counter++;
+    for (size_t k = 0; k < len; k++) m[k]++;
+    if ((rc = parc_pipe_send(bp->b, m, len, WAIT)) != 0) {
+      REPORT(bp->errors, rc);
+      break;
+    }
+  }
+  free(m);
+  return NULL;
+}
+
+static void pipe_large(int flags, uint32_t n) {
+  bigpong bp = {.n = n};
+  CHECK_RC(parc_pipe_create(&bp.a, &bp.b, 4 << 20, flags), 0);
+  unsigned char *m = malloc(4 << 20), *r = malloc(4 << 20);
+  if (!bp.a || !m || !r) return;
+  pthread_t t;
+  pthread_create(&t, NULL, bigpong_echo, &bp);
+  for (uint32_t i = 0; i < n; i++) {
+    size_t len = bigpong_len(i), got = 0;
+    fill_bytes(m, len, i);
+    bp.counter++;
+    int rc = parc_pipe_send(bp.a, m, len, WAIT);
+    if (rc == 0) rc = parc_pipe_recv(bp.a, r, 4 << 20, &got, WAIT);
+    if (rc) {
+      REPORT(bp.errors, rc);
+      break;
+    }
+    size_t k = 0;
+    while (k < len && (unsigned char)(m[k] + 1) == r[k]) k++;
+    if (got != len || k != len || bp.counter != 2 * (uint64_t)i + 2)
+      atomic_fetch_add(&bp.bad, 1);
+  }
+  pthread_join(t, NULL);
+  CHECK(atomic_load(&bp.errors) == 0 && atomic_load(&bp.bad) == 0,
+        "pipe %s, large: %llu errors, %llu wrong replies", flags ? "shared" : "private",
+        (unsigned long long)atomic_load(&bp.errors), (unsigned long long)atomic_load(&bp.bad));
+  free(m);
+  free(r);
+  parc_pipe_close(bp.a);
+  parc_pipe_close(bp.b);
 }
 
 /* A sender blocked on a full pipe sees the receiver close its end. */
@@ -722,6 +881,10 @@ static uint32_t big(uint32_t n) { return UNDER_TSAN ? n * scale / 10 : n * scale
 static void t_queue_private(void) { queue_exactly_once(0, big(1000000), 16 * 1024); }
 static void t_queue_shared(void) { queue_exactly_once(PARC_SHARED, big(200000), 16 * 1024); }
 static void t_queue_tiny(void) { queue_exactly_once(0, big(50000), 300); }
+static void t_queue_large(void) {
+  queue_large(0, big(2000));
+  queue_large(PARC_SHARED, big(1000));
+}
 static void t_queue_close(void) {
   queue_close_races(0);
   queue_close_races(PARC_SHARED);
@@ -733,6 +896,10 @@ static void t_pipe_duplex(void) {
 static void t_pipe_ping(void) {
   pipe_ping_pong(0, big(20000));
   pipe_ping_pong(PARC_SHARED, big(20000));
+}
+static void t_pipe_large(void) {
+  pipe_large(0, UNDER_TSAN ? 6 : 60 * scale);
+  pipe_large(PARC_SHARED, UNDER_TSAN ? 6 : 60 * scale);
 }
 static void t_pipe_close(void) {
   pipe_close_races(0);
@@ -781,9 +948,11 @@ int main(int argc, char **argv) {
   timed("queue private 4x4", t_queue_private);
   timed("queue shared 4x4", t_queue_shared);
   timed("queue tiny capacity", t_queue_tiny);
+  timed("queue large messages", t_queue_large);
   timed("queue close races", t_queue_close);
   timed("pipe duplex", t_pipe_duplex);
   timed("pipe ping-pong", t_pipe_ping);
+  timed("pipe large messages", t_pipe_large);
   timed("pipe close races", t_pipe_close);
   timed("lock counter", t_lock);
   timed("lock owner death", t_lock_death);

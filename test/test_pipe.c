@@ -1,7 +1,12 @@
 /* test_pipe.c -- parc_pipe: both directions in order, sizes, ETOOBIG,
  * timeouts, close, bind, and a peer process that dies (SIGKILL or exit)
  * while the other side is blocked in recv or in send on a full pipe: the
- * blocked call returns PARC_ECLOSED promptly instead of hanging.
+ * blocked call returns PARC_ECLOSED promptly instead of hanging. Large
+ * messages are pipelined (sent a piece at a time, copied out as they
+ * come): they arrive whole, a recv that times out in the middle of one
+ * leaves it whole, and a sender killed in the middle gives PARC_ECLOSED
+ * (senders are stopped mid-message through the library's test hook,
+ * chanutil.h).
  *
  * Ends are used by one thread at a time each. Children are forked after the
  * pipe is made (chanutil.h); the parent closes its own handles of both ends
@@ -588,6 +593,197 @@ BOTH_MODES(send_of_a_message_larger_than_the_pipe_keeps_its_timeout) {
     ASSERT_I64(v, 99, "the message after the refused huge one");
     pipe_free(e);
   }
+}
+
+/* ------------------------------------------------------------ pipelined large messages */
+
+/* Sizes around the piece size (32 KiB) and the ring: 1 MiB messages fit a
+ * 2 MiB ring whole (published a piece at a time, consumed at once); 3 MiB
+ * ones stream through it. */
+static const size_t big_sizes[] = {(32 << 10) - 1, 32 << 10, (32 << 10) + 1, (96 << 10) + 5,
+                                   1 << 20, (2 << 20) - 8, 3 << 20};
+enum { NBIG = sizeof big_sizes / sizeof big_sizes[0], BIG_MAX = 3 << 20 };
+
+typedef struct bigsend {
+  parc_pipe *e;
+  int rc;
+} bigsend;
+
+static int send_big_sizes(void *p) {
+  bigsend *b = p;
+  unsigned char *m = malloc(BIG_MAX);
+  if (!m) return 2;
+  for (int i = 0; i < NBIG && b->rc == 0; i++) {
+    fill_bytes(m, big_sizes[i], 700 + i);
+    b->rc = parc_pipe_send(b->e, m, big_sizes[i], 10.0);
+  }
+  free(m);
+  return b->rc ? rc_code(b->rc) : 0;
+}
+
+static void recv_big_sizes(parc_pipe *e) {
+  unsigned char *buf = malloc(BIG_MAX + 1), *want = malloc(BIG_MAX);
+  cr_assert(buf && want);
+  for (int i = 0; i < NBIG; i++) {
+    size_t len = 0;
+    buf[big_sizes[i]] = 0x5a;
+    ASSERT_RC(parc_pipe_recv(e, buf, BIG_MAX + 1, &len, 10.0), 0);
+    ASSERT_I64(len, big_sizes[i], "length of large message %d", i);
+    fill_bytes(want, len, 700 + i);
+    cr_assert(memcmp(buf, want, len) == 0, "large message %d (%zu bytes) changed", i, len);
+    ASSERT_I64(buf[len], 0x5a, "recv wrote past the %zu-byte message", len);
+  }
+  free(buf);
+  free(want);
+}
+
+/* The receiver is already waiting, so it copies each piece while the
+ * sender writes the next. */
+BOTH_MODES(large_messages_arrive_whole_while_the_receiver_waits) {
+  ends e = pipe_new(BIG_MAX, flags);
+  bigsend b = {.e = e.a};
+  tjob j;
+  tjob_start(&j, send_big_sizes, &b);
+  recv_big_sizes(e.b);
+  ASSERT_THREAD_OK(&j, 10.0, "sender");
+  pipe_free(e);
+}
+
+static int send_big_sizes_child(void *p) {
+  pshared *s = p;
+  bigsend b = {.e = s->e.a};
+  return send_big_sizes(&b);
+}
+
+Test(pipe, large_messages_arrive_whole_between_processes) {
+  pshared *s = pshared_new(BIG_MAX);
+  pid_t pid = spawn_child(send_big_sizes_child, s);
+  recv_big_sizes(s->e.b);
+  ASSERT_CHILD_OK(pid, 10.0, "sender");
+  pshared_free(s);
+}
+
+/* A pipe used a message at a time starts a large message at the start of
+ * its ring (after a skip frame) once it is past the middle. With max_msg
+ * 64 KiB - 8 the ring is 64 KiB: a first message leaves the end `d` bytes
+ * before the ring's end, so the next large one finds too little room there
+ * for a skip frame (d < 8), or just enough (d >= 8). Every message must
+ * arrive whole, and a small one after each too. */
+BOTH_MODES(large_messages_just_before_the_end_of_the_ring_arrive_whole) {
+  enum { RING = 64 << 10, MAX = RING - 8 };
+  unsigned char *m = malloc(MAX), *r = malloc(MAX);
+  cr_assert(m && r);
+  for (size_t d = 1; d <= 12; d++) {
+    ends e = pipe_new(MAX, flags);
+    size_t lens[] = {RING - d - 8, (32 << 10) + 1, 40000, 4, (32 << 10) + d};
+    for (int i = 0; i < 5; i++) {
+      fill_bytes(m, lens[i], d * 10 + i);
+      ASSERT_RC(parc_pipe_send(e.a, m, lens[i], 1.0), 0);
+      size_t len = 0;
+      ASSERT_RC(parc_pipe_recv(e.b, r, MAX, &len, 1.0), 0);
+      ASSERT_I64(len, lens[i], "length of message %d (d = %zu)", i, d);
+      cr_assert(memcmp(m, r, len) == 0, "message %d (d = %zu) changed", i, d);
+    }
+    pipe_free(e);
+  }
+  free(m);
+  free(r);
+}
+
+typedef struct stopped {
+  parc_pipe *e;
+  size_t len;
+  int rc;
+} stopped;
+
+static int send_one_big(void *p) {
+  stopped *st = p;
+  unsigned char *m = malloc(st->len);
+  if (!m) return 2;
+  fill_bytes(m, st->len, st->len);
+  st->rc = parc_pipe_send(st->e, m, st->len, 10.0);
+  free(m);
+  return 0;
+}
+
+/* A sender stopped in the middle of a message that fits the ring: recv's
+ * timeout holds, and the message is not consumed -- once the sender goes
+ * on, it arrives whole. */
+BOTH_MODES(recv_times_out_on_a_half_sent_message_and_leaves_it_whole) {
+  piece_stop ps = {0};
+  stop_senders(&ps);
+  ends e = pipe_new(1 << 20, flags);
+  stopped st = {.e = e.a, .len = 1 << 20};
+  tjob j;
+  tjob_start(&j, send_one_big, &st);
+  cr_assert(wait_flag(&ps.reached, 1, 5.0), "the sender did not stop mid-message");
+  unsigned char *buf = malloc(st.len), *want = malloc(st.len);
+  cr_assert(buf && want);
+  size_t len = 0;
+  ASSERT_RC(parc_pipe_recv(e.b, buf, st.len, &len, 0), PARC_EAGAIN);
+  double t0 = now_s();
+  ASSERT_RC(parc_pipe_recv(e.b, buf, st.len, &len, 0.2), PARC_ETIMEDOUT);
+  ASSERT_WAITED(now_s() - t0, 0.2, "recv(0.2 s) of a half-sent message");
+  atomic_store(&ps.release, 1);
+  ASSERT_RC(parc_pipe_recv(e.b, buf, st.len, &len, 5.0), 0);
+  ASSERT_I64(len, st.len, "length of the message once the sender went on");
+  fill_bytes(want, st.len, st.len);
+  cr_assert(memcmp(buf, want, st.len) == 0, "the half-sent message arrived changed");
+  ASSERT_THREAD_OK(&j, 5.0, "sender");
+  ASSERT_RC(st.rc, 0);
+  free(buf);
+  free(want);
+  pipe_free(e);
+}
+
+typedef struct diesend {
+  ends e;
+  piece_stop ps;
+  size_t len;
+} diesend;
+
+static int die_mid_message_child(void *p) {
+  diesend *d = p;
+  stop_senders(&d->ps); /* d->ps.die: SIGKILL after the first piece */
+  stopped st = {.e = d->e.a, .len = d->len};
+  send_one_big(&st);
+  return 1; /* not reached */
+}
+
+/* The sender dies in the middle of a message, both when the message fits
+ * the ring (copied as it comes, consumed at once) and when it streams
+ * through it: the receiver already blocked in recv gets PARC_ECLOSED
+ * promptly, and so does every later recv. */
+static void peer_dies_mid_message(size_t len) {
+  diesend *d = shm_new(sizeof *d);
+  d->e = pipe_new(BIG_MAX, PARC_SHARED);
+  d->ps.die = 1;
+  d->len = len;
+  ASSERT_RC(parc_pipe_bind(d->e.b), 0);
+  pid_t pid = spawn_child(die_mid_message_child, d);
+  unsigned char *buf = malloc(len);
+  cr_assert(buf);
+  size_t got = 0;
+  double t0 = now_s();
+  ASSERT_RC(parc_pipe_recv(d->e.b, buf, len, &got, 10.0), PARC_ECLOSED);
+  cr_assert_lt(now_s() - t0, 2.0, "recv took %.2f s to see the sender die", now_s() - t0);
+  cr_assert(atomic_load(&d->ps.reached), "the sender never reached the middle of its message");
+  ASSERT_RC(parc_pipe_recv(d->e.b, buf, len, &got, 1.0), PARC_ECLOSED);
+  ASSERT_RC(parc_pipe_send(d->e.b, "x", 1, 1.0), PARC_ECLOSED);
+  int st = 0;
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+            "sender status %#x", st);
+  free(buf);
+  pipe_free(d->e);
+  parc_shm_free(d);
+}
+
+Test(pipe, sender_killed_inside_a_message_that_fits_gives_eclosed) {
+  peer_dies_mid_message(1 << 20);
+}
+
+Test(pipe, sender_killed_inside_a_streamed_message_gives_eclosed) {
+  peer_dies_mid_message(3 << 20);
 }
 
 static int send_then_exit_child(void *p) {

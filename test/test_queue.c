@@ -1,6 +1,10 @@
 /* test_queue.c -- parc_queue: order, sizes, ETOOBIG, full and empty,
  * timeouts, close, stats; exactly-once delivery under stress between
- * threads and between processes, also when consumers are SIGKILLed; and
+ * threads and between processes, also when consumers are SIGKILLed; large
+ * messages, put a piece at a time and copied out as they come, arrive
+ * whole, and a producer or consumer killed in the middle of one (stopped
+ * there through the library's test hook, chanutil.h), or a consumer killed
+ * inside a rewind of the ring, costs nothing but what it held; and
  * creating and destroying queues leaves nothing behind.
  *
  * Stress messages: an 8-byte header {id, checksum of the payload} and a
@@ -454,6 +458,379 @@ BOTH_MODES(stats_count_taken_and_queued) {
   ASSERT_I64(taken, 10, "taken after draining");
   ASSERT_I64(queued, 0, "queued after draining");
   parc_queue_destroy(q);
+}
+
+/* ------------------------------------------------------------ pipelined large messages */
+
+/* Sizes around the pipelining threshold (64 KiB: written a 32 KiB piece at
+ * a time, copied out as the pieces come) and well above it. */
+static const size_t big_sizes[] = {(64 << 10) - 1, 64 << 10, (64 << 10) + 1, 300001,
+                                   1 << 20, 4 << 20, 17};
+enum { NBIG = sizeof big_sizes / sizeof big_sizes[0], BIG_MAX = 4 << 20 };
+
+static size_t big_len(uint32_t i) { return big_sizes[i % NBIG]; }
+
+typedef struct bigq {
+  parc_queue *q;
+  uint32_t n;
+  int rc;
+  uint32_t bad; /* messages that arrived wrong */
+} bigq;
+
+static int put_bigs(void *p) {
+  bigq *b = p;
+  unsigned char *m = malloc(BIG_MAX);
+  if (!m) return 2;
+  for (uint32_t i = 0; i < b->n && b->rc == 0; i++) {
+    fill_bytes(m, big_len(i), 500 + i);
+    b->rc = parc_queue_put(b->q, m, big_len(i), 10.0);
+  }
+  free(m);
+  return b->rc ? rc_code(b->rc) : 0;
+}
+
+static int get_bigs(void *p) {
+  bigq *b = p;
+  unsigned char *m = malloc(BIG_MAX + 1), *want = malloc(BIG_MAX);
+  if (!m || !want) return 2;
+  for (uint32_t i = 0; i < b->n && b->rc == 0; i++) {
+    size_t len = 0;
+    m[big_len(i)] = 0x5a;
+    b->rc = parc_queue_get(b->q, m, BIG_MAX + 1, &len, 10.0);
+    fill_bytes(want, big_len(i), 500 + i);
+    if (b->rc == 0 &&
+        (len != big_len(i) || memcmp(m, want, len) != 0 || m[big_len(i)] != 0x5a))
+      b->bad++;
+  }
+  free(m);
+  free(want);
+  return b->rc ? rc_code(b->rc) : 0;
+}
+
+/* A getter waiting while the producer writes (so it copies the pieces as
+ * they come), messages queued behind one another, and one at a time (so
+ * the consumer rewinds the ring); every message whole and in order. */
+BOTH_MODES(large_messages_arrive_whole_and_in_order) {
+  parc_queue *q = queue_new(6 << 20, BIG_MAX, flags);
+  bigq g = {.q = q, .n = 3 * NBIG}, p = {.q = q, .n = 3 * NBIG};
+  tjob j;
+  tjob_start(&j, get_bigs, &g);
+  put_bigs(&p);
+  ASSERT_RC(p.rc, 0);
+  ASSERT_THREAD_OK(&j, 20.0, "getter");
+  ASSERT_RC(g.rc, 0);
+  ASSERT_I64(g.bad, 0, "large messages that arrived wrong (getter waiting)");
+  bigq p1 = {.q = q, .n = 2}, g1 = {.q = q, .n = 2}; /* queued, then taken */
+  put_bigs(&p1);
+  get_bigs(&g1);
+  ASSERT_RC(p1.rc, 0);
+  ASSERT_RC(g1.rc, 0);
+  ASSERT_I64(g1.bad, 0, "large messages that arrived wrong (queued)");
+  for (uint32_t i = 0; i < 2 * NBIG; i++) { /* one at a time */
+    bigq p2 = {.q = q, .n = 1}, g2 = {.q = q, .n = 1};
+    put_bigs(&p2);
+    get_bigs(&g2);
+    ASSERT_RC(g2.rc, 0);
+    ASSERT_I64(g2.bad, 0, "a large message that arrived wrong (one at a time, %u)", i);
+  }
+  uint64_t taken, queued;
+  parc_queue_stats(q, &taken, &queued);
+  ASSERT_I64(taken, 5 * NBIG + 2, "stats: taken");
+  ASSERT_I64(queued, 0, "stats: queued");
+  parc_queue_destroy(q);
+}
+
+/* Messages of two pieces back and forth, many times: a getter often sees
+ * the piece under way and then the message published before it looks
+ * again -- every get must still return the message, whole. */
+typedef struct twopiece {
+  parc_queue *to, *from;
+  uint32_t n;
+} twopiece;
+
+enum { TWO_PIECES = (64 << 10) + 1 };
+
+static int twopiece_echo(void *p) {
+  twopiece *t = p;
+  unsigned char *m = malloc(TWO_PIECES);
+  if (!m) return 2;
+  for (uint32_t i = 0; i < t->n; i++) {
+    size_t len;
+    int rc = parc_queue_get(t->to, m, TWO_PIECES, &len, 10.0);
+    if (rc == 0) rc = parc_queue_put(t->from, m, len, 10.0);
+    if (rc) return rc_code(rc);
+  }
+  free(m);
+  return 0;
+}
+
+static void two_pieces_back_and_forth(int flags, int procs) {
+  enum { N = 2000 };
+  twopiece *t = shm_new(sizeof *t);
+  *t = (twopiece){queue_new(TWO_PIECES + 8, TWO_PIECES, flags),
+                  queue_new(TWO_PIECES + 8, TWO_PIECES, flags), N};
+  tjob j;
+  pid_t pid = -1;
+  if (procs)
+    pid = spawn_child(twopiece_echo, t);
+  else
+    tjob_start(&j, twopiece_echo, t);
+  unsigned char *m = malloc(TWO_PIECES), *r = malloc(TWO_PIECES);
+  cr_assert(m && r);
+  for (uint32_t i = 0; i < N; i++) {
+    size_t len = 0;
+    fill_bytes(m, TWO_PIECES, i);
+    ASSERT_RC(parc_queue_put(t->to, m, TWO_PIECES, 10.0), 0);
+    ASSERT_RC(parc_queue_get(t->from, r, TWO_PIECES, &len, 10.0), 0);
+    ASSERT_I64(len, TWO_PIECES, "length of reply %u", i);
+    cr_assert(memcmp(m, r, TWO_PIECES) == 0, "reply %u changed", i);
+  }
+  if (procs)
+    ASSERT_CHILD_OK(pid, 10.0, "echo");
+  else
+    ASSERT_THREAD_OK(&j, 10.0, "echo");
+  free(m);
+  free(r);
+  parc_queue_destroy(t->to);
+  parc_queue_destroy(t->from);
+  parc_shm_free(t);
+}
+
+BOTH_MODES(pipelined_messages_back_and_forth_between_threads) {
+  two_pieces_back_and_forth(flags, 0);
+}
+
+Test(queue, pipelined_messages_back_and_forth_between_processes) {
+  two_pieces_back_and_forth(PARC_SHARED, 1);
+}
+
+/* After rewinds (1 MiB messages one at a time through a 4 MiB arena), the
+ * queue still holds its whole capacity. */
+Test(queue, a_rewound_queue_still_holds_its_capacity) {
+  enum { CAP = 3 << 20, MSG = 1000 };
+  parc_queue *q = queue_new(CAP, 1 << 20, 0);
+  unsigned char *m = malloc(1 << 20);
+  cr_assert(m);
+  for (int i = 0; i < 7; i++) {
+    size_t len;
+    ASSERT_RC(parc_queue_put(q, m, 1 << 20, 1.0), 0);
+    ASSERT_RC(parc_queue_get(q, m, 1 << 20, &len, 1.0), 0);
+  }
+  uint32_t n = 0;
+  unsigned char small[MSG] = {0};
+  while (memcpy(small, &n, 4), parc_queue_try_put(q, small, MSG) == 0) n++;
+  cr_assert_geq(n, CAP / (MSG + 8), "a %d-byte queue took only %u messages of %d bytes", CAP,
+                n, MSG);
+  for (uint32_t i = 0; i < n; i++) {
+    size_t len;
+    ASSERT_RC(parc_queue_try_get(q, small, MSG, &len), 0);
+    uint32_t id;
+    memcpy(&id, small, 4);
+    ASSERT_I64(id, i, "message %u after the fill", i);
+  }
+  free(m);
+  parc_queue_destroy(q);
+}
+
+typedef struct oneput {
+  parc_queue *q;
+  size_t len;
+  uint64_t seed;
+  int rc;
+} oneput;
+
+static int put_one(void *p) {
+  oneput *o = p;
+  unsigned char *m = malloc(o->len);
+  if (!m) return 2;
+  fill_bytes(m, o->len, o->seed);
+  o->rc = parc_queue_put(o->q, m, o->len, 10.0);
+  free(m);
+  return o->rc ? rc_code(o->rc) : 0;
+}
+
+/* Gets one message and checks it is the `len` bytes of `seed`. */
+static void get_one(parc_queue *q, size_t len, uint64_t seed, double timeout, const char *what) {
+  unsigned char *m = malloc(len), *want = malloc(len);
+  cr_assert(m && want);
+  size_t got = 0;
+  ASSERT_RC(parc_queue_get(q, m, len, &got, timeout), 0);
+  ASSERT_I64(got, len, "length of %s", what);
+  fill_bytes(want, len, seed);
+  cr_assert(memcmp(m, want, len) == 0, "%s arrived changed", what);
+  free(m);
+  free(want);
+}
+
+/* A producer stopped in the middle of a large message: the message is not
+ * there yet (try_get: EAGAIN; get: its timeout), nothing is counted, and
+ * once the producer goes on it arrives whole. */
+BOTH_MODES(get_times_out_on_a_half_put_message_and_leaves_it_whole) {
+  piece_stop ps = {0};
+  stop_senders(&ps);
+  parc_queue *q = queue_new(2 << 20, 1 << 20, flags);
+  oneput o = {.q = q, .len = 1 << 20, .seed = 91};
+  tjob j;
+  tjob_start(&j, put_one, &o);
+  cr_assert(wait_flag(&ps.reached, 1, 5.0), "the producer did not stop mid-message");
+  unsigned char *m = malloc(o.len);
+  cr_assert(m);
+  size_t len = 0;
+  ASSERT_RC(parc_queue_try_get(q, m, o.len, &len), PARC_EAGAIN);
+  double t0 = now_s();
+  ASSERT_RC(parc_queue_get(q, m, o.len, &len, 0.2), PARC_ETIMEDOUT);
+  ASSERT_WAITED(now_s() - t0, 0.2, "get(0.2 s) of a half-put message");
+  ASSERT_RC(parc_queue_get(q, m, 1000, &len, 1.0), PARC_ETOOBIG);
+  ASSERT_I64(len, o.len, "*len of a half-put message too big for the buffer");
+  uint64_t taken = 9, queued = 9;
+  parc_queue_stats(q, &taken, &queued);
+  ASSERT_I64(taken, 0, "taken while the put is half done");
+  ASSERT_I64(queued, 0, "queued while the put is half done");
+  atomic_store(&ps.release, 1);
+  get_one(q, o.len, 91, 5.0, "the message once the producer went on");
+  ASSERT_THREAD_OK(&j, 5.0, "producer");
+  parc_queue_stats(q, &taken, &queued);
+  ASSERT_I64(taken, 1, "taken at the end");
+  ASSERT_I64(queued, 0, "queued at the end");
+  free(m);
+  parc_queue_destroy(q);
+}
+
+typedef struct qdeath {
+  parc_queue *q;
+  piece_stop ps;
+  oneput o;
+  _Atomic int getting;
+} qdeath;
+
+static int die_inside_put_child(void *p) {
+  qdeath *d = p;
+  stop_senders(&d->ps); /* d->ps.die */
+  put_one(&d->o);
+  return 1; /* not reached */
+}
+
+static int put_one_child(void *p) {
+  qdeath *d = p;
+  return put_one(&d->o);
+}
+
+static int get_one_thread(void *p) {
+  qdeath *d = p;
+  atomic_store(&d->getting, 1);
+  get_one(d->q, 1 << 20, 2, 10.0, "the good message after the dead one");
+  return 0;
+}
+
+/* A producer SIGKILLed in the middle of a large put, while a consumer is
+ * copying the message as it comes: the consumer does not hang and does not
+ * deliver the dead half-message; the next producer's message arrives whole;
+ * the dead put was never counted. Then again with nobody waiting. */
+Test(queue, producer_killed_inside_a_large_put_loses_only_its_message) {
+  qdeath *d = shm_new(sizeof *d);
+  d->q = queue_new(2 << 20, 1 << 20, PARC_SHARED);
+  for (int waiting = 1; waiting >= 0; waiting--) {
+    atomic_store(&d->ps.reached, 0);
+    d->ps.die = 1;
+    d->o = (oneput){.q = d->q, .len = 1 << 20, .seed = 1};
+    tjob j;
+    if (waiting) {
+      tjob_start(&j, get_one_thread, d);
+      cr_assert(wait_flag(&d->getting, 1, 5.0), "getter did not start");
+    }
+    pid_t dead = spawn_child(die_inside_put_child, d);
+    int st = 0;
+    cr_assert(reap_child(dead, 5.0, &st) && WIFSIGNALED(st), "dying producer: status %#x", st);
+    cr_assert(atomic_load(&d->ps.reached), "the producer died before its first piece");
+    d->o = (oneput){.q = d->q, .len = 1 << 20, .seed = 2};
+    pid_t good = spawn_child(put_one_child, d);
+    ASSERT_CHILD_OK(good, 10.0, "good producer");
+    if (waiting)
+      ASSERT_THREAD_OK(&j, 10.0, "getter");
+    else
+      get_one(d->q, 1 << 20, 2, 5.0, "the good message after the dead one");
+    uint64_t taken = 9, queued = 9;
+    parc_queue_stats(d->q, &taken, &queued);
+    ASSERT_I64(taken, 2 - waiting, "taken (waiting getter: %d)", waiting);
+    ASSERT_I64(queued, 0, "queued (waiting getter: %d)", waiting);
+  }
+  parc_queue_destroy(d->q);
+  parc_shm_free(d);
+}
+
+static int get_forever_child(void *p) {
+  qdeath *d = p;
+  unsigned char *m = malloc(1 << 20);
+  size_t len;
+  atomic_store(&d->getting, 1);
+  parc_queue_get(d->q, m, 1 << 20, &len, 30.0);
+  return 1; /* killed before */
+}
+
+/* A consumer SIGKILLed while it copies a message that is still being put:
+ * it had not taken it, so the message is delivered whole to the next
+ * consumer, exactly once. */
+Test(queue, consumer_killed_while_copying_a_large_message_leaves_it_queued) {
+  qdeath *d = shm_new(sizeof *d);
+  d->q = queue_new(2 << 20, 1 << 20, PARC_SHARED);
+  stop_senders(&d->ps);
+  d->o = (oneput){.q = d->q, .len = 1 << 20, .seed = 3};
+  pid_t c = spawn_child(get_forever_child, d);
+  cr_assert(wait_flag(&d->getting, 1, 5.0), "consumer did not start");
+  tjob j;
+  tjob_start(&j, put_one, &d->o);
+  cr_assert(wait_flag(&d->ps.reached, 1, 5.0), "the producer did not stop mid-message");
+  sleep_s(0.05); /* the consumer copies the first piece, then waits */
+  cr_assert_eq(kill(c, SIGKILL), 0);
+  int st = 0;
+  cr_assert(reap_child(c, 5.0, &st) && WIFSIGNALED(st), "consumer status %#x", st);
+  atomic_store(&d->ps.release, 1);
+  ASSERT_THREAD_OK(&j, 5.0, "producer");
+  get_one(d->q, 1 << 20, 3, 5.0, "the message the killed consumer was copying");
+  uint64_t taken = 9, queued = 9;
+  parc_queue_stats(d->q, &taken, &queued);
+  ASSERT_I64(taken, 1, "taken");
+  ASSERT_I64(queued, 0, "queued");
+  parc_queue_destroy(d->q);
+  parc_shm_free(d);
+}
+
+static int die_inside_rewind_child(void *p) {
+  qdeath *d = p;
+  d->ps = (piece_stop){.die = 1, .at_rewind = 1};
+  stop_senders(&d->ps);
+  get_one(d->q, 1 << 20, 4, 5.0, "the message before the rewind");
+  return 1; /* killed inside the get, after taking the message */
+}
+
+/* A consumer SIGKILLed between the two stores of a rewind: the message it
+ * took counts as taken, and the queue stays usable -- the next get skips
+ * the rewind's frame, it never comes out as a message. */
+Test(queue, consumer_killed_inside_a_rewind_leaves_the_queue_usable) {
+  qdeath *d = shm_new(sizeof *d);
+  d->q = queue_new((1 << 20) + 8, 1 << 20, PARC_SHARED);
+  d->o = (oneput){.q = d->q, .len = 1 << 20, .seed = 4};
+  put_one(&d->o);
+  ASSERT_RC(d->o.rc, 0);
+  pid_t c = spawn_child(die_inside_rewind_child, d);
+  int st = 0;
+  cr_assert(reap_child(c, 5.0, &st) && WIFSIGNALED(st), "consumer status %#x", st);
+  cr_assert(atomic_load(&d->ps.reached), "the consumer did not reach the rewind");
+  char small[8];
+  size_t len;
+  ASSERT_RC(parc_queue_try_get(d->q, small, sizeof small, &len), PARC_EAGAIN);
+  for (uint64_t seed = 5; seed < 8; seed++) {
+    d->o = (oneput){.q = d->q, .len = 1 << 20, .seed = seed};
+    put_one(&d->o);
+    ASSERT_RC(d->o.rc, 0);
+    get_one(d->q, 1 << 20, seed, 5.0, "a message after the broken rewind");
+  }
+  uint64_t taken = 9, queued = 9;
+  parc_queue_stats(d->q, &taken, &queued);
+  ASSERT_I64(taken, 4, "taken");
+  ASSERT_I64(queued, 0, "queued");
+  parc_queue_destroy(d->q);
+  parc_shm_free(d);
 }
 
 /* ------------------------------------------------------------ stress */

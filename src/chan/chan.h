@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 /* A robust mutex, process-shared if `shared`: 0 or PARC_ESYS. */
 int parc__mutex_init(pthread_mutex_t *m, int shared);
@@ -13,5 +14,12 @@ int parc__mutex_init(pthread_mutex_t *m, int shared);
  * give_up may be NULL. */
 int parc__mutex_lock(pthread_mutex_t *m, double timeout,
                      const _Atomic int *give_up);
+
+/* Tests only: when set, a producer that pipelines a large message (pipe or
+ * queue) calls it after each piece but the last, with the bytes of the
+ * message written so far -- so a test can kill or stall a sender in the
+ * middle of a message; and a queue consumer that rewinds the ring calls it
+ * with 0 between its two stores. NULL in normal use. */
+extern void (*parc__chan_piece_hook)(size_t written);
 
 #endif

@@ -5,6 +5,19 @@
  * consumer, and a message may stream through its ring in pieces: any size
  * up to max_msg fits a ring of at most 2 MiB.
  *
+ * Large messages are pipelined: the sender publishes a message CHUNK bytes
+ * at a time and the receiver copies each piece out while the sender writes
+ * the next, so the copy into the ring and the copy out of it run at the
+ * same time on two cores instead of one after the other. A message that
+ * fits the ring is begun only when all of it has room, so its sender never
+ * waits in the middle; its receiver copies the pieces as they come but
+ * consumes the message with one store when the last has arrived, so a
+ * timeout or a sender's death leaves it unconsumed, never half. A message
+ * larger than the ring streams: both sides consume as they go. A sender
+ * that finds the ring empty past its middle starts a large message at the
+ * arena's start (after a skip frame, which the receiver consumes), so
+ * messages sent one at a time reuse the same, cache-warm, memory.
+ *
  * Waiting covers two things no futex can watch together: the other end
  * making data or room, and the other end's process dying. So a waiter
  * polls an eventfd of its own end (the other end writes it only while the
@@ -30,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chan/chan.h"
 #include "chan/ring.h"
 #include "parc.h"
 #include "sys/sys.h"
@@ -38,14 +52,21 @@
 #define PIPE_SPIN 2000u
 #define RING_MIN ((size_t)64 << 10)
 #define RING_MAX ((size_t)2 << 20)
+/* Bytes published at a time. Small enough that the receiver starts soon
+ * and the two copies overlap; large enough that the per-piece publish and
+ * wake-up check cost nothing beside the copy (tuned in docs/performance.md). */
+#define CHUNK ((size_t)32 << 10)
+#define SKIP UINT64_MAX /* a frame that says: go on at the arena's start */
 
-typedef struct pipe_side {
-  _Atomic int32_t owner;     /* pid bound to this end; 0: none yet */
+typedef struct pipe_side { /* each end writes only its own side */
+  _Alignas(64) _Atomic int32_t owner; /* pid bound to this end; 0: none */
   _Atomic uint32_t closed;   /* closed by its owner */
   _Atomic uint32_t sleeping; /* its user is about to poll its eventfd */
-  _Atomic uint32_t receiving; /* its user waits in recv for a message */
   int efd;                   /* wakes this end's user; the same number in
                                 every process forked after create */
+  /* on a line of its own: written at every recv that waits, while the
+   * sender reads `sleeping` at every piece it sends */
+  _Alignas(64) _Atomic uint32_t receiving; /* its user waits in recv */
 } pipe_side;
 
 typedef struct pipe_shared {
@@ -237,12 +258,15 @@ static bool receiver_waits(parc_pipe *e, size_t need) {
  * the message has begun, so only the peer's end stops it. */
 static int stream_out(parc_pipe *e, const unsigned char *p, size_t n) {
   parc__ring *r = e->sh->to[1 - e->me];
-  while (n > 0) {
-    size_t k = parc__ring_write_some(r, p, n);
+  for (size_t done = 0; n > 0;) {
+    size_t k = parc__ring_write_some(r, p, n < CHUNK ? n : CHUNK);
     if (k > 0) {
       kick(e);
       p += k;
       n -= k;
+      done += k;
+      if (n > 0 && parc__chan_piece_hook)
+        parc__chan_piece_hook(done); /* tests: a sender that stops here */
     } else if (peer_gone(e)) {
       return PARC_ECLOSED;
     } else {
@@ -250,6 +274,46 @@ static int stream_out(parc_pipe *e, const unsigned char *p, size_t n) {
     }
   }
   return 0;
+}
+
+/* A message the ring has room for: written without waiting, published a
+ * piece at a time (a small one: in one piece, one publish, one wake-up
+ * check). */
+static void write_whole(parc_pipe *e, const uint64_t *frame,
+                        const unsigned char *p, size_t len) {
+  parc__ring *r = e->sh->to[1 - e->me];
+  size_t done = len < CHUNK ? len : CHUNK;
+  struct iovec iov[2] = {{(void *)frame, FRAME}, {(void *)p, done}};
+  parc__ring_writev(r, iov, 2, false, PARC__FOREVER, NULL);
+  kick(e);
+  while (done < len) {
+    if (parc__chan_piece_hook)
+      parc__chan_piece_hook(done); /* tests: a sender that stops here */
+    size_t k = len - done < CHUNK ? len - done : CHUNK;
+    iov[0] = (struct iovec){(void *)(p + done), k};
+    parc__ring_writev(r, iov, 1, false, PARC__FOREVER, NULL);
+    kick(e);
+    done += k;
+  }
+}
+
+/* A large message into an empty ring, past the middle of its arena, with
+ * room for the message before that point: publish a skip frame (the
+ * receiver consumes it) and begin the arena again. So a pipe used a
+ * message at a time keeps its large messages in the same, cache-warm,
+ * memory instead of alternating between the halves of the ring (measured:
+ * 1 MiB round trips some 8% faster; see docs/performance.md). */
+static void skip_to_start(parc_pipe *e, size_t len) {
+  parc__ring *r = e->sh->to[1 - e->me];
+  size_t cap = r->capacity;
+  size_t off = (size_t)(atomic_load_explicit(&r->tail, memory_order_relaxed) &
+                        (cap - 1));
+  if (off < cap / 2 || off < FRAME + len || cap - off < FRAME ||
+      parc__ring_writable(r) != cap)
+    return; /* (the skip frame itself must not wrap) */
+  uint64_t skip = SKIP;
+  parc__ring_write_at(r, 0, &skip, FRAME);
+  parc__ring_publish(r, cap - off);
 }
 
 int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
@@ -276,11 +340,10 @@ int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
   if (peer_gone(e))
     return PARC_ECLOSED;
   uint64_t frame = len;
-  if (whole) { /* room for all of it: one publish, one wake-up check */
-    struct iovec iov[2] = {{&frame, FRAME}, {(void *)msg, len}};
-    parc__ring_writev(e->sh->to[1 - e->me], iov, 2, false, PARC__FOREVER,
-                      NULL);
-    kick(e);
+  if (whole) {
+    if (len >= CHUNK)
+      skip_to_start(e, len);
+    write_whole(e, &frame, msg, len);
     return 0;
   }
   int rc = stream_out(e, (const unsigned char *)&frame, FRAME);
@@ -292,7 +355,7 @@ int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
 static int stream_in(parc_pipe *e, unsigned char *p, size_t n) {
   parc__ring *r = e->sh->to[e->me];
   while (n > 0) {
-    size_t k = parc__ring_read_some(r, p, n);
+    size_t k = parc__ring_read_some(r, p, n < CHUNK ? n : CHUNK);
     if (k > 0) {
       kick(e);
       p += k;
@@ -306,6 +369,69 @@ static int stream_in(parc_pipe *e, unsigned char *p, size_t n) {
   return 0;
 }
 
+/* A message that fits the ring (its frame is here): copies its pieces as
+ * they are published, then consumes it with one store. A timeout or a dead
+ * sender leaves it where it was, unconsumed. */
+static int read_whole(parc_pipe *e, unsigned char *dst, size_t n,
+                      uint64_t deadline) {
+  parc__ring *r = e->sh->to[e->me];
+  size_t got = 0;
+  for (;;) {
+    size_t here = parc__ring_readable(r) - FRAME;
+    if (here > n)
+      here = n; /* the rest is the next message */
+    if (here > got) {
+      parc__ring_copy_at(r, FRAME + got, dst + got, here - got);
+      got = here;
+    }
+    if (got == n)
+      break;
+    if (peer_gone(e) && !can_read(e, FRAME + got + 1))
+      return PARC_ECLOSED; /* the sender died inside the message */
+    if (pipe_wait(e, can_read, FRAME + got + 1, deadline) != 0)
+      return PARC_ETIMEDOUT;
+  }
+  parc__ring_consume(r, FRAME + n);
+  kick(e);
+  return 0;
+}
+
+/* Waits for the frame of the next message, consuming a skip frame on the
+ * way: 0, PARC_ECLOSED, PARC_EAGAIN (timeout 0) or PARC_ETIMEDOUT. */
+static int wait_frame(parc_pipe *e, uint64_t *frame, double timeout,
+                      uint64_t deadline) {
+  parc__ring *r = e->sh->to[e->me];
+  pipe_side *mine = &e->sh->side[e->me];
+  bool waiting = false; /* mine->receiving is set */
+  int rc = 0;
+  for (;;) {
+    if (parc__ring_peek(r, frame, FRAME) == 0) {
+      if (*frame != SKIP)
+        break;
+      uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+      parc__ring_consume(r, r->capacity - (head & (r->capacity - 1)));
+      kick(e);
+      continue;
+    }
+    if (peer_gone(e) && !can_read(e, FRAME))
+      rc = PARC_ECLOSED;
+    else if (timeout == 0)
+      rc = PARC_EAGAIN;
+    else if (!waiting) { /* a big sender may start */
+      atomic_store(&mine->receiving, 1);
+      waiting = true;
+      kick(e);
+      continue;
+    } else if (pipe_wait(e, can_read, FRAME, deadline) != 0)
+      rc = PARC_ETIMEDOUT;
+    if (rc != 0)
+      break;
+  }
+  if (waiting) /* only then: the sender reads this line at every piece */
+    atomic_store(&mine->receiving, 0);
+  return rc;
+}
+
 int parc_pipe_recv(parc_pipe *e, void *buf, size_t cap, size_t *len,
                    double timeout) {
   if (!e || !len || (cap && !buf))
@@ -316,33 +442,15 @@ int parc_pipe_recv(parc_pipe *e, void *buf, size_t cap, size_t *len,
   parc__ring *r = e->sh->to[e->me];
   uint64_t deadline = parc__deadline(timeout);
   uint64_t frame;
-  pipe_side *mine = &e->sh->side[e->me];
-  int rc = 0;
-  while (parc__ring_peek(r, &frame, FRAME) != 0) {
-    if (peer_gone(e) && !can_read(e, FRAME))
-      rc = PARC_ECLOSED;
-    else if (timeout == 0)
-      rc = PARC_EAGAIN;
-    else if (!atomic_load(&mine->receiving)) { /* a big sender may start */
-      atomic_store(&mine->receiving, 1);
-      kick(e);
-      continue;
-    } else if (pipe_wait(e, can_read, FRAME, deadline) != 0)
-      rc = PARC_ETIMEDOUT;
-    if (rc != 0)
-      break;
-  }
-  atomic_store(&mine->receiving, 0);
+  int rc = wait_frame(e, &frame, timeout, deadline);
   if (rc != 0)
     return rc;
   *len = (size_t)frame;
   if (frame > cap)
     return PARC_ETOOBIG; /* the message stays */
-  if (can_read(e, FRAME + (size_t)frame)) { /* all here: one consume */
-    parc__ring_copy_at(r, FRAME, buf, (size_t)frame);
-    parc__ring_consume(r, FRAME + (size_t)frame);
-    kick(e);
-    return 0;
+  if (FRAME + (size_t)frame <= e->sh->ring_bytes) {
+    rc = read_whole(e, buf, (size_t)frame, deadline);
+    return rc == PARC_ETIMEDOUT && timeout == 0 ? PARC_EAGAIN : rc;
   }
   parc__ring_consume(r, FRAME);
   kick(e);

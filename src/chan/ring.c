@@ -164,6 +164,14 @@ size_t parc__ring_read_some(parc__ring *r, void *p, size_t n) {
   return k;
 }
 
+void parc__ring_write_at(parc__ring *r, size_t off, const void *p, size_t n) {
+  copy_in(r, atomic_load_explicit(&r->tail, memory_order_relaxed) + off, p, n);
+}
+
+void parc__ring_publish(parc__ring *r, size_t n) {
+  publish(r, atomic_load_explicit(&r->tail, memory_order_relaxed) + n, false);
+}
+
 void parc__ring_copy_at(parc__ring *r, size_t off, void *p, size_t n) {
   copy_out(r, atomic_load_explicit(&r->head, memory_order_relaxed) + off, p, n);
 }

@@ -7,7 +7,7 @@
  *
  * The ring may live in private memory (threads) or in a shared mapping made
  * before fork (processes): it holds no pointers except the bells, which are
- * valid in every process forked after the mapping was made, and the bells.
+ * valid in every process forked after the mapping was made.
  *
  * Waiting: a bounded spin, then a futex on the readable/writable event.
  * A wait also ends when *abort becomes non-zero (whoever sets it signals
@@ -77,6 +77,12 @@ int parc__ring_read(parc__ring *r, void *p, size_t n, uint64_t deadline,
  * A write that finds no room sets want_room, so room_bell rings later. */
 size_t parc__ring_write_some(parc__ring *r, const void *p, size_t n);
 size_t parc__ring_read_some(parc__ring *r, void *p, size_t n);
+
+/* For a producer that writes a message in pieces before it publishes it
+ * whole: copy to `off` bytes past the tail without publishing (the caller
+ * has made sure of the room), then publish n bytes at once. */
+void parc__ring_write_at(parc__ring *r, size_t off, const void *p, size_t n);
+void parc__ring_publish(parc__ring *r, size_t n);
 
 /* For a consumer that parses several messages in one pass: copy from `off`
  * bytes past the head without consuming, then consume them all at once. */
