@@ -1,8 +1,9 @@
 /* test_gridsearch.c -- examples/gridsearch: the grid search run as tasks of
  * a parc pool scores every (C, kernel, fold) exactly as libsvm called
  * directly and serially, here in the test; the scores are the same for 1,
- * 2 and 4 workers, threads and processes; the folds, gamma='scale' and the
- * data set are what svc.h promises. */
+ * 2 and 4 workers, threads and processes, and for any order the tasks are
+ * handed out in (longest first included); the folds, gamma='scale' and
+ * the data set are what svc.h promises. */
 #include "testutil.h"
 
 #ifdef PARC_NO_GRIDSEARCH
@@ -148,6 +149,83 @@ Test(gridsearch, scores_identical_for_1_2_4_workers_threads_and_processes) {
   free(ref);
   free(s);
   svc_data_free(&d);
+}
+
+/* ------------------------------------------------------------ order */
+
+static void assert_same_scores(const svc_score *a, const svc_score *b,
+                               size_t n, const char *what) {
+  for (size_t t = 0; t < n; t++) {
+    ASSERT_I64(a[t].correct, b[t].correct, "%s, task %zu", what, t);
+    ASSERT_I64(a[t].n_sv, b[t].n_sv, "%s, task %zu: n_sv", what, t);
+    cr_assert_eq(a[t].gamma, b[t].gamma, "%s, task %zu: gamma", what, t);
+    cr_assert_eq(a[t].accuracy, b[t].accuracy, "%s, task %zu: accuracy",
+                 what, t);
+  }
+}
+
+/* Reversed, and longest first as planned from the pilots: each score lands
+ * at its own task's index and is the one grid order computes. */
+BOTH_BACKENDS(gridsearch, submission_order_does_not_change_scores) {
+  svc_data d;
+  cr_assert_eq(svc_data_make(&d, SAMPLES, 0.1, 13), 0);
+  svc_quiet();
+  svc_grid g = seed_grid();
+  size_t n = svc_grid_tasks(&g);
+  svc_score *ref = calloc(n, sizeof *ref), *s = calloc(n, sizeof *s);
+  size_t *order = calloc(n, sizeof *order);
+  cr_assert(ref && s && order);
+  parc_pool *p = pool_simple(backend, 2, NULL);
+  cr_assert_eq(svc_grid_run_order(p, &g, &d, NULL, ref, NULL, NULL, NULL), 0);
+  for (size_t i = 0; i < n; i++)
+    order[i] = n - 1 - i;
+  cr_assert_eq(svc_grid_run_order(p, &g, &d, order, s, NULL, NULL, NULL), 0);
+  assert_same_scores(s, ref, n, "reversed");
+  cr_assert_eq(svc_grid_plan(p, &g, &d, order), 0);
+  memset(s, 0, n * sizeof *s);
+  cr_assert_eq(svc_grid_run_order(p, &g, &d, order, s, NULL, NULL, NULL), 0);
+  assert_same_scores(s, ref, n, "longest first");
+  parc_pool_destroy(p);
+  free(ref);
+  free(s);
+  free(order);
+  svc_data_free(&d);
+}
+
+Test(gridsearch, order_is_by_decreasing_cost_ties_in_grid_order) {
+  svc_grid g = seed_grid(); /* 10 settings x 5 folds */
+  double cost[10] = {3, 1, 2, 0, 0, 5, 0, 0, 0, 2};
+  size_t order[50], want_settings[10] = {5, 0, 2, 9, 1, 3, 4, 6, 7, 8};
+  svc_grid_order(&g, cost, order);
+  for (size_t i = 0; i < 50; i++)
+    ASSERT_I64(order[i], want_settings[i / FOLDS] * FOLDS + i % FOLDS,
+               "order[%zu]", i);
+}
+
+Test(gridsearch, a_failed_fit_is_reported_by_grid_index_in_any_order) {
+  svc_data d;
+  cr_assert_eq(svc_data_make(&d, 100, 0.1, 1), 0);
+  svc_quiet();
+  svc_grid g = seed_grid();
+  g.n_C = 3;
+  g.C[1] = 0; /* tasks 10 .. 19 fail: libsvm rejects C = 0 */
+  size_t n = svc_grid_tasks(&g), order[30], failed = 99;
+  for (size_t i = 0; i < n; i++)
+    order[i] = n - 1 - i;
+  svc_score s[30];
+  parc_pool *p = pool_simple(PARC_THREADS, 2, NULL);
+  int rc = svc_grid_run_order(p, &g, &d, order, s, NULL, NULL, &failed);
+  ASSERT_I64(rc, PARC_ETASK, "rc (%s)", errname(rc));
+  ASSERT_I64(failed, 10, "first failed task in grid order");
+  ASSERT_I64(s[25].tested, 20, "task 25 still scored");
+  parc_pool_destroy(p);
+  svc_data_free(&d);
+}
+
+Test(gridsearch, pilots_use_a_twentieth_of_the_rows) {
+  ASSERT_I64(svc_pilot_rows(10000, 5), 500, "10000 rows");
+  ASSERT_I64(svc_pilot_rows(600, 5), 50, "600 rows: 10 per fold");
+  ASSERT_I64(svc_pilot_rows(30, 5), 30, "30 rows: all");
 }
 
 /* ------------------------------------------------------------ pieces */

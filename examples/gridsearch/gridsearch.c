@@ -11,10 +11,15 @@
  * as they were at that moment (copy-on-write, nothing copied), and each
  * task carries only (C, kernel, fold) and a pointer into that data.
  *
+ * The fits are handed out longest first (grid.c): one cheap pilot fit per
+ * setting measures what each costs, the pool gets the slow settings'
+ * fits first and the quick ones last, so the workers finish together.
+ *
  *   parc-gridsearch [-j N] [--backend processes|threads] [--C LIST]
  *                   [--kernel LIST] [--folds N] [--samples N] [--noise SD]
- *                   [--seed S] [--baseline] [--fold-scores]
- *                   [--export-csv FILE] [--quiet]
+ *                   [--seed S] [--order longest|grid] [--baseline]
+ *                   [--fold-scores] [--export-csv FILE] [--json FILE]
+ *                   [--quiet]
  */
 #define _POSIX_C_SOURCE 200809L /* isatty, clock_gettime under -std=c11 */
 
@@ -37,7 +42,9 @@ typedef struct {
   int baseline;    /* also run on one worker, to measure the speedup */
   int fold_scores; /* print every fold's score */
   int quiet;       /* no progress bar */
+  int grid_order;  /* --order grid: no pilot, tasks in grid order */
   const char *export_csv;
+  const char *json; /* --json FILE: the results, machine-readable */
 } options;
 
 /* One search: its scores and how long it took. */
@@ -45,6 +52,8 @@ typedef struct {
   unsigned workers;
   double wall_s;
   svc_score *scores; /* one per task */
+  double pilot_s;    /* the pilot fits' wall time, inside wall_s */
+  int longest_first; /* handed out longest first (else grid order) */
 } search_run;
 
 static double now_s(void) {
@@ -71,9 +80,12 @@ static void usage(FILE *f) {
     "  --samples N        data set size (default %u)\n"
     "  --noise SD         label noise (default %g)\n"
     "  --seed S           data set seed (default %u)\n"
+    "  --order O          longest (default: pilot fits, slowest first) "
+    "or grid\n"
     "  --baseline         run on one worker first: measured speedup\n"
     "  --fold-scores      print every fold's score\n"
     "  --export-csv FILE  write the data set as CSV (then search)\n"
+    "  --json FILE        write the results as JSON\n"
     "  --quiet            no progress bar\n",
     GS_DEFAULT_FOLDS, (unsigned)GS_DEFAULT_SAMPLES, GS_DEFAULT_NOISE,
     (unsigned)GS_DEFAULT_SEED);
@@ -143,8 +155,16 @@ static int parse_opt(const char *a, char *v, options *o) {
     return parse_kernel_list(v, o);
   if (strcmp(a, "--folds") == 0)
     return gs_parse_uint(v, 2, GS_MAX_FOLDS, &o->grid.folds) == 0;
+  if (strcmp(a, "--order") == 0) {
+    o->grid_order = strcmp(v, "grid") == 0;
+    return o->grid_order || strcmp(v, "longest") == 0;
+  }
   if (strcmp(a, "--export-csv") == 0) {
     o->export_csv = v;
+    return 1;
+  }
+  if (strcmp(a, "--json") == 0) {
+    o->json = v;
     return 1;
   }
   return gs_parse_data_opt(a, v, &o->data);
@@ -223,6 +243,27 @@ static void progress(uint64_t done, uint64_t total, void *arg) {
 
 /* ------------------------------------------------------------ search */
 
+/* The order to hand the fits out in: longest first, from pilot fits on
+ * the pool (grid.c), or NULL for grid order -- asked for, or when order
+ * cannot matter (one worker, or no more fits than workers), or when the
+ * pilot failed (grid order is always right, only slower). */
+static size_t *plan(const options *o, const svc_data *d, parc_pool *pool,
+                    search_run *r) {
+  size_t n = svc_grid_tasks(&o->grid);
+  r->longest_first = 0;
+  if (o->grid_order || r->workers < 2 || n <= r->workers)
+    return NULL;
+  size_t *order = malloc(n * sizeof *order);
+  double t0 = now_s();
+  if (order == NULL || svc_grid_plan(pool, &o->grid, d, order) != 0) {
+    free(order);
+    return NULL;
+  }
+  r->pilot_s = now_s() - t0;
+  r->longest_first = 1;
+  return order;
+}
+
 /* Creates a pool, runs the whole grid on it, destroys it. Returns 0, or 1
  * after printing what failed. */
 static int search(const options *o, const svc_data *d, search_run *r) {
@@ -240,9 +281,10 @@ static int search(const options *o, const svc_data *d, search_run *r) {
   }
   r->workers = parc_pool_workers(pool);
   progress_state ps = {t0, isatty(STDERR_FILENO), r->workers};
-  size_t failed = 0;
-  rc = svc_grid_run(pool, &o->grid, d, r->scores, o->quiet ? NULL : progress,
-                    &ps, &failed);
+  size_t failed = 0, *order = plan(o, d, pool, r);
+  rc = svc_grid_run_order(pool, &o->grid, d, order, r->scores,
+                          o->quiet ? NULL : progress, &ps, &failed);
+  free(order);
   parc_pool_destroy(pool);
   r->wall_s = now_s() - t0;
   if (rc != 0) {
@@ -349,6 +391,13 @@ static void print_timing(const options *o, const search_run *base,
   double speedup = serial / run->wall_s;
   printf("\nwall time   %.2f s on %u worker%s (%s)\n", run->wall_s,
          run->workers, run->workers == 1 ? "" : "s", backend_name(o->backend));
+  if (run->longest_first)
+    printf("order       longest first: %zu pilot fits on %zu rows, %.2f s\n",
+           o->grid.n_C * o->grid.n_kernel,
+           svc_pilot_rows(o->data.samples, o->grid.folds), run->pilot_s);
+  else
+    printf("order       grid%s\n", o->grid_order ? " (--order grid)"
+                                                  : " (order cannot matter)");
   if (base != NULL)
     printf("one worker  %.2f s (--baseline)\n", base->wall_s);
   printf("fit time    %.2f s (the %zu fits' times added up)\n", fits, n);
@@ -375,6 +424,59 @@ static void print_header(const options *o, unsigned workers) {
          parc_physical_cores());
 }
 
+/* --json FILE: one object with the run (one_worker_s only with
+ * --baseline) and, per setting, what scikit-learn's cv_results_ calls
+ * mean_test_score, std_test_score, rank_test_score and split<k>_test_score
+ * (here one list), and best_params. Scores exact (%.17g). Returns 0, or 1
+ * after printing why. */
+static int write_json(const options *o, const search_run *base,
+                      const search_run *run, const setting_stats *st,
+                      size_t best) {
+  const svc_grid *g = &o->grid;
+  size_t settings = g->n_C * g->n_kernel, n = svc_grid_tasks(g);
+  FILE *f = fopen(o->json, "w");
+  if (f == NULL) {
+    perror(o->json);
+    return 1;
+  }
+  double fits = 0;
+  for (size_t i = 0; i < n; i++)
+    fits += run->scores[i].fit_seconds;
+  fprintf(f, "{\"samples\": %zu, \"noise\": %.17g, \"seed\": %llu, ",
+          o->data.samples, o->data.noise, (unsigned long long)o->data.seed);
+  fprintf(f, "\"folds\": %u, \"backend\": \"%s\", \"workers\": %u,\n",
+          g->folds, backend_name(o->backend), run->workers);
+  fprintf(f, " \"order\": \"%s\", \"wall_s\": %.9f, \"pilot_s\": %.9f, ",
+          run->longest_first ? "longest" : "grid", run->wall_s, run->pilot_s);
+  if (base != NULL)
+    fprintf(f, "\"one_worker_s\": %.9f, ", base->wall_s);
+  fprintf(f, "\"fit_s\": %.9f,\n \"digest\": \"%016llx\", ", fits,
+          (unsigned long long)scores_digest(run->scores, n));
+  fprintf(f, "\"best_index\": %zu, \"best_params\": {\"C\": %.17g, "
+          "\"kernel\": \"%s\"},\n \"settings\": [", best,
+          g->C[best / g->n_kernel],
+          svc_kernel_name(g->kernel[best % g->n_kernel]));
+  for (size_t s = 0; s < settings; s++) {
+    fprintf(f, "%s\n  {\"C\": %.17g, \"C_text\": \"%s\", \"kernel\": \"%s\", ",
+            s ? "," : "", g->C[s / g->n_kernel], o->C_text[s / g->n_kernel],
+            svc_kernel_name(g->kernel[s % g->n_kernel]));
+    fprintf(f, "\"mean_test_score\": %.17g, \"std_test_score\": %.17g, "
+            "\"rank_test_score\": %d, \"mean_fit_s\": %.9f, "
+            "\"split_test_scores\": [", st[s].mean, st[s].std, st[s].rank,
+            st[s].fit_s);
+    for (unsigned k = 0; k < g->folds; k++)
+      fprintf(f, "%s%.17g", k ? ", " : "",
+              run->scores[s * g->folds + k].accuracy);
+    fputs("]}", f);
+  }
+  fputs("\n ]}\n", f);
+  if (ferror(f) | (fclose(f) != 0)) {
+    perror(o->json);
+    return 1;
+  }
+  return 0;
+}
+
 static int report(const options *o, const search_run *base,
                   const search_run *run) {
   const svc_grid *g = &o->grid;
@@ -389,8 +491,9 @@ static int report(const options *o, const search_run *base,
          st[b].mean, st[b].std);
   printf("fold scores digest: %016llx\n",
          (unsigned long long)scores_digest(run->scores, n));
-  free(st);
   print_timing(o, base, run);
+  int rc = o->json != NULL ? write_json(o, base, run, st, b) : 0;
+  free(st);
   if (base != NULL) {
     int same = same_scores(base->scores, run->scores, n);
     printf("scores on 1 and %u workers: %s\n", run->workers,
@@ -398,7 +501,7 @@ static int report(const options *o, const search_run *base,
     if (!same)
       return 1;
   }
-  return 0;
+  return rc;
 }
 
 /* ------------------------------------------------------------ main */
@@ -420,7 +523,7 @@ static int run_all(const options *o, const svc_data *d, svc_score *one,
                    svc_score *many) {
   unsigned workers = o->workers ? o->workers : parc_physical_cores();
   print_header(o, workers);
-  search_run base = {1, 0, one}, run = {workers, 0, many};
+  search_run base = {1, 0, one, 0, 0}, run = {workers, 0, many, 0, 0};
   int with_base = o->baseline && workers > 1;
   if (with_base && search(o, d, &base) != 0)
     return 1;
@@ -440,6 +543,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   svc_quiet(); /* before any worker exists */
+  svc_keep_heap();
   size_t n = svc_grid_tasks(&o.grid);
   svc_score *one = calloc(n, sizeof *one), *many = calloc(n, sizeof *many);
   if (one == NULL || many == NULL)

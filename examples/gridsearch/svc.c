@@ -1,6 +1,7 @@
-/* svc.c -- the data set, the folds, gamma='scale' and one libsvm fit; the
- * grid run over a parc pool. See svc.h for the contract: the same numbers
- * as scikit-learn's GridSearchCV over SVC(gamma='scale') with KFold.
+/* svc.c -- the data set, the folds, gamma='scale' and one libsvm fit (the
+ * grid's run over a parc pool is grid.c). See svc.h for the contract: the
+ * same numbers as scikit-learn's GridSearchCV over SVC(gamma='scale') with
+ * KFold.
  *
  * Label order. libsvm groups the training rows by class (keeping their
  * order within a class) and makes the first class the +1 side of the dual
@@ -25,6 +26,7 @@
 #include "svc.h"
 
 #include <libsvm/svm.h>
+#include <malloc.h> /* mallopt: glibc's, as the rest of parc is Linux's */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -160,6 +162,19 @@ static void print_nothing(const char *s) { (void)s; }
 
 void svc_quiet(void) { svm_set_print_string_function(print_nothing); }
 
+void svc_keep_heap(void) {
+  /* A fit frees its kernel cache (up to cache_size, 200 MB, in blocks of
+   * one column) at the end; glibc gives the top of the heap back to the
+   * kernel, and the next fit faults every page in again, zeroed. Keeping
+   * up to 1 GiB of freed heap, and serving blocks up to 32 MiB (glibc's
+   * most) from it rather than from mmap, removes those faults and the
+   * memory traffic of zeroing pages: the default search runs 9 % faster
+   * on one worker, 12 % on two. A process that keeps the memory holds no
+   * more at its peak than before. */
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+}
+
 /* Row i as a libsvm node list: indices 1..SVC_FEATURES, then -1. */
 static void fill_nodes(struct svm_node *nodes, const double *row) {
   for (int f = 0; f < SVC_FEATURES; f++) {
@@ -261,58 +276,5 @@ int svc_fit_score(const svc_data *d, unsigned folds, unsigned fold, double C,
     free(prob.y);
   }
   out->fit_seconds = now_s() - t0;
-  return rc;
-}
-
-/* ------------------------------------------------------------ the grid */
-
-/* A task's input. The data pointer is valid in every worker: the data were
- * made before the pool, so process workers hold a copy at the same address
- * (docs/pool.md, rule 3). */
-typedef struct grid_job {
-  const svc_data *d;
-  double C;
-  int32_t kernel;
-  uint32_t fold;
-  uint32_t folds;
-  uint32_t pad;
-} grid_job;
-
-static int grid_task(const void *in, void *out, void *ctx) {
-  (void)ctx;
-  grid_job j;
-  svc_score s;
-  memcpy(&j, in, sizeof j);
-  int rc = svc_fit_score(j.d, j.folds, j.fold, j.C, j.kernel, &s);
-  memcpy(out, &s, sizeof s);
-  return rc == 0 ? 0 : 1;
-}
-
-size_t svc_grid_tasks(const svc_grid *g) {
-  return g->n_C * g->n_kernel * g->folds;
-}
-
-int svc_grid_run(parc_pool *pool, const svc_grid *g, const svc_data *d,
-                 svc_score *out, parc_progress_fn progress, void *arg,
-                 size_t *failed) {
-  size_t n = svc_grid_tasks(g);
-  grid_job *jobs = calloc(n ? n : 1, sizeof *jobs);
-  if (jobs == NULL)
-    return PARC_ENOMEM;
-  for (size_t t = 0; t < n; t++) {
-    jobs[t].d = d;
-    jobs[t].C = g->C[t / (g->n_kernel * g->folds)];
-    jobs[t].kernel = g->kernel[(t / g->folds) % g->n_kernel];
-    jobs[t].fold = (uint32_t)(t % g->folds);
-    jobs[t].folds = g->folds;
-  }
-  parc_map_opts mo = {0};
-  mo.chunk = 1; /* fits take 0.01 to 5 s: hand them out one at a time */
-  mo.progress = progress;
-  mo.progress_arg = arg;
-  mo.err_index = failed;
-  int rc = parc_map(pool, grid_task, jobs, sizeof *jobs, out, sizeof *out, n,
-                    &mo);
-  free(jobs);
   return rc;
 }

@@ -90,6 +90,11 @@ const char *svc_kernel_name(int kernel);
  * before starting threads). */
 void svc_quiet(void);
 
+/* Makes malloc keep the memory fits free for the next fit (process-wide:
+ * call it once, before creating the pool, so forked workers inherit it).
+ * Speed only: what a fit computes does not change. */
+void svc_keep_heap(void);
+
 /* Trains on every fold but `fold` and scores on `fold`. Returns 0, or -1
  * when out of memory or libsvm rejects the parameters (C <= 0, a fold
  * with no training or test rows). */
@@ -122,5 +127,39 @@ size_t svc_grid_tasks(const svc_grid *g);
 int svc_grid_run(parc_pool *pool, const svc_grid *g, const svc_data *d,
                  svc_score *out, parc_progress_fn progress, void *arg,
                  size_t *failed);
+
+/* As svc_grid_run, with the tasks handed out in `order` (a permutation of
+ * the task indices; NULL: grid order). out[t] is still task t's score, and
+ * *failed the lowest failed task index in grid order: the order changes
+ * when a fit runs, never what it computes. */
+int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const svc_data *d,
+                       const size_t *order, svc_score *out,
+                       parc_progress_fn progress, void *arg, size_t *failed);
+
+/* ------------------------------------------------------------ longest first */
+
+/* A pilot fit trains on the first n / SVC_PILOT_DIVISOR rows of the data
+ * (at least 10 per fold, at most n): a fit's work grows about as its rows
+ * squared, so a pilot costs well under a hundredth of a fit. */
+#define SVC_PILOT_DIVISOR 20
+
+size_t svc_pilot_rows(size_t n, unsigned folds);
+
+/* Runs one pilot fit per setting (C, kernel) on `pool` and writes its CPU
+ * time in seconds to cost[s], s = C index * n_kernel + kernel index (0 for
+ * a pilot that failed: its real fits will say why). Returns 0 or the
+ * parc_map error. */
+int svc_grid_pilot(parc_pool *pool, const svc_grid *g, const svc_data *d,
+                   double *cost);
+
+/* The tasks by decreasing cost of their setting, ties in grid order:
+ * order[0 .. svc_grid_tasks(g)) is a permutation of the task indices. */
+void svc_grid_order(const svc_grid *g, const double *cost, size_t *order);
+
+/* svc_grid_pilot, then svc_grid_order: the longest-first order of the
+ * grid's tasks on this data. Returns 0, or PARC_ENOMEM / the pilot's
+ * parc_map error (order is then left in grid order). */
+int svc_grid_plan(parc_pool *pool, const svc_grid *g, const svc_data *d,
+                  size_t *order);
 
 #endif /* GRIDSEARCH_SVC_H */
