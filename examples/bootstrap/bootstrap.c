@@ -18,25 +18,21 @@
  * Exit status: 0; 1 if a parc call fails or the two runs differ; 2 on a
  * bad command line.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
-
-#include <errno.h>
 #include <math.h>
 #include <parc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "example.h"
 
 #define DATA_STREAM UINT64_MAX /* no task has this index */
 
 typedef struct {
   uint64_t n;          /* size of the data set */
   uint64_t replicates; /* B */
-  unsigned workers;    /* -j: the parallel run */
-  parc_backend backend;
-  uint64_t seed;
+  ex_opts c;           /* -j, --backend, --seed */
 } options;
 
 /* A replicate's statistics (its output; flat bytes). */
@@ -52,12 +48,6 @@ static struct {
   size_t n;
   const double *data;
 } g;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void swap(double *a, double *b) {
   double t = *a;
@@ -125,32 +115,6 @@ static int replicate(const void *in, void *out, void *ctx) {
   return 0;
 }
 
-/* One pool from create to destroy; *secs is that whole wall time. */
-static int run(const options *o, unsigned workers, const uint64_t *in,
-               stats *out, double *secs) {
-  parc_pool_opts po = {0};
-  po.backend = o->backend;
-  po.workers = workers;
-  parc_pool *pool = NULL;
-  fflush(stdout); /* a fork must not inherit unwritten output */
-  double t0 = now_s();
-  int rc = parc_pool_create(&pool, &po);
-  if (rc != 0) {
-    fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
-    return rc;
-  }
-  size_t bad = 0;
-  parc_map_opts mo = {0};
-  mo.err_index = &bad;
-  rc = parc_map(pool, replicate, in, sizeof *in, out, sizeof *out,
-                o->replicates, &mo);
-  parc_pool_destroy(pool);
-  *secs = now_s() - t0;
-  if (rc != 0)
-    fprintf(stderr, "parc_map: replicate %zu: %s\n", bad, parc_strerror(rc));
-  return rc;
-}
-
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -185,17 +149,6 @@ static int intervals(stats *s, size_t n, interval *mean, interval *med) {
   return 0;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 0);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(f,
           "usage: parc-bootstrap [--n N] [--replicates B] [-j W]\n"
@@ -210,22 +163,14 @@ static void usage(FILE *f) {
           "  --seed S        generator seed (default 1)\n");
 }
 
-static int parse_option(options *o, const char *a, const char *val) {
+static int own_option(void *own, const char *a, const char *val) {
+  options *o = own;
   uint64_t v;
-  if (strcmp(a, "--n") == 0 && parse_u64(val, 1, 1u << 28, &v) == 0)
+  if (strcmp(a, "--n") == 0 && ex_parse_u64(val, 1, 1u << 28, &v) == 0)
     o->n = v;
   else if (strcmp(a, "--replicates") == 0 &&
-           parse_u64(val, 2, 1u << 24, &v) == 0)
+           ex_parse_u64(val, 2, 1u << 24, &v) == 0)
     o->replicates = v;
-  else if ((strcmp(a, "-j") == 0 || strcmp(a, "--workers") == 0) &&
-           parse_u64(val, 1, 1024, &v) == 0)
-    o->workers = (unsigned)v;
-  else if (strcmp(a, "--backend") == 0 && strcmp(val, "threads") == 0)
-    o->backend = PARC_THREADS;
-  else if (strcmp(a, "--backend") == 0 && strcmp(val, "processes") == 0)
-    o->backend = PARC_PROCESSES;
-  else if (strcmp(a, "--seed") == 0 && parse_u64(val, 0, UINT64_MAX, &v) == 0)
-    o->seed = v;
   else
     return -1;
   return 0;
@@ -233,20 +178,10 @@ static int parse_option(options *o, const char *a, const char *val) {
 
 /* Returns 0, or 2 on a bad command line (after printing why). */
 static int parse_args(int argc, char **argv, options *o) {
-  *o = (options){2000, 10000, parc_physical_cores(), PARC_THREADS, 1};
-  for (int i = 1; i < argc; i += 2) { /* an option and its value */
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      usage(stdout);
-      exit(0);
-    }
-    if (i + 1 >= argc || parse_option(o, argv[i], argv[i + 1]) != 0) {
-      fprintf(stderr, "bad option: %s %s\n", argv[i],
-              i + 1 < argc ? argv[i + 1] : "(no value)");
-      usage(stderr);
-      return 2;
-    }
-  }
-  return 0;
+  o->n = 2000;
+  o->replicates = 10000;
+  int rc = ex_parse_args(argc, argv, &o->c, own_option, o, usage);
+  return rc;
 }
 
 /* The data set: log-normal, exp(N(0, 1)): mean e^0.5 = 1.6487, median 1. */
@@ -278,7 +213,7 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &o);
   if (rc != 0)
     return rc;
-  double *data = make_data(o.seed, o.n);
+  double *data = make_data(o.c.seed, o.n);
   uint64_t *in = malloc(o.replicates * sizeof *in);
   stats *s1 = calloc(o.replicates, sizeof *s1);
   stats *sj = calloc(o.replicates, sizeof *sj);
@@ -286,17 +221,22 @@ int main(int argc, char **argv) {
     fprintf(stderr, "out of memory\n");
     return 1;
   }
-  g.seed = o.seed;
+  g.seed = o.c.seed;
   g.n = o.n;
   g.data = data;
   for (uint64_t b = 0; b < o.replicates; b++) in[b] = b;
   printf("bootstrap: %llu log-normal values, %llu replicates (replicate b: "
          "stream b), seed %llu, %s\n", (unsigned long long)o.n,
-         (unsigned long long)o.replicates, (unsigned long long)o.seed,
-         o.backend == PARC_THREADS ? "threads" : "processes");
+         (unsigned long long)o.replicates, (unsigned long long)o.c.seed,
+         o.c.backend == PARC_THREADS ? "threads" : "processes");
   print_sample(data, o.n);
   double t1 = 0, tj = 0;
-  if (run(&o, 1, in, s1, &t1) != 0 || run(&o, o.workers, in, sj, &tj) != 0)
+  ex_work w = {.fn = replicate, .in = in, .in_size = sizeof *in,
+               .n = o.replicates, .out = s1, .out_size = sizeof *s1};
+  if (ex_run(&o.c, 1, &w, &t1) != 0)
+    return 1;
+  w.out = sj;
+  if (ex_run(&o.c, o.c.workers, &w, &tj) != 0)
     return 1;
   interval ci_mean, ci_med;
   if (intervals(sj, o.replicates, &ci_mean, &ci_med) != 0) {
@@ -305,14 +245,13 @@ int main(int argc, char **argv) {
   }
   printf("result: mean   95%% CI [%.17g, %.17g]\n", ci_mean.lo, ci_mean.hi);
   printf("result: median 95%% CI [%.17g, %.17g]\n", ci_med.lo, ci_med.hi);
-  printf("time: 1 worker %.3f s, %u workers %.3f s, speedup %.2f\n", t1,
-         o.workers, tj, tj > 0 ? t1 / tj : 0.0);
+  ex_print_times(t1, o.c.workers, tj);
   rc = memcmp(s1, sj, o.replicates * sizeof *s1) != 0;
   if (rc)
     fprintf(stderr, "MISMATCH: the replicates of 1 worker and %u workers "
-            "differ\n", o.workers);
+            "differ\n", o.c.workers);
   else
-    printf("1 worker and %u workers agree bit for bit\n", o.workers);
+    printf("1 worker and %u workers agree bit for bit\n", o.c.workers);
   free(data);
   free(in);
   free(s1);

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example.h"
+
 #define MAX_WORKERS 256
 #define WAIT_S 60.0 /* no wait here should take this long: treat as a hang */
 #define PI 3.14159265358979323846
@@ -67,12 +69,6 @@ typedef struct {
   const gather_ctx *ctx;
   unsigned rank;
 } worker_arg;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* splitmix64: fast, and seedable per rank, so each slice is reproducible. */
 static uint64_t next_random(uint64_t *state) {
@@ -136,10 +132,10 @@ static int worker(void *arg) {
       return 1;
     }
   }
-  double t0 = now_s();
+  double t0 = ex_now();
   partial p = {a.rank, (int32_t)getpid(), slice_size(&c->opt, a.rank), 0, 0};
   p.hits = count_hits(c->opt.seed, a.rank, p.samples);
-  p.seconds = now_s() - t0;
+  p.seconds = ex_now() - t0;
   return send_partial(c, a.rank, &p) != 0;
 }
 
@@ -310,13 +306,13 @@ static int run_channel(gather_ctx *c, int channel,
     close_channel(c);
     return 1;
   }
-  double t0 = now_s(); /* the forks are part of the parallel run's cost */
+  double t0 = ex_now(); /* the forks are part of the parallel run's cost */
   if (start_workers(c, procs) != 0) {
     close_channel(c);
     return 1;
   }
   int rc = gather_all(c, by_rank, order);
-  double wall = now_s() - t0;
+  double wall = ex_now() - t0;
   if (join_workers(procs, c->opt.workers) != 0)
     rc = 1;
   close_channel(c);
@@ -324,17 +320,6 @@ static int run_channel(gather_ctx *c, int channel,
     return 1;
   print_partials(c, by_rank, order, wall);
   return check(c, by_rank, serial_hits);
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 10);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
 }
 
 static int parse_channel(const char *s, int *ch) {
@@ -375,12 +360,12 @@ static int parse_args(int argc, char **argv, options *o) {
       return 2;
     }
     const char *val = argv[++i];
-    if (strcmp(a, "--workers") == 0 && parse_u64(val, 1, MAX_WORKERS, &v) == 0)
+    if (strcmp(a, "--workers") == 0 && ex_parse_u64(val, 1, MAX_WORKERS, &v) == 0)
       o->workers = (unsigned)v;
     else if (strcmp(a, "--samples") == 0 &&
-             parse_u64(val, 1, UINT64_MAX / 2, &v) == 0)
+             ex_parse_u64(val, 1, UINT64_MAX / 2, &v) == 0)
       o->samples = v;
-    else if (strcmp(a, "--seed") == 0 && parse_u64(val, 0, UINT64_MAX, &v) == 0)
+    else if (strcmp(a, "--seed") == 0 && ex_parse_u64(val, 0, UINT64_MAX, &v) == 0)
       o->seed = v;
     else if (strcmp(a, "--channel") == 0 &&
              parse_channel(val, &o->channels) == 0)
@@ -398,12 +383,12 @@ static int parse_args(int argc, char **argv, options *o) {
  * Returns that time. */
 static double serial_run(const options *o, uint64_t *hits) {
   uint64_t total = 0;
-  double t0 = now_s();
+  double t0 = ex_now();
   for (unsigned r = 0; r < o->workers; r++) {
     hits[r] = count_hits(o->seed, r, slice_size(o, r));
     total += hits[r];
   }
-  double pi = 4.0 * (double)total / (double)o->samples, t = now_s() - t0;
+  double pi = 4.0 * (double)total / (double)o->samples, t = ex_now() - t0;
   printf("serial, one process: %llu hits of %llu samples, pi ~ %.6f "
          "(error %.1e), %.3f s\n", (unsigned long long)total,
          (unsigned long long)o->samples, pi, pi - PI, t);

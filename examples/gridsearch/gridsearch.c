@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example.h"
+
 typedef struct {
   gs_data_opts data;
   svc_grid grid;
@@ -55,12 +57,6 @@ typedef struct {
   double pilot_s;    /* the pilot fits' wall time, inside wall_s */
   int longest_first; /* handed out longest first (else grid order) */
 } search_run;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static const char *backend_name(parc_backend b) {
   return b == PARC_THREADS ? "threads" : "processes";
@@ -216,7 +212,7 @@ typedef struct {
  * anything else a single line at the end. */
 static void progress(uint64_t done, uint64_t total, void *arg) {
   const progress_state *p = arg;
-  double elapsed = now_s() - p->t0;
+  double elapsed = ex_now() - p->t0;
   if (!p->tty) {
     if (done == total)
       fprintf(stderr, "%u worker%s: %llu/%llu fits in %.1f s\n", p->workers,
@@ -254,12 +250,12 @@ static size_t *plan(const options *o, const svc_data *d, parc_pool *pool,
   if (o->grid_order || r->workers < 2 || n <= r->workers)
     return NULL;
   size_t *order = malloc(n * sizeof *order);
-  double t0 = now_s();
+  double t0 = ex_now();
   if (order == NULL || svc_grid_plan(pool, &o->grid, d, order) != 0) {
     free(order);
     return NULL;
   }
-  r->pilot_s = now_s() - t0;
+  r->pilot_s = ex_now() - t0;
   r->longest_first = 1;
   return order;
 }
@@ -272,7 +268,7 @@ static int search(const options *o, const svc_data *d, search_run *r) {
   po.workers = r->workers;
   parc_pool *pool = NULL;
   fflush(stdout); /* the fork copies unflushed output */
-  double t0 = now_s();
+  double t0 = ex_now();
   int rc = parc_pool_create(&pool, &po);
   if (rc != 0) {
     fprintf(stderr, "parc_pool_create(%s, %u workers): %s\n",
@@ -286,7 +282,7 @@ static int search(const options *o, const svc_data *d, search_run *r) {
                           o->quiet ? NULL : progress, &ps, &failed);
   free(order);
   parc_pool_destroy(pool);
-  r->wall_s = now_s() - t0;
+  r->wall_s = ex_now() - t0;
   if (rc != 0) {
     fprintf(stderr, "grid search: fit %zu failed: %s\n", failed,
             parc_strerror(rc));

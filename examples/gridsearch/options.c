@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example.h"
+
 void gs_data_defaults(gs_data_opts *o) {
   o->samples = GS_DEFAULT_SAMPLES;
   o->noise = GS_DEFAULT_NOISE;
@@ -22,20 +24,9 @@ int gs_parse_double(const char *s, double *v) {
   return 0;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 10);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
-}
-
 int gs_parse_uint(const char *s, unsigned min, unsigned max, unsigned *v) {
   uint64_t x;
-  if (parse_u64(s, min, max, &x) != 0)
+  if (ex_parse_u64(s, min, max, &x) != 0)
     return -1;
   *v = (unsigned)x;
   return 0;
@@ -44,7 +35,7 @@ int gs_parse_uint(const char *s, unsigned min, unsigned max, unsigned *v) {
 int gs_parse_data_opt(const char *name, const char *value, gs_data_opts *o) {
   uint64_t x;
   if (strcmp(name, "--samples") == 0) {
-    if (parse_u64(value, 2, GS_MAX_SAMPLES, &x) != 0)
+    if (ex_parse_u64(value, 2, GS_MAX_SAMPLES, &x) != 0)
       return 0;
     o->samples = (size_t)x;
     return 1;
@@ -52,7 +43,7 @@ int gs_parse_data_opt(const char *name, const char *value, gs_data_opts *o) {
   if (strcmp(name, "--noise") == 0)
     return gs_parse_double(value, &o->noise) == 0 && o->noise >= 0;
   if (strcmp(name, "--seed") == 0) {
-    if (parse_u64(value, 0, UINT64_MAX, &x) != 0)
+    if (ex_parse_u64(value, 0, UINT64_MAX, &x) != 0)
       return 0;
     o->seed = x;
     return 1;

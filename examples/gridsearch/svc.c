@@ -31,11 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "example.h"
 
 /* ------------------------------------------------------------ data */
 
@@ -261,7 +257,7 @@ int svc_fit_score(const svc_data *d, unsigned folds, unsigned fold, double C,
   if (folds < 2 || fold >= folds || d->n < folds || C <= 0 || kernel < 0 ||
       kernel > 3)
     return -1;
-  double t0 = now_s();
+  double t0 = ex_now();
   size_t b, e;
   svc_fold_range(d->n, folds, fold, &b, &e);
   out->gamma = svc_gamma_scale(d, b, e);
@@ -275,6 +271,6 @@ int svc_fit_score(const svc_data *d, unsigned folds, unsigned fold, double C,
     free(prob.x);
     free(prob.y);
   }
-  out->fit_seconds = now_s() - t0;
+  out->fit_seconds = ex_now() - t0;
   return rc;
 }

@@ -24,16 +24,14 @@
  * Exit status: 0; 1 if a parc call fails or the two runs differ; 2 on a
  * bad command line.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
-
-#include <errno.h>
 #include <math.h>
 #include <parc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "example.h"
 
 #define RHO 0.9         /* the gauss target's correlation */
 #define STEP_SD 1.0     /* proposal: N(current, STEP_SD^2) per coordinate */
@@ -45,9 +43,7 @@ typedef struct {
   uint64_t chains;
   uint64_t steps;
   int target;
-  unsigned workers; /* -j: the parallel run */
-  parc_backend backend;
-  uint64_t seed;
+  ex_opts c;        /* -j, --backend, --seed */
 } options;
 
 /* What a chain returns: for each quarter q of the chain's kept second
@@ -67,12 +63,6 @@ typedef struct {
 } chain_in;
 
 static uint64_t g_seed; /* set before any pool exists: every worker sees it */
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* log density of the target, up to a constant. */
 static double log_target(int target, double x, double y) {
@@ -124,31 +114,6 @@ static int run_chain(const void *in, void *out, void *ctx) {
   return 0;
 }
 
-/* One pool from create to destroy; *secs is that whole wall time. */
-static int run(const options *o, unsigned workers, const chain_in *in,
-               chain_out *out, double *secs) {
-  parc_pool_opts po = {0};
-  po.backend = o->backend;
-  po.workers = workers;
-  parc_pool *pool = NULL;
-  fflush(stdout); /* a fork must not inherit unwritten output */
-  double t0 = now_s();
-  int rc = parc_pool_create(&pool, &po);
-  if (rc != 0) {
-    fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
-    return rc;
-  }
-  parc_map_opts mo = {0};
-  mo.chunk = 1; /* a few long tasks: hand them out one at a time */
-  rc = parc_map(pool, run_chain, in, sizeof *in, out, sizeof *out, o->chains,
-                &mo);
-  parc_pool_destroy(pool);
-  *secs = now_s() - t0;
-  if (rc != 0)
-    fprintf(stderr, "parc_map: %s\n", parc_strerror(rc));
-  return rc;
-}
-
 typedef struct {
   double mean, sd, rhat;
 } summary;
@@ -173,17 +138,6 @@ static summary summarize(const chain_out *c, size_t chains, int d) {
   return (summary){grand, sqrt(var_plus), sqrt(var_plus / w)};
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 0);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(f,
           "usage: parc-mcmc_chains [--chains C] [--steps S] "
@@ -201,25 +155,17 @@ static void usage(FILE *f) {
           "  --seed S     generator seed (default 1)\n");
 }
 
-static int parse_option(options *o, const char *a, const char *val) {
+static int own_option(void *own, const char *a, const char *val) {
+  options *o = own;
   uint64_t v;
-  if (strcmp(a, "--chains") == 0 && parse_u64(val, 2, 1u << 20, &v) == 0)
+  if (strcmp(a, "--chains") == 0 && ex_parse_u64(val, 2, 1u << 20, &v) == 0)
     o->chains = v;
-  else if (strcmp(a, "--steps") == 0 && parse_u64(val, 8, UINT64_MAX / 2, &v) == 0)
+  else if (strcmp(a, "--steps") == 0 && ex_parse_u64(val, 8, UINT64_MAX / 2, &v) == 0)
     o->steps = v;
   else if (strcmp(a, "--target") == 0 && strcmp(val, "gauss") == 0)
     o->target = TARGET_GAUSS;
   else if (strcmp(a, "--target") == 0 && strcmp(val, "banana") == 0)
     o->target = TARGET_BANANA;
-  else if ((strcmp(a, "-j") == 0 || strcmp(a, "--workers") == 0) &&
-           parse_u64(val, 1, 1024, &v) == 0)
-    o->workers = (unsigned)v;
-  else if (strcmp(a, "--backend") == 0 && strcmp(val, "threads") == 0)
-    o->backend = PARC_THREADS;
-  else if (strcmp(a, "--backend") == 0 && strcmp(val, "processes") == 0)
-    o->backend = PARC_PROCESSES;
-  else if (strcmp(a, "--seed") == 0 && parse_u64(val, 0, UINT64_MAX, &v) == 0)
-    o->seed = v;
   else
     return -1;
   return 0;
@@ -227,21 +173,11 @@ static int parse_option(options *o, const char *a, const char *val) {
 
 /* Returns 0, or 2 on a bad command line (after printing why). */
 static int parse_args(int argc, char **argv, options *o) {
-  *o = (options){8, 1200000, TARGET_GAUSS, parc_physical_cores(),
-                 PARC_THREADS, 1};
-  for (int i = 1; i < argc; i += 2) { /* an option and its value */
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      usage(stdout);
-      exit(0);
-    }
-    if (i + 1 >= argc || parse_option(o, argv[i], argv[i + 1]) != 0) {
-      fprintf(stderr, "bad option: %s %s\n", argv[i],
-              i + 1 < argc ? argv[i + 1] : "(no value)");
-      usage(stderr);
-      return 2;
-    }
-  }
-  return 0;
+  o->chains = 8;
+  o->steps = 1200000;
+  o->target = TARGET_GAUSS;
+  int rc = ex_parse_args(argc, argv, &o->c, own_option, o, usage);
+  return rc;
 }
 
 static void print_results(const options *o, const chain_out *c) {
@@ -262,7 +198,7 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &o);
   if (rc != 0)
     return rc;
-  g_seed = o.seed;
+  g_seed = o.c.seed;
   chain_in *in = calloc(o.chains, sizeof *in);
   chain_out *c1 = calloc(o.chains, sizeof *c1);
   chain_out *cj = calloc(o.chains, sizeof *cj);
@@ -276,22 +212,27 @@ int main(int argc, char **argv) {
          "on the %s target (chain c: stream c), seed %llu, %s\n",
          (unsigned long long)o.chains, (unsigned long long)o.steps,
          o.target == TARGET_GAUSS ? "correlated gauss" : "banana",
-         (unsigned long long)o.seed,
-         o.backend == PARC_THREADS ? "threads" : "processes");
+         (unsigned long long)o.c.seed,
+         o.c.backend == PARC_THREADS ? "threads" : "processes");
   printf("true values: x mean 0 sd 1; y mean 0 sd %s\n",
          o.target == TARGET_GAUSS ? "1" : "sqrt(3) = 1.732");
   double t1 = 0, tj = 0;
-  if (run(&o, 1, in, c1, &t1) != 0 || run(&o, o.workers, in, cj, &tj) != 0)
+  /* A few long tasks: hand them out one at a time. */
+  ex_work w = {.fn = run_chain, .in = in, .in_size = sizeof *in,
+               .n = o.chains, .out = c1, .out_size = sizeof *c1, .chunk = 1};
+  if (ex_run(&o.c, 1, &w, &t1) != 0)
+    return 1;
+  w.out = cj;
+  if (ex_run(&o.c, o.c.workers, &w, &tj) != 0)
     return 1;
   print_results(&o, cj);
-  printf("time: 1 worker %.3f s, %u workers %.3f s, speedup %.2f\n", t1,
-         o.workers, tj, tj > 0 ? t1 / tj : 0.0);
+  ex_print_times(t1, o.c.workers, tj);
   rc = memcmp(c1, cj, o.chains * sizeof *c1) != 0;
   if (rc)
     fprintf(stderr, "MISMATCH: the chains of 1 worker and %u workers "
-            "differ\n", o.workers);
+            "differ\n", o.c.workers);
   else
-    printf("1 worker and %u workers agree bit for bit\n", o.workers);
+    printf("1 worker and %u workers agree bit for bit\n", o.c.workers);
   free(in);
   free(c1);
   free(cj);

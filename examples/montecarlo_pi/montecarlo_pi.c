@@ -16,25 +16,21 @@
  * Exit status: 0; 1 if a parc call fails or the two runs differ; 2 on a
  * bad command line.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
-
-#include <errno.h>
 #include <math.h>
 #include <parc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "example.h"
 
 #define PI 3.14159265358979323846
 
 typedef struct {
   uint64_t darts;
   uint64_t tasks;
-  unsigned workers; /* -j: the parallel run */
-  parc_backend backend;
-  uint64_t seed;
+  ex_opts c; /* -j, --backend, --seed */
 } options;
 
 /* A task's input: which stream, how many darts. Flat bytes. */
@@ -44,12 +40,6 @@ typedef struct {
 } job_in;
 
 static uint64_t g_seed; /* set before any pool exists: every worker sees it */
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int throw_darts(const void *in, void *out, void *ctx) {
   (void)ctx;
@@ -66,51 +56,6 @@ static int throw_darts(const void *in, void *out, void *ctx) {
   return 0;
 }
 
-static int add_counts(void *acc, const void *item, void *ctx) {
-  (void)ctx;
-  uint64_t a, b;
-  memcpy(&a, acc, sizeof a);
-  memcpy(&b, item, sizeof b);
-  a += b;
-  memcpy(acc, &a, sizeof a);
-  return 0;
-}
-
-/* One pool from create to destroy; *secs is that whole wall time. */
-static int run(const options *o, unsigned workers, const job_in *in,
-               uint64_t *hits, double *secs) {
-  parc_pool_opts po = {0};
-  po.backend = o->backend;
-  po.workers = workers;
-  parc_pool *pool = NULL;
-  fflush(stdout); /* a fork must not inherit unwritten output */
-  double t0 = now_s();
-  int rc = parc_pool_create(&pool, &po);
-  if (rc != 0) {
-    fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
-    return rc;
-  }
-  uint64_t zero = 0;
-  rc = parc_map_reduce(pool, throw_darts, in, sizeof *in, o->tasks,
-                       add_counts, &zero, hits, sizeof *hits, NULL);
-  parc_pool_destroy(pool);
-  *secs = now_s() - t0;
-  if (rc != 0)
-    fprintf(stderr, "parc_map_reduce: %s\n", parc_strerror(rc));
-  return rc;
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 0);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(f,
           "usage: parc-montecarlo_pi [--darts N] [--tasks T] [-j W]\n"
@@ -124,21 +69,13 @@ static void usage(FILE *f) {
           "  --seed S     generator seed (default 1)\n");
 }
 
-static int parse_option(options *o, const char *a, const char *val) {
+static int own_option(void *own, const char *a, const char *val) {
+  options *o = own;
   uint64_t v;
-  if (strcmp(a, "--darts") == 0 && parse_u64(val, 1, UINT64_MAX, &v) == 0)
+  if (strcmp(a, "--darts") == 0 && ex_parse_u64(val, 1, UINT64_MAX, &v) == 0)
     o->darts = v;
-  else if (strcmp(a, "--tasks") == 0 && parse_u64(val, 1, 1u << 24, &v) == 0)
+  else if (strcmp(a, "--tasks") == 0 && ex_parse_u64(val, 1, 1u << 24, &v) == 0)
     o->tasks = v;
-  else if ((strcmp(a, "-j") == 0 || strcmp(a, "--workers") == 0) &&
-           parse_u64(val, 1, 1024, &v) == 0)
-    o->workers = (unsigned)v;
-  else if (strcmp(a, "--backend") == 0 && strcmp(val, "threads") == 0)
-    o->backend = PARC_THREADS;
-  else if (strcmp(a, "--backend") == 0 && strcmp(val, "processes") == 0)
-    o->backend = PARC_PROCESSES;
-  else if (strcmp(a, "--seed") == 0 && parse_u64(val, 0, UINT64_MAX, &v) == 0)
-    o->seed = v;
   else
     return -1;
   return 0;
@@ -146,22 +83,12 @@ static int parse_option(options *o, const char *a, const char *val) {
 
 /* Returns 0, or 2 on a bad command line (after printing why). */
 static int parse_args(int argc, char **argv, options *o) {
-  *o = (options){50000000, 1000, parc_physical_cores(), PARC_THREADS, 1};
-  for (int i = 1; i < argc; i += 2) { /* an option and its value */
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      usage(stdout);
-      exit(0);
-    }
-    if (i + 1 >= argc || parse_option(o, argv[i], argv[i + 1]) != 0) {
-      fprintf(stderr, "bad option: %s %s\n", argv[i],
-              i + 1 < argc ? argv[i + 1] : "(no value)");
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (o->tasks > o->darts)
+  o->darts = 50000000;
+  o->tasks = 1000;
+  int rc = ex_parse_args(argc, argv, &o->c, own_option, o, usage);
+  if (rc == 0 && o->tasks > o->darts)
     o->tasks = o->darts;
-  return 0;
+  return rc;
 }
 
 int main(int argc, char **argv) {
@@ -169,7 +96,7 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &o);
   if (rc != 0)
     return rc;
-  g_seed = o.seed;
+  g_seed = o.c.seed;
   job_in *in = malloc(o.tasks * sizeof *in);
   if (in == NULL) {
     fprintf(stderr, "out of memory\n");
@@ -178,13 +105,19 @@ int main(int argc, char **argv) {
   /* np.array_split's shares: the first darts % T tasks throw one more. */
   for (uint64_t i = 0; i < o.tasks; i++)
     in[i] = (job_in){i, o.darts / o.tasks + (i < o.darts % o.tasks)};
-  const char *be = o.backend == PARC_THREADS ? "threads" : "processes";
+  const char *be = o.c.backend == PARC_THREADS ? "threads" : "processes";
   printf("montecarlo_pi: %llu darts in %llu tasks (task i: stream i), "
          "seed %llu, %s\n", (unsigned long long)o.darts,
-         (unsigned long long)o.tasks, (unsigned long long)o.seed, be);
+         (unsigned long long)o.tasks, (unsigned long long)o.c.seed, be);
   uint64_t hits1 = 0, hitsj = 0;
   double t1 = 0, tj = 0;
-  if (run(&o, 1, in, &hits1, &t1) != 0 || run(&o, o.workers, in, &hitsj, &tj))
+  ex_work w = {.fn = throw_darts, .in = in, .in_size = sizeof *in,
+               .n = o.tasks, .out = &hits1, .out_size = sizeof hits1,
+               .combine = ex_add_u64};
+  if (ex_run(&o.c, 1, &w, &t1) != 0)
+    return 1;
+  w.out = &hitsj;
+  if (ex_run(&o.c, o.c.workers, &w, &tj) != 0)
     return 1;
   free(in);
   double pi = 4.0 * (double)hitsj / (double)o.darts;
@@ -194,13 +127,12 @@ int main(int argc, char **argv) {
          (unsigned long long)o.darts);
   printf("result: pi ~ %.17g\n", pi);
   printf("error %+.3g (standard error %.2g)\n", pi - PI, se);
-  printf("time: 1 worker %.3f s, %u workers %.3f s, speedup %.2f\n", t1,
-         o.workers, tj, tj > 0 ? t1 / tj : 0.0);
+  ex_print_times(t1, o.c.workers, tj);
   if (hits1 != hitsj) {
     fprintf(stderr, "MISMATCH: 1 worker counted %llu hits, %u workers %llu\n",
-            (unsigned long long)hits1, o.workers, (unsigned long long)hitsj);
+            (unsigned long long)hits1, o.c.workers, (unsigned long long)hitsj);
     return 1;
   }
-  printf("1 worker and %u workers agree bit for bit\n", o.workers);
+  printf("1 worker and %u workers agree bit for bit\n", o.c.workers);
   return 0;
 }

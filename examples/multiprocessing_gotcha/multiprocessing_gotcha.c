@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example.h"
+
 #define SHOW 8 /* entries printed of each array */
 
 typedef struct {
@@ -135,17 +137,6 @@ static int show_shm_fix(parc_pool *pool, int64_t *shared, int64_t n) {
   return report_fix(shared, n);
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 10);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
-}
-
 static int parse_args(int argc, char **argv, options *o) {
   uint64_t v;
   o->n = 16;
@@ -160,9 +151,9 @@ static int parse_args(int argc, char **argv, options *o) {
       exit(0);
     }
     /* n stays below 2^31 so that i*i fits in an int64_t. */
-    if (strcmp(a, "--n") == 0 && parse_u64(val, 1, 1u << 30, &v) == 0)
+    if (strcmp(a, "--n") == 0 && ex_parse_u64(val, 1, 1u << 30, &v) == 0)
       o->n = (int64_t)v;
-    else if (strcmp(a, "--workers") == 0 && parse_u64(val, 1, 1024, &v) == 0)
+    else if (strcmp(a, "--workers") == 0 && ex_parse_u64(val, 1, 1024, &v) == 0)
       o->workers = (unsigned)v;
     else {
       fprintf(stderr, "bad option: %s %s (try --help)\n", a, val);

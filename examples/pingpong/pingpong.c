@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example.h"
+
 #define MAX_SIZES 64
 #define MAX_REPS 10000
 #define BIG_MSG (1u << 20) /* above this, repetitions shrink with size */
@@ -67,12 +69,6 @@ typedef struct {
   double rtt_s;    /* median round trip */
   double oneway_s; /* rtt_s / 2 */
 } sample;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static const char *kind_name(int kind) {
   return kind == CH_PIPE ? "parc_pipe" : "parc_queue pair";
@@ -156,11 +152,11 @@ static int echo_main(void *arg) {
 static int round_trip(const channel *l, unsigned char *out, unsigned char *in,
                       size_t size, double *rtt) {
   size_t len = 0;
-  double t0 = now_s();
+  double t0 = ex_now();
   int rc = link_send(l, 1, out, size);
   if (rc == 0)
     rc = link_recv(l, 0, in, size, &len);
-  double t1 = now_s();
+  double t1 = ex_now();
   if (rc != 0)
     return 1;
   if (len != size || memcmp(in, out, size) != 0) {

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example.h"
+
 #if defined(__GNUC__)
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 #else
@@ -268,17 +270,6 @@ static int check_once(const shared_ctx *c) {
   return ok ? 0 : 1;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 10);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(f, "usage: parc-producer_consumer [--producers N] [--consumers N] "
              "[--items N] [--sleep-ms N] [--room N]\n"
@@ -307,16 +298,16 @@ static int parse_args(int argc, char **argv, options *o) {
       return 2;
     }
     const char *val = argv[++i];
-    if (strcmp(a, "--producers") == 0 && parse_u64(val, 1, MAX_ROLE, &v) == 0)
+    if (strcmp(a, "--producers") == 0 && ex_parse_u64(val, 1, MAX_ROLE, &v) == 0)
       o->producers = (unsigned)v;
     else if (strcmp(a, "--consumers") == 0 &&
-             parse_u64(val, 1, MAX_ROLE, &v) == 0)
+             ex_parse_u64(val, 1, MAX_ROLE, &v) == 0)
       o->consumers = (unsigned)v;
-    else if (strcmp(a, "--items") == 0 && parse_u64(val, 1, 1u << 20, &v) == 0)
+    else if (strcmp(a, "--items") == 0 && ex_parse_u64(val, 1, 1u << 20, &v) == 0)
       o->items = (uint32_t)v;
-    else if (strcmp(a, "--sleep-ms") == 0 && parse_u64(val, 0, 10000, &v) == 0)
+    else if (strcmp(a, "--sleep-ms") == 0 && ex_parse_u64(val, 0, 10000, &v) == 0)
       o->sleep_ms = (unsigned)v;
-    else if (strcmp(a, "--room") == 0 && parse_u64(val, 1, 1u << 16, &v) == 0)
+    else if (strcmp(a, "--room") == 0 && ex_parse_u64(val, 1, 1u << 16, &v) == 0)
       o->room = (unsigned)v;
     else {
       fprintf(stderr, "bad option: %s %s\n", a, val);

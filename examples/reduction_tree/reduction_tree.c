@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example.h"
+
 #define MAX_PROCS 256
 #define MAX_STEPS 8 /* log2(MAX_PROCS) */
 #define WAIT_S 30.0 /* no wait here should take this long: treat as a hang */
@@ -76,12 +78,6 @@ typedef struct {
   tree_ctx *ctx; /* valid in the child: it is a copy of this process */
   unsigned rank;
 } rank_arg;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t mix(uint64_t z) { /* splitmix64's finaliser */
   z += 0x9e3779b97f4a7c15u;
@@ -142,7 +138,7 @@ static int receive_add(tree_ctx *c, unsigned rank, unsigned k, unsigned from,
     return 1;
   }
   step_log *l = &c->log[k * c->opt.procs + rank];
-  *l = (step_log){(int32_t)from, *acc, got, *acc, now_s() - c->t0};
+  *l = (step_log){(int32_t)from, *acc, got, *acc, ex_now() - c->t0};
   acc->isum += got.isum;
   acc->dsum += got.dsum;
   l->after = *acc;
@@ -294,17 +290,6 @@ static int compare(const tree_ctx *c, const partial *tree) {
   return tree->isum != lin.isum;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 10);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(f, "usage: parc-reduction_tree [--procs P] [--seed S]\n"
              "  --procs P  processes, a power of two from 1 to %d "
@@ -329,10 +314,10 @@ static int parse_args(int argc, char **argv, options *o) {
       return 2;
     }
     const char *val = argv[++i];
-    if (strcmp(a, "--procs") == 0 && parse_u64(val, 1, MAX_PROCS, &v) == 0 &&
+    if (strcmp(a, "--procs") == 0 && ex_parse_u64(val, 1, MAX_PROCS, &v) == 0 &&
         (v & (v - 1)) == 0)
       o->procs = (unsigned)v;
-    else if (strcmp(a, "--seed") == 0 && parse_u64(val, 0, UINT64_MAX, &v) == 0)
+    else if (strcmp(a, "--seed") == 0 && ex_parse_u64(val, 0, UINT64_MAX, &v) == 0)
       o->seed = v;
     else {
       fprintf(stderr, "bad option: %s %s\n", a, val);
@@ -349,7 +334,7 @@ static int run(tree_ctx *c, partial *sum) {
   c->pids[0] = (int32_t)getpid();
   if (bind_ends(c, 0) != 0) /* before the forks: covered from the start */
     return 1;
-  c->t0 = now_s();
+  c->t0 = ex_now();
   if (start_ranks(c, procs) != 0)
     return 1;
   *sum = initial_value(&c->opt, 0);

@@ -26,6 +26,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "example.h"
+
 /* Under ThreadSanitizer the racy run is skipped: TSan would (rightly) report
  * it, and CI runs this program under TSan to check the two fixes. */
 #if defined(__SANITIZE_THREAD__)
@@ -58,12 +60,6 @@ static int counter;
 /* The first fix: the same counter, but each increment is one indivisible
  * read-modify-write. */
 static atomic_int atomic_counter;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int racy_body(int64_t begin, int64_t end, void *ctx) {
   (void)ctx;
@@ -127,10 +123,10 @@ static int show_race(parc_pool *pool, const options *o) {
   }
   for (unsigned k = 0; k < o->repeat; k++) {
     counter = 0; /* no worker is running: the pool is idle between calls */
-    double t0 = now_s();
+    double t0 = ex_now();
     if (for_or_complain(pool, o, racy_body, "racy") != 0)
       return 1;
-    double dt = now_s() - t0;
+    double dt = ex_now() - t0;
     int64_t lost = o->iters - counter;
     printf("   run %u: expected %lld, got %d: %lld updates lost (%.1f%%)  "
            "[%.3f s]\n", k + 1, (long long)o->iters, counter, (long long)lost,
@@ -145,10 +141,10 @@ static int show_race(parc_pool *pool, const options *o) {
 static int show_atomic(parc_pool *pool, const options *o) {
   printf("2. fix: atomic_fetch_add on an atomic_int\n");
   atomic_store(&atomic_counter, 0);
-  double t0 = now_s();
+  double t0 = ex_now();
   if (for_or_complain(pool, o, atomic_body, "atomic") != 0)
     return 1;
-  double dt = now_s() - t0;
+  double dt = ex_now() - t0;
   int got = atomic_load(&atomic_counter);
   int ok = got == o->iters;
   printf("   expected %lld, got %d: %s  [%.3f s]\n\n", (long long)o->iters,
@@ -175,10 +171,10 @@ static int show_reduce(parc_pool *pool, const options *o) {
   }
   cut_ranges(r, n, o->iters);
   int64_t zero = 0, got = -1;
-  double t0 = now_s();
+  double t0 = ex_now();
   int rc = parc_map_reduce(pool, count_range, r, sizeof *r, n, add_i64, &zero,
                            &got, sizeof got, NULL);
-  double dt = now_s() - t0;
+  double dt = ex_now() - t0;
   free(r);
   if (rc != 0) {
     fprintf(stderr, "parc_map_reduce: %s\n", parc_strerror(rc));
@@ -188,17 +184,6 @@ static int show_reduce(parc_pool *pool, const options *o) {
   printf("   expected %lld, got %lld: %s  [%.3f s]\n\n", (long long)o->iters,
          (long long)got, ok ? "right" : "WRONG", dt);
   return ok ? 0 : 1;
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 10);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
 }
 
 static void usage(FILE *f) {
@@ -217,11 +202,11 @@ static int parse_pair(int argc, char **argv, int *i, options *o) {
   if (*i + 1 >= argc)
     return -1;
   const char *val = argv[++*i];
-  if (strcmp(a, "--iters") == 0 && parse_u64(val, 1, INT_MAX, &v) == 0)
+  if (strcmp(a, "--iters") == 0 && ex_parse_u64(val, 1, INT_MAX, &v) == 0)
     o->iters = (int64_t)v;
-  else if (strcmp(a, "--workers") == 0 && parse_u64(val, 1, 1024, &v) == 0)
+  else if (strcmp(a, "--workers") == 0 && ex_parse_u64(val, 1, 1024, &v) == 0)
     o->workers = (unsigned)v;
-  else if (strcmp(a, "--repeat") == 0 && parse_u64(val, 1, 1000, &v) == 0)
+  else if (strcmp(a, "--repeat") == 0 && ex_parse_u64(val, 1, 1000, &v) == 0)
     o->repeat = (unsigned)v;
   else
     return -1;

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "example.h"
+
 #define MAX_COUNTS 3 /* worker counts tried: 1, 2 and N */
 
 typedef struct {
@@ -49,12 +51,6 @@ typedef struct {
   double map_s;   /* parc_map: the work itself */
   size_t pids;    /* distinct PIDs that ran tasks */
 } run_result;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* The lecture's do_stuff: pure arithmetic, no memory traffic, no I/O, so a
  * run is CPU-bound and only more cores make it faster. The sum converges to
@@ -102,19 +98,19 @@ static int run_once(run_result *r, const job_in *in, job_out *out, size_t n) {
   /* A fork copies unflushed stdio buffers too; flush so no child holds a
    * copy of our table that it might print again. */
   fflush(stdout);
-  double t0 = now_s();
+  double t0 = ex_now();
   int rc = parc_pool_create(&pool, &po);
   if (rc != 0) {
     fprintf(stderr, "parc_pool_create(%s, %u workers): %s\n",
             backend_name(r->backend), r->workers, parc_strerror(rc));
     return rc;
   }
-  double t1 = now_s();
+  double t1 = ex_now();
   size_t bad = 0;
   parc_map_opts mo = {0};
   mo.err_index = &bad;
   rc = parc_map(pool, job, in, sizeof *in, out, sizeof *out, n, &mo);
-  double t2 = now_s();
+  double t2 = ex_now();
   parc_pool_destroy(pool);
   if (rc != 0) {
     fprintf(stderr, "parc_map(%s, %u workers): task %zu: %s\n",
@@ -199,17 +195,6 @@ static size_t worker_counts(unsigned n, unsigned counts[MAX_COUNTS]) {
   return k;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(s, &end, 10);
-  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
-      x > max)
-    return -1;
-  *v = x;
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(f, "usage: parc-threads_vs_processes [--work N] [--tasks N] "
              "[--workers N]\n"
@@ -237,11 +222,11 @@ static int parse_args(int argc, char **argv, options *o) {
       return 2;
     }
     const char *val = argv[++i];
-    if (strcmp(a, "--work") == 0 && parse_u64(val, 1, UINT64_MAX, &v) == 0)
+    if (strcmp(a, "--work") == 0 && ex_parse_u64(val, 1, UINT64_MAX, &v) == 0)
       o->work = v;
-    else if (strcmp(a, "--tasks") == 0 && parse_u64(val, 1, 1u << 20, &v) == 0)
+    else if (strcmp(a, "--tasks") == 0 && ex_parse_u64(val, 1, 1u << 20, &v) == 0)
       o->tasks = v;
-    else if (strcmp(a, "--workers") == 0 && parse_u64(val, 1, 1024, &v) == 0)
+    else if (strcmp(a, "--workers") == 0 && ex_parse_u64(val, 1, 1024, &v) == 0)
       o->workers = (unsigned)v;
     else {
       fprintf(stderr, "bad option: %s %s\n", a, val);

@@ -1,0 +1,110 @@
+/* example.c -- what the examples share (example.h). */
+#include "example.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double ex_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int ex_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(s, &end, 10);
+  if (s[0] == '-' || end == s || *end != '\0' || errno != 0 || x < min ||
+      x > max)
+    return -1;
+  *v = x;
+  return 0;
+}
+
+static int common_option(ex_opts *c, const char *a, const char *val) {
+  uint64_t v;
+  if ((strcmp(a, "-j") == 0 || strcmp(a, "--workers") == 0) &&
+      ex_parse_u64(val, 1, 1024, &v) == 0)
+    c->workers = (unsigned)v;
+  else if (strcmp(a, "--backend") == 0 && strcmp(val, "threads") == 0)
+    c->backend = PARC_THREADS;
+  else if (strcmp(a, "--backend") == 0 && strcmp(val, "processes") == 0)
+    c->backend = PARC_PROCESSES;
+  else if (strcmp(a, "--seed") == 0 &&
+           ex_parse_u64(val, 0, UINT64_MAX, &v) == 0)
+    c->seed = v;
+  else
+    return -1;
+  return 0;
+}
+
+int ex_parse_args(int argc, char **argv, ex_opts *c, ex_option_fn own_fn,
+                  void *own, void (*usage)(FILE *f)) {
+  *c = (ex_opts){parc_physical_cores(), PARC_THREADS, 1};
+  for (int i = 1; i < argc; i += 2) { /* an option and its value */
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      usage(stdout);
+      exit(0);
+    }
+    if (i + 1 >= argc || (common_option(c, argv[i], argv[i + 1]) != 0 &&
+                          own_fn(own, argv[i], argv[i + 1]) != 0)) {
+      fprintf(stderr, "bad option: %s %s\n", argv[i],
+              i + 1 < argc ? argv[i + 1] : "(no value)");
+      usage(stderr);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+int ex_run(const ex_opts *c, unsigned workers, const ex_work *w, double *secs) {
+  parc_pool_opts po = {0};
+  po.backend = c->backend;
+  po.workers = workers;
+  parc_pool *pool = NULL;
+  fflush(stdout); /* a fork must not inherit unwritten output */
+  double t0 = ex_now();
+  int rc = parc_pool_create(&pool, &po);
+  if (rc != 0) {
+    fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
+    return rc;
+  }
+  size_t bad = 0;
+  parc_map_opts mo = {0};
+  mo.err_index = &bad;
+  mo.chunk = w->chunk;
+  if (w->combine) {
+    void *zero = calloc(1, w->out_size);
+    rc = zero ? parc_map_reduce(pool, w->fn, w->in, w->in_size, w->n,
+                                w->combine, zero, w->out, w->out_size, &mo)
+              : PARC_ENOMEM;
+    free(zero);
+  } else {
+    rc = parc_map(pool, w->fn, w->in, w->in_size, w->out, w->out_size, w->n,
+                  &mo);
+  }
+  parc_pool_destroy(pool);
+  *secs = ex_now() - t0;
+  if (rc != 0)
+    fprintf(stderr, "%s: task %zu: %s\n",
+            w->combine ? "parc_map_reduce" : "parc_map", bad,
+            parc_strerror(rc));
+  return rc;
+}
+
+int ex_add_u64(void *acc, const void *item, void *ctx) {
+  (void)ctx;
+  uint64_t a, b;
+  memcpy(&a, acc, sizeof a);
+  memcpy(&b, item, sizeof b);
+  a += b;
+  memcpy(acc, &a, sizeof a);
+  return 0;
+}
+
+void ex_print_times(double t1, unsigned workers, double tj) {
+  printf("time: 1 worker %.3f s, %u workers %.3f s, speedup %.2f\n", t1,
+         workers, tj, tj > 0 ? t1 / tj : 0.0);
+}
