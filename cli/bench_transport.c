@@ -33,6 +33,7 @@
 
 #include "../bench/pingpong.h"
 #include "bench.h"
+#include "cli.h"
 #include "parc.h"
 
 #ifndef PARC_LIBEXECDIR
@@ -493,27 +494,6 @@ static int pick_cpus(int cpu[2]) {
 
 /* ------------------------------------------------------------ MPI */
 
-/* Where parc-mpi-pingpong is: next to the parc binary (a build tree), in
- * libexec/parc relative to it (an install, wherever it was moved), or in
- * the libexec directory configured at build time. 0, or -1. */
-static int find_helper(char *buf, size_t cap) {
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
-  if (slash != NULL) {
-    *slash = '\0';
-    if (snprintf(buf, cap, "%s/%s", self, MPI_HELPER) < (int)cap &&
-        access(buf, X_OK) == 0)
-      return 0;
-    if (snprintf(buf, cap, "%s/%s/%s", self, PARC_BIN_TO_LIBEXEC,
-                 MPI_HELPER) < (int)cap &&
-        access(buf, X_OK) == 0)
-      return 0;
-  }
-  snprintf(buf, cap, "%s/%s", PARC_LIBEXECDIR, MPI_HELPER);
-  return access(buf, X_OK) == 0 ? 0 : -1;
-}
-
 static void run_mpi(bench_run *r, bench_series *s, const char *sizes_arg,
                     double limit) {
   char mpirun[4096], helper[4096];
@@ -525,7 +505,7 @@ static void run_mpi(bench_run *r, bench_series *s, const char *sizes_arg,
              "mpiexec on PATH)");
     return;
   }
-  if (find_helper(helper, sizeof helper) != 0) {
+  if (parc_find_helper(MPI_HELPER, helper, sizeof helper) != 0) {
     s->status = BENCH_SKIPPED;
     snprintf(s->note, sizeof s->note,
              "MPI: parc was built without MPI (no "

@@ -8,4 +8,10 @@ int parc_cmd_probe(int argc, char **argv);
 int parc_cmd_plan(int argc, char **argv);
 int parc_cmd_bench(int argc, char **argv);
 
+#include <stddef.h>
+
+/* The path of helper program `name` (see helper.c) into buf: 0, or -1 if
+ * there is none. */
+int parc_find_helper(const char *name, char *buf, size_t cap);
+
 #endif

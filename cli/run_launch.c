@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "run.h"
 
 #ifndef PARC_LIBEXECDIR
@@ -36,30 +37,10 @@ static int under_launcher(void) {
           env_above_one("SLURM_STEP_NUM_TASKS"));
 }
 
-/* Next to parc (a build tree), in libexec/parc relative to it (an install,
- * wherever it was moved), or in the libexec directory of the build. */
-static int find_helper(char *buf, size_t cap) {
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
-  if (slash != NULL) {
-    *slash = '\0';
-    if (snprintf(buf, cap, "%s/%s", self, RUN_MPI_HELPER) < (int)cap &&
-        access(buf, X_OK) == 0)
-      return 0;
-    if (snprintf(buf, cap, "%s/%s/%s", self, PARC_BIN_TO_LIBEXEC,
-                 RUN_MPI_HELPER) < (int)cap &&
-        access(buf, X_OK) == 0)
-      return 0;
-  }
-  snprintf(buf, cap, "%s/%s", PARC_LIBEXECDIR, RUN_MPI_HELPER);
-  return access(buf, X_OK) == 0 ? 0 : -1;
-}
-
 void run_launch_mpi(int argc, char **argv) {
   if (!under_launcher()) return;
   char helper[4096];
-  if (find_helper(helper, sizeof helper) != 0) {
+  if (parc_find_helper(RUN_MPI_HELPER, helper, sizeof helper) != 0) {
     fprintf(stderr, "parc run: started by an MPI launcher with several "
             "ranks, but parc was built without MPI (no %s next to parc or "
             "in %s); set PARC_RUN_MPI=0 to run each rank on its own\n",

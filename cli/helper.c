@@ -1,0 +1,28 @@
+/* helper.c -- where the parc command's helper programs are
+ * (parc-mpi-pingpong for `parc bench`, parc-run-mpi for `parc run` under
+ * mpirun): next to the parc binary (a build tree), in libexec/parc
+ * relative to it (an install, wherever it was moved), or in the libexec
+ * directory configured at build time. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int parc_find_helper(const char *name, char *buf, size_t cap) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+  if (slash != NULL) {
+    *slash = '\0';
+    if (snprintf(buf, cap, "%s/%s", self, name) < (int)cap &&
+        access(buf, X_OK) == 0)
+      return 0;
+    if (snprintf(buf, cap, "%s/%s/%s", self, PARC_BIN_TO_LIBEXEC, name) <
+            (int)cap &&
+        access(buf, X_OK) == 0)
+      return 0;
+  }
+  snprintf(buf, cap, "%s/%s", PARC_LIBEXECDIR, name);
+  return access(buf, X_OK) == 0 ? 0 : -1;
+}
