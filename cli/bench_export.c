@@ -59,6 +59,17 @@ static void jstat(FILE *f, const bench_stat *t) {
   fputc('}', f);
 }
 
+/* "key": the statistics, or "error": why there are none. */
+static void jresult(FILE *f, const char *key, const bench_stat *t, const char *err) {
+  if (err[0]) {
+    fputs("\"error\": ", f);
+    jstr(f, err);
+  } else {
+    fprintf(f, "\"%s\": ", key);
+    jstat(f, t);
+  }
+}
+
 static void jline(FILE *f, const bench_series *s, const bench_line *l) {
   fprintf(
       f, "{\"from_bytes\": %zu, \"to_bytes\": %zu, \"points\": %zu, \"mu_s\": ",
@@ -83,11 +94,8 @@ static void json_startup(const bench_run *r, FILE *f) {
     jstr(f, g->key);
     fputs(", \"interval\": ", f);
     jstr(f, g->interval);
-    fputs(g->err[0] ? ", \"error\": " : ", \"time\": ", f);
-    if (g->err[0])
-      jstr(f, g->err);
-    else
-      jstat(f, &g->t);
+    fputs(", ", f);
+    jresult(f, "time", &g->t, g->err);
     fputc('}', f);
   }
   fputs("],\n", f);
@@ -101,11 +109,7 @@ static void json_dispatch(const bench_run *r, FILE *f) {
             "%s\n    {\"backend\": \"%s\", \"workers\": %u, \"chunk\": %zu, "
             "\"tasks\": %zu, ",
             i ? "," : "", d->backend, d->workers, d->chunk, d->tasks);
-    fputs(d->err[0] ? "\"error\": " : "\"per_task\": ", f);
-    if (d->err[0])
-      jstr(f, d->err);
-    else
-      jstat(f, &d->t);
+    jresult(f, "per_task", &d->t, d->err);
     fputc('}', f);
   }
   fputs("],\n", f);
