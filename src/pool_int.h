@@ -314,6 +314,10 @@ bool parc__loop_failed(parc__job *j, uint64_t *off, int *rc);
 
 /* worker.c */
 void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s);
+/* parc__worker_main(p, id, slot) on a new thread: 0, PARC_ENOMEM or
+ * PARC_ESYS. The thread backend and MPI's serving ranks start workers so. */
+int parc__worker_thread(pthread_t *th, parc_pool *p, unsigned id,
+                        parc__slot *slot);
 /* A cell is one worker's slot and its two lanes, laid out together. */
 size_t parc__cell_size(void);
 void parc__cell_attach(parc_pool *p, unsigned w, void *cell);

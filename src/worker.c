@@ -10,6 +10,7 @@
  * The worker never takes a lock and never allocates while running a unit:
  * its buffers grow between batches only.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -314,4 +315,30 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
   free(w.buf.tmp);
   atomic_store(&s->state, SLOT_EXITED);
   parc__event_signal(p->doorbell, p->be->shared);
+}
+
+typedef struct worker_arg {
+  parc_pool *p;
+  unsigned id;
+  parc__slot *slot;
+} worker_arg;
+
+static void *worker_thread_main(void *arg) {
+  worker_arg a = *(worker_arg *)arg;
+  free(arg);
+  parc__worker_main(a.p, a.id, a.slot);
+  return NULL;
+}
+
+int parc__worker_thread(pthread_t *th, parc_pool *p, unsigned id,
+                        parc__slot *slot) {
+  worker_arg *a = malloc(sizeof *a);
+  if (!a)
+    return PARC_ENOMEM;
+  *a = (worker_arg){p, id, slot};
+  if (pthread_create(th, NULL, worker_thread_main, a) != 0) {
+    free(a);
+    return PARC_ESYS;
+  }
+  return 0;
 }

@@ -47,19 +47,6 @@ typedef struct serve {
   bool bye;
 } serve;
 
-typedef struct rarg {
-  parc_pool *p;
-  unsigned id;
-  parc__slot *slot;
-} rarg;
-
-static void *thread_main(void *arg) {
-  rarg a = *(rarg *)arg;
-  free(arg);
-  parc__worker_main(a.p, a.id, a.slot);
-  return NULL;
-}
-
 static int missing_task(const void *in, void *out, void *ctx) {
   (void)in, (void)out, (void)ctx;
   return PARC_ENOTSUP;
@@ -103,12 +90,9 @@ static void start_worker(serve *sv, unsigned k) {
   parc__cell_attach(p, k, w->cell);
   parc__slot_reset(p, k);
   w->sent_state = SLOT_EMPTY;
-  rarg *a = malloc(sizeof *a);
-  if (a)
-    *a = (rarg){p, sv->base + k, p->workers[k].slot};
-  if (!a || pthread_create(&w->th, NULL, thread_main, a) != 0) {
-    free(a);
-    atomic_store(&p->workers[k].slot->init_rc, PARC_ENOMEM);
+  int rc = parc__worker_thread(&w->th, p, sv->base + k, p->workers[k].slot);
+  if (rc != 0) {
+    atomic_store(&p->workers[k].slot->init_rc, rc);
     atomic_store(&p->workers[k].slot->state, SLOT_INIT_FAILED);
     return;
   }

@@ -33,29 +33,11 @@ typedef struct tstate {
   abandoned *gone;
 } tstate;
 
-typedef struct targ {
-  parc_pool *p;
-  unsigned id;
-  parc__slot *slot;
-} targ;
-
-static void *thread_main(void *arg) {
-  targ a = *(targ *)arg;
-  free(arg);
-  parc__worker_main(a.p, a.id, a.slot);
-  return NULL;
-}
-
 static int t_spawn(parc_pool *p, unsigned w) {
   tstate *st = p->be_state;
-  targ *a = malloc(sizeof *a);
-  if (!a)
-    return PARC_ENOMEM;
-  *a = (targ){p, w, p->workers[w].slot};
-  if (pthread_create(&st->t[w].th, NULL, thread_main, a) != 0) {
-    free(a);
-    return PARC_ESYS;
-  }
+  int rc = parc__worker_thread(&st->t[w].th, p, w, p->workers[w].slot);
+  if (rc != 0)
+    return rc;
   st->t[w].running = true;
   return 0;
 }
