@@ -89,9 +89,9 @@ static uint32_t direct_fit(const svc_data *d, double C, int kernel,
 
 static void run_grid(parc_backend backend, unsigned workers, const svc_data *d,
                      const svc_grid *g, svc_score *out) {
-  parc_pool *p = pool_simple(backend, workers, NULL);
+  parc_pool *p = pool_simple(backend, workers, (void *)d);
   size_t failed = 0;
-  int rc = svc_grid_run(p, g, d, out, NULL, NULL, &failed);
+  int rc = svc_grid_run(p, g, out, NULL, NULL, &failed);
   cr_assert_eq(rc, 0, "svc_grid_run(%s, %u workers): %d (%s) at task %zu",
                backend_name(backend), workers, rc, errname(rc), failed);
   parc_pool_destroy(p);
@@ -175,15 +175,15 @@ BOTH_BACKENDS(gridsearch, submission_order_does_not_change_scores) {
   svc_score *ref = calloc(n, sizeof *ref), *s = calloc(n, sizeof *s);
   size_t *order = calloc(n, sizeof *order);
   cr_assert(ref && s && order);
-  parc_pool *p = pool_simple(backend, 2, NULL);
-  cr_assert_eq(svc_grid_run_order(p, &g, &d, NULL, ref, NULL, NULL, NULL), 0);
+  parc_pool *p = pool_simple(backend, 2, &d);
+  cr_assert_eq(svc_grid_run_order(p, &g, NULL, ref, NULL, NULL, NULL), 0);
   for (size_t i = 0; i < n; i++)
     order[i] = n - 1 - i;
-  cr_assert_eq(svc_grid_run_order(p, &g, &d, order, s, NULL, NULL, NULL), 0);
+  cr_assert_eq(svc_grid_run_order(p, &g, order, s, NULL, NULL, NULL), 0);
   assert_same_scores(s, ref, n, "reversed");
   cr_assert_eq(svc_grid_plan(p, &g, &d, order), 0);
   memset(s, 0, n * sizeof *s);
-  cr_assert_eq(svc_grid_run_order(p, &g, &d, order, s, NULL, NULL, NULL), 0);
+  cr_assert_eq(svc_grid_run_order(p, &g, order, s, NULL, NULL, NULL), 0);
   assert_same_scores(s, ref, n, "longest first");
   parc_pool_destroy(p);
   free(ref);
@@ -213,8 +213,8 @@ Test(gridsearch, a_failed_fit_is_reported_by_grid_index_in_any_order) {
   for (size_t i = 0; i < n; i++)
     order[i] = n - 1 - i;
   svc_score s[30];
-  parc_pool *p = pool_simple(PARC_THREADS, 2, NULL);
-  int rc = svc_grid_run_order(p, &g, &d, order, s, NULL, NULL, &failed);
+  parc_pool *p = pool_simple(PARC_THREADS, 2, &d);
+  int rc = svc_grid_run_order(p, &g, order, s, NULL, NULL, &failed);
   ASSERT_I64(rc, PARC_ETASK, "rc (%s)", errname(rc));
   ASSERT_I64(failed, 10, "first failed task in grid order");
   ASSERT_I64(s[25].tested, 20, "task 25 still scored");

@@ -13,7 +13,7 @@
  * and prints the speedup.
  *
  *   parc-bootstrap [--n N] [--replicates B] [-j W]
- *                  [--backend threads|processes] [--seed S]
+ *                  [--backend threads|processes|mpi] [--seed S]
  *
  * Exit status: 0; 1 if a parc call fails or the two runs differ; 2 on a
  * bad command line.
@@ -152,14 +152,14 @@ static int intervals(stats *s, size_t n, interval *mean, interval *med) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: parc-bootstrap [--n N] [--replicates B] [-j W]\n"
-          "                      [--backend threads|processes] [--seed S]\n"
+          "                      [--backend threads|processes|mpi] [--seed S]\n"
           "  --n N           size of the data set (default 2000)\n"
           "  --replicates B  bootstrap replicates, one task each; replicate "
           "b uses\n"
           "                  stream b (default 10000)\n"
           "  -j W            workers of the parallel run (default: physical "
           "cores)\n"
-          "  --backend B     threads (default) or processes\n"
+          "  --backend B     threads (default), processes or mpi\n"
           "  --seed S        generator seed (default 1)\n");
 }
 
@@ -225,19 +225,17 @@ int main(int argc, char **argv) {
   g.n = o.n;
   g.data = data;
   for (uint64_t b = 0; b < o.replicates; b++) in[b] = b;
+  double t1 = 0, tj = 0;
+  ex_work w = {.fn = replicate, .in = in, .in_size = sizeof *in,
+               .n = o.replicates, .out_size = sizeof *s1};
+  rc = ex_replicates(&o.c, &w, s1, &t1, sj, &tj);
+  if (rc != 0)
+    return ex_backend_end(o.c.backend, rc == PARC_ESERVED ? 0 : 1);
   printf("bootstrap: %llu log-normal values, %llu replicates (replicate b: "
          "stream b), seed %llu, %s\n", (unsigned long long)o.n,
          (unsigned long long)o.replicates, (unsigned long long)o.c.seed,
-         o.c.backend == PARC_THREADS ? "threads" : "processes");
+         ex_backend_name(o.c.backend));
   print_sample(data, o.n);
-  double t1 = 0, tj = 0;
-  ex_work w = {.fn = replicate, .in = in, .in_size = sizeof *in,
-               .n = o.replicates, .out = s1, .out_size = sizeof *s1};
-  if (ex_run(&o.c, 1, &w, &t1) != 0)
-    return 1;
-  w.out = sj;
-  if (ex_run(&o.c, o.c.workers, &w, &tj) != 0)
-    return 1;
   interval ci_mean, ci_med;
   if (intervals(sj, o.replicates, &ci_mean, &ci_med) != 0) {
     fprintf(stderr, "out of memory\n");
@@ -245,7 +243,7 @@ int main(int argc, char **argv) {
   }
   printf("result: mean   95%% CI [%.17g, %.17g]\n", ci_mean.lo, ci_mean.hi);
   printf("result: median 95%% CI [%.17g, %.17g]\n", ci_med.lo, ci_med.hi);
-  ex_print_times(t1, o.c.workers, tj);
+  ex_print_times(&o.c, t1, tj);
   rc = memcmp(s1, sj, o.replicates * sizeof *s1) != 0;
   if (rc)
     fprintf(stderr, "MISMATCH: the replicates of 1 worker and %u workers "
@@ -256,5 +254,5 @@ int main(int argc, char **argv) {
   free(in);
   free(s1);
   free(sj);
-  return rc;
+  return ex_backend_end(o.c.backend, rc);
 }

@@ -6,6 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef EX_HAVE_MPI
+#include <parc_mpi.h>
+#endif
+
 double ex_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -23,15 +27,89 @@ int ex_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
   return 0;
 }
 
+/* ------------------------------------------------------------ backends */
+
+int ex_parse_backend(const char *name, parc_backend *b) {
+  if (strcmp(name, "threads") == 0)
+    *b = PARC_THREADS;
+  else if (strcmp(name, "processes") == 0)
+    *b = PARC_PROCESSES;
+  else if (strcmp(name, "mpi") == 0) {
+#ifdef EX_HAVE_MPI
+    *b = PARC_MPI;
+#else
+    fprintf(stderr, "--backend mpi: this build has no libparc_mpi (MPI was "
+                    "not found when it was configured)\n");
+    return -1;
+#endif
+  } else
+    return -1;
+  return 0;
+}
+
+int ex_backend_start(parc_backend b, int *argc, char ***argv) {
+#ifdef EX_HAVE_MPI
+  if (b != PARC_MPI)
+    return 0;
+  int rc = parc_mpi_init(argc, argv);
+  if (rc != 0) {
+    fprintf(stderr, "--backend mpi: parc_mpi_init: %s\n", parc_strerror(rc));
+    return 1;
+  }
+  if (parc_mpi_size() < 2) { /* rank 0 schedules, the others work */
+    fprintf(stderr, "--backend mpi: %d rank; run it as mpirun -n N, N >= 2\n",
+            parc_mpi_size());
+    return ex_backend_end(b, 1);
+  }
+#else
+  (void)b, (void)argc, (void)argv;
+#endif
+  return 0;
+}
+
+int ex_backend_end(parc_backend b, int rc) {
+#ifdef EX_HAVE_MPI
+  if (b == PARC_MPI)
+    parc_mpi_finalize();
+#else
+  (void)b;
+#endif
+  return rc;
+}
+
+int ex_reports(void) {
+#ifdef EX_HAVE_MPI
+  return parc_mpi_rank() <= 0; /* -1: MPI not started, not an MPI run */
+#else
+  return 1;
+#endif
+}
+
+const char *ex_backend_name(parc_backend b) {
+  static char mpi[32];
+  switch (b) {
+  case PARC_THREADS:
+    return "threads";
+  case PARC_PROCESSES:
+    return "processes";
+  default:
+#ifdef EX_HAVE_MPI
+    snprintf(mpi, sizeof mpi, "mpi, %d ranks", parc_mpi_size());
+#endif
+    return mpi;
+  }
+}
+
+/* ------------------------------------------------------------ replicates */
+
 static int common_option(ex_opts *c, const char *a, const char *val) {
   uint64_t v;
   if ((strcmp(a, "-j") == 0 || strcmp(a, "--workers") == 0) &&
       ex_parse_u64(val, 1, 1024, &v) == 0)
     c->workers = (unsigned)v;
-  else if (strcmp(a, "--backend") == 0 && strcmp(val, "threads") == 0)
-    c->backend = PARC_THREADS;
-  else if (strcmp(a, "--backend") == 0 && strcmp(val, "processes") == 0)
-    c->backend = PARC_PROCESSES;
+  else if (strcmp(a, "--backend") == 0 &&
+           ex_parse_backend(val, &c->backend) == 0)
+    ;
   else if (strcmp(a, "--seed") == 0 &&
            ex_parse_u64(val, 0, UINT64_MAX, &v) == 0)
     c->seed = v;
@@ -56,10 +134,13 @@ int ex_parse_args(int argc, char **argv, ex_opts *c, ex_option_fn own_fn,
       return 2;
     }
   }
-  return 0;
+  return ex_backend_start(c->backend, &argc, &argv);
 }
 
-int ex_run(const ex_opts *c, unsigned workers, const ex_work *w, double *secs) {
+/* One pool of `workers` from create to destroy running w; *secs is that
+ * whole wall time. Returns 0, PARC_ESERVED, or the parc error (printed). */
+static int run_once(const ex_opts *c, unsigned workers, const ex_work *w,
+                    double *secs) {
   parc_pool_opts po = {0};
   po.backend = c->backend;
   po.workers = workers;
@@ -67,6 +148,8 @@ int ex_run(const ex_opts *c, unsigned workers, const ex_work *w, double *secs) {
   fflush(stdout); /* a fork must not inherit unwritten output */
   double t0 = ex_now();
   int rc = parc_pool_create(&pool, &po);
+  if (rc == PARC_ESERVED)
+    return rc;
   if (rc != 0) {
     fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
     return rc;
@@ -94,6 +177,17 @@ int ex_run(const ex_opts *c, unsigned workers, const ex_work *w, double *secs) {
   return rc;
 }
 
+int ex_replicates(const ex_opts *c, ex_work *w, void *out1, double *t1,
+                  void *outj, double *tj) {
+  w->out = out1;
+  int rc = run_once(c, 1, w, t1);
+  if (rc != 0 && rc != PARC_ESERVED)
+    return rc;
+  w->out = outj; /* a serving rank serves the second pool too */
+  int rc2 = run_once(c, c->workers, w, tj);
+  return rc2 != 0 ? rc2 : rc;
+}
+
 int ex_add_u64(void *acc, const void *item, void *ctx) {
   (void)ctx;
   uint64_t a, b;
@@ -104,7 +198,9 @@ int ex_add_u64(void *acc, const void *item, void *ctx) {
   return 0;
 }
 
-void ex_print_times(double t1, unsigned workers, double tj) {
-  printf("time: 1 worker %.3f s, %u workers %.3f s, speedup %.2f\n", t1,
-         workers, tj, tj > 0 ? t1 / tj : 0.0);
+void ex_print_times(const ex_opts *c, double t1, double tj) {
+  const char *per = c->backend == PARC_MPI ? " per rank" : "";
+  printf("time: 1 worker%s %.3f s, %u worker%s%s %.3f s, speedup %.2f\n",
+         per, t1, c->workers, c->workers == 1 ? "" : "s", per, tj,
+         tj > 0 ? t1 / tj : 0.0);
 }

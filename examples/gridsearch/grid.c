@@ -28,11 +28,11 @@
 #include <string.h>
 #include <time.h>
 
-/* A task's input. The data pointer is valid in every worker: the data were
- * made before the pool, so process workers hold a copy at the same address
- * (docs/pool.md, rule 3). */
+/* A task's input: plain values only. The data are the pool's ctx, each
+ * worker's own copy: made before the pool, so a process worker holds it at
+ * the same address (docs/pool.md, rule 3), and an MPI rank made its own
+ * (docs/cluster.md). A pointer in the input would not be valid there. */
 typedef struct grid_job {
-  const svc_data *d;
   double C;
   int32_t kernel;
   uint32_t fold;
@@ -41,11 +41,11 @@ typedef struct grid_job {
 } grid_job;
 
 static int grid_task(const void *in, void *out, void *ctx) {
-  (void)ctx;
+  const svc_data *d = ctx;
   grid_job j;
   svc_score s;
   memcpy(&j, in, sizeof j);
-  int rc = svc_fit_score(j.d, j.folds, j.fold, j.C, j.kernel, &s);
+  int rc = svc_fit_score(d, j.folds, j.fold, j.C, j.kernel, &s);
   memcpy(out, &s, sizeof s);
   return rc == 0 ? 0 : 1;
 }
@@ -55,10 +55,9 @@ size_t svc_grid_tasks(const svc_grid *g) {
 }
 
 /* Task t of the grid (svc.h: C, then kernel, then fold). */
-static grid_job job_of(const svc_grid *g, const svc_data *d, size_t t) {
+static grid_job job_of(const svc_grid *g, size_t t) {
   grid_job j;
   memset(&j, 0, sizeof j);
-  j.d = d;
   j.C = g->C[t / (g->n_kernel * g->folds)];
   j.kernel = g->kernel[(t / g->folds) % g->n_kernel];
   j.fold = (uint32_t)(t % g->folds);
@@ -82,19 +81,19 @@ static int first_failure(const parc_task_status *st, const size_t *order,
   return rc;
 }
 
-int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const svc_data *d,
-                       const size_t *order, svc_score *out,
-                       parc_progress_fn progress, void *arg, size_t *failed) {
+int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const size_t *order,
+                       svc_score *out, parc_progress_fn progress, void *arg,
+                       size_t *failed) {
   size_t n = svc_grid_tasks(g);
   if (order == NULL)
-    return svc_grid_run(pool, g, d, out, progress, arg, failed);
+    return svc_grid_run(pool, g, out, progress, arg, failed);
   grid_job *jobs = calloc(n ? n : 1, sizeof *jobs);
   svc_score *got = calloc(n ? n : 1, sizeof *got);
   parc_task_status *st = calloc(n ? n : 1, sizeof *st);
   int rc = PARC_ENOMEM;
   if (jobs != NULL && got != NULL && st != NULL) {
     for (size_t i = 0; i < n; i++)
-      jobs[i] = job_of(g, d, order[i]);
+      jobs[i] = job_of(g, order[i]);
     parc_map_opts mo = {0};
     mo.chunk = 1; /* fits take 0.01 to 5 s: hand them out one at a time */
     mo.progress = progress;
@@ -113,15 +112,15 @@ int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const svc_data *d,
   return rc;
 }
 
-int svc_grid_run(parc_pool *pool, const svc_grid *g, const svc_data *d,
-                 svc_score *out, parc_progress_fn progress, void *arg,
+int svc_grid_run(parc_pool *pool, const svc_grid *g, svc_score *out,
+                 parc_progress_fn progress, void *arg,
                  size_t *failed) {
   size_t n = svc_grid_tasks(g);
   grid_job *jobs = calloc(n ? n : 1, sizeof *jobs);
   if (jobs == NULL)
     return PARC_ENOMEM;
   for (size_t t = 0; t < n; t++)
-    jobs[t] = job_of(g, d, t);
+    jobs[t] = job_of(g, t);
   parc_map_opts mo = {0};
   mo.chunk = 1; /* fits take 0.01 to 5 s: hand them out one at a time */
   mo.progress = progress;
@@ -151,10 +150,10 @@ static double cpu_now_s(void) {
 /* One pilot: fold 0 of the first j.rows rows; out is its CPU time (0 when
  * the fit fails: the real fits report it). Never fails itself. */
 static int pilot_task(const void *in, void *out, void *ctx) {
-  (void)ctx;
+  const svc_data *d = ctx;
   grid_job j;
   memcpy(&j, in, sizeof j);
-  svc_data head = {j.rows, j.d->x, j.d->y};
+  svc_data head = {j.rows, d->x, d->y};
   svc_score s;
   double t0 = cpu_now_s();
   int rc = svc_fit_score(&head, j.folds, 0, j.C, j.kernel, &s);
@@ -171,7 +170,7 @@ int svc_grid_pilot(parc_pool *pool, const svc_grid *g, const svc_data *d,
     return PARC_ENOMEM;
   size_t rows = svc_pilot_rows(d->n, g->folds);
   for (size_t s = 0; s < settings; s++) {
-    jobs[s] = job_of(g, d, s * g->folds); /* fold 0 of setting s */
+    jobs[s] = job_of(g, s * g->folds); /* fold 0 of setting s */
     jobs[s].rows = rows > UINT32_MAX ? UINT32_MAX : (uint32_t)rows;
   }
   parc_map_opts mo = {0};

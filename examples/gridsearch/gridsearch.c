@@ -7,15 +7,17 @@
  * speedup is close to the number of cores on either backend, and the
  * scores do not depend on how many workers ran them or which kind.
  *
- * The data are made before the pool is created: process workers see them
- * as they were at that moment (copy-on-write, nothing copied), and each
- * task carries only (C, kernel, fold) and a pointer into that data.
+ * The data are made before the pool is created and are the pool's ctx:
+ * process workers see them as they were at that moment (copy-on-write,
+ * nothing copied), and each task carries only (C, kernel, fold). Under
+ * mpirun with --backend mpi every rank makes the same data and the fits
+ * run on ranks 1..N-1 (examples/common/example.h).
  *
  * The fits are handed out longest first (grid.c): one cheap pilot fit per
  * setting measures what each costs, the pool gets the slow settings'
  * fits first and the quick ones last, so the workers finish together.
  *
- *   parc-gridsearch [-j N] [--backend processes|threads] [--C LIST]
+ *   parc-gridsearch [-j N] [--backend processes|threads|mpi] [--C LIST]
  *                   [--kernel LIST] [--folds N] [--samples N] [--noise SD]
  *                   [--seed S] [--order longest|grid] [--baseline]
  *                   [--fold-scores] [--export-csv FILE] [--json FILE]
@@ -58,17 +60,15 @@ typedef struct {
   int longest_first; /* handed out longest first (else grid order) */
 } search_run;
 
-static const char *backend_name(parc_backend b) {
-  return b == PARC_THREADS ? "threads" : "processes";
-}
-
 /* ------------------------------------------------------------ options */
 
 static void usage(FILE *f) {
   fprintf(f,
     "usage: parc-gridsearch [OPTIONS]\n"
-    "  -j, --workers N    workers (default: one per physical core)\n"
-    "  --backend B        processes (default) or threads\n"
+    "  -j, --workers N    workers (default: one per physical core); with\n"
+    "                     mpi: per serving rank\n"
+    "  --backend B        processes (default), threads, or mpi (under\n"
+    "                     mpirun -n N, N >= 2: ranks 1..N-1 fit)\n"
     "  --C LIST           C values (default 0.001,0.025,2.5,5,10)\n"
     "  --kernel LIST      kernels: rbf, poly, linear, sigmoid "
     "(default rbf,poly)\n"
@@ -141,10 +141,8 @@ static void set_defaults(options *o) {
 static int parse_opt(const char *a, char *v, options *o) {
   if (strcmp(a, "-j") == 0 || strcmp(a, "--workers") == 0)
     return gs_parse_uint(v, 1, 1024, &o->workers) == 0;
-  if (strcmp(a, "--backend") == 0) {
-    o->backend = strcmp(v, "threads") == 0 ? PARC_THREADS : PARC_PROCESSES;
-    return strcmp(v, "threads") == 0 || strcmp(v, "processes") == 0;
-  }
+  if (strcmp(a, "--backend") == 0)
+    return ex_parse_backend(v, &o->backend) == 0;
   if (strcmp(a, "--C") == 0)
     return parse_C_list(v, o);
   if (strcmp(a, "--kernel") == 0)
@@ -166,7 +164,8 @@ static int parse_opt(const char *a, char *v, options *o) {
   return gs_parse_data_opt(a, v, &o->data);
 }
 
-/* Returns 0, or 2 after printing why. */
+/* Parses the options and starts the backend. Returns 0, 2 on a bad
+ * command line or 1 if the backend cannot start, after printing why. */
 static int parse_args(int argc, char **argv, options *o) {
   set_defaults(o);
   for (int i = 1; i < argc; i++) {
@@ -197,7 +196,7 @@ static int parse_args(int argc, char **argv, options *o) {
     fprintf(stderr, "parc-gridsearch: --samples must be at least --folds\n");
     return 2;
   }
-  return 0;
+  return ex_backend_start(o->backend, &argc, &argv);
 }
 
 /* ------------------------------------------------------------ progress */
@@ -260,25 +259,28 @@ static size_t *plan(const options *o, const svc_data *d, parc_pool *pool,
   return order;
 }
 
-/* Creates a pool, runs the whole grid on it, destroys it. Returns 0, or 1
- * after printing what failed. */
+/* Creates a pool, runs the whole grid on it, destroys it. Returns 0,
+ * PARC_ESERVED on MPI's serving ranks, or 1 after printing what failed. */
 static int search(const options *o, const svc_data *d, search_run *r) {
   parc_pool_opts po = {0};
   po.backend = o->backend;
   po.workers = r->workers;
+  po.ctx = (void *)d; /* the tasks' data (svc_grid_run) */
   parc_pool *pool = NULL;
   fflush(stdout); /* the fork copies unflushed output */
   double t0 = ex_now();
   int rc = parc_pool_create(&pool, &po);
+  if (rc == PARC_ESERVED)
+    return rc;
   if (rc != 0) {
     fprintf(stderr, "parc_pool_create(%s, %u workers): %s\n",
-            backend_name(o->backend), r->workers, parc_strerror(rc));
+            ex_backend_name(o->backend), r->workers, parc_strerror(rc));
     return 1;
   }
   r->workers = parc_pool_workers(pool);
   progress_state ps = {t0, isatty(STDERR_FILENO), r->workers};
   size_t failed = 0, *order = plan(o, d, pool, r);
-  rc = svc_grid_run_order(pool, &o->grid, d, order, r->scores,
+  rc = svc_grid_run_order(pool, &o->grid, order, r->scores,
                           o->quiet ? NULL : progress, &ps, &failed);
   free(order);
   parc_pool_destroy(pool);
@@ -386,7 +388,7 @@ static void print_timing(const options *o, const search_run *base,
   double serial = base ? base->wall_s : fits;
   double speedup = serial / run->wall_s;
   printf("\nwall time   %.2f s on %u worker%s (%s)\n", run->wall_s,
-         run->workers, run->workers == 1 ? "" : "s", backend_name(o->backend));
+         run->workers, run->workers == 1 ? "" : "s", ex_backend_name(o->backend));
   if (run->longest_first)
     printf("order       longest first: %zu pilot fits on %zu rows, %.2f s\n",
            o->grid.n_C * o->grid.n_kernel,
@@ -394,13 +396,17 @@ static void print_timing(const options *o, const search_run *base,
   else
     printf("order       grid%s\n", o->grid_order ? " (--order grid)"
                                                   : " (order cannot matter)");
+  /* Under MPI the baseline is one worker per serving rank. */
+  const char *one = base && base->workers > 1 ? "1 per rank" : "one worker";
   if (base != NULL)
-    printf("one worker  %.2f s (--baseline)\n", base->wall_s);
+    printf("%-11s %.2f s (--baseline)\n", one, base->wall_s);
   printf("fit time    %.2f s (the %zu fits' times added up)\n", fits, n);
   printf("speedup     %.2f (%s / wall time%s)\n", speedup,
-         base ? "one worker" : "fit time",
+         base ? one : "fit time",
          base ? "" : "; estimated: --baseline measures it");
-  printf("efficiency  %.2f (speedup / workers)\n", speedup / run->workers);
+  printf("efficiency  %.2f (speedup / workers%s)\n",
+         speedup * (base ? base->workers : 1) / run->workers,
+         base && base->workers > 1 ? " x baseline workers" : "");
 }
 
 static void print_header(const options *o, unsigned workers) {
@@ -415,8 +421,9 @@ static void print_header(const options *o, unsigned workers) {
   for (size_t i = 0; i < g->n_kernel; i++)
     printf("%s%s", i ? ", " : "", svc_kernel_name(g->kernel[i]));
   printf("} x %u folds = %zu fits\n", g->folds, svc_grid_tasks(g));
-  printf("pool: %s, %u worker%s (%u physical cores)\n",
-         backend_name(o->backend), workers, workers == 1 ? "" : "s",
+  printf("pool: %s, %u worker%s%s (%u physical cores)\n",
+         ex_backend_name(o->backend), workers, workers == 1 ? "" : "s",
+         o->backend == PARC_MPI ? " per serving rank" : "",
          parc_physical_cores());
 }
 
@@ -441,7 +448,7 @@ static int write_json(const options *o, const search_run *base,
   fprintf(f, "{\"samples\": %zu, \"noise\": %.17g, \"seed\": %llu, ",
           o->data.samples, o->data.noise, (unsigned long long)o->data.seed);
   fprintf(f, "\"folds\": %u, \"backend\": \"%s\", \"workers\": %u,\n",
-          g->folds, backend_name(o->backend), run->workers);
+          g->folds, ex_backend_name(o->backend), run->workers);
   fprintf(f, " \"order\": \"%s\", \"wall_s\": %.9f, \"pilot_s\": %.9f, ",
           run->longest_first ? "longest" : "grid", run->wall_s, run->pilot_s);
   if (base != NULL)
@@ -518,13 +525,17 @@ static int export_data(const options *o, const svc_data *d) {
 static int run_all(const options *o, const svc_data *d, svc_score *one,
                    svc_score *many) {
   unsigned workers = o->workers ? o->workers : parc_physical_cores();
-  print_header(o, workers);
+  if (ex_reports())
+    print_header(o, workers);
   search_run base = {1, 0, one, 0, 0}, run = {workers, 0, many, 0, 0};
   int with_base = o->baseline && workers > 1;
-  if (with_base && search(o, d, &base) != 0)
-    return 1;
-  if (search(o, d, &run) != 0)
-    return 1;
+  int rc = with_base ? search(o, d, &base) : 0;
+  if (rc == 0 || rc == PARC_ESERVED) { /* a serving rank serves both */
+    int rc2 = search(o, d, &run);
+    rc = rc2 != 0 ? rc2 : rc;
+  }
+  if (rc != 0)
+    return rc == PARC_ESERVED ? 0 : 1;
   return report(o, with_base ? &base : NULL, &run);
 }
 
@@ -544,12 +555,12 @@ int main(int argc, char **argv) {
   svc_score *one = calloc(n, sizeof *one), *many = calloc(n, sizeof *many);
   if (one == NULL || many == NULL)
     rc = 1;
-  else if (o.export_csv != NULL)
+  else if (o.export_csv != NULL && ex_reports())
     rc = export_data(&o, &d);
   if (rc == 0)
     rc = run_all(&o, &d, one, many);
   free(one);
   free(many);
   svc_data_free(&d);
-  return rc;
+  return ex_backend_end(o.backend, rc);
 }

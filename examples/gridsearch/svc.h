@@ -120,21 +120,22 @@ typedef struct svc_grid {
 size_t svc_grid_tasks(const svc_grid *g);
 
 /* Runs every task of the grid on `pool` (parc_map, one task per fit) and
- * writes one score per task to out[0 .. svc_grid_tasks(g)). The data must
- * exist before the pool is created (process workers see it as it was
- * then). progress may be NULL. Returns 0 or the parc_map error;
- * *failed, if not NULL, gets the index of the first failed task. */
-int svc_grid_run(parc_pool *pool, const svc_grid *g, const svc_data *d,
-                 svc_score *out, parc_progress_fn progress, void *arg,
-                 size_t *failed);
+ * writes one score per task to out[0 .. svc_grid_tasks(g)). The tasks fit
+ * the pool's data: the pool must be created with opts.ctx = the svc_data,
+ * made before the pool (process workers see it as it was then; under MPI
+ * every rank makes its own, the same). progress may be NULL. Returns 0 or
+ * the parc_map error; *failed, if not NULL, gets the index of the first
+ * failed task. */
+int svc_grid_run(parc_pool *pool, const svc_grid *g, svc_score *out,
+                 parc_progress_fn progress, void *arg, size_t *failed);
 
 /* As svc_grid_run, with the tasks handed out in `order` (a permutation of
  * the task indices; NULL: grid order). out[t] is still task t's score, and
  * *failed the lowest failed task index in grid order: the order changes
  * when a fit runs, never what it computes. */
-int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const svc_data *d,
-                       const size_t *order, svc_score *out,
-                       parc_progress_fn progress, void *arg, size_t *failed);
+int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const size_t *order,
+                       svc_score *out, parc_progress_fn progress, void *arg,
+                       size_t *failed);
 
 /* ------------------------------------------------------------ longest first */
 
@@ -145,10 +146,10 @@ int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const svc_data *d,
 
 size_t svc_pilot_rows(size_t n, unsigned folds);
 
-/* Runs one pilot fit per setting (C, kernel) on `pool` and writes its CPU
- * time in seconds to cost[s], s = C index * n_kernel + kernel index (0 for
- * a pilot that failed: its real fits will say why). Returns 0 or the
- * parc_map error. */
+/* Runs one pilot fit per setting (C, kernel) on `pool` (whose ctx is d, as
+ * for svc_grid_run) and writes its CPU time in seconds to cost[s], s = C
+ * index * n_kernel + kernel index (0 for a pilot that failed: its real fits
+ * will say why). Returns 0 or the parc_map error. */
 int svc_grid_pilot(parc_pool *pool, const svc_grid *g, const svc_data *d,
                    double *cost);
 

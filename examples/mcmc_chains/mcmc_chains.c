@@ -19,7 +19,7 @@
  * twisted, harder shape; both have mean (0, 0)).
  *
  *   parc-mcmc_chains [--chains C] [--steps S] [--target gauss|banana]
- *                    [-j W] [--backend threads|processes] [--seed S]
+ *                    [-j W] [--backend threads|processes|mpi] [--seed S]
  *
  * Exit status: 0; 1 if a parc call fails or the two runs differ; 2 on a
  * bad command line.
@@ -142,7 +142,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: parc-mcmc_chains [--chains C] [--steps S] "
           "[--target gauss|banana]\n"
-          "                        [-j W] [--backend threads|processes] "
+          "                        [-j W] [--backend threads|processes|mpi] "
           "[--seed S]\n"
           "  --chains C   chains, one task each; chain c uses stream c "
           "(default 8)\n"
@@ -151,7 +151,7 @@ static void usage(FILE *f) {
           "  --target T   gauss (correlation 0.9, default) or banana\n"
           "  -j W         workers of the parallel run (default: physical "
           "cores)\n"
-          "  --backend B  threads (default) or processes\n"
+          "  --backend B  threads (default), processes or mpi\n"
           "  --seed S     generator seed (default 1)\n");
 }
 
@@ -208,25 +208,22 @@ int main(int argc, char **argv) {
   }
   for (uint64_t i = 0; i < o.chains; i++)
     in[i] = (chain_in){i, o.steps, o.target, 0};
+  double t1 = 0, tj = 0;
+  /* A few long tasks: hand them out one at a time. */
+  ex_work w = {.fn = run_chain, .in = in, .in_size = sizeof *in,
+               .n = o.chains, .out_size = sizeof *c1, .chunk = 1};
+  rc = ex_replicates(&o.c, &w, c1, &t1, cj, &tj);
+  if (rc != 0)
+    return ex_backend_end(o.c.backend, rc == PARC_ESERVED ? 0 : 1);
   printf("mcmc_chains: %llu Metropolis chains of %llu steps (half warm-up) "
          "on the %s target (chain c: stream c), seed %llu, %s\n",
          (unsigned long long)o.chains, (unsigned long long)o.steps,
          o.target == TARGET_GAUSS ? "correlated gauss" : "banana",
-         (unsigned long long)o.c.seed,
-         o.c.backend == PARC_THREADS ? "threads" : "processes");
+         (unsigned long long)o.c.seed, ex_backend_name(o.c.backend));
   printf("true values: x mean 0 sd 1; y mean 0 sd %s\n",
          o.target == TARGET_GAUSS ? "1" : "sqrt(3) = 1.732");
-  double t1 = 0, tj = 0;
-  /* A few long tasks: hand them out one at a time. */
-  ex_work w = {.fn = run_chain, .in = in, .in_size = sizeof *in,
-               .n = o.chains, .out = c1, .out_size = sizeof *c1, .chunk = 1};
-  if (ex_run(&o.c, 1, &w, &t1) != 0)
-    return 1;
-  w.out = cj;
-  if (ex_run(&o.c, o.c.workers, &w, &tj) != 0)
-    return 1;
   print_results(&o, cj);
-  ex_print_times(t1, o.c.workers, tj);
+  ex_print_times(&o.c, t1, tj);
   rc = memcmp(c1, cj, o.chains * sizeof *c1) != 0;
   if (rc)
     fprintf(stderr, "MISMATCH: the chains of 1 worker and %u workers "
@@ -236,5 +233,5 @@ int main(int argc, char **argv) {
   free(in);
   free(c1);
   free(cj);
-  return rc;
+  return ex_backend_end(o.c.backend, rc);
 }

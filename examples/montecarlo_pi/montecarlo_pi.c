@@ -6,12 +6,12 @@
  * parc_rng stream i of the seed and returns how many landed inside;
  * parc_map_reduce adds the counts. The darts a task throws depend only on
  * (seed, i), never on which worker ran it, so the count -- and pi -- is the
- * same integer for any worker count and either backend. The program runs
+ * same integer for any worker count and any backend. The program runs
  * the whole thing with 1 worker and with -j workers, checks that both
  * agree bit for bit, and prints the speedup.
  *
  *   parc-montecarlo_pi [--darts N] [--tasks T] [-j W]
- *                      [--backend threads|processes] [--seed S]
+ *                      [--backend threads|processes|mpi] [--seed S]
  *
  * Exit status: 0; 1 if a parc call fails or the two runs differ; 2 on a
  * bad command line.
@@ -59,13 +59,13 @@ static int throw_darts(const void *in, void *out, void *ctx) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: parc-montecarlo_pi [--darts N] [--tasks T] [-j W]\n"
-          "                          [--backend threads|processes] "
+          "                          [--backend threads|processes|mpi] "
           "[--seed S]\n"
           "  --darts N    darts in all (default 50000000)\n"
           "  --tasks T    pool tasks, task i uses stream i (default 1000)\n"
           "  -j W         workers of the parallel run (default: physical "
           "cores)\n"
-          "  --backend B  threads (default) or processes\n"
+          "  --backend B  threads (default), processes or mpi\n"
           "  --seed S     generator seed (default 1)\n");
 }
 
@@ -105,21 +105,19 @@ int main(int argc, char **argv) {
   /* np.array_split's shares: the first darts % T tasks throw one more. */
   for (uint64_t i = 0; i < o.tasks; i++)
     in[i] = (job_in){i, o.darts / o.tasks + (i < o.darts % o.tasks)};
-  const char *be = o.c.backend == PARC_THREADS ? "threads" : "processes";
-  printf("montecarlo_pi: %llu darts in %llu tasks (task i: stream i), "
-         "seed %llu, %s\n", (unsigned long long)o.darts,
-         (unsigned long long)o.tasks, (unsigned long long)o.c.seed, be);
   uint64_t hits1 = 0, hitsj = 0;
   double t1 = 0, tj = 0;
   ex_work w = {.fn = throw_darts, .in = in, .in_size = sizeof *in,
-               .n = o.tasks, .out = &hits1, .out_size = sizeof hits1,
+               .n = o.tasks, .out_size = sizeof hits1,
                .combine = ex_add_u64};
-  if (ex_run(&o.c, 1, &w, &t1) != 0)
-    return 1;
-  w.out = &hitsj;
-  if (ex_run(&o.c, o.c.workers, &w, &tj) != 0)
-    return 1;
+  rc = ex_replicates(&o.c, &w, &hits1, &t1, &hitsj, &tj);
   free(in);
+  if (rc != 0)
+    return ex_backend_end(o.c.backend, rc == PARC_ESERVED ? 0 : 1);
+  printf("montecarlo_pi: %llu darts in %llu tasks (task i: stream i), "
+         "seed %llu, %s\n", (unsigned long long)o.darts,
+         (unsigned long long)o.tasks, (unsigned long long)o.c.seed,
+         ex_backend_name(o.c.backend));
   double pi = 4.0 * (double)hitsj / (double)o.darts;
   /* Binomial standard error of the estimate: 4 sqrt(p (1 - p) / N). */
   double p = PI / 4, se = 4 * sqrt(p * (1 - p) / (double)o.darts);
@@ -127,12 +125,12 @@ int main(int argc, char **argv) {
          (unsigned long long)o.darts);
   printf("result: pi ~ %.17g\n", pi);
   printf("error %+.3g (standard error %.2g)\n", pi - PI, se);
-  ex_print_times(t1, o.c.workers, tj);
+  ex_print_times(&o.c, t1, tj);
   if (hits1 != hitsj) {
     fprintf(stderr, "MISMATCH: 1 worker counted %llu hits, %u workers %llu\n",
             (unsigned long long)hits1, o.c.workers, (unsigned long long)hitsj);
-    return 1;
+    return ex_backend_end(o.c.backend, 1);
   }
   printf("1 worker and %u workers agree bit for bit\n", o.c.workers);
-  return 0;
+  return ex_backend_end(o.c.backend, 0);
 }

@@ -10,12 +10,12 @@
  * stream t, and counts those at least as extreme as the observed
  * difference (two-sided); parc_map_reduce adds the counts. The p-value is
  * (count + 1) / (P + 1). The counts depend only on (seed, t), so the
- * p-value is the same for any worker count and either backend; the program
+ * p-value is the same for any worker count and any backend; the program
  * runs with 1 worker and with -j workers, checks that, and prints the
  * speedup.
  *
  *   parc-permutation_test [--n N] [--effect D] [--perms P] [--tasks T]
- *                         [-j W] [--backend threads|processes] [--seed S]
+ *                         [-j W] [--backend threads|processes|mpi] [--seed S]
  *
  * Exit status: 0; 1 if a parc call fails or the two runs differ; 2 on a
  * bad command line.
@@ -105,15 +105,15 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: parc-permutation_test [--n N] [--effect D] [--perms P] "
           "[--tasks T]\n"
-          "                             [-j W] [--backend threads|processes]"
-          " [--seed S]\n"
+          "                             [-j W] "
+          "[--backend threads|processes|mpi] [--seed S]\n"
           "  --n N       values per sample (default 100)\n"
           "  --effect D  population mean of B minus that of A (default 0.3)\n"
           "  --perms P   random relabellings (default 600000)\n"
           "  --tasks T   pool tasks, task t uses stream t (default 1000)\n"
           "  -j W        workers of the parallel run (default: physical "
           "cores)\n"
-          "  --backend B threads (default) or processes\n"
+          "  --backend B threads (default), processes or mpi\n"
           "  --seed S    generator seed (default 1)\n");
 }
 
@@ -182,11 +182,21 @@ int main(int argc, char **argv) {
   double observed = make_data(&o, pooled);
   for (uint64_t t = 0; t < o.tasks; t++)
     in[t] = (job_in){t, o.perms / o.tasks + (t < o.perms % o.tasks)};
+  uint64_t c1 = 0, cj = 0;
+  double t1 = 0, tj = 0;
+  ex_work w = {.fn = relabel, .in = in, .in_size = sizeof *in, .n = o.tasks,
+               .out_size = sizeof c1, .combine = ex_add_u64};
+  rc = ex_replicates(&o.c, &w, &c1, &t1, &cj, &tj);
+  if (rc != 0) {
+    free(pooled);
+    free(in);
+    return ex_backend_end(o.c.backend, rc == PARC_ESERVED ? 0 : 1);
+  }
   printf("permutation_test: A ~ N(0, 1), B ~ N(%g, 1), %llu values each; "
          "%llu relabellings in %llu tasks (task t: stream t), seed %llu, %s\n",
          o.effect, (unsigned long long)o.n, (unsigned long long)o.perms,
          (unsigned long long)o.tasks, (unsigned long long)o.c.seed,
-         o.c.backend == PARC_THREADS ? "threads" : "processes");
+         ex_backend_name(o.c.backend));
   /* For comparison: the normal approximation with the pooled variance. */
   double ss = 0, mean = g.total / (double)(2 * o.n);
   for (size_t i = 0; i < 2 * o.n; i++)
@@ -194,27 +204,18 @@ int main(int argc, char **argv) {
   double se = sqrt(ss / (double)(2 * o.n - 1) * 2 / (double)o.n);
   printf("normal approximation: z = %.3f, two-sided p ~ %.4f\n",
          observed / se, erfc(fabs(observed / se) / sqrt(2.0)));
-  uint64_t c1 = 0, cj = 0;
-  double t1 = 0, tj = 0;
-  ex_work w = {.fn = relabel, .in = in, .in_size = sizeof *in, .n = o.tasks,
-               .out = &c1, .out_size = sizeof c1, .combine = ex_add_u64};
-  if (ex_run(&o.c, 1, &w, &t1) != 0)
-    return 1;
-  w.out = &cj;
-  if (ex_run(&o.c, o.c.workers, &w, &tj) != 0)
-    return 1;
   printf("result: observed mean(B) - mean(A) = %.17g\n", observed);
   printf("result: %llu of %llu relabellings as extreme, p = %.17g\n",
          (unsigned long long)cj, (unsigned long long)o.perms,
          (double)(cj + 1) / (double)(o.perms + 1));
-  ex_print_times(t1, o.c.workers, tj);
+  ex_print_times(&o.c, t1, tj);
   free(pooled);
   free(in);
   if (c1 != cj) {
     fprintf(stderr, "MISMATCH: 1 worker counted %llu, %u workers %llu\n",
             (unsigned long long)c1, o.c.workers, (unsigned long long)cj);
-    return 1;
+    return ex_backend_end(o.c.backend, 1);
   }
   printf("1 worker and %u workers agree bit for bit\n", o.c.workers);
-  return 0;
+  return ex_backend_end(o.c.backend, 0);
 }
