@@ -14,16 +14,10 @@
  * thread sees `stopping` within one tick of its wait (100 ms).
  *
  * Under mpirun (parc-run-mpi, run_main with a run_mpi) the same loop runs
- * on rank 0 over a PARC_MPI pool whose workers are the other ranks' lanes
- * (-j on each rank); rank 0 only schedules and records. Only the task's
- * encoding differs: a job goes as its index and attempt, and comes back as
- * flat bytes (run_wire.c), with the slot it ran in so rank 0 writes the
- * same command line. One job in flight per lane, so that a halt leaves
- * nothing queued. Every rank parses the same command line; before the
- * pool (collective), the ranks agree that each is ready and sees the same
- * jobs. Each rank takes its own signals (mpirun forwards them); --halt is
- * counted on rank 0, which then starts no more jobs (those running on
- * other ranks run to their end: rank 0 cannot reach them).
+ * on rank 0 over a PARC_MPI pool whose workers are the other ranks' lanes;
+ * run_ranks.c holds what differs. What the user sees while the jobs run,
+ * their output and the progress, is run_output.c; the state all three
+ * share is run_state.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,49 +29,13 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "parc.h"
-#include "run.h"
+#include "run_state.h"
 
 extern char **environ;
 
 #define TICK 0.1            /* seconds between looks at signals and progress */
-#define PLAIN_PROGRESS 5.0  /* seconds between plain progress lines */
 #define EXIT_USAGE 2
 #define MAX_FAIL_EXIT 101
-
-typedef struct job {
-  size_t index;
-  unsigned attempt;     /* 1.. */
-  int not_started;      /* the stop came first */
-  char *line;           /* the command line that ran */
-  run_result res;
-  int done;             /* finished, waiting for its turn to print (-k) */
-} job;
-
-typedef struct run_state {
-  run_opts o;
-  run_inputs in;
-  run_template *tmpl;
-  run_records *rec;
-  run_signals sig;
-  char **env;           /* the jobs' environment, less PARC_JOB/PARC_SLOT */
-  size_t nenv, env_own; /* env[env_own..nenv) are ours to free */
-  _Atomic int running;  /* lanes running a job now */
-  _Atomic int closed;   /* --halt reached or a failed record: start no job */
-  _Atomic size_t lane_failures; /* final failures, counted by the lanes */
-  size_t ndone, nfailed, nstopped, torun; /* torun: less skipped ones */
-  _Atomic int signo;    /* the first SIGINT/SIGTERM, or 0 */
-  int fatal;            /* a record could not be written */
-  double t0, last_plain;
-  int tty, color, bar_shown;
-  pthread_mutex_t out_lock; /* stdout/stderr: job output and the bar */
-  const run_mpi *mpi;   /* under mpirun, else NULL */
-  char host[RUN_HOST_MAX]; /* mpirun: "hostname:rank" of this rank */
-  pthread_mutex_t slot_lock; /* mpirun: the slots of this rank's lanes */
-  unsigned char *slot_used;
-  size_t nslots;
-  void *wire;           /* mpirun, rank 0: one result, as it arrives */
-} run_state;
 
 /* ------------------------------------------------------------ usage */
 
@@ -135,107 +93,6 @@ static int build_env(run_state *s) {
   return 0;
 }
 
-/* ------------------------------------------------------------ output */
-
-static void clear_bar(run_state *s) {
-  if (s->bar_shown) fputs("\r\033[K", stderr);
-  s->bar_shown = 0;
-}
-
-static void fmt_time(char *b, size_t n, double t) {
-  long v = (long)(t + 0.5);
-  if (v >= 3600) snprintf(b, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
-  else snprintf(b, n, "%ld:%02ld", v / 60, v % 60);
-}
-
-/* Prints the progress: the bar on a terminal, else a line now and then. */
-static void progress(run_state *s, int final) {
-  if (s->o.quiet || s->o.dry_run) return;
-  double now = run_wall_now(), el = now - s->t0;
-  if (!s->tty && !final && now - s->last_plain < PLAIN_PROGRESS) return;
-  if (!s->tty && final && s->last_plain == s->t0) return; /* short run */
-  size_t finished = s->ndone + s->nstopped;
-  char elapsed[32], eta[32] = "-";
-  fmt_time(elapsed, sizeof elapsed, el);
-  if (s->ndone > 0 && s->torun > finished)
-    fmt_time(eta, sizeof eta, el / (double)s->ndone * (double)(s->torun - finished));
-  const char *red = s->color && s->nfailed ? "\033[31m" : "";
-  const char *off = *red ? "\033[0m" : "";
-  pthread_mutex_lock(&s->out_lock);
-  if (s->tty) {
-    char bar[31];
-    size_t fill = s->torun ? 30 * finished / s->torun : 30;
-    for (size_t i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
-    bar[30] = '\0';
-    fprintf(stderr, "\r\033[K[%s] %zu/%zu done, %s%zu failed%s, %d running, "
-            "%s elapsed, ETA %s", bar, s->ndone, s->torun, red, s->nfailed,
-            off, atomic_load(&s->running), elapsed, eta);
-    s->bar_shown = 1;
-    if (final) {
-      fputc('\n', stderr);
-      s->bar_shown = 0;
-    }
-  } else {
-    fprintf(stderr, "parc run: %zu/%zu done, %zu failed, %d running, %s "
-            "elapsed, ETA %s\n", s->ndone, s->torun, s->nfailed,
-            atomic_load(&s->running), elapsed, eta);
-    s->last_plain = now;
-  }
-  fflush(stderr);
-  pthread_mutex_unlock(&s->out_lock);
-}
-
-/* The --tag prefix: the job's values, space-separated, then a TAB. */
-static void put_tag(const run_state *s, size_t index, FILE *f) {
-  for (size_t k = 0; k < s->in.nsrc; k++)
-    fprintf(f, "%s%s", k ? " " : "",
-            s->in.src[k].values[run_inputs_pick(&s->in, index, k)]);
-  fputc('\t', f);
-}
-
-static void put_text(const run_state *s, size_t index, FILE *f,
-                     const char *p, size_t n) {
-  if (n == 0) return;
-  if (!s->o.tag) {
-    fwrite(p, 1, n, f);
-    return;
-  }
-  while (n > 0) {
-    const char *nl = memchr(p, '\n', n);
-    size_t k = nl ? (size_t)(nl - p) + 1 : n;
-    put_tag(s, index, f);
-    fwrite(p, 1, k, f);
-    p += k;
-    n -= k;
-  }
-}
-
-static void print_job(run_state *s, const job *j) {
-  if (s->o.line_buffer && !s->mpi) return; /* printed as it came */
-  pthread_mutex_lock(&s->out_lock);
-  clear_bar(s);
-  put_text(s, j->index, stdout, j->res.out.data, j->res.out.len);
-  fflush(stdout);
-  put_text(s, j->index, stderr, j->res.err.data, j->res.err.len);
-  fflush(stderr);
-  pthread_mutex_unlock(&s->out_lock);
-}
-
-typedef struct line_ctx {
-  run_state *s;
-  size_t index;
-} line_ctx;
-
-static void print_line(void *arg, int fd, const char *line, size_t n) {
-  line_ctx *c = arg;
-  FILE *f = fd == 1 ? stdout : stderr;
-  pthread_mutex_lock(&c->s->out_lock);
-  clear_bar(c->s);
-  put_text(c->s, c->index, f, line, n);
-  fflush(f);
-  pthread_mutex_unlock(&c->s->out_lock);
-}
-
 /* ------------------------------------------------------------ one lane */
 
 /* Have `failed` failures reached --halt's limit? */
@@ -269,8 +126,8 @@ static void count_failure(run_state *s, const job *j) {
     stop_lanes(s, s->sig.stop_fd);
 }
 
-/* Runs job j in `slot` (1-based) to its end; j->line is what ran. */
-static void run_one(run_state *s, job *j, unsigned slot) {
+/* Runs job j (run_state.h); the MPI pool's task (run_ranks.c) calls it too. */
+void run_lane_exec(run_state *s, job *j, unsigned slot) {
   char **argv, *line, job_var[40], slot_var[40];
   if (run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line)) {
     j->res.exit_code = 127;
@@ -291,9 +148,9 @@ static void run_one(run_state *s, job *j, unsigned slot) {
   envp[s->nenv] = job_var;
   envp[s->nenv + 1] = slot_var;
   envp[s->nenv + 2] = NULL;
-  line_ctx lc = {s, j->index};
+  run_line_ctx lc = {s, j->index};
   run_exec x = {argv, envp, s->o.timeout, s->o.grace, &s->sig,
-                s->o.line_buffer && !s->mpi ? print_line : NULL, &lc};
+                s->o.line_buffer && !s->mpi ? run_print_line : NULL, &lc};
   atomic_fetch_add(&s->running, 1);
   run_job_exec(&x, &j->res);
   atomic_fetch_sub(&s->running, 1);
@@ -312,100 +169,9 @@ static int job_task(const void *in, void *out, void *ctx) {
     j->not_started = 1;
     return 0;
   }
-  run_one(s, j, (unsigned)parc_worker_id() + 1);
+  run_lane_exec(s, j, (unsigned)parc_worker_id() + 1);
   count_failure(s, j);
   return 0;
-}
-
-/* ------------------------------------------------------------ mpirun */
-
-typedef struct wire_job { /* what a job is on the wire */
-  uint64_t index;
-  uint32_t attempt, pad;
-} wire_job;
-
-/* The lowest free slot of this rank's lanes (as GNU parallel's {%}). */
-static unsigned slot_take(run_state *s) {
-  unsigned slot = (unsigned)s->nslots + 1; /* none free: an abandoned lane */
-  pthread_mutex_lock(&s->slot_lock);
-  for (size_t i = 0; i < s->nslots; i++)
-    if (!s->slot_used[i]) {
-      s->slot_used[i] = 1;
-      slot = (unsigned)i + 1;
-      break;
-    }
-  pthread_mutex_unlock(&s->slot_lock);
-  return slot;
-}
-
-static void slot_give(run_state *s, unsigned slot) {
-  pthread_mutex_lock(&s->slot_lock);
-  if (slot >= 1 && slot <= s->nslots) s->slot_used[slot - 1] = 0;
-  pthread_mutex_unlock(&s->slot_lock);
-}
-
-/* The task on an MPI pool, on a rank > 0: index and attempt in, the flat
- * result out. --halt is counted on rank 0 (finish). */
-static int job_task_wire(const void *in, void *out, void *ctx) {
-  run_state *s = ctx;
-  wire_job w;
-  memcpy(&w, in, sizeof w);
-  job j = {.index = (size_t)w.index, .attempt = w.attempt};
-  unsigned slot = 0;
-  int not_started = atomic_load(&s->sig.stopping) != 0;
-  if (!not_started) {
-    slot = slot_take(s);
-    run_one(s, &j, slot);
-    slot_give(s, slot);
-  }
-  memcpy(j.res.host, s->host, sizeof j.res.host);
-  run_wire_put(out, &j.res, not_started, slot);
-  run_buf_free(&j.res.out);
-  run_buf_free(&j.res.err);
-  free(j.line);
-  return 0;
-}
-
-/* Rank 0: a finished future's result into j, and the command line that
- * ran (the slot it ran in came back with it). A job whose rank was lost
- * failed, with the reason on its stderr. */
-static void wire_collect(run_state *s, parc_future *f, job *j) {
-  parc_task_status st = {0};
-  int not_started = 0;
-  unsigned slot = 0;
-  int rc = parc_future_wait(f, s->wire, 0, &st);
-  if (rc != 0 || run_wire_get(s->wire, &j->res, &not_started, &slot) != 0) {
-    j->res.out.len = j->res.err.len = 0;
-    j->res.exit_code = 255;
-    j->res.signal = 0;
-    j->res.start = run_wall_now();
-    j->res.runtime = 0;
-    run_buf_str(&j->res.err, "parc run: the job's rank did not answer (");
-    run_buf_str(&j->res.err, parc_err_name(rc ? rc : PARC_ENOMEM));
-    run_buf_str(&j->res.err, ")\n");
-  }
-  j->not_started = not_started;
-  char **argv, *line;
-  if (!not_started &&
-      run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line) == 0) {
-    free(argv);
-    free(j->line);
-    j->line = line;
-  }
-}
-
-/* A digest of the jobs, which every rank must see alike. */
-static uint64_t jobs_digest(const run_inputs *in) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t k = 0; k < in->nsrc; k++) {
-    const run_source *src = &in->src[k];
-    for (size_t v = 0; v <= src->n; v++) {
-      const char *p = v < src->n ? src->values[v] : src->name ? src->name : "";
-      for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-      h = (h ^ 0x1fu ^ (uint64_t)src->linked << 8) * 1099511628211ull;
-    }
-  }
-  return h ^ in->njobs;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -430,9 +196,7 @@ static void job_free(job *j) {
 
 static int submit(run_state *s, parc_pool *pool, flight *fl, job *j) {
   parc_future *f;
-  wire_job w = {j->index, j->attempt, 0};
-  int rc = s->mpi ? parc_submit(pool, job_task_wire, &w, sizeof w,
-                                run_wire_res_size(), &f)
+  int rc = s->mpi ? run_ranks_submit(pool, j, &f)
                   : parc_submit(pool, job_task, &j, sizeof j, 0, &f);
   if (rc != 0) return -1;
   fl->fut[fl->n] = f;
@@ -461,7 +225,7 @@ static void order_flush(run_state *s, order *o) {
   while (o->n > 0 && o->q[o->head]->done) {
     job *j = o->q[o->head++];
     o->n--;
-    print_job(s, j);
+    run_print_job(s, j);
     job_free(j);
   }
 }
@@ -486,7 +250,7 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   run_err err = "";
   if (run_records_add(s->rec, j->index, j->line ? j->line : "", r, err)) {
     pthread_mutex_lock(&s->out_lock);
-    clear_bar(s);
+    run_bar_clear(s);
     fprintf(stderr, "parc run: %s; starting no more jobs\n", err);
     pthread_mutex_unlock(&s->out_lock);
     s->fatal = 1;
@@ -541,11 +305,11 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
     if (s->mpi) atomic_store(&s->running, (int)fl->n); /* one per lane */
     size_t k;
     if (parc_wait_any(fl->fut, fl->n, TICK, &k) != 0) {
-      progress(s, 0);
+      run_progress(s, 0);
       continue;
     }
     job *j = fl->job[k];
-    if (s->mpi) wire_collect(s, fl->fut[k], j);
+    if (s->mpi) run_ranks_collect(s, fl->fut[k], j);
     parc_future_free(fl->fut[k]);
     fl->fut[k] = fl->fut[--fl->n];
     fl->job[k] = fl->job[fl->n];
@@ -554,10 +318,10 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
       j->done = 1;
       order_flush(s, od);
     } else {
-      print_job(s, j);
+      run_print_job(s, j);
       job_free(j);
     }
-    progress(s, 0);
+    run_progress(s, 0);
   }
 }
 
@@ -632,7 +396,7 @@ static int run_jobs(run_state *s) {
   } else {
     s->t0 = s->last_plain = run_wall_now();
     drive(s, pool, &fl, &od);
-    progress(s, 1);
+    run_progress(s, 1);
   }
   parc_pool_destroy(pool);
   free(fl.fut);
@@ -655,14 +419,8 @@ static int set_up(run_state *s, int argc, char **argv, run_err err) {
     ro.joblog = s->o.joblog;
   if (run_records_open(&s->rec, &s->in, &ro, err) != 0) return EXIT_USAGE;
   if (build_env(s) != 0) return run_fail(err, "out of memory"), 1;
-  if (s->mpi) {
-    char h[RUN_HOST_MAX - 16] = "";
-    gethostname(h, sizeof h - 1);
-    snprintf(s->host, sizeof s->host, "%s:%d", h, rank);
-    s->nslots = s->o.jobs;
-    if ((s->slot_used = calloc(s->nslots, 1)) == NULL)
-      return run_fail(err, "out of memory"), 1;
-  }
+  if (s->mpi && run_ranks_set_up(s) != 0)
+    return run_fail(err, "out of memory"), 1;
   if (!s->o.dry_run && start_signals(s) != 0)
     return run_fail(err, "cannot start: %s", strerror(errno)), 1;
   return 0;
@@ -672,7 +430,7 @@ static int set_up(run_state *s, int argc, char **argv, run_err err) {
  * status when they do not (err set where this rank has something to say;
  * a rank > 0 is silent when rank 0 could not start, which says why). */
 static int agree(run_state *s, int rc, run_err err) {
-  int a = s->mpi->agree(rc == 0, rc == 0 ? jobs_digest(&s->in) : 0);
+  int a = s->mpi->agree(rc == 0, rc == 0 ? run_ranks_digest(&s->in) : 0);
   if ((a & RUN_AGREE_RANK0) && s->mpi->rank > 0)
     return err[0] = '\0', rc ? rc : EXIT_USAGE;
   if (rc != 0 || a == 0) return rc;

@@ -1,7 +1,9 @@
 /* run.h -- the pieces of `parc run` (docs/parc-run.md).
  *
- *   run.c           the scheduling loop on a libparc thread pool, output,
- *                   progress, signals
+ *   run.c           the scheduling loop on a libparc thread pool, the
+ *                   lanes, signals, the exit status (its state: run_state.h)
+ *   run_output.c    the jobs' output (--tag, -k, --line-buffer), progress
+ *   run_ranks.c     the loop's tasks and results across MPI ranks
  *   run_args.c      options and the command line, checked before any job
  *   run_input.c     input sources: ::: lists, :::: files, stdin, --grid axes,
  *                   and which values job i takes (cartesian and linked)
@@ -9,7 +11,10 @@
  *                   `sh -c` string for one job, shell quoting
  *   run_job.c       one job: spawn, collect output, timeout, stop, reap
  *   run_record.c    what is written down: job log and resume, the results
- *                   directory and results.csv with metrics, --best
+ *                   directory and results.csv (its table: run_record.h)
+ *   run_metrics.c   the metrics in a job's stdout: key=value lines, a JSON
+ *                   last line
+ *   run_best.c      --best: the metric per setting, --average-over
  *   run_wire.c      a job's result as flat bytes, for mpirun (parc-run-mpi)
  *   run_launch.c    in `parc` only: under mpirun, exec parc-run-mpi
  *
@@ -177,12 +182,20 @@ int run_records_done(const run_records *r, const char *line);
 /* Writes one finished job: its joblog line, its output files, its row. */
 int run_records_add(run_records *r, size_t job, const char *line,
                     const run_result *res, run_err err);
-/* Prints the --best table to `f`. */
+void run_records_close(run_records *r);
+
+/* run_metrics.c: calls fn with each metric in a job's stdout, in the order
+ * they appear (key=value lines, then the keys of a JSON last line). key
+ * and val are not NUL-terminated; they point into `out` or into a buffer
+ * that lives until fn returns. */
+typedef void (*run_metric_fn)(void *arg, const char *key, size_t kn,
+                              const char *val, size_t vn);
+void run_metrics_parse(const run_buf *out, run_metric_fn fn, void *arg);
+
+/* run_best.c: prints the --best table to `f`. */
 int run_records_best(const run_records *r, FILE *f, const char *metric,
                      int minimize, char **average_over, size_t navg,
                      run_err err);
-void run_records_close(run_records *r);
-
 /* Checks that --best / --average-over name known things (before running). */
 int run_records_check_axes(const run_inputs *in, char **average_over,
                            size_t navg, run_err err);
@@ -190,7 +203,7 @@ int run_records_check_axes(const run_inputs *in, char **average_over,
 /* ---------------------------------------------------------------- mpirun */
 
 /* parc run across MPI ranks (parc-run-mpi, cli/run_mpi_main.c): the same
- * loop on a PARC_MPI pool; see run.c. */
+ * loop on a PARC_MPI pool; see run.c and run_ranks.c. */
 enum {
   RUN_AGREE_RANK0 = 1,   /* rank 0 is not ready */
   RUN_AGREE_OTHERS = 2,  /* some rank is not ready or sees other jobs */

@@ -10,45 +10,27 @@
  * column (a metric seen for the first time) or a replaced row rewrites the
  * whole file into a temporary name and renames it over the old one, so a
  * reader, or a crash, only ever sees a complete table.
+ *
+ * The metrics in a job's output are found by run_metrics.c; this file
+ * decides their columns. The --best summary of the table is run_best.c
+ * (the table's layout is in run_record.h).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "run_record.h"
 
 #define NAME_MAX_BYTES 200
 
-typedef struct row {
-  char *key;    /* the job's values joined by \x1f */
-  char **cell;  /* by column; NULL: empty */
-  size_t ncell;
-} row;
-
-struct run_records {
-  const run_inputs *in;
-  int joblog_fd;         /* -1: no job log */
-  int joblog_new;        /* the header is still to be written */
-  uint64_t *done;        /* resume: open-addressing set of command hashes */
-  size_t done_cap, done_n;
-  char *dir;             /* --results DIR, or NULL */
-  char **col;            /* column names */
-  size_t ncol;
-  size_t first_metric;   /* columns before this are fixed */
-  row *rows;
-  size_t nrows;
-  int csv_stale;         /* the file must be rewritten whole */
-  char host[256];
-};
-
 static const char *const FIXED_TAIL[] = {"exit", "signal", "start", "runtime",
                                          "host"};
-#define NTAIL (sizeof FIXED_TAIL / sizeof FIXED_TAIL[0])
+_Static_assert(sizeof FIXED_TAIL / sizeof FIXED_TAIL[0] == NTAIL,
+               "NTAIL counts the fixed columns");
 
 static uint64_t fnv1a(const char *s) {
   uint64_t h = 1469598103934665603ull;
@@ -165,12 +147,6 @@ static int log_job(run_records *r, size_t job, const char *line,
 }
 
 /* ------------------------------------------------------------ results.csv */
-
-static int find_col(const run_records *r, const char *name) {
-  for (size_t i = 0; i < r->ncol; i++)
-    if (strcmp(r->col[i], name) == 0) return (int)i;
-  return -1;
-}
 
 static int add_col(run_records *r, const char *name) {
   int i = find_col(r, name);
@@ -332,117 +308,26 @@ static int read_csv(run_records *r, run_err err) {
 
 /* ------------------------------------------------------------ metrics */
 
-static int valid_key(const char *s, size_t n) {
-  if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
-  for (size_t i = 1; i < n; i++)
-    if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.'))
-      return 0;
-  return 1;
-}
+typedef struct metric_ctx { /* where run_metrics_parse's metrics go */
+  run_records *r;
+  row *w;
+} metric_ctx;
 
-static int set_metric(run_records *r, row *w, const char *k, size_t kn,
-                      const char *v, size_t vn) {
+/* A metric becomes a cell of its own column, added when first seen; a key
+ * that names a fixed column or an axis goes under "metric.KEY". A metric
+ * that cannot be stored (out of memory) is left out of the row. */
+static void set_metric(void *arg, const char *k, size_t kn, const char *v,
+                       size_t vn) {
+  metric_ctx *m = arg;
   char name[160];
   snprintf(name, sizeof name, "%.*s", (int)(kn < 120 ? kn : 120), k);
-  int c = find_col(r, name);
-  if (c >= 0 && (size_t)c < r->first_metric) {
+  int c = find_col(m->r, name);
+  if (c >= 0 && (size_t)c < m->r->first_metric) {
     snprintf(name, sizeof name, "metric.%.*s", (int)(kn < 120 ? kn : 120), k);
     c = -1;
   }
-  if (c < 0 && (c = add_col(r, name)) < 0) return -1;
-  return set_cell(w, (size_t)c, v, vn);
-}
-
-/* A JSON string at *p: decoded into b; *p moves past it. 0 or -1. */
-static int json_string(const char **p, run_buf *b) {
-  const char *s = *p + 1;
-  b->len = 0;
-  for (; *s && *s != '"'; s++) {
-    if (*s != '\\') { run_buf_add(b, s, 1); continue; }
-    s++;
-    const char *esc = strchr("\"\\/bfnrt", *s);
-    if (esc && *s) {
-      run_buf_add(b, &"\"\\/\b\f\n\r\t"[esc - "\"\\/bfnrt"], 1);
-    } else if (*s == 'u' && isxdigit((unsigned char)s[1])) {
-      unsigned cp = (unsigned)strtoul((char[]){s[1], s[2], s[3], s[4], 0}, NULL, 16);
-      char u[3] = {(char)(0xE0 | (cp >> 12)), (char)(0x80 | ((cp >> 6) & 0x3F)),
-                   (char)(0x80 | (cp & 0x3F))};
-      if (cp < 0x80) run_buf_add(b, (char[]){(char)cp}, 1);
-      else if (cp < 0x800)
-        run_buf_add(b, (char[]){(char)(0xC0 | (cp >> 6)), (char)(0x80 | (cp & 0x3F))}, 2);
-      else run_buf_add(b, u, 3);
-      s += 4;
-    } else {
-      return -1;
-    }
-  }
-  if (*s != '"') return -1;
-  *p = s + 1;
-  run_buf_add(b, "", 0);
-  return 0;
-}
-
-/* Skips one JSON value (any kind) at *p; 0 or -1. */
-static int json_skip(const char **p) {
-  run_buf tmp = {0};
-  int depth = 0, rc = 0;
-  do {
-    while (isspace((unsigned char)**p)) (*p)++;
-    if (**p == '"') rc = json_string(p, &tmp);
-    else if (**p == '{' || **p == '[') depth++, (*p)++;
-    else if (**p == '}' || **p == ']') depth--, (*p)++;
-    else if (**p == ',' || **p == ':') (*p)++;
-    else if (**p == '\0') rc = -1;
-    else while (**p && !strchr(",}] \t", **p)) (*p)++;
-  } while (rc == 0 && depth > 0);
-  run_buf_free(&tmp);
-  return rc;
-}
-
-/* The keys of a flat JSON object on one line; nested values skipped. */
-static void json_metrics(run_records *r, row *w, const char *s) {
-  run_buf key = {0}, val = {0};
-  while (isspace((unsigned char)*s)) s++;
-  if (*s++ != '{') return;
-  for (;;) {
-    while (isspace((unsigned char)*s)) s++;
-    if (*s != '"' || json_string(&s, &key) != 0) break;
-    while (isspace((unsigned char)*s)) s++;
-    if (*s++ != ':') break;
-    while (isspace((unsigned char)*s)) s++;
-    const char *v = s;
-    if (*s == '"') {
-      if (json_string(&s, &val) != 0) break;
-      set_metric(r, w, key.data, key.len, val.data, val.len);
-    } else if (*s == '{' || *s == '[') {
-      if (json_skip(&s) != 0) break;
-    } else {
-      while (*s && !strchr(",} \t\r", *s)) s++;
-      if (s > v && !(s - v == 4 && memcmp(v, "null", 4) == 0))
-        set_metric(r, w, key.data, key.len, v, (size_t)(s - v));
-    }
-    while (isspace((unsigned char)*s)) s++;
-    if (*s++ != ',') break;
-  }
-  run_buf_free(&key);
-  run_buf_free(&val);
-}
-
-static void parse_metrics(run_records *r, row *w, const run_buf *out) {
-  const char *s = out->data ? out->data : "", *last = NULL;
-  while (*s) {
-    const char *nl = strchr(s, '\n'), *end = nl ? nl : s + strlen(s);
-    const char *eq = memchr(s, '=', (size_t)(end - s));
-    size_t vn = eq ? (size_t)(end - eq - 1) : 0;
-    while (eq && vn > 0 && (eq[vn] == '\r' || eq[vn] == ' ')) vn--;
-    if (eq && valid_key(s, (size_t)(eq - s)))
-      set_metric(r, w, s, (size_t)(eq - s), eq + 1, vn);
-    const char *t = s;
-    while (t < end && isspace((unsigned char)*t)) t++;
-    if (t < end) last = t;
-    s = nl ? nl + 1 : end;
-  }
-  if (last && *last == '{') json_metrics(r, w, last);
+  if (c < 0 && (c = add_col(m->r, name)) < 0) return;
+  set_cell(m->w, (size_t)c, v, vn);
 }
 
 /* ------------------------------------------------------------ output files */
@@ -569,7 +454,8 @@ static int store_row(run_records *r, size_t job, const run_result *res) {
                                                            sizeof tmp)),
                   v, strlen(v));
   }
-  parse_metrics(r, &w, &res->out);
+  metric_ctx mc = {r, &w};
+  run_metrics_parse(&res->out, set_metric, &mc);
   if (rc != 0 || (w.key = row_key(r->in, job)) == NULL) {
     free_row(&w);
     return -1;
@@ -616,117 +502,3 @@ void run_records_close(run_records *r) {
   free(r);
 }
 
-/* ------------------------------------------------------------ --best */
-
-int run_records_check_axes(const run_inputs *in, char **average_over,
-                           size_t navg, run_err err) {
-  for (size_t a = 0; a < navg; a++) {
-    size_t s = 0;
-    char tmp[32];
-    while (s < in->nsrc &&
-           strcmp(run_inputs_name(in, s, tmp, sizeof tmp), average_over[a]))
-      s++;
-    if (s == in->nsrc)
-      return run_fail(err, "--average-over '%s' is not an axis (have: %s%s)",
-                      average_over[a],
-                      in->nsrc ? run_inputs_name(in, 0, tmp, sizeof tmp) : "",
-                      in->nsrc > 1 ? ", ..." : "");
-  }
-  return 0;
-}
-
-typedef struct setting {
-  const row *first; /* a row of the setting: its axis values */
-  double sum, sumsq;
-  size_t n;
-  double mean, std;
-} setting;
-
-static int by_mean_desc(const void *a, const void *b) {
-  const setting *x = a, *y = b;
-  return (x->mean < y->mean) - (x->mean > y->mean);
-}
-
-static int by_mean_asc(const void *a, const void *b) {
-  return by_mean_desc(b, a);
-}
-
-/* Is column c an axis that is not averaged over? */
-static int is_setting_col(const run_records *r, size_t c, char **avg,
-                          size_t navg) {
-  if (c == 0 || c >= r->first_metric - NTAIL) return 0;
-  for (size_t a = 0; a < navg; a++)
-    if (strcmp(r->col[c], avg[a]) == 0) return 0;
-  return 1;
-}
-
-static const char *cell(const row *w, size_t c) {
-  return c < w->ncell && w->cell[c] ? w->cell[c] : "";
-}
-
-static int same_setting(const run_records *r, const row *a, const row *b,
-                        char **avg, size_t navg) {
-  for (size_t c = 1; c < r->ncol; c++)
-    if (is_setting_col(r, c, avg, navg) && strcmp(cell(a, c), cell(b, c)))
-      return 0;
-  return 1;
-}
-
-static void print_setting(const run_records *r, FILE *f, const row *w,
-                          char **avg, size_t navg, const char *sep) {
-  int first = 1;
-  for (size_t c = 1; c < r->ncol; c++)
-    if (is_setting_col(r, c, avg, navg)) {
-      fprintf(f, "%s%s=%s", first ? "" : sep, r->col[c], cell(w, c));
-      first = 0;
-    }
-}
-
-int run_records_best(const run_records *r, FILE *f, const char *metric,
-                     int minimize, char **avg, size_t navg, run_err err) {
-  int mc = find_col(r, metric);
-  setting *st = calloc(r->nrows ? r->nrows : 1, sizeof *st);
-  size_t ns = 0;
-  if (st == NULL) return run_fail(err, "out of memory");
-  for (size_t i = 0; mc >= 0 && i < r->nrows; i++) {
-    const row *w = &r->rows[i];
-    char *end;
-    double v = strtod(cell(w, (size_t)mc), &end);
-    if (strcmp(cell(w, (size_t)find_col(r, "exit")), "0") != 0 ||
-        end == cell(w, (size_t)mc) || *end != '\0' || !isfinite(v))
-      continue;
-    size_t k = 0;
-    while (k < ns && !same_setting(r, st[k].first, w, avg, navg)) k++;
-    if (k == ns) st[ns++].first = w;
-    st[k].sum += v;
-    st[k].sumsq += v * v;
-    st[k].n++;
-  }
-  if (ns == 0) {
-    free(st);
-    return run_fail(err, "--best: no successful job printed metric '%s'",
-                    metric);
-  }
-  for (size_t k = 0; k < ns; k++) {
-    st[k].mean = st[k].sum / (double)st[k].n;
-    double var = st[k].sumsq / (double)st[k].n - st[k].mean * st[k].mean;
-    st[k].std = var > 0 ? sqrt(var) : 0;
-  }
-  qsort(st, ns, sizeof *st, minimize ? by_mean_asc : by_mean_desc);
-  fprintf(f, "\n%s per setting (%s first", metric,
-          minimize ? "lowest" : "highest");
-  for (size_t a = 0; a < navg; a++)
-    fprintf(f, "%s%s", a ? ", " : "; mean \xc2\xb1 std over ", avg[a]);
-  fprintf(f, "):\n");
-  for (size_t k = 0; k < ns; k++) {
-    fprintf(f, "  %-10.6g \xc2\xb1 %-10.6g n=%-4zu ", st[k].mean, st[k].std,
-            st[k].n);
-    print_setting(r, f, st[k].first, avg, navg, "  ");
-    fputc('\n', f);
-  }
-  fprintf(f, "best: ");
-  print_setting(r, f, st[0].first, avg, navg, " ");
-  fprintf(f, "  %s = %.6g \xc2\xb1 %.6g\n", metric, st[0].mean, st[0].std);
-  free(st);
-  return 0;
-}

@@ -1,0 +1,129 @@
+/* run_ranks.c -- `parc run` across MPI ranks (parc-run-mpi, run_main with
+ * a run_mpi; docs/parc-run.md, "Across nodes: mpirun"): what differs from
+ * the loop on threads (run.c).
+ *
+ * The same loop runs on rank 0 over a PARC_MPI pool whose workers are the
+ * other ranks' lanes (-j on each rank); rank 0 only schedules and records.
+ * Only the task's encoding differs: a job goes as its index and attempt,
+ * and comes back as flat bytes (run_wire.c), with the slot it ran in so
+ * rank 0 writes the same command line. One job in flight per lane, so
+ * that a halt leaves nothing queued. Every rank parses the same command
+ * line; before the pool (collective), the ranks agree that each is ready
+ * and sees the same jobs (run_ranks_digest). Each rank takes its own
+ * signals (mpirun forwards them); --halt is counted on rank 0, which then
+ * starts no more jobs (those running on other ranks run to their end:
+ * rank 0 cannot reach them).
+ *
+ * No MPI call here: the pool does the talking, so this file is built into
+ * `parc` too (where run_state.mpi is always NULL).
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run_state.h"
+
+int run_ranks_set_up(run_state *s) {
+  char h[RUN_HOST_MAX - 16] = "";
+  gethostname(h, sizeof h - 1);
+  snprintf(s->host, sizeof s->host, "%s:%d", h, s->mpi->rank);
+  s->nslots = s->o.jobs;
+  return (s->slot_used = calloc(s->nslots, 1)) == NULL ? -1 : 0;
+}
+
+typedef struct wire_job { /* what a job is on the wire */
+  uint64_t index;
+  uint32_t attempt, pad;
+} wire_job;
+
+/* The lowest free slot of this rank's lanes (as GNU parallel's {%}). */
+static unsigned slot_take(run_state *s) {
+  unsigned slot = (unsigned)s->nslots + 1; /* none free: an abandoned lane */
+  pthread_mutex_lock(&s->slot_lock);
+  for (size_t i = 0; i < s->nslots; i++)
+    if (!s->slot_used[i]) {
+      s->slot_used[i] = 1;
+      slot = (unsigned)i + 1;
+      break;
+    }
+  pthread_mutex_unlock(&s->slot_lock);
+  return slot;
+}
+
+static void slot_give(run_state *s, unsigned slot) {
+  pthread_mutex_lock(&s->slot_lock);
+  if (slot >= 1 && slot <= s->nslots) s->slot_used[slot - 1] = 0;
+  pthread_mutex_unlock(&s->slot_lock);
+}
+
+/* The task on an MPI pool, on a rank > 0: index and attempt in, the flat
+ * result out. --halt is counted on rank 0 (finish). */
+static int job_task_wire(const void *in, void *out, void *ctx) {
+  run_state *s = ctx;
+  wire_job w;
+  memcpy(&w, in, sizeof w);
+  job j = {.index = (size_t)w.index, .attempt = w.attempt};
+  unsigned slot = 0;
+  int not_started = atomic_load(&s->sig.stopping) != 0;
+  if (!not_started) {
+    slot = slot_take(s);
+    run_lane_exec(s, &j, slot);
+    slot_give(s, slot);
+  }
+  memcpy(j.res.host, s->host, sizeof j.res.host);
+  run_wire_put(out, &j.res, not_started, slot);
+  run_buf_free(&j.res.out);
+  run_buf_free(&j.res.err);
+  free(j.line);
+  return 0;
+}
+
+int run_ranks_submit(parc_pool *pool, const job *j, parc_future **f) {
+  wire_job w = {j->index, j->attempt, 0};
+  return parc_submit(pool, job_task_wire, &w, sizeof w, run_wire_res_size(),
+                     f);
+}
+
+/* The slot the job ran in came back with it, so rank 0 writes the same
+ * command line as the rank that ran it. */
+void run_ranks_collect(run_state *s, parc_future *f, job *j) {
+  parc_task_status st = {0};
+  int not_started = 0;
+  unsigned slot = 0;
+  int rc = parc_future_wait(f, s->wire, 0, &st);
+  if (rc != 0 || run_wire_get(s->wire, &j->res, &not_started, &slot) != 0) {
+    j->res.out.len = j->res.err.len = 0;
+    j->res.exit_code = 255;
+    j->res.signal = 0;
+    j->res.start = run_wall_now();
+    j->res.runtime = 0;
+    run_buf_str(&j->res.err, "parc run: the job's rank did not answer (");
+    run_buf_str(&j->res.err, parc_err_name(rc ? rc : PARC_ENOMEM));
+    run_buf_str(&j->res.err, ")\n");
+  }
+  j->not_started = not_started;
+  char **argv, *line;
+  if (!not_started &&
+      run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line) == 0) {
+    free(argv);
+    free(j->line);
+    j->line = line;
+  }
+}
+
+/* FNV-1a over each source's values, then its name, each closed by a
+ * separator that carries the linked flag; then the number of jobs. */
+uint64_t run_ranks_digest(const run_inputs *in) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t k = 0; k < in->nsrc; k++) {
+    const run_source *src = &in->src[k];
+    for (size_t v = 0; v <= src->n; v++) {
+      const char *p = v < src->n ? src->values[v] : src->name ? src->name : "";
+      for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+      h = (h ^ 0x1fu ^ (uint64_t)src->linked << 8) * 1099511628211ull;
+    }
+  }
+  return h ^ in->njobs;
+}
