@@ -60,7 +60,8 @@ static const char *const THREAD_VARS[] = {"OMP_NUM_THREADS",
                                           "OPENBLAS_NUM_THREADS",
                                           "MKL_NUM_THREADS"};
 
-/* The environment of every job, less the per-job PARC_JOB and PARC_SLOT. */
+/* The environment of every job, less the per-job PARC_JOB and PARC_SLOT
+ * and, under mpirun, the launcher's variables (run_ranks_launcher_var). */
 static int build_env(run_state *s) {
   size_t n = 0;
   while (environ[n]) n++;
@@ -75,7 +76,8 @@ static int build_env(run_state *s) {
   int have[3] = {0, 0, 0};
   for (size_t i = 0; i < n; i++) {
     const char *e = environ[i];
-    int drop = env_is(e, "PARC_JOB") || env_is(e, "PARC_SLOT");
+    int drop = env_is(e, "PARC_JOB") || env_is(e, "PARC_SLOT") ||
+               (s->mpi && run_ranks_launcher_var(e));
     for (int k = 0; k < 3; k++)
       if (env_is(e, THREAD_VARS[k])) {
         have[k] = 1;

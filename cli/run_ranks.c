@@ -127,3 +127,23 @@ uint64_t run_ranks_digest(const run_inputs *in) {
   }
   return h ^ in->njobs;
 }
+
+/* A job started by a rank inherits the rank's environment, and with it
+ * the launcher's word that it is that rank: an MPI program run as a job
+ * would then try to join the launcher's job as a rank that already
+ * exists, and fail or hang in MPI_Init. Without these it starts as a
+ * singleton (MPI_COMM_WORLD of one), as it would from a shell. Kept: the
+ * user's own settings, OMPI_MCA_* (but for those of the launch itself)
+ * and OMPI_ALLOW_RUN_AS_ROOT*. */
+int run_ranks_launcher_var(const char *e) {
+  static const char *const launch[] = {
+      "PMIX_",          "PMI_",          "OMPI_MCA_orte_", "OMPI_MCA_ess",
+      "OMPI_MCA_pmix",  "OMPI_MCA_initial_wdir=",
+      "OMPI_MCA_shmem_RUNTIME_QUERY_hint="};
+  static const char *const kept[] = {"OMPI_MCA_", "OMPI_ALLOW_RUN_AS_ROOT"};
+  for (size_t i = 0; i < sizeof launch / sizeof *launch; i++)
+    if (strncmp(e, launch[i], strlen(launch[i])) == 0) return 1;
+  for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+    if (strncmp(e, kept[i], strlen(kept[i])) == 0) return 0;
+  return strncmp(e, "OMPI_", 5) == 0; /* OMPI_COMM_WORLD_RANK ... */
+}

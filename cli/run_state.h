@@ -83,5 +83,8 @@ int run_ranks_submit(parc_pool *pool, const job *j, parc_future **f);
 void run_ranks_collect(run_state *s, parc_future *f, job *j);
 /* A digest of the jobs, which every rank must see alike. */
 uint64_t run_ranks_digest(const run_inputs *in);
+/* Is environment entry e ("NAME=value") one by which the launcher tells a
+ * process that it is a rank? A job must not inherit it. */
+int run_ranks_launcher_var(const char *e);
 
 #endif

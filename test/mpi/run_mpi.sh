@@ -42,4 +42,18 @@ check_rc "--resume of the whole sweep" 0
 check_eq "--resume ran nothing new" 30 "$(count_lines marks)"
 check_eq "--resume: joblog unchanged" 31 "$(count_lines jl)"
 
+# A job does not inherit the launcher's word that it is a rank (else an
+# MPI program run as a job fails or hangs in MPI_Init), but keeps the
+# user's Open MPI settings.
+mpi_parc --shell 'env | grep -c -E "^(PMIX_|PMI_|OMPI_COMM_WORLD_|OMPI_MCA_orte_)"; echo ok={}' ::: 1
+check_eq "a job sees no launcher variable" "$(lines 0 ok=1)" "$OUT"
+mpi_parc --shell 'echo "$OMPI_ALLOW_RUN_AS_ROOT$OMPI_MCA_rmaps_base_oversubscribe" {}' ::: x
+check_eq "a job keeps the user's OMPI_ALLOW_RUN_AS_ROOT and OMPI_MCA_*" "11 x" "$OUT"
+if [ -n "${MPI_SINGLETON:-}" ]; then
+  mpi_parc "$MPI_SINGLETON" ::: 1 2 3
+  check_rc "MPI programs as jobs" 0
+  check_eq "each MPI job runs as a singleton" \
+    "$(lines 'size=1' 'size=1' 'size=1')" "$OUT"
+fi
+
 done_testing
