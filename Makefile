@@ -15,7 +15,7 @@ CMAKE_FLAGS ?=
 # Debian packages the build and the tests need (binary -> package).
 DEBIAN_PACKAGES = cmake make gcc pkg-config libhwloc-dev libcriterion-dev \
                   libsvm-dev python3 gnuplot-nox libsnappy-dev \
-                  openmpi-bin libopenmpi-dev
+                  openmpi-bin libopenmpi-dev iproute2
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps configure build test run examples bench check-asan \
