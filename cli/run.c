@@ -233,12 +233,26 @@ static void order_flush(run_state *s, order *o) {
 }
 
 
+/* Has parc had a SIGINT/SIGTERM, taken or still pending? (Blocked in
+ * every thread, a signal is pending until the signal thread takes it.) */
+static int stop_signalled(run_state *s) {
+  sigset_t p;
+  return atomic_load(&s->signo) != 0 ||
+         (sigpending(&p) == 0 &&
+          (sigismember(&p, SIGINT) == 1 || sigismember(&p, SIGTERM) == 1));
+}
+
 /* A job's future has finished: record it, or run it again. Returns 1 if
- * the job was resubmitted, else 0 (the caller frees or orders it). */
+ * the job was resubmitted, else 0 (the caller frees or orders it).
+ * A job that fails once parc has a SIGINT/SIGTERM counts as stopped even
+ * if its lane did not stop it: the signal may have reached the job first
+ * (srun, scancel and Slurm's time limit signal every process of the step,
+ * deepest first), and its failure is then not its own. */
 static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   run_result *r = &j->res;
   int failed = r->exit_code != 0 || r->signal != 0;
-  if (j->not_started || (r->stopped && failed)) {
+  int stopped = r->stopped || (failed && stop_signalled(s));
+  if (j->not_started || (stopped && failed)) {
     s->nstopped++;
     return 0;
   }

@@ -4,9 +4,11 @@
  *
  * Several ranks are recognised by the launchers' environment: Open MPI's
  * OMPI_COMM_WORLD_SIZE, MPICH/Hydra's PMI_SIZE, and PMIx under Slurm's
- * srun (PMIX_RANK with SLURM_STEP_NUM_TASKS). A job of a parc run (which
- * has PARC_JOB) is not recognised: a nested parc run is a local one.
- * PARC_RUN_MPI=0 turns this off.
+ * srun (PMIX_RANK with SLURM_STEP_NUM_TASKS). srun's several tasks with
+ * no PMIx (no --mpi=pmix where Slurm's default is none) are refused:
+ * each would run every job. A job of a parc run (which has PARC_JOB) is
+ * not recognised: a nested parc run is a local one. PARC_RUN_MPI=0 turns
+ * this off.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +32,25 @@ static int env_above_one(const char *name) {
 }
 
 static int under_launcher(void) {
-  const char *off = getenv("PARC_RUN_MPI");
-  if ((off && strcmp(off, "0") == 0) || getenv("PARC_JOB") != NULL) return 0;
   return env_above_one("OMPI_COMM_WORLD_SIZE") || env_above_one("PMI_SIZE") ||
          (getenv("PMIX_RANK") != NULL &&
           env_above_one("SLURM_STEP_NUM_TASKS"));
 }
 
 void run_launch_mpi(int argc, char **argv) {
-  if (!under_launcher()) return;
+  const char *off = getenv("PARC_RUN_MPI");
+  if ((off && strcmp(off, "0") == 0) || getenv("PARC_JOB") != NULL) return;
+  if (!under_launcher()) {
+    /* srun without an MPI plugin (MpiDefault=none, no --mpi=pmix): every
+     * task would run every job, into the same --results and job log. */
+    if (env_above_one("SLURM_STEP_NUM_TASKS") && getenv("SLURM_PROCID")) {
+      fprintf(stderr, "parc run: started by srun as one of %s tasks, but "
+              "without PMIx (srun --mpi=pmix); set PARC_RUN_MPI=0 to run "
+              "each task on its own\n", getenv("SLURM_STEP_NUM_TASKS"));
+      exit(2);
+    }
+    return;
+  }
   char helper[4096];
   if (parc_find_helper(RUN_MPI_HELPER, helper, sizeof helper) != 0) {
     fprintf(stderr, "parc run: started by an MPI launcher with several "

@@ -4,10 +4,18 @@
  * it with several ranks (run_launch.c); it is built from the same run*.c
  * files with libparc_mpi, only where CMake finds MPI. Every rank runs it;
  * rank 0 schedules and records, the others run jobs (run.c). With a single
- * rank it is plain `parc run`. */
+ * rank it is plain `parc run`. Before run_main, what differs between MPIs
+ * and their launchers is evened out: a launcher of another MPI is refused
+ * (each rank would run every job), Hydra's stdin on ranks > 0 is replaced,
+ * and the descriptors MPI left open are kept from the jobs. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parc_mpi.h"
 #include "run.h"
@@ -25,18 +33,101 @@ static int agree(int ready, uint64_t digest) {
          (differs ? RUN_AGREE_DIFFERS : 0);
 }
 
+/* stdin reaches rank 0 only. Hydra (MPICH, Intel MPI: it sets
+ * MPI_LOCALRANKID) gives the other ranks a pipe that never ends, where
+ * reading the jobs' inputs would wait forever: read /dev/null there, as
+ * under Open MPI, so that the ranks see that their inputs differ. Other
+ * launchers may give every rank the same stdin (srun, mpirun --stdin all):
+ * left as it is. */
+static void hydra_stdin(int rank) {
+  if (rank <= 0 || !getenv("MPI_LOCALRANKID") || !getenv("PMI_RANK")) return;
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  if (fd != STDIN_FILENO) {
+    dup2(fd, STDIN_FILENO);
+    close(fd);
+  }
+}
+
+/* The jobs a rank starts must not inherit the descriptors the launcher
+ * and MPI_Init left open without FD_CLOEXEC: MPICH's Hydra passes on the
+ * ends of its stdout/stderr pipes and its PMI socket, and waits for every
+ * copy to close, so that a job left running by a killed rank would keep
+ * mpiexec waiting until the job ends. The rank itself never execs. */
+static void no_inherit(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    int fd = atoi(e->d_name);
+    if (fd <= STDERR_FILENO || fd == dirfd(d)) continue;
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+  }
+  closedir(d);
+}
+
+/* The ranks the launcher says it started (run_launch.c's variables), 0
+ * if it says nothing. */
+static long launcher_ranks(void) {
+  const char *v = getenv("OMPI_COMM_WORLD_SIZE");
+  if (!v) v = getenv("PMI_SIZE");
+  if (!v && getenv("PMIX_RANK")) v = getenv("SLURM_STEP_NUM_TASKS");
+  return v ? atol(v) : 0;
+}
+
+/* Started as one of several ranks, but MPI_Init made a world of one: the
+ * launcher is another MPI's (Open MPI's mpirun for a parc built with
+ * MPICH, or the other way round), and each rank would run every job. */
+static int other_mpi(int size) {
+  long n = launcher_ranks();
+  if (size != 1 || n <= 1) return 0;
+  const char *r = getenv("OMPI_COMM_WORLD_RANK");
+  if (!r) r = getenv("PMI_RANK");
+  if (!r) r = getenv("PMIX_RANK");
+  if (!r || atol(r) == 0) {
+    char lib[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int len = 0;
+    MPI_Get_library_version(lib, &len);
+    lib[strcspn(lib, "\n,")] = '\0';
+    for (char *c = lib; *c; c++)
+      if (*c == '\t') *c = ' ';
+    fprintf(stderr, "parc run: started as one of %ld ranks, but MPI sees "
+            "one: the launcher is not of the MPI parc-run-mpi was built "
+            "with (%s); start it with that MPI's mpirun or mpiexec\n",
+            n, lib);
+  }
+  return 1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     fputs("usage: parc-run-mpi run ARGS... (started by `parc run` under "
           "mpirun)\n", stderr);
     return 2;
   }
+  /* SIGINT and SIGTERM are taken by run.c's signal thread, which stops
+   * this rank's jobs; they must be blocked in every thread for that.
+   * MPI_Init starts threads of its own (Open MPI's, PMIx's), which inherit
+   * the mask now: blocked later, a launcher's TERM lands in one of them
+   * and kills the rank, and its running jobs live on as orphans. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
   int rc = parc_mpi_init(&argc, &argv);
   if (rc != 0) {
     fprintf(stderr, "parc run: cannot start MPI: %s\n", parc_strerror(rc));
     return 1;
   }
   run_mpi m = {parc_mpi_rank(), parc_mpi_size(), agree};
+  if (other_mpi(m.size)) {
+    parc_mpi_finalize();
+    return 2;
+  }
+  hydra_stdin(m.rank);
+  no_inherit();
   rc = run_main(argc - 2, argv + 2, m.size > 1 ? &m : NULL);
   parc_mpi_finalize();
   return rc;

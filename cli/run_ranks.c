@@ -132,14 +132,25 @@ uint64_t run_ranks_digest(const run_inputs *in) {
  * the launcher's word that it is that rank: an MPI program run as a job
  * would then try to join the launcher's job as a rank that already
  * exists, and fail or hang in MPI_Init. Without these it starts as a
- * singleton (MPI_COMM_WORLD of one), as it would from a shell. Kept: the
+ * singleton (MPI_COMM_WORLD of one), as it would from a shell. Under
+ * srun that word includes Slurm's step and task variables: Open MPI 4
+ * takes SLURM_STEP_ID (with SLURM_NODELIST) for "direct-launched by
+ * srun" and aborts in MPI_Init when no PMIx server answers; without them
+ * the job looks like a program started by a batch script. The job's
+ * allocation (SLURM_JOB_ID, SLURM_NODELIST, ...) is kept. Kept too: the
  * user's own settings, OMPI_MCA_* (but for those of the launch itself)
  * and OMPI_ALLOW_RUN_AS_ROOT*. */
 int run_ranks_launcher_var(const char *e) {
   static const char *const launch[] = {
       "PMIX_",          "PMI_",          "OMPI_MCA_orte_", "OMPI_MCA_ess",
       "OMPI_MCA_pmix",  "OMPI_MCA_initial_wdir=",
-      "OMPI_MCA_shmem_RUNTIME_QUERY_hint="};
+      "OMPI_MCA_shmem_RUNTIME_QUERY_hint=",
+      /* srun's step and task: SLURM_STEP_ID, SLURM_STEP_NUM_TASKS, ... */
+      "SLURM_STEP_",    "SLURM_STEPID=", "SLURM_PROCID=",  "SLURM_LOCALID=",
+      "SLURM_GTIDS=",   "SLURM_TASK_PID=", "SLURM_SRUN_COMM_",
+      "SLURM_PMIX",
+      /* MPICH's Hydra */
+      "MPI_LOCALNRANKS=", "MPI_LOCALRANKID=", "HYDI_CONTROL_FD="};
   static const char *const kept[] = {"OMPI_MCA_", "OMPI_ALLOW_RUN_AS_ROOT"};
   for (size_t i = 0; i < sizeof launch / sizeof *launch; i++)
     if (strncmp(e, launch[i], strlen(launch[i])) == 0) return 1;

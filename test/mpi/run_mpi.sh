@@ -19,7 +19,10 @@ mpi_parc() { # ARGS...: mpirun -n 3 parc run ARGS..., like run_parc
 }
 
 cd "$T" || exit 1
-job='echo {} >> marks; echo v={}; [ {} != 13 ]'
+# Each job takes 10 ms, so that both serving ranks get some: with jobs of
+# 1 ms, a rank whose messages are late by a few ms (seen with MPICH on a
+# busy machine) may have none before the 30 are done.
+job='echo {} >> marks; echo v={}; sleep 0.01; [ {} != 13 ]'
 mpi_parc -j 2 --results R --joblog jl --shell "$job" ::: $(seq 1 30)
 check_rc "30 jobs, job 13 fails: exit status 1" 1
 check_eq "each job ran exactly once" "$(seq 1 30)" "$(sort -n marks)"
@@ -49,11 +52,73 @@ mpi_parc --shell 'env | grep -c -E "^(PMIX_|PMI_|OMPI_COMM_WORLD_|OMPI_MCA_orte_
 check_eq "a job sees no launcher variable" "$(lines 0 ok=1)" "$OUT"
 mpi_parc --shell 'echo "$OMPI_ALLOW_RUN_AS_ROOT$OMPI_MCA_rmaps_base_oversubscribe" {}' ::: x
 check_eq "a job keeps the user's OMPI_ALLOW_RUN_AS_ROOT and OMPI_MCA_*" "11 x" "$OUT"
+# Nor the descriptors MPI_Init and the launcher left open (MPICH's Hydra
+# waits for its pipes to close, even when a job outlives its rank).
+mpi_parc --shell 'ls -l /proc/$$/fd | grep -c socket; : {}' ::: 1 2
+check_eq "a job inherits no socket of its rank's MPI" "$(lines 0 0)" "$OUT"
+
+# Jobs from stdin reach rank 0 only: the others see no jobs and say so,
+# rank 0 exits 2. (Hydra gives ranks > 0 a stdin that never ends.)
+printf '1\n2\n' | timeout -k 5 "$PARC_TEST_LIMIT" "$MPIEXEC" -n 3 "${FLAGS[@]}" \
+  "$PARC" run echo >"$T/.parc.out" 2>"$T/.parc.err"
+RC=$?
+OUT=$(cat "$T/.parc.out")
+ERR=$(cat "$T/.parc.err")
+[ "$RC" -ne 124 ] && [ "$RC" -ne 137 ] || fail "mpirun parc run with jobs on stdin hung"
+check_rc "jobs on stdin under mpirun" 2
+check_true "... said why" grep -q "not every rank could set up the same jobs" "$T/.parc.err"
 if [ -n "${MPI_SINGLETON:-}" ]; then
   mpi_parc "$MPI_SINGLETON" ::: 1 2 3
   check_rc "MPI programs as jobs" 0
   check_eq "each MPI job runs as a singleton" \
     "$(lines 'size=1' 'size=1' 'size=1')" "$OUT"
 fi
+
+# Under srun a rank also has Slurm's step and task variables; with them an
+# MPI program run as a job takes itself for a task of the step (Open MPI 4
+# aborts in MPI_Init: "direct launched using srun"). Faked here with env(1)
+# between mpirun and parc; the job keeps the allocation's variables.
+slurm_parc() { # ARGS...: mpi_parc with Slurm's variables of a step's task
+  local saved=$PARC
+  PARC=$T/parc-in-step
+  printf '#!/bin/sh\nexec env SLURM_JOB_ID=7 SLURM_JOBID=7 SLURM_NODELIST=%s SLURM_STEP_ID=0 SLURM_STEPID=0 SLURM_PROCID=0 SLURM_LOCALID=0 SLURM_STEP_NUM_TASKS=3 "%s" "$@"\n' \
+    "$host" "$saved" >"$PARC"
+  chmod +x "$PARC"
+  mpi_parc "$@"
+  PARC=$saved
+}
+slurm_parc --shell 'env | grep -c -E "^SLURM_(STEP|PROCID|LOCALID)"; echo job=$SLURM_JOB_ID {}' ::: 1
+check_eq "a job sees no Slurm step or task variable, keeps the job's" \
+  "$(lines 0 'job=7 1')" "$OUT"
+if [ -n "${MPI_SINGLETON:-}" ]; then
+  slurm_parc "$MPI_SINGLETON" ::: 1 2
+  check_rc "MPI programs as jobs of a Slurm step's ranks" 0
+  check_eq "... each runs as a singleton" "$(lines 'size=1' 'size=1')" "$OUT"
+fi
+
+# Ctrl-C (here SIGTERM to mpirun, which passes it on): each rank stops its
+# own jobs and none is left running (were the signal taken by a thread of
+# MPI_Init's, the rank would die and leave its jobs behind); a stopped job
+# is recorded nowhere. No timeout(1) here: it would signal mpirun twice
+# (itself and its process group), and Open MPI's mpirun then ends at once
+# without passing the signal on.
+mkdir p
+set -m
+"$MPIEXEC" -n 3 "${FLAGS[@]}" "$PARC" run -j 2 --joblog jl_stop \
+  --shell 'echo $$ > p/{}; exec sleep 60' ::: 1 2 3 4 </dev/null >/dev/null 2>&1 &
+launcher=$!
+set +m
+four_running() { [ "$(ls p | wc -l)" -ge 4 ]; }
+if ! wait_for 30 four_running; then
+  kill -KILL "$launcher"
+  fail "the 4 jobs did not start under mpirun"
+fi
+kill -TERM "$launcher"
+if ! wait_for 30 gone "$launcher"; then
+  kill -KILL "$launcher"
+  fail "mpirun did not end after SIGTERM"
+fi
+check_gone "stopped under mpirun: no job left running" $(cat p/*)
+check_true "stopped under mpirun: no job recorded" [ "$(count_lines jl_stop)" -le 1 ]
 
 done_testing
