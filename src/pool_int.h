@@ -35,6 +35,8 @@
 #define PARC__INFLIGHT 16               /* most batches queued per worker */
 #define PARC__QUEUED_NS 100000.0        /* ... beyond 2, while their work is
                                            estimated under this */
+#define PARC__QUEUED_REMOTE_NS 2000000.0 /* ... for a remote worker, whose
+                                           round trip passes two couriers */
 #define PARC__SPIN 2000                 /* pause rounds before a futex wait */
 
 /* ---------------------------------------------------------------- wire */

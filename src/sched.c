@@ -425,8 +425,10 @@ void parc__job_abort(parc__job *j, int err) {
 
 /* Another batch for w? Two keep a worker busy while the next is sent;
  * more (up to PARC__INFLIGHT) while what is queued is short work, so a
- * driver that is descheduled for a while does not starve the workers. */
-static bool wants_more(const parc__worker *w) {
+ * driver that is descheduled for a while does not starve the workers. A
+ * remote worker gets more: its results and next batches wait for two
+ * couriers on the way, far longer than a lane's round trip. */
+static bool wants_more(const parc_pool *p, const parc__worker *w) {
   if (w->fifo_len < 2)
     return true;
   if (w->fifo_len >= PARC__INFLIGHT)
@@ -438,12 +440,12 @@ static bool wants_more(const parc__worker *w) {
       return false; /* unknown cost: keep to two */
     queued += (double)(b->units - b->done) * b->job->task_ns;
   }
-  return queued < PARC__QUEUED_NS;
+  return queued < (p->be->remote ? PARC__QUEUED_REMOTE_NS : PARC__QUEUED_NS);
 }
 
 static bool dispatch(parc_pool *p, parc__worker *w) {
   bool moved = false;
-  while (w->state == W_READY && !w->tx.active && wants_more(w) &&
+  while (w->state == W_READY && !w->tx.active && wants_more(p, w) &&
          w->units_quota_left > 0 && !p->stopping) {
     parc__job *j = pick_job(p, w);
     parc__batch b;
