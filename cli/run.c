@@ -151,8 +151,12 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
   envp[s->nenv + 1] = slot_var;
   envp[s->nenv + 2] = NULL;
   run_line_ctx lc = {s, j->index};
+  /* Under mpirun the rank's descriptors are MPI's and its launcher's
+   * (opened at any time: connections are made on first use), which a job
+   * must not hold: Hydra waits for every copy of its pipes to close. */
   run_exec x = {argv, envp, s->o.timeout, s->o.grace, &s->sig,
-                s->o.line_buffer && !s->mpi ? run_print_line : NULL, &lc};
+                s->o.line_buffer && !s->mpi ? run_print_line : NULL, &lc,
+                s->mpi != NULL};
   atomic_fetch_add(&s->running, 1);
   run_job_exec(&x, &j->res);
   atomic_fetch_sub(&s->running, 1);

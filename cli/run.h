@@ -135,6 +135,7 @@ typedef struct run_exec {
   const run_signals *sig;
   run_line_fn line_fn;     /* NULL: keep output in out/err */
   void *line_arg;
+  int close_fds;           /* 1: the job gets no descriptor above 2 */
 } run_exec;
 
 #define RUN_HOST_MAX 96

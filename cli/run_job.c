@@ -95,6 +95,17 @@ static void not_started(job_io *io, int err) {
   io->r->exit_code = 127;
 }
 
+/* The job closes every descriptor above 2, when asked (glibc 2.34 and
+ * later; elsewhere the job keeps what is not close-on-exec). */
+static int close_above_2(posix_spawn_file_actions_t *fa, int asked) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+  return asked ? posix_spawn_file_actions_addclosefrom_np(fa, 3) : 0;
+#else
+  (void)fa, (void)asked;
+  return 0;
+#endif
+}
+
 static int spawn(const run_exec *x, int out_w, int err_w, pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
@@ -113,6 +124,7 @@ static int spawn(const run_exec *x, int out_w, int err_w, pid_t *pid) {
   if (!(rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) &&
       !(rc = posix_spawn_file_actions_adddup2(&fa, out_w, 1)) &&
       !(rc = posix_spawn_file_actions_adddup2(&fa, err_w, 2)) &&
+      !(rc = close_above_2(&fa, x->close_fds)) &&
       !(rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
                                                POSIX_SPAWN_SETSIGMASK |
                                                POSIX_SPAWN_SETSIGDEF)) &&

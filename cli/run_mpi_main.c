@@ -6,9 +6,8 @@
  * rank 0 schedules and records, the others run jobs (run.c). With a single
  * rank it is plain `parc run`. Before run_main, what differs between MPIs
  * and their launchers is evened out: a launcher of another MPI is refused
- * (each rank would run every job), Hydra's stdin on ranks > 0 is replaced,
- * and the descriptors MPI left open are kept from the jobs. */
-#include <dirent.h>
+ * (each rank would run every job) and Hydra's stdin on ranks > 0 is
+ * replaced. (The jobs get none of MPI's descriptors: run_exec.close_fds.) */
 #include <fcntl.h>
 #include <mpi.h>
 #include <signal.h>
@@ -47,24 +46,6 @@ static void hydra_stdin(int rank) {
     dup2(fd, STDIN_FILENO);
     close(fd);
   }
-}
-
-/* The jobs a rank starts must not inherit the descriptors the launcher
- * and MPI_Init left open without FD_CLOEXEC: MPICH's Hydra passes on the
- * ends of its stdout/stderr pipes and its PMI socket, and waits for every
- * copy to close, so that a job left running by a killed rank would keep
- * mpiexec waiting until the job ends. The rank itself never execs. */
-static void no_inherit(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    int fd = atoi(e->d_name);
-    if (fd <= STDERR_FILENO || fd == dirfd(d)) continue;
-    int fl = fcntl(fd, F_GETFD);
-    if (fl >= 0) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-  }
-  closedir(d);
 }
 
 /* The ranks the launcher says it started (run_launch.c's variables), 0
@@ -127,7 +108,6 @@ int main(int argc, char **argv) {
     return 2;
   }
   hydra_stdin(m.rank);
-  no_inherit();
   rc = run_main(argc - 2, argv + 2, m.size > 1 ? &m : NULL);
   parc_mpi_finalize();
   return rc;

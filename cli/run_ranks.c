@@ -102,6 +102,7 @@ void run_ranks_collect(run_state *s, parc_future *f, job *j) {
     run_buf_str(&j->res.err, "parc run: the job's rank did not answer (");
     run_buf_str(&j->res.err, parc_err_name(rc ? rc : PARC_ENOMEM));
     run_buf_str(&j->res.err, ")\n");
+    snprintf(j->res.host, sizeof j->res.host, "?"); /* not here: unknown */
   }
   j->not_started = not_started;
   char **argv, *line;

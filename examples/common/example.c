@@ -181,11 +181,13 @@ int ex_replicates(const ex_opts *c, ex_work *w, void *out1, double *t1,
                   void *outj, double *tj) {
   w->out = out1;
   int rc = run_once(c, 1, w, t1);
-  if (rc != 0 && rc != PARC_ESERVED)
+  /* Under MPI every rank creates the same pools: a serving rank serves the
+   * second one too, so rank 0 creates it even after an error. */
+  if (rc != 0 && rc != PARC_ESERVED && c->backend != PARC_MPI)
     return rc;
-  w->out = outj; /* a serving rank serves the second pool too */
+  w->out = outj;
   int rc2 = run_once(c, c->workers, w, tj);
-  return rc2 != 0 ? rc2 : rc;
+  return rc != 0 && rc != PARC_ESERVED ? rc : rc2;
 }
 
 int ex_add_u64(void *acc, const void *item, void *ctx) {

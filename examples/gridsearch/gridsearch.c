@@ -528,11 +528,15 @@ static int run_all(const options *o, const svc_data *d, svc_score *one,
   if (ex_reports())
     print_header(o, workers);
   search_run base = {1, 0, one, 0, 0}, run = {workers, 0, many, 0, 0};
-  int with_base = o->baseline && workers > 1;
+  /* Under MPI every rank creates the same pools, so what decides must be
+   * the same on every rank (the options, not this rank's cores), and rank
+   * 0 creates the second pool even after an error in the first. */
+  int mpi = o->backend == PARC_MPI;
+  int with_base = o->baseline && (mpi ? o->workers != 1 : workers > 1);
   int rc = with_base ? search(o, d, &base) : 0;
-  if (rc == 0 || rc == PARC_ESERVED) { /* a serving rank serves both */
+  if (rc == 0 || rc == PARC_ESERVED || mpi) {
     int rc2 = search(o, d, &run);
-    rc = rc2 != 0 ? rc2 : rc;
+    rc = rc == 0 || rc == PARC_ESERVED ? rc2 : rc;
   }
   if (rc != 0)
     return rc == PARC_ESERVED ? 0 : 1;
@@ -553,12 +557,16 @@ int main(int argc, char **argv) {
   svc_keep_heap();
   size_t n = svc_grid_tasks(&o.grid);
   svc_score *one = calloc(n, sizeof *one), *many = calloc(n, sizeof *many);
-  if (one == NULL || many == NULL)
+  if (one == NULL || many == NULL) {
     rc = 1;
-  else if (o.export_csv != NULL && ex_reports())
-    rc = export_data(&o, &d);
-  if (rc == 0)
-    rc = run_all(&o, &d, one, many);
+  } else {
+    if (o.export_csv != NULL && ex_reports())
+      rc = export_data(&o, &d);
+    if (rc == 0 || o.backend == PARC_MPI) { /* the pools are collective */
+      int rc2 = run_all(&o, &d, one, many);
+      rc = rc != 0 ? rc : rc2;
+    }
+  }
   free(one);
   free(many);
   svc_data_free(&d);
