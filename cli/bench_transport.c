@@ -36,12 +36,6 @@
 #include "cli.h"
 #include "parc.h"
 
-#ifndef PARC_LIBEXECDIR
-#define PARC_LIBEXECDIR "/usr/local/libexec/parc"
-#endif
-#ifndef PARC_BIN_TO_LIBEXEC
-#define PARC_BIN_TO_LIBEXEC "../libexec/parc"
-#endif
 #define MPI_HELPER "parc-mpi-pingpong"
 #define CALL_TIMEOUT 30.0 /* seconds: no round trip comes near it */
 #define MAX_SAMPLES 1024

@@ -10,6 +10,14 @@ int parc_cmd_bench(int argc, char **argv);
 
 #include <stddef.h>
 
+/* Where the helper programs are installed; CMake sets both. */
+#ifndef PARC_LIBEXECDIR
+#define PARC_LIBEXECDIR "/usr/local/libexec/parc"
+#endif
+#ifndef PARC_BIN_TO_LIBEXEC
+#define PARC_BIN_TO_LIBEXEC "../libexec/parc"
+#endif
+
 /* The path of helper program `name` (see helper.c) into buf: 0, or -1 if
  * there is none. */
 int parc_find_helper(const char *name, char *buf, size_t cap);

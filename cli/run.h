@@ -234,6 +234,10 @@ void run_wire_put(void *out, const run_result *r, int not_started,
 int run_wire_get(const void *in, run_result *r, int *not_started,
                  unsigned *slot);
 
+/* run_ranks.c: the ranks an MPI launcher says it started (its variables:
+ * run_launch.c), 0 if it says nothing. */
+long run_launcher_ranks(void);
+
 /* run_launch.c: when `parc run` runs as one of several MPI ranks (the
  * launcher's environment says so), execs parc-run-mpi with the same
  * arguments; if that helper is missing, says so and exits 2. Returns when

@@ -18,12 +18,6 @@
 #include "cli.h"
 #include "run.h"
 
-#ifndef PARC_LIBEXECDIR
-#define PARC_LIBEXECDIR "/usr/local/libexec/parc"
-#endif
-#ifndef PARC_BIN_TO_LIBEXEC
-#define PARC_BIN_TO_LIBEXEC "../libexec/parc"
-#endif
 #define RUN_MPI_HELPER "parc-run-mpi"
 
 static int env_above_one(const char *name) {
@@ -31,16 +25,10 @@ static int env_above_one(const char *name) {
   return v != NULL && atol(v) > 1;
 }
 
-static int under_launcher(void) {
-  return env_above_one("OMPI_COMM_WORLD_SIZE") || env_above_one("PMI_SIZE") ||
-         (getenv("PMIX_RANK") != NULL &&
-          env_above_one("SLURM_STEP_NUM_TASKS"));
-}
-
 void run_launch_mpi(int argc, char **argv) {
   const char *off = getenv("PARC_RUN_MPI");
   if ((off && strcmp(off, "0") == 0) || getenv("PARC_JOB") != NULL) return;
-  if (!under_launcher()) {
+  if (run_launcher_ranks() <= 1) {
     /* srun without an MPI plugin (MpiDefault=none, no --mpi=pmix): every
      * task would run every job, into the same --results and job log. */
     if (env_above_one("SLURM_STEP_NUM_TASKS") && getenv("SLURM_PROCID")) {

@@ -48,20 +48,11 @@ static void hydra_stdin(int rank) {
   }
 }
 
-/* The ranks the launcher says it started (run_launch.c's variables), 0
- * if it says nothing. */
-static long launcher_ranks(void) {
-  const char *v = getenv("OMPI_COMM_WORLD_SIZE");
-  if (!v) v = getenv("PMI_SIZE");
-  if (!v && getenv("PMIX_RANK")) v = getenv("SLURM_STEP_NUM_TASKS");
-  return v ? atol(v) : 0;
-}
-
 /* Started as one of several ranks, but MPI_Init made a world of one: the
  * launcher is another MPI's (Open MPI's mpirun for a parc built with
  * MPICH, or the other way round), and each rank would run every job. */
 static int other_mpi(int size) {
-  long n = launcher_ranks();
+  long n = run_launcher_ranks();
   if (size != 1 || n <= 1) return 0;
   const char *r = getenv("OMPI_COMM_WORLD_RANK");
   if (!r) r = getenv("PMI_RANK");

@@ -129,6 +129,21 @@ uint64_t run_ranks_digest(const run_inputs *in) {
   return h ^ in->njobs;
 }
 
+static long env_long(const char *name) {
+  const char *v = getenv(name);
+  return v ? atol(v) : 0;
+}
+
+/* The largest count any launcher's variable gives, so that `parc` (more
+ * than one: hand over) and parc-run-mpi (another MPI's launcher) judge
+ * alike. */
+long run_launcher_ranks(void) {
+  long n = env_long("OMPI_COMM_WORLD_SIZE"), p = env_long("PMI_SIZE");
+  long t = getenv("PMIX_RANK") ? env_long("SLURM_STEP_NUM_TASKS") : 0;
+  if (p > n) n = p;
+  return t > n ? t : n;
+}
+
 /* A job started by a rank inherits the rank's environment, and with it
  * the launcher's word that it is that rank: an MPI program run as a job
  * would then try to join the launcher's job as a rank that already

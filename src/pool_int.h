@@ -324,5 +324,7 @@ int parc__worker_thread(pthread_t *th, parc_pool *p, unsigned id,
 size_t parc__cell_size(void);
 void parc__cell_attach(parc_pool *p, unsigned w, void *cell);
 void parc__slot_reset(parc_pool *p, unsigned w); /* before a (re)start */
+/* Sets the slot's abort and wakes its worker if blocked on either lane. */
+void parc__slot_close(parc__slot *s);
 
 #endif

@@ -70,6 +70,14 @@ void parc__slot_reset(parc_pool *p, unsigned w) {
   wk->state = W_STARTING;
 }
 
+void parc__slot_close(parc__slot *s) {
+  atomic_store(&s->abort, 1);
+  parc__event_signal(&s->to_worker->readable, 0);
+  parc__event_signal(&s->to_worker->writable, 0);
+  parc__event_signal(&s->from_worker->readable, 0);
+  parc__event_signal(&s->from_worker->writable, 0);
+}
+
 /* ---------------------------------------------------------------- loop */
 
 typedef struct wbuf {

@@ -199,24 +199,32 @@ static void *mpmc_role(void *p) {
                                                         : mpmc_producer(p);
 }
 
+/* Runs `nprod` producers and `ncons` consumers (threads of `role`) on s;
+ * the producers finish first, then the queue is closed and the consumers
+ * drain it. Writes how many ids were seen more than once and never. */
+static void mpmc_run(mpmc *s, void *(*role)(void *), uint32_t nprod, uint32_t ncons,
+                     uint64_t *dup, uint64_t *missing) {
+  pthread_t t[NPROD + NCONS]; /* the most threads a scenario runs */
+  for (uint32_t i = 0; i < nprod + ncons; i++) pthread_create(&t[i], NULL, role, s);
+  double end = now_s() + 300.0;
+  while (atomic_load(&s->producers_done) < nprod && now_s() < end) sleep_s(0.002);
+  parc_queue_close(s->q);
+  for (uint32_t i = 0; i < nprod + ncons; i++) pthread_join(t[i], NULL);
+  *dup = *missing = 0;
+  for (uint32_t i = 0; i < s->n; i++) {
+    uint8_t c = atomic_load(&s->seen[i]);
+    *dup += c > 1;
+    *missing += c == 0;
+  }
+}
+
 static void queue_exactly_once(int flags, uint32_t n, size_t capacity) {
   mpmc s = {.n = n};
   s.seen = calloc(n, 1);
   CHECK_RC(parc_queue_create(&s.q, capacity, MAXMSG, flags), 0);
   if (!s.q || !s.seen) return;
-  pthread_t t[NPROD + NCONS];
-  for (int i = 0; i < NPROD + NCONS; i++) pthread_create(&t[i], NULL, mpmc_role, &s);
-  /* producers finish first; then close, and the consumers drain */
-  double end = now_s() + 300.0;
-  while (atomic_load(&s.producers_done) < NPROD && now_s() < end) sleep_s(0.002);
-  parc_queue_close(s.q);
-  for (int i = 0; i < NPROD + NCONS; i++) pthread_join(t[i], NULL);
-  uint64_t dup = 0, missing = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    uint8_t c = atomic_load(&s.seen[i]);
-    dup += c > 1;
-    missing += c == 0;
-  }
+  uint64_t dup, missing;
+  mpmc_run(&s, mpmc_role, NPROD, NCONS, &dup, &missing);
   const char *mode = flags ? "shared" : "private";
   CHECK(atomic_load(&s.errors) == 0, "queue %s: %llu unexpected return codes", mode,
         (unsigned long long)atomic_load(&s.errors));
@@ -383,18 +391,8 @@ static void queue_large(int flags, uint32_t n) {
   s.seen = calloc(n, 1);
   CHECK_RC(parc_queue_create(&s.q, 4 * LMAX, LMAX + 8, flags), 0);
   if (!s.q || !s.seen) return;
-  pthread_t t[LPROD + LCONS];
-  for (int i = 0; i < LPROD + LCONS; i++) pthread_create(&t[i], NULL, large_role, &s);
-  double end = now_s() + 300.0;
-  while (atomic_load(&s.producers_done) < LPROD && now_s() < end) sleep_s(0.002);
-  parc_queue_close(s.q); /* the consumers drain, then see the close */
-  for (int i = 0; i < LPROD + LCONS; i++) pthread_join(t[i], NULL);
-  uint64_t dup = 0, missing = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    uint8_t c = atomic_load(&s.seen[i]);
-    dup += c > 1;
-    missing += c == 0;
-  }
+  uint64_t dup, missing;
+  mpmc_run(&s, large_role, LPROD, LCONS, &dup, &missing);
   const char *mode = flags ? "shared" : "private";
   CHECK(atomic_load(&s.errors) == 0 && atomic_load(&s.bad) == 0,
         "queue %s, large: %llu errors, %llu corrupt messages", mode,

@@ -230,7 +230,7 @@ int main(int argc, char **argv) {
                .n = o.replicates, .out_size = sizeof *s1};
   rc = ex_replicates(&o.c, &w, s1, &t1, sj, &tj);
   if (rc != 0)
-    return ex_backend_end(o.c.backend, rc == PARC_ESERVED ? 0 : 1);
+    return ex_replicates_end(&o.c, rc);
   printf("bootstrap: %llu log-normal values, %llu replicates (replicate b: "
          "stream b), seed %llu, %s\n", (unsigned long long)o.n,
          (unsigned long long)o.replicates, (unsigned long long)o.c.seed,

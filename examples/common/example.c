@@ -137,10 +137,11 @@ int ex_parse_args(int argc, char **argv, ex_opts *c, ex_option_fn own_fn,
   return ex_backend_start(c->backend, &argc, &argv);
 }
 
-/* One pool of `workers` from create to destroy running w; *secs is that
- * whole wall time. Returns 0, PARC_ESERVED, or the parc error (printed). */
+/* One pool of `workers` from create to destroy running w into out; *secs is
+ * that whole wall time. Returns 0, PARC_ESERVED, or the parc error
+ * (printed). */
 static int run_once(const ex_opts *c, unsigned workers, const ex_work *w,
-                    double *secs) {
+                    void *out, double *secs) {
   parc_pool_opts po = {0};
   po.backend = c->backend;
   po.workers = workers;
@@ -161,12 +162,11 @@ static int run_once(const ex_opts *c, unsigned workers, const ex_work *w,
   if (w->combine) {
     void *zero = calloc(1, w->out_size);
     rc = zero ? parc_map_reduce(pool, w->fn, w->in, w->in_size, w->n,
-                                w->combine, zero, w->out, w->out_size, &mo)
+                                w->combine, zero, out, w->out_size, &mo)
               : PARC_ENOMEM;
     free(zero);
   } else {
-    rc = parc_map(pool, w->fn, w->in, w->in_size, w->out, w->out_size, w->n,
-                  &mo);
+    rc = parc_map(pool, w->fn, w->in, w->in_size, out, w->out_size, w->n, &mo);
   }
   parc_pool_destroy(pool);
   *secs = ex_now() - t0;
@@ -177,17 +177,19 @@ static int run_once(const ex_opts *c, unsigned workers, const ex_work *w,
   return rc;
 }
 
-int ex_replicates(const ex_opts *c, ex_work *w, void *out1, double *t1,
+int ex_replicates(const ex_opts *c, const ex_work *w, void *out1, double *t1,
                   void *outj, double *tj) {
-  w->out = out1;
-  int rc = run_once(c, 1, w, t1);
+  int rc = run_once(c, 1, w, out1, t1);
   /* Under MPI every rank creates the same pools: a serving rank serves the
    * second one too, so rank 0 creates it even after an error. */
   if (rc != 0 && rc != PARC_ESERVED && c->backend != PARC_MPI)
     return rc;
-  w->out = outj;
-  int rc2 = run_once(c, c->workers, w, tj);
+  int rc2 = run_once(c, c->workers, w, outj, tj);
   return rc != 0 && rc != PARC_ESERVED ? rc : rc2;
+}
+
+int ex_replicates_end(const ex_opts *c, int rc) {
+  return ex_backend_end(c->backend, rc == PARC_ESERVED ? 0 : 1);
 }
 
 int ex_add_u64(void *acc, const void *item, void *ctx) {

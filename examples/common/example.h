@@ -49,7 +49,7 @@ const char *ex_backend_name(parc_backend b);
 
 typedef struct ex_opts {
   unsigned workers;      /* -j / --workers: the parallel run */
-  parc_backend backend;  /* --backend threads|processes */
+  parc_backend backend;  /* --backend threads|processes|mpi */
   uint64_t seed;         /* --seed */
 } ex_opts;
 
@@ -64,26 +64,29 @@ typedef int (*ex_option_fn)(void *own, const char *name, const char *value);
 int ex_parse_args(int argc, char **argv, ex_opts *c, ex_option_fn own_fn,
                   void *own, void (*usage)(FILE *f));
 
-/* The replicates: n tasks of fn over in[], results into out[] (parc_map,
- * `chunk` as its option), or, with `combine`, reduced into out from a
- * zero identity (parc_map_reduce). */
+/* The replicates: n tasks of fn over in[], results of out_size bytes each
+ * (parc_map, `chunk` as its option), or, with `combine`, reduced into one
+ * from a zero identity (parc_map_reduce). */
 typedef struct ex_work {
   parc_task_fn fn;
   const void *in;
   size_t in_size, n;
-  void *out;
   size_t out_size;
   parc_combine_fn combine; /* NULL: a map */
   size_t chunk;
 } ex_work;
 
 /* The replicates twice, each on a pool of its own from create to destroy:
- * on one worker into out1, then on c->workers into outj (w->out is
- * ignored). *t1 and *tj are those whole wall times. Returns 0, PARC_ESERVED
- * on MPI's serving ranks (which report nothing), or the parc error
- * (printed). */
-int ex_replicates(const ex_opts *c, ex_work *w, void *out1, double *t1,
+ * on one worker into out1, then on c->workers into outj. *t1 and *tj are
+ * those whole wall times. Returns 0, PARC_ESERVED on MPI's serving ranks
+ * (which report nothing), or the parc error (printed). */
+int ex_replicates(const ex_opts *c, const ex_work *w, void *out1, double *t1,
                   void *outj, double *tj);
+
+/* The end of a run whose ex_replicates returned rc != 0: ends the backend
+ * (ex_backend_end) and returns the exit status, 0 on MPI's serving ranks
+ * (PARC_ESERVED), else 1. */
+int ex_replicates_end(const ex_opts *c, int rc);
 
 /* combine for counts: *(uint64_t *)acc += *(uint64_t *)item. */
 int ex_add_u64(void *acc, const void *item, void *ctx);

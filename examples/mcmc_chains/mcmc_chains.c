@@ -214,7 +214,7 @@ int main(int argc, char **argv) {
                .n = o.chains, .out_size = sizeof *c1, .chunk = 1};
   rc = ex_replicates(&o.c, &w, c1, &t1, cj, &tj);
   if (rc != 0)
-    return ex_backend_end(o.c.backend, rc == PARC_ESERVED ? 0 : 1);
+    return ex_replicates_end(&o.c, rc);
   printf("mcmc_chains: %llu Metropolis chains of %llu steps (half warm-up) "
          "on the %s target (chain c: stream c), seed %llu, %s\n",
          (unsigned long long)o.chains, (unsigned long long)o.steps,

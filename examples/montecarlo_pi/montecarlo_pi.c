@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
   rc = ex_replicates(&o.c, &w, &hits1, &t1, &hitsj, &tj);
   free(in);
   if (rc != 0)
-    return ex_backend_end(o.c.backend, rc == PARC_ESERVED ? 0 : 1);
+    return ex_replicates_end(&o.c, rc);
   printf("montecarlo_pi: %llu darts in %llu tasks (task i: stream i), "
          "seed %llu, %s\n", (unsigned long long)o.darts,
          (unsigned long long)o.tasks, (unsigned long long)o.c.seed,

@@ -190,7 +190,7 @@ int main(int argc, char **argv) {
   if (rc != 0) {
     free(pooled);
     free(in);
-    return ex_backend_end(o.c.backend, rc == PARC_ESERVED ? 0 : 1);
+    return ex_replicates_end(&o.c, rc);
   }
   printf("permutation_test: A ~ N(0, 1), B ~ N(%g, 1), %llu values each; "
          "%llu relabellings in %llu tasks (task t: stream t), seed %llu, %s\n",

@@ -36,7 +36,7 @@ typedef struct mlink {
   size_t hdr_got;
   unsigned char *msg;   /* ... assembled as a message */
   size_t msg_len, msg_got;
-  mpi_chunk *rx, *rx_tail; /* results waiting for room in the lane */
+  mpi_fifo rx;          /* results waiting for room in the lane */
 } mlink;
 
 typedef struct mctl {
@@ -70,42 +70,6 @@ static bool mpi_ready(int *level) {
 }
 
 /* ---------------------------------------------------------------- courier */
-
-static void chunk_free_all(mpi_chunk *k) {
-  while (k) {
-    mpi_chunk *nx = k->next;
-    free(k);
-    k = nx;
-  }
-}
-
-static void rx_push(mlink *l, mpi_chunk *k) {
-  k->next = NULL;
-  if (l->rx_tail)
-    l->rx_tail->next = k;
-  else
-    l->rx = k;
-  l->rx_tail = k;
-}
-
-/* Results into the lane, as far as room allows. */
-static bool rx_flush(parc_pool *p, unsigned w, mlink *l) {
-  bool moved = false;
-  while (l->rx) {
-    mpi_chunk *k = l->rx;
-    size_t n = parc__ring_write_some(p->workers[w].slot->from_worker,
-                                     k->data + k->off, k->len - k->off);
-    k->off += n;
-    moved |= n > 0;
-    if (k->off < k->len)
-      break; /* the manager's reads ring the bell (room_bell) */
-    l->rx = k->next;
-    if (!l->rx)
-      l->rx_tail = NULL;
-    free(k);
-  }
-  return moved;
-}
 
 /* A whole batch header is in: make its message. False: no memory now. */
 static bool tx_begin(mstate *st, mlink *l) {
@@ -188,7 +152,7 @@ static void on_message(mstate *st, parc_pool *p, mpi_chunk *k, int tag,
     free(k); /* of a life that is over */
   } else if (tag == TAG_RESULT) {
     k->off = sizeof h;
-    rx_push(l, k);
+    parc__mpi_fifo_push(&l->rx, k);
   } else {
     parc__slot *s = p->workers[w].slot;
     atomic_store(&s->init_rc, (int32_t)h.b);
@@ -238,7 +202,7 @@ static bool courier_round(mstate *st, parc_pool *p) {
     if (!l->attached)
       continue;
     moved |= tx_lane(st, p, w, l);
-    moved |= rx_flush(p, w, l);
+    moved |= parc__mpi_fifo_flush(&l->rx, p->workers[w].slot->from_worker);
   }
   moved |= send_ctl(st);
   if (st->closing && !st->bye_sent)
@@ -282,8 +246,7 @@ static void detach(mlink *l) {
   free(l->msg);
   l->msg = NULL;
   l->hdr_got = 0;
-  chunk_free_all(l->rx);
-  l->rx = l->rx_tail = NULL;
+  parc__mpi_fifo_free(&l->rx);
 }
 
 static void attach(mstate *st, parc_pool *p, unsigned w) {
@@ -449,10 +412,7 @@ static int m_start(parc_pool *p) {
   p->shm_gen = 0; /* no memory is shared with another rank */
   if (st->c.rank != 0) {
     int rc = parc__mpi_serve(p, &st->c, st->bases[st->c.rank]);
-    MPI_Comm_free(&st->c.comm);
-    pthread_mutex_destroy(&st->lock);
-    free_state(st);
-    p->be_state = NULL;
+    m_stop(p, false); /* no courier, no links here: frees what count() made */
     return rc;
   }
   parc__event_init(&st->doorbell);

@@ -44,6 +44,11 @@ typedef struct mpi_chunk {
   unsigned char data[];
 } mpi_chunk;
 
+/* Chunks waiting for a lane, oldest first. */
+typedef struct mpi_fifo {
+  mpi_chunk *head, *tail;
+} mpi_fifo;
+
 typedef struct mpi_out {
   MPI_Request req;
   int dest;
@@ -91,6 +96,11 @@ void parc__mpi_nap(mpi_courier *c, uint32_t seen, bool moved);
 int parc__mpi_fn_encode(mpi_courier *c, uint64_t fn, mpi_fnref *ref);
 uint64_t parc__mpi_fn_decode(mpi_courier *c, const char *name, size_t len,
                              uint64_t off);
+void parc__mpi_fifo_push(mpi_fifo *f, mpi_chunk *k);
+/* Into r as far as its room allows; true if a byte moved. Whoever reads r
+ * rings its room bell, so the rest goes on a later round. */
+bool parc__mpi_fifo_flush(mpi_fifo *f, parc__ring *r);
+void parc__mpi_fifo_free(mpi_fifo *f);
 /* Payload bytes that follow a batch header in the lane. */
 size_t parc__mpi_payload(const parc__msg_batch *m);
 

@@ -29,7 +29,7 @@ typedef struct rworker {
   void *cell;
   uint32_t epoch;
   uint32_t sent_state; /* last slot state told to rank 0 */
-  mpi_chunk *tx, *tx_tail; /* batch bytes waiting for room in the lane */
+  mpi_fifo tx;         /* batch bytes waiting for room in the lane */
 } rworker;
 
 typedef struct rgone {
@@ -62,23 +62,6 @@ static int missing_body(int64_t b, int64_t e, void *ctx) {
   return PARC_ENOTSUP;
 }
 
-static void close_lanes(parc__slot *s) {
-  atomic_store(&s->abort, 1);
-  parc__event_signal(&s->to_worker->readable, 0);
-  parc__event_signal(&s->to_worker->writable, 0);
-  parc__event_signal(&s->from_worker->readable, 0);
-  parc__event_signal(&s->from_worker->writable, 0);
-}
-
-static void tx_free(rworker *w) {
-  while (w->tx) {
-    mpi_chunk *k = w->tx;
-    w->tx = k->next;
-    free(k);
-  }
-  w->tx_tail = NULL;
-}
-
 /* A thread on slot k's fresh lanes; on failure its slot says so. */
 static void start_worker(serve *sv, unsigned k) {
   parc_pool *p = sv->p;
@@ -103,7 +86,7 @@ static void start_worker(serve *sv, unsigned k) {
  * finish (joined at the end) with its lanes closed. */
 static void release_worker(serve *sv, unsigned k) {
   rworker *w = &sv->w[k];
-  tx_free(w);
+  parc__mpi_fifo_free(&w->tx);
   if (!w->running)
     return;
   w->running = false;
@@ -111,12 +94,12 @@ static void release_worker(serve *sv, unsigned k) {
   uint32_t state = atomic_load(&s->state);
   rgone *g = malloc(sizeof *g);
   if (state == SLOT_EXITED || state == SLOT_INIT_FAILED || !g) {
-    close_lanes(s);
+    parc__slot_close(s);
     pthread_join(w->th, NULL); /* returned, or returns once it sees abort */
     free(g);
     return;
   }
-  close_lanes(s);
+  parc__slot_close(s);
   *g = (rgone){w->th, w->cell, sv->gone};
   sv->gone = g;
   w->cell = NULL;
@@ -147,22 +130,7 @@ static bool fwd_results(serve *sv, unsigned k) {
 }
 
 static bool tx_flush(serve *sv, unsigned k) {
-  rworker *w = &sv->w[k];
-  bool moved = false;
-  while (w->tx) {
-    mpi_chunk *c = w->tx;
-    size_t n = parc__ring_write_some(sv->p->workers[k].slot->to_worker,
-                                     c->data + c->off, c->len - c->off);
-    c->off += n;
-    moved |= n > 0;
-    if (c->off < c->len)
-      break; /* the worker's reads ring the bell */
-    w->tx = c->next;
-    if (!w->tx)
-      w->tx_tail = NULL;
-    free(c);
-  }
-  return moved;
+  return parc__mpi_fifo_flush(&sv->w[k].tx, sv->p->workers[k].slot->to_worker);
 }
 
 /* A batch: its functions found here, then header and payload queued for
@@ -189,13 +157,7 @@ static void on_batch(serve *sv, mpi_chunk *k) {
   /* The header goes where the names end, just before the payload. */
   memcpy(k->data + pay - sizeof m, &m, sizeof m);
   k->off = pay - sizeof m;
-  k->next = NULL;
-  rworker *w = &sv->w[h.local];
-  if (w->tx_tail)
-    w->tx_tail->next = k;
-  else
-    w->tx = k;
-  w->tx_tail = k;
+  parc__mpi_fifo_push(&sv->w[h.local].tx, k);
   tx_flush(sv, h.local);
   return;
 drop:
@@ -281,9 +243,7 @@ int parc__mpi_serve(parc_pool *p, mpi_courier *c, unsigned base) {
     }
   }
   for (unsigned k = 0; sv.w && k < p->nworkers; k++) {
-    if (sv.w[k].running)
-      close_lanes(p->workers[k].slot);
-    release_worker(&sv, k);
+    release_worker(&sv, k); /* closes the lanes of a running one */
     free(sv.w[k].cell);
   }
   while (sv.gone) {

@@ -116,6 +116,41 @@ void parc__mpi_nap(mpi_courier *c, uint32_t seen, bool moved) {
   parc__event_wait(&c->bell, seen, now + ns, 0, 0);
 }
 
+void parc__mpi_fifo_push(mpi_fifo *f, mpi_chunk *k) {
+  k->next = NULL;
+  if (f->tail)
+    f->tail->next = k;
+  else
+    f->head = k;
+  f->tail = k;
+}
+
+bool parc__mpi_fifo_flush(mpi_fifo *f, parc__ring *r) {
+  bool moved = false;
+  while (f->head) {
+    mpi_chunk *k = f->head;
+    size_t n = parc__ring_write_some(r, k->data + k->off, k->len - k->off);
+    k->off += n;
+    moved |= n > 0;
+    if (k->off < k->len)
+      break;
+    f->head = k->next;
+    if (!f->head)
+      f->tail = NULL;
+    free(k);
+  }
+  return moved;
+}
+
+void parc__mpi_fifo_free(mpi_fifo *f) {
+  while (f->head) {
+    mpi_chunk *k = f->head;
+    f->head = k->next;
+    free(k);
+  }
+  f->tail = NULL;
+}
+
 /* ---------------------------------------------------------------- functions */
 
 typedef struct find_arg {

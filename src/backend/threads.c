@@ -46,15 +46,6 @@ static int t_spawn(parc_pool *p, unsigned w) {
  * written before it is read. Untouched pages cost nothing. */
 static void *new_cell(void) { return aligned_alloc(64, parc__cell_size()); }
 
-/* Wakes a worker blocked on either lane so it sees `abort`. */
-static void close_lanes(parc__slot *s) {
-  atomic_store(&s->abort, 1);
-  parc__event_signal(&s->to_worker->readable, 0);
-  parc__event_signal(&s->to_worker->writable, 0);
-  parc__event_signal(&s->from_worker->readable, 0);
-  parc__event_signal(&s->from_worker->writable, 0);
-}
-
 static void t_stop(parc_pool *p, bool kill_all);
 
 static int t_start(parc_pool *p) {
@@ -91,7 +82,7 @@ static void t_kill(parc_pool *p, unsigned w) {
   abandoned *a = malloc(sizeof *a);
   void *cell = new_cell();
   /* Lanes first: from here the thread begins no unit it could run twice. */
-  close_lanes(wk->slot);
+  parc__slot_close(wk->slot);
   parc__job *loop = NULL;
   if (wk->fifo_len > 0 && wk->fifo[wk->fifo_head].job->kind == JOB_LOOP) {
     loop = wk->fifo[wk->fifo_head].job; /* it may be in the loop still */
@@ -161,7 +152,7 @@ static void t_stop(parc_pool *p, bool kill_all) {
     if (st->t[w].running) {
       /* The manager has quiesced: a STOP already in the lane is still
        * read; a worker with nothing to read sees the abort and returns. */
-      close_lanes(p->workers[w].slot);
+      parc__slot_close(p->workers[w].slot);
       pthread_join(st->t[w].th, NULL);
     }
     if (st->t[w].job)

@@ -11,7 +11,7 @@ mpi_parc() { # ARGS...: mpirun -n 3 parc run ARGS..., like run_parc
   OUT_FILE=$T/.parc.out
   ERR_FILE=$T/.parc.err
   timeout -k 5 "$PARC_TEST_LIMIT" "$MPIEXEC" -n 3 "${FLAGS[@]}" "$PARC" run "$@" \
-    </dev/null >"$OUT_FILE" 2>"$ERR_FILE"
+    <"${PARC_STDIN:-/dev/null}" >"$OUT_FILE" 2>"$ERR_FILE"
   RC=$?
   OUT=$(cat "$OUT_FILE")
   ERR=$(cat "$ERR_FILE")
@@ -59,12 +59,8 @@ check_eq "a job inherits no socket of its rank's MPI" "$(lines 0 0)" "$OUT"
 
 # Jobs from stdin reach rank 0 only: the others see no jobs and say so,
 # rank 0 exits 2. (Hydra gives ranks > 0 a stdin that never ends.)
-printf '1\n2\n' | timeout -k 5 "$PARC_TEST_LIMIT" "$MPIEXEC" -n 3 "${FLAGS[@]}" \
-  "$PARC" run echo >"$T/.parc.out" 2>"$T/.parc.err"
-RC=$?
-OUT=$(cat "$T/.parc.out")
-ERR=$(cat "$T/.parc.err")
-[ "$RC" -ne 124 ] && [ "$RC" -ne 137 ] || fail "mpirun parc run with jobs on stdin hung"
+printf '1\n2\n' >stdin_jobs
+PARC_STDIN=$T/stdin_jobs mpi_parc echo
 check_rc "jobs on stdin under mpirun" 2
 check_true "... said why" grep -q "not every rank could set up the same jobs" "$T/.parc.err"
 if [ -n "${MPI_SINGLETON:-}" ]; then

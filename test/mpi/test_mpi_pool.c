@@ -97,10 +97,10 @@ static int for_body(int64_t b, int64_t e, void *ctx) {
 
 /* ------------------------------------------------------------ steps */
 
-static parc_pool *mpi_pool(unsigned workers) {
-  parc_pool_opts o = {.backend = PARC_MPI, .workers = workers};
+/* An MPI pool with options `o`, on rank 0; NULL on the serving ranks. */
+static parc_pool *mpi_pool_opts(const parc_pool_opts *o) {
   parc_pool *p = NULL;
-  int rc = parc_pool_create(&p, &o);
+  int rc = parc_pool_create(&p, o);
   if (rc == PARC_ESERVED)
     return NULL;
   CHECK_RC(rc, 0);
@@ -109,6 +109,11 @@ static parc_pool *mpi_pool(unsigned workers) {
     exit(1); /* mpirun ends the other ranks */
   }
   return p;
+}
+
+static parc_pool *mpi_pool(unsigned workers) {
+  parc_pool_opts o = {.backend = PARC_MPI, .workers = workers};
+  return mpi_pool_opts(&o);
 }
 
 static parc_pool *thread_pool(void) {
@@ -300,11 +305,7 @@ static int slow_task(const void *in, void *out, void *ctx) {
 static void step_recycle(void) {
   parc_pool_opts o = {.backend = PARC_MPI, .workers = 1,
                       .max_tasks_per_worker = 3};
-  parc_pool *p = NULL;
-  int rc = parc_pool_create(&p, &o);
-  if (rc == PARC_ESERVED)
-    return;
-  CHECK_RC(rc, 0);
+  parc_pool *p = mpi_pool_opts(&o);
   if (!p)
     return;
   uint64_t *in = inputs(50);

@@ -1,0 +1,30 @@
+"""bench/benchlib.py -- what the Python bench scripts share
+(bench/gridsearch_vs_sklearn, bench/mpi_farm_vs_mpi4py): the machine's load,
+measured around each timed run. Standard library only."""
+import os
+import resource
+
+
+def busy_seconds():
+    """CPU time the whole machine spent busy (steal included), /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    guest = sum(v[8:10]) if len(v) > 8 else 0  # already in user and nice
+    return (sum(v) - idle - guest) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
