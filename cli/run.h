@@ -43,6 +43,9 @@ typedef struct run_buf {
 } run_buf;
 int run_buf_add(run_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
 int run_buf_str(run_buf *b, const char *s);
+/* Appends n bytes as well-formed UTF-8: each byte that does not begin a
+ * valid sequence becomes U+FFFD (as Python's errors="replace" does). */
+int run_buf_add_utf8(run_buf *b, const void *p, size_t n);
 void run_buf_free(run_buf *b);
 
 /* ---------------------------------------------------------------- inputs */

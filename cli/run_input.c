@@ -45,6 +45,41 @@ int run_buf_str(run_buf *b, const char *s) {
   return run_buf_add(b, s, strlen(s));
 }
 
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0.
+ * Well-formed as RFC 3629 says: no overlong forms, no surrogates, nothing
+ * above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  if (c < 0x80) return 1;
+  size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || len > n) return 0;
+  unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+  if (c == 0xE0) lo = 0xA0;
+  if (c == 0xED) hi = 0x9F;           /* U+D800..U+DFFF: surrogates */
+  if (c == 0xF0) lo = 0x90;
+  if (c == 0xF4) hi = 0x8F;           /* beyond U+10FFFF */
+  if (s[1] < lo || s[1] > hi) return 0;
+  for (size_t i = 2; i < len; i++)
+    if ((s[i] & 0xC0) != 0x80) return 0;
+  return len;
+}
+
+int run_buf_add_utf8(run_buf *b, const void *p, size_t n) {
+  const unsigned char *s = p;
+  size_t i = 0;
+  while (i < n) {
+    size_t good = i;
+    size_t k;
+    while (good < n && (k = utf8_seq(s + good, n - good)) > 0) good += k;
+    if (good > i && run_buf_add(b, s + i, good - i) != 0) return -1;
+    if (good == n) break;
+    if (run_buf_add(b, "\xEF\xBF\xBD", 3) != 0) return -1; /* U+FFFD */
+    i = good + 1;
+  }
+  return run_buf_add(b, "", 0);
+}
+
 void run_buf_free(run_buf *b) {
   free(b->data);
   b->data = NULL;
