@@ -115,7 +115,9 @@ typedef enum {
 typedef struct parc_pool_opts {
   parc_backend backend;
   unsigned workers;              /* 0: one per physical core (hwloc) */
-  double task_timeout;           /* seconds a task may run; 0: no limit */
+  double task_timeout;           /* seconds a task may run, and a worker may
+                                    hold work without beginning it; 0: no
+                                    limit */
   unsigned max_retries;          /* re-runs of a task whose worker died */
   unsigned max_tasks_per_worker; /* recycle a worker after this many; 0: never */
   parc_init_fn init;             /* optional, run once in each worker */

@@ -196,6 +196,9 @@ typedef struct parc__worker {
   unsigned spawn_failures;          /* consecutive */
   uint64_t kill_started;            /* `started` of the unit we killed for */
   int kill_err;                     /* ... and its error; 0: none */
+  uint64_t held_since;              /* when it was first seen holding work
+                                       it had not begun; 0: not so */
+  uint64_t held_started;            /* ... and its `started` then */
   struct {                          /* a batch being written, piece by piece */
     bool active;
     parc__msg_batch hdr;

@@ -673,8 +673,34 @@ static parc__batch *running_unit(parc__worker *w, uint64_t *started,
   return NULL;
 }
 
-/* Kills overdue tasks and the tasks of jobs that ended early; returns the
- * earliest moment something can next become overdue. */
+/* Is w holding work it has not begun for `limit` or more? A worker that
+ * is frozen between units (SIGSTOP, a cgroup freeze, a debugger) would
+ * else keep its batches for ever: no unit of theirs starts, so none can
+ * overrun. The time runs from the first round that sees w so, and starts
+ * again whenever w begins or finishes a unit. Else lowers *wake to when it
+ * could be so. */
+static bool holds_unbegun(parc__worker *w, uint64_t now, uint64_t limit,
+                          uint64_t *wake) {
+  uint64_t started = atomic_load_explicit(&w->slot->started,
+                                          memory_order_acquire);
+  if (w->fifo_len == 0 || started != w->units_received) {
+    w->held_since = 0;
+    return false;
+  }
+  if (w->held_since == 0 || w->held_started != started) {
+    w->held_since = now;
+    w->held_started = started;
+  }
+  if (now - w->held_since >= limit)
+    return true;
+  if (w->held_since + limit < *wake)
+    *wake = w->held_since + limit;
+  return false;
+}
+
+/* Kills overdue tasks and the tasks of jobs that ended early, and takes
+ * work back from workers that do not begin it; returns the earliest moment
+ * something can next become overdue. */
 static uint64_t police(parc_pool *p, uint64_t now) {
   uint64_t wake = PARC__FOREVER;
   uint64_t limit = p->opts.task_timeout > 0 && p->opts.task_timeout < 1e9
@@ -686,9 +712,12 @@ static uint64_t police(parc_pool *p, uint64_t now) {
       continue;
     uint64_t started, since;
     parc__batch *b = running_unit(w, &started, &since);
-    if (!b && w->fifo_len > 0 && limit != PARC__FOREVER &&
-        now + limit < wake)
-      wake = now + limit; /* not started yet: cannot be overdue sooner */
+    if (!b && limit != PARC__FOREVER && holds_unbegun(w, now, limit, &wake)) {
+      /* Its batches go to the others, uncharged; a new worker takes its
+       * place (a thread is abandoned, as for an overdue task). */
+      parc__kill_for(p, i, PARC_ETIMEDOUT, false);
+      continue;
+    }
     if (b && b->job->aborted) {
       parc__kill_for(p, i, PARC_ECANCELED, true); /* its call ended */
     } else if (b && limit != PARC__FOREVER) {

@@ -62,6 +62,7 @@ void parc__slot_reset(parc_pool *p, unsigned w) {
   wk->fifo_len = 0;
   wk->kill_started = 0;
   wk->kill_err = 0;
+  wk->held_since = 0;
   memset(&wk->tx, 0, sizeof wk->tx);
   memset(&wk->rx, 0, sizeof wk->rx);
   wk->units_quota_left = p->opts.max_tasks_per_worker

@@ -329,6 +329,48 @@ Test(robust, task_timeout_is_reported_for_a_thread_task) {
   check_timeout_map(PARC_THREADS, 1500, 1.2);
 }
 
+/* Workers frozen between tasks (SIGSTOP, as a cgroup freeze or a debugger
+ * would) hold the batches they were handed without beginning them: after
+ * task_timeout the pool takes the work back, replaces them, and the call
+ * completes, each task run once and charged nothing. */
+static void check_frozen_workers(unsigned frozen) {
+  shared *sh = shm_new(sizeof *sh);
+  parc_pool *p = robust_pool(PARC_PROCESSES, sh, 2, 0, 1.0);
+  pid_t pid[2];
+  for (unsigned w = 0; w < 2; w++) pid[w] = atomic_load(&sh->init_pid[w]);
+  for (unsigned w = 0; w < frozen; w++) cr_assert_eq(kill(pid[w], SIGSTOP), 0);
+  rjob in[NT];
+  uint64_t out[NT];
+  parc_task_status st[NT];
+  fill_jobs(in, NT, 0, NONE, 0);
+  parc_map_opts o = {.status = st, .chunk = 1, .timeout = 30};
+  double t0 = now_s();
+  int rc = parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o);
+  double took = now_s() - t0;
+  for (unsigned w = 0; w < frozen; w++) kill(pid[w], SIGCONT); /* if alive */
+  ASSERT_RC(rc, 0);
+  cr_expect_lt(took, 20.0, "map took %.1f s: the frozen workers' work waited", took);
+  for (size_t i = 0; i < NT; i++) {
+    ASSERT_STATUS_ERR(st[i], 0, i);
+    ASSERT_I64(st[i].attempts, 1, "status[%zu].attempts", i);
+    ASSERT_I64(atomic_load(&sh->attempts[i]), 1, "runs of task %zu", i);
+    ASSERT_U64(out[i], mix64(i), "out[%zu]", i);
+  }
+  for (unsigned w = 0; w < frozen; w++) {
+    double until = now_s() + 10;
+    while (lc_pid_alive(pid[w]) && now_s() < until) sleep_s(0.01);
+    cr_expect(!lc_pid_alive(pid[w]), "frozen worker %u (pid %d) was not replaced", w,
+              (int)pid[w]);
+  }
+  check_pool_works(p, sh);
+  parc_pool_destroy(p);
+  parc_shm_free(sh);
+}
+
+Test(robust, a_frozen_worker_loses_its_work_to_the_others) { check_frozen_workers(1); }
+
+Test(robust, frozen_workers_are_replaced_and_the_call_completes) { check_frozen_workers(2); }
+
 static int sleep_then_write_task(const void *in, void *out, void *ctx) {
   sleep_s(0.8);
   memset(out, 0x11, 8);
