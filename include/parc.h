@@ -41,7 +41,7 @@ extern "C" {
 #define PARC_ERRNO_MAP(XX)                                                    \
   XX(EINVAL, -1, "invalid argument")                                          \
   XX(ENOMEM, -2, "out of memory")                                             \
-  XX(ESYS, -3, "system call failed (errno has the reason)")                   \
+  XX(ESYS, -3, "system call failed (parc_last_sys_error has the reason)")     \
   XX(ETIMEDOUT, -4, "timed out")                                              \
   XX(ECANCELED, -5, "canceled")                                               \
   XX(ETASK, -6, "a task returned an error")                                   \
@@ -53,7 +53,9 @@ extern "C" {
   XX(ETOOBIG, -12, "message or argument too large")                           \
   XX(ENOTSUP, -13, "not supported by this backend")                           \
   XX(EBROKEN, -14, "the pool is broken: workers cannot be started")          \
-  XX(ESERVED, -15, "this MPI rank served a pool's tasks; the pool is closed")
+  XX(ESERVED, -15, "this MPI rank served a pool's tasks; the pool is closed") \
+  XX(ENOTSHARED, -16, "not shared with this process: make it with "          \
+                      "PARC_SHARED or parc_shm_alloc before the fork")
 
 typedef enum {
 #define PARC__ERR_ENUM(name, value, text) PARC_##name = (value),
@@ -65,6 +67,21 @@ typedef enum {
 PARC_API const char *parc_strerror(int err);
 /* The code's name without the PARC_ prefix, e.g. "ETIMEDOUT". */
 PARC_API const char *parc_err_name(int err);
+
+/* Why the last PARC_ESYS that libparc returned to the calling thread
+ * happened: the system, pthread or MPI call that failed and its own error.
+ * Kept per thread, like errno (which is also set to `code` for the calls
+ * that have one), and replaced by the next such failure. */
+typedef struct parc_sys_error {
+  const char *call;  /* "fork", "pthread_create", "memfd_create",
+                        "MPI_Comm_dup", ...; NULL: no failure yet */
+  int code;          /* its errno value (a pthread call's return value), or
+                        the MPI error code when is_mpi */
+  int is_mpi;
+  char message[256]; /* one line, e.g. "fork: Resource temporarily
+                        unavailable" */
+} parc_sys_error;
+PARC_API void parc_last_sys_error(parc_sys_error *e);
 
 /* ---------------------------------------------------------------- tasks */
 
@@ -240,7 +257,9 @@ typedef struct parc_for_opts {
 /* Calls body(b, e, ctx) over chunks that tile [begin, end) exactly once,
  * spread over the workers by the schedule. In the process backend the body
  * runs in other processes: its effects reach the caller only through
- * parc_shm_alloc memory. Returns 0 or the error of the lowest failing chunk. */
+ * parc_shm_alloc memory made before the pool (a ctx pointer into a region
+ * made after it: PARC_ENOTSHARED). Returns 0 or the error of the lowest
+ * failing chunk. */
 PARC_API int parc_for(parc_pool *pool, int64_t begin, int64_t end,
                       parc_for_fn body, void *ctx, const parc_for_opts *opts);
 
@@ -264,6 +283,11 @@ PARC_API void parc_shm_free(void *p);
  * (the call returns PARC_EAGAIN instead of blocking). The *_try_* calls
  * are the same with a timeout of 0.
  *
+ * Without PARC_SHARED, every call from another process (a forked child has
+ * a copy of the handle) returns PARC_ENOTSHARED: the copy would talk only
+ * to itself. Creates with PARC_SHARED fail with PARC_ESYS when the mapping
+ * cannot be made (parc_last_sys_error says why), without it PARC_ENOMEM.
+ *
  * Destroy: in the process that created the object, once no other thread
  * or process uses it (other processes simply stop using it: their copy of
  * the mapping goes when they exit). NULL is fine. */
@@ -274,7 +298,7 @@ typedef struct parc_queue parc_queue;
 /* A bounded multi-producer multi-consumer queue of messages of 0 to
  * max_msg bytes, holding at most capacity bytes of messages (each also
  * costs 8 bytes of framing; capacity is raised to max_msg + 8 so that any
- * message fits). Returns 0, PARC_EINVAL, PARC_ENOMEM. */
+ * message fits). Returns 0, PARC_EINVAL, PARC_ENOMEM, PARC_ESYS. */
 PARC_API int parc_queue_create(parc_queue **out, size_t capacity,
                                size_t max_msg, int flags);
 /* Appends one message, waiting up to `timeout` for room. Returns 0,

@@ -22,7 +22,7 @@
 /* ---------------------------------------------------------------- jobs */
 
 parc__job *parc__job_new(parc_pool *p, parc__job_kind kind) {
-  parc__job *j = calloc(1, sizeof *j);
+  parc__job *j = parc__calloc(1, sizeof *j);
   if (!j)
     return NULL;
   j->kind = kind;
@@ -191,7 +191,7 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
   int rc = check_opts(&o);
   if (rc != 0)
     return rc;
-  parc_pool *p = calloc(1, sizeof *p);
+  parc_pool *p = parc__calloc(1, sizeof *p);
   if (!p)
     return PARC_ENOMEM;
   p->opts = o;
@@ -204,23 +204,25 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
     free(p);
     return rc;
   }
-  p->workers = calloc(p->nworkers, sizeof *p->workers);
-  if (!p->workers) {
+  p->workers = parc__calloc(p->nworkers, sizeof *p->workers);
+  rc = p->workers ? parc__mutex_init_plain(&p->lock) : PARC_ENOMEM;
+  if (rc != 0) {
     if (p->be->count) /* stop() also frees what a count() left */
       p->be->stop(p, true);
+    free(p->workers);
     free(p);
-    return PARC_ENOMEM;
+    return rc;
   }
   for (unsigned i = 0; i < p->nworkers; i++)
     p->workers[i].id = i;
-  pthread_mutex_init(&p->lock, NULL);
   parc__event_init(&p->manager_bell);
   p->shm_gen = UINT64_MAX; /* threads share every region; procs set it */
   p->starting = true; /* a worker lost now is not replaced: create fails */
   rc = p->be->start(p);
-  if (rc == 0 && pthread_create(&p->manager, NULL, parc__manager_main, p)) {
-    p->be->stop(p, true);
-    rc = PARC_ESYS;
+  if (rc == 0) {
+    rc = parc__thread_create(&p->manager, parc__manager_main, p);
+    if (rc != 0)
+      p->be->stop(p, true);
   }
   if (rc != 0) {
     pthread_mutex_destroy(&p->lock);
@@ -338,7 +340,7 @@ int parc_submit(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
   parc__job *j = parc__job_new(p, JOB_MAP);
   if (!j)
     return PARC_ENOMEM;
-  j->owned = malloc(in_size + out_size + 1);
+  j->owned = parc__malloc(in_size + out_size + 1);
   if (!j->owned) {
     free(j);
     return PARC_ENOMEM;
@@ -496,7 +498,7 @@ int parc_map_reduce(parc_pool *p, parc_task_fn map_fn, const void *in,
     return PARC_ENOMEM;
   j->block = reduce_block(n, in_size);
   j->nblocks = j->units_total = (n + j->block - 1) / j->block;
-  j->partials = malloc(j->nblocks * result_size);
+  j->partials = parc__malloc(j->nblocks * result_size);
   if (!j->partials || too_big(j->nblocks, result_size)) {
     parc__job_unref(j);
     return PARC_ENOMEM;
@@ -540,6 +542,10 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
     return PARC_EINVAL;
   if (begin >= end)
     return 0;
+  /* Process workers map only the parc_shm_alloc regions made before their
+   * pool: a ctx in a later one would crash them, or reach other memory. */
+  if (p->be->shared && !o.ctx_size && parc__shm_newer(ctx, p->shm_gen))
+    return PARC_ENOTSHARED;
   /* Threads take chunks themselves, as OpenMP; processes are handed them,
    * so a worker that dies is known to have held exactly its chunk. */
   bool handed = p->be->shared || p->be->remote;
@@ -554,8 +560,8 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
   j->fn = (uint64_t)(uintptr_t)body;
   j->ctx = ctx;
   j->ctx_size = handed ? o.ctx_size : 0; /* threads share ctx as is */
-  j->static_next = calloc(p->nworkers, sizeof *j->static_next);
-  j->loop_joined = calloc(p->nworkers, sizeof *j->loop_joined);
+  j->static_next = parc__calloc(p->nworkers, sizeof *j->static_next);
+  j->loop_joined = parc__calloc(p->nworkers, sizeof *j->loop_joined);
   if (!j->static_next || !j->loop_joined) {
     parc__job_unref(j);
     return PARC_ENOMEM;

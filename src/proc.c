@@ -46,8 +46,8 @@ int parc_proc_start(parc_proc **out, parc_proc_fn fn, const void *arg,
   if (!out || !fn || (arg_size && !arg))
     return PARC_EINVAL;
   *out = NULL;
-  parc_proc *p = calloc(1, sizeof *p);
-  void *copy = malloc(arg_size ? arg_size : 1);
+  parc_proc *p = parc__calloc(1, sizeof *p);
+  void *copy = parc__malloc(arg_size ? arg_size : 1);
   if (!p || !copy) {
     free(p);
     free(copy);
@@ -55,8 +55,7 @@ int parc_proc_start(parc_proc **out, parc_proc_fn fn, const void *arg,
   }
   if (arg_size)
     memcpy(copy, arg, arg_size);
-  fflush(NULL); /* or the child would print our buffered output again */
-  pid_t pid = fork();
+  pid_t pid = parc__fork();
   if (pid == 0) {
     int rc = fn(copy);
     fflush(NULL);
@@ -65,7 +64,7 @@ int parc_proc_start(parc_proc **out, parc_proc_fn fn, const void *arg,
   free(copy);
   if (pid < 0) {
     free(p);
-    return PARC_ESYS;
+    return PARC_ESYS; /* reason noted by parc__fork */
   }
   p->pid = pid;
   p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -135,7 +134,7 @@ int parc_proc_kill(parc_proc *p, int sig) {
     return PARC_EINVAL;
   if (p->reaped)
     return PARC_EAGAIN; /* gone: its pid may belong to another process */
-  return kill(p->pid, sig) == 0 ? 0 : PARC_ESYS;
+  return kill(p->pid, sig) == 0 ? 0 : parc__sys_fail("kill", errno);
 }
 
 void parc_proc_free(parc_proc *p) {
@@ -163,15 +162,16 @@ static void *thread_main(void *arg) {
 int parc_thread_start(parc_thread **out, parc_proc_fn fn, void *arg) {
   if (!out || !fn)
     return PARC_EINVAL;
-  parc_thread *t = calloc(1, sizeof *t);
+  parc_thread *t = parc__calloc(1, sizeof *t);
   if (!t)
     return PARC_ENOMEM;
   t->fn = fn;
   t->arg = arg;
   parc__event_init(&t->ended);
-  if (pthread_create(&t->th, NULL, thread_main, t) != 0) {
+  int rc = parc__thread_create(&t->th, thread_main, t);
+  if (rc != 0) {
     free(t);
-    return PARC_ESYS;
+    return rc;
   }
   *out = t;
   return 0;

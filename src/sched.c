@@ -134,7 +134,7 @@ static void requeue(parc__job *j, uint64_t first, uint64_t count,
     return;
   if (j->nrequeue == j->requeue_cap) {
     size_t cap = j->requeue_cap ? 2 * j->requeue_cap : 8;
-    parc__requeue *q = realloc(j->requeue, cap * sizeof *q);
+    parc__requeue *q = parc__realloc(j->requeue, cap * sizeof *q);
     if (!q) { /* cannot remember it: report instead of losing it */
       parc__job_note(j, first, PARC_ENOMEM, 0, 0, 0, attempt);
       parc__job_count(j, j->kind == JOB_MAP ? count

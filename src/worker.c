@@ -89,17 +89,17 @@ typedef struct wbuf {
 /* Grows the buffers for a batch; false when memory is short. */
 static bool wbuf_fit(wbuf *b, size_t in_size, size_t out_size) {
   if (in_size > b->in_cap) {
-    void *q = realloc(b->in, in_size);
+    void *q = parc__realloc(b->in, in_size);
     if (!q)
       return false;
     b->in = q;
     b->in_cap = in_size;
   }
   if (out_size > b->out_cap) {
-    void *q1 = realloc(b->out, out_size);
+    void *q1 = parc__realloc(b->out, out_size);
     if (q1)
       b->out = q1;
-    void *q2 = q1 ? realloc(b->tmp, out_size) : NULL;
+    void *q2 = q1 ? parc__realloc(b->tmp, out_size) : NULL;
     if (q2)
       b->tmp = q2;
     if (!q1 || !q2)
@@ -341,13 +341,12 @@ static void *worker_thread_main(void *arg) {
 
 int parc__worker_thread(pthread_t *th, parc_pool *p, unsigned id,
                         parc__slot *slot) {
-  worker_arg *a = malloc(sizeof *a);
+  worker_arg *a = parc__malloc(sizeof *a);
   if (!a)
     return PARC_ENOMEM;
   *a = (worker_arg){p, id, slot};
-  if (pthread_create(th, NULL, worker_thread_main, a) != 0) {
+  int rc = parc__thread_create(th, worker_thread_main, a);
+  if (rc != 0)
     free(a);
-    return PARC_ESYS;
-  }
-  return 0;
+  return rc;
 }

@@ -20,7 +20,7 @@ static const code_row k_codes[] = {
 };
 #define N_CODES (sizeof k_codes / sizeof k_codes[0])
 
-static const int k_unknown[] = {-16, -999, 1, 42, INT_MIN, INT_MAX};
+static const int k_unknown[] = {-17, -999, 1, 42, INT_MIN, INT_MAX};
 #define N_UNKNOWN (sizeof k_unknown / sizeof k_unknown[0])
 
 Test(errors, strerror_gives_the_listed_text_for_every_code) {
@@ -46,7 +46,8 @@ Test(errors, codes_have_the_values_of_the_list) {
   ASSERT_I64(PARC_ETIMEDOUT, -4, "PARC_ETIMEDOUT");
   ASSERT_I64(PARC_EBROKEN, -14, "PARC_EBROKEN");
   ASSERT_I64(PARC_ESERVED, -15, "PARC_ESERVED");
-  ASSERT_I64(N_CODES, 15, "number of codes");
+  ASSERT_I64(PARC_ENOTSHARED, -16, "PARC_ENOTSHARED");
+  ASSERT_I64(N_CODES, 16, "number of codes");
 }
 
 Test(errors, strerror_of_unknown_code_is_unknown_error) {

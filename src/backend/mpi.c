@@ -84,7 +84,7 @@ static bool tx_begin(mstate *st, mlink *l) {
   size_t pay = parc__mpi_payload(&m);
   size_t na = strlen(fn.name), nb = strlen(comb.name);
   l->msg_len = sizeof(mpi_head) + sizeof m + na + nb + pay;
-  l->msg = malloc(l->msg_len);
+  l->msg = parc__malloc(l->msg_len);
   if (!l->msg)
     return false; /* the next round tries again */
   mpi_head h = {.local = l->local, .epoch = l->epoch, .a = (uint32_t)na,
@@ -164,7 +164,7 @@ static void on_message(mstate *st, parc_pool *p, mpi_chunk *k, int tag,
 
 static bool send_ctl(mstate *st) {
   for (size_t i = 0; i < st->nctl; i++) {
-    mpi_head *h = calloc(1, sizeof *h);
+    mpi_head *h = parc__calloc(1, sizeof *h);
     if (!h)
       return false; /* next round */
     *h = (mpi_head){.local = st->ctl[i].local, .epoch = st->ctl[i].epoch,
@@ -178,7 +178,7 @@ static bool send_ctl(mstate *st) {
 
 static void send_bye(mstate *st) {
   for (int r = 1; r < st->c.size; r++) {
-    mpi_head *h = calloc(1, sizeof *h);
+    mpi_head *h = parc__calloc(1, sizeof *h);
     if (h)
       *h = (mpi_head){.a = CTRL_BYE, .b = st->kill_all};
     if (!h || !parc__mpi_post(&st->c, r, TAG_CTRL, h, sizeof *h))
@@ -259,7 +259,7 @@ static void attach(mstate *st, parc_pool *p, unsigned w) {
 static void queue_ctl(mstate *st, mlink *l, uint32_t kind) {
   if (st->nctl == st->ctl_cap) {
     size_t cap = st->ctl_cap ? 2 * st->ctl_cap : 16;
-    mctl *q = realloc(st->ctl, cap * sizeof *q);
+    mctl *q = parc__realloc(st->ctl, cap * sizeof *q);
     if (!q)
       return; /* the worker's rank keeps its old thread: nothing is lost */
     st->ctl = q;
@@ -356,6 +356,16 @@ static void m_stop(parc_pool *p, bool kill_all) {
   p->be_state = NULL;
 }
 
+/* An MPI call failed with `code`: PARC_ESYS, with MPI's reason noted. */
+static int mpi_fail(const char *call, int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(code, text, &len) != MPI_SUCCESS)
+    len = 0;
+  text[len] = '\0';
+  return parc__mpi_fail(call, code, text);
+}
+
 /* Collective: every rank gets here from parc_pool_create. */
 static int m_count(parc_pool *p, unsigned *nworkers) {
   int level = 0;
@@ -363,44 +373,55 @@ static int m_count(parc_pool *p, unsigned *nworkers) {
     return PARC_ENOTSUP;
   if (p->opts.task_timeout > 0)
     return PARC_ENOTSUP; /* a remote task cannot be stopped */
-  mstate *st = calloc(1, sizeof *st);
+  mstate *st = parc__calloc(1, sizeof *st);
   if (!st)
     return PARC_ENOMEM;
+  int rc = parc__mutex_init_plain(&st->lock);
+  if (rc != 0) {
+    free(st);
+    return rc;
+  }
   MPI_Comm_rank(MPI_COMM_WORLD, &st->c.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &st->c.size);
-  if (st->c.size < 2) {
+  if (st->c.size < 2)
+    rc = PARC_EINVAL; /* rank 0 calls, the others serve: two at least */
+  int e = rc ? MPI_SUCCESS : MPI_Comm_dup(MPI_COMM_WORLD, &st->c.comm);
+  if (rc == 0 && e != MPI_SUCCESS)
+    rc = mpi_fail("MPI_Comm_dup", e);
+  if (rc != 0) {
+    pthread_mutex_destroy(&st->lock);
     free(st);
-    return PARC_EINVAL; /* rank 0 calls, the others serve: two at least */
-  }
-  if (MPI_Comm_dup(MPI_COMM_WORLD, &st->c.comm) != MPI_SUCCESS) {
-    free(st);
-    return PARC_ESYS;
+    return rc;
   }
   MPI_Comm_set_errhandler(st->c.comm, MPI_ERRORS_RETURN);
   size_t n = (size_t)st->c.size;
-  st->counts = calloc(n, sizeof *st->counts);
-  st->bases = calloc(n, sizeof *st->bases);
-  st->c.rank_lost = calloc(n, sizeof *st->c.rank_lost);
-  st->fin = calloc(n, sizeof *st->fin);
+  st->counts = parc__calloc(n, sizeof *st->counts);
+  st->bases = parc__calloc(n, sizeof *st->bases);
+  st->c.rank_lost = parc__calloc(n, sizeof *st->c.rank_lost);
+  st->fin = parc__calloc(n, sizeof *st->fin);
   unsigned mine = st->c.rank == 0 ? 0 : p->opts.workers ? p->opts.workers : 1;
   /* Every rank takes part in the gather, even one short of memory. */
-  unsigned *counts = st->counts ? st->counts : calloc(n, sizeof *counts);
-  int rc = counts ? MPI_Allgather(&mine, 1, MPI_UNSIGNED, counts, 1,
-                                  MPI_UNSIGNED, st->c.comm)
-                  : MPI_ERR_NO_MEM;
+  unsigned *counts = st->counts ? st->counts : parc__calloc(n, sizeof *counts);
+  e = counts ? MPI_Allgather(&mine, 1, MPI_UNSIGNED, counts, 1, MPI_UNSIGNED,
+                             st->c.comm)
+             : MPI_ERR_NO_MEM;
   if (counts != st->counts)
     free(counts);
-  if (rc != MPI_SUCCESS || !st->bases || !st->c.rank_lost || !st->fin) {
+  rc = e == MPI_ERR_NO_MEM                           ? PARC_ENOMEM
+       : e != MPI_SUCCESS                            ? mpi_fail("MPI_Allgather", e)
+       : !st->bases || !st->c.rank_lost || !st->fin ? PARC_ENOMEM
+                                                     : 0;
+  if (rc != 0) {
     MPI_Comm_free(&st->c.comm);
+    pthread_mutex_destroy(&st->lock);
     free_state(st);
-    return rc == MPI_SUCCESS ? PARC_ENOMEM : PARC_ESYS;
+    return rc;
   }
   unsigned total = 0;
   for (size_t r = 0; r < n; r++) {
     st->bases[r] = total;
     total += st->counts[r];
   }
-  pthread_mutex_init(&st->lock, NULL);
   parc__event_init(&st->c.bell);
   p->be_state = st;
   *nworkers = st->c.rank == 0 ? total : mine;
@@ -417,14 +438,14 @@ static int m_start(parc_pool *p) {
   }
   parc__event_init(&st->doorbell);
   p->doorbell = &st->doorbell;
-  st->links = calloc(p->nworkers, sizeof *st->links);
-  st->cells = calloc(p->nworkers, sizeof *st->cells);
+  st->links = parc__calloc(p->nworkers, sizeof *st->links);
+  st->cells = parc__calloc(p->nworkers, sizeof *st->cells);
   int rc = st->links && st->cells ? 0 : PARC_ENOMEM;
   for (int r = 1; rc == 0 && r < st->c.size; r++)
     for (unsigned k = 0; rc == 0 && k < st->counts[r]; k++) {
       unsigned w = st->bases[r] + k;
       st->links[w] = (mlink){.rank = r, .local = k, .epoch = 1};
-      st->cells[w] = aligned_alloc(64, parc__cell_size());
+      st->cells[w] = parc__aligned_alloc(64, parc__cell_size());
       if (!st->cells[w]) {
         rc = PARC_ENOMEM;
         break;
@@ -433,8 +454,8 @@ static int m_start(parc_pool *p) {
       parc__slot_reset(p, w);
       attach(st, p, w);
     }
-  if (rc == 0 && pthread_create(&st->courier, NULL, courier_main, p) != 0)
-    rc = PARC_ESYS;
+  if (rc == 0)
+    rc = parc__thread_create(&st->courier, courier_main, p);
   st->courier_started = rc == 0;
   if (rc != 0) {
     /* The serving ranks wait for work: tell them, from this thread. */
@@ -465,9 +486,9 @@ int parc_mpi_init(int *argc, char ***argv) {
   int init = 0, level = 0;
   MPI_Initialized(&init);
   if (!init) {
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &level) !=
-        MPI_SUCCESS)
-      return PARC_ESYS;
+    int e = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &level);
+    if (e != MPI_SUCCESS)
+      return mpi_fail("MPI_Init_thread", e);
     we_initialised = true;
   } else {
     MPI_Query_thread(&level);
@@ -482,7 +503,8 @@ int parc_mpi_finalize(void) {
   if (!we_initialised)
     return 0;
   we_initialised = false;
-  return MPI_Finalize() == MPI_SUCCESS ? 0 : PARC_ESYS;
+  int e = MPI_Finalize();
+  return e == MPI_SUCCESS ? 0 : mpi_fail("MPI_Finalize", e);
 }
 
 int parc_mpi_rank(void) {

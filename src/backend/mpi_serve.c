@@ -67,7 +67,7 @@ static void start_worker(serve *sv, unsigned k) {
   parc_pool *p = sv->p;
   rworker *w = &sv->w[k];
   if (!w->cell)
-    w->cell = aligned_alloc(64, parc__cell_size());
+    w->cell = parc__aligned_alloc(64, parc__cell_size());
   if (!w->cell)
     return; /* rank 0 hears nothing and the worker never starts: see poll */
   parc__cell_attach(p, k, w->cell);
@@ -92,7 +92,7 @@ static void release_worker(serve *sv, unsigned k) {
   w->running = false;
   parc__slot *s = sv->p->workers[k].slot;
   uint32_t state = atomic_load(&s->state);
-  rgone *g = malloc(sizeof *g);
+  rgone *g = parc__malloc(sizeof *g);
   if (state == SLOT_EXITED || state == SLOT_INIT_FAILED || !g) {
     parc__slot_close(s);
     pthread_join(w->th, NULL); /* returned, or returns once it sees abort */
@@ -106,7 +106,7 @@ static void release_worker(serve *sv, unsigned k) {
 }
 
 static bool post_head(serve *sv, unsigned k, int tag, uint32_t a, uint32_t b) {
-  mpi_head *h = calloc(1, sizeof *h);
+  mpi_head *h = parc__calloc(1, sizeof *h);
   if (!h)
     return false;
   *h = (mpi_head){.local = k, .epoch = sv->w[k].epoch, .a = a, .b = b};
@@ -119,7 +119,7 @@ static bool fwd_results(serve *sv, unsigned k) {
   size_t n = parc__ring_readable(r);
   if (n == 0)
     return false;
-  unsigned char *buf = malloc(sizeof(mpi_head) + n);
+  unsigned char *buf = parc__malloc(sizeof(mpi_head) + n);
   if (!buf)
     return false;
   mpi_head h = {.local = k, .epoch = sv->w[k].epoch};
@@ -220,7 +220,7 @@ static bool round_once(serve *sv) {
 int parc__mpi_serve(parc_pool *p, mpi_courier *c, unsigned base) {
   serve sv = {.p = p, .c = c, .base = base};
   p->doorbell = &c->bell; /* the workers ring the courier */
-  sv.w = calloc(p->nworkers, sizeof *sv.w);
+  sv.w = parc__calloc(p->nworkers, sizeof *sv.w);
   for (unsigned k = 0; sv.w && k < p->nworkers; k++) {
     sv.w[k].epoch = 1;
     start_worker(&sv, k);
@@ -253,7 +253,7 @@ int parc__mpi_serve(parc_pool *p, mpi_courier *c, unsigned base) {
     free(g->cell);
     free(g);
   }
-  mpi_head *fin = calloc(1, sizeof *fin);
+  mpi_head *fin = parc__calloc(1, sizeof *fin);
   if (fin) {
     fin->a = CTRL_FIN;
     parc__mpi_post(c, 0, TAG_CTRL, fin, sizeof *fin);

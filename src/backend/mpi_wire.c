@@ -20,7 +20,7 @@
 #define NAP_MIN_NS 10000ull /* then sleep, doubling, up to 128 times that */
 
 bool parc__mpi_post(mpi_courier *c, int dest, int tag, void *buf, size_t len) {
-  mpi_out *o = malloc(sizeof *o);
+  mpi_out *o = parc__malloc(sizeof *o);
   if (!o || len > INT32_MAX || c->rank_lost[dest] ||
       MPI_Isend(buf, (int)len, MPI_BYTE, dest, tag, c->comm, &o->req) !=
           MPI_SUCCESS) {
@@ -77,7 +77,7 @@ mpi_chunk *parc__mpi_take(mpi_courier *c, int source, int *tag, int *from) {
       !flag || MPI_Get_count(&s, MPI_BYTE, &n) != MPI_SUCCESS)
     return NULL;
   /* As a chunk: results go on to a lane as they are. */
-  mpi_chunk *k = malloc(sizeof *k + (size_t)n + 1);
+  mpi_chunk *k = parc__malloc(sizeof *k + (size_t)n + 1);
   if (!k)
     return NULL; /* left queued: taken again when memory allows */
   if (MPI_Recv(k->data, n, MPI_BYTE, s.MPI_SOURCE, s.MPI_TAG, c->comm,

@@ -114,7 +114,7 @@ static void zspawn(zygote *z, unsigned w) {
   if (w >= z->p->nworkers || z->pids[w] > 0)
     return;
   pid_t zpid = getpid();
-  pid_t pid = fork();
+  pid_t pid = parc__fork();
   if (pid == 0)
     worker_child(z, w, zpid);
   if (pid < 0) {
@@ -174,7 +174,7 @@ static void zygote_main(parc_pool *p, int sock) {
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, &z.worker_mask);
   z.sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-  z.pids = calloc(p->nworkers, sizeof *z.pids);
+  z.pids = parc__calloc(p->nworkers, sizeof *z.pids);
   if (z.sfd < 0 || !z.pids)
     _exit(1);
   for (unsigned w = 0; w < p->nworkers; w++)
@@ -284,8 +284,9 @@ static int p_spawn(parc_pool *p, unsigned w) {
   if (st->sock < 0)
     return PARC_EBROKEN;
   zmsg m = {Z_SPAWN, w, 0, 0};
-  return send(st->sock, &m, sizeof m, MSG_NOSIGNAL) == sizeof m ? 0
-                                                                : PARC_ESYS;
+  return send(st->sock, &m, sizeof m, MSG_NOSIGNAL) == sizeof m
+             ? 0
+             : parc__sys_fail("send", errno);
 }
 
 static void p_kill(parc_pool *p, unsigned w) {
@@ -324,27 +325,42 @@ static void p_stop(parc_pool *p, bool kill_all) {
   p->be_state = NULL;
 }
 
+/* The caller's end and the zygote's; 0 or -1 with the reason noted. */
+static int socket_pair(int sv[2]) {
+  if (parc__fault("socketpair", EMFILE) ||
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    parc__sys_fail("socketpair", errno);
+    return -1;
+  }
+  return 0;
+}
+
 static int p_start(parc_pool *p) {
-  pstate *st = calloc(1, sizeof *st);
+  pstate *st = parc__calloc(1, sizeof *st);
   if (!st)
     return PARC_ENOMEM;
   st->sock = -1;
   st->zygote_fd = -1;
-  pthread_mutex_init(&st->ev_lock, NULL);
-  pthread_cond_init(&st->ev_room, NULL);
-  p->be_state = st;
+  int rc = parc__mutex_init_plain(&st->ev_lock);
+  if (rc == 0 && (rc = parc__cond_init(&st->ev_room, 0)) != 0)
+    pthread_mutex_destroy(&st->ev_lock);
+  if (rc != 0) {
+    free(st);
+    return rc;
+  }
+  p->be_state = st; /* from here p_stop unwinds whatever is done */
   st->ev_cap = 4 * p->nworkers + 64;
-  st->ev = calloc(st->ev_cap, sizeof *st->ev);
+  st->ev = parc__calloc(st->ev_cap, sizeof *st->ev);
   if (!st->ev) {
     p_stop(p, true);
     return PARC_ENOMEM;
   }
   size_t head = (sizeof(parc__event) + 63u) & ~(size_t)63u;
   st->area_size = head + (size_t)p->nworkers * parc__cell_size();
-  st->area = parc__shm_map(st->area_size);
+  st->area = parc__shm_map(st->area_size); /* notes its reason */
   int sv[2];
   pthread_mutex_lock(&fork_lock);
-  if (!st->area || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+  if (!st->area || socket_pair(sv) != 0) {
     pthread_mutex_unlock(&fork_lock);
     p_stop(p, true);
     return PARC_ESYS;
@@ -355,9 +371,8 @@ static int p_start(parc_pool *p) {
     parc__cell_attach(p, w, (char *)st->area + head + w * parc__cell_size());
     parc__slot_reset(p, w);
   }
-  fflush(NULL); /* or the workers would print the caller's buffers again */
   p->shm_gen = parc__shm_generation(); /* regions the workers will map */
-  st->zygote = fork();
+  st->zygote = parc__fork();
   if (st->zygote == 0) {
     /* Our copy was taken locked: unlock it for a task that creates a pool
      * of its own (this process has one thread, so this is safe). */
@@ -370,10 +385,11 @@ static int p_start(parc_pool *p) {
   st->sock = sv[0];
   if (st->zygote > 0)
     st->zygote_fd = (int)syscall(SYS_pidfd_open, st->zygote, 0);
-  if (st->zygote < 0 ||
-      pthread_create(&st->watchdog, NULL, watchdog_main, p) != 0) {
+  rc = st->zygote < 0 ? PARC_ESYS /* noted by parc__fork */
+                      : parc__thread_create(&st->watchdog, watchdog_main, p);
+  if (rc != 0) {
     p_stop(p, true);
-    return PARC_ESYS;
+    return rc;
   }
   st->watchdog_started = true;
   return 0;

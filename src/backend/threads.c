@@ -44,15 +44,15 @@ static int t_spawn(parc_pool *p, unsigned w) {
 
 /* No memset: parc__slot_reset sets every field, and a lane's arena is
  * written before it is read. Untouched pages cost nothing. */
-static void *new_cell(void) { return aligned_alloc(64, parc__cell_size()); }
+static void *new_cell(void) { return parc__aligned_alloc(64, parc__cell_size()); }
 
 static void t_stop(parc_pool *p, bool kill_all);
 
 static int t_start(parc_pool *p) {
-  tstate *st = calloc(1, sizeof *st);
+  tstate *st = parc__calloc(1, sizeof *st);
   if (!st)
     return PARC_ENOMEM;
-  st->t = calloc(p->nworkers, sizeof *st->t);
+  st->t = parc__calloc(p->nworkers, sizeof *st->t);
   if (!st->t) {
     free(st);
     return PARC_ENOMEM;
@@ -79,7 +79,7 @@ static int t_start(parc_pool *p) {
 static void t_kill(parc_pool *p, unsigned w) {
   tstate *st = p->be_state;
   parc__worker *wk = &p->workers[w];
-  abandoned *a = malloc(sizeof *a);
+  abandoned *a = parc__malloc(sizeof *a);
   void *cell = new_cell();
   /* Lanes first: from here the thread begins no unit it could run twice. */
   parc__slot_close(wk->slot);

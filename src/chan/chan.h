@@ -6,6 +6,19 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include <stdbool.h>
+
+#include "sys/sys.h"
+
+/* An object made without PARC_SHARED lives in its creator's heap: another
+ * process has only a copy of it and would talk to itself, or wait for
+ * ever. So each keeps its creator's pid, and every call from another
+ * process is refused (PARC_ENOTSHARED); the pid is cached, so the check
+ * is a load and a compare. */
+static inline bool parc__foreign(int shared, int owner) {
+  return !shared && owner != parc__pid();
+}
+
 /* A robust mutex, process-shared if `shared`: 0 or PARC_ESYS. */
 int parc__mutex_init(pthread_mutex_t *m, int shared);
 /* Locks within `timeout` (the library's convention). Returns 0,

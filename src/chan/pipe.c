@@ -98,7 +98,7 @@ static size_t ring_bytes_for(size_t max_msg) {
 }
 
 static parc_pipe *new_end(pipe_shared *sh, int me, int *refs) {
-  parc_pipe *e = calloc(1, sizeof *e);
+  parc_pipe *e = parc__calloc(1, sizeof *e);
   if (e) {
     e->sh = sh;
     e->me = me;
@@ -125,7 +125,7 @@ int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg,
   size_t ring = ALIGN64(parc__ring_footprint(rb));
   pipe_shared *sh = parc__obj_alloc(ALIGN64(sizeof *sh) + 2 * ring, shared);
   if (!sh)
-    return PARC_ENOMEM;
+    return parc__obj_alloc_error(shared);
   sh->shared = shared;
   sh->max_msg = max_msg;
   sh->ring_bytes = rb;
@@ -134,11 +134,13 @@ int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg,
   for (int i = 0; i < 2; i++) {
     sh->to[i] = (parc__ring *)((char *)sh + ALIGN64(sizeof *sh) + i * ring);
     parc__ring_init(sh->to[i], rb, shared, 0, NULL, NULL, 0);
-    sh->side[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (sh->side[i].efd < 0)
-      rc = PARC_ESYS;
+    sh->side[i].efd = parc__fault("eventfd", EMFILE)
+                          ? -1
+                          : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sh->side[i].efd < 0 && rc == 0)
+      rc = parc__sys_fail("eventfd", errno);
   }
-  int *refs = malloc(sizeof *refs);
+  int *refs = parc__malloc(sizeof *refs);
   *a = rc == 0 && refs ? new_end(sh, 0, refs) : NULL;
   *b = *a ? new_end(sh, 1, refs) : NULL;
   if (!*b) {
@@ -161,6 +163,8 @@ static void wake_peer(parc_pipe *e) {
 int parc_pipe_bind(parc_pipe *e) {
   if (!e)
     return PARC_EINVAL;
+  if (parc__foreign(e->sh->shared, e->made_by))
+    return PARC_ENOTSHARED;
   atomic_store(&e->sh->side[e->me].owner, (int32_t)parc__pid());
   wake_peer(e); /* a peer already waiting must watch the new owner */
   return 0;
@@ -320,6 +324,8 @@ int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
                    double timeout) {
   if (!e || (len && !msg))
     return PARC_EINVAL;
+  if (parc__foreign(e->sh->shared, e->made_by))
+    return PARC_ENOTSHARED;
   if (len > e->sh->max_msg)
     return PARC_ETOOBIG;
   if (atomic_load(&e->sh->side[e->me].owner) == 0)
@@ -436,6 +442,8 @@ int parc_pipe_recv(parc_pipe *e, void *buf, size_t cap, size_t *len,
                    double timeout) {
   if (!e || !len || (cap && !buf))
     return PARC_EINVAL;
+  if (parc__foreign(e->sh->shared, e->made_by))
+    return PARC_ENOTSHARED;
   if (atomic_load(&e->sh->side[e->me].owner) == 0)
     parc_pipe_bind(e);
   peer_pidfd(e); /* early: a pidfd held before the peer dies is exact */

@@ -99,6 +99,7 @@ struct parc_queue {
   size_t limit;            /* bytes the queue may hold (frames too) */
   size_t max_msg;
   int shared;
+  int owner;               /* the creator's pid (see parc__foreign) */
   _Alignas(64) parc__ring ring; /* last: its arena follows */
 };
 
@@ -119,17 +120,20 @@ int parc_queue_create(parc_queue **out, size_t capacity, size_t max_msg,
                                                         : max_msg + FRAME);
   parc_queue *q = parc__obj_alloc(sizeof *q + cap, shared);
   if (!q)
-    return PARC_ENOMEM;
+    return parc__obj_alloc_error(shared);
   q->shared = shared;
+  q->owner = parc__pid();
   q->max_msg = max_msg;
   q->limit = capacity > max_msg + FRAME ? capacity : max_msg + FRAME;
   parc__event_init(&q->not_empty);
   parc__event_init(&q->not_full);
   parc__ring_init(&q->ring, cap, shared, 0, NULL, NULL, 0);
-  if (parc__mutex_init(&q->put_lock, shared) != 0 ||
-      parc__mutex_init(&q->get_lock, shared) != 0) {
+  int rc = parc__mutex_init(&q->put_lock, shared);
+  if (rc == 0 && (rc = parc__mutex_init(&q->get_lock, shared)) != 0)
+    pthread_mutex_destroy(&q->put_lock);
+  if (rc != 0) {
     parc__obj_free(q, shared);
-    return PARC_ESYS;
+    return rc;
   }
   *out = q;
   return 0;
@@ -264,6 +268,8 @@ int parc_queue_put(parc_queue *q, const void *msg, size_t len,
                    double timeout) {
   if (!q || (len && !msg))
     return PARC_EINVAL;
+  if (parc__foreign(q->shared, q->owner))
+    return PARC_ENOTSHARED;
   if (len > q->max_msg)
     return PARC_ETOOBIG;
   uint64_t deadline = parc__deadline(timeout);
@@ -471,6 +477,8 @@ int parc_queue_get(parc_queue *q, void *buf, size_t cap, size_t *len,
                    double timeout) {
   if (!q || !len || (cap && !buf))
     return PARC_EINVAL;
+  if (parc__foreign(q->shared, q->owner))
+    return PARC_ENOTSHARED;
   uint64_t deadline = parc__deadline(timeout);
   int rc = get_lock(q, timeout);
   if (rc != 0)
@@ -494,8 +502,8 @@ int parc_queue_try_get(parc_queue *q, void *buf, size_t cap, size_t *len) {
  * then, under the put lock, so that no put is half done, the queue is
  * marked closed for the consumers. */
 void parc_queue_close(parc_queue *q) {
-  if (!q)
-    return;
+  if (!q || parc__foreign(q->shared, q->owner))
+    return; /* another process's copy: closing it would close nothing */
   atomic_store(&q->closing, 1);
   parc__event_signal(&q->not_full, q->shared);
   bool locked = put_lock(q, -1) == 0;

@@ -23,11 +23,13 @@ struct parc_lock {
   _Atomic int suspect; /* held after its owner died, not yet consistent */
   _Atomic int broken;  /* released while suspect: unusable for good */
   int shared;
+  int owner; /* the creator's pid (see parc__foreign) */
 };
 
 struct parc_sem {
   sem_t s;
   int shared;
+  int owner;
 };
 
 struct parc_barrier {
@@ -36,23 +38,30 @@ struct parc_barrier {
   unsigned parties, arrived;
   uint64_t generation;
   int shared;
+  int owner;
 };
 
 /* ---------------------------------------------------------------- mutex */
 
-static int mutex_init(pthread_mutex_t *m, int shared) {
-  pthread_mutexattr_t a;
-  pthread_mutexattr_init(&a);
-  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-  if (shared)
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-  int rc = pthread_mutex_init(m, &a);
-  pthread_mutexattr_destroy(&a);
-  return rc == 0 ? 0 : PARC_ESYS;
-}
-
 int parc__mutex_init(pthread_mutex_t *m, int shared) {
-  return mutex_init(m, shared);
+  pthread_mutexattr_t a;
+  int e = parc__fault("pthread_mutexattr_init", ENOMEM)
+              ? ENOMEM
+              : pthread_mutexattr_init(&a);
+  if (e)
+    return parc__sys_fail("pthread_mutexattr_init", e);
+  const char *call = "pthread_mutexattr_setrobust";
+  e = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  if (e == 0 && shared) {
+    call = "pthread_mutexattr_setpshared";
+    e = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  }
+  if (e == 0) {
+    call = "pthread_mutex_init";
+    e = parc__fault(call, ENOMEM) ? ENOMEM : pthread_mutex_init(m, &a);
+  }
+  pthread_mutexattr_destroy(&a);
+  return e ? parc__sys_fail(call, e) : 0;
 }
 
 /* Blocking waits on a robust mutex go in slices of SLICE_S, for three
@@ -109,7 +118,7 @@ int parc__mutex_lock(pthread_mutex_t *m, double timeout,
   case ENOTRECOVERABLE: return PARC_EBROKEN;
   case EBUSY: return PARC_EAGAIN;
   case ETIMEDOUT: return PARC_ETIMEDOUT;
-  default: return PARC_ESYS;
+  default: return parc__sys_fail("pthread_mutex_timedlock", rc);
   }
 }
 
@@ -121,11 +130,13 @@ int parc_lock_create(parc_lock **out, int flags) {
   int shared = (flags & PARC_SHARED) != 0;
   parc_lock *l = parc__obj_alloc(sizeof *l, shared);
   if (!l)
-    return PARC_ENOMEM;
+    return parc__obj_alloc_error(shared);
   l->shared = shared;
-  if (mutex_init(&l->m, shared) != 0) {
+  l->owner = parc__pid();
+  int rc = parc__mutex_init(&l->m, shared);
+  if (rc != 0) {
     parc__obj_free(l, shared);
-    return PARC_ESYS;
+    return rc;
   }
   *out = l;
   return 0;
@@ -139,6 +150,8 @@ int parc_lock_create(parc_lock **out, int flags) {
 int parc_lock_acquire(parc_lock *l, double timeout) {
   if (!l)
     return PARC_EINVAL;
+  if (parc__foreign(l->shared, l->owner))
+    return PARC_ENOTSHARED;
   if (atomic_load(&l->broken))
     return PARC_EBROKEN;
   int rc = parc__mutex_lock(&l->m, timeout, &l->broken);
@@ -150,6 +163,8 @@ int parc_lock_acquire(parc_lock *l, double timeout) {
 }
 
 int parc_lock_consistent(parc_lock *l) {
+  if (l && parc__foreign(l->shared, l->owner))
+    return PARC_ENOTSHARED;
   if (!l || pthread_mutex_consistent(&l->m) != 0)
     return PARC_EINVAL;
   atomic_store(&l->suspect, 0);
@@ -159,6 +174,8 @@ int parc_lock_consistent(parc_lock *l) {
 int parc_lock_release(parc_lock *l) {
   if (!l)
     return PARC_EINVAL;
+  if (parc__foreign(l->shared, l->owner))
+    return PARC_ENOTSHARED;
   if (atomic_exchange(&l->suspect, 0))
     atomic_store(&l->broken, 1); /* before anyone can take it again */
   return pthread_mutex_unlock(&l->m) == 0 ? 0 : PARC_EINVAL;
@@ -179,11 +196,13 @@ int parc_sem_create(parc_sem **out, unsigned value, int flags) {
   int shared = (flags & PARC_SHARED) != 0;
   parc_sem *s = parc__obj_alloc(sizeof *s, shared);
   if (!s)
-    return PARC_ENOMEM;
+    return parc__obj_alloc_error(shared);
   s->shared = shared;
-  if (sem_init(&s->s, shared, value) != 0) {
+  s->owner = parc__pid();
+  if (parc__fault("sem_init", ENOSYS) || sem_init(&s->s, shared, value) != 0) {
+    int rc = parc__sys_fail("sem_init", errno);
     parc__obj_free(s, shared);
-    return PARC_ESYS;
+    return rc;
   }
   *out = s;
   return 0;
@@ -194,6 +213,8 @@ int parc_sem_create(parc_sem **out, unsigned value, int flags) {
 int parc_sem_wait(parc_sem *s, double timeout) {
   if (!s)
     return PARC_EINVAL;
+  if (parc__foreign(s->shared, s->owner))
+    return PARC_ENOTSHARED;
   uint64_t deadline = parc__deadline(timeout);
   for (;;) {
     int rc;
@@ -216,14 +237,18 @@ int parc_sem_wait(parc_sem *s, double timeout) {
       return 0;
     if (errno == EINTR)
       continue;
-    return errno == EAGAIN ? PARC_EAGAIN : PARC_ESYS;
+    return errno == EAGAIN ? PARC_EAGAIN : parc__sys_fail("sem_wait", errno);
   }
 }
 
 int parc_sem_post(parc_sem *s) {
   if (!s)
     return PARC_EINVAL;
-  return sem_post(&s->s) == 0 ? 0 : errno == EOVERFLOW ? PARC_EINVAL : PARC_ESYS;
+  if (parc__foreign(s->shared, s->owner))
+    return PARC_ENOTSHARED;
+  if (sem_post(&s->s) == 0)
+    return 0;
+  return errno == EOVERFLOW ? PARC_EINVAL : parc__sys_fail("sem_post", errno);
 }
 
 void parc_sem_destroy(parc_sem *s) {
@@ -241,19 +266,16 @@ int parc_barrier_create(parc_barrier **out, unsigned parties, int flags) {
   int shared = (flags & PARC_SHARED) != 0;
   parc_barrier *b = parc__obj_alloc(sizeof *b, shared);
   if (!b)
-    return PARC_ENOMEM;
+    return parc__obj_alloc_error(shared);
   b->shared = shared;
+  b->owner = parc__pid();
   b->parties = parties;
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  if (shared)
-    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
-  int rc = pthread_cond_init(&b->cv, &ca);
-  pthread_condattr_destroy(&ca);
-  if (rc != 0 || mutex_init(&b->m, shared) != 0) {
+  int rc = parc__cond_init(&b->cv, shared);
+  if (rc == 0 && (rc = parc__mutex_init(&b->m, shared)) != 0)
+    pthread_cond_destroy(&b->cv);
+  if (rc != 0) {
     parc__obj_free(b, shared);
-    return PARC_ESYS;
+    return rc;
   }
   *out = b;
   return 0;
@@ -273,6 +295,8 @@ static int barrier_lock(parc_barrier *b) {
 int parc_barrier_wait(parc_barrier *b, double timeout) {
   if (!b)
     return PARC_EINVAL;
+  if (parc__foreign(b->shared, b->owner))
+    return PARC_ENOTSHARED;
   struct timespec ts;
   if (timeout > 0)
     parc__abs_time(timeout, &ts);

@@ -18,16 +18,27 @@
 #include "sys/sys.h"
 
 void *parc__shm_map(size_t size) {
-  int fd = memfd_create("parc", MFD_CLOEXEC);
-  if (fd < 0)
+  int fd = parc__fault("memfd_create", EMFILE)
+               ? -1
+               : memfd_create("parc", MFD_CLOEXEC);
+  if (fd < 0) {
+    parc__sys_fail("memfd_create", errno);
     return NULL;
+  }
   void *p = MAP_FAILED;
-  if (ftruncate(fd, (off_t)size) == 0)
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const char *call = "ftruncate";
+  if (!parc__fault(call, ENOSPC) && ftruncate(fd, (off_t)size) == 0) {
+    call = "mmap";
+    if (!parc__fault(call, ENOMEM))
+      p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  }
   int saved = errno;
   close(fd);
-  errno = saved;
-  return p == MAP_FAILED ? NULL : p;
+  if (p == MAP_FAILED) {
+    parc__sys_fail(call, saved);
+    return NULL;
+  }
+  return p;
 }
 
 void parc__shm_unmap(void *p, size_t size) {
@@ -53,13 +64,13 @@ typedef struct region {
 static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
 static region *regions;
 static size_t nregions, regions_cap;
-static uint64_t generation;
+static _Atomic uint64_t generation; /* changed under regions_lock */
 
 static void remember(void *p, size_t size) {
   pthread_mutex_lock(&regions_lock);
   if (nregions == regions_cap) {
     size_t cap = regions_cap ? 2 * regions_cap : 16;
-    region *r = realloc(regions, cap * sizeof *r);
+    region *r = parc__realloc(regions, cap * sizeof *r);
     if (r) {
       regions = r;
       regions_cap = cap;
@@ -80,11 +91,19 @@ static void forget(void *p) {
   pthread_mutex_unlock(&regions_lock);
 }
 
-uint64_t parc__shm_generation(void) {
+uint64_t parc__shm_generation(void) { return atomic_load(&generation); }
+
+bool parc__shm_newer(const void *p, uint64_t gen) {
+  if (atomic_load(&generation) <= gen)
+    return false; /* nothing was made since: the usual case, one load */
+  uintptr_t a = (uintptr_t)p;
+  bool yes = false;
   pthread_mutex_lock(&regions_lock);
-  uint64_t g = generation;
+  for (size_t i = 0; i < nregions && !yes; i++)
+    yes = regions[i].gen > gen && a >= regions[i].base &&
+          a - regions[i].base < regions[i].size;
   pthread_mutex_unlock(&regions_lock);
-  return g;
+  return yes;
 }
 
 bool parc__shm_holds(const void *p, size_t n, uint64_t gen) {
@@ -122,7 +141,7 @@ void parc_shm_free(void *p) {
 void *parc__obj_alloc(size_t size, int shared) {
   if (shared)
     return parc_shm_alloc(size); /* zero-filled, page-aligned + 64 */
-  void *p = aligned_alloc(64, (size + 63u) & ~(size_t)63u);
+  void *p = parc__aligned_alloc(64, (size + 63u) & ~(size_t)63u);
   if (p)
     memset(p, 0, size);
   return p;

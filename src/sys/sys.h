@@ -8,6 +8,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parc.h"
+#include "sys/fault.h"
+
+/* ---- error.c: the reason behind a PARC_ESYS (parc_last_sys_error).
+ * Records for this thread that `call` failed with errno value `code` (a
+ * pthread call: its return value), sets errno to it; returns PARC_ESYS. */
+int parc__sys_fail(const char *call, int code);
+/* The same for an MPI call: its error code and MPI's sentence for it. */
+int parc__mpi_fail(const char *call, int code, const char *text);
+
+/* ---- os.c: thread and process calls of the create paths, behind the
+ * switch; 0 or PARC_ESYS with the reason noted. A condition variable waits
+ * on CLOCK_MONOTONIC; `shared`: process-shared. parc__fork flushes stdio
+ * first and returns as fork() (the reason noted on -1). */
+#include <pthread.h>
+#include <sys/types.h>
+int parc__thread_create(pthread_t *th, void *(*fn)(void *), void *arg);
+int parc__mutex_init_plain(pthread_mutex_t *m);
+int parc__cond_init(pthread_cond_t *c, int shared);
+pid_t parc__fork(void);
+
 /* ---- clock.c */
 uint64_t parc__now_ns(void);                 /* CLOCK_MONOTONIC */
 /* Deadline for a timeout in seconds: < 0 forever (UINT64_MAX), else now+t. */
@@ -46,19 +67,27 @@ static inline void parc__cpu_relax(void) {
 
 /* ---- shm.c: anonymous shared mappings backed by a memfd (nothing in
  * /dev/shm, released when the last process unmaps it). */
-void *parc__shm_map(size_t size);      /* NULL on failure, errno set */
+void *parc__shm_map(size_t size);      /* NULL on failure, reason noted */
 void parc__shm_unmap(void *p, size_t size);
 
 /* Does [p, p + n) lie in one parc_shm_alloc region made at or before
  * generation `gen` (parc__shm_generation() when a pool forked)? */
 uint64_t parc__shm_generation(void);
 bool parc__shm_holds(const void *p, size_t n, uint64_t gen);
+/* Does p lie in a region made after generation `gen`, memory a pool
+ * forked then does not map? One load while no region is that new. */
+bool parc__shm_newer(const void *p, uint64_t gen);
 
 /* Memory for a channel or lock: zeroed, 64-byte aligned; from a shared
  * mapping when `shared` (visible to processes forked later), else from the
  * heap. parc__obj_free takes the same `shared`. */
 void *parc__obj_alloc(size_t size, int shared);
 void parc__obj_free(void *p, int shared);
+/* What a failed parc__obj_alloc means: PARC_ESYS for a shared mapping (its
+ * reason noted), PARC_ENOMEM for the heap. */
+static inline int parc__obj_alloc_error(int shared) {
+  return shared ? PARC_ESYS : PARC_ENOMEM;
+}
 
 /* An absolute CLOCK_MONOTONIC time for a timeout in seconds (> 0). */
 struct timespec;
