@@ -117,6 +117,8 @@ typedef struct parc_task_status {
   int signal;    /* PARC_EWORKER: the signal that killed the worker, or 0 */
   int exit_code; /* PARC_EWORKER: the worker's exit status when it exited */
   int attempts;  /* how many times the task was started */
+  int pid;       /* PARC_EWORKER, or PARC_ETIMEDOUT in the process backend:
+                    the pid of the worker that died or was killed; else 0 */
 } parc_task_status;
 
 /* ---------------------------------------------------------------- pools */
@@ -218,6 +220,58 @@ PARC_API void parc_future_free(parc_future *f);
  * returned lowest index first; pass the ones you have not handled yet. */
 PARC_API int parc_wait_any(parc_future *const *fs, size_t n, double timeout,
                            size_t *index);
+
+/* ---------------------------------------------------------------- bytes
+ *
+ * Tasks whose input and result are byte strings of any length -- what a
+ * language binding passes (pickled arguments, pickled results), or a C
+ * program whose results have no fixed size. They run on the same workers,
+ * with the same batching, failures, retries and timeouts as parc_map. */
+
+/* A run of bytes: an input (read only), or a result (malloc'd; the caller
+ * frees `data` with free()). */
+typedef struct parc_bytes {
+  void *data;
+  size_t len;
+} parc_bytes;
+
+/* Where a bytes task writes its result (opaque; valid during the task). */
+typedef struct parc_result parc_result;
+
+/* A bytes task reads `len` bytes at `in` and may set a result with
+ * parc_result_alloc or parc_result_set (none: an empty result). It returns
+ * 0, or its error, as a parc_task_fn does; the result it set is delivered
+ * either way, so a failing task can say why. */
+typedef int (*parc_bytes_fn)(const void *in, size_t len, parc_result *res,
+                             void *ctx);
+
+/* Inside a bytes task: makes the result `len` bytes long and returns where
+ * to write them (valid until the task returns or the next call), or NULL
+ * when memory is short (the result is then empty). Any earlier result is
+ * replaced. */
+PARC_API void *parc_result_alloc(parc_result *res, size_t len);
+/* The same, copying `len` bytes from `data`: 0 or PARC_ENOMEM. */
+PARC_API int parc_result_set(parc_result *res, const void *data, size_t len);
+
+/* out[i] = fn(in[i]) for i in [0, n), as parc_map does for fixed sizes:
+ * the same options (opts->chunk: tasks per dispatch; 0 adapts), returns
+ * and status. Each out[i] gets its result in malloc'd memory the caller
+ * frees ({NULL, 0} for an empty one, or a task that could not run). */
+PARC_API int parc_map_bytes(parc_pool *pool, parc_bytes_fn fn,
+                            const parc_bytes *in, parc_bytes *out, size_t n,
+                            const parc_map_opts *opts);
+
+/* A future for one bytes task; `in` is copied. Wait for it with
+ * parc_future_wait (pass out = NULL), then read its result with
+ * parc_future_bytes. Returns 0, PARC_EINVAL, PARC_ENOMEM. Thread-safe. */
+PARC_API int parc_submit_bytes(parc_pool *pool, parc_bytes_fn fn,
+                               const void *in, size_t len, parc_future **out);
+/* The result of a finished bytes task (one that returned, successfully or
+ * not): *data points into the future (valid until parc_future_free), *len
+ * is its length. Returns 0, PARC_EAGAIN (not finished), or PARC_EINVAL
+ * (not a bytes future). */
+PARC_API int parc_future_bytes(parc_future *f, const void **data,
+                               size_t *len);
 
 /* ---------------------------------------------------------------- reduce */
 

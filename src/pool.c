@@ -42,6 +42,7 @@ void parc__job_unref(parc__job *j) {
   free(j->static_next);
   free(j->loop_joined);
   free(j->owned);
+  free(j->one_out.data);
   free(j);
 }
 
@@ -51,11 +52,10 @@ void parc__job_finish(parc__job *j) {
     parc__event_signal(j->pool->doorbell, j->pool->be->shared);
 }
 
-void parc__job_note(parc__job *j, uint64_t index, int err, int task_rc,
-                    int sig, int exit_code, uint32_t attempts) {
+void parc__job_note(parc__job *j, uint64_t index, parc_task_status st) {
   if (atomic_load(&j->finished))
     return;
-  parc_task_status st = {err, task_rc, sig, exit_code, (int)attempts};
+  int err = st.error;
   if (j->status && j->kind == JOB_MAP && index < j->n)
     j->status[index] = st;
   if (err != 0 && (j->err == 0 || index < j->err_index)) {
@@ -290,6 +290,21 @@ static bool too_big(size_t n, size_t size) {
   return size != 0 && n > SIZE_MAX / size;
 }
 
+/* The common part of parc_map and parc_map_bytes: j has what to run. */
+static int run_map_job(parc_pool *p, parc__job *j, size_t n,
+                       const parc_map_opts *o) {
+  j->n = j->units_total = n;
+  j->chunk = o->chunk;
+  j->status = o->status;
+  for (size_t i = 0; o->status && i < n; i++)
+    o->status[i] = (parc_task_status){.error = PARC_EAGAIN};
+  int rc = run_job(p, j, o);
+  if (rc && o->err_index)
+    *o->err_index = (size_t)j->err_index;
+  drop_job(p, j);
+  return rc;
+}
+
 int parc_map(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
              void *out, size_t out_size, size_t n, const parc_map_opts *opts) {
   parc_map_opts o = {0};
@@ -311,16 +326,33 @@ int parc_map(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
   j->in_shared = in_size && parc__shm_holds(in, n * in_size, p->shm_gen);
   j->out = out;
   j->out_size = out_size;
-  j->n = j->units_total = n;
-  j->chunk = o.chunk;
-  j->status = o.status;
-  for (size_t i = 0; o.status && i < n; i++)
-    o.status[i] = (parc_task_status){.error = PARC_EAGAIN};
-  int rc = run_job(p, j, &o);
-  if (rc && o.err_index)
-    *o.err_index = (size_t)j->err_index;
-  drop_job(p, j);
-  return rc;
+  return run_map_job(p, j, n, &o);
+}
+
+int parc_map_bytes(parc_pool *p, parc_bytes_fn fn, const parc_bytes *in,
+                   parc_bytes *out, size_t n, const parc_map_opts *opts) {
+  parc_map_opts o = {0};
+  if (opts)
+    o = *opts;
+  if (!p || !fn || (n && (!in || !out)) || o.timeout < 0)
+    return PARC_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (in[i].len && !in[i].data)
+      return PARC_EINVAL;
+    out[i] = (parc_bytes){NULL, 0};
+  }
+  if (o.err_index)
+    *o.err_index = SIZE_MAX;
+  if (n == 0)
+    return 0;
+  parc__job *j = parc__job_new(p, JOB_MAP);
+  if (!j)
+    return PARC_ENOMEM;
+  j->fn = (uint64_t)(uintptr_t)fn;
+  j->bytes = true;
+  j->bin = in;
+  j->bout = out;
+  return run_map_job(p, j, n, &o);
 }
 
 /* ---------------------------------------------------------------- futures */
@@ -328,6 +360,16 @@ int parc_map(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
 struct parc_future {
   parc__job job; /* a future is a one-task map job */
 };
+
+/* Futures are on the pool's list, so destroy can finish and detach them. */
+static void add_future(parc_pool *p, parc__job *j) {
+  pthread_mutex_lock(&p->lock);
+  j->next_future = p->futures;
+  if (p->futures)
+    p->futures->prev_future = j;
+  p->futures = j;
+  pthread_mutex_unlock(&p->lock);
+}
 
 int parc_submit(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
                 size_t out_size, parc_future **out) {
@@ -355,14 +397,50 @@ int parc_submit(parc_pool *p, parc_task_fn fn, const void *in, size_t in_size,
   j->n = j->units_total = 1;
   j->chunk = 1;
   j->is_future = true;
-  pthread_mutex_lock(&p->lock);
-  j->next_future = p->futures;
-  if (p->futures)
-    p->futures->prev_future = j;
-  p->futures = j;
-  pthread_mutex_unlock(&p->lock);
+  add_future(p, j);
   submit_job(p, j);
   *out = (parc_future *)j;
+  return 0;
+}
+
+int parc_submit_bytes(parc_pool *p, parc_bytes_fn fn, const void *in,
+                      size_t len, parc_future **out) {
+  if (!out)
+    return PARC_EINVAL;
+  *out = NULL;
+  if (!p || !fn || (len && !in))
+    return PARC_EINVAL;
+  parc__job *j = parc__job_new(p, JOB_MAP);
+  if (!j)
+    return PARC_ENOMEM;
+  j->owned = parc__malloc(len ? len : 1);
+  if (!j->owned) {
+    free(j);
+    return PARC_ENOMEM;
+  }
+  if (len)
+    memcpy(j->owned, in, len);
+  j->fn = (uint64_t)(uintptr_t)fn;
+  j->bytes = true;
+  j->one_in = (parc_bytes){j->owned, len};
+  j->bin = &j->one_in;
+  j->bout = &j->one_out;
+  j->n = j->units_total = 1;
+  j->chunk = 1;
+  j->is_future = true;
+  add_future(p, j);
+  submit_job(p, j);
+  *out = (parc_future *)j;
+  return 0;
+}
+
+int parc_future_bytes(parc_future *f, const void **data, size_t *len) {
+  if (!f || !data || !len || !f->job.bytes)
+    return PARC_EINVAL;
+  if (!job_done(&f->job))
+    return PARC_EAGAIN;
+  *data = f->job.one_out.data;
+  *len = f->job.one_out.len;
   return 0;
 }
 

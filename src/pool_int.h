@@ -38,13 +38,19 @@
 #define PARC__QUEUED_REMOTE_NS 2000000.0 /* ... for a remote worker, whose
                                            round trip passes two couriers */
 #define PARC__SPIN 2000                 /* pause rounds before a futex wait */
+#define PARC__BYTES_BATCH 64            /* most bytes tasks in one batch */
 
 /* ---------------------------------------------------------------- wire */
 
-enum { MSG_MAP = 1, MSG_REDUCE = 2, MSG_FOR = 3, MSG_LOOP = 4, MSG_STOP = 5 };
+enum {
+  MSG_MAP = 1, MSG_REDUCE = 2, MSG_FOR = 3, MSG_LOOP = 4, MSG_STOP = 5,
+  MSG_BYTES = 6
+};
 
 /* Manager -> worker. Followed by the payload:
  *   MAP:    count inputs of in_size bytes (none if in_ptr)
+ *   BYTES:  count inputs, each a uint64_t length and that many bytes;
+ *           in_size is the payload's whole length
  *   REDUCE: the identity (out_size bytes), then count inputs of in_size
  *           (none if in_ptr)
  *   FOR:    in_size bytes of ctx (0: use the pointer `ctx`)
@@ -70,9 +76,10 @@ typedef struct parc__msg_batch {
 typedef struct parc__msg_result {
   uint64_t seq;        /* the batch */
   int32_t rc;          /* 0, or the (first) failing task's return */
-  uint32_t pad;
+  uint32_t pad;        /* bit 0: rc is a library code, not the task's */
   uint64_t fail_index; /* REDUCE/FOR: index of the failing task/iteration */
   uint64_t elapsed_ns; /* time inside the user's functions */
+  uint64_t out_len;    /* BYTES: the result's length, which follows */
 } parc__msg_result;
 
 /* ---------------------------------------------------------------- slots */
@@ -129,6 +136,10 @@ typedef struct parc__job {
   unsigned char *out;            /* caller's outputs, or out_copy */
   uint64_t n;                    /* tasks (map, reduce) */
   unsigned char *owned;          /* future: its input and output buffer */
+  bool bytes;                    /* a bytes map (tasks of any length) */
+  const parc_bytes *bin;         /* bytes: the inputs, n of them */
+  parc_bytes *bout;              /* bytes: where results go (malloc'd) */
+  parc_bytes one_in, one_out;    /* bytes future: its input and result */
 
   /* dispatch state (manager) */
   uint64_t next;                 /* next task / block / iteration to hand out */
@@ -202,7 +213,8 @@ typedef struct parc__worker {
   struct {                          /* a batch being written, piece by piece */
     bool active;
     parc__msg_batch hdr;
-    struct iovec iov[3];
+    struct iovec iov[1 + 2 * PARC__BYTES_BATCH];
+    uint64_t lens[PARC__BYTES_BATCH]; /* bytes: each input's length */
     int iovcnt, cur;
     size_t off;
   } tx;
@@ -210,6 +222,7 @@ typedef struct parc__worker {
     size_t hdr_got;
     parc__msg_result hdr;
     size_t payload_got;
+    unsigned char *buf;             /* bytes: the result, malloc'd */
   } rx;
 } parc__worker;
 
@@ -276,8 +289,7 @@ void parc__job_unref(parc__job *j);           /* pool->lock held */
 void parc__job_finish(parc__job *j);          /* pool->lock held */
 /* Records a unit's outcome: status[index] for maps, and the lowest error.
  * Indices are task indices, or iteration offsets from begin for a for. */
-void parc__job_note(parc__job *j, uint64_t index, int err, int task_rc,
-                    int sig, int exit_code, uint32_t attempts);
+void parc__job_note(parc__job *j, uint64_t index, parc_task_status st);
 /* Counts units done; the job finishes when all are. */
 void parc__job_count(parc__job *j, uint64_t units);
 

@@ -73,7 +73,8 @@ static void loop_left(parc_pool *p, parc__job *j, unsigned w) {
     uint64_t off;
     int rc;
     if (parc__loop_failed(j, &off, &rc))
-      parc__job_note(j, off, PARC_ETASK, rc, 0, 0, 1);
+      parc__job_note(j, off, (parc_task_status){.error = PARC_ETASK,
+                                                .task_rc = rc, .attempts = 1});
     parc__job_finish(j);
   }
 }
@@ -136,7 +137,8 @@ static void requeue(parc__job *j, uint64_t first, uint64_t count,
     size_t cap = j->requeue_cap ? 2 * j->requeue_cap : 8;
     parc__requeue *q = parc__realloc(j->requeue, cap * sizeof *q);
     if (!q) { /* cannot remember it: report instead of losing it */
-      parc__job_note(j, first, PARC_ENOMEM, 0, 0, 0, attempt);
+      parc__job_note(j, first, (parc_task_status){.error = PARC_ENOMEM,
+                                                  .attempts = (int)attempt});
       parc__job_count(j, j->kind == JOB_MAP ? count
                          : j->kind == JOB_FOR ? count : 1);
       return;
@@ -148,10 +150,24 @@ static void requeue(parc__job *j, uint64_t first, uint64_t count,
   j->requeue[j->nrequeue++] = (parc__requeue){first, count, attempt};
 }
 
+/* Bytes tasks from `first` (c at most) whose inputs fit half a lane
+ * together, at least one: a bigger input goes alone, in pieces. */
+static uint64_t bytes_fit(const parc__job *j, uint64_t first, uint64_t c) {
+  if (c > PARC__BYTES_BATCH)
+    c = PARC__BYTES_BATCH;
+  size_t sum = 0;
+  for (uint64_t k = 0; k < c; k++) {
+    sum += sizeof(uint64_t) + j->bin[first + k].len;
+    if (sum > PARC__LANE_BYTES / 2)
+      return k ? k : 1;
+  }
+  return c;
+}
+
 /* Tasks per MAP batch: forced, or sized to ~TARGET_BATCH_NS of work but
  * no more than a fair share of what is left, and no more than half a lane. */
 static uint64_t map_chunk(const parc_pool *p, const parc__job *j,
-                          uint64_t left) {
+                          uint64_t first, uint64_t left) {
   uint64_t c = j->chunk;
   if (c == 0) {
     c = 1;
@@ -170,7 +186,9 @@ static uint64_t map_chunk(const parc_pool *p, const parc__job *j,
     c = fit;
   if (c > left)
     c = left;
-  return c ? c : 1;
+  if (c == 0)
+    c = 1;
+  return j->bytes ? bytes_fit(j, first, c) : c;
 }
 
 /* Picks the next batch of j for worker w; false if none for it. */
@@ -193,7 +211,7 @@ static bool next_batch(parc_pool *p, parc__job *j, parc__worker *w,
     b->first = r->first;
     uint64_t c = r->count;
     if (j->kind == JOB_MAP) /* a retried task runs alone */
-      c = r->attempt > 0 ? 1 : map_chunk(p, j, r->count);
+      c = r->attempt > 0 ? 1 : map_chunk(p, j, r->first, r->count);
     if (j->kind == JOB_MAP && c > quota)
       c = quota;
     b->count = c;
@@ -202,7 +220,7 @@ static bool next_batch(parc_pool *p, parc__job *j, parc__worker *w,
     if (r->count == 0)
       memmove(j->requeue, j->requeue + 1, --j->nrequeue * sizeof *r);
   } else if (j->kind == JOB_MAP) {
-    uint64_t c = map_chunk(p, j, j->n - j->next);
+    uint64_t c = map_chunk(p, j, j->next, j->n - j->next);
     b->first = j->next;
     b->count = c < quota ? c : quota;
     j->next += b->count;
@@ -244,6 +262,20 @@ static void add_inputs(parc__worker *w, parc__msg_batch *m,
         (struct iovec){(void *)first, b->count * j->in_size};
 }
 
+/* A bytes batch: each input's length, then its bytes. */
+static void add_bytes_inputs(parc__worker *w, parc__msg_batch *m,
+                             const parc__job *j, const parc__batch *b) {
+  m->kind = MSG_BYTES;
+  m->first = b->first;
+  for (uint64_t k = 0; k < b->count; k++) {
+    const parc_bytes *in = &j->bin[b->first + k];
+    w->tx.lens[k] = in->len;
+    w->tx.iov[w->tx.iovcnt++] = (struct iovec){&w->tx.lens[k], 8};
+    w->tx.iov[w->tx.iovcnt++] = (struct iovec){in->data, in->len};
+    m->in_size += 8 + in->len;
+  }
+}
+
 static void tx_prepare(parc__worker *w, const parc__batch *b) {
   parc__job *j = b->job;
   parc__msg_batch *m = &w->tx.hdr;
@@ -255,6 +287,10 @@ static void tx_prepare(parc__worker *w, const parc__batch *b) {
   w->tx.iovcnt = 1;
   switch (j->kind) {
   case JOB_MAP:
+    if (j->bytes) {
+      add_bytes_inputs(w, m, j, b);
+      break;
+    }
     m->kind = MSG_MAP;
     m->first = b->first;
     m->in_size = j->in_size;
@@ -470,6 +506,11 @@ static int unit_error(const parc__msg_result *r) {
   return r->rc ? PARC_ETASK : 0;
 }
 
+/* A bytes result is kept when the task ran, whatever it returned. */
+static bool bytes_kept(const parc__job *j, const parc__msg_result *r) {
+  return !atomic_load(&j->finished) && !(r->pad & 1) && r->out_len > 0;
+}
+
 static void take_result(parc_pool *p, parc__worker *w) {
   parc__batch *b = fifo_at(w, 0);
   parc__job *j = b->job;
@@ -478,18 +519,30 @@ static void take_result(parc_pool *p, parc__worker *w) {
   int task_rc = err == PARC_ETASK ? r->rc : 0;
   w->units_received++;
   p->warm = w->id;
+  if (j->bytes) { /* the result goes to the caller, unless the call ended */
+    if (bytes_kept(j, r) && !w->rx.buf && err == 0)
+      err = PARC_ENOMEM; /* it came, but there was no room for it */
+    if (w->rx.buf && !atomic_load(&j->finished))
+      j->bout[b->first + b->done] = (parc_bytes){w->rx.buf, (size_t)r->out_len};
+    else
+      free(w->rx.buf);
+    w->rx.buf = NULL;
+  }
   if (!atomic_load(&j->finished)) {
     if (j->kind == JOB_MAP) {
       double t = (double)r->elapsed_ns;
       j->task_ns = j->task_ns > 0 ? 0.8 * j->task_ns + 0.2 * t : (t > 1 ? t : 1);
-      parc__job_note(j, b->first + b->done, err, task_rc, 0, 0,
-                     b->attempt + 1);
+      parc__job_note(j, b->first + b->done,
+                     (parc_task_status){.error = err, .task_rc = task_rc,
+                                        .attempts = (int)b->attempt + 1});
       parc__job_count(j, 1);
     } else {
       uint64_t at = j->kind == JOB_FOR ? r->fail_index - (uint64_t)j->begin
                                        : r->fail_index; /* LOOP: offset */
       if (err != 0)
-        parc__job_note(j, at, err, task_rc, 0, 0, b->attempt + 1);
+        parc__job_note(j, at,
+                       (parc_task_status){.error = err, .task_rc = task_rc,
+                                          .attempts = (int)b->attempt + 1});
       if (j->kind != JOB_LOOP)
         parc__job_count(j, j->kind == JOB_FOR ? b->count : 1);
     }
@@ -507,6 +560,12 @@ static void take_result(parc_pool *p, parc__worker *w) {
 static unsigned char *rx_dest(parc__worker *w, size_t *size) {
   parc__batch *b = fifo_at(w, 0);
   parc__job *j = b->job;
+  if (j->bytes) {
+    *size = (size_t)w->rx.hdr.out_len;
+    if (!w->rx.buf && w->rx.payload_got == 0 && bytes_kept(j, &w->rx.hdr))
+      w->rx.buf = parc__malloc(*size); /* NULL: dropped, ENOMEM later */
+    return w->rx.buf;
+  }
   *size = j->kind == JOB_FOR || j->kind == JOB_LOOP ? 0 : j->out_size;
   if (atomic_load(&j->finished) || unit_error(&w->rx.hdr) != 0)
     return NULL;
@@ -567,12 +626,14 @@ static void settle_running(parc_pool *p, parc__worker *w, parc__batch *b,
     /* A thread is abandoned, not killed: its chunk still completes. Only
      * the chunk it was abandoned for is reported. */
     if (w->kill_err && w->kill_started == started)
-      parc__job_note(j, atomic_load(&w->slot->cur_index), w->kill_err, 0, 0,
-                     0, 1);
+      parc__job_note(j, atomic_load(&w->slot->cur_index),
+                     (parc_task_status){.error = w->kill_err, .attempts = 1});
     return;
   }
+  parc_task_status st = {.attempts = (int)b->attempt + 1, .pid = w->pid};
   if (w->kill_err && w->kill_started == started) {
-    parc__job_note(j, report, w->kill_err, 0, 0, 0, b->attempt + 1);
+    st.error = w->kill_err;
+    parc__job_note(j, report, st);
   } else if (w->kill_err) {
     requeue(j, idx, count, b->attempt); /* killed for another unit */
     return;
@@ -580,9 +641,10 @@ static void settle_running(parc_pool *p, parc__worker *w, parc__batch *b,
     requeue(j, idx, count, b->attempt + 1);
     return;
   } else {
-    int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
-    int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
-    parc__job_note(j, report, PARC_EWORKER, 0, sig, code, b->attempt + 1);
+    st.error = PARC_EWORKER;
+    st.signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+    st.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
+    parc__job_note(j, report, st);
   }
   parc__job_count(j, j->kind == JOB_FOR ? b->count : 1);
 }
@@ -616,6 +678,7 @@ void parc__worker_settle(parc_pool *p, unsigned id, int wstatus) {
   }
   w->fifo_len = 0;
   w->tx.active = false;
+  free(w->rx.buf); /* a bytes result cut short */
   memset(&w->rx, 0, sizeof w->rx);
   w->kill_err = 0;
 }

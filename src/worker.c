@@ -7,8 +7,9 @@
  * reads them in the other order, so a unit it sees as started has a start
  * time no older than the truth.
  *
- * The worker never takes a lock and never allocates while running a unit:
- * its buffers grow between batches only.
+ * The worker never takes a lock and never allocates while running a unit,
+ * but for the result of a bytes task, which only the task knows the size
+ * of: its buffers grow between batches or units only.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ void parc__slot_reset(parc_pool *p, unsigned w) {
   wk->kill_err = 0;
   wk->held_since = 0;
   memset(&wk->tx, 0, sizeof wk->tx);
+  free(wk->rx.buf);
   memset(&wk->rx, 0, sizeof wk->rx);
   wk->units_quota_left = p->opts.max_tasks_per_worker
                              ? p->opts.max_tasks_per_worker
@@ -109,10 +111,43 @@ static bool wbuf_fit(wbuf *b, size_t in_size, size_t out_size) {
   return true;
 }
 
+/* A bytes task's result: kept between tasks, so it grows once. */
+struct parc_result {
+  unsigned char *data;
+  size_t len, cap;
+};
+
+void *parc_result_alloc(parc_result *r, size_t len) {
+  if (!r)
+    return NULL;
+  r->len = 0;
+  if (len > r->cap) {
+    void *q = parc__realloc(r->data, len);
+    if (!q)
+      return NULL;
+    r->data = q;
+    r->cap = len;
+  }
+  r->len = len;
+  return len ? r->data : (void *)r; /* no bytes: any valid pointer */
+}
+
+int parc_result_set(parc_result *r, const void *data, size_t len) {
+  if (!r || (len && !data))
+    return PARC_EINVAL;
+  void *dst = parc_result_alloc(r, len);
+  if (!dst)
+    return PARC_ENOMEM;
+  if (len)
+    memcpy(dst, data, len);
+  return 0;
+}
+
 typedef struct wctx {
   parc__slot *s;
   void *ctx;
   wbuf buf;
+  parc_result res;
 } wctx;
 
 static bool skipped(parc__slot *s, uint64_t seq) {
@@ -147,7 +182,8 @@ static int send_result(wctx *w, uint64_t seq, int rc, uint32_t flags,
                        size_t out_size, bool last) {
   parc__msg_result r = {.seq = seq, .rc = rc, .pad = flags,
                         .fail_index = fail_index,
-                        .elapsed_ns = parc__now_ns() - t0};
+                        .elapsed_ns = parc__now_ns() - t0,
+                        .out_len = out_size};
   bool quiet = !last && r.elapsed_ns < QUIET_NS;
   struct iovec iov[2] = {{&r, sizeof r}, {(void *)out, out_size}};
   return parc__ring_writev(w->s->from_worker, iov, out_size ? 2 : 1, quiet,
@@ -183,6 +219,42 @@ static int run_map(wctx *w, const parc__msg_batch *m) {
     else
       rc = send_result(w, m->seq, PARC_ECANCELED, 1, m->first + i, t0,
                        w->buf.out, m->out_size, last);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Bytes tasks: each input is its length, then its bytes, read into the
+ * input buffer (grown to fit); each result is what the task set. */
+static int run_bytes(wctx *w, const parc__msg_batch *m) {
+  parc_bytes_fn fn = (parc_bytes_fn)(uintptr_t)m->fn;
+  for (uint64_t i = 0; i < m->count; i++) {
+    uint64_t len;
+    int rc = parc__ring_read(w->s->to_worker, &len, sizeof len, PARC__FOREVER,
+                             &w->s->abort);
+    if (rc == 0 && !wbuf_fit(&w->buf, len ? len : 1, 1))
+      rc = PARC_ENOMEM; /* leaves: its unit is charged as a failure */
+    if (rc == 0)
+      rc = parc__ring_read(w->s->to_worker, w->buf.in, len, PARC__FOREVER,
+                           &w->s->abort);
+    if (rc == 0 && atomic_load(&w->s->abort))
+      rc = PARC_ECLOSED; /* abandoned: run nothing more */
+    if (rc != 0) {
+      if (rc == PARC_ENOMEM)
+        begin_unit(w->s, m->seq, m->first + i);
+      return rc;
+    }
+    uint64_t t0 = parc__now_ns();
+    bool last = i + 1 == m->count;
+    w->res.len = 0;
+    if (begin_unit(w->s, m->seq, m->first + i)) {
+      int trc = fn(w->buf.in, len, &w->res, w->ctx); /* before res is read */
+      rc = send_result(w, m->seq, trc, 0, m->first + i, t0, w->res.data,
+                       w->res.len, last);
+    } else
+      rc = send_result(w, m->seq, PARC_ECANCELED, 1, m->first + i, t0, NULL,
+                       0, last);
     if (rc != 0)
       return rc;
   }
@@ -297,7 +369,7 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
     /* Out of memory for the buffers: announce the first unit and leave,
      * so it is charged as a worker failure (retried, then reported)
      * rather than requeued for a replacement that would fail alike. */
-    size_t in_need = m.in_ptr ? 0
+    size_t in_need = m.in_ptr || m.kind == MSG_BYTES ? 0 /* grown per task */
                      : m.kind == MSG_MAP && m.count * m.in_size <= PARC__LANE_BYTES
                          ? m.count * m.in_size
                          : m.in_size;
@@ -307,6 +379,8 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
     }
     if (m.kind == MSG_MAP)
       rc = run_map(&w, &m);
+    else if (m.kind == MSG_BYTES)
+      rc = run_bytes(&w, &m);
     else if (m.kind == MSG_REDUCE)
       rc = run_reduce(&w, &m);
     else if (m.kind == MSG_LOOP)
@@ -315,13 +389,14 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
       rc = run_for(&w, &m);
     if (rc != 0)
       break;
-    units += m.kind == MSG_MAP ? m.count : 1;
+    units += m.kind == MSG_MAP || m.kind == MSG_BYTES ? m.count : 1;
     if (quota && units >= quota)
       break; /* recycled: the manager sends no more than the quota */
   }
   free(w.buf.in);
   free(w.buf.out);
   free(w.buf.tmp);
+  free(w.res.data);
   atomic_store(&s->state, SLOT_EXITED);
   parc__event_signal(p->doorbell, p->be->shared);
 }

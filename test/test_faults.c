@@ -98,7 +98,8 @@ static void take_usage(usage *u) {
 
 static bool is_failure_code(int rc) {
   return rc == PARC_ENOMEM || rc == PARC_ESYS || rc == PARC_EINIT ||
-         rc == PARC_EBROKEN || rc == PARC_EWORKER || rc == PARC_ECLOSED;
+         rc == PARC_EBROKEN || rc == PARC_EWORKER || rc == PARC_ECLOSED ||
+         rc == PARC_ETASK; /* a bytes task whose result had no memory */
 }
 
 /* Processes the path forked may still be on their way out. */
@@ -178,6 +179,10 @@ static int count_for(int64_t b, int64_t e, void *ctx) { return 0; }
 
 static int ok_init(void *ctx, unsigned worker) { return 0; }
 
+static int echo_bytes(const void *in, size_t len, parc_result *res, void *ctx) {
+  return parc_result_set(res, in, len) == 0 ? 0 : 1;
+}
+
 /* A pool's whole life: create, a map, a future, a map-reduce, a for,
  * destroy. Every wait is bounded: a failure must not become a hang. */
 static int pool_life(parc_backend backend, bool with_init) {
@@ -206,6 +211,16 @@ static int pool_life(parc_backend backend, bool with_init) {
   if (first == 0) first = rc;
   parc_for_opts fo = {.timeout = 30};
   rc = parc_for(p, 0, 1000, count_for, NULL, &fo);
+  if (first == 0) first = rc;
+  parc_bytes bin[3] = {{in, 8}, {in, 0}, {in, 100}}, bout[3];
+  rc = parc_map_bytes(p, echo_bytes, bin, bout, 3, &mo);
+  for (int i = 0; i < 3; i++) free(bout[i].data);
+  if (first == 0) first = rc;
+  rc = parc_submit_bytes(p, echo_bytes, in, 16, &f);
+  if (rc == 0) {
+    rc = parc_future_wait(f, NULL, 30, NULL);
+    parc_future_free(f);
+  }
   if (first == 0) first = rc;
   parc_pool_destroy(p);
   return first;

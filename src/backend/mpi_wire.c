@@ -245,6 +245,7 @@ size_t parc__mpi_payload(const parc__msg_batch *m) {
   case MSG_MAP: return m->in_ptr ? 0 : m->count * m->in_size;
   case MSG_REDUCE: return m->out_size + (m->in_ptr ? 0 : m->count * m->in_size);
   case MSG_FOR: return m->in_size;
+  case MSG_BYTES: return m->in_size;
   default: return 0;
   }
 }

@@ -273,8 +273,9 @@ static void p_poll(parc_pool *p) {
     } else if (m.kind == Z_SPAWNED) {
       p->workers[m.w].pid = m.pid;
     } else if (m.kind == Z_DIED && (m.pid == -1 || m.pid == p->workers[m.w].pid)) {
-      p->workers[m.w].pid = 0;
-      parc__worker_exited(p, m.w, m.status);
+      parc__worker_exited(p, m.w, m.status); /* its pid goes in the status */
+      if (p->workers[m.w].pid == m.pid)
+        p->workers[m.w].pid = 0; /* (unless a replacement has one already) */
     }
   }
 }

@@ -244,6 +244,56 @@ static void step_futures(void) {
   parc_pool_destroy(p);
 }
 
+/* Bytes tasks across ranks: the result is the input reversed plus one
+ * byte per 1000 of input, so lengths differ; some pass a lane's size. */
+static int reverse_bytes(const void *in, size_t len, parc_result *res,
+                         void *ctx) {
+  unsigned char *out = parc_result_alloc(res, len + len / 1000);
+  if (!out)
+    return 1;
+  for (size_t i = 0; i < len; i++)
+    out[i] = ((const unsigned char *)in)[len - 1 - i];
+  memset(out + len, 0xAB, len / 1000);
+  return 0;
+}
+
+static void step_bytes(void) {
+  parc_pool *p = mpi_pool(2);
+  if (!p)
+    return;
+  enum { B = 60 };
+  static const size_t lens[] = {0, 1, 999, 5000, 300000};
+  parc_bytes in[B], out[B];
+  for (size_t i = 0; i < B; i++) {
+    in[i].len = lens[i % 5];
+    in[i].data = malloc(in[i].len + 1);
+    for (size_t k = 0; k < in[i].len; k++)
+      ((unsigned char *)in[i].data)[k] = (unsigned char)(i + k * 7);
+  }
+  CHECK_RC(parc_map_bytes(p, reverse_bytes, in, out, B, NULL), 0);
+  for (size_t i = 0; i < B; i++) {
+    size_t len = in[i].len, bad = 0;
+    CHECK(out[i].len == len + len / 1000, "bytes result %zu: %zu bytes",
+          i, out[i].len);
+    for (size_t k = 0; k < len && out[i].len == len + len / 1000; k++)
+      bad += ((unsigned char *)out[i].data)[k] !=
+             ((unsigned char *)in[i].data)[len - 1 - k];
+    CHECK(bad == 0, "bytes result %zu: %zu bytes differ", i, bad);
+    free(out[i].data);
+  }
+  parc_future *f;
+  CHECK_RC(parc_submit_bytes(p, reverse_bytes, in[4].data, in[4].len, &f), 0);
+  CHECK_RC(parc_future_wait(f, NULL, 30, NULL), 0);
+  const void *d;
+  size_t n = 0;
+  CHECK_RC(parc_future_bytes(f, &d, &n), 0);
+  CHECK(n == in[4].len + in[4].len / 1000, "bytes future: %zu bytes", n);
+  parc_future_free(f);
+  for (size_t i = 0; i < B; i++)
+    free(in[i].data);
+  parc_pool_destroy(p);
+}
+
 static double *float_data(void) {
   double *v = malloc(RN * sizeof *v);
   uint64_t s = 0xF1047;
@@ -346,6 +396,7 @@ int main(int argc, char **argv) {
   step_map(2);
   step_map_error();
   step_futures();
+  step_bytes();
   step_reduce();
   step_for();
   step_recycle();
