@@ -6,8 +6,9 @@
 #
 # Beside them: `make examples` runs the lectures' examples one after
 # another, and CI adds `make check-asan` (ASan+UBSan build of the suite),
-# `make check-tsan` (TSan build of the thread tests) and `make check-mpich`
-# (the MPI tests against MPICH). `make bench` runs the comparisons in bench/
+# `make check-tsan` (TSan build of the thread tests), `make check-mpich`
+# (the MPI tests against MPICH) and `make check-fuzz` (fuzz/: the fuzz
+# targets, a short run each). `make bench` runs the comparisons in bench/
 # (not part of the tests).
 
 BUILD      ?= build
@@ -16,11 +17,11 @@ CMAKE_FLAGS ?=
 # Debian packages the build and the tests need (binary -> package).
 DEBIAN_PACKAGES = cmake make gcc pkg-config libhwloc-dev libcriterion-dev \
                   libsvm-dev python3 gnuplot-nox libsnappy-dev \
-                  openmpi-bin libopenmpi-dev iproute2
+                  openmpi-bin libopenmpi-dev iproute2 libjansson-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps configure build test run examples bench check-asan \
-        check-tsan check-mpich install clean
+        check-tsan check-mpich check-fuzz install clean
 
 all: build
 
@@ -85,8 +86,32 @@ check-mpich:
 	cd build-mpich && ctest --output-on-failure --no-tests=error -L mpi
 	cd build-mpich && ctest --output-on-failure --no-tests=error -R '_identical$$'
 
+# The libFuzzer targets of fuzz/ (see its README), built with clang into
+# build-fuzz/, each run FUZZ_SECONDS from its seeds (and what earlier runs
+# kept in build-fuzz/fuzz/corpus/); any crash, leak, sanitizer report or
+# hang fails, with its input left in build-fuzz/fuzz/.
+FUZZ_PACKAGES = clang libclang-rt-dev
+FUZZ_TARGETS  = args grid template metrics csv
+FUZZ_SECONDS ?= 20
+check-fuzz:
+	$(MAKE) deps DEBIAN_PACKAGES="$(DEBIAN_PACKAGES) $(FUZZ_PACKAGES)"
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DPARC_FUZZ=ON \
+	  -DPARC_TESTS=OFF -DPARC_EXAMPLES=OFF -DPARC_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build build-fuzz -j$(JOBS) --target parc_fuzz
+	@cd build-fuzz/fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t && \
+	  if ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	       -dict=$(CURDIR)/fuzz/$$t.dict -artifact_prefix=crash-$$t- \
+	       -print_final_stats=1 corpus/$$t $(CURDIR)/fuzz/corpus/$$t \
+	       >$$t.log 2>&1; then \
+	    echo "fuzz_$$t: $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' $$t.log), no crash"; \
+	  else \
+	    tail -n 40 $$t.log; echo "fuzz_$$t: FAILED (build-fuzz/fuzz/$$t.log)"; exit 1; \
+	  fi; \
+	done
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan build-tsan build-mpich build-bench
+	rm -rf build build-asan build-tsan build-mpich build-bench build-fuzz

@@ -176,6 +176,22 @@ int run_inputs_add_file(run_inputs *in, const char *path, int linked,
 
 /* ------------------------------------------------------------ --grid */
 
+/* An axis is counted before any of its values is made, so a huge range is
+ * refused at once, not after gigabytes. The fuzz build makes the bound
+ * smaller (fuzz/CMakeLists.txt) to keep each input fast. */
+#ifndef RUN_AXIS_MAX
+#define RUN_AXIS_MAX ((size_t)10000000) /* values in one --grid axis */
+#endif
+
+/* One item of a --grid spec, parsed; its values are made one at a time. */
+typedef struct grid_item {
+  enum { IT_WORD, IT_INT, IT_REAL, IT_LOG } kind;
+  const char *text;
+  long long start, step; /* IT_INT: start + i*step */
+  double a, b, d;        /* IT_REAL: a + i*d; IT_LOG: from a to b */
+  size_t n;              /* its values; RUN_AXIS_MAX + 1 stands for more */
+} grid_item;
+
 static int parse_num(const char *s, size_t n, double *d, long long *ll,
                      int *is_int) {
   char buf[64], *end;
@@ -196,72 +212,166 @@ static char *fmt_double(double v) {
   return strdup(buf);
 }
 
-static int grid_range(strvec *sv, const char *item, run_err err) {
-  const char *c1 = strchr(item, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-  double a, b, st = 1;
-  long long ia, ib, ist = 1;
+/* The values from start to stop by step (not 0), at most RUN_AXIS_MAX + 1;
+ * 0 when the step points away from stop. In unsigned arithmetic: the
+ * distance between two int64 values always fits in a uint64. */
+static size_t int_count(long long start, long long stop, long long step) {
+  if (step > 0 ? stop < start : stop > start) return 0;
+  uint64_t span = step > 0 ? (uint64_t)stop - (uint64_t)start
+                           : (uint64_t)start - (uint64_t)stop;
+  uint64_t q = span / (step > 0 ? (uint64_t)step : 0 - (uint64_t)step);
+  return q >= RUN_AXIS_MAX ? RUN_AXIS_MAX + 1 : (size_t)q + 1;
+}
+
+static size_t real_count(double a, double b, double step) {
+  double q = (b - a) / step; /* may be inf: then there are too many */
+  if (!(q >= 0)) return 0;
+  double c = floor(q + 1e-9) + 1;
+  return c <= (double)RUN_AXIS_MAX ? (size_t)c : RUN_AXIS_MAX + 1;
+}
+
+static int grid_range(grid_item *it, const char *item, run_err err) {
+  const char *c1 = strchr(item, ':'), *c2 = strchr(c1 + 1, ':');
+  double b;
+  long long ib;
   int ai, bi, si = 1;
-  if (parse_num(item, (size_t)(c1 - item), &a, &ia, &ai) != 0 ||
+  it->step = 1;
+  it->d = 1;
+  if (parse_num(item, (size_t)(c1 - item), &it->a, &it->start, &ai) != 0 ||
       parse_num(c1 + 1, c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1), &b, &ib,
                 &bi) != 0 ||
-      (c2 && parse_num(c2 + 1, strlen(c2 + 1), &st, &ist, &si) != 0))
+      (c2 && parse_num(c2 + 1, strlen(c2 + 1), &it->d, &it->step, &si) != 0))
     return run_fail(err, "bad range '%s' (want START:STOP[:STEP])", item);
-  if (st == 0 || (b - a) / st < 0)
+  if (it->d == 0) return run_fail(err, "range '%s' has a step of 0", item);
+  it->kind = ai && bi && si ? IT_INT : IT_REAL;
+  it->n = it->kind == IT_INT ? int_count(it->start, ib, it->step)
+                             : real_count(it->a, b, it->d);
+  if (it->n == 0)
     return run_fail(err, "range '%s' has no values (check the step's sign)",
                     item);
-  if (ai && bi && si) {
-    for (long long v = ia; ist > 0 ? v <= ib : v >= ib; v += ist) {
-      char buf[32];
-      snprintf(buf, sizeof buf, "%lld", v);
-      if (sv->n >= MAX_JOBS || strvec_push(sv, strdup(buf)) != 0)
-        return run_fail(err, "range '%s' is too long", item);
-    }
-    return 0;
-  }
-  double count = floor((b - a) / st + 1e-9) + 1;
-  if (count > (double)MAX_JOBS)
-    return run_fail(err, "range '%s' is too long", item);
-  for (size_t i = 0; i < (size_t)count; i++)
-    if (strvec_push(sv, fmt_double(a + (double)i * st)) != 0)
-      return run_fail(err, "out of memory");
   return 0;
 }
 
-static int grid_logspace(strvec *sv, const char *item, const char *dots,
+static int grid_logspace(grid_item *it, const char *item, const char *dots,
                          run_err err) {
   const char *x = strrchr(dots, 'x');
-  double a, b, dn;
+  double dn;
   long long ia, ib, n;
   int ai, bi, ni;
   if (x == NULL ||
-      parse_num(item, (size_t)(dots - item), &a, &ia, &ai) != 0 ||
-      parse_num(dots + 2, (size_t)(x - dots - 2), &b, &ib, &bi) != 0 ||
+      parse_num(item, (size_t)(dots - item), &it->a, &ia, &ai) != 0 ||
+      parse_num(dots + 2, (size_t)(x - dots - 2), &it->b, &ib, &bi) != 0 ||
       parse_num(x + 1, strlen(x + 1), &dn, &n, &ni) != 0 || !ni)
     return run_fail(err, "bad log range '%s' (want FROM..TOxN)", item);
-  if (a <= 0 || b <= 0 || n < 1 || (size_t)n > MAX_JOBS)
+  if (it->a <= 0 || it->b <= 0 || n < 1)
     return run_fail(err, "bad log range '%s' (ends must be > 0, N >= 1)",
                     item);
-  double la = log(a), lb = log(b);
-  for (long long i = 0; i < n; i++) {
-    double v = i == 0 ? a : i == n - 1 ? b
-                          : exp(la + (lb - la) * (double)i / (double)(n - 1));
-    if (strvec_push(sv, fmt_double(v)) != 0)
-      return run_fail(err, "out of memory");
-  }
+  it->kind = IT_LOG;
+  it->n = (unsigned long long)n > RUN_AXIS_MAX ? RUN_AXIS_MAX + 1 : (size_t)n;
   return 0;
 }
 
 /* One comma-separated item: a range, a log range or a word. */
-static int grid_item(strvec *sv, const char *item, run_err err) {
+static int grid_item_parse(grid_item *it, const char *item, run_err err) {
   const char *dots = strstr(item, "..");
   int numeric_start = isdigit((unsigned char)item[0]) || item[0] == '-' ||
                       item[0] == '+' || item[0] == '.';
+  *it = (grid_item){.kind = IT_WORD, .text = item, .n = 1};
   if (numeric_start && dots != NULL && dots != item)
-    return grid_logspace(sv, item, dots, err);
+    return grid_logspace(it, item, dots, err);
   if (numeric_start && strchr(item, ':') != NULL)
-    return grid_range(sv, item, err);
-  return strvec_push(sv, strdup(item)) == 0 ? 0
-                                            : run_fail(err, "out of memory");
+    return grid_range(it, item, err);
+  return 0;
+}
+
+/* The int64 whose two's complement is u (no implementation-defined cast). */
+static long long from_twos(uint64_t u) {
+  return u <= INT64_MAX ? (long long)u : -(long long)(UINT64_MAX - u) - 1;
+}
+
+/* Value i (< it->n) of an item, malloc'd. */
+static char *grid_value(const grid_item *it, size_t i) {
+  char buf[32];
+  double la, lb;
+  switch (it->kind) {
+  case IT_WORD: return strdup(it->text);
+  case IT_INT: /* modulo 2^64, the sum lands between start and stop */
+    snprintf(buf, sizeof buf, "%lld", from_twos((uint64_t)it->start +
+                                                (uint64_t)i * (uint64_t)it->step));
+    return strdup(buf);
+  case IT_REAL: return fmt_double(it->a + (double)i * it->d);
+  case IT_LOG:
+    if (i == 0 || i == it->n - 1) return fmt_double(i == 0 ? it->a : it->b);
+    la = log(it->a);
+    lb = log(it->b);
+    return fmt_double(exp(la + (lb - la) * (double)i / (double)(it->n - 1)));
+  }
+  return NULL;
+}
+
+/* Splits the spec after '=' at commas (\, and \\ escaped) into items. */
+static int grid_split(strvec *items, const char *spec, const char *p,
+                      run_err err) {
+  run_buf item = {0};
+  int rc = 0;
+  for (;; p++) {
+    if (*p == '\\' && (p[1] == ',' || p[1] == '\\')) {
+      rc = run_buf_add(&item, ++p, 1);
+    } else if (*p == ',' || *p == '\0') {
+      if (item.len == 0)
+        rc = run_fail(err, "bad --grid '%s': empty value", spec);
+      else if ((rc = run_buf_add(&item, "", 0)) == 0)
+        rc = strvec_push(items, strdup(item.data));
+      item.len = 0;
+      if (rc != 0 || *p == '\0') break;
+    } else {
+      rc = run_buf_add(&item, p, 1);
+    }
+    if (rc != 0) break;
+  }
+  run_buf_free(&item);
+  if (rc != 0 && err[0] == '\0') run_fail(err, "out of memory");
+  return rc;
+}
+
+/* The number of values the items make, checked before any is made: at
+ * most RUN_AXIS_MAX, and at most MAX_JOBS jobs with the axes before. */
+static int grid_count(const run_inputs *in, const char *name,
+                      const strvec *items, size_t *total, run_err err) {
+  grid_item it;
+  *total = 0;
+  for (size_t k = 0; k < items->n; k++) {
+    if (grid_item_parse(&it, items->v[k], err) != 0) return -1;
+    if (it.n > RUN_AXIS_MAX - *total)
+      return run_fail(err, "--grid %s: too many values at '%s' (an axis "
+                      "may have at most %zu)", name, items->v[k],
+                      (size_t)RUN_AXIS_MAX);
+    *total += it.n;
+  }
+  size_t jobs = *total; /* every axis has a value: no division by 0 */
+  for (size_t s = 0; s < in->nsrc; s++) {
+    size_t n = in->src[s].name ? in->src[s].n : 1; /* grid axes only */
+    if (n > MAX_JOBS / jobs)
+      return run_fail(err, "--grid %s: too many jobs with the axes before "
+                      "it (more than %zu)", name, MAX_JOBS);
+    jobs *= n;
+  }
+  return 0;
+}
+
+static int grid_values(strvec *sv, const strvec *items, size_t total,
+                       run_err err) {
+  grid_item it;
+  sv->v = malloc((total ? total : 1) * sizeof *sv->v);
+  if (sv->v == NULL) return run_fail(err, "out of memory");
+  sv->cap = total;
+  for (size_t k = 0; k < items->n; k++) {
+    (void)grid_item_parse(&it, items->v[k], err); /* grid_count did */
+    for (size_t i = 0; i < it.n; i++)
+      if (strvec_push(sv, grid_value(&it, i)) != 0)
+        return run_fail(err, "out of memory");
+  }
+  return 0;
 }
 
 static int valid_name(const char *s, size_t n) {
@@ -284,28 +394,12 @@ int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err) {
       return run_fail(err, "--grid axis '%.*s' given twice",
                       (int)(eq - spec), spec);
     }
-  strvec sv = {0};
-  run_buf item = {0};
-  int rc = 0;
-  for (const char *p = eq + 1;; p++) {
-    if (*p == '\\' && (p[1] == ',' || p[1] == '\\')) {
-      rc = run_buf_add(&item, ++p, 1);
-    } else if (*p == ',' || *p == '\0') {
-      if (item.len == 0)
-        rc = run_fail(err, "bad --grid '%s': empty value", spec);
-      else if ((rc = run_buf_add(&item, "", 0)) == 0)
-        rc = grid_item(&sv, item.data, err);
-      item.len = 0;
-      if (rc != 0 || *p == '\0') break;
-    } else {
-      rc = run_buf_add(&item, p, 1);
-    }
-    if (rc != 0) {
-      if (err[0] == '\0') run_fail(err, "out of memory");
-      break;
-    }
-  }
-  run_buf_free(&item);
+  strvec items = {0}, sv = {0};
+  size_t total = 0;
+  int rc = grid_split(&items, spec, eq + 1, err);
+  if (rc == 0) rc = grid_count(in, name, &items, &total, err);
+  if (rc == 0) rc = grid_values(&sv, &items, total, err);
+  strvec_free(&items);
   if (rc == 0) rc = add_source(in, name, sv.v, sv.n, 0, err);
   if (rc != 0) {
     strvec_free(&sv);

@@ -69,11 +69,10 @@ static int parse_repl(const char *b, size_t n, const run_inputs *in,
   pc->kind = P_SOURCE;
   if (isdigit((unsigned char)b[0])) {
     size_t k = 0;
-    for (size_t i = 0; i < sel; i++) {
+    for (size_t i = 0; i < sel; i++) /* {2x} is no number: literal */
       if (!isdigit((unsigned char)b[i])) return 0;
+    for (size_t i = 0; i < sel && k <= in->nsrc; i++) /* k cannot wrap */
       k = k * 10 + (size_t)(b[i] - '0');
-      if (k > in->nsrc) break;
-    }
     if (k == 0 || k > in->nsrc)
       return run_fail(err, "{%.*s} refers to input source %.*s, but there %s "
                       "only %zu", (int)n, b, (int)sel, b,
@@ -100,12 +99,16 @@ static int push_piece(word *w, piece pc) {
 
 static int parse_word(word *w, const char *s, const run_inputs *in,
                       int *has_repl, run_err err) {
-  const char *text = s;
+  const char *text = s, *close = s; /* close: the last '}' found */
   for (const char *p = s; *p;) {
-    const char *close = *p == '{' ? strchr(p + 1, '}') : NULL;
+    if (*p != '{') {
+      p++;
+      continue;
+    }
+    /* searched again only past the last '}': linear in the word */
+    if (close <= p && (close = strchr(p + 1, '}')) == NULL) break;
     piece pc = {0};
-    int r = close ? parse_repl(p + 1, (size_t)(close - p - 1), in, &pc, err)
-                  : 0;
+    int r = parse_repl(p + 1, (size_t)(close - p - 1), in, &pc, err);
     if (r < 0) return -1;
     if (r == 0) {
       p++;
