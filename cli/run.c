@@ -9,9 +9,19 @@
  * flags: the running count, and with --halt the failures and `closed`.
  *
  * SIGINT and SIGTERM are blocked in every thread and taken by one thread
- * with sigwait: the first sets `stopping` and wakes every lane's poll
- * (stop_fd), the second wakes them again to kill (kill_fd). The main
- * thread sees `stopping` within one tick of its wait (100 ms).
+ * with sigwait, set up first of all, so that no signal finds parc with
+ * its default action. The first sets `stopping` and wakes every lane's
+ * poll (stop_fd), the second wakes them again to kill (kill_fd). The main
+ * thread sees `stopping` within one tick of its wait (100 ms). A signal
+ * while the command line and inputs are read (stdin may never end), when
+ * nothing is written yet, ends parc at once with 128 + the signal; one
+ * during the rest of the set-up (the lock, the repairs of --resume) is
+ * honoured once that is done: no job starts, parc exits the same way.
+ *
+ * With --resume, which jobs are done is decided for all of them before
+ * the first starts, so that the job log's lines of jobs that must run
+ * again are dropped first (run_record.c). The records' lock is handed to
+ * every job (run_job_inherit).
  *
  * Under mpirun (parc-run-mpi, run_main with a run_mpi) the same loop runs
  * on rank 0 over a PARC_MPI pool whose workers are the other ranks' lanes;
@@ -29,6 +39,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run_record.h"
 #include "run_state.h"
 
 extern char **environ;
@@ -237,13 +248,16 @@ static void order_flush(run_state *s, order *o) {
 }
 
 
-/* Has parc had a SIGINT/SIGTERM, taken or still pending? (Blocked in
- * every thread, a signal is pending until the signal thread takes it.) */
-static int stop_signalled(run_state *s) {
+/* The SIGINT/SIGTERM parc has had, taken or still pending, or 0. (Blocked
+ * in every thread, a signal is pending until the signal thread takes it.) */
+static int signal_seen(run_state *s) {
+  int sig = atomic_load(&s->signo);
   sigset_t p;
-  return atomic_load(&s->signo) != 0 ||
-         (sigpending(&p) == 0 &&
-          (sigismember(&p, SIGINT) == 1 || sigismember(&p, SIGTERM) == 1));
+  if (sig == 0 && sigpending(&p) == 0)
+    sig = sigismember(&p, SIGINT) == 1    ? SIGINT
+          : sigismember(&p, SIGTERM) == 1 ? SIGTERM
+                                          : 0;
+  return sig;
 }
 
 /* A job's future has finished: record it, or run it again. Returns 1 if
@@ -255,7 +269,7 @@ static int stop_signalled(run_state *s) {
 static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   run_result *r = &j->res;
   int failed = r->exit_code != 0 || r->signal != 0;
-  int stopped = r->stopped || (failed && stop_signalled(s));
+  int stopped = r->stopped || (failed && signal_seen(s) != 0);
   if (j->not_started || (stopped && failed)) {
     s->nstopped++;
     return 0;
@@ -281,22 +295,26 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   return 0;
 }
 
+static int skipped(const run_state *s, size_t i) {
+  return s->skip && (s->skip[i / 8] >> (i % 8) & 1);
+}
+
 /* Takes the next job to run, skipping what resume says is done. */
 static job *next_job(run_state *s, size_t *next) {
   while (*next < s->in.njobs) {
     size_t i = (*next)++;
-    if (s->o.resume || s->o.resume_failed || s->o.dry_run) {
+    if (skipped(s, i)) {
+      s->torun--;
+      continue;
+    }
+    if (s->o.dry_run) {
       char **argv, *line;
       if (run_template_expand(s->tmpl, &s->in, i, 0, &argv, &line) != 0)
         return NULL;
+      printf("%s\n", line);
       free(argv);
-      int skip = run_records_done(s->rec, line);
-      if (s->o.dry_run && !skip) printf("%s\n", line);
       free(line);
-      if (skip || s->o.dry_run) {
-        s->torun -= skip;
-        continue;
-      }
+      continue;
     }
     job *j = calloc(1, sizeof *j);
     if (j == NULL) return NULL;
@@ -354,8 +372,11 @@ static void *signal_thread(void *arg) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   for (int count = 0;; count++) {
-    int sig;
+    int sig, parse = RUN_PHASE_PARSE;
     if (sigwait(&set, &sig) != 0) continue;
+    if (count == 0 && atomic_compare_exchange_strong(&s->phase, &parse,
+                                                     RUN_PHASE_ENDING))
+      _exit(128 + sig); /* nothing is written yet, nor printed */
     if (count == 0) {
       atomic_store(&s->signo, sig);
       stop_lanes(s, s->sig.stop_fd);
@@ -366,19 +387,41 @@ static void *signal_thread(void *arg) {
   return NULL;
 }
 
+/* First of all: from here on SIGINT and SIGTERM are the signal thread's
+ * (the jobs get default dispositions and an empty mask: run_job.c). */
 static int start_signals(run_state *s) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
   signal(SIGPIPE, SIG_IGN); /* a closed stdout fails writes, not parc */
   s->sig.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   s->sig.kill_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (s->sig.stop_fd < 0 || s->sig.kill_fd < 0) return -1;
-  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
-  pthread_t t;
-  if (pthread_create(&t, NULL, signal_thread, s) != 0) return -1;
-  return pthread_detach(t);
+  if (pthread_create(&s->sig_thread, NULL, signal_thread, s) != 0) return -1;
+  s->sig_started = 1;
+  return 0;
+}
+
+/* The signal thread must not outlive run_main's state (parc-run-mpi goes
+ * on to MPI_Finalize); later signals stay pending, blocked. */
+static void stop_signals(run_state *s) {
+  if (s->sig_started) {
+    pthread_cancel(s->sig_thread);
+    pthread_join(s->sig_thread, NULL);
+  }
+  if (s->sig.stop_fd >= 0) close(s->sig.stop_fd);
+  if (s->sig.kill_fd >= 0) close(s->sig.kill_fd);
+}
+
+/* The command line is read: from now on a signal is an interrupt that
+ * parc honours itself. Unless the signal thread is already ending parc. */
+static void end_parse_phase(run_state *s) {
+  int parse = RUN_PHASE_PARSE;
+  if (!atomic_compare_exchange_strong(&s->phase, &parse, RUN_PHASE_SETUP) &&
+      parse == RUN_PHASE_ENDING)
+    for (;;) pause(); /* until the signal thread's _exit */
 }
 
 /* ------------------------------------------------------------ main */
@@ -425,24 +468,60 @@ static int run_jobs(run_state *s) {
   return rc;
 }
 
-/* Everything before the jobs: the command line, the records, the jobs'
- * environment, the signals. Returns 0; -1 for --help; or an exit status
- * with the reason in err (EXIT_USAGE: bad usage). */
-static int set_up(run_state *s, int argc, char **argv, run_err err) {
+/* --resume (rank 0): which jobs are done, decided for all of them before
+ * any runs, then the job log's lines of those that run again dropped. */
+static int plan_resume(run_state *s, run_err err) {
+  if (!(s->o.resume || s->o.resume_failed) || (s->mpi && s->mpi->rank > 0))
+    return 0;
+  if ((s->skip = calloc(s->in.njobs / 8 + 1, 1)) == NULL)
+    return run_fail(err, "out of memory");
+  for (size_t i = 0; i < s->in.njobs; i++) {
+    char **argv, *line;
+    if (run_template_expand(s->tmpl, &s->in, i, 0, &argv, &line) != 0)
+      return run_fail(err, "out of memory");
+    int done = run_records_skip(s->rec, i, line);
+    free(argv);
+    free(line);
+    if (done < 0) return run_fail(err, "out of memory");
+    s->skip[i / 8] |= (unsigned char)(done << (i % 8));
+  }
+  return s->o.dry_run ? 0 : run_records_repair(s->rec, err);
+}
+
+/* The records: locked, cleaned up after a crash, read for --resume.
+ * Returns 0, or an exit status with the reason in err. */
+static int open_records(run_state *s, run_err err) {
   int rank = s->mpi ? s->mpi->rank : 0;
-  int rc = run_parse_args(&s->o, &s->in, &s->tmpl, argc, argv, err);
-  if (rc != 0) return rc == 1 ? -1 : EXIT_USAGE;
+  int writing = !s->o.dry_run && rank == 0;
   run_record_opts ro = {s->o.joblog, s->o.results, s->o.resume,
                         s->o.resume_failed};
-  if (s->o.dry_run || rank > 0) ro.joblog = ro.results_dir = NULL;
-  if (s->o.dry_run && rank == 0 && (s->o.resume || s->o.resume_failed))
-    ro.joblog = s->o.joblog;
-  if (run_records_open(&s->rec, &s->in, &ro, err) != 0) return EXIT_USAGE;
+  if (!writing) ro.joblog = ro.results_dir = NULL;
+  if (s->o.dry_run && rank == 0 && (s->o.resume || s->o.resume_failed)) {
+    ro.joblog = s->o.joblog; /* read only: what the resume would run */
+    ro.results_dir = s->o.results;
+  }
+  int rc = run_records_start(&s->rec, &s->in, &ro, writing, err);
+  if (rc == RUN_RECORDS_BUSY) s->plain_err = 1; /* not bad usage */
+  if (rc != 0) return EXIT_USAGE;
+  if (plan_resume(s, err) != 0) return 1;
+  int fds[2]; /* after the repair: it may have replaced the log's lock */
+  run_job_inherit(fds, run_records_lock_fds(s->rec, fds));
+  return 0;
+}
+
+/* Everything before the jobs: the command line, the records, the jobs'
+ * environment. Returns 0; -1 for --help; or an exit status with the
+ * reason in err (EXIT_USAGE: bad usage); a signal during it: 0, and run_main
+ * honours it. */
+static int set_up(run_state *s, int argc, char **argv, run_err err) {
+  int rc = run_parse_args(&s->o, &s->in, &s->tmpl, argc, argv, err);
+  end_parse_phase(s);
+  if (rc != 0) return rc == 1 ? -1 : EXIT_USAGE;
+  if (signal_seen(s)) return 0; /* (mpirun: no phase that ends at once) */
+  if ((rc = open_records(s, err)) != 0) return rc;
   if (build_env(s) != 0) return run_fail(err, "out of memory"), 1;
   if (s->mpi && run_ranks_set_up(s) != 0)
     return run_fail(err, "out of memory"), 1;
-  if (!s->o.dry_run && start_signals(s) != 0)
-    return run_fail(err, "cannot start: %s", strerror(errno)), 1;
   return 0;
 }
 
@@ -468,16 +547,23 @@ static void say_error(const run_state *s, int rc, const char *err) {
   if (err[0] == '\0') return;
   if (s->mpi && s->mpi->rank > 0)
     fprintf(stderr, "parc run (rank %d): %s\n", s->mpi->rank, err);
-  else if (rc == EXIT_USAGE)
+  else if (rc == EXIT_USAGE && !s->plain_err)
     usage_error("%s", err);
   else
     fprintf(stderr, "parc run: %s\n", err);
 }
 
 int run_main(int argc, char **argv, const run_mpi *m) {
-  run_state s = {.mpi = m};
+  run_state s = {.mpi = m, .sig = {.stop_fd = -1, .kill_fd = -1}};
   int rank = m ? m->rank : 0;
   run_err err = "";
+  /* Under mpirun every rank must reach agree(): no ending at once. */
+  atomic_init(&s.phase, m ? RUN_PHASE_SETUP : RUN_PHASE_PARSE);
+  if (start_signals(&s) != 0) {
+    fprintf(stderr, "parc run: cannot start: %s\n", strerror(errno));
+    stop_signals(&s);
+    return 1;
+  }
   pthread_mutex_init(&s.out_lock, NULL);
   pthread_mutex_init(&s.slot_lock, NULL);
   int rc = set_up(&s, argc, argv, err);
@@ -486,6 +572,8 @@ int run_main(int argc, char **argv, const run_mpi *m) {
     rc = 0;
     goto out;
   }
+  int sig = rc == 0 ? signal_seen(&s) : 0;
+  if (sig) rc = 128 + sig; /* in the set-up: an interrupt, before any job */
   if (m) rc = agree(&s, rc, err);
   if (rc != 0) {
     say_error(&s, rc, err);
@@ -517,6 +605,8 @@ out:
   free(s.env);
   free(s.slot_used);
   free(s.wire);
+  free(s.skip);
+  stop_signals(&s);
   return rc;
 }
 

@@ -79,7 +79,11 @@ static void print_setting(const run_records *r, FILE *f, const row *w,
 
 int run_records_best(const run_records *r, FILE *f, const char *metric,
                      int minimize, char **avg, size_t navg, run_err err) {
-  int mc = find_col(r, metric);
+  run_buf name = {0}; /* column names are UTF-8: so is METRIC looked up */
+  if (run_buf_add_utf8(&name, metric, strlen(metric)) != 0)
+    return run_fail(err, "out of memory");
+  int mc = find_col(r, name.data);
+  run_buf_free(&name);
   setting *st = calloc(r->nrows ? r->nrows : 1, sizeof *st);
   size_t ns = 0;
   if (st == NULL) return run_fail(err, "out of memory");

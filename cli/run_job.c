@@ -13,6 +13,11 @@
  * waiting: a background grandchild that keeps a pipe open cannot hold the
  * job up. A job that was signalled has its group killed before its leader
  * is reaped: the unreaped leader keeps the group's id from being reused.
+ *
+ * Every job inherits the run's lock (run_job_inherit: descriptors that are
+ * close-on-exec in parc, so that no other program parc may start gets
+ * them), so that a job left running by a killed parc keeps the lock held;
+ * with close_fds (mpirun) it gets none.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +31,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "run_state.h"
 
 #define READ_CHUNK 65536
+#define MAX_INHERIT 2
+
+/* Set once before the first job, then only read (by the lanes). */
+static int inherit_fd[MAX_INHERIT];
+static size_t n_inherit;
+
+void run_job_inherit(const int *fds, size_t n) {
+  n_inherit = 0;
+  for (size_t i = 0; i < n && n_inherit < MAX_INHERIT; i++)
+    if (fds[i] > 2) inherit_fd[n_inherit++] = fds[i];
+}
 
 double run_wall_now(void) {
   struct timespec ts;
@@ -106,6 +122,15 @@ static int close_above_2(posix_spawn_file_actions_t *fa, int asked) {
 #endif
 }
 
+/* The job gets the descriptors of run_job_inherit: a dup2 onto itself
+ * clears close-on-exec in the child only (POSIX 2024; glibc 2.29, musl). */
+static int keep_inherited(posix_spawn_file_actions_t *fa, int close_fds) {
+  int rc = 0;
+  for (size_t i = 0; i < n_inherit && !close_fds && rc == 0; i++)
+    rc = posix_spawn_file_actions_adddup2(fa, inherit_fd[i], inherit_fd[i]);
+  return rc;
+}
+
 static int spawn(const run_exec *x, int out_w, int err_w, pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
@@ -125,6 +150,7 @@ static int spawn(const run_exec *x, int out_w, int err_w, pid_t *pid) {
       !(rc = posix_spawn_file_actions_adddup2(&fa, out_w, 1)) &&
       !(rc = posix_spawn_file_actions_adddup2(&fa, err_w, 2)) &&
       !(rc = close_above_2(&fa, x->close_fds)) &&
+      !(rc = keep_inherited(&fa, x->close_fds)) &&
       !(rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
                                                POSIX_SPAWN_SETSIGMASK |
                                                POSIX_SPAWN_SETSIGDEF)) &&

@@ -1,11 +1,12 @@
-/* run_record.h -- the inside of a run_records, for the two files that
- * share its results table: run_record.c fills it as jobs finish and
- * writes it out; run_best.c reads it for the --best summary.
+/* run_record.h -- the inside of a run_records, for the files that share
+ * it: run_record.c fills it as jobs finish and writes it out; run_best.c
+ * reads its results table for the --best summary; run.c opens it with the
+ * lock, asks it which jobs --resume skips, and hands the lock to the jobs.
  *
  * The columns, in order: "job", one per axis (source), the NTAIL fixed
  * ones (exit, signal, start, runtime, host), then the metrics in the order
  * they were first seen. A row is one job's setting: a re-run of the same
- * values replaces it. */
+ * values replaces it. Every column name and cell is valid UTF-8. */
 #ifndef PARC_CLI_RUN_RECORD_H
 #define PARC_CLI_RUN_RECORD_H
 
@@ -16,23 +17,33 @@
 #define NTAIL 5u /* the fixed columns between the axes and the metrics */
 
 typedef struct row {
-  char *key;    /* the job's values joined by \x1f */
+  char *key;    /* the job's values (as UTF-8) joined by \x1f */
   char **cell;  /* by column; NULL: empty */
   size_t ncell;
 } row;
 
+typedef struct hset {    /* open-addressing set of non-zero 64-bit hashes */
+  uint64_t *v;
+  size_t cap, n;
+} hset;
+
 struct run_records {
   const run_inputs *in;
-  int joblog_fd;         /* -1: no job log */
+  char *joblog;          /* --joblog FILE, or NULL */
+  int joblog_fd;         /* appends; -1: no job log, or read only */
   int joblog_new;        /* the header is still to be written */
-  uint64_t *done;        /* resume: open-addressing set of command hashes */
-  size_t done_cap, done_n;
+  int joblog_regular;    /* a regular file (else never cut nor rewritten) */
+  int lock_fd[2];        /* flock(2) on the job log and on DIR; -1: none */
+  hset done;             /* resume: command hashes the log has as done */
+  hset stale;            /* resume: logged, but to run again (run.c) */
   char *dir;             /* --results DIR, or NULL */
   char **col;            /* column names */
   size_t ncol;
   size_t first_metric;   /* columns before this are fixed */
   row *rows;
   size_t nrows;
+  size_t *row_at;        /* hash index of rows by key: row index + 1 */
+  size_t row_cap;
   int csv_stale;         /* the file must be rewritten whole */
   char host[256];
 };
@@ -43,5 +54,33 @@ static inline int find_col(const run_records *r, const char *name) {
     if (strcmp(r->col[i], name) == 0) return (int)i;
   return -1;
 }
+
+/* ------------------------------------------------------------ for run.c */
+
+#define RUN_RECORDS_BUSY 1
+
+/* run_records_open (run.h), told whether this run writes. A run that
+ * writes first takes the lock of its job log and results directory (if
+ * another run, or jobs left running by a killed one, hold it: waits up to
+ * a second, then returns RUN_RECORDS_BUSY with err naming the file, having
+ * written nothing), then cleans up after a crash (a leftover
+ * results.csv.tmp or job log .tmp, a partial last line of the log), then
+ * reads what --resume needs. `writing` 0 (--dry-run, mpirun's ranks > 0):
+ * no lock, nothing written. Returns 0, RUN_RECORDS_BUSY or -1, err set. */
+int run_records_start(run_records **out, const run_inputs *in,
+                      const run_record_opts *o, int writing, run_err err);
+/* --resume: is job `job` (command line `line`) done? It is when the log
+ * has it (as succeeded with --resume-failed) and, with --results, its row
+ * and output files are there. A logged job that is not done runs again,
+ * and run_records_repair drops its old line. 1, 0, or -1 (ENOMEM). */
+int run_records_skip(run_records *r, size_t job, const char *line);
+/* Drops the lines of the jobs run_records_skip sent to run again from the
+ * job log, rewritten whole (FILE.tmp renamed over FILE), so that each job
+ * ends with one line. Call once, after every run_records_skip and before
+ * the first run_records_add. 0, or -1 with err set. */
+int run_records_repair(run_records *r, run_err err);
+/* The lock's descriptors (close-on-exec; run_job_inherit hands them to
+ * every job). Returns how many (0..2). */
+size_t run_records_lock_fds(const run_records *r, int fds[2]);
 
 #endif

@@ -1,12 +1,14 @@
 /* run_state.h -- the state of one `parc run` while its jobs run, shared by
  * the files of the loop: run.c (set-up, the lanes, the loop on the main
  * thread), run_output.c (progress and the jobs' output) and run_ranks.c
- * (what differs under mpirun).
+ * (what differs under mpirun); and what run.c tells run_job.c.
  *
  * Set-up fills it before the pool starts. From then on the main thread
  * owns it; a lane only reads the options, inputs, template, environment
  * and host, and writes nothing but what is atomic or under a lock:
- * out_lock guards stdout, stderr and bar_shown; slot_lock the slots. */
+ * out_lock guards stdout, stderr and bar_shown; slot_lock the slots. The
+ * signal thread, started first of all, writes only signo, phase and
+ * sig.stopping (atomic) and the eventfds. */
 #ifndef PARC_CLI_RUN_STATE_H
 #define PARC_CLI_RUN_STATE_H
 
@@ -24,6 +26,12 @@ typedef struct job {
   int done;             /* finished, waiting for its turn to print (-k) */
 } job;
 
+enum {
+  RUN_PHASE_PARSE,  /* reading the command line and inputs: nothing written */
+  RUN_PHASE_SETUP,  /* from the records on: a signal is an interrupt */
+  RUN_PHASE_ENDING  /* the signal thread is ending parc (during PARSE) */
+};
+
 typedef struct run_state {
   run_opts o;
   run_inputs in;
@@ -37,6 +45,11 @@ typedef struct run_state {
   _Atomic size_t lane_failures; /* final failures, counted by the lanes */
   size_t ndone, nfailed, nstopped, torun; /* torun: less skipped ones */
   _Atomic int signo;    /* the first SIGINT/SIGTERM, or 0 */
+  _Atomic int phase;    /* RUN_PHASE_*: may a signal end parc at once? */
+  pthread_t sig_thread;
+  int sig_started;
+  unsigned char *skip;  /* --resume: bit i set: job i is done (rank 0) */
+  int plain_err;        /* the set-up error is not bad usage (exit 2 still) */
   int fatal;            /* a record could not be written */
   double t0, last_plain;
   int tty, color, bar_shown;
@@ -54,6 +67,13 @@ typedef struct run_state {
 /* Runs job j in `slot` (1-based) on the calling lane to its end; j->line
  * is what ran. */
 void run_lane_exec(run_state *s, job *j, unsigned slot);
+
+/* ---------------------------------------------------------------- run_job.c */
+
+/* Descriptors every job inherits (the run's lock: run_record.h), at most
+ * two, each above 2; unless run_exec.close_fds. Called before the first
+ * job, never while jobs start. */
+void run_job_inherit(const int *fds, size_t n);
 
 /* ---------------------------------------------------------------- output */
 
