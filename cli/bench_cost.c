@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "parc.h"
 
 extern char **environ;
@@ -151,7 +152,7 @@ static int pool_life(parc_backend b, double t[4], char *err, size_t cap) {
   parc_pool_destroy(pool);
   t[3] = now();
   if (rc == 0 && out != in) rc = PARC_ETASK;
-  if (rc != 0) snprintf(err, cap, "%s", parc_strerror(rc));
+  if (rc != 0) snprintf(err, cap, "%s", cli_strerror(rc));
   return rc;
 }
 
@@ -243,7 +244,7 @@ static void measure_map(bench_run *r, parc_pool *pool, bench_disp *d,
   for (unsigned i = 0; i < r->cfg.warm + r->cfg.reps && rc == 0; i++)
     v[i] = one_map(pool, in, out, d->tasks, d->chunk, &rc) / (double)d->tasks;
   if (rc != 0) {
-    snprintf(d->err, sizeof d->err, "parc_map: %s", parc_strerror(rc));
+    snprintf(d->err, sizeof d->err, "parc_map: %s", cli_strerror(rc));
     r->failures++;
     return;
   }
@@ -262,7 +263,7 @@ static void dispatch_backend(bench_run *r, parc_backend b, const char *name,
     d->workers = rc == 0 ? parc_pool_workers(pool) : 0;
     if (rc != 0) {
       snprintf(d->err, sizeof d->err, "parc_pool_create: %s",
-               parc_strerror(rc));
+               cli_strerror(rc));
       r->failures++;
       continue;
     }

@@ -52,7 +52,7 @@ static pid_t g_echo = -1;
 
 static int parc_bad(int rc, const char *call, char *err, size_t cap) {
   snprintf(err, cap, "%s returned %s (%s)", call, parc_err_name(rc),
-           parc_strerror(rc));
+           cli_strerror(rc));
   return -1;
 }
 

@@ -22,4 +22,10 @@ int parc_cmd_bench(int argc, char **argv);
  * there is none. */
 int parc_find_helper(const char *name, char *buf, size_t cap);
 
+/* What libparc error rc means, for a message: for PARC_ESYS the reason
+ * this thread's last one had (parc_last_sys_error: "fork: Resource
+ * temporarily unavailable"), else parc_strerror(rc). The text lives until
+ * this thread's next call. */
+const char *cli_strerror(int rc);
+
 #endif

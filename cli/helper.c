@@ -1,13 +1,17 @@
-/* helper.c -- where the parc command's helper programs are
- * (parc-mpi-pingpong for `parc bench`, parc-run-mpi for `parc run` under
- * mpirun): next to the parc binary (a build tree), in libexec/parc
- * relative to it (an install, wherever it was moved), or in the libexec
- * directory configured at build time. */
+/* helper.c -- what the subcommands share.
+ *
+ * Where the parc command's helper programs are (parc-mpi-pingpong for
+ * `parc bench`, parc-run-mpi for `parc run` under mpirun): next to the
+ * parc binary (a build tree), in libexec/parc relative to it (an install,
+ * wherever it was moved), or in the libexec directory configured at build
+ * time. And the words for a libparc error, with the OS reason behind a
+ * PARC_ESYS. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "parc.h"
 
 int parc_find_helper(const char *name, char *buf, size_t cap) {
   char self[4096];
@@ -25,4 +29,11 @@ int parc_find_helper(const char *name, char *buf, size_t cap) {
   }
   snprintf(buf, cap, "%s/%s", PARC_LIBEXECDIR, name);
   return access(buf, X_OK) == 0 ? 0 : -1;
+}
+
+const char *cli_strerror(int rc) {
+  static _Thread_local parc_sys_error e;
+  if (rc != PARC_ESYS) return parc_strerror(rc);
+  parc_last_sys_error(&e);
+  return e.message[0] ? e.message : parc_strerror(rc);
 }

@@ -20,7 +20,7 @@
  *
  * With --resume, which jobs are done is decided for all of them before
  * the first starts, so that the job log's lines of jobs that must run
- * again are dropped first (run_record.c). The records' lock is handed to
+ * again are dropped first (run_joblog.c). The records' lock is handed to
  * every job (run_job_inherit).
  *
  * Under mpirun (parc-run-mpi, run_main with a run_mpi) the same loop runs
@@ -445,7 +445,7 @@ static int run_jobs(run_state *s) {
   int rc = s->o.dry_run ? 0 : parc_pool_create(&pool, &po);
   if (rc == PARC_ESERVED) return 1;
   if (rc != 0) {
-    fprintf(stderr, "parc run: cannot start: %s\n", parc_strerror(rc));
+    fprintf(stderr, "parc run: cannot start: %s\n", cli_strerror(rc));
     return -1;
   }
   size_t lanes = pool ? parc_pool_workers(pool) : s->o.jobs;

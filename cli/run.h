@@ -10,8 +10,9 @@
  *   run_template.c  the command template: replacement strings, argv or
  *                   `sh -c` string for one job, shell quoting
  *   run_job.c       one job: spawn, collect output, timeout, stop, reap
- *   run_record.c    what is written down: job log and resume, the results
- *                   directory and results.csv (its table: run_record.h)
+ *   run_record.c    what is written down: the results directory and
+ *                   results.csv, resume (the records' inside: run_record.h)
+ *   run_joblog.c    the job log and its repair; the lock of the records
  *   run_metrics.c   the metrics in a job's stdout: key=value lines, a JSON
  *                   last line
  *   run_best.c      --best: the metric per setting, --average-over
@@ -163,11 +164,13 @@ double run_wall_now(void);
 
 /* ---------------------------------------------------------------- records */
 
-/* Parses one CSV record (RFC 4180) at *p and moves *p past it. The fields
- * go into `fields` one after another, each NUL-terminated. Returns the
- * number of fields. */
+/* Parses one CSV record (RFC 4180) at *p and moves *p past it and its
+ * line end (\n or \r\n outside quotes). The fields go into `fields` one
+ * after another, each NUL-terminated. Returns the number of fields. */
 size_t run_csv_record(char **p, run_buf *fields);
 
+/* A run's job log and results directory, opened (and locked) by
+ * run_records_start in run_record.h. */
 typedef struct run_records run_records;
 
 typedef struct run_record_opts {
@@ -176,22 +179,18 @@ typedef struct run_record_opts {
   int resume, resume_failed;
 } run_record_opts;
 
-/* Opens the job log and results directory (reading them when resuming).
- * Returns 0, or -1 with err set; nothing is written until the first job
- * is recorded. */
-int run_records_open(run_records **out, const run_inputs *in,
-                     const run_record_opts *o, run_err err);
-/* Should this command line be skipped (resume)? */
-int run_records_done(const run_records *r, const char *line);
-/* Writes one finished job: its joblog line, its output files, its row. */
+/* Writes one finished job down: its output files, its row of results.csv,
+ * then its job log line, which commits it for --resume. 0, or -1 with err
+ * set. */
 int run_records_add(run_records *r, size_t job, const char *line,
                     const run_result *res, run_err err);
-void run_records_close(run_records *r);
+void run_records_close(run_records *r); /* r may be NULL */
 
 /* run_metrics.c: calls fn with each metric in a job's stdout, in the order
- * they appear (key=value lines, then the keys of a JSON last line). key
- * and val are not NUL-terminated; they point into `out` or into a buffer
- * that lives until fn returns. */
+ * they appear (key=value lines, then the keys of a JSON last line). Every
+ * key and value handed on is valid UTF-8 (bytes that are not became
+ * U+FFFD). They are not NUL-terminated; they point into `out` or into a
+ * buffer that lives until fn returns. */
 typedef void (*run_metric_fn)(void *arg, const char *key, size_t kn,
                               const char *val, size_t vn);
 void run_metrics_parse(const run_buf *out, run_metric_fn fn, void *arg);

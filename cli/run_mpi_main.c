@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "parc_mpi.h"
 #include "run.h"
 
@@ -90,7 +91,7 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   int rc = parc_mpi_init(&argc, &argv);
   if (rc != 0) {
-    fprintf(stderr, "parc run: cannot start MPI: %s\n", parc_strerror(rc));
+    fprintf(stderr, "parc run: cannot start MPI: %s\n", cli_strerror(rc));
     return 1;
   }
   run_mpi m = {parc_mpi_rank(), parc_mpi_size(), agree};

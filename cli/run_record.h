@@ -1,7 +1,8 @@
 /* run_record.h -- the inside of a run_records, for the files that share
- * it: run_record.c fills it as jobs finish and writes it out; run_best.c
- * reads its results table for the --best summary; run.c opens it with the
- * lock, asks it which jobs --resume skips, and hands the lock to the jobs.
+ * it: run_record.c fills the results table as jobs finish and writes it
+ * out; run_joblog.c keeps the job log and the lock; run_best.c reads the
+ * table for the --best summary; run.c opens the records with the lock,
+ * asks them which jobs --resume skips, and hands the lock to the jobs.
  *
  * The columns, in order: "job", one per axis (source), the NTAIL fixed
  * ones (exit, signal, start, runtime, host), then the metrics in the order
@@ -29,6 +30,7 @@ typedef struct hset {    /* open-addressing set of non-zero 64-bit hashes */
 
 struct run_records {
   const run_inputs *in;
+  /* the job log and the lock: run_joblog.c */
   char *joblog;          /* --joblog FILE, or NULL */
   int joblog_fd;         /* appends; -1: no job log, or read only */
   int joblog_new;        /* the header is still to be written */
@@ -36,6 +38,7 @@ struct run_records {
   int lock_fd[2];        /* flock(2) on the job log and on DIR; -1: none */
   hset done;             /* resume: command hashes the log has as done */
   hset stale;            /* resume: logged, but to run again (run.c) */
+  /* the results table: run_record.c */
   char *dir;             /* --results DIR, or NULL */
   char **col;            /* column names */
   size_t ncol;
@@ -59,7 +62,7 @@ static inline int find_col(const run_records *r, const char *name) {
 
 #define RUN_RECORDS_BUSY 1
 
-/* run_records_open (run.h), told whether this run writes. A run that
+/* Opens the records of a run (run_record_opts: run.h). A run that
  * writes first takes the lock of its job log and results directory (if
  * another run, or jobs left running by a killed one, hold it: waits up to
  * a second, then returns RUN_RECORDS_BUSY with err naming the file, having
@@ -82,5 +85,43 @@ int run_records_repair(run_records *r, run_err err);
 /* The lock's descriptors (close-on-exec; run_job_inherit hands them to
  * every job). Returns how many (0..2). */
 size_t run_records_lock_fds(const run_records *r, int fds[2]);
+
+/* ------------------------------------ between run_record.c and run_joblog.c */
+
+/* 64-bit FNV-1a; never 0, which marks an empty slot of a hash table. */
+static inline uint64_t run_fnv1a(const void *p, size_t n) {
+  const unsigned char *s = p;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+  return h ? h : 1;
+}
+/* Writes all n bytes (again after EINTR): 0, or -1 with errno. */
+int run_write_all(int fd, const char *p, size_t n);
+/* The whole file at path into b. 0, 1 when it does not exist, or -1. */
+int run_slurp(const char *path, run_buf *b);
+
+/* run_joblog.c, called by the records' start, skip, add and close. Each
+ * returns 0 or -1 (err set where there is one) unless it says otherwise. */
+
+/* Takes the lock (see run_records_start): 0, RUN_RECORDS_BUSY or -1. */
+int run_joblog_lock(run_records *r, run_err err);
+/* Under the lock: removes a leftover FILE.tmp, opens the log to append and
+ * cuts a partial last line off. Nothing to do without --joblog. */
+int run_joblog_open(run_records *r, run_err err);
+/* --resume: reads which jobs the log has as done (with ok_only, only the
+ * ones that succeeded). */
+int run_joblog_read(run_records *r, int ok_only, run_err err);
+/* Does the log have command line `line` as done? 1, 0, or -1 (ENOMEM);
+ * *key is its resume key for run_joblog_redo. */
+int run_joblog_done(const run_records *r, const char *line, uint64_t *key);
+/* The job of `key` runs again: run_records_repair drops its line. */
+int run_joblog_redo(run_records *r, uint64_t key);
+/* Appends job's line (after the header, on a new log), the job's commit
+ * record; 0 without --joblog. -1 with errno: a partial line is cut off at
+ * once, or else by the next start. */
+int run_joblog_add(run_records *r, size_t job, const char *line,
+                   const run_result *res);
+/* Closes the log, releases the lock, frees the log's part of r. */
+void run_joblog_close(run_records *r);
 
 #endif

@@ -27,6 +27,14 @@ int ex_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v) {
   return 0;
 }
 
+const char *ex_strerror(int rc) {
+  static _Thread_local parc_sys_error e;
+  if (rc != PARC_ESYS)
+    return parc_strerror(rc);
+  parc_last_sys_error(&e);
+  return e.message[0] ? e.message : parc_strerror(rc);
+}
+
 /* ------------------------------------------------------------ backends */
 
 int ex_parse_backend(const char *name, parc_backend *b) {
@@ -53,7 +61,7 @@ int ex_backend_start(parc_backend b, int *argc, char ***argv) {
     return 0;
   int rc = parc_mpi_init(argc, argv);
   if (rc != 0) {
-    fprintf(stderr, "--backend mpi: parc_mpi_init: %s\n", parc_strerror(rc));
+    fprintf(stderr, "--backend mpi: parc_mpi_init: %s\n", ex_strerror(rc));
     return 1;
   }
   if (parc_mpi_size() < 2) { /* rank 0 schedules, the others work */
@@ -152,7 +160,7 @@ static int run_once(const ex_opts *c, unsigned workers, const ex_work *w,
   if (rc == PARC_ESERVED)
     return rc;
   if (rc != 0) {
-    fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
+    fprintf(stderr, "parc_pool_create: %s\n", ex_strerror(rc));
     return rc;
   }
   size_t bad = 0;

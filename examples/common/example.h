@@ -1,11 +1,11 @@
 /* example.h -- what the examples share, so each file shows its lecture.
  *
- * ex_now and ex_parse_u64 serve every example; the backends (threads,
- * processes, and MPI ranks under mpirun) serve the workload examples. The
- * rest is the frame of the replicate examples (montecarlo_pi, bootstrap,
- * permutation_test, mcmc_chains): the options they all take (-j,
- * --backend, --seed), the replicates run on one worker then on -j, timed,
- * and the line that compares them. */
+ * ex_now, ex_parse_u64 and ex_strerror serve every example; the backends
+ * (threads, processes, and MPI ranks under mpirun) serve the workload
+ * examples. The rest is the frame of the replicate examples
+ * (montecarlo_pi, bootstrap, permutation_test, mcmc_chains): the options
+ * they all take (-j, --backend, --seed), the replicates run on one worker
+ * then on -j, timed, and the line that compares them. */
 #ifndef PARC_EXAMPLE_H
 #define PARC_EXAMPLE_H
 
@@ -18,6 +18,11 @@ double ex_now(void);
 
 /* A decimal integer in [min, max]: 0, or -1 if s is not one. */
 int ex_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v);
+
+/* What parc error rc means: for PARC_ESYS the OS reason this thread's last
+ * one had (parc_last_sys_error, e.g. "fork: Resource temporarily
+ * unavailable"), else parc_strerror(rc). Lives until the next call. */
+const char *ex_strerror(int rc);
 
 /* ---- the backends
  *

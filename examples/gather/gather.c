@@ -186,7 +186,7 @@ static int start_workers(const gather_ctx *c, parc_proc **procs) {
     int rc = parc_proc_start(&procs[r], worker, &a, sizeof a);
     if (rc != 0) {
       fprintf(stderr, "parc_proc_start(worker %u): %s\n", r,
-              parc_strerror(rc));
+              ex_strerror(rc));
       for (unsigned j = 0; j < r; j++)
         parc_proc_free(procs[j]); /* kills it */
       return 1;
@@ -224,14 +224,14 @@ static int open_channel(gather_ctx *c) {
     size_t room = c->opt.workers * (sizeof(partial) + 8); /* + framing */
     rc = parc_queue_create(&c->queue, room, sizeof(partial), PARC_SHARED);
     if (rc != 0)
-      fprintf(stderr, "parc_queue_create: %s\n", parc_strerror(rc));
+      fprintf(stderr, "parc_queue_create: %s\n", ex_strerror(rc));
     return rc != 0;
   }
   for (unsigned r = 0; r < c->opt.workers && rc == 0; r++) {
     rc = parc_pipe_create(&c->recv[r], &c->send[r], sizeof(partial),
                           PARC_SHARED);
     if (rc != 0)
-      fprintf(stderr, "parc_pipe_create(%u): %s\n", r, parc_strerror(rc));
+      fprintf(stderr, "parc_pipe_create(%u): %s\n", r, ex_strerror(rc));
   }
   return rc != 0;
 }

@@ -274,7 +274,7 @@ static int search(const options *o, const svc_data *d, search_run *r) {
     return rc;
   if (rc != 0) {
     fprintf(stderr, "parc_pool_create(%s, %u workers): %s\n",
-            ex_backend_name(o->backend), r->workers, parc_strerror(rc));
+            ex_backend_name(o->backend), r->workers, ex_strerror(rc));
     return 1;
   }
   r->workers = parc_pool_workers(pool);

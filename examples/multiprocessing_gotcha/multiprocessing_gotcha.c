@@ -173,7 +173,7 @@ static int run(const options *o, int64_t *plain, int64_t *shared) {
   fflush(stdout); /* a fork would copy unflushed output into every worker */
   int rc = parc_pool_create(&pool, &po);
   if (rc != 0) {
-    fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
+    fprintf(stderr, "parc_pool_create: %s\n", ex_strerror(rc));
     return 1;
   }
   printf("%u worker processes compute i*i for i = 0..%lld\n\n",

@@ -268,7 +268,7 @@ static int channel_open(channel *l, int kind, size_t max_size) {
   if (kind == CH_PIPE) {
     rc = parc_pipe_create(&l->parent_end, &l->child_end, max_size, PARC_SHARED);
     if (rc != 0)
-      fprintf(stderr, "parc_pipe_create: %s\n", parc_strerror(rc));
+      fprintf(stderr, "parc_pipe_create: %s\n", ex_strerror(rc));
     return rc != 0;
   }
   rc = parc_queue_create(&l->ping, max_size + 8, max_size, PARC_SHARED);
@@ -276,7 +276,7 @@ static int channel_open(channel *l, int kind, size_t max_size) {
     rc = parc_queue_create(&l->pong, max_size + 8, max_size, PARC_SHARED);
   if (rc != 0)
     fprintf(stderr, "parc_queue_create(%zu bytes): %s\n", max_size + 8,
-            parc_strerror(rc));
+            ex_strerror(rc));
   return rc != 0;
 }
 
@@ -360,7 +360,7 @@ static int run_channel(int kind, const options *o, sample *s, size_t n,
   fflush(stdout); /* the child must not inherit, and print again, our buffer */
   int rc = parc_proc_start(&echo, echo_main, &a, sizeof a);
   if (rc != 0) {
-    fprintf(stderr, "parc_proc_start: %s\n", parc_strerror(rc));
+    fprintf(stderr, "parc_proc_start: %s\n", ex_strerror(rc));
     channel_free(&l);
     return 1;
   }

@@ -202,7 +202,7 @@ static int start_group(parc_proc **procs, unsigned n, role_fn fn,
     int rc = parc_proc_start(&procs[i], fn, &a, sizeof a);
     if (rc != 0) {
       fprintf(stderr, "parc_proc_start(%s %u): %s\n", what, i,
-              parc_strerror(rc));
+              ex_strerror(rc));
       for (unsigned j = 0; j < i; j++) {
         parc_proc_free(procs[j]);
         procs[j] = NULL;
@@ -330,14 +330,14 @@ static int setup(shared_ctx *c) {
   }
   int rc = parc_lock_create(&c->print_lock, PARC_SHARED);
   if (rc != 0) {
-    fprintf(stderr, "parc_lock_create: %s\n", parc_strerror(rc));
+    fprintf(stderr, "parc_lock_create: %s\n", ex_strerror(rc));
     return 1;
   }
   /* Each message also costs 8 bytes of framing in the queue. */
   rc = parc_queue_create(&c->queue, c->opt.room * (sizeof(item) + 8),
                          sizeof(item), PARC_SHARED);
   if (rc != 0) {
-    fprintf(stderr, "parc_queue_create: %s\n", parc_strerror(rc));
+    fprintf(stderr, "parc_queue_create: %s\n", ex_strerror(rc));
     return 1;
   }
   return 0;

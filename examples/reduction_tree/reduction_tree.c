@@ -186,7 +186,7 @@ static int setup(tree_ctx *c) {
     int rc = parc_pipe_create(&c->down[j], &c->up[j], sizeof(partial),
                               PARC_SHARED);
     if (rc != 0) {
-      fprintf(stderr, "parc_pipe_create(edge %u): %s\n", j, parc_strerror(rc));
+      fprintf(stderr, "parc_pipe_create(edge %u): %s\n", j, ex_strerror(rc));
       return 1;
     }
   }
@@ -214,7 +214,7 @@ static int start_ranks(tree_ctx *c, parc_proc **procs) {
     fflush(stdout); /* a child must not inherit, and print again, our buffer */
     int rc = parc_proc_start(&procs[r], rank_main, &a, sizeof a);
     if (rc != 0) {
-      fprintf(stderr, "parc_proc_start(rank %u): %s\n", r, parc_strerror(rc));
+      fprintf(stderr, "parc_proc_start(rank %u): %s\n", r, ex_strerror(rc));
       for (unsigned j = 1; j < r; j++)
         parc_proc_free(procs[j]); /* kills it */
       return 1;

@@ -245,7 +245,7 @@ int main(int argc, char **argv) {
   parc_pool *pool = NULL;
   rc = parc_pool_create(&pool, &po);
   if (rc != 0) {
-    fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
+    fprintf(stderr, "parc_pool_create: %s\n", ex_strerror(rc));
     return 1;
   }
   printf("%u threads add 1 to a shared counter, %lld times in all "

@@ -102,7 +102,7 @@ static int run_once(run_result *r, const job_in *in, job_out *out, size_t n) {
   int rc = parc_pool_create(&pool, &po);
   if (rc != 0) {
     fprintf(stderr, "parc_pool_create(%s, %u workers): %s\n",
-            backend_name(r->backend), r->workers, parc_strerror(rc));
+            backend_name(r->backend), r->workers, ex_strerror(rc));
     return rc;
   }
   double t1 = ex_now();

@@ -126,4 +126,22 @@ run_parc -j 2 --results R7 --shell "$job" ::: quick slow
 check_rc "results.csv updated while a job still runs" 0
 check_eq "results.csv has both rows at the end" 3 "$(count_lines R7/results.csv)"
 
+# An earlier results.csv with CRLF line endings (RFC 4180's; Excel writes
+# them) is read as such: no \r stays in its last column, for --resume and
+# for `parc plan --from`.
+mkdir R8
+printf 'job,arg1,exit,signal,start,runtime,host,acc\r\n1,old,0,0,1.000,1.000,h,0.5\r\n' \
+  >R8/results.csv
+run_parc --results R8 --joblog R8.log --resume printf 'acc=1\n%s\n' ::: new
+check_rc "--resume over a results.csv with CRLF line endings" 0
+check_eq "CRLF: the header read without \\r (no second acc column)" \
+  "job,arg1,exit,signal,start,runtime,host,acc" "$(head -n 1 R8/results.csv)"
+check_eq "CRLF: the earlier row's last cell read without \\r" 0.5 \
+  "$(csv_field R8/results.csv arg1 old acc)"
+check_eq "CRLF: beside the new job's row" 1 "$(csv_field R8/results.csv arg1 new acc)"
+printf 'job,exit,runtime\r\n1,0,4\r\n2,0,8\r\n' >crlf.csv
+run_parc_cmd plan --from crlf.csv --tasks 4 --deadline 12
+check_contains "CRLF: parc plan --from finds the runtime column" \
+  "Task time: 6 s, the mean of 2 successful jobs" "$OUT"
+
 done_testing

@@ -67,4 +67,19 @@ check_eq "the earlier row is kept, made valid" "h$FFFD $FFFD" \
   "$(csv_field R2/results.csv arg1 "$FFFD" host) $(csv_field R2/results.csv arg1 "$FFFD" acc)"
 check_eq "beside the new job's row" 3 "$(count_lines R2/results.csv)"
 
+# A metric key longer than a column name may be (120 bytes) is cut at a
+# character boundary: 'a' and 60 é (2 bytes each) keep 'a' and 59 é, not
+# half of the 60th (which would read as U+FFFD).
+e59=$(printf 'é%.0s' $(seq 59))
+cat >long.sh <<'EOF'
+#!/bin/sh
+printf '{"a%s": 1}\n' "$1"
+EOF
+run_parc --results R3 sh long.sh "${e59}é" ::: x
+check_rc "a JSON key of 121 bytes" 0
+check_true "results.csv is valid UTF-8" valid_utf8 R3/results.csv
+check_eq "the long key cut before its last character, not inside it" \
+  "a$e59" "$(csv_header R3/results.csv | tail -n 1)"
+check_eq "its value is in that column" 1 "$(csv_field R3/results.csv job 1 "a$e59")"
+
 done_testing

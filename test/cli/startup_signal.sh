@@ -31,8 +31,12 @@ if ($pid == 0) {
   }
   exec { $cmd[0] } @cmd or POSIX::_exit(127);
 }
-sub blocks_sigint {
-  open(my $st, '<', "/proc/$pid/status") or return 1; # gone: stop waiting
+sub blocks_sigint { # parc itself (exec done: perl blocks signals around
+  # its fork) has taken SIGINT over; gone: stop waiting
+  open(my $cl, '<', "/proc/$pid/cmdline") or return 1;
+  my $argv0 = (split /\0/, scalar <$cl>)[0] // '';
+  return 0 if $argv0 ne $cmd[0];
+  open(my $st, '<', "/proc/$pid/status") or return 1;
   while (<$st>) { return hex($1) & 2 if /^SigBlk:\s*([0-9a-f]+)/; }
   return 1;
 }

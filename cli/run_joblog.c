@@ -1,0 +1,360 @@
+/* run_joblog.c -- the job log of `parc run`, and the lock of its records.
+ *
+ * It owns the job log part of a run_records (joblog, joblog_fd, the done
+ * and stale sets) and the lock (lock_fd); run_record.c owns the table and
+ * calls in here from the records' open, add and close (run_record.h).
+ *
+ * The job log is GNU parallel's: one TAB-separated line per finished job,
+ * appended with a single write(2), and the commit record of the job: it is
+ * written only after the job's output files and row (run_record.c). So:
+ *   - a line in the log is never partial once the log is open: a partial
+ *     last line (a crash in that write) is cut off first, and a short
+ *     write (disk full) is cut off at once;
+ *   - resume keys on a 64-bit FNV-1a hash of the Command field, not on the
+ *     job number, so a grown grid resumes;
+ *   - the log is only rewritten whole (FILE.tmp renamed over FILE), to drop
+ *     the lines of logged jobs that run again (run_records_repair), so that
+ *     every job ends with one line. A leftover FILE.tmp is removed at start.
+ * A log that is not a regular file (/dev/null, a pipe) is only appended to.
+ *
+ * The lock: a run that writes holds flock(2) on its job log and on its
+ * results directory (no lock file). The descriptors are close-on-exec in
+ * parc and handed to every job (run_job_inherit), so the files stay locked
+ * while any job of a killed run still lives, and a second run refuses to
+ * start meanwhile. Files are only ever changed under the lock; nothing is
+ * created before every file that exists is locked.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run_record.h"
+
+#define LOCK_WAIT 1.0   /* seconds a busy lock is waited for: a killed job's */
+#define LOCK_POLL 0.05  /* group may take a moment to die */
+
+/* ------------------------------------------------------------ hash sets */
+
+static int hset_add(hset *s, uint64_t h) {
+  if (2 * (s->n + 1) > s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 1024;
+    uint64_t *t = calloc(cap, sizeof *t);
+    if (t == NULL) return -1;
+    for (size_t i = 0; i < s->cap; i++)
+      for (size_t k = s->v[i] % cap; s->v[i]; k = (k + 1) % cap)
+        if (t[k] == 0) {
+          t[k] = s->v[i];
+          break;
+        }
+    free(s->v);
+    s->v = t;
+    s->cap = cap;
+  }
+  for (size_t k = h % s->cap;; k = (k + 1) % s->cap) {
+    if (s->v[k] == h) return 0;
+    if (s->v[k] == 0) {
+      s->v[k] = h;
+      s->n++;
+      return 0;
+    }
+  }
+}
+
+static int hset_has(const hset *s, uint64_t h) {
+  if (s->cap == 0) return 0;
+  for (size_t k = h % s->cap; s->v[k]; k = (k + 1) % s->cap)
+    if (s->v[k] == h) return 1;
+  return 0;
+}
+
+/* ------------------------------------------------------------ lines */
+
+/* The Command field: a line of its own, so newlines and TABs are escaped. */
+static int escape_command(run_buf *b, const char *line) {
+  int rc = 0;
+  for (const char *p = line; *p && rc == 0; p++)
+    rc = *p == '\n'   ? run_buf_str(b, "\\n")
+         : *p == '\t' ? run_buf_str(b, "\\t")
+                      : run_buf_add(b, p, 1);
+  return rc || run_buf_add(b, "", 0);
+}
+
+/* The resume key of a command line; 0 when out of memory. */
+static uint64_t command_hash(const char *line) {
+  run_buf esc = {0};
+  uint64_t h =
+      escape_command(&esc, line) == 0 ? run_fnv1a(esc.data, esc.len) : 0;
+  run_buf_free(&esc);
+  return h;
+}
+
+/* A job line of the log, s[0..n) without its newline: the hash of its
+ * Command and whether it succeeded. 0, or -1 for the header and anything
+ * that is not a job's line. */
+static int joblog_line(const char *s, size_t n, uint64_t *h, int *ok) {
+  const char *f[8];
+  size_t k = 0;
+  for (size_t i = 0; i < n && k < 8; i++)
+    if (i == 0 || s[i - 1] == '\t') f[k++] = s + i;
+  if (k < 8 || !isdigit((unsigned char)f[0][0])) return -1;
+  const char *cmd = memchr(f[7], '\t', n - (size_t)(f[7] - s));
+  if (cmd == NULL) return -1;
+  cmd++;
+  *h = run_fnv1a(cmd, n - (size_t)(cmd - s));
+  *ok = atoi(f[6]) == 0 && atoi(f[7]) == 0;
+  return 0;
+}
+
+int run_joblog_read(run_records *r, int ok_only, run_err err) {
+  run_buf b = {0};
+  int rc = run_slurp(r->joblog, &b);
+  if (rc < 0) {
+    run_buf_free(&b);
+    return run_fail(err, "cannot read job log '%s': %s", r->joblog,
+                    strerror(errno));
+  }
+  rc = 0;
+  for (size_t at = 0; rc == 0 && at < b.len;) {
+    const char *nl = memchr(b.data + at, '\n', b.len - at);
+    if (nl == NULL) break; /* a partial last line: not done */
+    uint64_t h;
+    int ok;
+    size_t n = (size_t)(nl - b.data) - at;
+    if (joblog_line(b.data + at, n, &h, &ok) == 0 && (ok || !ok_only) &&
+        hset_add(&r->done, h) != 0)
+      rc = run_fail(err, "out of memory");
+    at += n + 1;
+  }
+  run_buf_free(&b);
+  return rc;
+}
+
+int run_joblog_done(const run_records *r, const char *line, uint64_t *key) {
+  if ((*key = command_hash(line)) == 0) return -1;
+  return hset_has(&r->done, *key);
+}
+
+int run_joblog_redo(run_records *r, uint64_t key) {
+  return hset_add(&r->stale, key);
+}
+
+int run_joblog_add(run_records *r, size_t job, const char *line,
+                   const run_result *res) {
+  if (r->joblog_fd < 0) return 0;
+  run_buf b = {0};
+  char head[160 + RUN_HOST_MAX];
+  if (r->joblog_new)
+    run_buf_str(&b, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\t"
+                    "Exitval\tSignal\tCommand\n");
+  /* Host: ':' (here), as GNU parallel; "hostname:rank" under mpirun. */
+  snprintf(head, sizeof head, "%zu\t%s\t%.3f\t%10.3f\t0\t0\t%d\t%d\t",
+           job + 1, res->host[0] ? res->host : ":", res->start, res->runtime,
+           res->exit_code, res->signal);
+  struct stat st;
+  int rc = fstat(r->joblog_fd, &st) || run_buf_str(&b, head) ||
+           escape_command(&b, line) || run_buf_add(&b, "\n", 1);
+  if (rc == 0 && run_write_all(r->joblog_fd, b.data, b.len) != 0) {
+    int e = errno; /* a short write (disk full) must not glue lines */
+    if (ftruncate(r->joblog_fd, st.st_size) != 0) {
+      /* then the next start cuts the partial line off */
+    }
+    errno = e;
+    rc = -1;
+  }
+  if (rc == 0) r->joblog_new = 0;
+  run_buf_free(&b);
+  return rc;
+}
+
+/* ------------------------------------------------------------ open, repair */
+
+/* Cuts a partial last line (a crash in the middle of a write) off the log,
+ * so that the next line does not continue it. Returns the size, or -1. A
+ * log that is not a regular file (/dev/null, a pipe) is left as it is. */
+static off_t joblog_trim(int fd, int *regular) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -1;
+  if (!(*regular = S_ISREG(st.st_mode))) return st.st_size;
+  off_t end = st.st_size;
+  char c[4096];
+  while (end > 0) {
+    size_t k = end < (off_t)sizeof c ? (size_t)end : sizeof c;
+    if (pread(fd, c, k, end - (off_t)k) != (ssize_t)k) return -1;
+    while (k > 0 && c[k - 1] != '\n') k--, end--;
+    if (k > 0) break;
+  }
+  if (end != st.st_size && ftruncate(fd, end) != 0) return -1;
+  return end;
+}
+
+static int joblog_tmp(const run_records *r, char *path, size_t n) {
+  return snprintf(path, n, "%s.tmp", r->joblog) < (int)n ? 0 : -1;
+}
+
+int run_joblog_open(run_records *r, run_err err) {
+  if (r->joblog == NULL) return 0;
+  char tmp[4096];
+  if (joblog_tmp(r, tmp, sizeof tmp) == 0 && unlink(tmp) != 0 &&
+      errno != ENOENT)
+    return run_fail(err, "cannot remove '%s': %s", tmp, strerror(errno));
+  r->joblog_fd = open(r->joblog, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
+                      0644); /* read too: joblog_trim */
+  off_t size = r->joblog_fd < 0 ? -1
+                                 : joblog_trim(r->joblog_fd, &r->joblog_regular);
+  if (size < 0)
+    return run_fail(err, "cannot open job log '%s': %s", r->joblog,
+                    strerror(errno));
+  r->joblog_new = size == 0;
+  return 0;
+}
+
+/* The log less the lines of r->stale into `tmp`, locked like the log. */
+static int joblog_filtered(const run_records *r, const char *tmp, int *lock) {
+  run_buf in = {0}, out = {0};
+  int rc = run_slurp(r->joblog, &in) != 0 || run_buf_add(&out, "", 0);
+  for (size_t at = 0; rc == 0 && at < in.len;) {
+    const char *nl = memchr(in.data + at, '\n', in.len - at);
+    size_t n = nl ? (size_t)(nl - in.data) - at : in.len - at;
+    uint64_t h;
+    int ok;
+    if (joblog_line(in.data + at, n, &h, &ok) != 0 || !hset_has(&r->stale, h))
+      rc = run_buf_add(&out, in.data + at, n + (nl != NULL));
+    at += n + 1;
+  }
+  int fd = rc ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || run_write_all(fd, out.data, out.len) != 0) rc = -1;
+  if (fd >= 0 && close(fd) != 0) rc = -1;
+  /* Locked before it becomes the log: a run that opens the new log while
+   * this one holds the old one must find it held too. */
+  *lock = rc || r->lock_fd[0] < 0 ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
+  if (r->lock_fd[0] >= 0 && (*lock < 0 || flock(*lock, LOCK_EX | LOCK_NB)))
+    rc = -1;
+  run_buf_free(&in);
+  run_buf_free(&out);
+  return rc;
+}
+
+int run_records_repair(run_records *r, run_err err) {
+  if (r->stale.n == 0 || r->joblog_fd < 0 || !r->joblog_regular) return 0;
+  char tmp[4096];
+  int lock = -1, fd = -1;
+  int rc = joblog_tmp(r, tmp, sizeof tmp) || joblog_filtered(r, tmp, &lock) ||
+           rename(tmp, r->joblog) != 0 ||
+           (fd = open(r->joblog, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0;
+  if (rc != 0) {
+    int e = errno;
+    unlink(tmp);
+    if (lock >= 0) close(lock);
+    return run_fail(err, "cannot rewrite job log '%s': %s", r->joblog,
+                    strerror(e));
+  }
+  close(r->joblog_fd);
+  r->joblog_fd = fd;
+  r->joblog_new = lseek(fd, 0, SEEK_END) == 0;
+  if (r->lock_fd[0] >= 0) close(r->lock_fd[0]);
+  r->lock_fd[0] = lock;
+  return 0;
+}
+
+/* ------------------------------------------------------------ the lock */
+
+enum { LOCKED, BUSY, ABSENT, NO_LOCKING };
+
+/* flock(2) on path, a directory or the job log, created when asked.
+ * Returns LOCKED (*fd set), BUSY, ABSENT, NO_LOCKING (a file system without
+ * flock: the run goes on unlocked), or -1 with errno. */
+static int lock_path(const char *path, int dir, int create, int *fd) {
+  for (int tries = 0; tries < 100; tries++) {
+    if (create && dir && mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+    int flags = dir ? O_RDONLY | O_DIRECTORY : O_RDONLY | (create ? O_CREAT : 0);
+    int f = open(path, flags | O_CLOEXEC, 0644);
+    if (f < 0) return errno == ENOENT && !create ? ABSENT : -1;
+    struct stat a, b;
+    if (!dir && fstat(f, &a) == 0 && !S_ISREG(a.st_mode)) {
+      close(f); /* /dev/null, a pipe: shared by unrelated runs */
+      return NO_LOCKING;
+    }
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      close(f);
+      if (e == EWOULDBLOCK) return BUSY;
+      if (e == ENOLCK || e == EOPNOTSUPP || e == EBADF || e == EINVAL)
+        return NO_LOCKING;
+      return errno = e, -1;
+    }
+    if (fstat(f, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino) {
+      *fd = f;
+      return LOCKED;
+    }
+    close(f); /* renamed over since it was opened: lock the new one */
+  }
+  return errno = EAGAIN, -1;
+}
+
+static void unlock_all(run_records *r) {
+  for (int i = 0; i < 2; i++)
+    if (r->lock_fd[i] >= 0) close(r->lock_fd[i]), r->lock_fd[i] = -1;
+}
+
+/* One try at both locks. Nothing is created until every file that exists
+ * is locked, so a run that is refused leaves no trace. Returns LOCKED,
+ * BUSY (*which: 0 the log, 1 the directory) or -1 with err set. */
+static int lock_try(run_records *r, int *which, run_err err) {
+  const char *path[2] = {r->joblog, r->dir};
+  for (int create = 0; create < 2; create++)
+    for (int i = 1; i >= 0; i--) { /* the directory may hold the log */
+      if (path[i] == NULL || r->lock_fd[i] >= 0) continue;
+      int rc = lock_path(path[i], i == 1, create, &r->lock_fd[i]);
+      if (rc == LOCKED || rc == NO_LOCKING || rc == ABSENT) continue;
+      int e = errno;
+      unlock_all(r);
+      if (rc == BUSY) return *which = i, BUSY;
+      return run_fail(err, "cannot %s '%s': %s",
+                      i ? "create results directory" : "open job log",
+                      path[i], strerror(e));
+    }
+  return LOCKED;
+}
+
+int run_joblog_lock(run_records *r, run_err err) {
+  struct timespec t0, now, poll = {0, (long)(LOCK_POLL * 1e9)};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    int which = 0, rc = lock_try(r, &which, err);
+    if (rc != BUSY) return rc;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((double)(now.tv_sec - t0.tv_sec) +
+            (double)(now.tv_nsec - t0.tv_nsec) * 1e-9 >= LOCK_WAIT) {
+      const char *p = which ? r->dir : r->joblog;
+      run_fail(err, "%s '%s' is in use: another parc run, or jobs left "
+               "running by one that was killed, still hold it (fuser -v "
+               "'%s' lists them); nothing was done",
+               which ? "results directory" : "job log", p, p);
+      return RUN_RECORDS_BUSY;
+    }
+    nanosleep(&poll, NULL);
+  }
+}
+
+size_t run_records_lock_fds(const run_records *r, int fds[2]) {
+  size_t n = 0;
+  for (int i = 0; i < 2; i++)
+    if (r->lock_fd[i] >= 0) fds[n++] = r->lock_fd[i];
+  return n;
+}
+
+void run_joblog_close(run_records *r) {
+  if (r->joblog_fd >= 0) close(r->joblog_fd);
+  r->joblog_fd = -1;
+  unlock_all(r);
+  free(r->done.v);
+  free(r->stale.v);
+  free(r->joblog);
+}
