@@ -14,10 +14,17 @@
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
-# Debian packages the build and the tests need (binary -> package).
+# Debian packages the build and the tests need (binary -> package). The
+# second line is the Python package's (python/): headers, and what its
+# tests compare with (numpy, scikit-learn, joblib) or use (cloudpickle).
 DEBIAN_PACKAGES = cmake make gcc pkg-config libhwloc-dev libcriterion-dev \
                   libsvm-dev python3 gnuplot-nox libsnappy-dev \
-                  openmpi-bin libopenmpi-dev iproute2 libjansson-dev
+                  openmpi-bin libopenmpi-dev iproute2 libjansson-dev \
+                  python3-dev python3-numpy python3-pytest python3-cloudpickle \
+                  python3-joblib python3-sklearn python3-pip python3-setuptools
+# Debian's python3, the one the packages above are for, whatever else is
+# first on PATH.
+PYTHON3_FLAG := $(shell [ -x /usr/bin/python3 ] && echo -DPython3_EXECUTABLE=/usr/bin/python3)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps configure build test run examples bench check-asan \
@@ -39,13 +46,17 @@ deps:
 	fi
 
 configure: deps
-	cmake -S . -B $(BUILD) -DPARC_TESTS=ON -DPARC_EXAMPLES=ON $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DPARC_TESTS=ON -DPARC_EXAMPLES=ON $(PYTHON3_FLAG) \
+	  $(CMAKE_FLAGS)
 
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
+# Tests run side by side, as many as there are CPUs: each is written to
+# pass on a busy machine (timing checks are relative, workers oversubscribe
+# on purpose).
 test: build
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The main job: the seeds' grid search, 50 SVC fits on one worker per
 # physical core, after the same search on one worker (--baseline) so the

@@ -79,10 +79,26 @@ static int fail_on_7s(const void *in, void *out, void *ctx) {
   return mix_task(in, out, ctx);
 }
 
+/* Opened by a scenario that holds a task on it (ms 0 below). A task that
+ * must still be running when the scenario looks waits for the gate rather
+ * than for a time: a loaded machine can stall the scenario for longer than
+ * any sleep, never past a gate (issue #12). Open it before destroy, which
+ * waits for abandoned tasks. */
+static _Atomic int gate;
+enum { GATE_MS = 30000 }; /* the most a gated task waits */
+
+static void gate_close(void) { atomic_store(&gate, 0); }
+static void gate_open(void) { atomic_store(&gate, 1); }
+
+/* Sleeps `in` milliseconds; 0: waits for the gate (GATE_MS at most). */
 static int sleepy_task(const void *in, void *out, void *ctx) {
   uint32_t ms;
   memcpy(&ms, in, 4);
-  sleep_ms(ms);
+  if (ms == 0)
+    for (unsigned i = 0; i < GATE_MS && !atomic_load(&gate); i++)
+      sleep_ms(1);
+  else
+    sleep_ms(ms);
   memcpy(out, &ms, 4);
   return 0;
 }
@@ -161,9 +177,10 @@ static void futures(void) {
     CHECK(y == mix64(i), "future %llu: wrong output", (unsigned long long)i);
     parc_future_free(fs[i]);
   }
-  /* as completed: a slow and a fast one */
-  uint32_t slow = 300, fast = 1;
+  /* as completed: a held one and a fast one */
+  uint32_t slow = 0, fast = 1;
   parc_future *two[2];
+  gate_close();
   CHECK_RC(parc_submit(p, sleepy_task, &slow, 4, 4, &two[0]), 0);
   CHECK_RC(parc_submit(p, sleepy_task, &fast, 4, 4, &two[1]), 0);
   size_t first = 9;
@@ -172,13 +189,15 @@ static void futures(void) {
   CHECK_RC(parc_future_wait(two[0], NULL, 0, NULL), PARC_EAGAIN);
   parc_future_free(two[0]); /* pending: canceled and freed */
   parc_future_free(two[1]);
+  gate_open(); /* the abandoned task ends: destroy waits for it */
   parc_pool_destroy(p);
 }
 
 static void cancel(void) {
   parc_pool *p = pool(1, 0, 0);
-  uint32_t long_ms = 400, short_ms = 1;
+  uint32_t long_ms = 0, short_ms = 1; /* busy: held until the gate opens */
   parc_future *busy, *queued;
+  gate_close();
   CHECK_RC(parc_submit(p, sleepy_task, &long_ms, 4, 4, &busy), 0);
   CHECK_RC(parc_submit(p, sleepy_task, &short_ms, 4, 4, &queued), 0);
   CHECK_RC(parc_future_cancel(queued), 0);
@@ -193,6 +212,7 @@ static void cancel(void) {
   parc_future_free(busy);
   parc_future_free(queued);
   parc_future_free(after);
+  gate_open();
   parc_pool_destroy(p); /* joins the abandoned thread */
 }
 
@@ -244,13 +264,16 @@ static void loops(void) {
 }
 
 static void timeouts(void) {
-  /* 0.5 s against 1 ms tasks: room for a machine busy with other tests */
-  parc_pool *p = pool(2, 0.5, 0);
-  uint32_t ms[6] = {1, 1, 1500, 1, 1, 1};
+  /* 1 s against 1 ms tasks: room for a machine busy with other tests;
+   * task 2 is held at the gate, past the timeout however slow the rest */
+  parc_pool *p = pool(2, 1.0, 0);
+  uint32_t ms[6] = {1, 1, 0, 1, 1, 1};
   uint32_t out[6];
   parc_task_status st[6];
   parc_map_opts o = {.chunk = 1, .status = st};
+  gate_close();
   CHECK_RC(parc_map(p, sleepy_task, ms, 4, out, 4, 6, &o), PARC_ETIMEDOUT);
+  gate_open(); /* the abandoned task ends: destroy waits for it */
   CHECK(st[2].error == PARC_ETIMEDOUT, "the slow task reports ETIMEDOUT");
   for (int i = 0; i < 6; i++)
     if (i != 2)

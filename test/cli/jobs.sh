@@ -18,7 +18,7 @@ fi
 rendezvous() { # N
   echo "touch run/{#}; echo {%} > slot/{#}; i=0
     if [ {#} -le $1 ]; then
-      until [ \$(ls run | wc -l) -ge $1 ]; do i=\$((i+1)); [ \$i -gt 200 ] && break; sleep 0.05; done
+      until [ \$(ls run | wc -l) -ge $1 ]; do i=\$((i+1)); [ \$i -gt 600 ] && break; sleep 0.05; done
     fi
     n=\$(ls run | wc -l); echo \$n >> seen; sleep 0.1; rm run/{#}; [ {#} -gt $1 ] || [ \$n -ge $1 ]"
 }

@@ -15,7 +15,7 @@ check_eq "-k prints stderr in input order" "$(lines err0.6 err0.2 err0.4 err0)" 
 # -k holds output, not jobs: while job 1 still runs, later jobs start on the
 # free lane (job 1 waits until job 3 has started).
 rm -rf started && mkdir started
-job='touch started/{}; if [ {} = 1 ]; then i=0; until [ -e started/3 ]; do i=$((i+1)); [ $i -gt 200 ] && exit 1; sleep 0.05; done; fi; echo {}'
+job='touch started/{}; if [ {} = 1 ]; then i=0; until [ -e started/3 ]; do i=$((i+1)); [ $i -gt 600 ] && exit 1; sleep 0.05; done; fi; echo {}'
 run_parc -k -j 2 --shell "$job" ::: 1 2 3
 check_rc "-k: later jobs run while an earlier one is still running" 0
 check_eq "-k: output still in input order" "$(lines 1 2 3)" "$OUT"
@@ -23,7 +23,7 @@ check_eq "-k: output still in input order" "$(lines 1 2 3)" "$OUT"
 # Without -k, a job's output is printed when it ends: the slow job (input
 # first) waits until the quick job's line is in parc's output file.
 out="$T/finish.out"
-job="if [ {} = slow ]; then i=0; until grep -q quick '$out'; do i=\$((i+1)); [ \$i -gt 200 ] && exit 1; sleep 0.05; done; fi; echo {}"
+job="if [ {} = slow ]; then i=0; until grep -q quick '$out'; do i=\$((i+1)); [ \$i -gt 600 ] && exit 1; sleep 0.05; done; fi; echo {}"
 timeout -k 5 60 "$PARC" run -j 2 --shell "$job" ::: slow quick \
   </dev/null >"$out" 2>"$T/finish.err"
 RC=$?
@@ -57,7 +57,7 @@ check_eq "--tag with two sources (as GNU parallel)" \
 # job prints a line, then waits (up to 10 s) until it sees that line in
 # parc's output file, and only then prints its last line and succeeds.
 out="$T/lb.out"
-job="echo early-{}; i=0; until grep -q early-{} '$out'; do i=\$((i+1)); [ \$i -gt 200 ] && exit 1; sleep 0.05; done; echo late-{}"
+job="echo early-{}; i=0; until grep -q early-{} '$out'; do i=\$((i+1)); [ \$i -gt 600 ] && exit 1; sleep 0.05; done; echo late-{}"
 timeout -k 5 60 "$PARC" run --line-buffer -j 2 --shell "$job" ::: p q \
   </dev/null >"$out" 2>"$T/lb.err"
 RC=$?

@@ -121,7 +121,7 @@ check_eq "CSV rows stay one line each" 3 "$(count_lines R6/results.csv)"
 
 # results.csv is rewritten as jobs finish, not only at the end: the slow job
 # waits until the quick job's row is there.
-job="if [ {} = slow ]; then i=0; until grep -q '^1,' R7/results.csv 2>/dev/null; do i=\$((i+1)); [ \$i -gt 200 ] && exit 1; sleep 0.05; done; fi; echo {}"
+job="if [ {} = slow ]; then i=0; until grep -q '^1,' R7/results.csv 2>/dev/null; do i=\$((i+1)); [ \$i -gt 600 ] && exit 1; sleep 0.05; done; fi; echo {}"
 run_parc -j 2 --results R7 --shell "$job" ::: quick slow
 check_rc "results.csv updated while a job still runs" 0
 check_eq "results.csv has both rows at the end" 3 "$(count_lines R7/results.csv)"

@@ -39,10 +39,10 @@ check_eq "--retries 2: each of three jobs ran twice" "2 2 2" \
 # must stop both.
 t0=$(date +%s)
 run_parc --timeout 1 --joblog jl3 --results R3 --shell \
-  'sleep 30 & echo $! > p/grand{}; echo $$ > p/main{}; exec sleep 31' ::: 1
+  'sleep 60 & echo $! > p/grand{}; echo $$ > p/main{}; exec sleep 61' ::: 1
 t1=$(date +%s)
 check_rc "a timed-out job counts as failed" 1
-check_true "--timeout 1 stopped the job long before its 30 s ($((t1 - t0)) s)" [ $((t1 - t0)) -lt 20 ]
+check_true "--timeout 1 stopped the job long before its 60 s ($((t1 - t0)) s)" [ $((t1 - t0)) -lt 30 ]
 check_gone "--timeout: the job's main process is gone" "$(cat p/main1)"
 check_gone "--timeout: the job's background grandchild is gone" "$(cat p/grand1)"
 check_eq "--timeout: joblog Exitval -1" -1 "$(awk -F'\t' 'NR == 2 { print $7 }' jl3)"
@@ -53,10 +53,10 @@ check_eq "--timeout: results.csv signal 15" 15 "$(csv_field R3/results.csv job 1
 # A job that ignores TERM is killed after --grace.
 t0=$(date +%s)
 run_parc --timeout 1 --grace 1 --joblog jl4 --shell \
-  'trap "" TERM; sleep 30 & echo $! > p/igrand{}; sleep 31' ::: 1
+  'trap "" TERM; sleep 60 & echo $! > p/igrand{}; sleep 61' ::: 1
 t1=$(date +%s)
 check_rc "a TERM-immune timed-out job counts as failed" 1
-check_true "--grace 1: KILL came well before 30 s ($((t1 - t0)) s)" [ $((t1 - t0)) -lt 20 ]
+check_true "--grace 1: KILL came well before 60 s ($((t1 - t0)) s)" [ $((t1 - t0)) -lt 30 ]
 check_gone "--grace: the TERM-immune grandchild is gone" "$(cat p/igrand1)"
 check_eq "--grace: joblog Exitval -1" -1 "$(awk -F'\t' 'NR == 2 { print $7 }' jl4)"
 check_eq "--grace: joblog Signal 9" 9 "$(awk -F'\t' 'NR == 2 { print $8 }' jl4)"

@@ -344,9 +344,12 @@ static void step_for(void) {
   parc_pool_destroy(p);
 }
 
+/* Runs 2 s: forty times the pause before the destroy that must find it
+ * still running, so that a rank descheduled for a while on a loaded
+ * machine does not let it finish first (issue #12). */
 static int slow_task(const void *in, void *out, void *ctx) {
   (void)in, (void)ctx;
-  usleep(200000);
+  usleep(2000000);
   memset(out, 1, 8);
   return 0;
 }
