@@ -178,6 +178,12 @@ typedef struct parc_map_opts {
   void *progress_arg;
   double timeout;              /* whole call; 0: none. On expiry the tasks
                                   not finished are canceled (PARC_ETIMEDOUT) */
+  int (*should_stop)(void *arg); /* optional: asked in the calling thread
+                                  about 10 times a second while the call
+                                  waits; non-zero ends it as a timeout
+                                  would, with PARC_ECANCELED (a Ctrl-C, a
+                                  cancel from another thread) */
+  void *stop_arg;
 } parc_map_opts;
 
 /* out[i] = fn(in[i]) for i in [0, n), results in input order. Inputs are
@@ -212,6 +218,19 @@ PARC_API int parc_future_wait(parc_future *f, void *out, double timeout,
  * backend. Returns 0 if canceled, PARC_EAGAIN if it had already finished. */
 PARC_API int parc_future_cancel(parc_future *f);
 
+/* The same, but with cancel_running 0 a task that has started is left
+ * alone (PARC_EAGAIN), as concurrent.futures' cancel does. */
+PARC_API int parc_future_cancel_ex(parc_future *f, int cancel_running);
+
+/* Where a future's task is: queued (not handed to a worker yet), running,
+ * or done (finished, failed or canceled: a wait returns at once). */
+typedef enum {
+  PARC_FUTURE_QUEUED = 0,
+  PARC_FUTURE_RUNNING = 1,
+  PARC_FUTURE_DONE = 2
+} parc_future_state;
+PARC_API parc_future_state parc_future_get_state(parc_future *f);
+
 /* Frees the future; cancels the task if it has not finished. NULL is fine. */
 PARC_API void parc_future_free(parc_future *f);
 
@@ -220,6 +239,22 @@ PARC_API void parc_future_free(parc_future *f);
  * returned lowest index first; pass the ones you have not handled yet. */
 PARC_API int parc_wait_any(parc_future *const *fs, size_t n, double timeout,
                            size_t *index);
+
+/* Makes every parc_future_wait and parc_wait_any now waiting on this
+ * pool's futures return at once, as if their time were up (PARC_EAGAIN,
+ * PARC_ETIMEDOUT), so a thread that waits for a set of futures can be told
+ * to look at a new set. Maps, map-reduces and fors are not disturbed.
+ * Thread-safe. */
+PARC_API void parc_pool_wake(parc_pool *pool);
+
+/* Cancels the work queued on the pool, for every call in progress (their
+ * tasks report PARC_ECANCELED), and with cancel_running the tasks running
+ * too, as parc_pool_destroy_ex would; the pool stays usable. Thread-safe. */
+PARC_API void parc_pool_cancel(parc_pool *pool, int cancel_running);
+
+/* Waits until nothing is queued or running on the pool: 0, or
+ * PARC_ETIMEDOUT. Thread-safe. */
+PARC_API int parc_pool_drain(parc_pool *pool, double timeout);
 
 /* ---------------------------------------------------------------- bytes
  *

@@ -15,7 +15,9 @@
 
 #include "pool_int.h"
 
-#define WAIT_SPIN 2000        /* a waiting caller spins like a worker */
+#define WAIT_SPIN 2000        /* a waiting caller spins like a worker... */
+#define SPIN_MIN 32           /* ... while that pays (see wait_doorbell) */
+#define SPIN_RETRY 64
 #define PROGRESS_NS 100000000 /* progress callback at most every 0.1 s */
 #define REDUCE_BLOCKS 1024    /* target number of blocks of a map-reduce */
 
@@ -92,19 +94,64 @@ static void submit_job(parc_pool *p, parc__job *j) {
   pthread_mutex_unlock(&p->lock);
 }
 
-/* Waits until done(arg) or the deadline, driving the scheduler meanwhile
- * (every waiting caller runs a round, one at a time under the lock, then
- * sleeps on the doorbell, which every result and every finished job rings).
- * Reports progress of `pj` if asked. Returns done(arg). */
+/* A waiting caller spins before it sleeps only while that pays. A spin
+ * that sees the doorbell ring ends the wait in about a microsecond; one
+ * that does not has only taken a CPU a worker may need, and on a busy
+ * machine most do not (a round trip measured 120 us with the spin, 9 us
+ * without). So the spin doubles after a hit and halves after a miss, and
+ * a pool that stopped spinning tries again every SPIN_RETRY waits. */
+static void wait_doorbell(parc_pool *p, uint32_t seen, uint64_t until) {
+  unsigned spin = atomic_load_explicit(&p->wait_spin, memory_order_relaxed);
+  if (spin == 0 && atomic_fetch_add_explicit(&p->wait_count, 1,
+                                             memory_order_relaxed) %
+                           SPIN_RETRY == 0)
+    spin = SPIN_MIN;
+  bool hit = spin > 0 && parc__event_spin(p->doorbell, seen, spin);
+  if (!hit)
+    parc__event_wait(p->doorbell, seen, until, 0, p->be->shared);
+  unsigned next = hit ? (spin * 2 < WAIT_SPIN ? spin * 2 : WAIT_SPIN)
+                      : (spin / 2 < SPIN_MIN ? 0 : spin / 2);
+  if (spin > 0)
+    atomic_store_explicit(&p->wait_spin, next, memory_order_relaxed);
+}
+
+/* What a waiting call watches besides its own condition: the job it
+ * reports progress of and may be told to stop. */
+typedef struct watch {
+  parc__job *job;
+  parc_progress_fn progress;
+  void *progress_arg;
+  int (*should_stop)(void *arg);
+  void *stop_arg;
+} watch;
+
+/* Every tick (PROGRESS_NS): progress, and whether the call must stop. */
+static void tick(parc_pool *p, const watch *w) {
+  parc__job *j = w->job;
+  if (w->progress)
+    w->progress(atomic_load(&j->units_done), j->units_total,
+                w->progress_arg);
+  if (w->should_stop && w->should_stop(w->stop_arg)) {
+    pthread_mutex_lock(&p->lock);
+    parc__job_abort(j, PARC_ECANCELED);
+    pthread_mutex_unlock(&p->lock);
+  }
+}
+
+/* Waits until done(arg), the deadline, or a parc_pool_wake, driving the
+ * scheduler meanwhile (every waiting caller runs a round, one at a time
+ * under the lock, then sleeps on the doorbell, which every result and
+ * every finished job rings). Returns done(arg). */
 typedef bool (*until_fn)(void *arg);
 
 static bool drive(parc_pool *p, until_fn done, void *arg, uint64_t deadline,
-                  const parc__job *pj, parc_progress_fn progress, void *parg) {
+                  const watch *w) {
   pthread_mutex_lock(&p->lock);
   p->drivers++;
   pthread_mutex_unlock(&p->lock);
-  uint64_t next_report = progress ? parc__now_ns() + PROGRESS_NS
-                                  : PARC__FOREVER;
+  uint32_t wakes = atomic_load(&p->wakes);
+  bool ticks = w && (w->progress || w->should_stop);
+  uint64_t next_tick = ticks ? parc__now_ns() + PROGRESS_NS : PARC__FOREVER;
   bool ok;
   for (;;) {
     uint32_t seen = parc__event_seq(p->doorbell);
@@ -119,23 +166,25 @@ static bool drive(parc_pool *p, until_fn done, void *arg, uint64_t deadline,
     if ((ok = done(arg)))
       break;
     uint64_t now = parc__now_ns();
-    if (now >= deadline)
+    if (now >= deadline || atomic_load(&p->wakes) != wakes)
       break;
-    if (now >= next_report) {
-      progress(atomic_load(&pj->units_done), pj->units_total, parg);
-      next_report = now + PROGRESS_NS;
+    if (now >= next_tick) {
+      tick(p, w);
+      next_tick = now + PROGRESS_NS;
+      continue; /* a stop ended the job: look again */
     }
     uint64_t until = deadline < wake ? deadline : wake;
-    if (next_report < until)
-      until = next_report;
-    parc__event_wait(p->doorbell, seen, until, WAIT_SPIN, p->be->shared);
+    if (next_tick < until)
+      until = next_tick;
+    wait_doorbell(p, seen, until);
   }
   pthread_mutex_lock(&p->lock);
   if (--p->drivers == 0 && parc__busy(p))
     parc__event_signal(&p->manager_bell, 0); /* hand the rest back */
   pthread_mutex_unlock(&p->lock);
-  if (progress)
-    progress(atomic_load(&pj->units_done), pj->units_total, parg);
+  if (w && w->progress)
+    w->progress(atomic_load(&w->job->units_done), w->job->units_total,
+                w->progress_arg);
   return ok;
 }
 
@@ -144,19 +193,16 @@ static bool job_done(void *arg) {
                               memory_order_acquire);
 }
 
-/* Waits for j to finish; the scheduler enforces j's own deadline. */
-static void wait_job(parc_pool *p, parc__job *j, parc_progress_fn progress,
-                     void *arg) {
-  drive(p, job_done, j, PARC__FOREVER, j, progress, arg);
-}
-
 /* The common tail of map, map-reduce and for: run j to its end, within
- * the call's timeout, reporting progress. Returns its error. */
+ * the call's timeout (the scheduler enforces j's deadline), reporting
+ * progress, stopping when told to. Returns its error. */
 static int run_job(parc_pool *p, parc__job *j, const parc_map_opts *o) {
   if (o->timeout > 0)
     j->deadline = parc__deadline(o->timeout);
   submit_job(p, j);
-  wait_job(p, j, o->progress, o->progress_arg);
+  watch w = {j, o->progress, o->progress_arg, o->should_stop, o->stop_arg};
+  while (!drive(p, job_done, j, PARC__FOREVER, &w))
+    ; /* woken by parc_pool_wake: the call goes on */
   return j->err;
 }
 
@@ -217,6 +263,7 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
     p->workers[i].id = i;
   parc__event_init(&p->manager_bell);
   p->shm_gen = UINT64_MAX; /* threads share every region; procs set it */
+  atomic_init(&p->wait_spin, WAIT_SPIN);
   p->starting = true; /* a worker lost now is not replaced: create fails */
   rc = p->be->start(p);
   if (rc == 0) {
@@ -251,11 +298,8 @@ unsigned parc_pool_workers(const parc_pool *pool) {
 
 void parc_pool_destroy(parc_pool *pool) { parc_pool_destroy_ex(pool, 0); }
 
-void parc_pool_destroy_ex(parc_pool *p, int cancel_running) {
-  if (!p)
-    return;
-  pthread_mutex_lock(&p->lock);
-  p->stopping = true;
+/* Lock held. What parc_pool_cancel and destroy share. */
+static void cancel_all(parc_pool *p, int cancel_running) {
   for (parc__job *j = p->pending_head; j; j = j->next_pending)
     if (cancel_running || parc__job_queued(p, j))
       parc__job_abort(j, PARC_ECANCELED);
@@ -263,6 +307,48 @@ void parc_pool_destroy_ex(parc_pool *p, int cancel_running) {
     for (unsigned i = 0; i < p->nworkers; i++)
       if (p->workers[i].fifo_len > 0)
         parc__kill_for(p, i, PARC_ECANCELED, true);
+}
+
+void parc_pool_cancel(parc_pool *p, int cancel_running) {
+  if (!p)
+    return;
+  pthread_mutex_lock(&p->lock);
+  cancel_all(p, cancel_running);
+  pthread_mutex_unlock(&p->lock);
+  parc__event_signal(p->doorbell, p->be->shared);
+}
+
+void parc_pool_wake(parc_pool *p) {
+  if (!p)
+    return;
+  atomic_fetch_add(&p->wakes, 1);
+  parc__event_signal(p->doorbell, p->be->shared);
+}
+
+static bool pool_idle(void *arg) {
+  parc_pool *p = arg;
+  pthread_mutex_lock(&p->lock);
+  bool idle = !parc__busy(p);
+  pthread_mutex_unlock(&p->lock);
+  return idle;
+}
+
+int parc_pool_drain(parc_pool *p, double timeout) {
+  if (!p)
+    return PARC_EINVAL;
+  uint64_t deadline = timeout == 0 ? parc__now_ns() : parc__deadline(timeout);
+  while (!drive(p, pool_idle, p, deadline, NULL))
+    if (parc__now_ns() >= deadline)
+      return PARC_ETIMEDOUT; /* (else woken: go on waiting) */
+  return 0;
+}
+
+void parc_pool_destroy_ex(parc_pool *p, int cancel_running) {
+  if (!p)
+    return;
+  pthread_mutex_lock(&p->lock);
+  p->stopping = true;
+  cancel_all(p, cancel_running);
   pthread_mutex_unlock(&p->lock);
   parc__event_signal(p->doorbell, p->be->shared);
   parc__event_signal(&p->manager_bell, 0);
@@ -449,7 +535,7 @@ static bool wait_finished(parc__job *j, uint64_t deadline) {
   if (job_done(j))
     return true;
   /* Unfinished, so the pool is there: destroy finishes every future. */
-  return drive(j->pool, job_done, j, deadline, j, NULL, NULL);
+  return drive(j->pool, job_done, j, deadline, NULL);
 }
 
 int parc_future_wait(parc_future *f, void *out, double timeout,
@@ -467,7 +553,9 @@ int parc_future_wait(parc_future *f, void *out, double timeout,
   return j->err;
 }
 
-int parc_future_cancel(parc_future *f) {
+int parc_future_cancel(parc_future *f) { return parc_future_cancel_ex(f, 1); }
+
+int parc_future_cancel_ex(parc_future *f, int cancel_running) {
   if (!f)
     return PARC_EINVAL;
   parc__job *j = &f->job;
@@ -476,12 +564,26 @@ int parc_future_cancel(parc_future *f) {
     return PARC_EAGAIN;
   pthread_mutex_lock(&p->lock);
   int rc = PARC_EAGAIN;
-  if (!atomic_load(&j->finished)) {
+  if (!atomic_load(&j->finished) &&
+      (cancel_running || parc__job_queued(p, j))) {
     parc__job_abort(j, PARC_ECANCELED);
     rc = 0;
   }
   pthread_mutex_unlock(&p->lock);
   return rc;
+}
+
+parc_future_state parc_future_get_state(parc_future *f) {
+  parc__job *j = &f->job;
+  parc_pool *p = j->pool;
+  if (!p || atomic_load_explicit(&j->finished, memory_order_acquire))
+    return PARC_FUTURE_DONE;
+  pthread_mutex_lock(&p->lock);
+  parc_future_state s = atomic_load(&j->finished) ? PARC_FUTURE_DONE
+                        : parc__job_queued(p, j)  ? PARC_FUTURE_QUEUED
+                                                  : PARC_FUTURE_RUNNING;
+  pthread_mutex_unlock(&p->lock);
+  return s;
 }
 
 void parc_future_free(parc_future *f) {
@@ -537,7 +639,7 @@ int parc_wait_any(parc_future *const *fs, size_t n, double timeout,
   }
   any_arg a = {fs, n, 0};
   uint64_t deadline = timeout == 0 ? parc__now_ns() : parc__deadline(timeout);
-  bool ok = p ? drive(p, any_done, &a, deadline, NULL, NULL, NULL)
+  bool ok = p ? drive(p, any_done, &a, deadline, NULL)
               : any_done(&a); /* all finished: their pool is gone */
   if (!ok)
     return PARC_ETIMEDOUT;

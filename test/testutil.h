@@ -270,24 +270,27 @@ static inline int shm_pid_is_ours(pid_t pid) {
   return 0;
 }
 
-/* 1 if /dev/shm/<name> is gone by now, or a process other than this one
- * and its descendants has it open or mapped. /dev/shm is the whole
- * machine's: on a shared machine another program's entries (a Python
- * semaphore, say) come and go while a test runs, and are no leak of ours.
- * Matched by inode: sem_open maps a temporary name, then links it. */
-static inline int shm_entry_is_foreign(const char *name) {
+/* 1 if /dev/shm/<name> is this test's: its name says parc (parc names
+ * nothing there -- its shared memory is memfd -- so a name of its own
+ * would be a regression), or this process or one of its descendants has
+ * it open or mapped. /dev/shm is the whole machine's: another program's
+ * entries (a Python semaphore, joblib's memmapping folders) come and go
+ * while a test runs, and are no leak of ours. Matched by inode: sem_open
+ * maps a temporary name, then links it. */
+static inline int shm_entry_is_ours(const char *name) {
   char path[300], dir[64], line[512];
   struct stat want, st;
+  if (strstr(name, "parc") != NULL) return 1;
   snprintf(path, sizeof path, "/dev/shm/%s", name);
-  if (stat(path, &want) != 0) return 1;
+  if (stat(path, &want) != 0) return 0; /* gone */
   DIR *d = opendir("/proc");
-  if (!d) return 0;
+  if (!d) return 1;
   int held = 0;
   struct dirent *e;
   while (!held && (e = readdir(d)) != NULL) {
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
     pid_t pid = (pid_t)atoi(e->d_name);
-    if (shm_pid_is_ours(pid)) continue;
+    if (!shm_pid_is_ours(pid)) continue;
     snprintf(dir, sizeof dir, "/proc/%d/maps", (int)pid);
     FILE *f = fopen(dir, "re");
     while (f && !held && fgets(line, sizeof line, f)) {
@@ -309,15 +312,14 @@ static inline int shm_entry_is_foreign(const char *name) {
   return held;
 }
 
-/* The names in `after` that are not in `before` (as lc_shm_new_names),
- * less another program's (shm_entry_is_foreign); the first goes to
- * `first`. */
+/* The names in `after` that are not in `before` (as lc_shm_new_names)
+ * and are this test's (shm_entry_is_ours); the first goes to `first`. */
 static inline int shm_new_names_ours(const lc_names *before, const lc_names *after, char *first) {
   int added = 0;
   for (int i = 0; i < after->n; i++) {
     lc_names one = {.n = 1};
     memcpy(one.names[0], after->names[i], sizeof one.names[0]);
-    if (lc_shm_new_names(before, &one, NULL) == 0 || shm_entry_is_foreign(one.names[0]))
+    if (lc_shm_new_names(before, &one, NULL) == 0 || !shm_entry_is_ours(one.names[0]))
       continue;
     if (added++ == 0 && first) snprintf(first, 256, "%s", one.names[0]);
   }

@@ -32,13 +32,19 @@ void parc__event_signal(parc__event *e, int shared) {
     futex(&e->seq, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
-int parc__event_wait(parc__event *e, uint32_t seen, uint64_t deadline,
-                     unsigned spin, int shared) {
+bool parc__event_spin(parc__event *e, uint32_t seen, unsigned spin) {
   for (unsigned i = 0; i < spin; i++) {
     if (atomic_load_explicit(&e->seq, memory_order_acquire) != seen)
-      return 0;
+      return true;
     parc__cpu_relax();
   }
+  return false;
+}
+
+int parc__event_wait(parc__event *e, uint32_t seen, uint64_t deadline,
+                     unsigned spin, int shared) {
+  if (parc__event_spin(e, seen, spin))
+    return 0;
   struct timespec ts, *tsp = NULL;
   if (deadline != PARC__FOREVER) {
     uint64_t now = parc__now_ns();

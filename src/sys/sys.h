@@ -57,6 +57,8 @@ void parc__event_signal(parc__event *e, int shared);
  * PARC_ETIMEDOUT once the deadline has passed. */
 int parc__event_wait(parc__event *e, uint32_t seen, uint64_t deadline,
                      unsigned spin, int shared);
+/* Spins at most `spin` rounds for seq to leave `seen`; true if it did. */
+bool parc__event_spin(parc__event *e, uint32_t seen, unsigned spin);
 static inline void parc__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
