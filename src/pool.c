@@ -50,8 +50,11 @@ void parc__job_unref(parc__job *j) {
 
 void parc__job_finish(parc__job *j) {
   atomic_store_explicit(&j->finished, 1, memory_order_release);
-  if (j->pool) /* whoever waits for it sleeps on the doorbell */
-    parc__event_signal(j->pool->doorbell, j->pool->be->shared);
+  if (!j->pool)
+    return;
+  j->pool->nfinished++; /* it is on the pending list: pruned later */
+  /* whoever waits for it sleeps on the doorbell */
+  parc__event_signal(j->pool->doorbell, j->pool->be->shared);
 }
 
 void parc__job_note(parc__job *j, uint64_t index, parc_task_status st) {
@@ -86,6 +89,9 @@ static void submit_job(parc_pool *p, parc__job *j) {
   else
     p->pending_head = j;
   p->pending_tail = j;
+  p->npending++;
+  if (j->deadline != PARC__FOREVER)
+    p->timed_jobs++;
   uint64_t wake;
   if (p->broken || p->stopping)
     parc__job_abort(j, p->broken ? PARC_EBROKEN : PARC_ECANCELED);

@@ -279,6 +279,9 @@ struct parc_pool {
 
   pthread_mutex_t lock;
   parc__job *pending_head, *pending_tail;
+  size_t npending;           /* jobs on the pending list ... */
+  size_t nfinished;          /* ... of which finished, to be pruned */
+  unsigned timed_jobs;       /* pending jobs with a deadline */
   parc__job *futures;        /* futures not yet freed by their owners */
   uint64_t next_seq;
   bool starting, stopping, broken;
