@@ -377,9 +377,12 @@ PARC_API void parc_shm_free(void *p);
  * to itself. Creates with PARC_SHARED fail with PARC_ESYS when the mapping
  * cannot be made (parc_last_sys_error says why), without it PARC_ENOMEM.
  *
- * Destroy: in the process that created the object, once no other thread
- * or process uses it (other processes simply stop using it: their copy of
- * the mapping goes when they exit). NULL is fine. */
+ * Destroy: without PARC_SHARED, in the creating process once no thread
+ * uses it. With PARC_SHARED, destroy ends only the calling process's use
+ * (its mapping goes): the object lives on while any process maps it, and
+ * each process may destroy its own handle whenever it is done with it (a
+ * process that exits drops its mapping anyway). Pipes: parc_pipe_close.
+ * NULL is fine. */
 #define PARC_SHARED 1
 
 typedef struct parc_queue parc_queue;
@@ -462,6 +465,8 @@ PARC_API void parc_lock_destroy(parc_lock *l);
 PARC_API int parc_sem_create(parc_sem **out, unsigned value, int flags);
 PARC_API int parc_sem_wait(parc_sem *s, double timeout); /* down */
 PARC_API int parc_sem_post(parc_sem *s);                 /* up */
+/* The count now (a snapshot: others may change it at once). */
+PARC_API int parc_sem_value(parc_sem *s, unsigned *value);
 PARC_API void parc_sem_destroy(parc_sem *s);
 
 /* A barrier for `parties` threads or processes, reusable round after

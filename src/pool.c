@@ -15,9 +15,6 @@
 
 #include "pool_int.h"
 
-#define WAIT_SPIN 2000        /* a waiting caller spins like a worker... */
-#define SPIN_MIN 32           /* ... while that pays (see wait_doorbell) */
-#define SPIN_RETRY 64
 #define PROGRESS_NS 100000000 /* progress callback at most every 0.1 s */
 #define REDUCE_BLOCKS 1024    /* target number of blocks of a map-reduce */
 
@@ -100,25 +97,15 @@ static void submit_job(parc_pool *p, parc__job *j) {
   pthread_mutex_unlock(&p->lock);
 }
 
-/* A waiting caller spins before it sleeps only while that pays. A spin
- * that sees the doorbell ring ends the wait in about a microsecond; one
- * that does not has only taken a CPU a worker may need, and on a busy
- * machine most do not (a round trip measured 120 us with the spin, 9 us
- * without). So the spin doubles after a hit and halves after a miss, and
- * a pool that stopped spinning tries again every SPIN_RETRY waits. */
+/* A waiting caller spins before it sleeps while that pays (parc__spin:
+ * on a busy machine a spinning caller only took the worker's CPU, a round
+ * trip measured 120 us with the spin and 9 us without). */
 static void wait_doorbell(parc_pool *p, uint32_t seen, uint64_t until) {
-  unsigned spin = atomic_load_explicit(&p->wait_spin, memory_order_relaxed);
-  if (spin == 0 && atomic_fetch_add_explicit(&p->wait_count, 1,
-                                             memory_order_relaxed) %
-                           SPIN_RETRY == 0)
-    spin = SPIN_MIN;
-  bool hit = spin > 0 && parc__event_spin(p->doorbell, seen, spin);
+  unsigned spin = parc__spin_begin(&p->wait_spin);
+  bool hit = parc__event_spin(p->doorbell, seen, spin);
+  parc__spin_end(&p->wait_spin, spin, hit);
   if (!hit)
     parc__event_wait(p->doorbell, seen, until, 0, p->be->shared);
-  unsigned next = hit ? (spin * 2 < WAIT_SPIN ? spin * 2 : WAIT_SPIN)
-                      : (spin / 2 < SPIN_MIN ? 0 : spin / 2);
-  if (spin > 0)
-    atomic_store_explicit(&p->wait_spin, next, memory_order_relaxed);
 }
 
 /* What a waiting call watches besides its own condition: the job it
@@ -269,7 +256,7 @@ int parc_pool_create(parc_pool **out, const parc_pool_opts *opts) {
     p->workers[i].id = i;
   parc__event_init(&p->manager_bell);
   p->shm_gen = UINT64_MAX; /* threads share every region; procs set it */
-  atomic_init(&p->wait_spin, WAIT_SPIN);
+  parc__spin_init(&p->wait_spin);
   p->starting = true; /* a worker lost now is not replaced: create fails */
   rc = p->be->start(p);
   if (rc == 0) {

@@ -270,8 +270,7 @@ struct parc_pool {
                                 (shared for processes) */
   parc__event manager_bell;  /* the manager sleeps here while callers drive */
   unsigned drivers;          /* callers driving the scheduler as they wait */
-  _Atomic unsigned wait_spin; /* how long they spin before they sleep */
-  _Atomic unsigned wait_count; /* their waits, to retry a spin of 0 */
+  parc__spin wait_spin;      /* how long they spin before they sleep */
   _Atomic uint32_t wakes;    /* parc_pool_wake calls: waits end */
   unsigned warm;             /* the worker that last sent a result */
   void *area;                /* the lanes and slots (shared or private) */

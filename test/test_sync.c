@@ -779,3 +779,59 @@ Test(sync, hundred_locks_sems_and_barriers_leave_nothing_behind) {
     snap_check_same(&before, &after, flags ? "shared" : "private");
   }
 }
+
+Test(sync, sem_value_reads_the_count) {
+  for (int flags = 0; flags <= PARC_SHARED; flags++) {
+    parc_sem *s = sem_new(3, flags);
+    unsigned v = 99;
+    ASSERT_RC(parc_sem_value(s, &v), 0);
+    ASSERT_I64(v, 3, "count at start");
+    ASSERT_RC(parc_sem_wait(s, 0), 0);
+    ASSERT_RC(parc_sem_value(s, &v), 0);
+    ASSERT_I64(v, 2, "after a wait");
+    ASSERT_RC(parc_sem_post(s), 0);
+    ASSERT_RC(parc_sem_post(s), 0);
+    ASSERT_RC(parc_sem_value(s, &v), 0);
+    ASSERT_I64(v, 4, "after two posts");
+    ASSERT_RC(parc_sem_value(s, NULL), PARC_EINVAL);
+    parc_sem_destroy(s);
+  }
+}
+
+/* A shared object is destroyed per process: a child that is done destroys
+ * its handle, and the creator may destroy its own while a child still uses
+ * the object. */
+typedef struct after_destroy {
+  parc_queue *q;
+  parc_sem *go;
+} after_destroy;
+
+static int child_uses_after_parent_destroys(void *arg) {
+  after_destroy *a = arg;
+  if (parc_sem_wait(a->go, HOLD_S) != 0) return 1; /* the parent has destroyed */
+  char buf[8];
+  size_t len;
+  if (parc_queue_get(a->q, buf, sizeof buf, &len, HOLD_S) != 0 || len != 2) return 2;
+  if (parc_queue_put(a->q, "ok", 2, HOLD_S) != 0) return 3;
+  parc_queue_destroy(a->q); /* its own handle */
+  parc_sem_destroy(a->go);
+  return 0;
+}
+
+Test(sync, shared_objects_are_destroyed_per_process) {
+  after_destroy a;
+  ASSERT_RC(parc_queue_create(&a.q, 1024, 8, PARC_SHARED), 0);
+  ASSERT_RC(parc_sem_create(&a.go, 0, PARC_SHARED), 0);
+  ASSERT_RC(parc_queue_put(a.q, "hi", 2, 0), 0);
+  parc_proc *c;
+  ASSERT_RC(parc_proc_start(&c, child_uses_after_parent_destroys, &a, sizeof a), 0);
+  /* the child's verdict comes back as its exit code: we drop our handles */
+  ASSERT_RC(parc_sem_post(a.go), 0);
+  parc_queue_destroy(a.q); /* the child still maps it */
+  parc_sem_destroy(a.go);
+  parc_proc_status st;
+  ASSERT_RC(parc_proc_join(c, &st, HOLD_S), 0);
+  parc_proc_free(c);
+  cr_assert(st.exited, "the child died of signal %d", st.signal);
+  ASSERT_I64(st.exit_code, 0, "child (1: no go, 2: get, 3: put)");
+}

@@ -49,7 +49,6 @@
 #include "sys/sys.h"
 
 #define FRAME 8u
-#define PIPE_SPIN 2000u
 #define RING_MIN ((size_t)64 << 10)
 #define RING_MAX ((size_t)2 << 20)
 /* Bytes published at a time. Small enough that the receiver starts soon
@@ -64,6 +63,7 @@ typedef struct pipe_side { /* each end writes only its own side */
   _Atomic uint32_t sleeping; /* its user is about to poll its eventfd */
   int efd;                   /* wakes this end's user; the same number in
                                 every process forked after create */
+  parc__spin spin;           /* how long its user spins before it polls */
   /* on a line of its own: written at every recv that waits, while the
    * sender reads `sleeping` at every piece it sends */
   _Alignas(64) _Atomic uint32_t receiving; /* its user waits in recv */
@@ -134,6 +134,7 @@ int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg,
   for (int i = 0; i < 2; i++) {
     sh->to[i] = (parc__ring *)((char *)sh + ALIGN64(sizeof *sh) + i * ring);
     parc__ring_init(sh->to[i], rb, shared, 0, NULL, NULL, 0);
+    parc__spin_init(&sh->side[i].spin);
     sh->side[i].efd = parc__fault("eventfd", EMFILE)
                           ? -1
                           : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -215,12 +216,15 @@ static bool can_write(parc_pipe *e, size_t need) {
  * PARC_ETIMEDOUT. */
 static int pipe_wait(parc_pipe *e, ready_fn ready, size_t need,
                      uint64_t deadline) {
-  for (unsigned i = 0; i < PIPE_SPIN; i++) {
-    if (ready(e, need) || peer_gone(e))
-      return 0;
-    parc__cpu_relax();
-  }
   pipe_side *me = &e->sh->side[e->me];
+  unsigned rounds = parc__spin_begin(&me->spin);
+  bool hit = false;
+  for (unsigned i = 0; i < rounds && !(hit = ready(e, need) || peer_gone(e));
+       i++)
+    parc__cpu_relax();
+  parc__spin_end(&me->spin, rounds, hit);
+  if (hit)
+    return 0;
   int pidfd = peer_pidfd(e); /* may find the peer already gone */
   atomic_store(&me->sleeping, 1);
   atomic_thread_fence(memory_order_seq_cst); /* pairs with kick */

@@ -49,7 +49,6 @@
 #include "sys/sys.h"
 
 #define FRAME 8u         /* the length in front of each message */
-#define QUEUE_SPIN 2000u /* pause rounds before a futex wait */
 /* A pipelined put publishes CHUNK bytes at a time (as pipe.c; tuned in
  * docs/performance.md), for messages of STREAM_MIN bytes and more. */
 #define CHUNK ((size_t)32 << 10)
@@ -92,6 +91,7 @@ struct parc_queue {
   /* sleeping: written only by sleepers and by whoever wakes them */
   _Alignas(64) parc__event not_empty, not_full;
   _Atomic uint32_t get_sleepers, put_sleepers;
+  parc__spin get_spin, put_spin; /* how long each side spins first */
   /* read-mostly */
   _Alignas(64) _Atomic uint32_t closing; /* close has begun: puts stop */
   _Atomic uint32_t closed; /* set under put_lock: every put that succeeded
@@ -127,6 +127,8 @@ int parc_queue_create(parc_queue **out, size_t capacity, size_t max_msg,
   q->limit = capacity > max_msg + FRAME ? capacity : max_msg + FRAME;
   parc__event_init(&q->not_empty);
   parc__event_init(&q->not_full);
+  parc__spin_init(&q->get_spin);
+  parc__spin_init(&q->put_spin);
   parc__ring_init(&q->ring, cap, shared, 0, NULL, NULL, 0);
   int rc = parc__mutex_init(&q->put_lock, shared);
   if (rc == 0 && (rc = parc__mutex_init(&q->get_lock, shared)) != 0)
@@ -190,16 +192,25 @@ typedef bool (*ready_fn)(parc_queue *q, size_t need);
 
 /* Spins until ready(q, need), then sleeps on ev until it moves: 0 (look
  * again), PARC_EAGAIN (timeout 0) or PARC_ETIMEDOUT. */
+/* Spins (as long as parc__spin says pays) for ready(q, need). */
+static bool spin_until(parc_queue *q, parc__spin *sp, ready_fn ready,
+                       size_t need) {
+  unsigned rounds = parc__spin_begin(sp);
+  bool hit = false;
+  for (unsigned i = 0; i < rounds && !(hit = ready(q, need)); i++)
+    parc__cpu_relax();
+  parc__spin_end(sp, rounds, hit);
+  return hit;
+}
+
 static int side_wait(parc_queue *q, parc__event *ev, _Atomic uint32_t *sleepers,
                      ready_fn ready, size_t need, double timeout,
                      uint64_t deadline) {
   if (timeout == 0)
     return PARC_EAGAIN;
-  for (unsigned i = 0; i < QUEUE_SPIN; i++) {
-    if (ready(q, need))
-      return 0;
-    parc__cpu_relax();
-  }
+  if (spin_until(q, ev == &q->not_empty ? &q->get_spin : &q->put_spin, ready,
+                 need))
+    return 0;
   atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
   atomic_thread_fence(memory_order_seq_cst); /* pairs with wake() */
   uint32_t seen = parc__event_seq(ev);
@@ -363,11 +374,13 @@ static bool piece_came(parc_queue *q, uint64_t part) {
  * sends nothing for PROBE_NS may have died: its lock says so, and taking
  * it then clears the message it left (put_lock), so look again. */
 static int await_piece(parc_queue *q, uint64_t part, uint64_t deadline) {
-  for (unsigned i = 0; i < QUEUE_SPIN; i++) {
-    if (piece_came(q, part))
-      return 0;
+  unsigned rounds = parc__spin_begin(&q->get_spin);
+  bool hit = false;
+  for (unsigned i = 0; i < rounds && !(hit = piece_came(q, part)); i++)
     parc__cpu_relax();
-  }
+  parc__spin_end(&q->get_spin, rounds, hit);
+  if (hit)
+    return 0;
   uint64_t probe = parc__now_ns() + PROBE_NS;
   uint64_t until = deadline < probe ? deadline : probe;
   atomic_fetch_add_explicit(&q->get_sleepers, 1, memory_order_seq_cst);
@@ -523,10 +536,14 @@ void parc_queue_stats(parc_queue *q, uint64_t *taken, uint64_t *queued) {
     *queued = p - t;
 }
 
+/* A shared queue is only unmapped (parc__obj_free): other processes may
+ * still use it, and its locks hold no resource to release (Linux). */
 void parc_queue_destroy(parc_queue *q) {
   if (!q)
     return;
-  pthread_mutex_destroy(&q->put_lock);
-  pthread_mutex_destroy(&q->get_lock);
+  if (!q->shared) {
+    pthread_mutex_destroy(&q->put_lock);
+    pthread_mutex_destroy(&q->get_lock);
+  }
   parc__obj_free(q, q->shared);
 }

@@ -22,6 +22,7 @@ void parc__ring_init(parc__ring *r, size_t capacity, int shared, int flags,
   r->room_bell = room_bell;
   r->shared = shared;
   r->spin = spin;
+  parc__spin_init(&r->spin_budget);
 }
 
 static int aborted(const _Atomic uint32_t *abort) {
@@ -72,7 +73,10 @@ static int wait_event(parc__ring *r, parc__event *ev, uint32_t seen,
                       uint64_t deadline, const _Atomic uint32_t *abort) {
   if (aborted(abort))
     return PARC_ECLOSED;
-  int rc = parc__event_wait(ev, seen, deadline, r->spin, r->shared);
+  unsigned rounds = r->spin ? parc__spin_begin(&r->spin_budget) : 0;
+  bool hit = parc__event_spin(ev, seen, rounds);
+  parc__spin_end(&r->spin_budget, rounds, hit);
+  int rc = hit ? 0 : parc__event_wait(ev, seen, deadline, 0, r->shared);
   if (aborted(abort))
     return PARC_ECLOSED;
   return rc;

@@ -9,7 +9,8 @@
  * before fork (processes): it holds no pointers except the bells, which are
  * valid in every process forked after the mapping was made.
  *
- * Waiting: a bounded spin, then a futex on the readable/writable event.
+ * Waiting: a bounded spin (adaptive: parc__spin), then a futex on the
+ * readable/writable event.
  * A wait also ends when *abort becomes non-zero (whoever sets it signals
  * both events), so a reader never blocks on a writer that has died.
  */
@@ -35,7 +36,8 @@ typedef struct parc__ring {
                                          want_room was set */
   int shared;                         /* process-shared futexes */
   int flags;                          /* PARC__RING_*_BLOCKS */
-  unsigned spin;                      /* spin rounds before sleeping */
+  unsigned spin;                      /* 0: never spin before sleeping */
+  parc__spin spin_budget;             /* else this long (it adapts) */
   _Alignas(64) unsigned char data[];
 } parc__ring;
 

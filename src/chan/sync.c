@@ -181,10 +181,14 @@ int parc_lock_release(parc_lock *l) {
   return pthread_mutex_unlock(&l->m) == 0 ? 0 : PARC_EINVAL;
 }
 
+/* Shared objects are only unmapped (parc__obj_free): other processes may
+ * still use them, and their mutexes, conditions and semaphores hold no
+ * resource to release (Linux). */
 void parc_lock_destroy(parc_lock *l) {
   if (!l)
     return;
-  pthread_mutex_destroy(&l->m);
+  if (!l->shared)
+    pthread_mutex_destroy(&l->m);
   parc__obj_free(l, l->shared);
 }
 
@@ -241,6 +245,18 @@ int parc_sem_wait(parc_sem *s, double timeout) {
   }
 }
 
+int parc_sem_value(parc_sem *s, unsigned *value) {
+  if (!s || !value)
+    return PARC_EINVAL;
+  if (parc__foreign(s->shared, s->owner))
+    return PARC_ENOTSHARED;
+  int v = 0;
+  if (sem_getvalue(&s->s, &v) != 0)
+    return parc__sys_fail("sem_getvalue", errno);
+  *value = v > 0 ? (unsigned)v : 0;
+  return 0;
+}
+
 int parc_sem_post(parc_sem *s) {
   if (!s)
     return PARC_EINVAL;
@@ -254,7 +270,8 @@ int parc_sem_post(parc_sem *s) {
 void parc_sem_destroy(parc_sem *s) {
   if (!s)
     return;
-  sem_destroy(&s->s);
+  if (!s->shared)
+    sem_destroy(&s->s);
   parc__obj_free(s, s->shared);
 }
 
@@ -334,7 +351,9 @@ int parc_barrier_wait(parc_barrier *b, double timeout) {
 void parc_barrier_destroy(parc_barrier *b) {
   if (!b)
     return;
-  pthread_cond_destroy(&b->cv);
-  pthread_mutex_destroy(&b->m);
+  if (!b->shared) {
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->m);
+  }
   parc__obj_free(b, b->shared);
 }

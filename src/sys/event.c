@@ -32,6 +32,30 @@ void parc__event_signal(parc__event *e, int shared) {
     futex(&e->seq, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
+void parc__spin_init(parc__spin *s) {
+  atomic_init(&s->rounds, PARC__SPIN_MAX);
+  atomic_init(&s->waits, 0);
+}
+
+unsigned parc__spin_begin(parc__spin *s) {
+  unsigned r = atomic_load_explicit(&s->rounds, memory_order_relaxed);
+  if (r == 0 && atomic_fetch_add_explicit(&s->waits, 1, memory_order_relaxed) %
+                        PARC__SPIN_RETRY ==
+                    0)
+    r = PARC__SPIN_MIN;
+  return r;
+}
+
+/* Racing waits may each store: the budget is a hint, not an invariant. */
+void parc__spin_end(parc__spin *s, unsigned rounds, bool hit) {
+  if (rounds == 0)
+    return;
+  unsigned next = hit ? (2 * rounds < PARC__SPIN_MAX ? 2 * rounds
+                                                      : PARC__SPIN_MAX)
+                      : (rounds / 2 < PARC__SPIN_MIN ? 0 : rounds / 2);
+  atomic_store_explicit(&s->rounds, next, memory_order_relaxed);
+}
+
 bool parc__event_spin(parc__event *e, uint32_t seen, unsigned spin) {
   for (unsigned i = 0; i < spin; i++) {
     if (atomic_load_explicit(&e->seq, memory_order_acquire) != seen)

@@ -59,6 +59,24 @@ int parc__event_wait(parc__event *e, uint32_t seen, uint64_t deadline,
                      unsigned spin, int shared);
 /* Spins at most `spin` rounds for seq to leave `seen`; true if it did. */
 bool parc__event_spin(parc__event *e, uint32_t seen, unsigned spin);
+
+/* An adaptive spin, for every wait that spins before it sleeps (a pool's
+ * waiting caller, a queue's or a pipe's side). Spinning ends a wait in a
+ * microsecond when what it waits for is about to happen; otherwise it
+ * only takes a CPU that the other side may need -- on a busy machine, one
+ * whose other side is not running. So the spin doubles after a wait it
+ * ended and halves after one it did not, down to 0, and a spin of 0 is
+ * tried again every PARC__SPIN_RETRY waits. Lives in shared memory too. */
+typedef struct parc__spin {
+  _Atomic uint32_t rounds; /* how long the next wait spins */
+  _Atomic uint32_t waits;  /* waits made at 0, for the retry */
+} parc__spin;
+#define PARC__SPIN_MAX 2000u
+#define PARC__SPIN_MIN 32u
+#define PARC__SPIN_RETRY 64u
+void parc__spin_init(parc__spin *s);
+unsigned parc__spin_begin(parc__spin *s); /* rounds to spin now */
+void parc__spin_end(parc__spin *s, unsigned rounds, bool hit);
 static inline void parc__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
