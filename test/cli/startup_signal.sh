@@ -94,7 +94,11 @@ for i in $(seq 10); do
   rm -f m/*
   cp jl.orig jl
   got=$(sig after "0.0$((i % 5 + 1))" 3 "$PARC" run --resume --joblog jl --grid x=1:$N sh job.sh '{x}')
-  [ "$got" = "exit 130" ] || bad="$bad [$i: $got]"
+  # (on a quick machine the 10 jobs may all be done before the signal:
+  # then the run ended normally, and that is right too)
+  all_done=$(($(count_lines jl) == $(count_lines jl.orig) + 10))
+  [ "$got" = "exit 130" ] || { [ "$got" = "exit 0" ] && [ "$all_done" = 1 ]; } ||
+    bad="$bad [$i: $got]"
   head -c "$(wc -c <jl.orig)" jl | cmp -s - jl.orig || bad="$bad [$i: log changed]"
   [ -z "$(tail -c 1 jl)" ] || bad="$bad [$i: partial line]"
   # (a job stopped by the interrupt may have left its marker, unlogged)
