@@ -101,9 +101,9 @@ static void submit_job(parc_pool *p, parc__job *j) {
  * on a busy machine a spinning caller only took the worker's CPU, a round
  * trip measured 120 us with the spin and 9 us without). */
 static void wait_doorbell(parc_pool *p, uint32_t seen, uint64_t until) {
-  unsigned spin = parc__spin_begin(&p->wait_spin);
-  bool hit = parc__event_spin(p->doorbell, seen, spin);
-  parc__spin_end(&p->wait_spin, spin, hit);
+  parc__spin_try t = parc__spin_begin(&p->wait_spin);
+  bool hit = parc__event_spin(p->doorbell, seen, t.rounds);
+  parc__spin_end(&p->wait_spin, t, hit);
   if (!hit)
     parc__event_wait(p->doorbell, seen, until, 0, p->be->shared);
 }

@@ -217,12 +217,12 @@ static bool can_write(parc_pipe *e, size_t need) {
 static int pipe_wait(parc_pipe *e, ready_fn ready, size_t need,
                      uint64_t deadline) {
   pipe_side *me = &e->sh->side[e->me];
-  unsigned rounds = parc__spin_begin(&me->spin);
+  parc__spin_try t = parc__spin_begin(&me->spin);
   bool hit = false;
-  for (unsigned i = 0; i < rounds && !(hit = ready(e, need) || peer_gone(e));
+  for (unsigned i = 0; i < t.rounds && !(hit = ready(e, need) || peer_gone(e));
        i++)
     parc__cpu_relax();
-  parc__spin_end(&me->spin, rounds, hit);
+  parc__spin_end(&me->spin, t, hit);
   if (hit)
     return 0;
   int pidfd = peer_pidfd(e); /* may find the peer already gone */

@@ -195,11 +195,11 @@ typedef bool (*ready_fn)(parc_queue *q, size_t need);
 /* Spins (as long as parc__spin says pays) for ready(q, need). */
 static bool spin_until(parc_queue *q, parc__spin *sp, ready_fn ready,
                        size_t need) {
-  unsigned rounds = parc__spin_begin(sp);
+  parc__spin_try t = parc__spin_begin(sp);
   bool hit = false;
-  for (unsigned i = 0; i < rounds && !(hit = ready(q, need)); i++)
+  for (unsigned i = 0; i < t.rounds && !(hit = ready(q, need)); i++)
     parc__cpu_relax();
-  parc__spin_end(sp, rounds, hit);
+  parc__spin_end(sp, t, hit);
   return hit;
 }
 
@@ -374,11 +374,11 @@ static bool piece_came(parc_queue *q, uint64_t part) {
  * sends nothing for PROBE_NS may have died: its lock says so, and taking
  * it then clears the message it left (put_lock), so look again. */
 static int await_piece(parc_queue *q, uint64_t part, uint64_t deadline) {
-  unsigned rounds = parc__spin_begin(&q->get_spin);
+  parc__spin_try t = parc__spin_begin(&q->get_spin);
   bool hit = false;
-  for (unsigned i = 0; i < rounds && !(hit = piece_came(q, part)); i++)
+  for (unsigned i = 0; i < t.rounds && !(hit = piece_came(q, part)); i++)
     parc__cpu_relax();
-  parc__spin_end(&q->get_spin, rounds, hit);
+  parc__spin_end(&q->get_spin, t, hit);
   if (hit)
     return 0;
   uint64_t probe = parc__now_ns() + PROBE_NS;

@@ -73,9 +73,11 @@ static int wait_event(parc__ring *r, parc__event *ev, uint32_t seen,
                       uint64_t deadline, const _Atomic uint32_t *abort) {
   if (aborted(abort))
     return PARC_ECLOSED;
-  unsigned rounds = r->spin ? parc__spin_begin(&r->spin_budget) : 0;
-  bool hit = parc__event_spin(ev, seen, rounds);
-  parc__spin_end(&r->spin_budget, rounds, hit);
+  parc__spin_try t = {0, 0};
+  if (r->spin)
+    t = parc__spin_begin(&r->spin_budget);
+  bool hit = parc__event_spin(ev, seen, t.rounds);
+  parc__spin_end(&r->spin_budget, t, hit);
   int rc = hit ? 0 : parc__event_wait(ev, seen, deadline, 0, r->shared);
   if (aborted(abort))
     return PARC_ECLOSED;

@@ -37,22 +37,26 @@ void parc__spin_init(parc__spin *s) {
   atomic_init(&s->waits, 0);
 }
 
-unsigned parc__spin_begin(parc__spin *s) {
+parc__spin_try parc__spin_begin(parc__spin *s) {
   unsigned r = atomic_load_explicit(&s->rounds, memory_order_relaxed);
   if (r == 0 && atomic_fetch_add_explicit(&s->waits, 1, memory_order_relaxed) %
                         PARC__SPIN_RETRY ==
                     0)
-    r = PARC__SPIN_MIN;
-  return r;
+    r = PARC__SPIN_MAX / 4;
+  return (parc__spin_try){r, r ? parc__now_ns() : 0};
 }
 
-/* Racing waits may each store: the budget is a hint, not an invariant. */
-void parc__spin_end(parc__spin *s, unsigned rounds, bool hit) {
-  if (rounds == 0)
+/* Racing waits may each store: the budget is a hint, not an invariant. A
+ * spin that ended the wait late paid no more than sleeping would have --
+ * on a busy machine its peer only ran once the spinner's own time slice
+ * was up -- so it counts as a miss. */
+void parc__spin_end(parc__spin *s, parc__spin_try t, bool hit) {
+  if (t.rounds == 0)
     return;
-  unsigned next = hit ? (2 * rounds < PARC__SPIN_MAX ? 2 * rounds
-                                                      : PARC__SPIN_MAX)
-                      : (rounds / 2 < PARC__SPIN_MIN ? 0 : rounds / 2);
+  bool paid = hit && parc__now_ns() - t.t0 <= PARC__SPIN_PAYS_NS;
+  unsigned next = paid ? (2 * t.rounds < PARC__SPIN_MAX ? 2 * t.rounds
+                                                         : PARC__SPIN_MAX)
+                       : (t.rounds / 2 < PARC__SPIN_MIN ? 0 : t.rounds / 2);
   atomic_store_explicit(&s->rounds, next, memory_order_relaxed);
 }
 

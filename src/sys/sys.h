@@ -61,22 +61,33 @@ int parc__event_wait(parc__event *e, uint32_t seen, uint64_t deadline,
 bool parc__event_spin(parc__event *e, uint32_t seen, unsigned spin);
 
 /* An adaptive spin, for every wait that spins before it sleeps (a pool's
- * waiting caller, a queue's or a pipe's side). Spinning ends a wait in a
- * microsecond when what it waits for is about to happen; otherwise it
- * only takes a CPU that the other side may need -- on a busy machine, one
- * whose other side is not running. So the spin doubles after a wait it
- * ended and halves after one it did not, down to 0, and a spin of 0 is
- * tried again every PARC__SPIN_RETRY waits. Lives in shared memory too. */
+ * waiting caller, a queue's or a pipe's side, a worker's lane). Spinning
+ * ends a wait in a microsecond when what it waits for is about to happen;
+ * otherwise it only takes a CPU that the other side may need -- on a busy
+ * machine, one whose other side is not running. So the spin doubles after
+ * a wait it ended within PARC__SPIN_PAYS_NS (a few sleeps and wake-ups;
+ * far less than a time slice, after which a descheduled peer would have
+ * run anyway) and halves after any other, down to 0; at 0, one wait in
+ * PARC__SPIN_RETRY spins a quarter of the most again, long enough to meet
+ * a peer that has to be woken. Lives in shared memory too.
+ *   parc__spin_try t = parc__spin_begin(s);
+ *   for (i = 0; i < t.rounds && !(hit = ready()); i++) parc__cpu_relax();
+ *   parc__spin_end(s, t, hit);                                            */
 typedef struct parc__spin {
   _Atomic uint32_t rounds; /* how long the next wait spins */
   _Atomic uint32_t waits;  /* waits made at 0, for the retry */
 } parc__spin;
+typedef struct parc__spin_try {
+  unsigned rounds; /* to spin now */
+  uint64_t t0;     /* when the spin began (if rounds) */
+} parc__spin_try;
 #define PARC__SPIN_MAX 2000u
 #define PARC__SPIN_MIN 32u
 #define PARC__SPIN_RETRY 64u
+#define PARC__SPIN_PAYS_NS 30000u
 void parc__spin_init(parc__spin *s);
-unsigned parc__spin_begin(parc__spin *s); /* rounds to spin now */
-void parc__spin_end(parc__spin *s, unsigned rounds, bool hit);
+parc__spin_try parc__spin_begin(parc__spin *s);
+void parc__spin_end(parc__spin *s, parc__spin_try t, bool hit);
 static inline void parc__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
