@@ -332,9 +332,9 @@ static bool tx_pump(parc__worker *w) {
   while (w->tx.active) {
     struct iovec *v = &w->tx.iov[w->tx.cur];
     size_t left = v->iov_len - w->tx.off;
-    size_t k = left ? parc__ring_write_some(w->slot->to_worker,
-                                            (char *)v->iov_base + w->tx.off,
-                                            left)
+    size_t k = left ? parc__ring_write_some_quiet(w->slot->to_worker,
+                                                  (char *)v->iov_base + w->tx.off,
+                                                  left)
                     : 0;
     w->tx.off += k;
     moved |= k > 0;
@@ -344,6 +344,8 @@ static bool tx_pump(parc__worker *w) {
     if (++w->tx.cur == w->tx.iovcnt)
       w->tx.active = false;
   }
+  if (moved)
+    parc__ring_notify(w->slot->to_worker); /* once for all the pieces */
   return moved;
 }
 

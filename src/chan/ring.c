@@ -139,7 +139,7 @@ int parc__ring_read(parc__ring *r, void *p, size_t n, uint64_t deadline,
   return 0;
 }
 
-size_t parc__ring_write_some(parc__ring *r, const void *p, size_t n) {
+static size_t write_some(parc__ring *r, const void *p, size_t n, bool quiet) {
   uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
   uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
   size_t room = (size_t)(r->capacity - (tail - head));
@@ -152,9 +152,17 @@ size_t parc__ring_write_some(parc__ring *r, const void *p, size_t n) {
   size_t k = n < room ? n : room;
   if (k > 0) {
     copy_in(r, tail, p, k);
-    publish(r, tail + k, false);
+    publish(r, tail + k, quiet);
   }
   return k;
+}
+
+size_t parc__ring_write_some(parc__ring *r, const void *p, size_t n) {
+  return write_some(r, p, n, false);
+}
+
+size_t parc__ring_write_some_quiet(parc__ring *r, const void *p, size_t n) {
+  return write_some(r, p, n, true);
 }
 
 size_t parc__ring_read_some(parc__ring *r, void *p, size_t n) {

@@ -78,6 +78,8 @@ int parc__ring_read(parc__ring *r, void *p, size_t n, uint64_t deadline,
  * copies as much of n as fits / is there, publishes it, returns the count.
  * A write that finds no room sets want_room, so room_bell rings later. */
 size_t parc__ring_write_some(parc__ring *r, const void *p, size_t n);
+/* The same without telling the reader (parc__ring_notify does, once). */
+size_t parc__ring_write_some_quiet(parc__ring *r, const void *p, size_t n);
 size_t parc__ring_read_some(parc__ring *r, void *p, size_t n);
 
 /* For a producer that writes a message in pieces before it publishes it
