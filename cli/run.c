@@ -4,9 +4,11 @@
  * The main thread owns every record: it submits jobs as futures (at most
  * two per lane ahead, so a stop or a halt leaves little queued), waits for
  * whichever finishes first (parc_wait_any), and then logs, prints, retries
- * or halts. A lane (a pool worker) expands its job's command, runs it to
- * its end (run_job.c) and touches nothing shared but three counters and
- * flags: the running count, and with --halt the failures and `closed`.
+ * or halts. A lane (a pool worker) takes the lowest free slot, expands
+ * its job's command, runs it to its end (run_job.c), runs it again at once
+ * while it fails and --retries allows (GNU's order: before the next job),
+ * and touches nothing shared but counters, flags and the slots; --halt,
+ * --delay, --memfree and --timeout N% are run_limits.c.
  *
  * SIGINT and SIGTERM are blocked in every thread and taken by one thread
  * with sigwait, set up first of all, so that no signal finds parc with
@@ -45,7 +47,7 @@
 extern char **environ;
 
 #define TICK 0.1            /* seconds between looks at signals and progress */
-#define EXIT_USAGE 2
+#define EXIT_USAGE RUN_EXIT_USAGE
 #define MAX_FAIL_EXIT 101
 
 /* ------------------------------------------------------------ usage */
@@ -71,12 +73,13 @@ static const char *const THREAD_VARS[] = {"OMP_NUM_THREADS",
                                           "OPENBLAS_NUM_THREADS",
                                           "MKL_NUM_THREADS"};
 
-/* The environment of every job, less the per-job PARC_JOB and PARC_SLOT
- * and, under mpirun, the launcher's variables (run_ranks_launcher_var). */
+/* The environment of every job, less the per-job PARC_JOB, PARC_SLOT,
+ * PARALLEL_SEQ and PARALLEL_JOBSLOT and, under mpirun, the launcher's
+ * variables (run_ranks_launcher_var). */
 static int build_env(run_state *s) {
   size_t n = 0;
   while (environ[n]) n++;
-  s->env = calloc(n + 4, sizeof *s->env);
+  s->env = calloc(n + 5, sizeof *s->env);
   if (s->env == NULL) return -1;
   unsigned inner = s->o.inner_threads;
   int explicit_inner = inner != 0;
@@ -88,6 +91,8 @@ static int build_env(run_state *s) {
   for (size_t i = 0; i < n; i++) {
     const char *e = environ[i];
     int drop = env_is(e, "PARC_JOB") || env_is(e, "PARC_SLOT") ||
+               env_is(e, "PARALLEL_SEQ") || env_is(e, "PARALLEL_JOBSLOT") ||
+               env_is(e, "PARALLEL_PID") ||
                (s->mpi && run_ranks_launcher_var(e));
     for (int k = 0; k < 3; k++)
       if (env_is(e, THREAD_VARS[k])) {
@@ -103,18 +108,12 @@ static int build_env(run_state *s) {
       snprintf(buf, sizeof buf, "%s=%u", THREAD_VARS[k], inner);
       if ((s->env[s->nenv++] = strdup(buf)) == NULL) return -1;
     }
-  return 0;
+  char pid[48]; /* GNU parallel's, for scripts that use it */
+  snprintf(pid, sizeof pid, "PARALLEL_PID=%ld", (long)getpid());
+  return (s->env[s->nenv++] = strdup(pid)) == NULL ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ one lane */
-
-/* Have `failed` failures reached --halt's limit? */
-static int halt_reached(const run_state *s, size_t failed) {
-  if (s->o.halt == HALT_NEVER || failed == 0) return 0;
-  double limit = s->o.halt_pct ? s->o.halt_fail / 100.0 * (double)s->in.njobs
-                               : s->o.halt_fail;
-  return (double)failed >= limit;
-}
 
 static void stop_lanes(run_state *s, int fd) {
   uint64_t one = 1;
@@ -124,30 +123,30 @@ static void stop_lanes(run_state *s, int fd) {
   }
 }
 
-/* A lane counts a job's final failure itself, so that with --halt the
- * job queued behind it in the same lane does not start: the main thread
- * would learn of the failure a moment too late. */
-static void count_failure(run_state *s, const job *j) {
-  const run_result *r = &j->res;
-  if ((r->exit_code == 0 && r->signal == 0) || r->stopped ||
-      j->attempt < s->o.retries)
-    return;
-  size_t failed = (size_t)atomic_fetch_add(&s->lane_failures, 1) + 1;
-  if (!halt_reached(s, failed)) return;
-  atomic_store(&s->closed, 1);
-  if (s->o.halt == HALT_NOW && !atomic_load(&s->sig.stopping))
-    stop_lanes(s, s->sig.stop_fd);
+/* --tag: the job's values; --tagstring: its replacement strings. */
+char *run_job_tag(const run_state *s, size_t index, unsigned slot) {
+  char **argv, *line;
+  if (s->tag_tmpl == NULL ||
+      run_template_expand(s->tag_tmpl, &s->in, index, slot, &argv, &line))
+    return NULL;
+  run_buf b = {0};
+  for (size_t i = 0; argv[i] && argv[i + 1]; i++) /* the last is {#} */
+    if ((i && run_buf_add(&b, " ", 1)) || run_buf_str(&b, argv[i])) break;
+  free(argv);
+  free(line);
+  if (b.data == NULL) run_buf_add(&b, "", 0);
+  return b.data;
 }
 
 /* Runs job j (run_state.h); the MPI pool's task (run_ranks.c) calls it too. */
 void run_lane_exec(run_state *s, job *j, unsigned slot) {
-  char **argv, *line, job_var[40], slot_var[40];
+  char **argv, *line, job_var[40], slot_var[40], seq_var[48], jslot_var[48];
   if (run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line)) {
     j->res.exit_code = 127;
     run_buf_str(&j->res.err, "parc run: out of memory\n");
     return;
   }
-  char **envp = malloc((s->nenv + 3) * sizeof *envp);
+  char **envp = malloc((s->nenv + 5) * sizeof *envp);
   if (envp == NULL) {
     free(argv);
     free(line);
@@ -158,16 +157,34 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
   memcpy(envp, s->env, s->nenv * sizeof *envp);
   snprintf(job_var, sizeof job_var, "PARC_JOB=%zu", j->index + 1);
   snprintf(slot_var, sizeof slot_var, "PARC_SLOT=%u", slot);
+  snprintf(seq_var, sizeof seq_var, "PARALLEL_SEQ=%zu", j->index + 1);
+  snprintf(jslot_var, sizeof jslot_var, "PARALLEL_JOBSLOT=%u", slot);
   envp[s->nenv] = job_var;
   envp[s->nenv + 1] = slot_var;
-  envp[s->nenv + 2] = NULL;
-  run_line_ctx lc = {s, j->index};
+  envp[s->nenv + 2] = seq_var;
+  envp[s->nenv + 3] = jslot_var;
+  envp[s->nenv + 4] = NULL;
+  free(j->tag);
+  j->tag = run_job_tag(s, j->index, slot);
+  atomic_store(&s->newest, j->index + 1);
+  /* -t: the command on stderr as it starts, untagged (GNU's); -v: before
+   * its output, printed now when the output is */
+  if (s->o.verbose & RUN_VERBOSE_STDERR)
+    run_print_command(s, NULL, stderr, line);
+  if ((s->o.verbose & RUN_VERBOSE_STDOUT) &&
+      (s->o.ungroup || (s->o.line_buffer && !s->mpi)))
+    run_print_command(s, j->tag, stdout, line);
+  run_line_ctx lc = {s, j->tag};
   /* Under mpirun the rank's descriptors are MPI's and its launcher's
    * (opened at any time: connections are made on first use), which a job
    * must not hold: Hydra waits for every copy of its pipes to close. */
   run_exec x = {argv, envp, s->o.timeout, s->o.grace, &s->sig,
                 s->o.line_buffer && !s->mpi ? run_print_line : NULL, &lc,
-                s->mpi != NULL};
+                s->mpi != NULL, s->o.ungroup,
+                s->slot_fd && slot <= s->nslots ? s->slot_fd[slot - 1] : -1,
+                j->chunk.data, j->chunk.len, s->o.wd};
+  long long pct_us = atomic_load(&s->pct_timeout_us);
+  if (s->o.timeout_pct > 0 && pct_us > 0) x.timeout = (double)pct_us / 1e6;
   atomic_fetch_add(&s->running, 1);
   run_job_exec(&x, &j->res);
   atomic_fetch_sub(&s->running, 1);
@@ -178,16 +195,33 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
 }
 
 /* The task on a thread pool: the job itself travels (a pointer). */
+/* Another attempt for a failed job, at once (GNU's order): while
+ * --retries allows and nothing stops parc. */
+static int retry_now(run_state *s, const job *j) {
+  return run_job_failed(&j->res) && j->attempt < s->o.retries &&
+         !j->res.stopped && !atomic_load(&s->sig.stopping) &&
+         !atomic_load(&s->closed) && atomic_load(&s->signo) == 0;
+}
+
 static int job_task(const void *in, void *out, void *ctx) {
   run_state *s = ctx;
   job *j = *(job *const *)in;
   (void)out;
-  if (atomic_load(&s->sig.stopping) || atomic_load(&s->closed)) {
+  if (!run_wait_to_start(s)) {
     j->not_started = 1;
     return 0;
   }
-  run_lane_exec(s, j, (unsigned)parc_worker_id() + 1);
-  count_failure(s, j);
+  unsigned slot = run_slot_take(s, j);
+  run_lane_exec(s, j, slot);
+  while (retry_now(s, j) && run_wait_to_start(s)) {
+    j->attempt++;
+    j->res.out.len = j->res.err.len = 0;
+    j->res.timed_out = j->res.stopped = 0;
+    run_slot_again(s, slot, j);
+    run_lane_exec(s, j, slot);
+  }
+  run_slot_give(s, slot);
+  run_count_result(s, j);
   return 0;
 }
 
@@ -207,7 +241,9 @@ typedef struct order {    /* -k: jobs in input order, printed from the front */
 static void job_free(job *j) {
   run_buf_free(&j->res.out);
   run_buf_free(&j->res.err);
+  run_buf_free(&j->chunk); /* --pipe */
   free(j->line);
+  free(j->tag);
   free(j);
 }
 
@@ -238,11 +274,27 @@ static int order_push(order *o, job *j) {
   return 0;
 }
 
-static void order_flush(run_state *s, order *o) {
+/* Prints a job's output, then writes its job log line (GNU's order);
+ * silent: --halt now was reached, and GNU prints and logs no more then. */
+static void print_job(run_state *s, job *j, int silent) {
+  if (silent) return;
+  run_print_job(s, j);
+  run_err err = "";
+  if (run_records_commit(s->rec, j->index, err) != 0) {
+    pthread_mutex_lock(&s->out_lock);
+    run_bar_clear(s);
+    fprintf(stderr, "parc run: %s; starting no more jobs\n", err);
+    pthread_mutex_unlock(&s->out_lock);
+    s->fatal = 1;
+    atomic_store(&s->closed, 1);
+  }
+}
+
+static void order_flush(run_state *s, order *o, int silent) {
   while (o->n > 0 && o->q[o->head]->done) {
     job *j = o->q[o->head++];
     o->n--;
-    run_print_job(s, j);
+    print_job(s, j, silent);
     job_free(j);
   }
 }
@@ -260,27 +312,55 @@ static int signal_seen(run_state *s) {
   return sig;
 }
 
+/* GNU's warning when it killed a job, before the job's output. */
+static void warn_killed(run_state *s, const job *j, const char *why) {
+  run_buf b = {0};
+  run_buf_str(&b, "parc run: Warning: This job was killed because ");
+  run_buf_str(&b, why);
+  run_buf_str(&b, ":\nparc run: Warning: ");
+  run_buf_str(&b, j->line ? j->line : "");
+  run_buf_str(&b, "\n");
+  if (b.data) run_print_status(s, b.data);
+  run_buf_free(&b);
+}
+
+/* The summary at the end names the first few failed jobs. */
+static void keep_failed(run_state *s, const job *j) {
+  if (s->nfailed_kept == RUN_FAILED_SHOWN) return;
+  run_failed *f = &s->failed[s->nfailed_kept];
+  *f = (run_failed){j->index, j->res.exit_code, j->res.signal,
+                    j->res.timed_out, j->line ? strdup(j->line) : NULL};
+  s->nfailed_kept++;
+}
+
 /* A job's future has finished: record it, or run it again. Returns 1 if
- * the job was resubmitted, else 0 (the caller frees or orders it).
+ * the job was resubmitted, 2 if it was stopped (or never started), else
+ * 0 (recorded); the caller frees or orders it.
  * A job that fails once parc has a SIGINT/SIGTERM counts as stopped even
  * if its lane did not stop it: the signal may have reached the job first
  * (srun, scancel and Slurm's time limit signal every process of the step,
  * deepest first), and its failure is then not its own. */
 static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   run_result *r = &j->res;
-  int failed = r->exit_code != 0 || r->signal != 0;
+  int failed = run_job_failed(r);
   int stopped = r->stopped || (failed && signal_seen(s) != 0);
   if (j->not_started || (stopped && failed)) {
     s->nstopped++;
-    return 0;
+    return 2;
   }
-  if (failed && j->attempt < s->o.retries && !atomic_load(&s->sig.stopping)) {
+  /* mpirun: nothing is queued on a rank, so a resubmitted job runs next */
+  if (s->mpi && failed && j->attempt < s->o.retries &&
+      !atomic_load(&s->sig.stopping) && !atomic_load(&s->closed)) {
     j->attempt++;
     r->out.len = r->err.len = 0;
     r->timed_out = r->stopped = 0;
     if (submit(s, pool, fl, j) == 0) return 1;
   }
-  if (s->mpi) count_failure(s, j); /* the lanes are on other ranks */
+  if (s->mpi) run_count_result(s, j); /* the lanes are on other ranks */
+  s->nstarted += j->attempt;
+  if (r->timed_out) warn_killed(s, j, "it timed out");
+  else if (atomic_load(&j->mem_killed))
+    warn_killed(s, j, "free memory fell under half of --memfree");
   run_err err = "";
   if (run_records_add(s->rec, j->index, j->line ? j->line : "", r, err)) {
     pthread_mutex_lock(&s->out_lock);
@@ -291,6 +371,8 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   }
   s->ndone++;
   s->nfailed += failed;
+  if (failed) keep_failed(s, j);
+  else run_note_runtime(s, r->runtime);
   if (s->fatal) atomic_store(&s->closed, 1); /* queued jobs do not start */
   return 0;
 }
@@ -301,35 +383,49 @@ static int skipped(const run_state *s, size_t i) {
 
 /* Takes the next job to run, skipping what resume says is done. */
 static job *next_job(run_state *s, size_t *next) {
-  while (*next < s->in.njobs) {
+  while (run_job_known(s, *next, 0)) { /* --pipe grows in.njobs */
     size_t i = (*next)++;
     if (skipped(s, i)) {
       s->torun--;
       continue;
     }
     if (s->o.dry_run) {
-      char **argv, *line;
-      if (run_template_expand(s->tmpl, &s->in, i, 0, &argv, &line) != 0)
+      /* GNU's {%} in a dry run: 1, 2, 1, 2 ... (1 with -j1) */
+      unsigned slot = s->o.jobs < 2 ? 1 : (unsigned)(i % 2) + 1;
+      char **argv, *line, *tag = run_job_tag(s, i, slot);
+      if (run_template_expand(s->tmpl, &s->in, i, slot, &argv, &line) != 0) {
+        free(tag);
         return NULL;
-      printf("%s\n", line);
+      }
+      printf("%s%s%s\n", tag ? tag : "", tag ? "\t" : "", line);
       free(argv);
       free(line);
+      free(tag);
       continue;
     }
     job *j = calloc(1, sizeof *j);
     if (j == NULL) return NULL;
     j->index = i;
     j->attempt = 1;
+    run_pipe_take(s, j); /* --pipe: its chunk */
     return j;
   }
   return NULL;
 }
 
+/* Is parc stopping the running jobs for --halt now (not for a signal)? */
+static int halting_now(run_state *s) {
+  return s->o.halt == HALT_NOW && atomic_load(&s->closed) &&
+         atomic_load(&s->sig.stopping) && atomic_load(&s->signo) == 0;
+}
+
 static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
   size_t next = 0;
+  int dropped = 0; /* -k: a job killed by --halt now: print nothing more */
   for (;;) {
     int accepting = !atomic_load(&s->sig.stopping) && !atomic_load(&s->closed);
-    while (accepting && fl->n < fl->cap && next < s->in.njobs) {
+    /* with --pipe, jobs become known as stdin's chunks are read */
+    while (accepting && fl->n < fl->cap && run_job_known(s, next, fl->n == 0)) {
       job *j = next_job(s, &next);
       if (j == NULL) break;
       if ((s->o.keep_order && order_push(od, j) != 0) ||
@@ -339,10 +435,11 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
         break;
       }
     }
-    if (fl->n == 0) break;
+    if (fl->n == 0 && !run_pipe_more(s)) break; /* --pipe */
     if (s->mpi) atomic_store(&s->running, (int)fl->n); /* one per lane */
     size_t k;
     if (parc_wait_any(fl->fut, fl->n, TICK, &k) != 0) {
+      run_memfree_check(s);
       run_progress(s, 0);
       continue;
     }
@@ -351,14 +448,25 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
     parc_future_free(fl->fut[k]);
     fl->fut[k] = fl->fut[--fl->n];
     fl->job[k] = fl->job[fl->n];
-    if (finish(s, pool, fl, j)) continue;
+    int rc = finish(s, pool, fl, j);
+    if (rc == 1) continue;
+    /* Once --halt now is reached GNU prints nothing more: not the jobs it
+     * killed, nor (-k) what waited for them. A lane may have stopped the
+     * others before this thread judged the job that reached the limit. */
+    int was_halted = s->halted && s->o.halt == HALT_NOW;
+    int killed = rc == 2 && halting_now(s);
+    if (killed) dropped = 1;
+    char *msg = rc == 0 && !was_halted ? run_halt_judge(s, j) : NULL;
     if (s->o.keep_order) {
       j->done = 1;
-      order_flush(s, od);
+      order_flush(s, od, was_halted || dropped);
     } else {
-      run_print_job(s, j);
+      print_job(s, j, was_halted || killed);
       job_free(j);
     }
+    if (msg) run_print_status(s, msg);
+    free(msg);
+    run_memfree_check(s);
     run_progress(s, 0);
   }
 }
@@ -429,6 +537,7 @@ static void end_parse_phase(run_state *s) {
 static int exit_status(run_state *s) {
   int sig = atomic_load(&s->signo);
   if (sig) return 128 + sig;
+  if (s->o.halt != HALT_NEVER) return run_halt_exit_status(s);
   if (s->nfailed) return s->nfailed > MAX_FAIL_EXIT ? MAX_FAIL_EXIT
                                                     : (int)s->nfailed;
   return s->fatal ? 1 : 0;
@@ -458,6 +567,7 @@ static int run_jobs(run_state *s) {
     rc = -1;
   } else {
     s->t0 = s->last_plain = run_wall_now();
+    run_progress_start(s);
     drive(s, pool, &fl, &od);
     run_progress(s, 1);
   }
@@ -494,7 +604,7 @@ static int open_records(run_state *s, run_err err) {
   int rank = s->mpi ? s->mpi->rank : 0;
   int writing = !s->o.dry_run && rank == 0;
   run_record_opts ro = {s->o.joblog, s->o.results, s->o.resume,
-                        s->o.resume_failed};
+                        s->o.resume_failed, s->o.resume_by == RESUME_BY_SEQ};
   if (!writing) ro.joblog = ro.results_dir = NULL;
   if (s->o.dry_run && rank == 0 && (s->o.resume || s->o.resume_failed)) {
     ro.joblog = s->o.joblog; /* read only: what the resume would run */
@@ -509,20 +619,47 @@ static int open_records(run_state *s, run_err err) {
   return 0;
 }
 
+/* --tag and --bar: a job's values ({}); --tagstring: its own. The {#}
+ * after each keeps a lone word from taking the values as arguments. Each
+ * job takes the values it takes in the command (-n, -N), unquoted; the
+ * parse must not change the jobs (it counts them: a copy of the inputs). */
+static int set_up_tags(run_state *s, run_err err) {
+  run_template_opts plain = s->o.tmpl;
+  plain.shell = plain.quote = 0;
+  char all[] = "{}", seq[] = "{#}";
+  char *words[2] = {all, seq};
+  run_inputs in = s->in;
+  if ((s->o.tag || s->o.bar) &&
+      run_template_parse(&s->args_tmpl, words, 2, &plain, &in, err) != 0)
+    return EXIT_USAGE;
+  words[0] = (char *)s->o.tagstring;
+  in = s->in;
+  if (s->o.tagstring &&
+      run_template_parse(&s->tag_tmpl, words, 2, &plain, &in, err) != 0)
+    return EXIT_USAGE;
+  if (s->o.tag && s->tag_tmpl == NULL) s->tag_tmpl = s->args_tmpl;
+  return 0;
+}
+
 /* Everything before the jobs: the command line, the records, the jobs'
- * environment. Returns 0; -1 for --help; or an exit status with the
- * reason in err (EXIT_USAGE: bad usage); a signal during it: 0, and run_main
- * honours it. */
+ * environment. Returns 0; -1 for --help, -2 for --version; or an exit
+ * status with the reason in err (EXIT_USAGE: bad usage); a signal during
+ * it: 0, and run_main honours it. */
 static int set_up(run_state *s, int argc, char **argv, run_err err) {
   int rc = run_parse_args(&s->o, &s->in, &s->tmpl, argc, argv, err);
+  if (rc == 0 && run_records_prepare(&s->o, &s->in, &s->tmpl, err) != 0)
+    rc = -1; /* --retry-failed's jobs; --pipe resumes by Seq */
   end_parse_phase(s);
-  if (rc != 0) return rc == 1 ? -1 : EXIT_USAGE;
+  if (rc != 0) return rc == 1 || rc == 2 ? -rc : EXIT_USAGE;
   if (signal_seen(s)) return 0; /* (mpirun: no phase that ends at once) */
   if ((rc = open_records(s, err)) != 0) return rc;
+  if (s->o.pipe && run_pipe_start(s, err) != 0) return 1; /* --pipe */
   if (build_env(s) != 0) return run_fail(err, "out of memory"), 1;
   if (s->mpi && run_ranks_set_up(s) != 0)
     return run_fail(err, "out of memory"), 1;
-  return 0;
+  if (run_slots_set_up(s) != 0)
+    return run_fail(err, "cannot set up the slots: %s", strerror(errno)), 1;
+  return set_up_tags(s, err);
 }
 
 /* Under mpirun: do all ranks see the same jobs? Returns rc, or the exit
@@ -554,7 +691,8 @@ static void say_error(const run_state *s, int rc, const char *err) {
 }
 
 int run_main(int argc, char **argv, const run_mpi *m) {
-  run_state s = {.mpi = m, .sig = {.stop_fd = -1, .kill_fd = -1}};
+  run_state s = {.mpi = m, .sig = {.stop_fd = -1, .kill_fd = -1},
+                 .halt_status = -1};
   int rank = m ? m->rank : 0;
   run_err err = "";
   /* Under mpirun every rank must reach agree(): no ending at once. */
@@ -566,9 +704,14 @@ int run_main(int argc, char **argv, const run_mpi *m) {
   }
   pthread_mutex_init(&s.out_lock, NULL);
   pthread_mutex_init(&s.slot_lock, NULL);
+  pthread_mutex_init(&s.delay_lock, NULL);
   int rc = set_up(&s, argc, argv, err);
-  if (rc == -1) {
-    if (rank == 0) fputs(RUN_USAGE, stdout);
+  if (rc == -1 || rc == -2) {
+    if (rank == 0 && rc == -1) fputs(RUN_USAGE, stdout);
+    if (rank == 0 && rc == -2)
+      printf("parc run %d.%d.%d (a drop-in for GNU parallel: "
+             "docs/parc-run.md)\n", PARC_VERSION_MAJOR, PARC_VERSION_MINOR,
+             PARC_VERSION_PATCH);
     rc = 0;
     goto out;
   }
@@ -581,6 +724,7 @@ int run_main(int argc, char **argv, const run_mpi *m) {
     goto out;
   }
   s.torun = s.in.njobs;
+  atomic_init(&s.njobs_known, s.in.njobs);
   s.tty = rank == 0 && isatty(2);
   const char *nc = getenv("NO_COLOR");
   s.color = s.tty && (nc == NULL || *nc == '\0');
@@ -594,16 +738,22 @@ int run_main(int argc, char **argv, const run_mpi *m) {
       run_records_best(s.rec, stdout, s.o.best, s.o.minimize, s.o.average_over,
                        s.o.navg, err) != 0)
     fprintf(stderr, "parc run: %s\n", err);
+  run_print_failed(&s);
   rc = exit_status(&s);
 out:
   fflush(stdout);
+  run_pipe_stop(&s); /* --pipe's reader */
   run_records_close(s.rec);
   run_template_free(s.tmpl);
   run_inputs_free(&s.in);
-  free(s.o.average_over);
+  run_opts_free(&s.o);
   for (size_t i = s.env_own; s.env && i < s.nenv; i++) free(s.env[i]);
   free(s.env);
-  free(s.slot_used);
+  run_slots_free(&s);
+  if (s.tag_tmpl != s.args_tmpl) run_template_free(s.tag_tmpl);
+  run_template_free(s.args_tmpl);
+  for (size_t i = 0; i < s.nfailed_kept; i++) free(s.failed[i].line);
+  free(s.runtimes);
   free(s.wire);
   free(s.skip);
   stop_signals(&s);

@@ -2,13 +2,19 @@
  *
  *   run.c           the scheduling loop on a libparc thread pool, the
  *                   lanes, signals, the exit status (its state: run_state.h)
- *   run_output.c    the jobs' output (--tag, -k, --line-buffer), progress
+ *   run_output.c    the jobs' output (--tag, -k, --line-buffer, -u, -v),
+ *                   progress (--bar, --eta), the failed jobs' summary
+ *   run_limits.c    when a job starts or stops: --halt (its messages and
+ *                   exit status), slots ({%}), --delay, --memfree,
+ *                   --timeout N%
+ *   run_pipe.c      --pipe: stdin cut into chunks, read by a thread
  *   run_ranks.c     the loop's tasks and results across MPI ranks
  *   run_args.c      options and the command line, checked before any job
  *   run_input.c     input sources: ::: lists, :::: files, stdin, --grid axes,
- *                   and which values job i takes (cartesian and linked)
+ *                   separators, columns; which values job i takes
  *   run_template.c  the command template: replacement strings, argv or
- *                   `sh -c` string for one job, shell quoting
+ *                   `sh -c` string for one job, shell quoting, how many
+ *                   values a job takes (-n, -m, -X)
  *   run_job.c       one job: spawn, collect output, timeout, stop, reap
  *   run_record.c    what is written down: the results directory and
  *                   results.csv, resume (the records' inside: run_record.h)
@@ -57,12 +63,33 @@ typedef struct run_source {
   size_t n;
   int linked;    /* pairs up with the previous source (:::+ / ::::+) */
   size_t stride, len; /* of its group, set by run_inputs_finish */
+  unsigned char *absent; /* --colsep: 1 where a record lacks this column
+                            (its value is ""); NULL when none does */
 } run_source;
 
+/* How :::: files, -a files and stdin are read (set before any is added). */
+typedef struct run_input_opts {
+  char delim[16];      /* record separator: "\n" (default), -0: "\0", -d */
+  size_t delim_len;    /* its bytes (it may hold a NUL) */
+  const char *colsep;  /* --colsep REGEX: split each record into columns */
+  const char *header;  /* --header REGEX: the first record(s) name columns */
+  int csv;             /* --csv: records are CSV (--colsep: the separator) */
+  int skip_blank;      /* -r: records of only white space are no values */
+  const char *eof_str; /* -E STR: a record equal to STR ends its source */
+} run_input_opts;
+
+/* A tuple is one value from each source (the cartesian product of the
+ * groups of linked sources). A job takes one tuple, or with -n/-N/-m/-X
+ * several consecutive ones (run_template_parse decides). --colsep splits
+ * a source into one source per column. */
 typedef struct run_inputs {
   run_source *src;
   size_t nsrc;
-  size_t njobs;  /* product over the groups of linked sources */
+  size_t ntuples; /* product over the groups of linked sources */
+  size_t njobs;   /* jobs: ntuples, or fewer when jobs take several */
+  size_t per_job; /* > 1: job i takes tuples i*per_job ... (-n, -N) */
+  size_t *first;  /* or job i takes first[i] .. first[i+1]-1 (-m, -X) */
+  run_input_opts opt;
 } run_inputs;
 
 int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
@@ -70,11 +97,24 @@ int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
 int run_inputs_add_file(run_inputs *in, const char *path, int linked,
                         run_err err);
 int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err);
-/* Counts the jobs; fails when there are none or too many. */
+/* Counts the tuples (one job each until the template says otherwise);
+ * fails when there are too many. No values at all: no jobs. An empty
+ * source beside others that have values counts as one "" (GNU's way). */
 int run_inputs_finish(run_inputs *in, run_err err);
-/* The value index of source s in job i (0-based). */
+/* The tuples of job `job`: *count of them from *first. */
+void run_inputs_tuples(const run_inputs *in, size_t job, size_t *first,
+                       size_t *count);
+/* The value index of source s in tuple t (0-based). */
+size_t run_inputs_pick_tuple(const run_inputs *in, size_t t, size_t s);
+/* The value index of source s in job i's first tuple (0-based). */
 size_t run_inputs_pick(const run_inputs *in, size_t job, size_t s);
-/* The column name of source s: the axis name or "argN". */
+/* Appends source s's value in job i; a job of several tuples: their
+ * values, space-separated. For results and names. 0 or -1 (ENOMEM). */
+int run_inputs_value(const run_inputs *in, size_t job, size_t s, run_buf *b);
+/* Appends all of job i's values, space-separated, as GNU's --tag shows
+ * them (the columns of --colsep too; a missing column is left out). */
+int run_inputs_tag(const run_inputs *in, size_t job, run_buf *b);
+/* The column name of source s: the axis or --header name, or "argN". */
 const char *run_inputs_name(const run_inputs *in, size_t s, char *tmp,
                             size_t tmpsz);
 void run_inputs_free(run_inputs *in);
@@ -83,8 +123,25 @@ void run_inputs_free(run_inputs *in);
 
 typedef struct run_template run_template;
 
-int run_template_parse(run_template **out, char **words, size_t n, int shell,
-                       const run_inputs *in, run_err err);
+/* How the command is built from the values (options of run_args.c). */
+typedef struct run_template_opts {
+  int shell;           /* --shell: one `sh -c` script, values quoted */
+  int quote;           /* -q: quote the command for the shell GNU runs */
+  size_t max_args;     /* -n N / -N N: values per job (0: one tuple) */
+  int replace_args;    /* -N: {1}..{N} are the job's N values */
+  int multi;           /* 'X': context replace, 'm': as many as fit, 0 */
+  unsigned slots;      /* -m/-X: the jobs at once (-j), over which the last
+                          values are spread as GNU does; 0/1: not spread
+                          (--xargs) */
+} run_template_opts;
+
+/* n == 0: no command; each input value is a command line (sh -c). The
+ * first parse after run_inputs_finish also decides which tuples each job
+ * takes (-n, -N, -m, -X) and sets in->njobs; later ones (also on a copy
+ * of *in) leave that as it is. */
+int run_template_parse(run_template **out, char **words, size_t n,
+                       const run_template_opts *topt, run_inputs *in,
+                       run_err err);
 void run_template_free(run_template *t);
 /* The command of job `job` (0-based) in slot `slot` (1-based): argv, NULL-
  * terminated, one malloc block (free(argv) frees it all). In shell mode it
@@ -99,24 +156,56 @@ int run_shell_quote(run_buf *b, const char *s);
 /* ---------------------------------------------------------------- options */
 
 enum run_halt { HALT_NEVER, HALT_SOON, HALT_NOW };
+/* What --halt counts: fail=N, success=N, done=N. */
+enum run_halt_on { HALT_ON_FAIL, HALT_ON_SUCCESS, HALT_ON_DONE };
+/* What --resume matches a job log line by. */
+enum run_resume_by { RESUME_BY_COMMAND, RESUME_BY_SEQ };
+
+/* Exit status of a usage error (GNU parallel's: never a count of jobs). */
+#define RUN_EXIT_USAGE 255
+/* -v prints each command on stdout before its output; -t (GNU's
+ * --verbose) on stderr as it starts. */
+enum { RUN_VERBOSE_STDOUT = 1, RUN_VERBOSE_STDERR = 2 };
+/* -j 0: as many jobs at once as there are, up to this many. */
+#define RUN_JOBS_MAX 256
 
 typedef struct run_opts {
   unsigned jobs;
   int keep_order, tag, line_buffer, shell, dry_run, quiet;
-  int resume, resume_failed, minimize;
+  int resume, resume_failed, retry_failed, minimize;
+  enum run_resume_by resume_by;     /* --resume-by command|seq */
   unsigned retries, inner_threads;
   double timeout, grace;
+  double timeout_pct;   /* --timeout N%: N (of the median run time), or 0 */
   enum run_halt halt;
-  double halt_fail;  /* failures that halt; a fraction of all jobs if pct */
+  enum run_halt_on halt_on;
+  double halt_fail;  /* jobs that halt; a fraction of all jobs if pct */
   int halt_pct;
+  int verbose;          /* RUN_VERBOSE_* bits: -v, -t (--verbose) */
+  int ungroup;          /* -u: the jobs' output goes straight through */
+  const char *tagstring;  /* --tagstring STR (replacement strings); tags */
+  int bar, eta;         /* --bar, --eta */
+  double delay;         /* --delay SECS between job starts */
+  unsigned long long memfree; /* --memfree BYTES: start a job only then */
+  int pipe;             /* --pipe: chunks of stdin to the jobs' stdin */
+  size_t block;         /* --block BYTES (default 1 MiB) */
+  size_t pipe_records;  /* --pipe -N: records per job (0: by --block) */
+  run_template_opts tmpl;
+  const char *wd;       /* --wd DIR: where the jobs run */
+  char **rewritten;     /* -I and its kin: the command's words rewritten to
+                           parc's replacement strings (the template points
+                           into them); free with run_opts_free */
   const char *results, *joblog, *best;
   char **average_over;
   size_t navg;
 } run_opts;
 
 extern const char RUN_USAGE[];
+/* Frees what run_parse_args allocated in o. */
+void run_opts_free(run_opts *o);
 /* Parses the arguments after `run`: options into o, the sources into in,
- * the command into *tmpl. Returns 0, 1 for --help, or -1 with err set. */
+ * the command into *tmpl. Returns 0, 1 for --help, 2 for --version, or -1
+ * with err set. */
 int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl,
                    int argc, char **argv, run_err err);
 
@@ -140,6 +229,14 @@ typedef struct run_exec {
   run_line_fn line_fn;     /* NULL: keep output in out/err */
   void *line_arg;
   int close_fds;           /* 1: the job gets no descriptor above 2 */
+  int ungroup;             /* -u: the job writes to parc's own stdout and
+                              stderr (no pipes; out/err stay empty) */
+  int job_stop_fd;         /* eventfd or -1: readable: stop this job alone
+                              (TERM, grace, KILL; --memfree); not read */
+  const char *in_data;     /* --pipe: the job's stdin, in_len bytes, fed
+                              through a pipe; NULL: stdin is /dev/null */
+  size_t in_len;
+  const char *wd;          /* --wd: the job's working directory, or NULL */
 } run_exec;
 
 #define RUN_HOST_MAX 96
@@ -151,6 +248,8 @@ typedef struct run_result {
   int stopped;     /* told to stop by the interrupt or --halt now */
   double start;    /* seconds since the epoch */
   double runtime;  /* seconds */
+  size_t sent, received; /* bytes to its stdin (--pipe), from its stdout:
+                            the job log's Send and Receive */
   run_buf out, err;
   char host[RUN_HOST_MAX]; /* "hostname:rank" when it ran on another MPI
                               rank; "" when it ran here */
@@ -174,16 +273,28 @@ size_t run_csv_record(char **p, run_buf *fields);
 typedef struct run_records run_records;
 
 typedef struct run_record_opts {
-  const char *joblog;      /* or NULL */
+  const char *joblog;      /* FILE, +FILE (append), - (stdout), or NULL */
   const char *results_dir; /* or NULL */
   int resume, resume_failed;
+  int by_seq;              /* --resume-by seq: a logged Seq is done */
 } run_record_opts;
 
-/* Writes one finished job down: its output files, its row of results.csv,
- * then its job log line, which commits it for --resume. 0, or -1 with err
- * set. */
+/* Writes one finished job down: its output files, its row of results.csv;
+ * its job log line is kept for run_records_commit. 0, or -1 with err set. */
 int run_records_add(run_records *r, size_t job, const char *line,
                     const run_result *res, run_err err);
+/* Writes the job log line of job (added, and its output printed: GNU
+ * parallel's order), which commits it for --resume; nothing for a job
+ * not added. 0, or -1 with err set. */
+int run_records_commit(run_records *r, size_t job, run_err err);
+/* Before the records open, what the options of the records imply for the
+ * rest: --pipe resumes by Seq (every chunk has the same command line);
+ * --retry-failed makes the jobs the commands of the job log (FILE or
+ * +FILE), one per Seq, each run by sh, skipping the log's succeeded jobs
+ * (--resume-failed by Seq), the command line's template and inputs dropped
+ * (no log: nothing changes). 0, or -1 with err set. */
+int run_records_prepare(run_opts *o, run_inputs *in, run_template **tmpl,
+                        run_err err);
 void run_records_close(run_records *r); /* r may be NULL */
 
 /* run_metrics.c: calls fn with each metric in a job's stdout, in the order

@@ -1,15 +1,21 @@
 /* run_input.c -- the input sources of `parc run` and the jobs they make.
  *
- * A source is a list of values: a ::: list, the lines of a :::: file (or
- * stdin), or a --grid axis. Consecutive linked sources (:::+, ::::+) form a
- * group whose values pair up; the length of a group is its shortest member
- * (GNU parallel 20221122 does the same). The jobs are the cartesian product
- * of the groups, the last group varying fastest, so job i's value in
- * source s is (i / stride) % len, with the stride and length of s's group.
+ * A source is a list of values: a ::: list, the records of a :::: or -a
+ * file (or stdin; records end at -d/-0's separator, default a newline), or
+ * a --grid axis. With --colsep, --header or --csv a positional source is
+ * cut into one source per column (linked together); --header's first
+ * record names them. Consecutive linked sources (:::+, ::::+) form a
+ * group whose values pair up; the length of a group is its shortest
+ * member (GNU parallel 20221122 does the same). The tuples are the
+ * cartesian product of the groups, the last group varying fastest, so
+ * tuple t's value in source s is (t / stride) % len, with the stride and
+ * length of s's group. A job takes one tuple, or several consecutive ones
+ * (-n, -m: run_template.c decides).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,37 +92,15 @@ void run_buf_free(run_buf *b) {
   b->len = b->cap = 0;
 }
 
-/* Takes ownership of values (an array of malloc'd strings). */
+/* Takes ownership of values (an array of malloc'd strings) and absent. */
 static int add_source(run_inputs *in, char *name, char **values, size_t n,
-                      int linked, run_err err) {
+                      int linked, unsigned char *absent, run_err err) {
   run_source *s = realloc(in->src, (in->nsrc + 1) * sizeof *s);
   if (s == NULL) return run_fail(err, "out of memory");
   in->src = s;
   s[in->nsrc++] = (run_source){.name = name, .values = values, .n = n,
-                               .linked = linked};
+                               .linked = linked, .absent = absent};
   return 0;
-}
-
-static char **dup_values(char **values, size_t n) {
-  char **v = calloc(n ? n : 1, sizeof *v);
-  for (size_t i = 0; v != NULL && i < n; i++) {
-    v[i] = strdup(values[i]);
-    if (v[i] == NULL) {
-      while (i--) free(v[i]);
-      free(v);
-      v = NULL;
-    }
-  }
-  return v;
-}
-
-int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
-                        run_err err) {
-  if (n == 0)
-    return run_fail(err, "'%s' has no values after it", linked ? ":::+" : ":::");
-  char **v = dup_values(values, n);
-  if (v == NULL) return run_fail(err, "out of memory");
-  return add_source(in, NULL, v, n, linked, err);
 }
 
 typedef struct strvec {
@@ -143,35 +127,381 @@ static int strvec_push(strvec *sv, char *s) {
 static void strvec_free(strvec *sv) {
   for (size_t i = 0; i < sv->n; i++) free(sv->v[i]);
   free(sv->v);
+  *sv = (strvec){0};
+}
+
+/* ------------------------------------------------------------ columns */
+
+/* --colsep is a Perl regexp in GNU parallel; regcomp reads POSIX EREs.
+ * The escapes Perl users write (\t \n \r \f \v \d \D \s \S \w \W) are
+ * turned into their ERE forms; the rest is passed on as it is. */
+static int perl_to_ere(const char *re, run_buf *b) {
+  static const char ctl_from[] = "tnrfve", ctl_to[] = "\t\n\r\f\v\x1b";
+  static const struct { char c; const char *out, *in_bracket; } cls[] = {
+      {'d', "[0-9]", "0-9"},           {'D', "[^0-9]", NULL},
+      {'s', "[[:space:]]", "[:space:]"}, {'S', "[^[:space:]]", NULL},
+      {'w', "[[:alnum:]_]", "[:alnum:]_"}, {'W', "[^[:alnum:]_]", NULL}};
+  int bracket = 0, rc = 0;
+  for (const char *p = re; *p && rc == 0; p++) {
+    if (*p == '[' && !bracket) {
+      bracket = 1;
+      rc = run_buf_add(b, p, 1);
+      if (p[1] == '^') rc |= run_buf_add(b, ++p, 1);
+      if (p[1] == ']') rc |= run_buf_add(b, ++p, 1); /* a literal ] */
+      continue;
+    }
+    if (*p == ']' && bracket) bracket = 0;
+    if (*p != '\\' || p[1] == '\0') {
+      rc = run_buf_add(b, p, 1);
+      continue;
+    }
+    const char *c = strchr(ctl_from, p[1]);
+    size_t k = 0;
+    while (k < sizeof cls / sizeof cls[0] && cls[k].c != p[1]) k++;
+    if (c != NULL) rc = run_buf_add(b, &ctl_to[c - ctl_from], 1);
+    else if (k < sizeof cls / sizeof cls[0] && (!bracket || cls[k].in_bracket))
+      rc = run_buf_str(b, bracket ? cls[k].in_bracket : cls[k].out);
+    else if (bracket) rc = run_buf_add(b, p + 1, 1); /* [\]] [\-] ... */
+    else rc = run_buf_add(b, p, 2);
+    p++;
+  }
+  return rc == 0 ? run_buf_add(b, "", 0) : -1;
+}
+
+/* How the records of a source are cut into columns. */
+typedef struct splitter {
+  int on;        /* --colsep, --header or --csv: records have columns */
+  int csv;
+  const char *sep; /* --csv: the separator (a literal string) */
+  int trim;      /* --colsep given: columns lose their outer white space */
+  regex_t re;    /* not --csv */
+} splitter;
+
+static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
+  *sp = (splitter){.on = o->colsep || o->header || o->csv, .csv = o->csv,
+                   .trim = o->colsep != NULL};
+  if (!sp->on) return 0;
+  if (sp->csv) {
+    sp->sep = o->colsep ? o->colsep : ",";
+    return 0;
+  }
+  run_buf ere = {0};
+  /* --header alone splits at TABs, as GNU parallel does */
+  const char *re = o->colsep ? o->colsep : "\t";
+  if (perl_to_ere(re, &ere) != 0) return run_fail(err, "out of memory");
+  int rc = regcomp(&sp->re, ere.data, REG_EXTENDED);
+  run_buf_free(&ere);
+  if (rc != 0) {
+    char msg[128];
+    regerror(rc, &sp->re, msg, sizeof msg);
+    sp->on = 0;
+    return run_fail(err, "bad --colsep '%s': %s", re, msg);
+  }
+  return 0;
+}
+
+static void splitter_free(splitter *sp) {
+  if (sp->on && !sp->csv) regfree(&sp->re);
+}
+
+static int is_perl_space(char c) { return c && strchr(" \t\n\r\f\v", c); }
+
+static int push_field(strvec *f, const char *s, size_t n, int trim) {
+  while (trim && n > 0 && is_perl_space(*s)) s++, n--;
+  while (trim && n > 0 && is_perl_space(s[n - 1])) n--;
+  return strvec_push(f, strndup(s, n));
+}
+
+/* Perl's split /RE/, $line, -1: empty fields kept, also at the end; a
+ * zero-length match never makes an empty field at the field's start. */
+static int split_regex(const splitter *sp, const char *line, strvec *f) {
+  size_t len = strlen(line), fs = 0, ss = 0;
+  regmatch_t m;
+  while (ss <= len &&
+         regexec(&sp->re, line + ss, 1, &m, ss ? REG_NOTBOL : 0) == 0) {
+    size_t ms = ss + (size_t)m.rm_so, me = ss + (size_t)m.rm_eo;
+    if (me == ms && (ms == fs || ms >= len)) { /* empty: try one further */
+      if (ms >= len) break;
+      ss = ms + 1;
+      continue;
+    }
+    if (push_field(f, line + fs, ms - fs, sp->trim) != 0) return -1;
+    fs = ss = me;
+  }
+  return push_field(f, line + fs, len - fs, sp->trim);
+}
+
+/* One CSV record (RFC 4180, with the separator sep): "" is a quote in a
+ * quoted field; a quoted field may hold the separator and line ends. */
+static int split_csv(const splitter *sp, const char *rec, strvec *f,
+                     run_err err) {
+  size_t seplen = strlen(sp->sep);
+  run_buf field = {0};
+  const char *p = rec;
+  int rc = 0;
+  for (;;) {
+    field.len = 0;
+    rc = run_buf_add(&field, "", 0);
+    if (*p == '"') {
+      for (p++; rc == 0 && *p && !(*p == '"' && p[1] != '"'); p++)
+        rc = run_buf_add(&field, p, 1), p += *p == '"';
+      if (*p != '"') {
+        rc = run_fail(err, "bad CSV record (a quote is not closed): %.60s",
+                      rec);
+        break;
+      }
+      p++;
+      if (*p && strncmp(p, sp->sep, seplen) != 0) {
+        rc = run_fail(err, "bad CSV record (text after a closing quote): "
+                      "%.60s", rec);
+        break;
+      }
+    } else {
+      const char *end = strstr(p, sp->sep);
+      size_t n = end ? (size_t)(end - p) : strlen(p);
+      rc = run_buf_add(&field, p, n);
+      p += n;
+    }
+    if (rc == 0) rc = push_field(f, field.data, field.len, sp->trim);
+    if (rc != 0 || *p == '\0') break;
+    p += seplen;
+  }
+  if (rc != 0 && err[0] == '\0') run_fail(err, "out of memory");
+  run_buf_free(&field);
+  return rc;
+}
+
+static int split_record(const splitter *sp, const char *rec, strvec *f,
+                        run_err err) {
+  if (sp->csv) return split_csv(sp, rec, f, err);
+  if (rec[0] == '\0') /* an empty line is one empty column (GNU) */
+    return strvec_push(f, strdup("")) ? run_fail(err, "out of memory") : 0;
+  return split_regex(sp, rec, f) ? run_fail(err, "out of memory") : 0;
+}
+
+/* The columns of a source being cut: one array of values each. */
+typedef struct columns {
+  strvec *col;
+  unsigned char **absent;
+  char **name;
+  size_t n, rows;
+} columns;
+
+static void columns_free(columns *c) {
+  for (size_t k = 0; k < c->n; k++) {
+    strvec_free(&c->col[k]);
+    free(c->absent[k]);
+    free(c->name[k]);
+  }
+  free(c->col);
+  free(c->absent);
+  free(c->name);
+}
+
+/* Makes room for k columns; a new one is absent in the rows so far. */
+static int columns_grow(columns *c, size_t k) {
+  if (k <= c->n) return 0;
+  strvec *col = realloc(c->col, k * sizeof *col);
+  if (col) c->col = col;
+  unsigned char **ab = realloc(c->absent, k * sizeof *ab);
+  if (ab) c->absent = ab;
+  char **nm = realloc(c->name, k * sizeof *nm);
+  if (nm) c->name = nm;
+  if (!col || !ab || !nm) return -1;
+  for (; c->n < k; c->n++) {
+    c->col[c->n] = (strvec){0};
+    c->name[c->n] = NULL;
+    c->absent[c->n] = calloc(c->rows ? c->rows : 1, 1);
+    if (c->absent[c->n] == NULL) return -1;
+    for (size_t r = 0; r < c->rows; r++) {
+      c->absent[c->n][r] = 1;
+      if (strvec_push(&c->col[c->n], strdup("")) != 0) return -1;
+    }
+  }
+  return 0;
+}
+
+static int columns_add_row(columns *c, strvec *f) {
+  if (columns_grow(c, f->n) != 0) return -1;
+  for (size_t k = 0; k < c->n; k++) {
+    unsigned char *ab = realloc(c->absent[k], c->rows + 1);
+    if (ab == NULL) return -1;
+    c->absent[k] = ab;
+    ab[c->rows] = k >= f->n;
+    char *v = k < f->n ? f->v[k] : strdup("");
+    if (k < f->n) f->v[k] = NULL;
+    if (strvec_push(&c->col[k], v) != 0) return -1;
+  }
+  c->rows++;
+  return 0;
+}
+
+/* The first record names the columns (--header). */
+static int columns_name(columns *c, strvec *f) {
+  if (columns_grow(c, f->n) != 0) return -1;
+  for (size_t k = 0; k < f->n; k++)
+    if (f->v[k][0] != '\0') c->name[k] = f->v[k], f->v[k] = NULL;
+  return 0;
+}
+
+static void free_fields(strvec *f) {
+  for (size_t i = 0; i < f->n; i++) free(f->v[i]);
+  f->n = 0;
+}
+
+/* Adds one source per column; each links to the one before. */
+static int add_columns(run_inputs *in, columns *c, int linked, run_err err) {
+  int rc = columns_grow(c, 1) ? run_fail(err, "out of memory") : 0;
+  for (size_t k = 0; rc == 0 && k < c->n; k++) {
+    int any = 0;
+    for (size_t r = 0; r < c->rows; r++) any |= c->absent[k][r];
+    if (!any) {
+      free(c->absent[k]);
+      c->absent[k] = NULL;
+    }
+    rc = add_source(in, c->name[k], c->col[k].v, c->col[k].n,
+                    k ? 1 : linked, c->absent[k], err);
+    if (rc == 0) {
+      c->col[k] = (strvec){0};
+      c->absent[k] = NULL;
+      c->name[k] = NULL;
+    }
+  }
+  columns_free(c);
+  return rc;
+}
+
+/* A positional source from its records (taken over): the first names its
+ * columns with --header; with --colsep, --csv or --header each record is
+ * cut into columns, one source each. */
+static int is_blank(const char *s) {
+  while (*s && is_perl_space(*s)) s++;
+  return *s == '\0';
+}
+
+/* -E: a source ends before the record equal to the end string; -r: blank
+ * records are dropped (GNU parallel's --eof and --no-run-if-empty). */
+static void drop_records(const run_input_opts *o, strvec *rec) {
+  size_t kept = 0, r = 0;
+  for (; r < rec->n; r++) {
+    if (o->eof_str && strcmp(rec->v[r], o->eof_str) == 0) break;
+    if (o->skip_blank && is_blank(rec->v[r])) free(rec->v[r]);
+    else rec->v[kept++] = rec->v[r];
+  }
+  for (; r < rec->n; r++) free(rec->v[r]);
+  rec->n = kept;
+}
+
+static int add_records(run_inputs *in, strvec *rec, int linked, run_err err) {
+  splitter sp;
+  drop_records(&in->opt, rec);
+  if (splitter_init(&sp, &in->opt, err) != 0) {
+    strvec_free(rec);
+    return -1;
+  }
+  if (!sp.on) {
+    int rc = add_source(in, NULL, rec->v, rec->n, linked, NULL, err);
+    if (rc != 0) strvec_free(rec);
+    return rc;
+  }
+  columns c = {0};
+  strvec f = {0};
+  int rc = 0;
+  for (size_t r = 0; rc == 0 && r < rec->n; r++) {
+    rc = split_record(&sp, rec->v[r], &f, err);
+    if (rc == 0 && (r == 0 && in->opt.header ? columns_name(&c, &f)
+                                             : columns_add_row(&c, &f)))
+      rc = run_fail(err, "out of memory");
+    free_fields(&f);
+  }
+  strvec_free(&f);
+  strvec_free(rec);
+  splitter_free(&sp);
+  if (rc != 0) {
+    columns_free(&c);
+    return rc;
+  }
+  return add_columns(in, &c, linked, err);
+}
+
+/* ------------------------------------------------------------ sources */
+
+int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
+                        run_err err) {
+  strvec sv = {0};
+  for (size_t i = 0; i < n; i++)
+    if (strvec_push(&sv, strdup(values[i])) != 0) {
+      strvec_free(&sv);
+      return run_fail(err, "out of memory");
+    }
+  return add_records(in, &sv, linked, err); /* no values: an empty source */
+}
+
+static int read_all(FILE *f, run_buf *b) {
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    if (run_buf_add(b, chunk, n) != 0) return -1;
+  return run_buf_add(b, "", 0);
+}
+
+/* Where the record at p ends: the next separator (outside quotes with
+ * --csv), or the end of the data. */
+static const char *record_end(const run_inputs *in, const char *p,
+                              const char *end) {
+  const char *d = in->opt.delim;
+  size_t dn = in->opt.delim_len;
+  int quoted = 0;
+  for (; p + dn <= end; p++) {
+    if (in->opt.csv && *p == '"') quoted = !quoted;
+    else if (!quoted && *p == d[0] && memcmp(p, d, dn) == 0) return p;
+  }
+  return end;
+}
+
+/* The records of the data: a last one without a separator counts; a
+ * separator at the end makes no empty record after it. */
+static int split_records(const run_inputs *in, const run_buf *b,
+                         strvec *sv) {
+  const char *p = b->data, *end = b->data + b->len;
+  while (p < end) {
+    const char *e = record_end(in, p, end);
+    size_t n = (size_t)(e - p);
+    if (in->opt.csv && n > 0 && p[n - 1] == '\r') n--; /* CRLF rows */
+    if (strvec_push(sv, strndup(p, n)) != 0) return -1;
+    p = e == end ? end : e + in->opt.delim_len;
+  }
+  return 0;
 }
 
 int run_inputs_add_file(run_inputs *in, const char *path, int linked,
                         run_err err) {
+#ifdef RUN_INPUT_FILES_ARE_DEV_NULL /* the fuzz build: a fuzzed path could
+                                       be a FIFO or /dev/zero */
+  path = "/dev/null";
+#endif
   int is_stdin = strcmp(path, "-") == 0;
   FILE *f = is_stdin ? stdin : fopen(path, "r");
   if (f == NULL)
     return run_fail(err, "cannot read input file '%s': %s", path,
                     strerror(errno));
+  if (in->opt.delim_len == 0) /* a caller that set no options: lines */
+    in->opt.delim[0] = '\n', in->opt.delim_len = 1;
+  run_buf data = {0};
   strvec sv = {0};
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t len;
   int rc = 0;
-  while ((len = getline(&line, &cap, f)) >= 0) {
-    if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
-    if (strvec_push(&sv, strndup(line, (size_t)len)) != 0) {
-      rc = run_fail(err, "out of memory");
-      break;
-    }
-  }
+  if (read_all(f, &data) != 0 || split_records(in, &data, &sv) != 0)
+    rc = run_fail(err, "out of memory");
   if (rc == 0 && ferror(f))
     rc = run_fail(err, "cannot read input file '%s': %s",
                   is_stdin ? "stdin" : path, strerror(errno));
-  free(line);
+  run_buf_free(&data);
   if (!is_stdin) fclose(f);
-  if (rc == 0) rc = add_source(in, NULL, sv.v, sv.n, linked, err);
-  if (rc != 0) strvec_free(&sv);
-  return rc;
+  if (rc != 0) {
+    strvec_free(&sv);
+    return rc;
+  }
+  return add_records(in, &sv, linked, err);
 }
 
 /* ------------------------------------------------------------ --grid */
@@ -350,7 +680,8 @@ static int grid_count(const run_inputs *in, const char *name,
   }
   size_t jobs = *total; /* every axis has a value: no division by 0 */
   for (size_t s = 0; s < in->nsrc; s++) {
-    size_t n = in->src[s].name ? in->src[s].n : 1; /* grid axes only */
+    /* named sources (axes, --header columns); an empty one counts 1 */
+    size_t n = in->src[s].name && in->src[s].n ? in->src[s].n : 1;
     if (n > MAX_JOBS / jobs)
       return run_fail(err, "--grid %s: too many jobs with the axes before "
                       "it (more than %zu)", name, MAX_JOBS);
@@ -400,7 +731,7 @@ int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err) {
   if (rc == 0) rc = grid_count(in, name, &items, &total, err);
   if (rc == 0) rc = grid_values(&sv, &items, total, err);
   strvec_free(&items);
-  if (rc == 0) rc = add_source(in, name, sv.v, sv.n, 0, err);
+  if (rc == 0) rc = add_source(in, name, sv.v, sv.n, 0, NULL, err);
   if (rc != 0) {
     strvec_free(&sv);
     free(name);
@@ -410,7 +741,32 @@ int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err) {
 
 /* ------------------------------------------------------------ jobs */
 
+/* An empty source beside sources with values counts as one empty value
+ * (GNU parallel: `::: a b :::: empty` runs `a ''` and `b ''`). */
+static int fill_empty(run_inputs *in, run_err err) {
+  for (size_t s = 0; s < in->nsrc; s++) {
+    run_source *src = &in->src[s];
+    if (src->n > 0) continue;
+    char **v = realloc(src->values, sizeof *v);
+    if (v == NULL || (v[0] = strdup("")) == NULL) {
+      if (v) src->values = v;
+      return run_fail(err, "out of memory");
+    }
+    src->values = v;
+    src->n = 1;
+  }
+  return 0;
+}
+
 int run_inputs_finish(run_inputs *in, run_err err) {
+  free(in->first);
+  in->first = NULL;
+  in->per_job = 0;
+  in->ntuples = in->njobs = 0;
+  size_t values = 0;
+  for (size_t s = 0; s < in->nsrc; s++) values += in->src[s].n;
+  if (values == 0) return 0; /* nothing to run (`echo :::`, empty stdin) */
+  if (fill_empty(in, err) != 0) return -1;
   size_t stride = 1;
   for (size_t end = in->nsrc; end > 0;) { /* groups, last (fastest) first */
     size_t head = end - 1, len = in->src[head].n;
@@ -422,21 +778,63 @@ int run_inputs_finish(run_inputs *in, run_err err) {
       in->src[s].stride = stride;
       in->src[s].len = len;
     }
-    if (len == 0) { /* an empty file or stdin: no jobs, as GNU parallel */
-      in->njobs = 0;
-      return 0;
-    }
     if (stride > MAX_JOBS / len)
       return run_fail(err, "too many jobs (more than %zu)", MAX_JOBS);
     stride *= len;
     end = head;
   }
-  in->njobs = stride;
+  in->ntuples = in->njobs = stride;
   return 0;
 }
 
+void run_inputs_tuples(const run_inputs *in, size_t job, size_t *first,
+                       size_t *count) {
+  if (in->first) {
+    *first = in->first[job];
+    *count = in->first[job + 1] - *first;
+  } else if (in->per_job > 1) {
+    *first = job * in->per_job;
+    *count = in->ntuples - *first < in->per_job ? in->ntuples - *first
+                                                : in->per_job;
+  } else {
+    *first = job;
+    *count = 1;
+  }
+}
+
+size_t run_inputs_pick_tuple(const run_inputs *in, size_t t, size_t s) {
+  return (t / in->src[s].stride) % in->src[s].len;
+}
+
 size_t run_inputs_pick(const run_inputs *in, size_t job, size_t s) {
-  return (job / in->src[s].stride) % in->src[s].len;
+  size_t first, count;
+  run_inputs_tuples(in, job, &first, &count);
+  return run_inputs_pick_tuple(in, first, s);
+}
+
+int run_inputs_value(const run_inputs *in, size_t job, size_t s,
+                     run_buf *b) {
+  size_t first, count;
+  run_inputs_tuples(in, job, &first, &count);
+  int rc = run_buf_add(b, "", 0);
+  for (size_t t = first; rc == 0 && t < first + count; t++)
+    rc = (t > first && run_buf_add(b, " ", 1)) ||
+         run_buf_str(b, in->src[s].values[run_inputs_pick_tuple(in, t, s)]);
+  return rc ? -1 : 0;
+}
+
+int run_inputs_tag(const run_inputs *in, size_t job, run_buf *b) {
+  size_t first, count;
+  int rc = run_buf_add(b, "", 0), any = 0;
+  run_inputs_tuples(in, job, &first, &count);
+  for (size_t t = first; rc == 0 && t < first + count; t++)
+    for (size_t s = 0; rc == 0 && s < in->nsrc; s++) {
+      size_t i = run_inputs_pick_tuple(in, t, s);
+      if (in->src[s].absent && in->src[s].absent[i]) continue;
+      rc = (any++ && run_buf_add(b, " ", 1)) ||
+           run_buf_str(b, in->src[s].values[i]);
+    }
+  return rc ? -1 : 0;
 }
 
 const char *run_inputs_name(const run_inputs *in, size_t s, char *tmp,
@@ -451,8 +849,11 @@ void run_inputs_free(run_inputs *in) {
     for (size_t i = 0; i < in->src[s].n; i++) free(in->src[s].values[i]);
     free(in->src[s].values);
     free(in->src[s].name);
+    free(in->src[s].absent);
   }
   free(in->src);
+  free(in->first);
   in->src = NULL;
+  in->first = NULL;
   in->nsrc = 0;
 }

@@ -3,11 +3,18 @@
  * The job is started with posix_spawn (vfork-like: the parc process, its
  * threads and its memory are never copied) in a process group of its own,
  * with /dev/null as stdin and pipes as stdout and stderr, default signal
- * dispositions and an empty signal mask.
+ * dispositions and an empty signal mask. With -u (ungroup) it gets parc's
+ * own stdout and stderr instead. With --pipe its stdin is a pipe that this
+ * lane feeds the job's chunk through, non-blocking from the same poll loop:
+ * a job that does not read its stdin cannot hold the lane up (the pipe is
+ * closed once the job's leader exits), a job that closes it early just
+ * gets less (EPIPE; SIGPIPE is ignored in parc), and nothing is left on
+ * disk whatever happens to parc.
  *
  * Then one poll loop watches everything that can happen: output on either
- * pipe, the job's exit (a pidfd), the job's timeout, a stop request (the
- * interrupt, --halt now) and a kill request (a second interrupt). Stopping
+ * pipe, room in the stdin pipe, the job's exit (a pidfd), the job's
+ * timeout, a stop request (the interrupt, --halt now), a stop of this job
+ * alone (--memfree) and a kill request (a second interrupt). Stopping
  * is TERM to the whole process group, a grace period, then KILL. Once the
  * job's leader has exited, what is left in the pipes is read without
  * waiting: a background grandchild that keeps a pipe open cannot hold the
@@ -62,6 +69,8 @@ typedef struct job_io {
   const run_exec *x;
   run_result *r;
   int fd[2];       /* read ends of stdout, stderr; -1 once at EOF */
+  int in_fd;       /* --pipe: write end of the job's stdin; -1: done */
+  size_t in_off;   /* bytes of x->in_data written so far */
 } job_io;
 
 /* Passes the whole lines at the start of b to the line callback. */
@@ -97,9 +106,26 @@ static int drain(job_io *io, int which) {
       if (io->x->line_fn) emit_lines(io, which, b, 1);
       return -1;
     }
+    if (which == 0) io->r->received += (size_t)n;
     if (run_buf_add(b, chunk, (size_t)n) != 0) continue; /* drop on ENOMEM */
     if (io->x->line_fn) emit_lines(io, which, b, 0);
   }
+}
+
+/* --pipe: writes what the stdin pipe takes now; closes it when all is
+ * written or the job will take no more (EPIPE: it closed its stdin). */
+static void feed(job_io *io) {
+  const run_exec *x = io->x;
+  while (io->in_fd >= 0 && io->in_off < x->in_len) {
+    ssize_t n = write(io->in_fd, x->in_data + io->in_off,
+                      x->in_len - io->in_off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) break;
+    io->in_off += (size_t)n;
+  }
+  if (io->in_fd >= 0) close(io->in_fd);
+  io->in_fd = -1;
 }
 
 static void not_started(job_io *io, int err) {
@@ -131,7 +157,19 @@ static int keep_inherited(posix_spawn_file_actions_t *fa, int close_fds) {
   return rc;
 }
 
-static int spawn(const run_exec *x, int out_w, int err_w, pid_t *pid) {
+/* The job's stdin (in_r: the read end of its --pipe pipe, or -1 for
+ * /dev/null), stdout and stderr (-1: parc's own, with -u). */
+static int std_fds(posix_spawn_file_actions_t *fa, int in_r, int out_w,
+                   int err_w) {
+  int rc = in_r >= 0 ? posix_spawn_file_actions_adddup2(fa, in_r, 0)
+                     : posix_spawn_file_actions_addopen(fa, 0, "/dev/null",
+                                                        O_RDONLY, 0);
+  if (rc == 0 && out_w >= 0) rc = posix_spawn_file_actions_adddup2(fa, out_w, 1);
+  if (rc == 0 && err_w >= 0) rc = posix_spawn_file_actions_adddup2(fa, err_w, 2);
+  return rc;
+}
+
+static int spawn(const run_exec *x, const int std[3], pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, dfl;
@@ -146,11 +184,10 @@ static int spawn(const run_exec *x, int out_w, int err_w, pid_t *pid) {
     posix_spawn_file_actions_destroy(&fa);
     return rc;
   }
-  if (!(rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) &&
-      !(rc = posix_spawn_file_actions_adddup2(&fa, out_w, 1)) &&
-      !(rc = posix_spawn_file_actions_adddup2(&fa, err_w, 2)) &&
+  if (!(rc = std_fds(&fa, std[0], std[1], std[2])) &&
       !(rc = close_above_2(&fa, x->close_fds)) &&
       !(rc = keep_inherited(&fa, x->close_fds)) &&
+      !(rc = x->wd ? posix_spawn_file_actions_addchdir_np(&fa, x->wd) : 0) &&
       !(rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
                                                POSIX_SPAWN_SETSIGMASK |
                                                POSIX_SPAWN_SETSIGDEF)) &&
@@ -204,22 +241,32 @@ static int leader_exited(const job_watch *w, short pidfd_revents) {
 /* Runs the loop until the leader has exited; reaps it, returns its status. */
 static int watch(job_io *io, job_watch *w) {
   const run_exec *x = io->x;
+  /* 0..2 are never a job stop eventfd (a run_exec that leaves the field
+   * 0 means none) */
+  int job_stop = x->job_stop_fd > 2 ? x->job_stop_fd : -1;
   for (;;) {
-    struct pollfd p[5];
+    struct pollfd p[7];
     int n = 0, ipipe[2] = {-1, -1}, ipid = -1, istop = -1, ikill = -1;
+    int iin = -1, ijob = -1;
     for (int i = 0; i < 2; i++)
       if (io->fd[i] >= 0) ipipe[i] = n, p[n++] = (struct pollfd){io->fd[i], POLLIN, 0};
+    if (io->in_fd >= 0) iin = n, p[n++] = (struct pollfd){io->in_fd, POLLOUT, 0};
     if (w->pidfd >= 0) ipid = n, p[n++] = (struct pollfd){w->pidfd, POLLIN, 0};
     if (!w->termed) istop = n, p[n++] = (struct pollfd){x->sig->stop_fd, POLLIN, 0};
+    if (!w->termed && job_stop >= 0)
+      ijob = n, p[n++] = (struct pollfd){job_stop, POLLIN, 0};
     if (!w->killed) ikill = n, p[n++] = (struct pollfd){x->sig->kill_fd, POLLIN, 0};
     if (poll(p, (nfds_t)n, poll_timeout_ms(w)) < 0) /* EINTR */
       for (int i = 0; i < n; i++) p[i].revents = 0;
     for (int i = 0; i < 2; i++)
       if (ipipe[i] >= 0 && p[ipipe[i]].revents) drain(io, i);
+    if (iin >= 0 && p[iin].revents) feed(io);
     if (istop >= 0 && p[istop].revents) {
       io->r->stopped = 1;
       send_term(w, x->grace);
     }
+    if (ijob >= 0 && p[ijob].revents) /* a failure of the job: run.c says */
+      send_term(w, x->grace);
     if (ikill >= 0 && p[ikill].revents) {
       io->r->stopped = 1;
       send_kill(w);
@@ -232,6 +279,8 @@ static int watch(job_io *io, job_watch *w) {
     if (w->termed && !w->killed && now >= w->kill_at) send_kill(w);
     if (leader_exited(w, ipid >= 0 ? p[ipid].revents : 0)) {
       int status = 0;
+      if (io->in_fd >= 0) close(io->in_fd); /* what it did not read */
+      io->in_fd = -1;
       if (w->termed) killpg(w->pid, SIGKILL); /* stragglers of the job */
       while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
       }
@@ -240,35 +289,58 @@ static int watch(job_io *io, job_watch *w) {
   }
 }
 
+/* The pipes of a job: std[0] the read end of its stdin (--pipe), std[1]
+ * and std[2] the write ends of its stdout and stderr; -1 where it has
+ * none (/dev/null; parc's own with -u). The ends parc keeps go into io.
+ * 0, or an errno. */
+static int open_pipes(job_io *io, int std[3]) {
+  const run_exec *x = io->x;
+  int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+  int want[3] = {x->in_data != NULL, !x->ungroup, !x->ungroup};
+  for (int i = 0; i < 3; i++)
+    if (want[i] && pipe2(p[i], O_CLOEXEC) != 0) {
+      int e = errno;
+      for (int k = 0; k < i; k++) close(p[k][0]), close(p[k][1]);
+      return e;
+    }
+  std[0] = p[0][0];
+  io->in_fd = p[0][1];
+  for (int i = 0; i < 2; i++) {
+    std[i + 1] = p[i + 1][1];
+    io->fd[i] = p[i + 1][0];
+  }
+  if (io->in_fd >= 0) /* written from the poll loop */
+    fcntl(io->in_fd, F_SETFL, fcntl(io->in_fd, F_GETFL) | O_NONBLOCK);
+  for (int i = 0; i < 2; i++)
+    if (io->fd[i] >= 0)
+      fcntl(io->fd[i], F_SETFL, fcntl(io->fd[i], F_GETFL) | O_NONBLOCK);
+  return 0;
+}
+
 void run_job_exec(const run_exec *x, run_result *r) {
-  job_io io = {x, r, {-1, -1}};
-  int out[2], err[2];
+  job_io io = {x, r, {-1, -1}, -1, 0};
+  int std[3] = {-1, -1, -1};
   double t0 = mono_now();
   r->start = run_wall_now();
   r->exit_code = r->signal = 0;
-  if (pipe2(out, O_CLOEXEC) != 0) {
-    not_started(&io, errno);
-    return;
-  }
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    not_started(&io, errno);
-    close(out[0]);
-    close(out[1]);
+  r->received = 0;
+  r->sent = x->in_data ? x->in_len : 0; /* GNU's Send: the chunk's size */
+  int rc = open_pipes(&io, std);
+  if (rc != 0) {
+    not_started(&io, rc);
+    r->runtime = mono_now() - t0;
     return;
   }
   pid_t pid;
-  int rc = spawn(x, out[1], err[1], &pid);
-  close(out[1]);
-  close(err[1]);
-  io.fd[0] = out[0];
-  io.fd[1] = err[0];
-  for (int i = 0; i < 2; i++)
-    fcntl(io.fd[i], F_SETFL, fcntl(io.fd[i], F_GETFL) | O_NONBLOCK);
+  rc = spawn(x, std, &pid);
+  for (int i = 0; i < 3; i++)
+    if (std[i] >= 0) close(std[i]);
   if (rc != 0) {
     not_started(&io, rc);
   } else {
     job_watch w = {pid, (int)syscall(SYS_pidfd_open, pid, 0), 0, 0,
                    x->timeout > 0 ? t0 + x->timeout : 0, 0};
+    feed(&io); /* what fits now; the rest as the job reads */
     int status = watch(&io, &w);
     if (w.pidfd >= 0) close(w.pidfd);
     for (int i = 0; i < 2; i++)
@@ -280,6 +352,7 @@ void run_job_exec(const run_exec *x, run_result *r) {
       r->exit_code = WEXITSTATUS(status);
     }
   }
+  if (io.in_fd >= 0) close(io.in_fd);
   for (int i = 0; i < 2; i++)
     if (io.fd[i] >= 0) {
       if (x->line_fn) emit_lines(&io, i, i ? &r->err : &r->out, 1);

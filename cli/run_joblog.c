@@ -4,18 +4,26 @@
  * and stale sets) and the lock (lock_fd); run_record.c owns the table and
  * calls in here from the records' open, add and close (run_record.h).
  *
- * The job log is GNU parallel's: one TAB-separated line per finished job,
- * appended with a single write(2), and the commit record of the job: it is
- * written only after the job's output files and row (run_record.c). So:
+ * The job log is GNU parallel's: a header line, then one TAB-separated line
+ * per finished job, appended with a single write(2), and the commit record
+ * of the job: it is written only after the job's output files and row
+ * (run_record.c), and, as GNU parallel does, right after the job's output
+ * is printed (so in input order with -k): run_records_add keeps the line,
+ * run_records_commit writes it. So:
  *   - a line in the log is never partial once the log is open: a partial
  *     last line (a crash in that write) is cut off first, and a short
  *     write (disk full) is cut off at once;
  *   - resume keys on a 64-bit FNV-1a hash of the Command field, not on the
- *     job number, so a grown grid resumes;
+ *     job number, so a grown grid resumes; or, with --resume-by seq, on
+ *     the Seq field as GNU parallel does;
  *   - the log is only rewritten whole (FILE.tmp renamed over FILE), to drop
  *     the lines of logged jobs that run again (run_records_repair), so that
  *     every job ends with one line. A leftover FILE.tmp is removed at start.
- * A log that is not a regular file (/dev/null, a pipe) is only appended to.
+ * As GNU parallel: a log is cut to its header when a run starts, unless it
+ * resumes (--resume, --resume-failed, --retry-failed: appended to, the
+ * header only if it is empty); `--joblog +FILE` is appended to and never
+ * gets a header; `--joblog -` is stdout, header first. A log that is not a
+ * regular file (/dev/null, a pipe, stdout) is only appended to.
  *
  * The lock: a run that writes holds flock(2) on its job log and on its
  * results directory (no lock file). The descriptors are close-on-exec in
@@ -75,14 +83,14 @@ static int hset_has(const hset *s, uint64_t h) {
 
 /* ------------------------------------------------------------ lines */
 
-/* The Command field: a line of its own, so newlines and TABs are escaped. */
+/* The Command field, as GNU parallel writes it: the rest of the line, with
+ * each newline written as a NUL byte (it is the line's end); a TAB stays. */
 static int escape_command(run_buf *b, const char *line) {
-  int rc = 0;
-  for (const char *p = line; *p && rc == 0; p++)
-    rc = *p == '\n'   ? run_buf_str(b, "\\n")
-         : *p == '\t' ? run_buf_str(b, "\\t")
-                      : run_buf_add(b, p, 1);
-  return rc || run_buf_add(b, "", 0);
+  size_t start = b->len;
+  int rc = run_buf_str(b, line);
+  for (size_t i = start; rc == 0 && i < b->len; i++)
+    if (b->data[i] == '\n') b->data[i] = '\0';
+  return rc;
 }
 
 /* The resume key of a command line; 0 when out of memory. */
@@ -94,10 +102,19 @@ static uint64_t command_hash(const char *line) {
   return h;
 }
 
-/* A job line of the log, s[0..n) without its newline: the hash of its
- * Command and whether it succeeded. 0, or -1 for the header and anything
- * that is not a job's line. */
-static int joblog_line(const char *s, size_t n, uint64_t *h, int *ok) {
+/* What a job line of the log says. */
+typedef struct log_line {
+  uint64_t seq;      /* Seq */
+  uint64_t key;      /* its resume key: Seq, or the hash of its Command */
+  int ok;            /* Exitval and Signal 0 */
+  const char *cmd;   /* Command, cmd_len bytes (newlines as NULs) */
+  size_t cmd_len;
+} log_line;
+
+/* A job line of the log, s[0..n) without its newline. 0, or -1 for the
+ * header and anything that is not a job's line. */
+static int joblog_line(const run_records *r, const char *s, size_t n,
+                       log_line *l) {
   const char *f[8];
   size_t k = 0;
   for (size_t i = 0; i < n && k < 8; i++)
@@ -106,9 +123,12 @@ static int joblog_line(const char *s, size_t n, uint64_t *h, int *ok) {
   const char *cmd = memchr(f[7], '\t', n - (size_t)(f[7] - s));
   if (cmd == NULL) return -1;
   cmd++;
-  *h = run_fnv1a(cmd, n - (size_t)(cmd - s));
-  *ok = atoi(f[6]) == 0 && atoi(f[7]) == 0;
-  return 0;
+  l->seq = strtoull(f[0], NULL, 10);
+  l->cmd = cmd;
+  l->cmd_len = n - (size_t)(cmd - s);
+  l->key = r->by_seq ? l->seq : run_fnv1a(cmd, l->cmd_len);
+  l->ok = atoi(f[6]) == 0 && atoi(f[7]) == 0;
+  return l->key == 0 ? -1 : 0; /* Seq 0: no job of GNU's or parc's */
 }
 
 int run_joblog_read(run_records *r, int ok_only, run_err err) {
@@ -123,11 +143,10 @@ int run_joblog_read(run_records *r, int ok_only, run_err err) {
   for (size_t at = 0; rc == 0 && at < b.len;) {
     const char *nl = memchr(b.data + at, '\n', b.len - at);
     if (nl == NULL) break; /* a partial last line: not done */
-    uint64_t h;
-    int ok;
+    log_line l;
     size_t n = (size_t)(nl - b.data) - at;
-    if (joblog_line(b.data + at, n, &h, &ok) == 0 && (ok || !ok_only) &&
-        hset_add(&r->done, h) != 0)
+    if (joblog_line(r, b.data + at, n, &l) == 0 && (l.ok || !ok_only) &&
+        hset_add(&r->done, l.key) != 0)
       rc = run_fail(err, "out of memory");
     at += n + 1;
   }
@@ -135,8 +154,10 @@ int run_joblog_read(run_records *r, int ok_only, run_err err) {
   return rc;
 }
 
-int run_joblog_done(const run_records *r, const char *line, uint64_t *key) {
-  if ((*key = command_hash(line)) == 0) return -1;
+int run_joblog_done(const run_records *r, size_t job, const char *line,
+                    uint64_t *key) {
+  *key = r->by_seq ? (uint64_t)job + 1 : command_hash(line);
+  if (*key == 0) return -1;
   return hset_has(&r->done, *key);
 }
 
@@ -144,31 +165,127 @@ int run_joblog_redo(run_records *r, uint64_t key) {
   return hset_add(&r->stale, key);
 }
 
+/* ------------------------------------------------------------ pending */
+
+/* The lines of jobs added but not committed yet (-k: waiting for their
+ * output's turn), by job: open addressing, keys job + 1. */
+static int pend_put(run_records *r, size_t job, char *line) {
+  if (2 * (r->pend_n + 1) > r->pend_cap) {
+    size_t cap = r->pend_cap ? 2 * r->pend_cap : 64;
+    size_t *key = calloc(cap, sizeof *key);
+    char **val = calloc(cap, sizeof *val);
+    if (key == NULL || val == NULL) {
+      free(key);
+      free(val);
+      return -1;
+    }
+    for (size_t i = 0; i < r->pend_cap; i++) {
+      if (r->pend_key[i] == 0) continue;
+      size_t k = (r->pend_key[i] - 1) % cap;
+      while (key[k]) k = (k + 1) % cap;
+      key[k] = r->pend_key[i];
+      val[k] = r->pend_line[i];
+    }
+    free(r->pend_key);
+    free(r->pend_line);
+    r->pend_key = key;
+    r->pend_line = val;
+    r->pend_cap = cap;
+  }
+  size_t k = job % r->pend_cap;
+  while (r->pend_key[k]) k = (k + 1) % r->pend_cap;
+  r->pend_key[k] = job + 1;
+  r->pend_line[k] = line;
+  r->pend_n++;
+  return 0;
+}
+
+/* Takes job's line out (NULL: none). The entries after it in its run move
+ * back into the hole when their probe path crosses it. */
+static char *pend_take(run_records *r, size_t job) {
+  size_t cap = r->pend_cap, k = cap ? job % cap : 0;
+  if (cap == 0) return NULL;
+  while (r->pend_key[k] && r->pend_key[k] != job + 1) k = (k + 1) % cap;
+  if (r->pend_key[k] == 0) return NULL;
+  char *line = r->pend_line[k];
+  r->pend_key[k] = 0;
+  r->pend_n--;
+  for (size_t i = (k + 1) % cap; r->pend_key[i]; i = (i + 1) % cap) {
+    size_t home = (r->pend_key[i] - 1) % cap;
+    if ((i + cap - home) % cap < (i + cap - k) % cap) continue;
+    r->pend_key[k] = r->pend_key[i];
+    r->pend_line[k] = r->pend_line[i];
+    r->pend_key[i] = 0;
+    k = i;
+  }
+  return line;
+}
+
+/* ------------------------------------------------------------ lines out */
+
+/* Exitval and Signal as GNU parallel writes them: a job killed by a signal
+ * exited 0 with that signal; one that parc killed (--timeout, --halt now,
+ * --memfree) is -1 unless it exited non-zero itself on the TERM. */
+static void gnu_status(const run_result *res, int *exitval, int *sig) {
+  *sig = res->signal;
+  if (res->timed_out || res->stopped)
+    *exitval = res->signal == 0 && res->exit_code > 0 ? res->exit_code : -1;
+  else
+    *exitval = res->signal ? 0 : res->exit_code;
+}
+
+/* Appends b to the log with one write. A short write (disk full) must not
+ * glue lines: what was written of it is cut off. */
+static int log_write(run_records *r, const run_buf *b) {
+  if (r->joblog_stdout) /* after the job's output, through the same stdio */
+    return fwrite(b->data, 1, b->len, stdout) == b->len && fflush(stdout) == 0
+               ? 0 : -1;
+  struct stat st;
+  if (fstat(r->joblog_fd, &st) != 0) return -1;
+  if (run_write_all(r->joblog_fd, b->data, b->len) == 0) return 0;
+  int e = errno;
+  if (r->joblog_regular && ftruncate(r->joblog_fd, st.st_size) != 0) {
+    /* then the next start cuts the partial line off */
+  }
+  errno = e;
+  return -1;
+}
+
+static int log_on(const run_records *r) {
+  return r->joblog_fd >= 0 || r->joblog_stdout;
+}
+
 int run_joblog_add(run_records *r, size_t job, const char *line,
                    const run_result *res) {
-  if (r->joblog_fd < 0) return 0;
+  if (!log_on(r)) return 0;
   run_buf b = {0};
   char head[160 + RUN_HOST_MAX];
-  if (r->joblog_new)
-    run_buf_str(&b, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\t"
-                    "Exitval\tSignal\tCommand\n");
+  int exitval, sig;
+  gnu_status(res, &exitval, &sig);
+  /* Receive: the bytes of its stdout, as GNU parallel (under mpirun, what
+   * came back of it) */
+  size_t received = res->received ? res->received : res->out.len;
   /* Host: ':' (here), as GNU parallel; "hostname:rank" under mpirun. */
-  snprintf(head, sizeof head, "%zu\t%s\t%.3f\t%10.3f\t0\t0\t%d\t%d\t",
+  snprintf(head, sizeof head, "%zu\t%s\t%.3f\t%10.3f\t%zu\t%zu\t%d\t%d\t",
            job + 1, res->host[0] ? res->host : ":", res->start, res->runtime,
-           res->exit_code, res->signal);
-  struct stat st;
-  int rc = fstat(r->joblog_fd, &st) || run_buf_str(&b, head) ||
-           escape_command(&b, line) || run_buf_add(&b, "\n", 1);
-  if (rc == 0 && run_write_all(r->joblog_fd, b.data, b.len) != 0) {
-    int e = errno; /* a short write (disk full) must not glue lines */
-    if (ftruncate(r->joblog_fd, st.st_size) != 0) {
-      /* then the next start cuts the partial line off */
-    }
-    errno = e;
-    rc = -1;
-  }
-  if (rc == 0) r->joblog_new = 0;
+           res->sent, received, exitval, sig);
+  /* kept as a C string: its newlines become NULs as it is written */
+  int rc = run_buf_str(&b, head) || run_buf_str(&b, line);
+  char *old = pend_take(r, job); /* a job is added once; this is defensive */
+  free(old);
+  if (rc == 0 && pend_put(r, job, b.data) == 0) return 0;
   run_buf_free(&b);
+  return errno = ENOMEM, -1;
+}
+
+int run_joblog_commit(run_records *r, size_t job) {
+  char *line = pend_take(r, job);
+  if (line == NULL) return 0;
+  run_buf b = {0};
+  int rc = escape_command(&b, line) || run_buf_add(&b, "\n", 1) ||
+           log_write(r, &b);
+  run_buf_free(&b);
+  free(line);
   return rc;
 }
 
@@ -197,20 +314,37 @@ static int joblog_tmp(const run_records *r, char *path, size_t n) {
   return snprintf(path, n, "%s.tmp", r->joblog) < (int)n ? 0 : -1;
 }
 
-int run_joblog_open(run_records *r, run_err err) {
+static const char HEADER[] =
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\t"
+    "Command\n";
+
+int run_joblog_open(run_records *r, int resume, run_err err) {
+  if (r->joblog_stdout) {
+    run_buf h = {(char *)HEADER, sizeof HEADER - 1, sizeof HEADER};
+    return log_write(r, &h) == 0 ? 0 : run_fail(err, "cannot write the job "
+                                                "log to stdout: %s",
+                                                strerror(errno));
+  }
   if (r->joblog == NULL) return 0;
   char tmp[4096];
   if (joblog_tmp(r, tmp, sizeof tmp) == 0 && unlink(tmp) != 0 &&
       errno != ENOENT)
     return run_fail(err, "cannot remove '%s': %s", tmp, strerror(errno));
-  r->joblog_fd = open(r->joblog, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
+  int cut = !resume && !r->joblog_append; /* a new run: a new log */
+  r->joblog_fd = open(r->joblog, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+                                     (cut ? O_TRUNC : 0),
                       0644); /* read too: joblog_trim */
   off_t size = r->joblog_fd < 0 ? -1
                                  : joblog_trim(r->joblog_fd, &r->joblog_regular);
   if (size < 0)
     return run_fail(err, "cannot open job log '%s': %s", r->joblog,
                     strerror(errno));
-  r->joblog_new = size == 0;
+  if ((size == 0 || (cut && !r->joblog_regular)) && !r->joblog_append) {
+    run_buf h = {(char *)HEADER, sizeof HEADER - 1, sizeof HEADER};
+    if (log_write(r, &h) != 0)
+      return run_fail(err, "cannot write job log '%s': %s", r->joblog,
+                      strerror(errno));
+  }
   return 0;
 }
 
@@ -221,9 +355,8 @@ static int joblog_filtered(const run_records *r, const char *tmp, int *lock) {
   for (size_t at = 0; rc == 0 && at < in.len;) {
     const char *nl = memchr(in.data + at, '\n', in.len - at);
     size_t n = nl ? (size_t)(nl - in.data) - at : in.len - at;
-    uint64_t h;
-    int ok;
-    if (joblog_line(in.data + at, n, &h, &ok) != 0 || !hset_has(&r->stale, h))
+    log_line l;
+    if (joblog_line(r, in.data + at, n, &l) != 0 || !hset_has(&r->stale, l.key))
       rc = run_buf_add(&out, in.data + at, n + (nl != NULL));
     at += n + 1;
   }
@@ -256,7 +389,6 @@ int run_records_repair(run_records *r, run_err err) {
   }
   close(r->joblog_fd);
   r->joblog_fd = fd;
-  r->joblog_new = lseek(fd, 0, SEEK_END) == 0;
   if (r->lock_fd[0] >= 0) close(r->lock_fd[0]);
   r->lock_fd[0] = lock;
   return 0;
@@ -351,10 +483,103 @@ size_t run_records_lock_fds(const run_records *r, int fds[2]) {
 }
 
 void run_joblog_close(run_records *r) {
+  /* Lines still pending are of jobs whose output was never printed: not
+   * committed, they run again on resume. */
+  for (size_t i = 0; i < r->pend_cap; i++)
+    if (r->pend_key[i]) free(r->pend_line[i]);
+  free(r->pend_key);
+  free(r->pend_line);
   if (r->joblog_fd >= 0) close(r->joblog_fd);
   r->joblog_fd = -1;
   unlock_all(r);
   free(r->done.v);
   free(r->stale.v);
   free(r->joblog);
+}
+
+/* ------------------------------------------------------------ --retry-failed */
+
+/* The commands of the log by Seq (seq - 1): a failed job's Command (its
+ * NULs newlines again; the last line of a Seq stands), "true" for one that
+ * succeeded (skipped: the resume's done set), "" for a Seq the log lacks (GNU
+ * parallel runs that empty command). */
+typedef struct retry_cmds {
+  char **v;
+  size_t n;
+} retry_cmds;
+
+static int retry_set(retry_cmds *c, const log_line *l) {
+  if (l->seq > ((size_t)1 << 32)) return 0; /* not a Seq parc could run */
+  size_t i = (size_t)l->seq - 1;
+  if (i >= c->n) {
+    char **v = realloc(c->v, (i + 1) * sizeof *v);
+    if (v == NULL) return -1;
+    c->v = v;
+    for (size_t k = c->n; k <= i; k++) c->v[k] = NULL;
+    c->n = i + 1;
+  }
+  char *cmd = l->ok ? strdup("true") : strndup(l->cmd, l->cmd_len);
+  if (cmd == NULL) return -1;
+  for (char *p = cmd; p < cmd + (l->ok ? 0 : l->cmd_len); p++)
+    if (*p == '\0') *p = '\n';
+  free(c->v[i]);
+  c->v[i] = cmd;
+  return 0;
+}
+
+static int retry_read(const char *path, retry_cmds *c, run_err err) {
+  run_buf b = {0};
+  run_records probe = {0}; /* joblog_line's keys: by Seq */
+  probe.by_seq = 1;
+  int rc = run_slurp(path, &b);
+  if (rc != 0) {
+    run_buf_free(&b);
+    return rc > 0 ? 1 : run_fail(err, "cannot read job log '%s': %s", path,
+                                 strerror(errno));
+  }
+  for (size_t at = 0; rc == 0 && at < b.len;) {
+    const char *nl = memchr(b.data + at, '\n', b.len - at);
+    if (nl == NULL) break; /* a partial last line: cut off at open */
+    size_t n = (size_t)(nl - b.data) - at;
+    log_line l;
+    if (joblog_line(&probe, b.data + at, n, &l) == 0 && retry_set(c, &l) != 0)
+      rc = run_fail(err, "out of memory");
+    at += n + 1;
+  }
+  for (size_t i = 0; rc == 0 && i < c->n; i++)
+    if (c->v[i] == NULL && (c->v[i] = strdup("")) == NULL)
+      rc = run_fail(err, "out of memory");
+  run_buf_free(&b);
+  return rc;
+}
+
+int run_joblog_retry(run_opts *o, run_inputs *in, run_template **tmpl,
+                     run_err err) {
+  const char *path = o->joblog;
+  if (path == NULL || strcmp(path, "-") == 0) return 0;
+  if (path[0] == '+') path++;
+  retry_cmds c = {0};
+  int rc = retry_read(path, &c, err);
+  if (rc == 0) {
+    run_inputs_free(in);
+    in->njobs = 0;
+    run_template_free(*tmpl);
+    *tmpl = NULL;
+    if (c.n > 0) {
+      rc = run_inputs_add_list(in, c.v, c.n, 0, err);
+    } else if ((in->src = calloc(1, sizeof *in->src)) != NULL) {
+      in->nsrc = 1; /* one empty source: no job */
+    } else {
+      rc = run_fail(err, "out of memory");
+    }
+    run_template_opts plain = {0};
+    if (rc == 0) rc = run_inputs_finish(in, err);
+    if (rc == 0) rc = run_template_parse(tmpl, NULL, 0, &plain, in, err);
+    /* the log's succeeded jobs are done: --resume-failed by Seq */
+    o->resume_failed = 1;
+    o->resume_by = RESUME_BY_SEQ;
+  }
+  for (size_t i = 0; i < c.n; i++) free(c.v[i]);
+  free(c.v);
+  return rc < 0 ? -1 : 0;
 }

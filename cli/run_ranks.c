@@ -29,34 +29,13 @@ int run_ranks_set_up(run_state *s) {
   char h[RUN_HOST_MAX - 16] = "";
   gethostname(h, sizeof h - 1);
   snprintf(s->host, sizeof s->host, "%s:%d", h, s->mpi->rank);
-  s->nslots = s->o.jobs;
-  return (s->slot_used = calloc(s->nslots, 1)) == NULL ? -1 : 0;
+  return 0;
 }
 
 typedef struct wire_job { /* what a job is on the wire */
   uint64_t index;
   uint32_t attempt, pad;
 } wire_job;
-
-/* The lowest free slot of this rank's lanes (as GNU parallel's {%}). */
-static unsigned slot_take(run_state *s) {
-  unsigned slot = (unsigned)s->nslots + 1; /* none free: an abandoned lane */
-  pthread_mutex_lock(&s->slot_lock);
-  for (size_t i = 0; i < s->nslots; i++)
-    if (!s->slot_used[i]) {
-      s->slot_used[i] = 1;
-      slot = (unsigned)i + 1;
-      break;
-    }
-  pthread_mutex_unlock(&s->slot_lock);
-  return slot;
-}
-
-static void slot_give(run_state *s, unsigned slot) {
-  pthread_mutex_lock(&s->slot_lock);
-  if (slot >= 1 && slot <= s->nslots) s->slot_used[slot - 1] = 0;
-  pthread_mutex_unlock(&s->slot_lock);
-}
 
 /* The task on an MPI pool, on a rank > 0: index and attempt in, the flat
  * result out. --halt is counted on rank 0 (finish). */
@@ -68,15 +47,16 @@ static int job_task_wire(const void *in, void *out, void *ctx) {
   unsigned slot = 0;
   int not_started = atomic_load(&s->sig.stopping) != 0;
   if (!not_started) {
-    slot = slot_take(s);
+    slot = run_slot_take(s, NULL); /* the lowest free one, as GNU's {%} */
     run_lane_exec(s, &j, slot);
-    slot_give(s, slot);
+    run_slot_give(s, slot);
   }
   memcpy(j.res.host, s->host, sizeof j.res.host);
   run_wire_put(out, &j.res, not_started, slot);
   run_buf_free(&j.res.out);
   run_buf_free(&j.res.err);
   free(j.line);
+  free(j.tag); /* rank 0 makes its own (run_ranks_collect) */
   return 0;
 }
 
@@ -112,6 +92,8 @@ void run_ranks_collect(run_state *s, parc_future *f, job *j) {
     free(j->line);
     j->line = line;
   }
+  free(j->tag);
+  j->tag = not_started ? NULL : run_job_tag(s, j->index, slot);
 }
 
 /* FNV-1a over each source's values, then its name, each closed by a

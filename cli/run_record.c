@@ -8,7 +8,8 @@
  * it.
  *
  * A finished job is written down in a fixed order: its output files, then
- * its row of results.csv, then, LAST, its job log line: the line is the
+ * its row of results.csv (run_records_add), then, LAST, its job log line
+ * (run_records_commit, once its output is printed): the line is the
  * commit record. A SIGKILL at any instant leaves each job either logged
  * with all of it in place, or not logged: --resume runs it again,
  * overwriting its files and replacing its row. A logged job whose row or
@@ -216,13 +217,15 @@ static size_t csv_complete(const char *text, size_t len) {
 
 /* The row key of a job: its values as they are in the table. */
 static char *row_key(const run_inputs *in, size_t job) {
-  run_buf k = {0};
+  run_buf k = {0}, v = {0};
   int rc = run_buf_add(&k, "", 0);
   for (size_t s = 0; s < in->nsrc && rc == 0; s++) {
-    const char *v = in->src[s].values[run_inputs_pick(in, job, s)];
-    rc = (s > 0 && run_buf_add(&k, "\x1f", 1)) ||
-         run_buf_add_utf8(&k, v, strlen(v));
+    v.len = 0;
+    rc = run_inputs_value(in, job, s, &v) ||
+         (s > 0 && run_buf_add(&k, "\x1f", 1)) ||
+         run_buf_add_utf8(&k, v.data, v.len);
   }
+  run_buf_free(&v);
   if (rc == 0) return k.data;
   run_buf_free(&k);
   return NULL;
@@ -356,11 +359,13 @@ static void set_metric(void *arg, const char *k, size_t kn, const char *v,
 
 /* DIR/<axis>=<value>,... made safe; see docs/parc-run.md. */
 static int job_dir(const run_records *r, size_t job, run_buf *path) {
-  run_buf name = {0}, exact = {0};
-  int changed = 0;
+  run_buf name = {0}, exact = {0}, value = {0};
+  int changed = 0, oom = 0;
   for (size_t s = 0; s < r->in->nsrc; s++) {
     char tmp[32];
-    const char *v = r->in->src[s].values[run_inputs_pick(r->in, job, s)];
+    value.len = 0;
+    oom |= run_inputs_value(r->in, job, s, &value) != 0;
+    const char *v = value.data ? value.data : "";
     if (s > 0) run_buf_add(&name, ",", 1);
     run_buf_str(&name, run_inputs_name(r->in, s, tmp, sizeof tmp));
     run_buf_add(&name, "=", 1);
@@ -380,10 +385,11 @@ static int job_dir(const run_records *r, size_t job, run_buf *path) {
     snprintf(h, sizeof h, "~%016llx", (unsigned long long)x);
     run_buf_str(&name, h);
   }
-  int rc = run_buf_str(path, r->dir) || run_buf_add(path, "/", 1) ||
+  int rc = oom || run_buf_str(path, r->dir) || run_buf_add(path, "/", 1) ||
            run_buf_add(path, name.data, name.len);
   run_buf_free(&name);
   run_buf_free(&exact);
+  run_buf_free(&value);
   return rc;
 }
 
@@ -427,7 +433,7 @@ static int has_output(const run_records *r, size_t job) {
 
 int run_records_skip(run_records *r, size_t job, const char *line) {
   uint64_t h;
-  int done = run_joblog_done(r, line, &h);
+  int done = run_joblog_done(r, job, line, &h);
   if (done <= 0 || r->dir == NULL) return done;
   char *key = row_key(r->in, job);
   if (key == NULL) return -1;
@@ -466,14 +472,21 @@ int run_records_start(run_records **out, const run_inputs *in,
   r->joblog_fd = r->lock_fd[0] = r->lock_fd[1] = -1;
   gethostname(r->host, sizeof r->host - 1);
   int resume = o->resume || o->resume_failed;
+  const char *log = o->joblog;
+  r->by_seq = o->by_seq;
+  if (log && strcmp(log, "-") == 0) { /* stdout: nothing to read back */
+    r->joblog_stdout = writing;
+    log = NULL;
+  }
+  if (log && log[0] == '+') log++, r->joblog_append = 1;
   int rc = add_fixed_cols(r);
-  if (rc == 0 && o->joblog && (r->joblog = strdup(o->joblog)) == NULL) rc = -1;
+  if (rc == 0 && log && (r->joblog = strdup(log)) == NULL) rc = -1;
   if (rc == 0 && o->results_dir && (r->dir = strdup(o->results_dir)) == NULL)
     rc = -1;
   if (rc != 0) rc = run_fail(err, "out of memory");
   if (rc == 0 && writing) rc = run_joblog_lock(r, err);
   if (rc == 0 && writing) rc = csv_clean_up(r, err);
-  if (rc == 0 && writing) rc = run_joblog_open(r, err);
+  if (rc == 0 && writing) rc = run_joblog_open(r, resume, err);
   if (rc == 0 && r->dir && resume) rc = read_csv(r, err);
   if (rc == 0 && r->joblog && resume)
     rc = run_joblog_read(r, o->resume_failed, err);
@@ -501,13 +514,16 @@ static int store_row(run_records *r, size_t job, const run_result *res) {
 #undef CELL
   const char *host = res->host[0] ? res->host : r->host;
   rc = rc || set_cell(&w, (size_t)find_col(r, "host"), host, strlen(host));
+  run_buf v = {0};
   for (size_t s = 0; s < r->in->nsrc && rc == 0; s++) {
     char tmp[32];
-    const char *v = r->in->src[s].values[run_inputs_pick(r->in, job, s)];
-    rc = set_cell(&w, (size_t)find_col(r, run_inputs_name(r->in, s, tmp,
-                                                           sizeof tmp)),
-                  v, strlen(v));
+    v.len = 0;
+    rc = run_inputs_value(r->in, job, s, &v) ||
+         set_cell(&w, (size_t)find_col(r, run_inputs_name(r->in, s, tmp,
+                                                          sizeof tmp)),
+                  v.data, v.len);
   }
+  run_buf_free(&v);
   metric_ctx mc = {r, &w};
   run_metrics_parse(&res->out, set_metric, &mc);
   if (rc != 0 || (w.key = row_key(r->in, job)) == NULL) {
@@ -529,8 +545,19 @@ int run_records_add(run_records *r, size_t job, const char *line,
     return run_fail(err, "cannot write '%s/results.csv': %s", r->dir,
                     strerror(errno));
   if (run_joblog_add(r, job, line, res) != 0)
-    return run_fail(err, "cannot write the job log: %s", strerror(errno));
+    return run_fail(err, "out of memory");
   return 0;
+}
+
+int run_records_prepare(run_opts *o, run_inputs *in, run_template **tmpl,
+                        run_err err) {
+  if (o->pipe) o->resume_by = RESUME_BY_SEQ;
+  return o->retry_failed ? run_joblog_retry(o, in, tmpl, err) : 0;
+}
+
+int run_records_commit(run_records *r, size_t job, run_err err) {
+  if (r == NULL || run_joblog_commit(r, job) == 0) return 0;
+  return run_fail(err, "cannot write the job log: %s", strerror(errno));
 }
 
 void run_records_close(run_records *r) {

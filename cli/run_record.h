@@ -31,13 +31,18 @@ typedef struct hset {    /* open-addressing set of non-zero 64-bit hashes */
 struct run_records {
   const run_inputs *in;
   /* the job log and the lock: run_joblog.c */
-  char *joblog;          /* --joblog FILE, or NULL */
+  char *joblog;          /* --joblog FILE (less a '+'), or NULL */
   int joblog_fd;         /* appends; -1: no job log, or read only */
-  int joblog_new;        /* the header is still to be written */
+  int joblog_append;     /* --joblog +FILE: never cut, never a header */
+  int joblog_stdout;     /* --joblog -: stdout (joblog NULL, fd -1) */
   int joblog_regular;    /* a regular file (else never cut nor rewritten) */
   int lock_fd[2];        /* flock(2) on the job log and on DIR; -1: none */
-  hset done;             /* resume: command hashes the log has as done */
+  int by_seq;            /* resume keys: Seq (--resume-by seq), not Command */
+  hset done;             /* resume: the keys the log has as done */
   hset stale;            /* resume: logged, but to run again (run.c) */
+  size_t *pend_key;      /* lines added, not committed: job + 1, or 0 */
+  char **pend_line;
+  size_t pend_cap, pend_n;
   /* the results table: run_record.c */
   char *dir;             /* --results DIR, or NULL */
   char **col;            /* column names */
@@ -105,22 +110,32 @@ int run_slurp(const char *path, run_buf *b);
 
 /* Takes the lock (see run_records_start): 0, RUN_RECORDS_BUSY or -1. */
 int run_joblog_lock(run_records *r, run_err err);
-/* Under the lock: removes a leftover FILE.tmp, opens the log to append and
- * cuts a partial last line off. Nothing to do without --joblog. */
-int run_joblog_open(run_records *r, run_err err);
+/* Under the lock: removes a leftover FILE.tmp, opens the log to append
+ * (cut to nothing first unless resume or +FILE) and cuts a partial last
+ * line off; writes the header to an empty log (not to a +FILE). With
+ * `--joblog -`, writes the header to stdout. Nothing to do without
+ * --joblog. */
+int run_joblog_open(run_records *r, int resume, run_err err);
 /* --resume: reads which jobs the log has as done (with ok_only, only the
  * ones that succeeded). */
 int run_joblog_read(run_records *r, int ok_only, run_err err);
-/* Does the log have command line `line` as done? 1, 0, or -1 (ENOMEM);
- * *key is its resume key for run_joblog_redo. */
-int run_joblog_done(const run_records *r, const char *line, uint64_t *key);
+/* Does the log have job `job` (command line `line`) as done? 1, 0, or -1
+ * (ENOMEM); *key is its resume key for run_joblog_redo. */
+int run_joblog_done(const run_records *r, size_t job, const char *line,
+                    uint64_t *key);
 /* The job of `key` runs again: run_records_repair drops its line. */
 int run_joblog_redo(run_records *r, uint64_t key);
-/* Appends job's line (after the header, on a new log), the job's commit
- * record; 0 without --joblog. -1 with errno: a partial line is cut off at
- * once, or else by the next start. */
+/* Makes job's line, to be written by run_joblog_commit; 0 (also without
+ * --joblog), or -1 (ENOMEM). */
 int run_joblog_add(run_records *r, size_t job, const char *line,
                    const run_result *res);
+/* Appends job's line, the job's commit record; 0 when it has none. -1
+ * with errno: a partial line is cut off at once, or else by the next
+ * start. */
+int run_joblog_commit(run_records *r, size_t job);
+/* --retry-failed (run_records_prepare). */
+int run_joblog_retry(run_opts *o, run_inputs *in, run_template **tmpl,
+                     run_err err);
 /* Closes the log, releases the lock, frees the log's part of r. */
 void run_joblog_close(run_records *r);
 

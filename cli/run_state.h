@@ -22,9 +22,20 @@ typedef struct job {
   unsigned attempt;     /* 1.. */
   int not_started;      /* the stop came first */
   char *line;           /* the command line that ran */
+  char *tag;            /* --tag / --tagstring: its prefix, or NULL */
   run_result res;
   int done;             /* finished, waiting for its turn to print (-k) */
+  _Atomic int mem_killed; /* stopped by --memfree (main thread sets it) */
+  run_buf chunk;        /* --pipe: its stdin (run_pipe.c) */
 } job;
+
+/* One failed job, for the summary at the end (run_output.c). */
+typedef struct run_failed {
+  size_t index;
+  int exit_code, signal, timed_out;
+  char *line;
+} run_failed;
+#define RUN_FAILED_SHOWN 10 /* failed jobs the summary names one by one */
 
 enum {
   RUN_PHASE_PARSE,  /* reading the command line and inputs: nothing written */
@@ -42,7 +53,8 @@ typedef struct run_state {
   size_t nenv, env_own; /* env[env_own..nenv) are ours to free */
   _Atomic int running;  /* lanes running a job now */
   _Atomic int closed;   /* --halt reached or a failed record: start no job */
-  _Atomic size_t lane_failures; /* final failures, counted by the lanes */
+  _Atomic size_t lane_failed, lane_ok; /* final results, counted by lanes */
+  _Atomic size_t njobs_known; /* in.njobs, for the lanes: --pipe grows it */
   size_t ndone, nfailed, nstopped, torun; /* torun: less skipped ones */
   _Atomic int signo;    /* the first SIGINT/SIGTERM, or 0 */
   _Atomic int phase;    /* RUN_PHASE_*: may a signal end parc at once? */
@@ -56,17 +68,90 @@ typedef struct run_state {
   pthread_mutex_t out_lock; /* stdout/stderr: job output and the bar */
   const run_mpi *mpi;   /* under mpirun, else NULL */
   char host[RUN_HOST_MAX]; /* mpirun: "hostname:rank" of this rank */
-  pthread_mutex_t slot_lock; /* mpirun: the slots of this rank's lanes */
+  pthread_mutex_t slot_lock; /* the slots ({%}) of this process's lanes */
   unsigned char *slot_used;
   size_t nslots;
+  job **slot_job;       /* the job in each slot (threads), or NULL */
+  int *slot_fd;         /* --memfree: an eventfd per slot (job_stop_fd) */
+  /* GNU's --halt bookkeeping, on the main thread */
+  size_t nstarted;      /* attempts started (--halt N% when not reached) */
+  int halt_status;      /* the exit status --halt decided, or -1 */
+  int halted;           /* --halt's limit was reached */
+  /* --timeout N%: the run times of jobs that succeeded (the last ones) */
+  double *runtimes;
+  size_t nruntimes;
+  _Atomic long long pct_timeout_us; /* the timeout it gives, 0: none yet */
+  /* --delay: the earliest next start (lanes, under delay_lock) */
+  pthread_mutex_t delay_lock;
+  double next_start;
+  /* --bar, --eta */
+  _Atomic size_t newest;  /* the index + 1 of the job started last */
+  double first_done;      /* when the first job finished (--eta) */
+  double eta_avg;         /* GNU's smoothed average time per job */
+  long last_eta;
+  run_template *tag_tmpl; /* --tagstring STR as {STR, {#}}, or args_tmpl */
+  run_template *args_tmpl; /* {"{}", "{#}"}: a job's values (--tag, --bar) */
+  const char *eta_header; /* --eta: the header printed last */
+  /* the failed jobs, for the summary */
+  run_failed failed[RUN_FAILED_SHOWN];
+  size_t nfailed_kept;
   void *wire;           /* mpirun, rank 0: one result, as it arrives */
+  struct run_pipe *pipe; /* --pipe: the chunks of stdin (run_pipe.c) */
 } run_state;
 
 /* ---------------------------------------------------------------- run.c */
 
 /* Runs job j in `slot` (1-based) on the calling lane to its end; j->line
- * is what ran. */
+ * is what ran, j->tag its tag. */
 void run_lane_exec(run_state *s, job *j, unsigned slot);
+/* The tag of job `index` in `slot` (malloc'd), or NULL without --tag. */
+char *run_job_tag(const run_state *s, size_t index, unsigned slot);
+
+/* ---------------------------------------------------------------- run_limits.c */
+
+int run_job_failed(const run_result *r);
+/* A lane: job j's final result, for --halt; closes (and with `now` stops
+ * the running jobs) once the limit is reached. */
+void run_count_result(run_state *s, const job *j);
+/* The main thread, after job j's output: GNU's --halt judgement. Returns
+ * its message for stderr (malloc'd) or NULL; may close and stop. */
+char *run_halt_judge(run_state *s, const job *j);
+/* The exit status with --halt (other than never), signals aside. */
+int run_halt_exit_status(const run_state *s);
+/* The slots (GNU's {%}: the lowest free one). 0, or -1 (ENOMEM, no fd). */
+int run_slots_set_up(run_state *s);
+void run_slots_free(run_state *s);
+/* Takes the lowest free slot for job j (NULL under mpirun); again: the
+ * same slot for j's next attempt; give: j is done. */
+unsigned run_slot_take(run_state *s, job *j);
+void run_slot_again(run_state *s, unsigned slot, job *j);
+void run_slot_give(run_state *s, unsigned slot);
+/* A lane, before each attempt: --delay and --memfree. 0: do not start
+ * (parc is stopping or --halt closed). */
+int run_wait_to_start(run_state *s);
+/* The main thread, now and then: --memfree's stop of the youngest job. */
+void run_memfree_check(run_state *s);
+unsigned long long run_mem_available(void);
+/* The main thread: a job succeeded in `secs` (--timeout N%). */
+void run_note_runtime(run_state *s, double secs);
+
+/* ---------------------------------------------------------------- run_pipe.c */
+
+typedef struct run_pipe run_pipe;
+/* --pipe: starts reading stdin (after the records are open); from now on
+ * in.njobs counts the chunks known. 0, or -1 with err set. */
+int run_pipe_start(run_state *s, run_err err);
+/* Is job `next` known? Without --pipe: next < in.njobs. With it: pops the
+ * next chunk when there is one (waiting up to a tick when `idle`: no job
+ * is running), so in.njobs and torun grow; a chunk --resume finds logged
+ * is marked in skip. */
+int run_job_known(run_state *s, size_t next, int idle);
+/* --pipe: may more chunks come (and may jobs still start)? */
+int run_pipe_more(run_state *s);
+/* Gives job j its chunk (the one run_job_known popped). */
+void run_pipe_take(run_state *s, job *j);
+/* Stops the reader and frees what is left; s->pipe may be NULL. */
+void run_pipe_stop(run_state *s);
 
 /* ---------------------------------------------------------------- run_job.c */
 
@@ -77,18 +162,27 @@ void run_job_inherit(const int *fds, size_t n);
 
 /* ---------------------------------------------------------------- output */
 
+/* --eta: GNU's list of computers, before the first job. */
+void run_progress_start(run_state *s);
 /* Prints the progress (main thread): the bar on a terminal, else a line
- * now and then; `final` once at the end. */
+ * now and then, or GNU's --bar / --eta; `final` once at the end. */
 void run_progress(run_state *s, int final);
 /* Prints a finished job's output, unless it was printed as it came. */
 void run_print_job(run_state *s, const job *j);
 /* Takes the progress bar off the terminal; the caller holds out_lock. */
 void run_bar_clear(run_state *s);
+/* -v, -t: prints a job's command line (tagged unless tag is NULL) on f. */
+void run_print_command(run_state *s, const char *tag, FILE *f,
+                       const char *line);
+/* Prints GNU-style messages to stderr as they are, clearing the bar. */
+void run_print_status(run_state *s, const char *text);
+/* At the end, on a terminal: the jobs that failed, at most a few by name. */
+void run_print_failed(run_state *s);
 
 /* --line-buffer: run_print_line is the run_line_fn of job `index`. */
 typedef struct run_line_ctx {
   run_state *s;
-  size_t index;
+  const char *tag;
 } run_line_ctx;
 void run_print_line(void *arg, int fd, const char *line, size_t n);
 

@@ -3,26 +3,42 @@
  * Each word of the command is parsed once into pieces: literal text, or a
  * replacement string ({}, {3}, {NAME}, {#}, {%}, with the modifiers . / //
  * /.). A job's command is then built without a shell: one argument per
- * word (a word that is exactly {} gives one argument per value), so no
- * value can change how the command is split. With --shell the words are
- * joined into one `sh -c` script and every value is quoted for sh.
+ * word, so no value can change how the command is split. With --shell the
+ * words are joined into one `sh -c` script and every value is quoted for
+ * sh; with --shell -q the words themselves are quoted too (GNU's --quote).
+ * A command that can only be a shell line (needs_shell) runs as --shell.
  *
- * `{word}` that is not a replacement string stays literal (awk '{print}');
- * `{N}` beyond the number of sources is an error, found at parse time.
+ * A job has a list of values: those of its tuples (one, or several with
+ * -n/-N/-m/-X), source after source, column after column; a column that a
+ * record lacks is left out (as GNU parallel does). {N} is the Nth of them
+ * (empty when there are fewer), {NAME} the one of that --grid axis or
+ * --header column, {} all of them: a word holding {} becomes one word per
+ * value, the first with the text before {} and the last with the text
+ * after (GNU's `x{}y` with a, b: `xa` `by`). In context mode (-X, -N) a
+ * word holding {} is instead repeated once per value. Without replacement
+ * strings the values are appended, one argument each. Without a command
+ * each job's values, joined by spaces, are a command line for sh.
+ *
+ * `{word}` that is not a replacement string stays literal (awk '{print}').
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "run.h"
 
-enum piece_kind { P_TEXT, P_ALL, P_SOURCE, P_JOB, P_SLOT };
+extern char **environ;
+
+enum piece_kind { P_TEXT, P_ALL, P_POS, P_JOB, P_SLOT };
 enum piece_mod { M_NONE, M_NOEXT, M_BASE, M_DIR, M_BASE_NOEXT };
 
 typedef struct piece {
   enum piece_kind kind;
   enum piece_mod mod;
-  size_t source;    /* P_SOURCE */
+  size_t pos;       /* P_POS: index into the job's values */
+  int from_end;     /* P_POS: pos counts from the last value ({-1}) */
   const char *text; /* P_TEXT: points into the word */
   size_t len;
 } piece;
@@ -30,13 +46,17 @@ typedef struct piece {
 typedef struct word {
   piece *p;
   size_t n;
+  int has_all; /* holds {} (repeated per value in context mode) */
 } word;
 
 struct run_template {
   word *w;
   size_t n;
-  int shell;
-  int appends; /* no replacement string anywhere: append the values */
+  int shell;      /* one `sh -c` script, values quoted */
+  int quote;      /* -q with --shell: the words are quoted too */
+  int context;    /* -X, -N: a word with {} is repeated per value */
+  int appends;    /* no replacement string anywhere: append the values */
+  int from_input; /* no command: the values are the command line */
 };
 
 static int parse_mod(const char *s, size_t n, enum piece_mod *mod) {
@@ -51,12 +71,31 @@ static int parse_mod(const char *s, size_t n, enum piece_mod *mod) {
   return -1;
 }
 
+/* A decimal number, saturated at MAX_POS (no value has such a place). */
+#define MAX_POS ((size_t)1 << 40)
+static size_t parse_pos(const char *s, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && k <= MAX_POS; i++) k = k * 10 + (size_t)(s[i] - '0');
+  return k;
+}
+
 /* Parses the body of {...}. Returns 1 for a replacement, 0 for literal
- * text, -1 for an error (err set). */
+ * text, -1 for an error (err set). {N} beyond the values a job has is
+ * empty, as in GNU parallel, except where every job has `fixed` values
+ * (one per source): there it is an error. {-N} counts from the last. */
 static int parse_repl(const char *b, size_t n, const run_inputs *in,
-                      piece *pc, run_err err) {
+                      size_t fixed, piece *pc, run_err err) {
   if (n == 1 && (b[0] == '#' || b[0] == '%')) {
     pc->kind = b[0] == '#' ? P_JOB : P_SLOT;
+    return 1;
+  }
+  if (n > 1 && b[0] == '-' && isdigit((unsigned char)b[1])) { /* {-N} */
+    size_t d = 1;
+    while (d < n && isdigit((unsigned char)b[d])) d++;
+    if (parse_mod(b + d, n - d, &pc->mod) != 0) return 0;
+    size_t k = parse_pos(b + 1, d - 1);
+    if (k == 0) return 0;
+    *pc = (piece){.kind = P_POS, .mod = pc->mod, .pos = k - 1, .from_end = 1};
     return 1;
   }
   size_t sel = 0;
@@ -66,24 +105,23 @@ static int parse_repl(const char *b, size_t n, const run_inputs *in,
     pc->kind = P_ALL;
     return 1;
   }
-  pc->kind = P_SOURCE;
+  pc->kind = P_POS;
   if (isdigit((unsigned char)b[0])) {
-    size_t k = 0;
     for (size_t i = 0; i < sel; i++) /* {2x} is no number: literal */
       if (!isdigit((unsigned char)b[i])) return 0;
-    for (size_t i = 0; i < sel && k <= in->nsrc; i++) /* k cannot wrap */
-      k = k * 10 + (size_t)(b[i] - '0');
-    if (k == 0 || k > in->nsrc)
+    size_t k = parse_pos(b, sel);
+    if (fixed && k > fixed) /* a place no job has: a mistake (not GNU) */
       return run_fail(err, "{%.*s} refers to input source %.*s, but there %s "
                       "only %zu", (int)n, b, (int)sel, b,
-                      in->nsrc == 1 ? "is" : "are", in->nsrc);
-    pc->source = k - 1;
+                      fixed == 1 ? "is" : "are", fixed);
+    pc->from_end = k == 0; /* {0}: the last value (Perl's index -1) */
+    pc->pos = k == 0 ? 0 : k - 1;
     return 1;
   }
   for (size_t s = 0; s < in->nsrc; s++)
     if (in->src[s].name && strlen(in->src[s].name) == sel &&
         memcmp(in->src[s].name, b, sel) == 0) {
-      pc->source = s;
+      pc->pos = s;
       return 1;
     }
   return 0;
@@ -94,11 +132,12 @@ static int push_piece(word *w, piece pc) {
   if (p == NULL) return -1;
   w->p = p;
   w->p[w->n++] = pc;
+  w->has_all |= pc.kind == P_ALL;
   return 0;
 }
 
 static int parse_word(word *w, const char *s, const run_inputs *in,
-                      int *has_repl, run_err err) {
+                      size_t fixed, int *has_repl, run_err err) {
   const char *text = s, *close = s; /* close: the last '}' found */
   for (const char *p = s; *p;) {
     if (*p != '{') {
@@ -108,42 +147,287 @@ static int parse_word(word *w, const char *s, const run_inputs *in,
     /* searched again only past the last '}': linear in the word */
     if (close <= p && (close = strchr(p + 1, '}')) == NULL) break;
     piece pc = {0};
-    int r = parse_repl(p + 1, (size_t)(close - p - 1), in, &pc, err);
+    int r = parse_repl(p + 1, (size_t)(close - p - 1), in, fixed, &pc, err);
     if (r < 0) return -1;
     if (r == 0) {
       p++;
       continue;
     }
     if (p > text &&
-        push_piece(w, (piece){P_TEXT, M_NONE, 0, text, (size_t)(p - text)}))
+        push_piece(w, (piece){.kind = P_TEXT, .text = text,
+                              .len = (size_t)(p - text)}))
       return run_fail(err, "out of memory");
     if (push_piece(w, pc) != 0) return run_fail(err, "out of memory");
     *has_repl = 1;
     p = text = close + 1;
   }
-  if (*text && push_piece(w, (piece){P_TEXT, M_NONE, 0, text, strlen(text)}))
+  if (*text &&
+      push_piece(w, (piece){.kind = P_TEXT, .text = text, .len = strlen(text)}))
     return run_fail(err, "out of memory");
   return 0;
 }
 
-int run_template_parse(run_template **out, char **words, size_t n, int shell,
-                       const run_inputs *in, run_err err) {
-  if (n == 0 || (n == 1 && words[0][0] == '\0'))
-    return run_fail(err, "no command given");
+/* ------------------------------------------------------------ modifiers */
+
+/* The part of v that modifier m keeps, as GNU parallel computes it: {.}
+ * drops the last extension (s:\.[^/.]*$::), {/} what is up to the last
+ * slash, {//} is Perl's File::Basename::dirname. */
+static void mod_range(const char *v, enum piece_mod m, const char **from,
+                      size_t *n) {
+  size_t len = strlen(v);
+  const char *slash = strrchr(v, '/');
+  const char *base = slash ? slash + 1 : v;
+  const char *dot = strrchr(base, '.');
+  const char *to = v + len;
+  *from = v;
+  switch (m) {
+  case M_NONE: break;
+  case M_NOEXT: if (dot) to = dot; break;
+  case M_BASE: *from = base; break;
+  case M_BASE_NOEXT: *from = base; if (dot) to = dot; break;
+  case M_DIR: {
+    size_t k = len, d;
+    while (k > 1 && v[k - 1] == '/') k--; /* trailing slashes go first */
+    for (d = k; d > 0 && v[d - 1] != '/'; d--) {}
+    if (d == 0) { /* no slash: the current directory */
+      *from = ".";
+      to = *from + 1;
+      break;
+    }
+    while (d > 1 && v[d - 1] == '/') d--; /* "a//b" -> "a", "/x" -> "/" */
+    to = v + d;
+    break;
+  }
+  }
+  *n = (size_t)(to - *from);
+}
+
+/* ------------------------------------------------------------ job sizes */
+
+static int safe_char(unsigned char c) {
+  return isalnum(c) || strchr("_./:=@%+,-", c) != NULL;
+}
+
+/* The length of s[0..n) as GNU parallel quotes it for sh, which is what
+ * it counts against its limit: '...' unless every character is safe,
+ * each ' as '"'"', no '' left at the ends. */
+static size_t gnu_quoted_len(const char *s, size_t n) {
+  size_t q = 0;
+  int unsafe = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    unsafe |= !(isalnum(c) || strchr("-_.+/", c));
+    q += c == '\'' ? 4 : 0;
+  }
+  if (n == 0) return 2;
+  if (!unsafe) return n;
+  return n + q + 2 - (s[0] == '\'' ? 2 : 0) - (s[n - 1] == '\'' ? 2 : 0);
+}
+
+/* GNU parallel's longest command line for -m and -X: the longest that
+ * runs (here: the system's argument limit less the environment, as xargs
+ * counts it, at most Linux's longest single argument, as a `sh -c` script
+ * is one), found by GNU's search, which stops within 1% below it; then
+ * less 3000 and halved, as GNU keeps room for its wrapping. The same
+ * search makes the jobs take as many values as GNU's. */
+static int gnu_line_ok(size_t len, size_t sys) { return len <= sys; }
+
+static size_t gnu_find_max(size_t lo, size_t hi, size_t sys) {
+  while (!(lo == hi || lo + 1 == hi || (double)lo / (double)hi > 0.99)) {
+    size_t mid = (hi - lo) / 2 + lo;
+    if (gnu_line_ok(mid, sys)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static size_t line_limit(void) {
+  long argmax = sysconf(_SC_ARG_MAX);
+  size_t sys = argmax > 0 ? (size_t)argmax : 131072, env = 0;
+  for (char **e = environ; e && *e; e++) env += strlen(*e) + 1 + sizeof *e;
+  sys = sys > env + 8192 ? sys - env : 8192;
+  if (sys > 131071) sys = 131071; /* MAX_ARG_STRLEN, with its NUL */
+  size_t len = 324, lo = len;
+  do {
+    lo = len;
+    len *= 16;
+  } while (gnu_line_ok(len, sys));
+  size_t max = gnu_find_max(lo, len, sys);
+  return max > 3000 + 2000 ? (max - 3000) / 2 : 1000;
+}
+
+/* What GNU parallel counts for a job's command line (its CommandLine
+ * len): the text, and per replacement string the lengths of what it
+ * stands for plus a space per value; in context mode (-X) the words with
+ * replacement strings once per value. */
+typedef struct len_model {
+  size_t text_all;    /* all literal text */
+  size_t ctx_text;    /* literal text of the words with replacements */
+  size_t ctx_groups;  /* those words (+1 for the implied {} when none) */
+  size_t nrepl;       /* replacement strings (+1 for the implied {}) */
+  size_t words;       /* words (+1 for the implied {}) */
+} len_model;
+
+static len_model model_of(const run_template *t) {
+  len_model m = {0};
+  for (size_t i = 0; i < t->n; i++) {
+    size_t text = 0, repl = 0;
+    for (size_t k = 0; k < t->w[i].n; k++)
+      if (t->w[i].p[k].kind == P_TEXT) text += t->w[i].p[k].len;
+      else repl++;
+    m.text_all += text;
+    if (repl) m.ctx_text += text, m.ctx_groups++;
+    m.nrepl += repl;
+  }
+  m.words = t->n;
+  if (t->appends || t->from_input) m.words++, m.ctx_groups++, m.nrepl++;
+  return m;
+}
+
+/* The length before any value: below 0 when the (values - 1) spaces
+ * per replacement string count against it. */
+static long long len_start(const run_template *t, const len_model *m) {
+  long long len = (long long)(m->text_all + m->words) - 1;
+  return len - (long long)(t->context ? m->ctx_text + m->ctx_groups
+                                      : m->nrepl);
+}
+
+static size_t mod_len(const char *v, enum piece_mod mod) {
+  const char *from;
+  size_t n;
+  mod_range(v, mod, &from, &n);
+  return gnu_quoted_len(from, n);
+}
+
+/* What tuple tp adds to a job's length. */
+static size_t tuple_len(const run_template *t, const len_model *m,
+                        const run_inputs *in, size_t tp) {
+  const char *v[64];
+  size_t r = 0, sum = 0, all = 0;
+  for (size_t s = 0; s < in->nsrc; s++) {
+    size_t i = run_inputs_pick_tuple(in, tp, s);
+    if (in->src[s].absent && in->src[s].absent[i]) continue;
+    all += gnu_quoted_len(in->src[s].values[i], strlen(in->src[s].values[i]));
+    if (r < 64) v[r] = in->src[s].values[i];
+    r++;
+  }
+  for (size_t i = 0; i < t->n; i++)
+    for (size_t k = 0; k < t->w[i].n; k++) {
+      const piece *pc = &t->w[i].p[k];
+      if (pc->kind == P_ALL)
+        for (size_t j = 0; j < r && j < 64; j++) sum += mod_len(v[j], pc->mod);
+      else if (pc->kind == P_POS && pc->pos < r && pc->pos < 64)
+        sum += mod_len(v[pc->from_end ? r - 1 - pc->pos : pc->pos], pc->mod);
+    }
+  if (t->appends || t->from_input) sum += all;
+  return t->context ? sum + r * (m->ctx_text + m->ctx_groups)
+                    : sum + r * m->nrepl;
+}
+
+/* -m and -X measure every value's length against the system's limit, so
+ * their inputs are bounded (a grid can multiply to 10^8 tuples); the fuzz
+ * build makes the bound smaller (fuzz/CMakeLists.txt). */
+#ifndef RUN_MULTI_MAX
+#define RUN_MULTI_MAX ((size_t)1000000)
+#endif
+
+/* -m, -X: each job takes tuples while its command stays under the limit
+ * (at most max, if -n says); when the rest fits in one job, it is spread
+ * over the job slots, at most ceil(rest / slots) a job (GNU's populate).
+ * A single tuple over the limit is a job of its own (GNU stops there). */
+static int pack_jobs(const run_template *t, const run_template_opts *o,
+                     run_inputs *in, run_err err) {
+  len_model m = model_of(t);
+  long long limit = (long long)line_limit();
+  size_t max = o->max_args, njobs = 0;
+  int spread = o->slots > 1;
+  if (in->ntuples > RUN_MULTI_MAX)
+    return run_fail(err, "-m and -X take at most %zu values; these inputs "
+                         "have %zu", (size_t)RUN_MULTI_MAX, in->ntuples);
+  size_t *first = malloc((in->ntuples + 1) * sizeof *first);
+  if (first == NULL) return run_fail(err, "out of memory");
+  for (size_t tp = 0; tp < in->ntuples; njobs++) {
+    long long len = len_start(t, &m);
+    size_t count = 0, start = tp;
+    first[njobs] = tp;
+    while (tp < in->ntuples && (max == 0 || count < max)) {
+      long long c = (long long)tuple_len(t, &m, in, tp);
+      if (count > 0 && len + c >= limit) break;
+      len += c, count++, tp++;
+    }
+    if (spread && tp == in->ntuples && count > 1) {
+      spread = 0;
+      max = (count + o->slots - 1) / o->slots;
+      tp = start + max;
+    }
+  }
+  first[njobs] = in->ntuples;
+  size_t *shrunk = realloc(first, (njobs + 1) * sizeof *first);
+  in->first = shrunk ? shrunk : first;
+  in->njobs = njobs;
+  return 0;
+}
+
+/* Which tuples each job takes: one, N (-n, -N) or as many as fit. Done
+ * once per run_inputs_finish: a later parse (--tag's, --tagstring's, on
+ * a copy of the inputs) finds the jobs made and leaves them as they are,
+ * so it never frees what the original points to. */
+static int group_jobs(const run_template *t, const run_template_opts *o,
+                      run_inputs *in, run_err err) {
+  if (in->first != NULL || in->per_job > 1 || in->ntuples == 0) return 0;
+  if (o->multi) return pack_jobs(t, o, in, err);
+  if (o->max_args > 1) {
+    in->per_job = o->max_args;
+    in->njobs = (in->ntuples - 1) / o->max_args + 1;
+  }
+  return 0;
+}
+
+/* Does a command read as a shell command line to a GNU parallel user?
+ * GNU parallel always hands the command to a shell; parc runs the words
+ * as they are, unless the command could only mean a shell line: it is
+ * one word with blanks in it ('gzip {} && rm {}'), or a word is a shell
+ * operator on its own (echo {} '>' out). A word such as '%s %s\n' among
+ * others stays one argument. */
+static int needs_shell(char **words, size_t n) {
+  static const char *const ops[] = {"|", "||", "&",   "&&",  ";",
+                                    ">", ">>", "<",   "2>",  "2>>", "2>&1"};
+  if (n == 1 && strpbrk(words[0], " \t\n")) return 1;
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+      if (strcmp(words[i], ops[k]) == 0) return 1;
+  return 0;
+}
+
+int run_template_parse(run_template **out, char **words, size_t n,
+                       const run_template_opts *topt, run_inputs *in,
+                       run_err err) {
+  if (n == 1 && words[0][0] == '\0') return run_fail(err, "empty command");
   run_template *t = calloc(1, sizeof *t);
-  if (t == NULL || (t->w = calloc(n, sizeof *t->w)) == NULL) {
+  if (t == NULL || (n && (t->w = calloc(n, sizeof *t->w)) == NULL)) {
     free(t);
     return run_fail(err, "out of memory");
   }
   t->n = n;
-  t->shell = shell;
+  t->shell = topt->shell || needs_shell(words, n);
+  t->quote = topt->quote;
+  t->context = topt->multi == 'X' || topt->replace_args;
+  t->from_input = n == 0;
+  /* every job has one value per source: no -n, -m, -X, no columns */
+  size_t fixed = topt->max_args > 1 || topt->multi || in->opt.colsep ||
+                         in->opt.header || in->opt.csv
+                     ? 0 : in->nsrc;
   int has_repl = 0;
   for (size_t i = 0; i < n; i++)
-    if (parse_word(&t->w[i], words[i], in, &has_repl, err) != 0) {
+    if (parse_word(&t->w[i], words[i], in, fixed, &has_repl, err) != 0) {
       run_template_free(t);
       return -1;
     }
-  t->appends = !has_repl;
+  t->appends = n > 0 && !has_repl;
+  if (group_jobs(t, topt, in, err) != 0) {
+    run_template_free(t);
+    return -1;
+  }
   *out = t;
   return 0;
 }
@@ -157,10 +441,6 @@ void run_template_free(run_template *t) {
 
 /* ------------------------------------------------------------ expansion */
 
-static int safe_char(unsigned char c) {
-  return isalnum(c) || strchr("_./:=@%+,-", c) != NULL;
-}
-
 int run_shell_quote(run_buf *b, const char *s) {
   size_t n = strlen(s), i = 0;
   while (i < n && safe_char((unsigned char)s[i])) i++;
@@ -173,87 +453,111 @@ int run_shell_quote(run_buf *b, const char *s) {
   return run_buf_add(b, "'", 1);
 }
 
-/* Appends value `v` with modifier `m` (quoted when `quote`). */
-static int add_value(run_buf *b, const char *v, enum piece_mod m, int quote) {
-  const char *slash = strrchr(v, '/');
-  const char *base = slash ? slash + 1 : v;
-  const char *dot = strrchr(base, '.');
-  const char *from = v, *to = v + strlen(v);
-  switch (m) {
-  case M_NONE: break;
-  case M_NOEXT: if (dot) to = dot; break;
-  case M_BASE: from = base; break;
-  case M_DIR:
-    if (slash == NULL) from = ".", to = from + 1;
-    else to = slash;
-    break;
-  case M_BASE_NOEXT: from = base; if (dot) to = dot; break;
-  }
-  if (!quote) return run_buf_add(b, from, (size_t)(to - from));
-  char *tmp = strndup(from, (size_t)(to - from));
-  int rc = tmp ? run_shell_quote(b, tmp) : -1;
+typedef struct expansion {
+  const run_template *t;
+  size_t job;
+  unsigned slot;
+  const char **val; /* the job's values, in order */
+  size_t nval;
+  int quote_values; /* --shell without -q: each value quoted for sh */
+  run_buf args;     /* NUL-terminated arguments, or the script */
+  size_t argc;
+} expansion;
+
+/* The job's values: tuple after tuple, source after source; a column that
+ * a record lacks is left out. */
+static int gather(expansion *x, const run_inputs *in) {
+  size_t first, count;
+  run_inputs_tuples(in, x->job, &first, &count);
+  if (in->nsrc && count > SIZE_MAX / sizeof *x->val / in->nsrc) return -1;
+  x->val = malloc((count * in->nsrc + 1) * sizeof *x->val);
+  if (x->val == NULL) return -1;
+  for (size_t t = first; t < first + count; t++)
+    for (size_t s = 0; s < in->nsrc; s++) {
+      size_t i = run_inputs_pick_tuple(in, t, s);
+      if (!in->src[s].absent || !in->src[s].absent[i])
+        x->val[x->nval++] = in->src[s].values[i];
+    }
+  return 0;
+}
+
+/* Appends value v with modifier m (quoted in --shell mode). */
+static int add_value(expansion *x, const char *v, enum piece_mod m) {
+  const char *from;
+  size_t n;
+  mod_range(v, m, &from, &n);
+  if (!x->quote_values) return run_buf_add(&x->args, from, n);
+  char *tmp = strndup(from, n);
+  int rc = tmp ? run_shell_quote(&x->args, tmp) : -1;
   free(tmp);
   return rc;
 }
 
-typedef struct expansion {
-  const run_template *t;
-  const run_inputs *in;
-  size_t job;
-  unsigned slot;
-  run_buf args; /* NUL-separated arguments, or the script in shell mode */
-  size_t argc;
-} expansion;
-
-static const char *value_of(const expansion *x, size_t s) {
-  return x->in->src[s].values[run_inputs_pick(x->in, x->job, s)];
-}
-
-/* Ends the argument being built (not in shell mode). */
+/* Ends the argument being built: a NUL, or a space in a script. */
 static int end_arg(expansion *x) {
-  if (x->t->shell) return 0;
+  if (x->quote_values) return run_buf_add(&x->args, " ", 1);
   x->argc++;
   return run_buf_add(&x->args, "", 1);
 }
 
-/* All values, as separate arguments or space-separated in one. */
-static int add_all(expansion *x, enum piece_mod m, int separate) {
-  for (size_t s = 0; s < x->in->nsrc; s++) {
-    if (s > 0 && (separate ? end_arg(x) : run_buf_add(&x->args, " ", 1)))
-      return -1;
-    if (add_value(&x->args, value_of(x, s), m, x->t->shell)) return -1;
-  }
-  return 0;
-}
-
-static int add_piece(expansion *x, const piece *pc, int alone) {
+/* One replacement; `only`: the one value {} stands for (context mode). */
+static int add_piece(expansion *x, const piece *pc, const char *only) {
   char num[32];
   switch (pc->kind) {
   case P_TEXT: return run_buf_add(&x->args, pc->text, pc->len);
-  case P_ALL: return add_all(x, pc->mod, alone && !x->t->shell);
-  case P_SOURCE:
-    return add_value(&x->args, value_of(x, pc->source), pc->mod, x->t->shell);
+  case P_ALL:
+    if (only) return add_value(x, only, pc->mod);
+    for (size_t k = 0; k < x->nval; k++) /* one word per value */
+      if ((k > 0 && end_arg(x)) || add_value(x, x->val[k], pc->mod))
+        return -1;
+    return 0;
+  case P_POS:
+    if (pc->pos >= x->nval) return 0; /* beyond the values: empty */
+    return add_value(x, x->val[pc->from_end ? x->nval - 1 - pc->pos
+                                            : pc->pos], pc->mod);
   case P_JOB: snprintf(num, sizeof num, "%zu", x->job + 1); break;
   case P_SLOT: snprintf(num, sizeof num, "%u", x->slot); break;
   }
   return run_buf_str(&x->args, num);
 }
 
+/* Does piece pc stand for something in this job? Text does, and so do a
+ * value that is there (empty or not) and the numbers; {N} beyond the
+ * job's values and {} of a job without values do not. */
+static int has_content(const expansion *x, const piece *pc, const char *only) {
+  switch (pc->kind) {
+  case P_TEXT: return pc->len > 0;
+  case P_ALL: return only != NULL || x->nval > 0;
+  case P_POS: return pc->pos < x->nval;
+  default: return 1;
+  }
+}
+
+/* A word of nothing but replacement strings that stand for nothing is
+ * left out, as GNU parallel's shell drops it (-N2 with an odd number of
+ * values: `cmd {1} {2}` runs `cmd 5`, not `cmd 5 ''`). */
+static int add_word(expansion *x, const word *w, const char *only) {
+  int content = 0;
+  for (size_t k = 0; k < w->n; k++) {
+    content |= has_content(x, &w->p[k], only);
+    if (add_piece(x, &w->p[k], only)) return -1;
+  }
+  return content || w->n == 0 ? end_arg(x) : 0;
+}
+
 static int build(expansion *x) {
   const run_template *t = x->t;
   for (size_t i = 0; i < t->n; i++) {
-    if (t->shell && i > 0 && run_buf_add(&x->args, " ", 1)) return -1;
-    for (size_t k = 0; k < t->w[i].n; k++)
-      if (add_piece(x, &t->w[i].p[k], t->w[i].n == 1)) return -1;
-    if (end_arg(x)) return -1;
-  }
-  if (t->appends)
-    for (size_t s = 0; s < x->in->nsrc; s++) {
-      if (t->shell && run_buf_add(&x->args, " ", 1)) return -1;
-      if (add_value(&x->args, value_of(x, s), M_NONE, t->shell) ||
-          end_arg(x))
-        return -1;
+    const word *w = &t->w[i];
+    if (!(t->context && w->has_all)) {
+      if (add_word(x, w, NULL)) return -1;
+      continue;
     }
+    for (size_t k = 0; k < x->nval; k++) /* -X: the word once per value */
+      if (add_word(x, w, x->val[k])) return -1;
+  }
+  for (size_t k = 0; t->appends && k < x->nval; k++)
+    if (add_value(x, x->val[k], M_NONE) || end_arg(x)) return -1;
   return 0;
 }
 
@@ -278,32 +582,69 @@ static char **pack_argv(const char *const *pre, size_t npre, const char *data,
   return argv;
 }
 
+/* The NUL-separated arguments as a command line: each quoted for sh. */
+static int join_quoted(const char *data, size_t argc, run_buf *line) {
+  int rc = run_buf_add(line, "", 0);
+  for (size_t i = 0; rc == 0 && i < argc; i++, data += strlen(data) + 1)
+    rc = (i > 0 && run_buf_add(line, " ", 1)) || run_shell_quote(line, data);
+  return rc ? -1 : 0;
+}
+
+/* No command: the values, joined by spaces (each quoted with -q). */
+static int build_from_input(expansion *x) {
+  int rc = run_buf_add(&x->args, "", 0);
+  for (size_t k = 0; rc == 0 && k < x->nval; k++)
+    rc = (k > 0 && run_buf_add(&x->args, " ", 1)) ||
+         (x->t->quote ? run_shell_quote(&x->args, x->val[k])
+                      : run_buf_str(&x->args, x->val[k]));
+  return rc ? -1 : 0;
+}
+
+/* The script of a job run by sh: built as one, or arguments quoted. */
+static int build_script(expansion *x, run_buf *script) {
+  if (x->t->from_input) {
+    int rc = build_from_input(x);
+    *script = x->args;
+    x->args = (run_buf){0};
+    return rc;
+  }
+  if (build(x) != 0) return -1;
+  if (x->quote_values) { /* drop the space after the last word */
+    if (x->args.len > 0) x->args.data[--x->args.len] = '\0';
+    *script = x->args;
+    x->args = (run_buf){0};
+    return run_buf_add(script, "", 0);
+  }
+  return join_quoted(x->args.data, x->argc, script);
+}
+
 int run_template_expand(const run_template *t, const run_inputs *in,
                         size_t job, unsigned slot, char ***argv, char **line) {
-  expansion x = {.t = t, .in = in, .job = job, .slot = slot};
-  run_buf ln = {0};
+  expansion x = {.t = t, .job = job, .slot = slot,
+                 .quote_values = t->shell && !t->quote};
+  run_buf out = {0};
+  int rc = gather(&x, in);
   *argv = NULL;
-  int rc = build(&x);
-  if (rc == 0 && t->shell) {
+  if (rc == 0 && (t->shell || t->from_input)) {
     static const char *const sh[] = {"/bin/sh", "-c"};
-    *argv = pack_argv(sh, 2, x.args.data, x.args.len + 1, 1);
-    *line = x.args.data; /* the script is the command line */
-    return *argv ? 0 : (free(x.args.data), -1);
-  }
-  if (rc == 0) *argv = pack_argv(NULL, 0, x.args.data, x.args.len, x.argc);
-  if (rc == 0 && *argv == NULL) rc = -1;
-  for (size_t i = 0; rc == 0 && i < x.argc; i++)
-    if ((i > 0 && run_buf_add(&ln, " ", 1)) ||
-        run_shell_quote(&ln, (*argv)[i]))
+    rc = build_script(&x, &out);
+    if (rc == 0 && (*argv = pack_argv(sh, 2, out.data, out.len + 1, 1)) == NULL)
       rc = -1;
+  } else if (rc == 0) {
+    rc = build(&x);
+    if (rc == 0 &&
+        (*argv = pack_argv(NULL, 0, x.args.data, x.args.len, x.argc)) == NULL)
+      rc = -1;
+    if (rc == 0) rc = join_quoted(x.args.data, x.argc, &out);
+  }
+  free(x.val);
   run_buf_free(&x.args);
-  if (rc == 0 && ln.data == NULL) rc = run_buf_add(&ln, "", 0);
   if (rc != 0) {
-    if (*argv) free(*argv);
+    free(*argv);
     *argv = NULL;
-    run_buf_free(&ln);
+    run_buf_free(&out);
     return -1;
   }
-  *line = ln.data;
+  *line = out.data; /* the command line (the script in shell mode) */
   return 0;
 }

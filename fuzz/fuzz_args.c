@@ -1,9 +1,10 @@
 /* fuzz_args.c -- the whole command line of `parc run` (run_parse_args):
  * the input split at NUL bytes into argv.
  *
- * Nothing outside is touched: stdin is /dev/null, and the files after
- * :::: and ::::+ are all /dev/null too (a fuzzed path could be a FIFO or
- * /dev/zero). A refusal always says why; an accepted line has a template
+ * Nothing outside is touched: stdin is /dev/null, and every input file
+ * (::::, -a) is /dev/null too (a fuzzed path could be a FIFO or /dev/zero;
+ * the fuzz build's run_inputs_add_file opens /dev/null whatever it is
+ * given). A refusal always says why; an accepted line has a template
  * and at least one lane. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == 0 && (t == NULL || o.jobs == 0)) abort();
   run_template_free(t);
   run_inputs_free(&in);
-  free(o.average_over);
+  run_opts_free(&o);
   free(argv);
   return 0;
 }

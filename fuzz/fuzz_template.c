@@ -1,8 +1,9 @@
 /* fuzz_template.c -- the command template: run_template_parse, then
  * run_template_expand for the first, a middle and the last job.
  *
- * The input is NUL-separated words: the first says the mode ('s' in it:
- * --shell); then the sources, each a --grid spec (a word with '=') or a
+ * The input is NUL-separated words: the first says the mode (letters in
+ * it: 's' --shell, 'q' -q, 'X' -X, 'm' -m, 'n' -n 2, 'N' -N 2, 'c'
+ * --colsep ',', 'h' --header :, 'v' --csv); then the sources, each a --grid spec (a word with '=') or a
  * ::: list of comma-separated values, up to a word "--"; then the
  * template's words. Without "--", the sources are one list of two values
  * and every word after the first is the template. */
@@ -50,6 +51,7 @@ static void expand(const run_template *t, const run_inputs *in, int shell) {
       continue; /* out of memory */
     if (argv[0] == NULL || line == NULL) abort();
     if (shell && (strcmp(argv[0], "/bin/sh") || argv[3] != NULL)) abort();
+    if (in->njobs == 0 || jobs[k] >= in->njobs) abort();
     free(argv);
     free(line);
   }
@@ -59,14 +61,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t n, dash = 0;
   char **w = fuzz_words(data, size, 64, &n);
   int shell = strchr(w[0], 's') != NULL;
+  run_template_opts topt = {
+      .shell = shell, .quote = strchr(w[0], 'q') != NULL,
+      .multi = strchr(w[0], 'X') ? 'X' : strchr(w[0], 'm') ? 'm' : 0,
+      .max_args = strchr(w[0], 'n') || strchr(w[0], 'N') ? 2 : 0,
+      .replace_args = strchr(w[0], 'N') != NULL, .slots = 3};
   while (++dash < n && strcmp(w[dash], "--") != 0) continue;
   size_t first = dash < n ? dash + 1 : 1;
   run_inputs in = {0};
+  in.opt.colsep = strchr(w[0], 'c') ? "," : NULL;
+  in.opt.header = strchr(w[0], 'h') ? ":" : NULL;
+  in.opt.csv = strchr(w[0], 'v') != NULL;
   run_template *t = NULL;
   run_err err = "";
   if (add_sources(&in, w + 1, dash < n ? dash - 1 : 0, err) == 0 &&
       run_inputs_finish(&in, err) == 0 && in.njobs > 0 &&
-      run_template_parse(&t, w + first, n - first, shell, &in, err) == 0)
+      run_template_parse(&t, w + first, n - first, &topt, &in, err) == 0)
     expand(t, &in, shell);
   run_template_free(t);
   run_inputs_free(&in);

@@ -39,7 +39,8 @@ check_eq "two axes: cartesian product, later axis fastest" \
   "$(lines '0.1 rbf' '0.1 linear' '1 rbf' '1 linear' '10 rbf' '10 linear')" "$OUT"
 
 run_parc -k --grid C=1,2 --grid kernel=rbf printf '%s\n' 'v:{}'
-check_eq "{} with grid axes: all values, separated by spaces" "$(lines 'v:1 rbf' 'v:2 rbf')" "$OUT"
+check_eq "{} with grid axes: the word once per value, as GNU parallel's" \
+  "$(lines 'v:1' 'rbf' 'v:2' 'rbf')" "$OUT"
 
 run_parc -k --grid a=1,2 printf '%s %s\n' '{a}' '{1}'
 check_eq "a grid axis is also source 1" "$(lines '1 1' '2 2')" "$OUT"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # --grid ranges at the ends of int64: exact values, no overflow, for steps
 # of any size and sign. A grid too big to hold is refused at once: one
-# line naming the bad part, exit 2, no job, in little time and memory
-# (it is counted before any value is made).
+# line naming the bad part, exit 255 (a usage error), no job, in little
+# time and memory (it is counted before any value is made).
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
@@ -59,7 +59,7 @@ refused() {
   shift 2
   rm -rf ran && mkdir ran
   measure "$@"
-  check_eq "$desc (exit status)" 2 "$RC"
+  check_eq "$desc (exit status)" 255 "$RC"
   check_eq "$desc: one line on stderr" 1 "$ERR_LINES"
   check_match "$desc: the line names the bad part" "$re" "$ERR"
   check_true "$desc: at once (${SECS}s)" awk -v s="$SECS" 'BEGIN { exit !(s < 5) }'

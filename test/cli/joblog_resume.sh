@@ -40,10 +40,13 @@ cmd=$(awk -F'\t' 'NR == 2 { print $9 }' jl3)
 check_match "joblog: Command starts with the command word" '^echo ' "$cmd"
 check_eq "joblog: Command read by sh runs the job" hello "$(sh -c "$cmd")"
 
-# Appending: a second run adds lines, no second header.
+# As GNU parallel: a second run cuts the log (it does not resume); with
+# +FILE it appends, no second header.
 run_parc --joblog jl3 echo ::: again
-check_eq "joblog: appended, header only once" 1 "$(grep -c '^Seq' jl3)"
-check_eq "joblog: appended line" 3 "$(count_lines jl3)"
+check_eq "joblog: a new run cuts the log" 2 "$(count_lines jl3)"
+run_parc --joblog +jl3 echo ::: more
+check_eq "joblog: +FILE appends, header only once" 1 "$(grep -c '^Seq' jl3)"
+check_eq "joblog: +FILE appended line" 3 "$(count_lines jl3)"
 
 # --- --resume: grow an axis, only the new jobs run ---------------------------
 run_parc --joblog jl4 --results R --grid x=1,2 --shell 'echo run >> m/x{x}; echo acc={x}'

@@ -2,8 +2,8 @@
 # The lock of a run's files: while a `parc run` writes a job log or a
 # results directory, or while any job of one that was killed still runs
 # (each job inherits the lock), a second run on the same job log or
-# results directory refuses: one line naming the file and why, exit 2,
-# nothing written. Once the orphaned jobs are gone it runs. A --dry-run
+# results directory refuses: one line naming the file and why, exit 255
+# (as every error before a job runs), nothing written. Once the orphaned jobs are gone it runs. A --dry-run
 # takes no lock; other files are not held up.
 . "$(dirname "$0")/lib.sh"
 
@@ -29,7 +29,7 @@ ok "SIGKILL of parc left its jobs running"
 snapshot() { ls -R R; cat jl R/results.csv 2>/dev/null | cksum; }
 before=$(snapshot)
 run_parc --resume "${args[@]}"
-check_rc "resume while orphaned jobs run: refused" 2
+check_rc "resume while orphaned jobs run: refused" 255
 check_eq "refused: one line on stderr" 1 "$(printf '%s\n' "$ERR" | wc -l | tr -d ' ')"
 check_match "refused: names the file and says why" \
   "^parc run: (job log 'jl'|results directory 'R') is in use: .*killed.*nothing was done" "$ERR"
@@ -43,12 +43,12 @@ check_contains "the orphaned jobs hold the job log's lock" "$(pwd -P)/jl" "$held
 check_contains "the orphaned jobs hold the results directory's lock" "$(pwd -P)/R" "$held"
 
 run_parc --joblog jl --results R2 echo ::: a
-check_rc "another results directory, the same job log: refused" 2
+check_rc "another results directory, the same job log: refused" 255
 check_contains "refused on the job log" "job log 'jl' is in use" "$ERR"
 check_absent "refused: the new results directory was not created" R2
 
 run_parc --results R --joblog jl2 echo ::: a
-check_rc "the same results directory, another job log: refused" 2
+check_rc "the same results directory, another job log: refused" 255
 check_contains "refused on the results directory" "results directory 'R' is in use" "$ERR"
 check_absent "refused: the new job log was not created" jl2
 
@@ -74,7 +74,7 @@ rm -rf p/* R jl go
 start_parc_bg -j 1 --joblog jl --results R --shell "$job" ::: 1
 wait_for 30 test -s p/1 || fail "job did not start"
 run_parc --joblog jl echo ::: b
-check_rc "a second run while the first runs: refused" 2
+check_rc "a second run while the first runs: refused" 255
 touch go
 wait_parc_bg 30
 check_rc "the first run" 0

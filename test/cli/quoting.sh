@@ -25,10 +25,18 @@ check_absent "\$(touch ...) in a value did not run" "$T/pwned1"
 check_absent "backticks in a value did not run" "$T/pwned2"
 check_absent "; touch in a value did not run" "$T/pwned3"
 
-# Template words are not shell syntax either.
-run_parc -k echo a ';' touch pwned4 '$HOME' '|' cat ::: z
-check_eq "template words are passed literally, no shell" "a ; touch pwned4 \$HOME | cat z" "$OUT"
-check_absent "a ; in the template did not start a command" "$T/pwned4"
+# Template words are literal too, unless the command can only be a shell
+# line (a word that is a shell operator, or one word with blanks): then it
+# runs as GNU parallel runs every command, through sh, the values quoted.
+run_parc -k echo a '$HOME' 'x;y' ::: z
+check_eq "template words are passed literally, no shell" "a \$HOME x;y z" "$OUT"
+run_parc -k echo '{}' '|' tr a-z A-Z ::: 'x;touch pwned4' '$(touch pwned4)'
+check_eq "an operator word: a shell line, as in GNU parallel" \
+  "$(printf '%s\n' 'X;TOUCH PWNED4' '$(TOUCH PWNED4)')" "$OUT"
+run_parc -k 'echo {} && echo done' ::: '`touch pwned4`'
+check_eq "one word with blanks: a shell line, as in GNU parallel" \
+  "$(printf '%s\n' '`touch pwned4`' done)" "$OUT"
+check_absent "values in a shell line stayed literal" "$T/pwned4"
 
 # Values from a :::: file (one per line) are literal as well.
 printf '%s\n' 'a b' '$(touch pwned5)' "it's" >"$T/vals"

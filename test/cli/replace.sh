@@ -37,7 +37,8 @@ check_eq "a word that is exactly {} becomes one argument per value" \
   "$(lines '[a b]' '[c]')" "$OUT"
 
 run_parc -k printf '[%s]\n' 'x{}y' ::: a ::: b
-check_eq "{} inside a word: values joined by spaces, one argument" "[xa by]" "$OUT"
+check_eq "{} inside a word: the word once per value, as GNU parallel's" \
+  "$(lines '[xa]' '[by]')" "$OUT"
 
 run_parc -k printf '[%s]\n' 'pre-{1}-{2}-post' ::: a ::: b
 check_eq "several replacement strings in one word" "[pre-a-b-post]" "$OUT"

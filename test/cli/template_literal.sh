@@ -12,7 +12,7 @@ run_parc --dry-run echo '{12a}{x}' ::: a
 check_eq "{12a} and {x} without such an axis stay as written" "echo '{12a}{x}' a" "$OUT"
 
 run_parc --dry-run echo '{2}' ::: a
-check_rc "{2} with one source is still an error" 2
+check_rc "{2} with one source is still an error" 255
 
 braces=$(printf '{%.0s' $(seq 5000))
 run_parc --dry-run echo "${braces}" ::: a

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Bad usage: unknown option, malformed --grid, {7} with two sources,
-# unreadable :::: file, no command. Each prints one line naming the problem
-# (and at most a usage hint), nothing on stdout, exits 2 and runs no job.
+# unreadable :::: file, bad option values. Each prints one line naming the
+# problem (and at most a usage hint), nothing on stdout, exits 255 (GNU
+# parallel's status for it, which no count of failed jobs can be) and runs
+# no job.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
@@ -14,7 +16,7 @@ usage_error() {
   shift 2
   rm -rf ran && mkdir ran
   run_parc "$@"
-  check_rc "$desc" 2
+  check_rc "$desc" 255
   check_eq "$desc: nothing on stdout" "" "$OUT"
   check_match "$desc: stderr names the problem" "$re" "$(head -n 1 "$ERR_FILE")"
   local n
@@ -50,16 +52,55 @@ usage_error "unreadable :::: file" 'no-such-file' \
   touch 'ran/{}' :::: "$T/no-such-file"
 usage_error "unreadable ::::+ file" 'no-such-file2' \
   touch 'ran/{}' ::: a ::::+ "$T/no-such-file2"
-usage_error "no command" 'command' \
-  ::: a b
-usage_error "no command before ::::" 'command' \
-  --shell :::: /dev/null
 usage_error "--jobs without a number" '-j|--jobs|abc' \
   -j abc touch 'ran/{}' ::: a
-usage_error "--line-buffer with -k" 'line-buffer|-k|keep-order' \
-  --line-buffer -k touch 'ran/{}' ::: a
+usage_error "--wd that is no directory" 'wd|no-such-dir' \
+  --wd "$T/no-such-dir" touch "$T/ran/{}" ::: a
 usage_error "option missing its value at the end" '--timeout' \
   --timeout
+usage_error "a flag given a value" "--tag" \
+  --tag=yes touch 'ran/{}' ::: a
+usage_error "an ambiguous prefix" "--re" \
+  --re touch 'ran/{}' ::: a
+usage_error "an unknown option inside a bundle" "-Q|-kQ" \
+  -kQ touch 'ran/{}' ::: a
+usage_error "--halt with an unknown condition" 'halt|now,maybe' \
+  --halt now,maybe=1 touch 'ran/{}' ::: a
+usage_error "-j with a bad relative count" '-j|\+x' \
+  -j +x touch 'ran/{}' ::: a
+usage_error "--block without --pipe" 'block' \
+  --block 1M touch 'ran/{}' ::: a
+usage_error "--resume without --joblog" 'joblog' \
+  --resume touch 'ran/{}' ::: a
+
+# GNU parallel's spellings are accepted: bundles, --opt=value, aliases,
+# relative -j.
+rm -rf ran && mkdir ran
+run_parc -kj2 --jobs=2 --dryrun --jl=jl.txt -j +0 touch 'ran/{}' ::: a b
+check_rc "GNU spellings: accepted" 0
+check_eq "GNU spellings: --dryrun printed the commands in order" \
+  "touch ran/a
+touch ran/b" "$OUT"
+
+# GNU's own names for the replacement strings, its -L, --wd, -r, -E and
+# the -k --lb pair (-k wins).
+run_parc -k -I XX --er EE --seqreplace NN --dnr DD echo XX EE NN DD ::: d/a.b
+check_eq "-I, --er, --seqreplace, --dnr" "d/a.b d/a 1 d" "$OUT"
+run_parc -k --replace=XX echo XX ::: a
+check_eq "--replace=STR" "a" "$OUT"
+seq 5 >"$T/five"
+PARC_STDIN=$T/five run_parc_cmd run -k -L 2 echo
+check_eq "-L 2: two lines per job" "$(printf '1 2\n3 4\n5')" "$OUT"
+run_parc -k --wd / pwd ::: a
+check_eq "--wd: the jobs run there" "/" "$OUT"
+run_parc -k -E stop echo ::: a stop b
+check_eq "-E: a source ends at the end string" "a" "$OUT"
+printf 'a\n  \nb\n' >"$T/blank"
+PARC_STDIN=$T/blank run_parc_cmd run -k -r echo
+check_eq "-r: blank records are no values" "$(printf 'a\nb')" "$OUT"
+run_parc -k --lb echo ::: a b
+check_rc "-k --lb: accepted, as GNU parallel" 0
+check_eq "-k --lb: in order" "$(printf 'a\nb')" "$OUT"
 
 # Touch-a-marker sanity: the same commands without the mistake do run.
 rm -rf ran && mkdir ran
