@@ -58,10 +58,11 @@ mpi_parc --shell 'ls -l /proc/$$/fd | grep -c socket; : {}' ::: 1 2
 check_eq "a job inherits no socket of its rank's MPI" "$(lines 0 0)" "$OUT"
 
 # Jobs from stdin reach rank 0 only: the others see no jobs and say so,
-# rank 0 exits 2. (Hydra gives ranks > 0 a stdin that never ends.)
+# rank 0 exits 255 (a usage error). (Hydra gives ranks > 0 a stdin that
+# never ends.)
 printf '1\n2\n' >stdin_jobs
 PARC_STDIN=$T/stdin_jobs mpi_parc echo
-check_rc "jobs on stdin under mpirun" 2
+check_rc "jobs on stdin under mpirun" 255
 check_true "... said why" grep -q "not every rank could set up the same jobs" "$T/.parc.err"
 if [ -n "${MPI_SINGLETON:-}" ]; then
   mpi_parc "$MPI_SINGLETON" ::: 1 2 3
