@@ -573,7 +573,7 @@ static char **pack_argv(const char *const *pre, size_t npre, const char *data,
     argv[i] = strcpy(p, pre[i]);
     p += strlen(pre[i]) + 1;
   }
-  memcpy(p, data, len);
+  if (len > 0) memcpy(p, data, len);
   for (size_t i = 0; i < argc; i++) {
     argv[npre + i] = p;
     p += strlen(p) + 1;
@@ -631,10 +631,15 @@ int run_template_expand(const run_template *t, const run_inputs *in,
     if (rc == 0 && (*argv = pack_argv(sh, 2, out.data, out.len + 1, 1)) == NULL)
       rc = -1;
   } else if (rc == 0) {
+    static const char *const empty[] = {"/bin/sh", "-c", ""};
     rc = build(&x);
-    if (rc == 0 &&
-        (*argv = pack_argv(NULL, 0, x.args.data, x.args.len, x.argc)) == NULL)
-      rc = -1;
+    /* Every word left out ({2} of a job with one value): GNU's shell runs
+     * an empty line, which does nothing and succeeds; so does parc. */
+    if (rc == 0 && x.argc == 0)
+      *argv = pack_argv(empty, 3, NULL, 0, 0);
+    else if (rc == 0)
+      *argv = pack_argv(NULL, 0, x.args.data, x.args.len, x.argc);
+    if (rc == 0 && *argv == NULL) rc = -1;
     if (rc == 0) rc = join_quoted(x.args.data, x.argc, &out);
   }
   free(x.val);

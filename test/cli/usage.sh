@@ -98,6 +98,9 @@ check_eq "-E: a source ends at the end string" "a" "$OUT"
 printf 'a\n  \nb\n' >"$T/blank"
 PARC_STDIN=$T/blank run_parc_cmd run -k -r echo
 check_eq "-r: blank records are no values" "$(printf 'a\nb')" "$OUT"
+run_parc -k -N2 '{2}' ::: a
+check_rc "-N2 with one value: every word left out, an empty line (GNU)" 0
+check_eq "-N2 with one value: nothing printed" "" "$OUT"
 run_parc -k --lb echo ::: a b
 check_rc "-k --lb: accepted, as GNU parallel" 0
 check_eq "-k --lb: in order" "$(printf 'a\nb')" "$OUT"
