@@ -177,6 +177,34 @@ typedef struct splitter {
   regex_t re;    /* not --csv */
 } splitter;
 
+/* Does a repetition (* + ? {n,m}) follow another in the ERE? POSIX leaves
+ * that undefined, and glibc's regcomp can take gigabytes for a run of them
+ * (e+++++...), so it is refused. Bracket expressions and escapes are
+ * skipped. */
+static int repeats_stacked(const char *re) {
+  int after_repeat = 0;
+  for (const char *p = re; *p; p++) {
+    int repeat = 0;
+    if (*p == '\\' && p[1]) {
+      p++;
+    } else if (*p == '[') {
+      p += p[1] == '^' ? 2 : 1;
+      if (*p == ']') p++;
+      while (*p && *p != ']') p++;
+      if (!*p) return 0; /* unterminated: regcomp says so */
+    } else if (strchr("*+?", *p)) {
+      repeat = 1;
+    } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
+      repeat = 1;
+      while (*p && *p != '}') p++;
+      if (!*p) return 0;
+    }
+    if (repeat && after_repeat) return 1;
+    after_repeat = repeat;
+  }
+  return 0;
+}
+
 static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
   *sp = (splitter){.on = o->colsep || o->header || o->csv, .csv = o->csv,
                    .trim = o->colsep != NULL};
@@ -189,6 +217,12 @@ static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
   /* --header alone splits at TABs, as GNU parallel does */
   const char *re = o->colsep ? o->colsep : "\t";
   if (perl_to_ere(re, &ere) != 0) return run_fail(err, "out of memory");
+  if (repeats_stacked(ere.data)) {
+    run_buf_free(&ere);
+    sp->on = 0;
+    return run_fail(err, "bad --colsep '%s': a repetition (* + ? {}) right "
+                         "after another", re);
+  }
   int rc = regcomp(&sp->re, ere.data, REG_EXTENDED);
   run_buf_free(&ere);
   if (rc != 0) {

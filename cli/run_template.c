@@ -299,25 +299,43 @@ static size_t mod_len(const char *v, enum piece_mod mod) {
   return gnu_quoted_len(from, n);
 }
 
+/* The value of source s in tuple tp, or NULL when its record lacks it. */
+static const char *tuple_value(const run_inputs *in, size_t tp, size_t s) {
+  size_t i = run_inputs_pick_tuple(in, tp, s);
+  return in->src[s].absent && in->src[s].absent[i] ? NULL
+                                                     : in->src[s].values[i];
+}
+
+/* The k-th value tuple tp has (sources whose record lacks it skipped). */
+static const char *tuple_nth(const run_inputs *in, size_t tp, size_t k) {
+  for (size_t s = 0; s < in->nsrc; s++) {
+    const char *v = tuple_value(in, tp, s);
+    if (v && k-- == 0) return v;
+  }
+  return NULL;
+}
+
 /* What tuple tp adds to a job's length. */
 static size_t tuple_len(const run_template *t, const len_model *m,
                         const run_inputs *in, size_t tp) {
-  const char *v[64];
   size_t r = 0, sum = 0, all = 0;
   for (size_t s = 0; s < in->nsrc; s++) {
-    size_t i = run_inputs_pick_tuple(in, tp, s);
-    if (in->src[s].absent && in->src[s].absent[i]) continue;
-    all += gnu_quoted_len(in->src[s].values[i], strlen(in->src[s].values[i]));
-    if (r < 64) v[r] = in->src[s].values[i];
-    r++;
+    const char *v = tuple_value(in, tp, s);
+    if (v) all += gnu_quoted_len(v, strlen(v)), r++;
   }
   for (size_t i = 0; i < t->n; i++)
     for (size_t k = 0; k < t->w[i].n; k++) {
       const piece *pc = &t->w[i].p[k];
-      if (pc->kind == P_ALL)
-        for (size_t j = 0; j < r && j < 64; j++) sum += mod_len(v[j], pc->mod);
-      else if (pc->kind == P_POS && pc->pos < r && pc->pos < 64)
-        sum += mod_len(v[pc->from_end ? r - 1 - pc->pos : pc->pos], pc->mod);
+      if (pc->kind == P_ALL) {
+        for (size_t s = 0; s < in->nsrc; s++) {
+          const char *v = tuple_value(in, tp, s);
+          if (v) sum += mod_len(v, pc->mod);
+        }
+      } else if (pc->kind == P_POS && pc->pos < r) {
+        sum += mod_len(tuple_nth(in, tp, pc->from_end ? r - 1 - pc->pos
+                                                      : pc->pos),
+                       pc->mod);
+      }
     }
   if (t->appends || t->from_input) sum += all;
   return t->context ? sum + r * (m->ctx_text + m->ctx_groups)

@@ -54,6 +54,8 @@ usage_error "unreadable ::::+ file" 'no-such-file2' \
   touch 'ran/{}' ::: a ::::+ "$T/no-such-file2"
 usage_error "--jobs without a number" '-j|--jobs|abc' \
   -j abc touch 'ran/{}' ::: a
+usage_error "--colsep with a repetition after a repetition" 'colsep' \
+  --colsep 'e++++++++++++++++++++++++++++++++++++++++++' touch "$T/ran/{}" ::: a
 usage_error "--wd that is no directory" 'wd|no-such-dir' \
   --wd "$T/no-such-dir" touch "$T/ran/{}" ::: a
 usage_error "option missing its value at the end" '--timeout' \
