@@ -125,9 +125,13 @@ static void stop_lanes(run_state *s, int fd) {
 
 /* --tag: the job's values; --tagstring: its replacement strings. */
 char *run_job_tag(const run_state *s, size_t index, unsigned slot) {
+  return run_expand_joined(s, s->tag_tmpl, index, slot);
+}
+
+char *run_expand_joined(const run_state *s, const run_template *t,
+                        size_t index, unsigned slot) {
   char **argv, *line;
-  if (s->tag_tmpl == NULL ||
-      run_template_expand(s->tag_tmpl, &s->in, index, slot, &argv, &line))
+  if (t == NULL || run_template_expand(t, &s->in, index, slot, &argv, &line))
     return NULL;
   run_buf b = {0};
   for (size_t i = 0; argv[i] && argv[i + 1]; i++) /* the last is {#} */

@@ -150,17 +150,7 @@ static void time_units(char *b, size_t n, long v) {
 /* The newest job's arguments ({}), for --bar. */
 static char *newest_args(run_state *s) {
   size_t newest = atomic_load(&s->newest);
-  char **argv, *line;
-  if (newest == 0 || s->args_tmpl == NULL ||
-      run_template_expand(s->args_tmpl, &s->in, newest - 1, 1, &argv, &line))
-    return NULL;
-  run_buf b = {0};
-  for (size_t i = 0; argv[i] && argv[i + 1]; i++) /* the last is {#} */
-    if ((i && run_buf_add(&b, " ", 1)) || run_buf_str(&b, argv[i])) break;
-  free(argv);
-  free(line);
-  if (b.data == NULL) run_buf_add(&b, "", 0);
-  return b.data;
+  return newest ? run_expand_joined(s, s->args_tmpl, newest - 1, 1) : NULL;
 }
 
 /* GNU's --bar: a line for zenity, then the percentage, then the text in

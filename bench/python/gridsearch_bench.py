@@ -50,7 +50,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))  # bench/benchlib.py
-from benchlib import busy_seconds, children_cpu, loadavg  # noqa: E402
+from benchlib import (busy_seconds, children_cpu, loadavg,  # noqa: E402
+                      tree_cpu)
 
 C_GRID = [0.001, 0.025, 2.5, 5, 10]
 KERNELS = ["rbf", "poly"]
@@ -70,32 +71,6 @@ def make_colours(n, noise=0.1, seed=2021):
 
 
 # ------------------------------------------------------------ child side
-
-def tree_cpu():
-    """CPU seconds used so far by this process and every live process
-    below it, with the children each has reaped (/proc): the difference
-    over a fit is the CPU the fit cost, workers included, whatever else
-    runs on the machine."""
-    tick = os.sysconf("SC_CLK_TCK")
-    kids, cpu = {}, {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        kids.setdefault(int(fields[1]), []).append(int(name))
-        cpu[int(name)] = sum(int(x) for x in fields[11:15]) / tick
-    total, todo = 0.0, [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        total += cpu.get(pid, 0.0)
-        todo.extend(kids.get(pid, []))
-    return total
-
 
 class Side:
     """One backend in a child interpreter."""

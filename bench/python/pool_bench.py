@@ -119,39 +119,17 @@ def median_call(call, n):
     return statistics.median(ts)
 
 
-def family_cpu():
-    """CPU seconds of this process and every live process below it (the
-    pools' workers), and of those reaped."""
-    kids, cpu = {}, {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                v = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        kids.setdefault(int(v[1]), []).append(int(name))
-        cpu[int(name)] = (int(v[11]) + int(v[12])) / tick
-    total, todo = cpu.get(os.getpid(), 0.0), [os.getpid()]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            total += cpu.get(k, 0.0)
-            todo.append(k)
-    return total + benchlib.children_cpu()
-
-
 def timed(impl, noisy, retries):
     """One repetition of impl: (seconds, re-runs, CPUs others kept busy).
     A repetition during which other programs kept more than `noisy` CPUs
     busy is run again, up to `retries` times."""
     reruns = 0
     while True:
-        b0, f0, w0 = benchlib.busy_seconds(), family_cpu(), time.perf_counter()
+        b0, f0 = benchlib.busy_seconds(), benchlib.tree_cpu()
+        w0 = time.perf_counter()
         t = impl.run()
         wall = time.perf_counter() - w0
-        b1, f1 = benchlib.busy_seconds(), family_cpu()
+        b1, f1 = benchlib.busy_seconds(), benchlib.tree_cpu()
         others = None
         if b0 is not None and b1 is not None and wall > 0:
             others = max(0.0, (b1 - b0) - (f1 - f0)) / wall
