@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "parc.h"
 #include "run.h"
+#include "run_memory.h"
 
 static const char USAGE[] =
     "usage: parc COMMAND [ARGS...]\n"
@@ -23,6 +24,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
+  /* parc run --memory's shim: the limit, then exec the job (run_memory.c) */
+  if (strcmp(cmd, "__memory") == 0) return run_memory_shim(argc, argv);
   if (strcmp(cmd, "run") == 0) {
     run_launch_mpi(argc, argv); /* returns unless under mpirun */
     return parc_cmd_run(argc - 2, argv + 2);

@@ -1,15 +1,21 @@
 /* plan.c -- `parc plan`: how many cores for a deadline, and what it costs.
  *
- * The model is the one for independent tasks of equal length t (a sweep):
- * on c cores, n tasks run in ceil(n / c) waves, so the wall time is
- * ceil(n / c) * t. The fewest cores that meet a deadline D are
- * ceil(n / floor(D / t)). Cost is what a cloud bills: cores held for the
- * wall time, times the price of a core-hour.
+ * The tasks are independent (a sweep). A plan schedules them: each next
+ * task starts on the core that frees first, longest first (plan_sched.c);
+ * the wall time is when the last one ends. Tasks of equal length t (from
+ * --task-time) come out as ceil(n / c) waves of t, and the fewest cores
+ * that meet a deadline D as ceil(n / floor(D / t)). With --from the times
+ * are those an earlier run measured (plan_from.c), drawn to n tasks by
+ * their quantiles, and the plan also says what starting them in input
+ * order, as `parc run` does, would take. --halving plans a successive
+ * halving run rung by rung (plan_halving.c). Cost is what a cloud bills:
+ * cores held for the wall time, times the price of a core-hour.
  *
  * With --serial-fraction f it also prints Amdahl's speedup 1 / (f + (1-f)/N)
  * (a fixed problem on N cores) and Gustafson's N - f (N - 1) (a problem
  * grown with N), and plots both with gnuplot.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,30 +24,25 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "run.h"
+#include "plan.h"
 
 #define EXIT_USAGE 2
-
-typedef struct plan_opts {
-  double task_time, deadline, price, serial;
-  int have_serial;
-  size_t tasks;
-  unsigned max_cores;
-  const char *from, *plot;
-  run_inputs grid;
-} plan_opts;
 
 static const char USAGE[] =
 "usage: parc plan --deadline TIME (--task-time TIME | --from FILE)\n"
 "                 (--tasks N | --grid NAME=SPEC ...) [--price P]\n"
 "                 [--serial-fraction F [--max-cores N] [--plot FILE]]\n"
+"       parc plan --halving --budget NAME=MIN:MAX [--factor F]\n"
+"                 [--average-over AXIS] [--budget-exponent P] --deadline TIME\n"
+"                 (--task-time TIME | --from FILE) (--tasks N | --grid ...)\n"
 "\n"
-"How many cores finish N independent tasks of TIME each before a deadline,\n"
-"in how many waves, how long it takes, and what it costs.\n"
+"How many cores finish N independent tasks before a deadline, how long\n"
+"they take (started longest first, and in input order as parc run does)\n"
+"and what it costs.\n"
 "\n"
 "  --task-time TIME       one task: 70, 70s, 1.5m, 2h, 250ms\n"
-"  --from FILE            mean run time of the successful jobs in a parc run\n"
-"                         results.csv or job log\n"
+"  --from FILE            the run times of the successful jobs in a parc run\n"
+"                         results.csv or job log (their distribution)\n"
 "  --tasks N              the number of tasks, or\n"
 "  --grid NAME=SPEC       axes as parc run takes them (tasks = product)\n"
 "  --deadline TIME        the wall time allowed\n"
@@ -49,6 +50,13 @@ static const char USAGE[] =
 "  --serial-fraction F    print Amdahl and Gustafson speedups for F in [0,1]\n"
 "  --max-cores N          largest N in those tables (default 64)\n"
 "  --plot FILE            draw them with gnuplot (FILE.png or FILE.svg)\n"
+"\n"
+"Successive halving (as parc run --halving, rung by rung):\n"
+"  --budget NAME=MIN:MAX  the budget axis (e.g. samples=500:8000)\n"
+"  --factor F             the reduction factor (default 3)\n"
+"  --average-over AXIS    a --grid axis each setting runs all of (fold)\n"
+"  --budget-exponent P    a job takes TIME x (budget / MAX)^P (default 1;\n"
+"                         --from a run over budgets: fitted)\n"
 "\n"
 "Example (the seeds' grid search): parc plan --tasks 125 --task-time 70 "
 "--deadline 20m\n";
@@ -60,8 +68,7 @@ static int usage_error(const char *fmt, const char *what) {
   return EXIT_USAGE;
 }
 
-/* "70", "70s", "1.5m", "2h", "250ms", "1d" -> seconds. */
-static int parse_time(const char *s, double *out) {
+int plan_parse_time(const char *s, double *out) {
   static const struct { const char *unit; double secs; } units[] = {
       {"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}, {"min", 60}, {"h", 3600},
       {"d", 86400}};
@@ -76,7 +83,7 @@ static int parse_time(const char *s, double *out) {
   return -1;
 }
 
-static void fmt_dur(char *b, size_t n, double t) {
+void plan_fmt_dur(char *b, size_t n, double t) {
   if (t < 60) {
     snprintf(b, n, "%.3g s", t);
     return;
@@ -86,168 +93,299 @@ static void fmt_dur(char *b, size_t n, double t) {
   else snprintf(b, n, "%ld:%02ld", v / 60, v % 60);
 }
 
-/* The mean run time of the successful jobs in a results.csv or job log. */
-static int task_time_from(const char *path, double *out, size_t *njobs,
-                          run_err err) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return run_fail(err, "cannot read '%s': %s", path, strerror(errno));
-  run_buf text = {0}, fields = {0};
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) run_buf_add(&text, chunk, n);
-  fclose(f);
-  int joblog = text.data && strncmp(text.data, "Seq\tHost\t", 9) == 0;
-  int c_time = joblog ? 3 : -1, c_exit = joblog ? 6 : -1, c_sig = joblog ? 7 : -1;
-  double sum = 0;
-  size_t count = 0;
-  char *p = text.data;
-  for (int first = 1; p && *p; first = 0) {
-    char *line_end = strchr(p, '\n');
-    if (joblog) { /* TAB-separated; the command may contain anything */
-      if (line_end) *line_end = '\0';
-      char *col[9] = {0}, *q = p;
-      for (int k = 0; k < 9 && q; k++) {
-        col[k] = q;
-        q = strchr(q, '\t');
-        if (q && k < 8) *q++ = '\0';
-      }
-      p = line_end ? line_end + 1 : p + strlen(p);
-      if (first || col[8] == NULL) continue;
-      if (atoi(col[c_exit]) == 0 && atoi(col[c_sig]) == 0)
-        sum += atof(col[c_time]), count++;
-      continue;
-    }
-    size_t nf = run_csv_record(&p, &fields);
-    const char *fp = fields.data;
-    if (first) {
-      for (size_t k = 0; k < nf; fp += strlen(fp) + 1, k++) {
-        if (strcmp(fp, "runtime") == 0) c_time = (int)k;
-        if (strcmp(fp, "exit") == 0) c_exit = (int)k;
-      }
-      if (c_time < 0 || c_exit < 0) break;
-      continue;
-    }
-    double t = -1;
-    int ok = 0;
-    for (size_t k = 0; k < nf; fp += strlen(fp) + 1, k++) {
-      if ((int)k == c_time) t = atof(fp);
-      if ((int)k == c_exit) ok = strcmp(fp, "0") == 0;
-    }
-    if (ok && t >= 0) sum += t, count++;
-  }
-  run_buf_free(&text);
-  run_buf_free(&fields);
-  if (!joblog && c_time < 0)
-    return run_fail(err, "'%s' is neither a parc run results.csv nor a job "
-                         "log", path);
-  if (count == 0)
-    return run_fail(err, "'%s' has no successful job to time", path);
-  *out = sum / (double)count;
-  *njobs = count;
+/* Wall times are sums of task times: 0.1 s x 3 may exceed 0.3 s. */
+int plan_meets(double wall, double deadline) {
+  return wall <= deadline * (1 + 1e-9);
+}
+
+/* ------------------------------------------------------------ options */
+
+/* NAME=MIN:MAX, as parc run --budget takes it (run_budget.c). */
+static int parse_budget(plan_opts *o, const char *spec) {
+  run_budget b;
+  if (run_budget_parse(spec, &b) != 0) return -1;
+  memcpy(o->budget_name, b.name, sizeof o->budget_name);
+  o->budget_min = b.min;
+  o->budget_max = b.max;
+  o->budget_integral = b.integral;
   return 0;
+}
+
+static int is_valued(const char *a) {
+  static const char *const valued[] = {
+      "--task-time", "--from", "--tasks", "--grid", "--deadline", "--price",
+      "--serial-fraction", "--max-cores", "--plot", "--budget", "--factor",
+      "--budget-exponent", "--average-over"};
+  for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+    if (strcmp(a, valued[k]) == 0) return 1;
+  return 0;
+}
+
+/* One option of the halving plan and its value. */
+static int parse_halving_value(plan_opts *o, const char *a, const char *v,
+                               run_err err) {
+  char *end;
+  if (!strcmp(a, "--budget")) {
+    o->budget = v;
+    if (parse_budget(o, v))
+      return run_fail(err, "bad --budget '%s' (want NAME=MIN:MAX with "
+                           "0 < MIN <= MAX)", v);
+  }
+  if (!strcmp(a, "--factor")) {
+    o->factor = strtod(v, &end);
+    if (end == v || *end || !(o->factor > 1 && o->factor <= 1000))
+      return run_fail(err, "bad --factor '%s' (want a number > 1)", v);
+  }
+  if (!strcmp(a, "--budget-exponent")) {
+    o->exponent = strtod(v, &end);
+    o->have_exponent = 1;
+    if (end == v || *end || !(o->exponent > 0 && o->exponent <= 100))
+      return run_fail(err, "bad --budget-exponent '%s' (want a number > 0)",
+                      v);
+  }
+  if (!strcmp(a, "--average-over")) {
+    const char **av = realloc(o->average_over, (o->navg + 1) * sizeof *av);
+    if (av == NULL) return run_fail(err, "out of memory");
+    (o->average_over = av)[o->navg++] = v;
+  }
+  return 0;
+}
+
+/* One option and its value. */
+static int parse_value(plan_opts *o, const char *a, const char *v,
+                       run_err err) {
+  char *end;
+  if (!strcmp(a, "--task-time") && plan_parse_time(v, &o->task_time))
+    return run_fail(err, "bad --task-time '%s' (want e.g. 70, 70s, 1.5m)", v);
+  if (!strcmp(a, "--deadline") && plan_parse_time(v, &o->deadline))
+    return run_fail(err, "bad --deadline '%s' (want e.g. 20m, 1h, 90s)", v);
+  if (!strcmp(a, "--from")) o->from = v;
+  if (!strcmp(a, "--plot")) o->plot = v;
+  if (!strcmp(a, "--grid") && run_inputs_add_grid(&o->grid, v, err))
+    return -1;
+  if (!strcmp(a, "--tasks") &&
+      ((o->tasks = strtoul(v, &end, 10)) == 0 || *end || *v == '-'))
+    return run_fail(err, "bad --tasks '%s' (want N >= 1)", v);
+  if (!strcmp(a, "--price") &&
+      (!((o->price = strtod(v, &end)) >= 0) || *end || end == v))
+    return run_fail(err, "bad --price '%s' (want a number >= 0)", v);
+  if (!strcmp(a, "--serial-fraction")) {
+    o->serial = strtod(v, &end);
+    o->have_serial = 1;
+    if (*end || end == v || !(o->serial >= 0 && o->serial <= 1))
+      return run_fail(err, "bad --serial-fraction '%s' (want 0..1)", v);
+  }
+  if (!strcmp(a, "--max-cores") &&
+      ((o->max_cores = (unsigned)strtoul(v, &end, 10)) == 0 || *end ||
+       o->max_cores > 100000))
+    return run_fail(err, "bad --max-cores '%s' (want N >= 1)", v);
+  return parse_halving_value(o, a, v, err);
+}
+
+static int grid_has(const plan_opts *o, const char *name) {
+  for (size_t s = 0; s < o->grid.nsrc; s++)
+    if (o->grid.src[s].name && !strcmp(o->grid.src[s].name, name)) return 1;
+  return 0;
+}
+
+static int check_halving(plan_opts *o, run_err err) {
+  if (!o->halving) {
+    if (o->budget || o->factor > 0 || o->have_exponent || o->navg)
+      return run_fail(err, "--budget, --factor, --budget-exponent and "
+                           "--average-over need --halving");
+    return 0;
+  }
+  if (o->budget == NULL)
+    return run_fail(err, "--halving needs --budget NAME=MIN:MAX");
+  if (grid_has(o, o->budget_name))
+    return run_fail(err, "--budget %s is also a --grid axis: the budget axis "
+                         "takes its values from the rungs", o->budget_name);
+  for (size_t a = 0; a < o->navg; a++)
+    if (!grid_has(o, o->average_over[a]))
+      return run_fail(err, "--average-over %s is not a --grid axis",
+                      o->average_over[a]);
+  if (o->have_serial || o->plot)
+    return run_fail(err, "--halving plans a run; ask --serial-fraction "
+                         "apart");
+  if (o->factor == 0) o->factor = 3;
+  if (!o->have_exponent) o->exponent = 1;
+  return 0;
+}
+
+static int check_args(plan_opts *o, run_err err) {
+  if (o->grid.nsrc) {
+    if (o->tasks) return run_fail(err, "give --tasks or --grid, not both");
+    if (run_inputs_finish(&o->grid, err)) return -1;
+    o->tasks = o->grid.njobs;
+  }
+  if (o->tasks > PLAN_TASKS_MAX && o->from)
+    return run_fail(err, "%zu tasks: a plan simulates %d at most", o->tasks,
+                    PLAN_TASKS_MAX);
+  if (o->from && o->task_time > 0)
+    return run_fail(err, "give --task-time or --from, not both");
+  if ((!o->have_serial || o->halving) &&
+      (o->deadline == 0 || (o->task_time == 0 && !o->from) || o->tasks == 0))
+    return run_fail(err, "need --deadline, --task-time (or --from) and "
+                         "--tasks (or --grid)");
+  if (o->plot && !o->have_serial)
+    return run_fail(err, "--plot draws the --serial-fraction tables");
+  if (o->max_cores == 0) o->max_cores = 64;
+  return check_halving(o, err);
 }
 
 static int parse_args(plan_opts *o, int argc, char **argv, run_err err) {
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
-    static const char *const valued[] = {
-        "--task-time", "--from", "--tasks", "--grid", "--deadline", "--price",
-        "--serial-fraction", "--max-cores", "--plot"};
-    int known = 0;
-    for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
-      known |= strcmp(a, valued[k]) == 0;
-    if (!known) return run_fail(err, "unknown option '%s'", a);
+    if (!strcmp(a, "--halving")) {
+      o->halving = 1;
+      continue;
+    }
+    if (!is_valued(a)) return run_fail(err, "unknown option '%s'", a);
     if (v == NULL) return run_fail(err, "option '%s' needs a value", a);
     i++;
-    char *end;
-    if (!strcmp(a, "--task-time") && parse_time(v, &o->task_time))
-      return run_fail(err, "bad --task-time '%s' (want e.g. 70, 70s, 1.5m)", v);
-    if (!strcmp(a, "--deadline") && parse_time(v, &o->deadline))
-      return run_fail(err, "bad --deadline '%s' (want e.g. 20m, 1h, 90s)", v);
-    if (!strcmp(a, "--from")) o->from = v;
-    if (!strcmp(a, "--plot")) o->plot = v;
-    if (!strcmp(a, "--grid") && run_inputs_add_grid(&o->grid, v, err))
-      return -1;
-    if (!strcmp(a, "--tasks") &&
-        ((o->tasks = strtoul(v, &end, 10)) == 0 || *end || *v == '-'))
-      return run_fail(err, "bad --tasks '%s' (want N >= 1)", v);
-    if (!strcmp(a, "--price") &&
-        (!((o->price = strtod(v, &end)) >= 0) || *end || end == v))
-      return run_fail(err, "bad --price '%s' (want a number >= 0)", v);
-    if (!strcmp(a, "--serial-fraction")) {
-      o->serial = strtod(v, &end);
-      o->have_serial = 1;
-      if (*end || end == v || !(o->serial >= 0 && o->serial <= 1))
-        return run_fail(err, "bad --serial-fraction '%s' (want 0..1)", v);
-    }
-    if (!strcmp(a, "--max-cores") &&
-        ((o->max_cores = (unsigned)strtoul(v, &end, 10)) == 0 || *end ||
-         o->max_cores > 100000))
-      return run_fail(err, "bad --max-cores '%s' (want N >= 1)", v);
+    if (parse_value(o, a, v, err)) return -1;
   }
-  if (o->grid.nsrc) {
-    if (o->tasks) return run_fail(err, "give --tasks or --grid, not both");
-    if (run_inputs_finish(&o->grid, err)) return -1;
-    o->tasks = o->grid.njobs;
-  }
-  if (o->from && o->task_time > 0)
-    return run_fail(err, "give --task-time or --from, not both");
-  if (!o->have_serial && (o->deadline == 0 || (o->task_time == 0 && !o->from) ||
-                          o->tasks == 0))
-    return run_fail(err, "need --deadline, --task-time (or --from) and "
-                         "--tasks (or --grid)");
-  if (o->plot && !o->have_serial)
-    return run_fail(err, "--plot draws the --serial-fraction tables");
-  if (o->max_cores == 0) o->max_cores = 64;
-  return 0;
+  return check_args(o, err);
 }
 
 /* ------------------------------------------------------------ the plan */
 
-static double wall(const plan_opts *o, size_t cores) {
-  return ceil((double)o->tasks / (double)cores) * o->task_time;
-}
-
-static void print_row(const plan_opts *o, size_t c, size_t best) {
-  char w[32];
-  fmt_dur(w, sizeof w, wall(o, c));
-  printf("%8zu %7.0f %11s  %-4s", c, ceil((double)o->tasks / (double)c), w,
-         wall(o, c) <= o->deadline ? "yes" : "no");
-  if (o->price > 0) printf(" %12.2f", (double)c * wall(o, c) / 3600 * o->price);
-  printf("%s\n", c == best ? "   <- fewest cores" : "");
-}
-
-static int print_plan(const plan_opts *o) {
-  char t[32], d[32], work[32];
-  fmt_dur(t, sizeof t, o->task_time);
-  fmt_dur(d, sizeof d, o->deadline);
-  fmt_dur(work, sizeof work, (double)o->tasks * o->task_time);
-  printf("%zu tasks x %s = %s of work on one core (%.2f core-hours); "
-         "deadline %s\n", o->tasks, t, work,
-         (double)o->tasks * o->task_time / 3600, d);
-  double waves = floor(o->deadline / o->task_time + 1e-9);
-  if (waves < 1) {
-    printf("No number of cores meets the deadline: one task takes longer "
-           "than it. Split the tasks.\n");
-    return 1;
+/* The tasks of a plan: n of --task-time each, or drawn from --from. */
+static int make_tasks(const plan_opts *o, const plan_obs *obs, plan_tasks *t) {
+  if (obs == NULL) {
+    plan_tasks_equal(t, o->task_time, o->tasks);
+    return 0;
   }
-  size_t need = (size_t)ceil((double)o->tasks / waves);
-  char w[32];
-  fmt_dur(w, sizeof w, wall(o, need));
-  printf("\nCores needed: %zu -- %.0f waves, expected wall time %s", need,
-         ceil((double)o->tasks / (double)need), w);
+  double *times = malloc(o->tasks * sizeof *times);
+  int rc = times ? 0 : -1;
+  if (rc == 0 && obs) rc = plan_resample(obs->time, obs->n, times, o->tasks);
+  for (size_t i = 0; rc == 0 && !obs && i < o->tasks; i++)
+    times[i] = o->task_time;
+  if (rc == 0) rc = plan_tasks_init(t, times, o->tasks);
+  free(times);
+  return rc;
+}
+
+static double wall_longest(void *t, size_t c) { return plan_wall(t, c, 1); }
+static double wall_in_order(void *t, size_t c) { return plan_wall(t, c, 0); }
+
+/* Equal tasks: a row in waves. Observed ones: both orders. */
+static void print_row(const plan_opts *o, plan_tasks *t, int equal, size_t c,
+                      size_t best) {
+  char w[32], wi[32], row[192];
+  double lw = plan_wall(t, c, 1);
+  const char *meets = plan_meets(lw, o->deadline) ? "yes" : "no";
+  int n;
+  plan_fmt_dur(w, sizeof w, lw);
+  if (equal) {
+    n = snprintf(row, sizeof row, "%8zu %7.0f %11s  %-4s", c,
+                 ceil((double)t->n / (double)c), w, meets);
+  } else {
+    double iw = plan_wall(t, c, 0);
+    plan_fmt_dur(wi, sizeof wi, iw);
+    n = snprintf(row, sizeof row, "%8zu %14s  %-5s %12s  %-5s", c, w, meets,
+                 wi, plan_meets(iw, o->deadline) ? "yes" : "no");
+  }
+  if (o->price > 0)
+    snprintf(row + n, sizeof row - (size_t)n, " %12.2f",
+             (double)c * lw / 3600 * o->price);
+  if (c == best) strncat(row, "   <- fewest cores", sizeof row - strlen(row) - 1);
+  for (n = (int)strlen(row); n > 0 && row[n - 1] == ' ';) row[--n] = '\0';
+  puts(row);
+}
+
+/* What the tasks are: n x t, or the distribution they were drawn from. */
+static void print_tasks(const plan_opts *o, const plan_obs *obs,
+                        const plan_tasks *t) {
+  char work[32], d[32], q[4][32], mean[32];
+  plan_fmt_dur(work, sizeof work, t->work);
+  plan_fmt_dur(d, sizeof d, o->deadline);
+  if (obs == NULL) {
+    plan_fmt_dur(q[0], sizeof q[0], o->task_time);
+    printf("%zu tasks x %s = %s of work on one core (%.2f core-hours); "
+           "deadline %s\n", t->n, q[0], work, t->work / 3600, d);
+    return;
+  }
+  double *s = plan_sorted(obs->time, obs->n), sum = 0;
+  static const double at[4] = {0, 0.5, 0.9, 1};
+  for (int k = 0; k < 4; k++)
+    plan_fmt_dur(q[k], sizeof q[k], s ? plan_quantile(s, obs->n, at[k]) : NAN);
+  for (size_t i = 0; i < obs->n; i++) sum += obs->time[i];
+  plan_fmt_dur(mean, sizeof mean, sum / (double)obs->n);
+  free(s);
+  printf("Task times: %zu successful jobs in %s -- min %s, median %s, "
+         "p90 %s, max %s (mean %s)\n", obs->n, o->from, q[0], q[1], q[2],
+         q[3], mean);
+  printf("%zu tasks%s = %s of work on one core (%.2f core-hours); "
+         "deadline %s\n", t->n,
+         t->n == obs->n ? ", those times" : ", their quantiles", work,
+         t->work / 3600, d);
+}
+
+static void print_needed(const plan_opts *o, plan_tasks *t, int equal,
+                         size_t need) {
+  char w[32], wi[32];
+  double lw = plan_wall(t, need, 1);
+  plan_fmt_dur(w, sizeof w, lw);
+  if (equal)
+    printf("\nCores needed: %zu -- %.0f waves, expected wall time %s", need,
+           ceil((double)t->n / (double)need), w);
+  else
+    printf("\nCores needed: %zu -- expected wall time %s, longest first",
+           need, w);
   if (o->price > 0)
     printf(", cost %.2f (%.2f per core-hour)",
-           (double)need * wall(o, need) / 3600 * o->price, o->price);
-  printf("\n\n   cores   waves   wall time  meets%s\n",
+           (double)need * lw / 3600 * o->price, o->price);
+  printf("\n");
+  if (equal) return;
+  plan_fmt_dur(wi, sizeof wi, plan_wall(t, need, 0));
+  size_t in_need = plan_fewest_cores(
+      wall_in_order, t, plan_least_cores(t->work, o->deadline), t->n,
+      o->deadline);
+  printf("In input order (as parc run starts them): %s on %zu cores; "
+         "%zu cores meet the deadline that way\n", wi, need, in_need);
+}
+
+static int print_plan(const plan_opts *o, const plan_obs *obs) {
+  plan_tasks t;
+  if (make_tasks(o, obs, &t)) {
+    fprintf(stderr, "parc plan: out of memory\n");
+    return 1;
+  }
+  int equal = obs == NULL;
+  print_tasks(o, obs, &t);
+  size_t need = plan_fewest_cores(
+      wall_longest, &t, plan_least_cores(t.work, o->deadline), t.n,
+      o->deadline);
+  if (need == 0) {
+    char l[32];
+    plan_fmt_dur(l, sizeof l, plan_longest(&t));
+    printf("No number of cores meets the deadline: one task takes longer "
+           "than it (%s). Split the tasks.\n", l);
+    plan_tasks_free(&t);
+    return 1;
+  }
+  print_needed(o, &t, equal, need);
+  printf(equal ? "\n   cores   waves   wall time  meets%s\n"
+               : "\n   cores  longest first  meets  input order  meets%s\n",
          o->price > 0 ? "         cost" : "");
   size_t lo = need > 2 ? need - 2 : 1;
-  for (size_t c = lo; c <= need + 2; c++) print_row(o, c, need);
-  if (need + 2 < o->tasks) print_row(o, o->tasks, need); /* one wave */
-  printf("\nModel: independent tasks of equal length; ceil(tasks / cores) "
-         "waves.\n");
+  for (size_t c = lo; c <= need + 2; c++) print_row(o, &t, equal, c, need);
+  if (need + 2 < t.n) print_row(o, &t, equal, t.n, need); /* one wave */
+  if (equal) {
+    printf("\nModel: independent tasks of equal length; ceil(tasks / cores) "
+           "waves.\n");
+  } else {
+    char lb[32];
+    double bound = fmax(plan_longest(&t), t.work / (double)need);
+    plan_fmt_dur(lb, sizeof lb, bound);
+    printf("\nModel: independent tasks of the observed times; the plan starts "
+           "the longest first,\neach on the core that frees first. No order "
+           "does better on %zu cores than %s\n(the longest task, or the work "
+           "shared evenly).\n", need, lb);
+  }
+  plan_tasks_free(&t);
   return 0;
 }
 
@@ -303,6 +441,24 @@ static int plot_laws(const plan_opts *o) {
   return 0;
 }
 
+/* ------------------------------------------------------------ main */
+
+static int run_plan(const plan_opts *o) {
+  plan_obs obs = {0};
+  run_err err = "";
+  if (o->from &&
+      plan_obs_read(o->from, o->halving ? o->budget_name : NULL, &obs, err))
+    return usage_error("%s", err);
+  const plan_obs *from = o->from ? &obs : NULL;
+  int rc = 0;
+  if (o->halving) rc = plan_halving(o, from);
+  else if (o->deadline > 0 && o->tasks > 0) rc = print_plan(o, from);
+  if (!o->halving && o->have_serial) print_laws(o);
+  if (rc == 0 && o->plot) rc = plot_laws(o);
+  plan_obs_free(&obs);
+  return rc;
+}
+
 int parc_cmd_plan(int argc, char **argv) {
   plan_opts o = {0};
   run_err err = "";
@@ -313,21 +469,9 @@ int parc_cmd_plan(int argc, char **argv) {
   } else if (rc != 0) {
     rc = usage_error("%s", err);
   } else {
-    size_t njobs;
-    if (o.from && task_time_from(o.from, &o.task_time, &njobs, err)) {
-      rc = usage_error("%s", err);
-    } else {
-      if (o.from) {
-        char t[32];
-        fmt_dur(t, sizeof t, o.task_time);
-        printf("Task time: %s, the mean of %zu successful jobs in %s\n", t,
-               njobs, o.from);
-      }
-      if (o.deadline > 0 && o.tasks > 0) rc = print_plan(&o);
-      if (o.have_serial) print_laws(&o);
-      if (rc == 0 && o.plot) rc = plot_laws(&o);
-    }
+    rc = run_plan(&o);
   }
   run_inputs_free(&o.grid);
+  free(o.average_over);
   return rc;
 }

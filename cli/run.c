@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run_memory.h"
 #include "run_record.h"
 #include "run_state.h"
 
@@ -173,6 +174,9 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
   atomic_store(&s->newest, j->index + 1);
   /* -t: the command on stderr as it starts, untagged (GNU's); -v: before
    * its output, printed now when the output is */
+  const char *how = s->o.memory && (s->o.verbose & RUN_VERBOSE_STDERR)
+                        ? run_memory_note() : NULL; /* the first job's */
+  if (how) run_print_status(s, how);
   if (s->o.verbose & RUN_VERBOSE_STDERR)
     run_print_command(s, NULL, stderr, line);
   if ((s->o.verbose & RUN_VERBOSE_STDOUT) &&
@@ -186,7 +190,12 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
                 s->o.line_buffer && !s->mpi ? run_print_line : NULL, &lc,
                 s->mpi != NULL, s->o.ungroup,
                 s->slot_fd && slot <= s->nslots ? s->slot_fd[slot - 1] : -1,
-                j->chunk.data, j->chunk.len, s->o.wd};
+                j->chunk.data, j->chunk.len, s->o.wd, NULL, NULL, 0};
+  run_halving_lane hl = {s, j, x.job_stop_fd};
+  if (s->halving) x.watch_fn = run_halving_watch, x.watch_arg = &hl;
+  /* --memory: the attempt's limit (job_task raises it for --retry-memory;
+   * under mpirun a rank runs each attempt with --memory's) */
+  x.mem_limit = j->res.mem_limit ? j->res.mem_limit : s->o.memory;
   long long pct_us = atomic_load(&s->pct_timeout_us);
   if (s->o.timeout_pct > 0 && pct_us > 0) x.timeout = (double)pct_us / 1e6;
   atomic_fetch_add(&s->running, 1);
@@ -207,6 +216,28 @@ static int retry_now(run_state *s, const job *j) {
          !atomic_load(&s->closed) && atomic_load(&s->signo) == 0;
 }
 
+/* --retry-memory: the limit of another attempt for a job that ran out of
+ * memory, at once and not counted by --retries, while its limit had not
+ * reached the machine's memory; or 0. */
+static unsigned long long retry_memory(run_state *s, const job *j) {
+  if (!j->res.oom || s->o.retry_memory <= 0 || j->res.stopped ||
+      atomic_load(&s->sig.stopping) || atomic_load(&s->closed) ||
+      atomic_load(&s->signo) != 0)
+    return 0;
+  return run_memory_next(j->res.mem_limit, s->o.retry_memory,
+                         run_memory_total());
+}
+
+/* --memory: the limit of the attempt that counts, and whether it ran out,
+ * in results.csv. */
+static void note_memory(run_state *s, job *j) {
+  char note[96];
+  if (s->o.memory == 0) return;
+  snprintf(note, sizeof note, "mem_limit=%llu\noom=%d\n", j->res.mem_limit,
+           j->res.oom);
+  run_buf_str(&j->res.notes, note);
+}
+
 static int job_task(const void *in, void *out, void *ctx) {
   run_state *s = ctx;
   job *j = *(job *const *)in;
@@ -216,14 +247,25 @@ static int job_task(const void *in, void *out, void *ctx) {
     return 0;
   }
   unsigned slot = run_slot_take(s, j);
+  j->res.mem_limit = s->o.memory;
   run_lane_exec(s, j, slot);
-  while (retry_now(s, j) && run_wait_to_start(s)) {
-    j->attempt++;
+  for (;;) {
+    unsigned long long more = retry_memory(s, j);
+    if (!(more || retry_now(s, j)) || !run_wait_to_start(s)) break;
+    if (more) { /* says so now: the job's output comes at its end */
+      char msg[160];
+      run_memory_message(msg, sizeof msg, j->index, j->res.mem_limit, more);
+      run_print_status(s, msg);
+      j->res.mem_limit = more;
+    } else {
+      j->attempt++;
+    }
     j->res.out.len = j->res.err.len = 0;
     j->res.timed_out = j->res.stopped = 0;
     run_slot_again(s, slot, j);
     run_lane_exec(s, j, slot);
   }
+  note_memory(s, j);
   run_slot_give(s, slot);
   run_count_result(s, j);
   return 0;
@@ -245,6 +287,7 @@ typedef struct order {    /* -k: jobs in input order, printed from the front */
 static void job_free(job *j) {
   run_buf_free(&j->res.out);
   run_buf_free(&j->res.err);
+  run_buf_free(&j->res.notes);
   run_buf_free(&j->chunk); /* --pipe */
   free(j->line);
   free(j->tag);
@@ -365,6 +408,10 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   if (r->timed_out) warn_killed(s, j, "it timed out");
   else if (atomic_load(&j->mem_killed))
     warn_killed(s, j, "free memory fell under half of --memfree");
+  char oom[160]; /* --memory: it ran out (no more --retry-memory) */
+  if (r->oom && run_memory_message(oom, sizeof oom, j->index, r->mem_limit, 0))
+    run_print_status(s, oom);
+  if (s->halving) run_halving_note(s, j); /* its rung in results.csv */
   run_err err = "";
   if (run_records_add(s->rec, j->index, j->line ? j->line : "", r, err)) {
     pthread_mutex_lock(&s->out_lock);
@@ -385,14 +432,22 @@ static int skipped(const run_state *s, size_t i) {
   return s->skip && (s->skip[i / 8] >> (i % 8) & 1);
 }
 
-/* Takes the next job to run, skipping what resume says is done. */
-static job *next_job(run_state *s, size_t *next) {
+/* The index of the next job to run in *i: in order, skipping what resume
+ * says is done; with --halving, the one the rungs want. 0: none now. */
+static int next_index(run_state *s, size_t *next, size_t *i) {
+  if (s->halving) return run_halving_next(s, i);
   while (run_job_known(s, *next, 0)) { /* --pipe grows in.njobs */
-    size_t i = (*next)++;
-    if (skipped(s, i)) {
-      s->torun--;
-      continue;
-    }
+    *i = (*next)++;
+    if (!skipped(s, *i)) return 1;
+    s->torun--;
+  }
+  return 0;
+}
+
+/* Takes the next job to run. */
+static job *next_job(run_state *s, size_t *next) {
+  size_t i;
+  while (next_index(s, next, &i)) {
     if (s->o.dry_run) {
       /* GNU's {%} in a dry run: 1, 2, 1, 2 ... (1 with -j1) */
       unsigned slot = s->o.jobs < 2 ? 1 : (unsigned)(i % 2) + 1;
@@ -429,7 +484,8 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
   for (;;) {
     int accepting = !atomic_load(&s->sig.stopping) && !atomic_load(&s->closed);
     /* with --pipe, jobs become known as stdin's chunks are read */
-    while (accepting && fl->n < fl->cap && run_job_known(s, next, fl->n == 0)) {
+    while (accepting && fl->n < fl->cap &&
+           (s->halving || run_job_known(s, next, fl->n == 0))) {
       job *j = next_job(s, &next);
       if (j == NULL) break;
       if ((s->o.keep_order && order_push(od, j) != 0) ||
@@ -454,6 +510,7 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
     fl->job[k] = fl->job[fl->n];
     int rc = finish(s, pool, fl, j);
     if (rc == 1) continue;
+    if (s->halving) run_halving_done(s, j); /* what runs next */
     /* Once --halt now is reached GNU prints nothing more: not the jobs it
      * killed, nor (-k) what waited for them. A lane may have stopped the
      * others before this thread judged the job that reached the limit. */
@@ -562,7 +619,9 @@ static int run_jobs(run_state *s) {
     return -1;
   }
   size_t lanes = pool ? parc_pool_workers(pool) : s->o.jobs;
-  fl.cap = s->mpi ? lanes : 2 * lanes; /* mpirun: nothing queued on a rank */
+  /* mpirun: nothing queued on a rank; --halving async decides each job
+   * when a lane is free, on every result in by then */
+  fl.cap = s->mpi || s->o.halving == HALVING_ASYNC ? lanes : 2 * lanes;
   fl.fut = calloc(fl.cap + 1, sizeof *fl.fut);
   fl.job = calloc(fl.cap + 1, sizeof *fl.job);
   if (s->mpi && s->mpi->rank == 0) s->wire = malloc(run_wire_res_size());
@@ -614,6 +673,7 @@ static int open_records(run_state *s, run_err err) {
     ro.joblog = s->o.joblog; /* read only: what the resume would run */
     ro.results_dir = s->o.results;
   }
+  run_joblog_memory(s->o.memory != 0); /* a new log's columns */
   int rc = run_records_start(&s->rec, &s->in, &ro, writing, err);
   if (rc == RUN_RECORDS_BUSY) s->plain_err = 1; /* not bad usage */
   if (rc != 0) return EXIT_USAGE;
@@ -657,6 +717,7 @@ static int set_up(run_state *s, int argc, char **argv, run_err err) {
   if (rc != 0) return rc == 1 || rc == 2 ? -rc : EXIT_USAGE;
   if (signal_seen(s)) return 0; /* (mpirun: no phase that ends at once) */
   if ((rc = open_records(s, err)) != 0) return rc;
+  if (run_halving_set_up(s, err) != 0) return EXIT_USAGE;
   if (s->o.pipe && run_pipe_start(s, err) != 0) return 1; /* --pipe */
   if (build_env(s) != 0) return run_fail(err, "out of memory"), 1;
   if (s->mpi && run_ranks_set_up(s) != 0)
@@ -727,7 +788,7 @@ int run_main(int argc, char **argv, const run_mpi *m) {
     if (rank > 0 && err[0] == '\0') rc = 0; /* rank 0 reports it */
     goto out;
   }
-  s.torun = s.in.njobs;
+  if (s.halving == NULL) s.torun = s.in.njobs; /* halving: its rungs' */
   atomic_init(&s.njobs_known, s.in.njobs);
   s.tty = rank == 0 && isatty(2);
   const char *nc = getenv("NO_COLOR");
@@ -738,15 +799,17 @@ int run_main(int argc, char **argv, const run_mpi *m) {
     rc = rc == 1 ? 0 : 1; /* a rank > 0 is done: rank 0 reports */
     goto out;
   }
+  run_halving_summary(&s, stdout);
   if (s.o.best && !s.o.dry_run &&
       run_records_best(s.rec, stdout, s.o.best, s.o.minimize, s.o.average_over,
-                       s.o.navg, err) != 0)
+                       s.o.navg, s.o.halving != HALVING_NONE, err) != 0)
     fprintf(stderr, "parc run: %s\n", err);
   run_print_failed(&s);
   rc = exit_status(&s);
 out:
   fflush(stdout);
   run_pipe_stop(&s); /* --pipe's reader */
+  run_halving_free(&s);
   run_records_close(s.rec);
   run_template_free(s.tmpl);
   run_inputs_free(&s.in);

@@ -65,6 +65,9 @@ typedef struct run_source {
   size_t stride, len; /* of its group, set by run_inputs_finish */
   unsigned char *absent; /* --colsep: 1 where a record lacks this column
                             (its value is ""); NULL when none does */
+  int axis;      /* a --grid axis */
+  char *dist;    /* a --grid distribution for --sample (what follows
+                    NAME=), no values yet; else NULL (run_sample.c) */
 } run_source;
 
 /* How :::: files, -a files and stdin are read (set before any is added). */
@@ -97,6 +100,9 @@ int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
 int run_inputs_add_file(run_inputs *in, const char *path, int linked,
                         run_err err);
 int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err);
+/* Adds a --grid axis of the n values (taking them and name). */
+int run_inputs_add_axis(run_inputs *in, char *name, char **values, size_t n,
+                        run_err err);
 /* Counts the tuples (one job each until the template says otherwise);
  * fails when there are too many. No values at all: no jobs. An empty
  * source beside others that have values counts as one "" (GNU's way). */
@@ -118,6 +124,15 @@ int run_inputs_tag(const run_inputs *in, size_t job, run_buf *b);
 const char *run_inputs_name(const run_inputs *in, size_t s, char *tmp,
                             size_t tmpsz);
 void run_inputs_free(run_inputs *in);
+
+struct run_opts;
+/* run_sample.c: is a --grid spec (after NAME=) a distribution for
+ * --sample (uniform:, loguniform:, int:)? Checks one; 0 or -1, err set. */
+int run_sample_is_dist(const char *spec);
+int run_sample_check_dist(const char *name, const char *spec, run_err err);
+/* --sample N (before run_inputs_finish): the drawn axes replaced by N
+ * settings; without --sample, refuses a distribution. 0 or -1, err set. */
+int run_sample_apply(run_inputs *in, const struct run_opts *o, run_err err);
 
 /* ---------------------------------------------------------------- template */
 
@@ -158,6 +173,8 @@ int run_shell_quote(run_buf *b, const char *s);
 enum run_halt { HALT_NEVER, HALT_SOON, HALT_NOW };
 /* What --halt counts: fail=N, success=N, done=N. */
 enum run_halt_on { HALT_ON_FAIL, HALT_ON_SUCCESS, HALT_ON_DONE };
+/* --halving: none, rung by rung, or asynchronous (ASHA). */
+enum run_halving_mode { HALVING_NONE, HALVING_SYNC, HALVING_ASYNC };
 /* What --resume matches a job log line by. */
 enum run_resume_by { RESUME_BY_COMMAND, RESUME_BY_SEQ };
 
@@ -168,6 +185,10 @@ enum run_resume_by { RESUME_BY_COMMAND, RESUME_BY_SEQ };
 enum { RUN_VERBOSE_STDOUT = 1, RUN_VERBOSE_STDERR = 2 };
 /* -j 0: as many jobs at once as there are, up to this many. */
 #define RUN_JOBS_MAX 256
+/* --sample N: at most this many settings. */
+#define RUN_SAMPLE_MAX 1000000
+/* --memory: no job can start in less. */
+#define RUN_MEMORY_MIN (1ull << 20)
 
 typedef struct run_opts {
   unsigned jobs;
@@ -198,6 +219,15 @@ typedef struct run_opts {
   const char *results, *joblog, *best;
   char **average_over;
   size_t navg;
+  /* sweeps beyond the grid: run_sample.c, run_halving.c */
+  size_t sample;        /* --sample N: N settings drawn from the axes, 0: all */
+  unsigned long long seed; /* --seed S: of the draws (default 0) */
+  enum run_halving_mode halving; /* --halving [sync|async] */
+  const char *budget;   /* --budget NAME=MIN:MAX: the halving's budget axis */
+  double factor;        /* --factor F: halving's reduction factor (3) */
+  /* memory per job: run_memory.c */
+  unsigned long long memory; /* --memory SIZE: each job's limit, 0: none */
+  double retry_memory;  /* --retry-memory F: again with F times the limit */
 } run_opts;
 
 extern const char RUN_USAGE[];
@@ -237,6 +267,11 @@ typedef struct run_exec {
                               through a pipe; NULL: stdin is /dev/null */
   size_t in_len;
   const char *wd;          /* --wd: the job's working directory, or NULL */
+  run_line_fn watch_fn;    /* or NULL: called with each whole line of the
+                              job's stdout as it comes (fd 1), the output
+                              kept all the same (--halving's early stop) */
+  void *watch_arg;
+  unsigned long long mem_limit; /* --memory: bytes, 0: none (run_memory.c) */
 } run_exec;
 
 #define RUN_HOST_MAX 96
@@ -253,6 +288,11 @@ typedef struct run_result {
   run_buf out, err;
   char host[RUN_HOST_MAX]; /* "hostname:rank" when it ran on another MPI
                               rank; "" when it ran here */
+  int oom;         /* it ran out of its --memory limit (run_memory.c) */
+  unsigned long long mem_limit; /* the limit it ran under, 0: none */
+  int pruned;      /* --halving stopped it early: not a failure */
+  run_buf notes;   /* key=value lines parc adds to the job's metrics in
+                      results.csv (--halving: its rung) */
 } run_result;
 
 /* Runs one job to its end. Never fails: a job that cannot start is a job
@@ -305,14 +345,47 @@ void run_records_close(run_records *r); /* r may be NULL */
 typedef void (*run_metric_fn)(void *arg, const char *key, size_t kn,
                               const char *val, size_t vn);
 void run_metrics_parse(const run_buf *out, run_metric_fn fn, void *arg);
+/* The metrics of one line (n bytes, no newline): `key=value`, or several
+ * `key=value` words (`step=3 accuracy=0.91`), each a metric. */
+void run_metrics_line(const char *s, size_t n, run_metric_fn fn, void *arg);
 
-/* run_best.c: prints the --best table to `f`. */
+/* run_best.c: prints the --best table to `f` (halving: of the deepest
+ * rung's rows only). */
 int run_records_best(const run_records *r, FILE *f, const char *metric,
                      int minimize, char **average_over, size_t navg,
-                     run_err err);
+                     int halving, run_err err);
 /* Checks that --best / --average-over name known things (before running). */
 int run_records_check_axes(const run_inputs *in, char **average_over,
                            size_t navg, run_err err);
+
+/* ---------------------------------------------------------------- sweeps */
+
+/* The rungs of successive halving of nset settings over budgets from min
+ * to max with reduction factor `factor`, as scikit-learn's
+ * HalvingGridSearchCV with min_resources='exhaust' makes them: as many
+ * rungs as it takes to come down to one setting (1 + floor(log_f nset)),
+ * fewer when the budget allows fewer; the first budget as large as that
+ * allows (max // f^(rungs-1), at least min), each next one f times it
+ * (integral: rounded down; at most max). Rung k runs nrun[k] settings:
+ * nset, then ceil(nrun[k-1] / f). Fills at most cap rungs; returns how
+ * many. */
+#define RUN_RUNGS_MAX 64
+/* --budget NAME=MIN:MAX, for parc run and parc plan: NAME a word of
+ * letters, digits and _ (not starting with a digit), 0 < MIN <= MAX;
+ * integral when both are written as whole numbers. 0 or -1. */
+typedef struct run_budget {
+  char name[64];
+  double min, max;
+  int integral;
+} run_budget;
+int run_budget_parse(const char *spec, run_budget *b);
+/* --halving (after run_inputs_finish): adds the --budget axis, its values
+ * the rungs' budgets, last (so it varies fastest), and finishes the
+ * inputs again. 0, or -1 with err set. */
+int run_halving_prepare(run_inputs *in, const run_opts *o, run_err err);
+size_t run_halving_rungs(size_t nset, double min, double max, double factor,
+                         int integral, double *budget, size_t *nrun,
+                         size_t cap);
 
 /* ---------------------------------------------------------------- mpirun */
 

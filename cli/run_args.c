@@ -61,12 +61,18 @@ const char RUN_USAGE[] =
 "      --halt WHEN       never | now|soon,fail|success|done=N or N%\n"
 "      --delay SECS      between job starts\n"
 "      --memfree SIZE    start a job only when SIZE memory is free\n"
+"      --memory SIZE     each job's memory limit (--retry-memory F: a job\n"
+"                        out of memory runs again with F times as much)\n"
 "\n"
 "Grid searches:\n"
 "      --inner-threads N OMP/OPENBLAS/MKL_NUM_THREADS for the jobs\n"
 "      --best METRIC     print METRIC per setting and the best one\n"
 "      --minimize        lower METRIC is better\n"
 "      --average-over NAME  average METRIC over this axis (e.g. fold)\n"
+"      --sample N        N settings drawn from the axes (SPEC may also be\n"
+"                        uniform:A:B, loguniform:A:B, int:A:B); --seed S\n"
+"      --halving [async] successive halving over --budget NAME=MIN:MAX,\n"
+"                        keeping the best 1/F each rung (--factor F, 3)\n"
 "  -h, --help            this help\n"
 "\n"
 "Short options bundle (-kj2); long ones take --opt=value and unique\n"
@@ -228,7 +234,8 @@ enum {
   O_TIMEOUT, O_GRACE, O_HALT, O_DRY, O_INNER, O_BEST, O_MINIMIZE, O_AVG,
   O_QUIET, O_HEADER, O_CSV, O_XARGS, O_PIPE, O_BLOCK, O_BAR, O_ETA, O_DELAY,
   O_MEMFREE, O_VERSION, O_WD, O_GROUP, O_ENV, O_REPLACE, O_ER, O_BNR, O_DNR,
-  O_BNER, O_SEQR, O_SLOTR
+  O_BNER, O_SEQR, O_SLOTR, O_SAMPLE, O_SEED, O_HALVING, O_BUDGET, O_FACTOR,
+  O_MEMORY, O_RETRY_MEMORY
 };
 
 /* GNU parallel's names, its aliases (--jl, --lb, --dryrun ...), and parc's
@@ -302,6 +309,13 @@ static const struct option LONG_OPTIONS[] = {
     {"bner", required_argument, NULL, O_BNER},
     {"seqreplace", required_argument, NULL, O_SEQR},
     {"slotreplace", required_argument, NULL, O_SLOTR},
+    {"sample", required_argument, NULL, O_SAMPLE},
+    {"seed", required_argument, NULL, O_SEED},
+    {"halving", optional_argument, NULL, O_HALVING},
+    {"budget", required_argument, NULL, O_BUDGET},
+    {"factor", required_argument, NULL, O_FACTOR},
+    {"memory", required_argument, NULL, O_MEMORY},
+    {"retry-memory", required_argument, NULL, O_RETRY_MEMORY},
     {NULL, 0, NULL, 0}};
 
 /* '+': stop at the command (the first word that is no option). */
@@ -482,6 +496,53 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
     break;
   }
   case O_QUIET: o->quiet = 1; break;
+  case O_SAMPLE: {
+    unsigned long long n;
+    char *end;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (!isdigit((unsigned char)*v) || *end || errno || n == 0 ||
+        n > RUN_SAMPLE_MAX)
+      return run_fail(err, "bad --sample '%s' (want N from 1 to %d)", v,
+                      RUN_SAMPLE_MAX);
+    o->sample = (size_t)n;
+    break;
+  }
+  case O_SEED: {
+    char *end;
+    errno = 0;
+    o->seed = strtoull(v, &end, 10);
+    if (!isdigit((unsigned char)*v) || *end || errno)
+      return run_fail(err, "bad --seed '%s' (want an integer >= 0)", v);
+    break;
+  }
+  case O_HALVING:
+    if (v == NULL || !strcmp(v, "sync")) o->halving = HALVING_SYNC;
+    else if (!strcmp(v, "async")) o->halving = HALVING_ASYNC;
+    else return run_fail(err, "bad --halving '%s' (want sync or async)", v);
+    break;
+  case O_BUDGET: o->budget = v; break;
+  case O_FACTOR: {
+    char *end;
+    o->factor = strtod(v, &end);
+    if (end == v || *end || !(o->factor > 1) || !(o->factor <= 1000))
+      return run_fail(err, "bad --factor '%s' (want a number > 1)", v);
+    break;
+  }
+  case O_MEMORY:
+    if (parse_size(v, &o->memory) != 0 || o->memory < RUN_MEMORY_MIN)
+      return run_fail(err, "bad --memory '%s' (want a size of at least 1M, "
+                           "such as 2G)", v);
+    break;
+  case O_RETRY_MEMORY: {
+    char *end;
+    o->retry_memory = strtod(v, &end);
+    if (end == v || *end || !(o->retry_memory > 1) ||
+        !(o->retry_memory <= 100))
+      return run_fail(err, "bad --retry-memory '%s' (want a factor > 1, "
+                           "such as 2)", v);
+    break;
+  }
   }
   return 0;
 }
@@ -532,7 +593,11 @@ static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
       *help = c == 'h' ? 1 : 2;
       break;
     }
-    if ((rc = apply_option(o, in, a, c, optarg, cores, err)) != 0) break;
+    const char *v = optarg;
+    if (c == O_HALVING && v == NULL && optind < argc + 1 &&
+        (!strcmp(av[optind], "sync") || !strcmp(av[optind], "async")))
+      v = av[optind++]; /* --halving async: its mode as the next word */
+    if ((rc = apply_option(o, in, a, c, v, cores, err)) != 0) break;
   }
   int first = optind - 1;
   free(av);
@@ -588,6 +653,21 @@ static int check_options(run_opts *o, args *a, run_err err) {
   if (o->block && !o->pipe)
     return run_fail(err, "--block needs --pipe");
   if (o->pipe && o->block == 0) o->block = (size_t)1 << 20;
+  if (o->retry_memory > 0 && o->memory == 0)
+    return run_fail(err, "--retry-memory needs --memory SIZE");
+  if (o->halving && (o->budget == NULL || o->best == NULL))
+    return run_fail(err, "--halving needs --budget NAME=MIN:MAX and --best "
+                         "METRIC");
+  if (!o->halving && (o->budget || o->factor > 0))
+    return run_fail(err, "--budget and --factor need --halving");
+  if (o->factor == 0) o->factor = 3;
+  if (o->halving && (o->resume || o->resume_failed) && o->results == NULL)
+    return run_fail(err, "--halving --resume needs --results DIR (the "
+                         "metrics of the jobs done)");
+  if ((o->sample || o->halving) && (o->pipe || o->tmpl.max_args ||
+                                    o->tmpl.multi))
+    return run_fail(err, "--sample and --halving take one setting per job: "
+                         "not with --pipe, -n, -N, -m or -X");
   return 0;
 }
 
@@ -666,7 +746,9 @@ int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl,
   /* -m and -X spread the last values over the slots, as GNU's */
   o->tmpl.slots = a.xargs ? 1 : a.jobs_all ? RUN_JOBS_MAX : o->jobs;
   if (parse_sources(in, argc, argv, i, err) != 0 ||
+      run_sample_apply(in, o, err) != 0 ||
       run_inputs_finish(in, err) != 0 ||
+      run_halving_prepare(in, o, err) != 0 ||
       run_template_parse(tmpl, words, (size_t)(i - cmd), &o->tmpl, in,
                          err) != 0 ||
       run_records_check_axes(in, o->average_over, o->navg, err) != 0)

@@ -5,7 +5,9 @@
  * --average-over: the jobs that differ only in those are its samples, and
  * it is ranked by their mean (with the population std beside it). Only
  * jobs that exited 0 and printed METRIC as a finite number count; the
- * table includes the rows of an earlier run kept by --resume.
+ * table includes the rows of an earlier run kept by --resume. With
+ * --halving only the deepest rung reached counts: a lower rung's scores
+ * were made on a smaller budget.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -77,8 +79,37 @@ static void print_setting(const run_records *r, FILE *f, const row *w,
     }
 }
 
+/* Does row w count: it exited 0 and has metric column mc as a finite
+ * number (*v)? */
+static int counts(const run_records *r, const row *w, int mc, double *v) {
+  char *end;
+  *v = strtod(cell(w, (size_t)mc), &end);
+  return strcmp(cell(w, (size_t)find_col(r, "exit")), "0") == 0 &&
+         end != cell(w, (size_t)mc) && *end == '\0' && isfinite(*v);
+}
+
+/* --halving: the rung of row w (its "rung" cell), or -1. */
+static long rung_of(const run_records *r, const row *w) {
+  int c = find_col(r, "rung");
+  char *end;
+  long k = c >= 0 ? strtol(cell(w, (size_t)c), &end, 10) : -1;
+  return c >= 0 && end != cell(w, (size_t)c) && *end == '\0' ? k : -1;
+}
+
+/* --halving: the deepest rung with a row that counts, or -1 (not halving:
+ * every row counts). */
+static long top_rung(const run_records *r, int halving, int mc) {
+  long top = -1;
+  double v;
+  for (size_t i = 0; halving && mc >= 0 && i < r->nrows; i++)
+    if (counts(r, &r->rows[i], mc, &v) && rung_of(r, &r->rows[i]) > top)
+      top = rung_of(r, &r->rows[i]);
+  return top;
+}
+
 int run_records_best(const run_records *r, FILE *f, const char *metric,
-                     int minimize, char **avg, size_t navg, run_err err) {
+                     int minimize, char **avg, size_t navg, int halving,
+                     run_err err) {
   run_buf name = {0}; /* column names are UTF-8: so is METRIC looked up */
   if (run_buf_add_utf8(&name, metric, strlen(metric)) != 0)
     return run_fail(err, "out of memory");
@@ -87,12 +118,11 @@ int run_records_best(const run_records *r, FILE *f, const char *metric,
   setting *st = calloc(r->nrows ? r->nrows : 1, sizeof *st);
   size_t ns = 0;
   if (st == NULL) return run_fail(err, "out of memory");
+  long top = top_rung(r, halving, mc);
   for (size_t i = 0; mc >= 0 && i < r->nrows; i++) {
     const row *w = &r->rows[i];
-    char *end;
-    double v = strtod(cell(w, (size_t)mc), &end);
-    if (strcmp(cell(w, (size_t)find_col(r, "exit")), "0") != 0 ||
-        end == cell(w, (size_t)mc) || *end != '\0' || !isfinite(v))
+    double v;
+    if (!counts(r, w, mc, &v) || (top >= 0 && rung_of(r, w) != top))
       continue;
     size_t k = 0;
     while (k < ns && !same_setting(r, st[k].first, w, avg, navg)) k++;
@@ -114,6 +144,7 @@ int run_records_best(const run_records *r, FILE *f, const char *metric,
   qsort(st, ns, sizeof *st, minimize ? by_mean_asc : by_mean_desc);
   fprintf(f, "\n%s per setting (%s first", metric,
           minimize ? "lowest" : "highest");
+  if (top >= 0) fprintf(f, "; the last rung, %ld", top);
   for (size_t a = 0; a < navg; a++)
     fprintf(f, "%s%s", a ? ", " : "; mean \xc2\xb1 std over ", avg[a]);
   fprintf(f, "):\n");

@@ -759,18 +759,42 @@ int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err) {
       return run_fail(err, "--grid axis '%.*s' given twice",
                       (int)(eq - spec), spec);
     }
+  const char *list = eq + 1;
+  if (strncmp(list, "choice:", 7) == 0) list += 7; /* a list by its name */
+  if (run_sample_is_dist(list)) { /* values come from --sample */
+    char *d = strdup(list);
+    int rc = d ? run_sample_check_dist(name, d, err)
+               : run_fail(err, "out of memory");
+    if (rc == 0) rc = add_source(in, name, NULL, 0, 0, NULL, err);
+    if (rc != 0) {
+      free(d);
+      free(name);
+      return -1;
+    }
+    in->src[in->nsrc - 1].axis = 1;
+    in->src[in->nsrc - 1].dist = d;
+    return 0;
+  }
   strvec items = {0}, sv = {0};
   size_t total = 0;
-  int rc = grid_split(&items, spec, eq + 1, err);
+  int rc = grid_split(&items, spec, list, err);
   if (rc == 0) rc = grid_count(in, name, &items, &total, err);
   if (rc == 0) rc = grid_values(&sv, &items, total, err);
   strvec_free(&items);
   if (rc == 0) rc = add_source(in, name, sv.v, sv.n, 0, NULL, err);
+  if (rc == 0) in->src[in->nsrc - 1].axis = 1;
   if (rc != 0) {
     strvec_free(&sv);
     free(name);
   }
   return rc;
+}
+
+int run_inputs_add_axis(run_inputs *in, char *name, char **values, size_t n,
+                        run_err err) {
+  if (add_source(in, name, values, n, 0, NULL, err) != 0) return -1;
+  in->src[in->nsrc - 1].axis = 1;
+  return 0;
 }
 
 /* ------------------------------------------------------------ jobs */
@@ -884,6 +908,7 @@ void run_inputs_free(run_inputs *in) {
     free(in->src[s].values);
     free(in->src[s].name);
     free(in->src[s].absent);
+    free(in->src[s].dist);
   }
   free(in->src);
   free(in->first);

@@ -21,6 +21,11 @@
  * job up. A job that was signalled has its group killed before its leader
  * is reaped: the unreaped leader keeps the group's id from being reused.
  *
+ * With --memory the program spawned is parc itself, as a shim that applies
+ * the attempt's limit and execs the job (run_memory.c), which then runs as
+ * it would have; whether it ran out of its limit is judged once it is
+ * reaped.
+ *
  * Every job inherits the run's lock (run_job_inherit: descriptors that are
  * close-on-exec in parc, so that no other program parc may start gets
  * them), so that a job left running by a killed parc keeps the lock held;
@@ -38,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "run_memory.h"
 #include "run_state.h"
 
 #define READ_CHUNK 65536
@@ -71,7 +77,30 @@ typedef struct job_io {
   int fd[2];       /* read ends of stdout, stderr; -1 once at EOF */
   int in_fd;       /* --pipe: write end of the job's stdin; -1: done */
   size_t in_off;   /* bytes of x->in_data written so far */
+  run_buf partial; /* watch_fn: the stdout line begun, not yet ended */
+  run_mem_job *mem; /* --memory: this attempt's limit, or NULL */
 } job_io;
+
+/* Hands each whole line in the n new bytes of stdout at p to watch_fn,
+ * keeping a line begun for the next call (the output itself is kept as
+ * it is: this only looks). A line longer than a chunk is looked at whole;
+ * out of memory, it is skipped. */
+static void watch_lines(job_io *io, const char *p, size_t n) {
+  const run_exec *x = io->x;
+  for (const char *end = p + n, *nl; p < end; p = nl + 1) {
+    nl = memchr(p, '\n', (size_t)(end - p));
+    if (nl == NULL) {
+      run_buf_add(&io->partial, p, (size_t)(end - p));
+      return;
+    }
+    if (io->partial.len == 0) {
+      x->watch_fn(x->watch_arg, 1, p, (size_t)(nl - p));
+    } else if (run_buf_add(&io->partial, p, (size_t)(nl - p)) == 0) {
+      x->watch_fn(x->watch_arg, 1, io->partial.data, io->partial.len);
+    }
+    io->partial.len = 0;
+  }
+}
 
 /* Passes the whole lines at the start of b to the line callback. */
 static void emit_lines(job_io *io, int which, run_buf *b, int flush) {
@@ -107,6 +136,8 @@ static int drain(job_io *io, int which) {
       return -1;
     }
     if (which == 0) io->r->received += (size_t)n;
+    if (which == 0 && io->x->watch_fn) watch_lines(io, chunk, (size_t)n);
+    if (which == 1 && io->mem) run_memory_stderr(io->mem, chunk, (size_t)n);
     if (run_buf_add(b, chunk, (size_t)n) != 0) continue; /* drop on ENOMEM */
     if (io->x->line_fn) emit_lines(io, which, b, 0);
   }
@@ -169,7 +200,9 @@ static int std_fds(posix_spawn_file_actions_t *fa, int in_r, int out_w,
   return rc;
 }
 
-static int spawn(const run_exec *x, const int std[3], pid_t *pid) {
+/* argv: the job's, or the --memory shim's that execs it (run_memory.c) */
+static int spawn(const run_exec *x, char **argv, const int std[3],
+                 pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, dfl;
@@ -194,7 +227,9 @@ static int spawn(const run_exec *x, const int std[3], pid_t *pid) {
       !(rc = posix_spawnattr_setpgroup(&at, 0)) &&
       !(rc = posix_spawnattr_setsigmask(&at, &none)) &&
       !(rc = posix_spawnattr_setsigdefault(&at, &dfl)))
-    rc = posix_spawnp(pid, x->argv[0], &fa, &at, x->argv, x->envp);
+    rc = argv == x->argv ? posix_spawnp(pid, argv[0], &fa, &at, argv, x->envp)
+                         : posix_spawn(pid, "/proc/self/exe", &fa, &at, argv,
+                                       x->envp);
   posix_spawnattr_destroy(&at);
   posix_spawn_file_actions_destroy(&fa);
   return rc;
@@ -318,21 +353,37 @@ static int open_pipes(job_io *io, int std[3]) {
 }
 
 void run_job_exec(const run_exec *x, run_result *r) {
-  job_io io = {x, r, {-1, -1}, -1, 0};
+  job_io io = {x, r, {-1, -1}, -1, 0, {0}, NULL};
   int std[3] = {-1, -1, -1};
   double t0 = mono_now();
   r->start = run_wall_now();
   r->exit_code = r->signal = 0;
   r->received = 0;
   r->sent = x->in_data ? x->in_len : 0; /* GNU's Send: the chunk's size */
+  r->oom = 0;
+  r->mem_limit = x->mem_limit;
+  run_mem_job mem;
+  char **argv = x->argv;
+  if (x->mem_limit) { /* the shim applies the limit, then execs the job */
+    char why[PATH_MAX + 128];
+    if (run_memory_start(&mem, x->argv, x->mem_limit, why, sizeof why)) {
+      run_buf_str(&r->err, why);
+      r->exit_code = 127;
+      r->runtime = mono_now() - t0;
+      return;
+    }
+    io.mem = &mem;
+    argv = mem.argv;
+  }
   int rc = open_pipes(&io, std);
   if (rc != 0) {
     not_started(&io, rc);
+    if (io.mem) run_memory_end(io.mem, r);
     r->runtime = mono_now() - t0;
     return;
   }
   pid_t pid;
-  rc = spawn(x, std, &pid);
+  rc = spawn(x, argv, std, &pid);
   for (int i = 0; i < 3; i++)
     if (std[i] >= 0) close(std[i]);
   if (rc != 0) {
@@ -358,5 +409,7 @@ void run_job_exec(const run_exec *x, run_result *r) {
       if (x->line_fn) emit_lines(&io, i, i ? &r->err : &r->out, 1);
       close(io.fd[i]);
     }
+  run_buf_free(&io.partial);
+  if (io.mem) r->oom = run_memory_end(io.mem, r);
   r->runtime = mono_now() - t0;
 }

@@ -19,6 +19,13 @@
  *   - the log is only rewritten whole (FILE.tmp renamed over FILE), to drop
  *     the lines of logged jobs that run again (run_records_repair), so that
  *     every job ends with one line. A leftover FILE.tmp is removed at start.
+ * With --memory a new log has one more column, Memory, between Signal and
+ * Command: the limit of the attempt logged in bytes, ":oom" after it when
+ * that attempt ran out of it (run_memory.c). A log keeps the columns of its
+ * header: one resumed or appended to by a run with(out) --memory gets its
+ * lines as the header says (Memory "0": no limit). Every reader here finds
+ * Command by the header; a log without one (+FILE) is read as this run
+ * writes.
  * As GNU parallel: a log is cut to its header when a run starts, unless it
  * resumes (--resume, --resume-failed, --retry-failed: appended to, the
  * header only if it is empty); `--joblog +FILE` is appended to and never
@@ -42,10 +49,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "run_memory.h"
 #include "run_record.h"
 
 #define LOCK_WAIT 1.0   /* seconds a busy lock is waited for: a killed job's */
 #define LOCK_POLL 0.05  /* group may take a moment to die */
+
+/* The columns of the log this run writes: with Memory or not. Set before
+ * the records open (run_joblog_memory), then by the header of the log it
+ * opens; one run per process. */
+static int log_memory;
+
+void run_joblog_memory(int on) { log_memory = on; }
+
+/* The columns before Command: GNU's 8, 9 with Memory. */
+#define GNU_FIELDS 8
+
+/* The fields before Command in a log whose text starts at p (n bytes): by
+ * its header, or `dflt` when it has none (+FILE, an empty log). */
+static size_t command_field(const char *p, size_t n, size_t dflt) {
+  if (n < 4 || memcmp(p, "Seq\t", 4) != 0) return dflt;
+  const char *end = memchr(p, '\n', n);
+  end = end ? end : p + n;
+  size_t k = 0;
+  for (const char *f = p; f < end; k++) {
+    const char *tab = memchr(f, '\t', (size_t)(end - f));
+    const char *fe = tab ? tab : end;
+    if ((size_t)(fe - f) == 7 && memcmp(f, "Command", 7) == 0) return k;
+    f = tab ? tab + 1 : end;
+  }
+  return dflt;
+}
 
 /* ------------------------------------------------------------ hash sets */
 
@@ -111,16 +145,18 @@ typedef struct log_line {
   size_t cmd_len;
 } log_line;
 
-/* A job line of the log, s[0..n) without its newline. 0, or -1 for the
- * header and anything that is not a job's line. */
+/* A job line of the log, s[0..n) without its newline, whose Command
+ * comes after `ncmd` fields (command_field). 0, or -1 for the header and
+ * anything that is not a job's line. */
 static int joblog_line(const run_records *r, const char *s, size_t n,
-                       log_line *l) {
-  const char *f[8];
+                       size_t ncmd, log_line *l) {
+  const char *f[GNU_FIELDS + 8];
   size_t k = 0;
-  for (size_t i = 0; i < n && k < 8; i++)
+  if (ncmd < GNU_FIELDS || ncmd > sizeof f / sizeof f[0]) return -1;
+  for (size_t i = 0; i < n && k < ncmd; i++)
     if (i == 0 || s[i - 1] == '\t') f[k++] = s + i;
-  if (k < 8 || !isdigit((unsigned char)f[0][0])) return -1;
-  const char *cmd = memchr(f[7], '\t', n - (size_t)(f[7] - s));
+  if (k < ncmd || !isdigit((unsigned char)f[0][0])) return -1;
+  const char *cmd = memchr(f[k - 1], '\t', n - (size_t)(f[k - 1] - s));
   if (cmd == NULL) return -1;
   cmd++;
   l->seq = strtoull(f[0], NULL, 10);
@@ -140,12 +176,13 @@ int run_joblog_read(run_records *r, int ok_only, run_err err) {
                     strerror(errno));
   }
   rc = 0;
+  size_t ncmd = command_field(b.data, b.len, GNU_FIELDS + log_memory);
   for (size_t at = 0; rc == 0 && at < b.len;) {
     const char *nl = memchr(b.data + at, '\n', b.len - at);
     if (nl == NULL) break; /* a partial last line: not done */
     log_line l;
     size_t n = (size_t)(nl - b.data) - at;
-    if (joblog_line(r, b.data + at, n, &l) == 0 && (l.ok || !ok_only) &&
+    if (joblog_line(r, b.data + at, n, ncmd, &l) == 0 && (l.ok || !ok_only) &&
         hset_add(&r->done, l.key) != 0)
       rc = run_fail(err, "out of memory");
     at += n + 1;
@@ -269,8 +306,14 @@ int run_joblog_add(run_records *r, size_t job, const char *line,
   snprintf(head, sizeof head, "%zu\t%s\t%.3f\t%10.3f\t%zu\t%zu\t%d\t%d\t",
            job + 1, res->host[0] ? res->host : ":", res->start, res->runtime,
            res->sent, received, exitval, sig);
+  /* Memory: the attempt's limit, ":oom" when it ran out of it */
+  char memory[48] = "";
+  if (log_memory)
+    snprintf(memory, sizeof memory, "%llu%s\t", res->mem_limit,
+             res->oom ? ":oom" : "");
   /* kept as a C string: its newlines become NULs as it is written */
-  int rc = run_buf_str(&b, head) || run_buf_str(&b, line);
+  int rc = run_buf_str(&b, head) || run_buf_str(&b, memory) ||
+           run_buf_str(&b, line);
   char *old = pend_take(r, job); /* a job is added once; this is defensive */
   free(old);
   if (rc == 0 && pend_put(r, job, b.data) == 0) return 0;
@@ -317,10 +360,28 @@ static int joblog_tmp(const run_records *r, char *path, size_t n) {
 static const char HEADER[] =
     "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\t"
     "Command\n";
+static const char HEADER_MEMORY[] =
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\t"
+    "Memory\tCommand\n";
+
+/* The header of a new log, as a run_buf to write. */
+static run_buf header(void) {
+  const char *h = log_memory ? HEADER_MEMORY : HEADER;
+  size_t n = strlen(h);
+  return (run_buf){(char *)h, n, n + 1};
+}
+
+/* A log that has a header keeps its columns: log_memory as it says. */
+static void header_layout(int fd) {
+  char head[sizeof HEADER_MEMORY];
+  ssize_t n = pread(fd, head, sizeof head - 1, 0);
+  if (n > 0 && command_field(head, (size_t)n, 0) != 0)
+    log_memory = command_field(head, (size_t)n, 0) > GNU_FIELDS;
+}
 
 int run_joblog_open(run_records *r, int resume, run_err err) {
   if (r->joblog_stdout) {
-    run_buf h = {(char *)HEADER, sizeof HEADER - 1, sizeof HEADER};
+    run_buf h = header();
     return log_write(r, &h) == 0 ? 0 : run_fail(err, "cannot write the job "
                                                 "log to stdout: %s",
                                                 strerror(errno));
@@ -339,8 +400,9 @@ int run_joblog_open(run_records *r, int resume, run_err err) {
   if (size < 0)
     return run_fail(err, "cannot open job log '%s': %s", r->joblog,
                     strerror(errno));
+  if (size > 0 && r->joblog_regular) header_layout(r->joblog_fd);
   if ((size == 0 || (cut && !r->joblog_regular)) && !r->joblog_append) {
-    run_buf h = {(char *)HEADER, sizeof HEADER - 1, sizeof HEADER};
+    run_buf h = header();
     if (log_write(r, &h) != 0)
       return run_fail(err, "cannot write job log '%s': %s", r->joblog,
                       strerror(errno));
@@ -352,11 +414,13 @@ int run_joblog_open(run_records *r, int resume, run_err err) {
 static int joblog_filtered(const run_records *r, const char *tmp, int *lock) {
   run_buf in = {0}, out = {0};
   int rc = run_slurp(r->joblog, &in) != 0 || run_buf_add(&out, "", 0);
+  size_t ncmd = command_field(in.data, in.len, GNU_FIELDS + log_memory);
   for (size_t at = 0; rc == 0 && at < in.len;) {
     const char *nl = memchr(in.data + at, '\n', in.len - at);
     size_t n = nl ? (size_t)(nl - in.data) - at : in.len - at;
     log_line l;
-    if (joblog_line(r, in.data + at, n, &l) != 0 || !hset_has(&r->stale, l.key))
+    if (joblog_line(r, in.data + at, n, ncmd, &l) != 0 ||
+        !hset_has(&r->stale, l.key))
       rc = run_buf_add(&out, in.data + at, n + (nl != NULL));
     at += n + 1;
   }
@@ -527,7 +591,8 @@ static int retry_set(retry_cmds *c, const log_line *l) {
   return 0;
 }
 
-static int retry_read(const char *path, retry_cmds *c, run_err err) {
+static int retry_read(const char *path, retry_cmds *c, int memory,
+                      run_err err) {
   run_buf b = {0};
   run_records probe = {0}; /* joblog_line's keys: by Seq */
   probe.by_seq = 1;
@@ -537,12 +602,14 @@ static int retry_read(const char *path, retry_cmds *c, run_err err) {
     return rc > 0 ? 1 : run_fail(err, "cannot read job log '%s': %s", path,
                                  strerror(errno));
   }
+  size_t ncmd = command_field(b.data, b.len, GNU_FIELDS + (memory != 0));
   for (size_t at = 0; rc == 0 && at < b.len;) {
     const char *nl = memchr(b.data + at, '\n', b.len - at);
     if (nl == NULL) break; /* a partial last line: cut off at open */
     size_t n = (size_t)(nl - b.data) - at;
     log_line l;
-    if (joblog_line(&probe, b.data + at, n, &l) == 0 && retry_set(c, &l) != 0)
+    if (joblog_line(&probe, b.data + at, n, ncmd, &l) == 0 &&
+        retry_set(c, &l) != 0)
       rc = run_fail(err, "out of memory");
     at += n + 1;
   }
@@ -559,7 +626,7 @@ int run_joblog_retry(run_opts *o, run_inputs *in, run_template **tmpl,
   if (path == NULL || strcmp(path, "-") == 0) return 0;
   if (path[0] == '+') path++;
   retry_cmds c = {0};
-  int rc = retry_read(path, &c, err);
+  int rc = retry_read(path, &c, o->memory != 0, err);
   if (rc == 0) {
     run_inputs_free(in);
     in->njobs = 0;

@@ -26,7 +26,7 @@
 #define MEM_POLL 0.2       /* seconds between looks at MemAvailable */
 
 int run_job_failed(const run_result *r) {
-  return r->exit_code != 0 || r->signal != 0;
+  return !r->pruned && (r->exit_code != 0 || r->signal != 0);
 }
 
 /* GNU's exit status of one job: -1 (255) when GNU killed it (--timeout,
@@ -143,7 +143,7 @@ int run_slots_set_up(run_state *s) {
   if ((s->slot_used = calloc(s->nslots, 1)) == NULL) return -1;
   if (s->mpi) return 0; /* the lanes are on the other ranks */
   if ((s->slot_job = calloc(s->nslots, sizeof *s->slot_job)) == NULL) return -1;
-  if (s->o.memfree == 0) return 0;
+  if (s->o.memfree == 0 && !s->o.halving) return 0; /* who stops one job */
   if ((s->slot_fd = malloc(s->nslots * sizeof *s->slot_fd)) == NULL) return -1;
   for (size_t i = 0; i < s->nslots; i++) s->slot_fd[i] = -1;
   for (size_t i = 0; i < s->nslots; i++)

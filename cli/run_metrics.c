@@ -196,9 +196,50 @@ static void json_metrics(const char *s, size_t n, run_metric_fn fn,
 
 /* ------------------------------------------------------------ key=value */
 
-/* The metric of the line [s, end), if it is key=value; val is scratch. */
+/* Is [s, end) a list of two or more blank-separated key=value words
+ * (`step=3 accuracy=0.91`)? Then each is a metric; else the line is one
+ * key=value whose value may hold blanks (`name=a b`). */
+static int pair_list(const char *s, const char *end) {
+  int words = 0;
+  while (s < end) {
+    while (s < end && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
+    if (s == end) break;
+    const char *w = s;
+    while (s < end && *s != ' ' && *s != '\t' && *s != '\r') s++;
+    const char *eq = memchr(w, '=', (size_t)(s - w));
+    if (eq == NULL || !valid_key(w, (size_t)(eq - w))) return 0;
+    words++;
+  }
+  return words >= 2;
+}
+
+static void one_pair(const char *s, const char *end, run_buf *val,
+                     run_metric_fn fn, void *arg);
+
+/* The metrics of the line [s, end), if it is key=value or a list of them;
+ * val is scratch. */
 static void key_value(const char *s, const char *end, run_buf *val,
                       run_metric_fn fn, void *arg) {
+  if (!pair_list(s, end)) {
+    one_pair(s, end, val, fn, arg);
+    return;
+  }
+  while (s < end) {
+    while (s < end && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
+    const char *w = s;
+    while (s < end && *s != ' ' && *s != '\t' && *s != '\r') s++;
+    if (s > w) one_pair(w, s, val, fn, arg);
+  }
+}
+
+void run_metrics_line(const char *s, size_t n, run_metric_fn fn, void *arg) {
+  run_buf val = {0};
+  key_value(s, s + n, &val, fn, arg);
+  run_buf_free(&val);
+}
+
+static void one_pair(const char *s, const char *end, run_buf *val,
+                     run_metric_fn fn, void *arg) {
   const char *eq = memchr(s, '=', (size_t)(end - s));
   if (eq == NULL || !valid_key(s, (size_t)(eq - s))) return;
   size_t vn = (size_t)(end - eq - 1);

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "parc_mpi.h"
+#include "run_memory.h"
 #include "run.h"
 
 /* run_mpi.agree: rank 0's digest to everyone, then who is ready. */
@@ -74,6 +75,9 @@ static int other_mpi(int size) {
 }
 
 int main(int argc, char **argv) {
+  /* a job of a rank under --memory: /proc/self/exe is this program */
+  if (argc > 1 && strcmp(argv[1], "__memory") == 0)
+    return run_memory_shim(argc, argv);
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     fputs("usage: parc-run-mpi run ARGS... (started by `parc run` under "
           "mpirun)\n", stderr);

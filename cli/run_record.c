@@ -34,6 +34,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -526,11 +527,28 @@ static int store_row(run_records *r, size_t job, const run_result *res) {
   run_buf_free(&v);
   metric_ctx mc = {r, &w};
   run_metrics_parse(&res->out, set_metric, &mc);
+  run_metrics_parse(&res->notes, set_metric, &mc); /* parc's own, last */
   if (rc != 0 || (w.key = row_key(r->in, job)) == NULL) {
     free_row(&w);
     return -1;
   }
   return row_put(r, &w);
+}
+
+int run_records_score(const run_records *r, size_t job, const char *metric,
+                      double *v) {
+  char *key = row_key(r->in, job);
+  int i = key ? row_find(r, key) : -1, c = find_col(r, metric);
+  free(key);
+  if (i < 0 || c < 0) return 0;
+  const row *w = &r->rows[i];
+  int e = find_col(r, "exit");
+  const char *exit = (size_t)e < w->ncell ? w->cell[e] : NULL;
+  const char *val = (size_t)c < w->ncell ? w->cell[c] : NULL;
+  char *end;
+  if (exit == NULL || strcmp(exit, "0") != 0 || val == NULL) return 0;
+  *v = strtod(val, &end);
+  return end != val && *end == '\0' && isfinite(*v);
 }
 
 /* Output files, row, then the line: the order of the file's head note. */

@@ -97,6 +97,7 @@ typedef struct run_state {
   size_t nfailed_kept;
   void *wire;           /* mpirun, rank 0: one result, as it arrives */
   struct run_pipe *pipe; /* --pipe: the chunks of stdin (run_pipe.c) */
+  struct run_halving *halving; /* --halving: the rungs (run_halving.c) */
 } run_state;
 
 /* ---------------------------------------------------------------- run.c */
@@ -139,6 +140,34 @@ void run_memfree_check(run_state *s);
 unsigned long long run_mem_available(void);
 /* The main thread: a job succeeded in `secs` (--timeout N%). */
 void run_note_runtime(run_state *s, double secs);
+
+/* ---------------------------------------------------------------- run_halving.c */
+
+typedef struct run_halving run_halving;
+/* --halving: the settings, folds and rungs of the jobs (after the records
+ * are open and --resume's skips known); sets torun. 0, or -1 with err. */
+int run_halving_set_up(run_state *s, run_err err);
+void run_halving_free(run_state *s);
+/* The main thread: the next job to run (1, *index), or 0 when none can be
+ * run now (then none will until one handed out has finished; none
+ * handed out: the sweep is over). Jobs --resume found done are taken from
+ * the records on the way. */
+int run_halving_next(run_state *s, size_t *index);
+/* The main thread: job j, handed out by run_halving_next, has finished
+ * (or never started); once each. */
+void run_halving_done(run_state *s, const job *j);
+/* Its rung (and whether it was stopped early) into j's results.csv row. */
+void run_halving_note(run_state *s, job *j);
+/* The lanes: what run_halving_watch needs of the job it watches. */
+typedef struct run_halving_lane {
+  run_state *s;
+  job *j;
+  int stop_fd;  /* the slot's stop eventfd */
+} run_halving_lane;
+/* A run_line_fn for run_exec.watch_fn: early stopping (arg: a lane). */
+void run_halving_watch(void *arg, int fd, const char *line, size_t n);
+/* The rungs as they ran, before the --best table. */
+void run_halving_summary(const run_state *s, FILE *f);
 
 /* ---------------------------------------------------------------- run_pipe.c */
 

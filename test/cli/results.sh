@@ -142,6 +142,6 @@ check_eq "CRLF: beside the new job's row" 1 "$(csv_field R8/results.csv arg1 new
 printf 'job,exit,runtime\r\n1,0,4\r\n2,0,8\r\n' >crlf.csv
 run_parc_cmd plan --from crlf.csv --tasks 4 --deadline 12
 check_contains "CRLF: parc plan --from finds the runtime column" \
-  "Task time: 6 s, the mean of 2 successful jobs" "$OUT"
+  "Task times: 2 successful jobs in crlf.csv -- min 4 s, median 6 s" "$OUT"
 
 done_testing

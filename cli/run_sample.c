@@ -1,0 +1,278 @@
+/* run_sample.c -- `parc run --sample N`: N settings drawn from the --grid
+ * axes instead of all their combinations (random search).
+ *
+ * An axis is a list (`C=0.1,1,10`, or `choice:a,b,c`, the same thing),
+ * from which a value is drawn uniformly, or a distribution:
+ * `uniform:A:B`, `loguniform:A:B` (A, B > 0: uniform in log space) or
+ * `int:A:B` (A..B, both included). Setting i draws its values, axis after
+ * axis in the order given, from Philox stream i of --seed (parc_rng): the
+ * same seed gives the same settings, whatever -j is, so a --resume finds
+ * the same commands. When every drawn axis is a list, N distinct settings
+ * are drawn (all of them when there are no more than N), as scikit-learn's
+ * ParameterSampler does; with a distribution among them, each setting is
+ * drawn on its own.
+ *
+ * Not drawn: the --average-over axes (each setting runs once per value,
+ * e.g. per fold), the --halving budget axis, and sources that are not
+ * --grid axes. The drawn axes become one linked group of N values, placed
+ * where the first of them was. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parc.h"
+#include "run.h"
+
+typedef struct dist {
+  enum { DIST_UNIFORM, DIST_LOGUNIFORM, DIST_INT } kind;
+  double a, b;
+  long long ia, ib;
+} dist;
+
+static const struct {
+  const char *prefix;
+  int kind;
+} DISTS[] = {{"uniform:", DIST_UNIFORM},
+             {"loguniform:", DIST_LOGUNIFORM},
+             {"int:", DIST_INT}};
+
+int run_sample_is_dist(const char *spec) {
+  for (size_t k = 0; k < sizeof DISTS / sizeof *DISTS; k++)
+    if (strncmp(spec, DISTS[k].prefix, strlen(DISTS[k].prefix)) == 0)
+      return 1;
+  return 0;
+}
+
+static int parse_real(const char *s, size_t n, double *out) {
+  char buf[64], *end;
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  *out = strtod(buf, &end);
+  return *end == '\0' && isfinite(*out) ? 0 : -1;
+}
+
+static int parse_int(const char *s, size_t n, long long *out) {
+  char buf[32], *end;
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  errno = 0;
+  *out = strtoll(buf, &end, 10);
+  return *end == '\0' && errno == 0 ? 0 : -1;
+}
+
+/* spec: what follows NAME= */
+static int dist_parse(dist *d, const char *name, const char *spec,
+                      run_err err) {
+  size_t k = 0;
+  while (strncmp(spec, DISTS[k].prefix, strlen(DISTS[k].prefix))) k++;
+  const char *a = spec + strlen(DISTS[k].prefix), *colon = strchr(a, ':');
+  d->kind = DISTS[k].kind;
+  if (colon == NULL) goto bad;
+  size_t na = (size_t)(colon - a), nb = strlen(colon + 1);
+  if (d->kind == DIST_INT) {
+    if (parse_int(a, na, &d->ia) || parse_int(colon + 1, nb, &d->ib) ||
+        d->ib < d->ia)
+      goto bad;
+    return 0;
+  }
+  if (parse_real(a, na, &d->a) || parse_real(colon + 1, nb, &d->b) ||
+      !(d->a < d->b) || !isfinite(d->b - d->a))
+    goto bad;
+  if (d->kind == DIST_LOGUNIFORM && !(d->a > 0))
+    return run_fail(err, "--grid %s=%s: loguniform needs 0 < A < B", name,
+                    spec);
+  return 0;
+bad:
+  return run_fail(err, "bad --grid %s=%s (want %sA:B with A < B)", name, spec,
+                  DISTS[k].prefix);
+}
+
+int run_sample_check_dist(const char *name, const char *spec, run_err err) {
+  dist d;
+  return dist_parse(&d, name, spec, err);
+}
+
+/* Value of d for the uniform double u in [0, 1), or for `below` (int). */
+static char *dist_value(const dist *d, parc_rng *r) {
+  char buf[64];
+  double u, v;
+  switch (d->kind) {
+  case DIST_INT: { /* A..B: B - A + 1 values, counted without overflow */
+    uint64_t span = (uint64_t)d->ib - (uint64_t)d->ia;
+    uint64_t k = span == UINT64_MAX ? parc_rng_u64(r)
+                                    : parc_rng_below(r, span + 1);
+    uint64_t x = (uint64_t)d->ia + k;
+    long long ll = x <= INT64_MAX ? (long long)x
+                                  : -(long long)(UINT64_MAX - x) - 1;
+    snprintf(buf, sizeof buf, "%lld", ll);
+    return strdup(buf);
+  }
+  case DIST_UNIFORM:
+    u = parc_rng_uniform(r);
+    v = d->a + u * (d->b - d->a);
+    break;
+  default: /* DIST_LOGUNIFORM */
+    u = parc_rng_uniform(r);
+    v = exp(log(d->a) + u * (log(d->b) - log(d->a)));
+    break;
+  }
+  if (v < d->a) v = d->a; /* rounding: stay within [A, B) */
+  if (v == 0) v = 0;      /* no "-0" */
+  snprintf(buf, sizeof buf, "%.6g", v);
+  return strdup(buf);
+}
+
+/* Is source s drawn? A --grid axis that is neither averaged over nor the
+ * budget. */
+static int drawn(const run_inputs *in, size_t s, const run_opts *o,
+                 const char *budget, size_t budget_len) {
+  const run_source *src = &in->src[s];
+  if (!src->axis) return 0;
+  if (budget && strlen(src->name) == budget_len &&
+      strncmp(src->name, budget, budget_len) == 0)
+    return 0;
+  for (size_t a = 0; a < o->navg; a++)
+    if (strcmp(src->name, o->average_over[a]) == 0) return 0;
+  return 1;
+}
+
+/* The N settings as an n x m table of values (m drawn axes), row-major. */
+typedef struct draws {
+  char **v;
+  size_t n, m;
+} draws;
+
+/* Every drawn axis a list: N distinct settings (Floyd's algorithm on the
+ * product of their lengths), or all of them, in grid order. */
+static int draw_distinct(draws *t, run_source *const *ax, size_t m,
+                         const run_opts *o, run_err err) {
+  double prod = 1;
+  for (size_t k = 0; k < m; k++) prod *= (double)ax[k]->n;
+  size_t total = prod > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)prod;
+  size_t n = o->sample < total ? o->sample : total;
+  size_t *pick = malloc(n * sizeof *pick);
+  if (pick == NULL) return run_fail(err, "out of memory");
+  if (n == total) {
+    for (size_t i = 0; i < n; i++) pick[i] = i;
+  } else { /* Floyd: for j in total-n .. total-1, take a new index <= j */
+    parc_rng r;
+    parc_rng_init(&r, o->seed, 0);
+    size_t got = 0;
+    for (size_t j = total - n; j < total; j++) {
+      size_t x = (size_t)parc_rng_below(&r, (uint64_t)j + 1), i = 0;
+      while (i < got && pick[i] != x) i++;
+      pick[got] = i < got ? j : x;
+      got++;
+    }
+  }
+  t->n = n;
+  for (size_t i = 0; i < n; i++) {
+    size_t x = pick[i];
+    for (size_t k = m; k-- > 0;) { /* the last axis varies fastest */
+      char *v = strdup(ax[k]->values[x % ax[k]->n]);
+      if (v == NULL) {
+        free(pick);
+        return run_fail(err, "out of memory");
+      }
+      t->v[i * m + k] = v;
+      x /= ax[k]->n;
+    }
+  }
+  free(pick);
+  return 0;
+}
+
+/* Some axis a distribution: setting i from stream i, axis after axis. */
+static int draw_each(draws *t, run_source *const *ax, const dist *d,
+                     size_t m, const run_opts *o, run_err err) {
+  t->n = o->sample;
+  for (size_t i = 0; i < t->n; i++) {
+    parc_rng r;
+    parc_rng_init(&r, o->seed, i);
+    for (size_t k = 0; k < m; k++) {
+      char *v = ax[k]->dist
+                    ? dist_value(&d[k], &r)
+                    : strdup(ax[k]->values[parc_rng_below(&r, ax[k]->n)]);
+      if (v == NULL) return run_fail(err, "out of memory");
+      t->v[i * m + k] = v;
+    }
+  }
+  return 0;
+}
+
+/* Replaces the drawn axes by one linked group of their t->n drawn values,
+ * where the first of them was. Takes the values in t. */
+static int replace_axes(run_inputs *in, run_source *const *ax, size_t m,
+                        draws *t, run_err err) {
+  for (size_t k = 0; k < m; k++) {
+    char **v = malloc((t->n ? t->n : 1) * sizeof *v);
+    if (v == NULL) return run_fail(err, "out of memory");
+    for (size_t i = 0; i < t->n; i++) {
+      v[i] = t->v[i * m + k];
+      t->v[i * m + k] = NULL;
+    }
+    run_source *s = ax[k];
+    for (size_t i = 0; i < s->n; i++) free(s->values[i]);
+    free(s->values);
+    free(s->dist);
+    s->values = v;
+    s->n = t->n;
+    s->dist = NULL;
+    s->linked = k > 0;
+  }
+  /* move them next to each other: a stable partition around the first */
+  size_t first = (size_t)(ax[0] - in->src), out = first + 1;
+  for (size_t s = first + 1, k = 1; s < in->nsrc; s++) {
+    if (k < m && &in->src[s] == ax[k]) {
+      run_source moved = in->src[s];
+      memmove(&in->src[out + 1], &in->src[out],
+              (s - out) * sizeof *in->src);
+      in->src[out++] = moved;
+      k++;
+    }
+  }
+  return 0;
+}
+
+int run_sample_apply(run_inputs *in, const run_opts *o, run_err err) {
+  const char *budget = o->budget;
+  size_t budget_len = budget ? strcspn(budget, "=") : 0;
+  size_t m = 0;
+  for (size_t s = 0; s < in->nsrc; s++) {
+    if (in->src[s].dist && !o->sample)
+      return run_fail(err, "--grid %s=%s is a distribution: it needs "
+                           "--sample N", in->src[s].name, in->src[s].dist);
+    m += o->sample && drawn(in, s, o, budget, budget_len);
+  }
+  if (!o->sample) return 0;
+  if (m == 0)
+    return run_fail(err, "--sample needs a --grid axis to draw from (not "
+                         "the --average-over or --budget ones)");
+  run_source **ax = malloc(m * sizeof *ax);
+  dist *d = calloc(m, sizeof *d);
+  draws t = {calloc(o->sample * m, sizeof(char *)), 0, m};
+  int rc = ax && d && t.v ? 0 : run_fail(err, "out of memory");
+  int any_dist = 0;
+  for (size_t s = 0, k = 0; rc == 0 && s < in->nsrc; s++)
+    if (drawn(in, s, o, budget, budget_len)) {
+      ax[k] = &in->src[s];
+      if (ax[k]->dist) {
+        any_dist = 1;
+        rc = dist_parse(&d[k], ax[k]->name, ax[k]->dist, err);
+      }
+      k++;
+    }
+  if (rc == 0)
+    rc = any_dist ? draw_each(&t, ax, d, m, o, err)
+                  : draw_distinct(&t, ax, m, o, err);
+  if (rc == 0) rc = replace_axes(in, ax, m, &t, err);
+  for (size_t i = 0; t.v && i < o->sample * m; i++) free(t.v[i]);
+  free(t.v);
+  free(d);
+  free(ax);
+  return rc;
+}
