@@ -13,10 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <pthread.h>
 
@@ -59,7 +56,7 @@ int parc_proc_start(parc_proc **out, parc_proc_fn fn, const void *arg,
   if (pid == 0) {
     int rc = fn(copy);
     fflush(NULL);
-    _exit(rc & 0xff);
+    parc__exit_now(rc & 0xff);
   }
   free(copy);
   if (pid < 0) {
@@ -67,7 +64,7 @@ int parc_proc_start(parc_proc **out, parc_proc_fn fn, const void *arg,
     return PARC_ESYS; /* reason noted by parc__fork */
   }
   p->pid = pid;
-  p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  p->pidfd = parc__pidfd_open(pid);
   *out = p;
   return 0;
 }
@@ -87,10 +84,7 @@ static bool reap(parc_proc *p, bool block) {
   if (p->reaped)
     return true;
   int wstatus;
-  pid_t r;
-  do
-    r = waitpid(p->pid, &wstatus, block ? 0 : WNOHANG);
-  while (r < 0 && errno == EINTR);
+  pid_t r = parc__wait_child(p->pid, &wstatus, block);
   if (r == p->pid) {
     decode(wstatus, &p->status);
     p->reaped = true;
@@ -110,13 +104,9 @@ int parc_proc_join(parc_proc *p, parc_proc_status *status, double timeout) {
       struct pollfd pf = {p->pidfd, POLLIN, 0};
       uint64_t deadline = parc__deadline(timeout);
       while (!reap(p, false)) {
-        uint64_t now = parc__now_ns();
-        if (deadline != PARC__FOREVER && now >= deadline)
+        if (deadline != PARC__FOREVER && parc__now_ns() >= deadline)
           break;
-        int ms = deadline == PARC__FOREVER
-                     ? -1
-                     : (int)((deadline - now + 999999) / 1000000);
-        poll(&pf, 1, ms); /* readable when the child has exited */
+        parc__poll(&pf, 1, deadline); /* readable when the child has exited */
       }
     }
   }
@@ -134,18 +124,17 @@ int parc_proc_kill(parc_proc *p, int sig) {
     return PARC_EINVAL;
   if (p->reaped)
     return PARC_EAGAIN; /* gone: its pid may belong to another process */
-  return kill(p->pid, sig) == 0 ? 0 : parc__sys_fail("kill", errno);
+  return parc__kill(p->pid, sig) == 0 ? 0 : parc__sys_fail("kill", errno);
 }
 
 void parc_proc_free(parc_proc *p) {
   if (!p)
     return;
   if (!reap(p, false)) {
-    kill(p->pid, SIGKILL);
+    parc__kill(p->pid, SIGKILL);
     reap(p, true);
   }
-  if (p->pidfd >= 0)
-    close(p->pidfd);
+  parc__close(p->pidfd);
   free(p);
 }
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool_int.h"
+#include "pool.h"
 
 static _Thread_local int tls_worker_id = -1;
 
@@ -39,9 +39,8 @@ void parc__cell_attach(parc_pool *p, unsigned w, void *cell) {
   p->workers[w].slot = s;
 }
 
-void parc__slot_reset(parc_pool *p, unsigned w) {
-  parc__worker *wk = &p->workers[w];
-  parc__slot *s = wk->slot;
+void parc__cell_reset(parc_pool *p, unsigned w) {
+  parc__slot *s = p->workers[w].slot;
   bool shared = p->be->shared;
   atomic_store(&s->state, SLOT_EMPTY);
   atomic_store(&s->init_rc, 0);
@@ -57,20 +56,6 @@ void parc__slot_reset(parc_pool *p, unsigned w) {
                   PARC__RING_READER_BLOCKS, NULL, p->doorbell, PARC__SPIN);
   parc__ring_init(s->from_worker, PARC__LANE_BYTES, shared,
                   PARC__RING_WRITER_BLOCKS, p->doorbell, NULL, PARC__SPIN);
-  wk->units_sent = 0;
-  wk->units_received = 0;
-  wk->fifo_head = 0;
-  wk->fifo_len = 0;
-  wk->kill_started = 0;
-  wk->kill_err = 0;
-  wk->held_since = 0;
-  memset(&wk->tx, 0, sizeof wk->tx);
-  free(wk->rx.buf);
-  memset(&wk->rx, 0, sizeof wk->rx);
-  wk->units_quota_left = p->opts.max_tasks_per_worker
-                             ? p->opts.max_tasks_per_worker
-                             : UINT64_MAX;
-  wk->state = W_STARTING;
 }
 
 void parc__slot_close(parc__slot *s) {
@@ -171,23 +156,28 @@ static bool begin_unit(parc__slot *s, uint64_t seq, uint64_t index) {
          !atomic_load_explicit(&s->abort, memory_order_seq_cst);
 }
 
-#define QUIET_NS 20000 /* results of shorter tasks may wait for the batch */
-
 /* Each result is published at once, so a worker that dies later loses
  * none; but the manager is rung only for the last of a batch or after a
- * task of QUIET_NS or more, which saves a contended atomic per short task
+ * task of PARC__QUIET_NS or more, which saves a contended atomic per short task
  * and delays no one by more than a batch of short tasks. */
 static int send_result(wctx *w, uint64_t seq, int rc, uint32_t flags,
                        uint64_t fail_index, uint64_t t0, const void *out,
                        size_t out_size, bool last) {
-  parc__msg_result r = {.seq = seq, .rc = rc, .pad = flags,
+  parc__msg_result r = {.seq = seq, .rc = rc, .flags = flags,
                         .fail_index = fail_index,
                         .elapsed_ns = parc__now_ns() - t0,
                         .out_len = out_size};
-  bool quiet = !last && r.elapsed_ns < QUIET_NS;
+  bool quiet = !last && r.elapsed_ns < PARC__QUIET_NS;
   struct iovec iov[2] = {{&r, sizeof r}, {(void *)out, out_size}};
   return parc__ring_writev(w->s->from_worker, iov, out_size ? 2 : 1, quiet,
                            PARC__FOREVER, &w->s->abort);
+}
+
+/* A unit of a canceled batch (or of an abandoned worker), not run. */
+static int send_canceled(wctx *w, uint64_t seq, uint64_t index, uint64_t t0,
+                         const void *out, size_t out_size, bool last) {
+  return send_result(w, seq, PARC_ECANCELED, PARC__RESULT_LIBRARY_RC, index,
+                     t0, out, out_size, last);
 }
 
 /* Inputs of a batch are read in one go when they fit the buffer (the
@@ -217,8 +207,8 @@ static int run_map(wctx *w, const parc__msg_batch *m) {
       rc = send_result(w, m->seq, fn(in, w->buf.out, w->ctx), 0,
                        m->first + i, t0, w->buf.out, m->out_size, last);
     else
-      rc = send_result(w, m->seq, PARC_ECANCELED, 1, m->first + i, t0,
-                       w->buf.out, m->out_size, last);
+      rc = send_canceled(w, m->seq, m->first + i, t0, w->buf.out,
+                         m->out_size, last);
     if (rc != 0)
       return rc;
   }
@@ -253,8 +243,7 @@ static int run_bytes(wctx *w, const parc__msg_batch *m) {
       rc = send_result(w, m->seq, trc, 0, m->first + i, t0, w->res.data,
                        w->res.len, last);
     } else
-      rc = send_result(w, m->seq, PARC_ECANCELED, 1, m->first + i, t0, NULL,
-                       0, last);
+      rc = send_canceled(w, m->seq, m->first + i, t0, NULL, 0, last);
     if (rc != 0)
       return rc;
   }
@@ -275,7 +264,7 @@ static int run_reduce(wctx *w, const parc__msg_batch *m) {
     return PARC_ECLOSED;
   if (!begin_unit(w->s, m->seq, m->first)) {
     trc = PARC_ECANCELED; /* read the inputs, run nothing */
-    flags = 1;
+    flags = PARC__RESULT_LIBRARY_RC;
   }
   const unsigned char *shared = (const unsigned char *)(uintptr_t)m->in_ptr;
   for (uint64_t i = 0; i < m->count; i++) {
@@ -315,8 +304,7 @@ static int run_for(wctx *w, const parc__msg_batch *m) {
     return PARC_ECLOSED;
   uint64_t t0 = parc__now_ns();
   if (!begin_unit(w->s, m->seq, m->first))
-    return send_result(w, m->seq, PARC_ECANCELED, 1, m->first, t0, NULL, 0,
-                       true);
+    return send_canceled(w, m->seq, m->first, t0, NULL, 0, true);
   return send_result(w, m->seq, body(b, e, ctx), 0, m->first, t0, NULL, 0,
                      true);
 }
@@ -329,7 +317,7 @@ static int run_loop(wctx *w, const parc__msg_batch *m, unsigned workers) {
   parc_for_fn body = (parc_for_fn)(uintptr_t)m->fn;
   uint64_t t0 = parc__now_ns(), off, count;
   if (!begin_unit(w->s, m->seq, 0))
-    return send_result(w, m->seq, PARC_ECANCELED, 1, 0, t0, NULL, 0, true);
+    return send_canceled(w, m->seq, 0, t0, NULL, 0, true);
   while (!atomic_load_explicit(&w->s->abort, memory_order_relaxed) &&
          parc__loop_take(j, workers, (unsigned)m->first, &off, &count)) {
     atomic_store_explicit(&w->s->cur_index, off, memory_order_relaxed);

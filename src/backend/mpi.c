@@ -15,17 +15,14 @@
  *
  * A rank that is lost (an MPI call about it fails, which needs an MPI that
  * reports failures instead of ending the job) loses its workers: poll
- * reports each as exited with code 255, its running task is charged, the
- * rest are retried elsewhere, and no replacement starts on that rank.
+ * reports each as lost: its running task is charged, the rest are retried
+ * elsewhere, and no replacement starts on that rank.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "backend/mpi_int.h"
 #include "parc_mpi.h"
-
-#define TAKE_MAX 64 /* messages read per courier round */
 
 typedef struct mlink {
   int rank;
@@ -210,7 +207,7 @@ static bool courier_round(mstate *st, parc_pool *p) {
   moved |= parc__mpi_sends(&st->c);
   mpi_chunk *k;
   int tag, from;
-  for (int i = 0; i < TAKE_MAX &&
+  for (int i = 0; i < PARC__MPI_TAKE_MAX &&
                   (k = parc__mpi_take(&st->c, MPI_ANY_SOURCE, &tag, &from));
        i++) {
     on_message(st, p, k, tag, from);
@@ -275,6 +272,7 @@ static int m_spawn(parc_pool *p, unsigned w) {
   bool lost = st->c.rank_lost[l->rank] || st->closing;
   if (!lost) {
     detach(l); /* a new life */
+    parc__cell_reset(p, w);
     attach(st, p, w);
     queue_ctl(st, l, CTRL_SPAWN);
   }
@@ -284,18 +282,16 @@ static int m_spawn(parc_pool *p, unsigned w) {
 }
 
 /* As the thread backend: the rank's thread is abandoned (its task runs to
- * its end there, its result is dropped) and a new one takes the slot. */
-static void m_kill(parc_pool *p, unsigned w) {
+ * its end there, its result is dropped); the scheduler then starts a new
+ * one in the slot (m_spawn). */
+static void m_kill(parc_pool *p, unsigned w, parc__job *pin) {
+  (void)pin; /* remote workers are handed chunks: never given one */
   mstate *st = p->be_state;
   mlink *l = &st->links[w];
   pthread_mutex_lock(&st->lock);
   detach(l);
   queue_ctl(st, l, CTRL_ABANDON);
   pthread_mutex_unlock(&st->lock);
-  parc__worker_settle(p, w, 0);
-  parc__slot_reset(p, w);
-  if (p->stopping || m_spawn(p, w) != 0)
-    p->workers[w].state = W_GONE;
 }
 
 static void m_poll(parc_pool *p) {
@@ -311,14 +307,12 @@ static void m_poll(parc_pool *p) {
     if (ended)
       detach(l);
     pthread_mutex_unlock(&st->lock);
-    if (!ended)
-      continue;
-    parc__worker *wk = &p->workers[w];
-    if (lost && wk->fifo_len > 0) /* its first unit was running: charge it */
-      atomic_store(&s->started, wk->units_received + 1);
-    parc__worker_exited(p, w, lost ? W_EXITCODE(255, 0)
-                              : state == SLOT_INIT_FAILED ? W_EXITCODE(1, 0)
-                                                          : 0);
+    parc__worker_event ev = {.what = lost ? PARC__WORKER_LOST
+                                     : state == SLOT_INIT_FAILED
+                                         ? PARC__WORKER_INIT_FAILED
+                                         : PARC__WORKER_EXITED};
+    if (ended)
+      parc__worker_report(p, w, ev);
   }
 }
 
@@ -451,7 +445,7 @@ static int m_start(parc_pool *p) {
         break;
       }
       parc__cell_attach(p, w, st->cells[w]);
-      parc__slot_reset(p, w);
+      parc__cell_reset(p, w);
       attach(st, p, w);
     }
   if (rc == 0)
@@ -470,6 +464,7 @@ static const parc__backend mpi_backend = {
     .name = "mpi",
     .shared = false,
     .remote = true,
+    .abandons = true,
     .count = m_count,
     .start = m_start,
     .spawn = m_spawn,

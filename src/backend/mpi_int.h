@@ -6,7 +6,7 @@
  * rank's main thread as the courier at the other end.
  * mpi_wire.c: messages, sends in flight, functions as (object, offset).
  *
- * The scheduler (sched.c) sees one worker per remote worker thread, with
+ * The scheduler (sched/) sees one worker per remote worker thread, with
  * its lanes in rank 0's memory, exactly as for the thread backend; the two
  * couriers carry the lane bytes across. Batches are parsed on the way (to
  * turn function pointers into (object, offset) and back); results are
@@ -21,7 +21,7 @@
 
 #include <mpi.h>
 
-#include "pool_int.h"
+#include "pool.h"
 
 enum { TAG_BATCH = 1, TAG_RESULT, TAG_STATE, TAG_CTRL };
 enum { CTRL_SPAWN = 1, CTRL_ABANDON, CTRL_BYE, CTRL_FIN };

@@ -21,8 +21,6 @@
 
 #include "backend/mpi_int.h"
 
-#define TAKE_MAX 64
-
 typedef struct rworker {
   pthread_t th;
   bool running;        /* a thread is on this slot, not yet joined */
@@ -71,7 +69,7 @@ static void start_worker(serve *sv, unsigned k) {
   if (!w->cell)
     return; /* rank 0 hears nothing and the worker never starts: see poll */
   parc__cell_attach(p, k, w->cell);
-  parc__slot_reset(p, k);
+  parc__cell_reset(p, k);
   w->sent_state = SLOT_EMPTY;
   int rc = parc__worker_thread(&w->th, p, sv->base + k, p->workers[k].slot);
   if (rc != 0) {
@@ -199,7 +197,7 @@ static bool round_once(serve *sv) {
   moved |= parc__mpi_sends(sv->c);
   mpi_chunk *k;
   int tag, from;
-  for (int i = 0; i < TAKE_MAX && !sv->bye &&
+  for (int i = 0; i < PARC__MPI_TAKE_MAX && !sv->bye &&
                   (k = parc__mpi_take(sv->c, 0, &tag, &from));
        i++) {
     moved = true;

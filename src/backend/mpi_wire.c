@@ -9,15 +9,10 @@
  */
 #include <dlfcn.h>
 #include <link.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/mpi_int.h"
-
-#define SPIN_ROUNDS 256
-#define BUSY_NS 5000000ull  /* poll this long after the last traffic */
-#define NAP_MIN_NS 10000ull /* then sleep, doubling, up to 128 times that */
 
 bool parc__mpi_post(mpi_courier *c, int dest, int tag, void *buf, size_t len) {
   mpi_out *o = parc__malloc(sizeof *o);
@@ -101,18 +96,18 @@ void parc__mpi_nap(mpi_courier *c, uint32_t seen, bool moved) {
     c->last_moved = now;
     return;
   }
-  if (++c->idle < SPIN_ROUNDS) {
+  if (++c->idle < PARC__MPI_SPIN) {
     parc__cpu_relax();
     return;
   }
   /* Shortly after traffic, an answer is likely on its way: keep polling,
    * but give the core away between looks (ranks often share cores). */
-  if (now - c->last_moved < BUSY_NS) {
-    sched_yield();
+  if (now - c->last_moved < PARC__MPI_BUSY_NS) {
+    parc__yield();
     return;
   }
-  unsigned k = c->idle - SPIN_ROUNDS;
-  uint64_t ns = NAP_MIN_NS << (k < 7 ? k : 7);
+  unsigned k = c->idle - PARC__MPI_SPIN;
+  uint64_t ns = PARC__MPI_NAP_NS << (k < 7 ? k : 7);
   parc__event_wait(&c->bell, seen, now + ns, 0, 0);
 }
 

@@ -26,20 +26,14 @@
  * with the last of them.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include "pool_int.h"
+#include "pool.h"
 
 enum { Z_SPAWN = 1, Z_KILL, Z_BYE, Z_SPAWNED, Z_DIED, Z_GONE };
 
@@ -72,8 +66,6 @@ typedef struct pstate {
   bool closing;
 } pstate;
 
-#define GRACE_NS 2000000000ull /* workers told to stop get this long */
-
 /* Held from a pool's socketpair until the caller has closed the zygote's
  * end: two pools created at once in two threads could otherwise fork each
  * other's zygote end into their zygotes, and after the caller dies each
@@ -92,33 +84,33 @@ typedef struct zygote {
 
 static void zsend(int sock, int kind, unsigned w, pid_t pid, int status) {
   zmsg m = {kind, w, pid, status};
-  while (send(sock, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR)
-    ;
+  parc__send_msg(sock, &m, sizeof m);
 }
 
 static void worker_child(zygote *z, unsigned w, pid_t zpid) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != zpid)
-    _exit(1);
-  close(z->sock);
-  close(z->sfd);
-  sigprocmask(SIG_SETMASK, &z->worker_mask, NULL);
-  prctl(PR_SET_NAME, "parc-worker");
+  if (!parc__die_with_parent(zpid))
+    parc__exit_now(1);
+  parc__close(z->sock);
+  parc__close(z->sfd);
+  parc__signal_mask_set(&z->worker_mask);
+  parc__set_process_name("parc-worker");
   parc_pool *p = z->p;
   parc__worker_main(p, w, p->workers[w].slot);
   fflush(NULL);
-  _exit(atomic_load(&p->workers[w].slot->state) == SLOT_INIT_FAILED ? 1 : 0);
+  parc__exit_now(atomic_load(&p->workers[w].slot->state) == SLOT_INIT_FAILED
+                     ? 1
+                     : 0);
 }
 
 static void zspawn(zygote *z, unsigned w) {
   if (w >= z->p->nworkers || z->pids[w] > 0)
     return;
-  pid_t zpid = getpid();
+  pid_t zpid = parc__pid();
   pid_t pid = parc__fork();
   if (pid == 0)
     worker_child(z, w, zpid);
   if (pid < 0) {
-    zsend(z->sock, Z_DIED, w, -1, 127 << 8);
+    zsend(z->sock, Z_DIED, w, -1, 0); /* pid -1: none was forked */
     return;
   }
   z->pids[w] = pid;
@@ -126,12 +118,10 @@ static void zspawn(zygote *z, unsigned w) {
 }
 
 static void zreap(zygote *z) {
-  struct signalfd_siginfo si;
-  while (read(z->sfd, &si, sizeof si) > 0)
-    ;
+  parc__child_events_drain(z->sfd);
   int status;
   pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+  while ((pid = parc__wait_child(-1, &status, false)) > 0)
     for (unsigned w = 0; w < z->p->nworkers; w++)
       if (z->pids[w] == pid) {
         z->pids[w] = 0;
@@ -149,16 +139,16 @@ static unsigned zalive(zygote *z) {
 /* The caller has closed its end: after a BYE, give the workers (told to
  * stop through their lanes) a grace period; else kill them at once. */
 static void zshutdown(zygote *z, bool graceful) {
-  uint64_t until = parc__now_ns() + (graceful ? GRACE_NS : 0);
+  uint64_t until = parc__now_ns() + (graceful ? PARC__STOP_GRACE_NS : 0);
   while (zalive(z) > 0 && parc__now_ns() < until) {
     struct pollfd pf = {z->sfd, POLLIN, 0};
-    poll(&pf, 1, 50);
+    parc__poll(&pf, 1, parc__now_ns() + 50000000u); /* and look again */
     zreap(z);
   }
   for (unsigned w = 0; w < z->p->nworkers; w++)
     if (z->pids[w] > 0)
-      kill(z->pids[w], SIGKILL);
-  while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+      parc__kill(z->pids[w], SIGKILL);
+  while (parc__wait_child(-1, NULL, true) > 0)
     ;
 }
 
@@ -167,29 +157,24 @@ static void zygote_main(parc_pool *p, int sock) {
   /* Signal dispositions are inherited, as after a plain fork, except
    * SIGCHLD: ignored, the kernel would reap the workers before the zygote
    * could learn how they died. */
-  signal(SIGCHLD, SIG_DFL);
-  prctl(PR_SET_NAME, "parc-zygote");
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, &z.worker_mask);
-  z.sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  parc__set_process_name("parc-zygote");
+  z.sfd = parc__child_events(&z.worker_mask);
   z.pids = parc__calloc(p->nworkers, sizeof *z.pids);
   if (z.sfd < 0 || !z.pids)
-    _exit(1);
+    parc__exit_now(1);
   for (unsigned w = 0; w < p->nworkers; w++)
     zspawn(&z, w);
   bool graceful = false;
   for (;;) {
     struct pollfd pf[2] = {{sock, POLLIN, 0}, {z.sfd, POLLIN, 0}};
-    if (poll(pf, 2, -1) < 0 && errno != EINTR)
+    if (parc__poll(pf, 2, PARC__FOREVER) < 0 && errno != EINTR)
       break;
     if (pf[1].revents)
       zreap(&z);
     if (!pf[0].revents)
       continue;
     zmsg m;
-    ssize_t n = recv(sock, &m, sizeof m, 0);
+    ssize_t n = parc__recv_msg(sock, &m, sizeof m, true);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -197,12 +182,12 @@ static void zygote_main(parc_pool *p, int sock) {
     if (m.kind == Z_SPAWN)
       zspawn(&z, m.w);
     else if (m.kind == Z_KILL && m.w < p->nworkers && z.pids[m.w] > 0)
-      kill(z.pids[m.w], SIGKILL);
+      parc__kill(z.pids[m.w], SIGKILL);
     else if (m.kind == Z_BYE)
       graceful = true;
   }
   zshutdown(&z, graceful);
-  _exit(0);
+  parc__exit_now(0);
 }
 
 /* ---------------------------------------------------------------- caller */
@@ -242,10 +227,10 @@ static void *watchdog_main(void *arg) {
   for (;;) {
     struct pollfd pf[2] = {{st->sock, POLLIN, 0}, {st->zygote_fd, POLLIN, 0}};
     int nfds = st->zygote_fd >= 0 ? 2 : 1;
-    if (poll(pf, nfds, -1) < 0 && errno == EINTR)
+    if (parc__poll(pf, nfds, PARC__FOREVER) < 0 && errno == EINTR)
       continue;
     zmsg m;
-    ssize_t n = pf[0].revents ? recv(st->sock, &m, sizeof m, MSG_DONTWAIT)
+    ssize_t n = pf[0].revents ? parc__recv_msg(st->sock, &m, sizeof m, false)
                               : 0; /* only the pidfd: the zygote is gone */
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
       continue;
@@ -259,23 +244,37 @@ static void *watchdog_main(void *arg) {
   }
 }
 
+/* A death as the zygote saw it (a wait status; pid -1: no process could
+ * be forked), as the scheduler hears it. */
+static parc__worker_event death(const zmsg *m) {
+  if (m->pid < 0)
+    return (parc__worker_event){.what = PARC__WORKER_INIT_FAILED};
+  if (WIFSIGNALED(m->status))
+    return (parc__worker_event){.what = PARC__WORKER_SIGNALED,
+                                .code = WTERMSIG(m->status), .pid = m->pid};
+  return (parc__worker_event){.what = PARC__WORKER_EXITED,
+                              .code = WEXITSTATUS(m->status), .pid = m->pid};
+}
+
 static void p_poll(parc_pool *p) {
   pstate *st = p->be_state;
   zmsg m;
   while (pop_event(st, &m)) {
     if (m.kind == Z_GONE) { /* the zygote died: no worker survives it */
-      close(st->sock);
+      parc__close(st->sock);
       st->sock = -1;
-      for (unsigned w = 0; w < p->nworkers; w++)
-        parc__worker_exited(p, w, SIGKILL);
+      for (unsigned w = 0; w < p->nworkers; w++) /* PR_SET_PDEATHSIG */
+        parc__worker_report(p, w, (parc__worker_event){
+                                      .what = PARC__WORKER_SIGNALED,
+                                      .code = SIGKILL});
     } else if (m.w >= p->nworkers) {
       continue;
     } else if (m.kind == Z_SPAWNED) {
-      p->workers[m.w].pid = m.pid;
-    } else if (m.kind == Z_DIED && (m.pid == -1 || m.pid == p->workers[m.w].pid)) {
-      parc__worker_exited(p, m.w, m.status); /* its pid goes in the status */
-      if (p->workers[m.w].pid == m.pid)
-        p->workers[m.w].pid = 0; /* (unless a replacement has one already) */
+      parc__worker_report(p, m.w, (parc__worker_event){
+                                      .what = PARC__WORKER_SPAWNED,
+                                      .pid = m.pid});
+    } else if (m.kind == Z_DIED) {
+      parc__worker_report(p, m.w, death(&m));
     }
   }
 }
@@ -284,17 +283,19 @@ static int p_spawn(parc_pool *p, unsigned w) {
   pstate *st = p->be_state;
   if (st->sock < 0)
     return PARC_EBROKEN;
+  parc__cell_reset(p, w);
   zmsg m = {Z_SPAWN, w, 0, 0};
-  return send(st->sock, &m, sizeof m, MSG_NOSIGNAL) == sizeof m
+  return parc__send_msg(st->sock, &m, sizeof m) == sizeof m
              ? 0
              : parc__sys_fail("send", errno);
 }
 
-static void p_kill(parc_pool *p, unsigned w) {
+static void p_kill(parc_pool *p, unsigned w, parc__job *pin) {
+  (void)pin; /* a process is killed, not abandoned: never given one */
   pstate *st = p->be_state;
-  zmsg m = {Z_KILL, w, p->workers[w].pid, 0};
+  zmsg m = {Z_KILL, w, 0, 0};
   if (st->sock >= 0)
-    send(st->sock, &m, sizeof m, MSG_NOSIGNAL);
+    parc__send_msg(st->sock, &m, sizeof m);
 }
 
 static void p_stop(parc_pool *p, bool kill_all) {
@@ -305,19 +306,16 @@ static void p_stop(parc_pool *p, bool kill_all) {
   pthread_mutex_unlock(&st->ev_lock);
   if (st->sock >= 0 && !kill_all) {
     zmsg m = {Z_BYE, 0, 0, 0};
-    send(st->sock, &m, sizeof m, MSG_NOSIGNAL);
+    parc__send_msg(st->sock, &m, sizeof m);
   }
   if (st->sock >= 0)
-    shutdown(st->sock, SHUT_WR); /* EOF for the zygote; it exits */
+    parc__shutdown_write(st->sock); /* EOF for the zygote; it exits */
   if (st->watchdog_started)
     pthread_join(st->watchdog, NULL);
-  if (st->sock >= 0)
-    close(st->sock);
-  if (st->zygote_fd >= 0)
-    close(st->zygote_fd);
+  parc__close(st->sock);
+  parc__close(st->zygote_fd);
   if (st->zygote > 0)
-    while (waitpid(st->zygote, NULL, 0) < 0 && errno == EINTR)
-      ;
+    parc__wait_child(st->zygote, NULL, true);
   parc__shm_unmap(st->area, st->area_size);
   pthread_mutex_destroy(&st->ev_lock);
   pthread_cond_destroy(&st->ev_room);
@@ -328,8 +326,7 @@ static void p_stop(parc_pool *p, bool kill_all) {
 
 /* The caller's end and the zygote's; 0 or -1 with the reason noted. */
 static int socket_pair(int sv[2]) {
-  if (parc__fault("socketpair", EMFILE) ||
-      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+  if (parc__socket_pair(sv) != 0) {
     parc__sys_fail("socketpair", errno);
     return -1;
   }
@@ -370,7 +367,7 @@ static int p_start(parc_pool *p) {
   parc__event_init(p->doorbell);
   for (unsigned w = 0; w < p->nworkers; w++) {
     parc__cell_attach(p, w, (char *)st->area + head + w * parc__cell_size());
-    parc__slot_reset(p, w);
+    parc__cell_reset(p, w);
   }
   p->shm_gen = parc__shm_generation(); /* regions the workers will map */
   st->zygote = parc__fork();
@@ -378,14 +375,14 @@ static int p_start(parc_pool *p) {
     /* Our copy was taken locked: unlock it for a task that creates a pool
      * of its own (this process has one thread, so this is safe). */
     pthread_mutex_init(&fork_lock, NULL);
-    close(sv[0]);
+    parc__close(sv[0]);
     zygote_main(p, sv[1]);
   }
-  close(sv[1]);
+  parc__close(sv[1]);
   pthread_mutex_unlock(&fork_lock);
   st->sock = sv[0];
   if (st->zygote > 0)
-    st->zygote_fd = (int)syscall(SYS_pidfd_open, st->zygote, 0);
+    st->zygote_fd = parc__pidfd_open(st->zygote);
   rc = st->zygote < 0 ? PARC_ESYS /* noted by parc__fork */
                       : parc__thread_create(&st->watchdog, watchdog_main, p);
   if (rc != 0) {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool_int.h"
+#include "pool.h"
 
 typedef struct tworker {
   pthread_t th;
@@ -33,18 +33,25 @@ typedef struct tstate {
   abandoned *gone;
 } tstate;
 
-static int t_spawn(parc_pool *p, unsigned w) {
-  tstate *st = p->be_state;
-  int rc = parc__worker_thread(&st->t[w].th, p, w, p->workers[w].slot);
-  if (rc != 0)
-    return rc;
-  st->t[w].running = true;
-  return 0;
-}
-
-/* No memset: parc__slot_reset sets every field, and a lane's arena is
+/* No memset: parc__cell_reset sets every field, and a lane's arena is
  * written before it is read. Untouched pages cost nothing. */
 static void *new_cell(void) { return parc__aligned_alloc(64, parc__cell_size()); }
+
+/* A thread on slot w's cell, reset. A thread abandoned in place (no memory
+ * to set it aside) keeps the slot: it serves no more. */
+static int t_spawn(parc_pool *p, unsigned w) {
+  tstate *st = p->be_state;
+  tworker *t = &st->t[w];
+  if (t->running)
+    return PARC_ENOMEM;
+  parc__cell_attach(p, w, t->cell);
+  parc__cell_reset(p, w);
+  int rc = parc__worker_thread(&t->th, p, w, p->workers[w].slot);
+  if (rc != 0)
+    return rc;
+  t->running = true;
+  return 0;
+}
 
 static void t_stop(parc_pool *p, bool kill_all);
 
@@ -63,49 +70,35 @@ static int t_start(parc_pool *p) {
   int rc = 0;
   for (unsigned w = 0; w < p->nworkers && rc == 0; w++) {
     st->t[w].cell = new_cell();
-    if (!st->t[w].cell) {
-      rc = PARC_ENOMEM;
-      break;
-    }
-    parc__cell_attach(p, w, st->t[w].cell);
-    parc__slot_reset(p, w);
-    rc = t_spawn(p, w);
+    rc = st->t[w].cell ? t_spawn(p, w) : PARC_ENOMEM;
   }
   if (rc != 0)
     t_stop(p, true);
   return rc;
 }
 
-static void t_kill(parc_pool *p, unsigned w) {
+/* The thread is set aside, with its cell and `pin`, until it returns; the
+ * slot gets a fresh cell, which the next t_spawn attaches (the scheduler
+ * still reads the old one as it settles the thread's units). */
+static void t_kill(parc_pool *p, unsigned w, parc__job *pin) {
   tstate *st = p->be_state;
-  parc__worker *wk = &p->workers[w];
+  tworker *t = &st->t[w];
   abandoned *a = parc__malloc(sizeof *a);
   void *cell = new_cell();
   /* Lanes first: from here the thread begins no unit it could run twice. */
-  parc__slot_close(wk->slot);
-  parc__job *loop = NULL;
-  if (wk->fifo_len > 0 && wk->fifo[wk->fifo_head].job->kind == JOB_LOOP) {
-    loop = wk->fifo[wk->fifo_head].job; /* it may be in the loop still */
-    loop->refs++;
-  }
-  parc__worker_settle(p, w, 0);
+  parc__slot_close(p->workers[w].slot);
   if (!a || !cell) {
     /* No memory for a replacement: the slot stays with the abandoned
-     * thread (poll joins it when it returns) and serves no more. */
+     * thread (poll joins it when it returns), and t_spawn refuses it. */
     free(a);
     free(cell);
-    st->t[w].job = loop; /* released once the thread is joined */
-    wk->state = W_GONE;
+    t->job = pin; /* released once the thread is joined */
     return;
   }
-  *a = (abandoned){st->t[w].th, st->t[w].cell, loop, st->gone};
+  *a = (abandoned){t->th, t->cell, pin, st->gone};
   st->gone = a;
-  st->t[w].running = false;
-  st->t[w].cell = cell;
-  parc__cell_attach(p, w, cell);
-  parc__slot_reset(p, w);
-  if (p->stopping || t_spawn(p, w) != 0)
-    wk->state = W_GONE;
+  t->running = false;
+  t->cell = cell;
 }
 
 /* Joins the abandoned threads that have returned; `wait`: all of them. */
@@ -113,8 +106,7 @@ static void reap_abandoned(tstate *st, bool wait) {
   abandoned **pp = &st->gone;
   while (*pp) {
     abandoned *a = *pp;
-    if (wait ? pthread_join(a->th, NULL) != 0
-             : pthread_tryjoin_np(a->th, NULL) != 0) {
+    if (wait ? pthread_join(a->th, NULL) != 0 : !parc__thread_tryjoin(a->th)) {
       pp = &a->next;
       continue;
     }
@@ -141,7 +133,10 @@ static void t_poll(parc_pool *p) {
       parc__job_unref(st->t[w].job);
       st->t[w].job = NULL;
     }
-    parc__worker_exited(p, w, s == SLOT_INIT_FAILED ? 1 << 8 : 0);
+    parc__worker_event ev = {.what = s == SLOT_INIT_FAILED
+                                         ? PARC__WORKER_INIT_FAILED
+                                         : PARC__WORKER_EXITED};
+    parc__worker_report(p, w, ev);
   }
 }
 
@@ -168,6 +163,7 @@ static void t_stop(parc_pool *p, bool kill_all) {
 const parc__backend parc__threads_backend = {
     .name = "threads",
     .shared = false,
+    .abandons = true,
     .start = t_start,
     .spawn = t_spawn,
     .kill = t_kill,

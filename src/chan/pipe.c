@@ -38,10 +38,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "chan/chan.h"
 #include "chan/ring.h"
@@ -49,12 +45,11 @@
 #include "sys/sys.h"
 
 #define FRAME 8u
-#define RING_MIN ((size_t)64 << 10)
-#define RING_MAX ((size_t)2 << 20)
-/* Bytes published at a time. Small enough that the receiver starts soon
- * and the two copies overlap; large enough that the per-piece publish and
- * wake-up check cost nothing beside the copy (tuned in docs/performance.md). */
-#define CHUNK ((size_t)32 << 10)
+/* Bytes published at a time: PARC__CHAN_CHUNK (policy.h). Small enough
+ * that the receiver starts soon and the two copies overlap; large enough
+ * that the per-piece publish and wake-up check cost nothing beside the
+ * copy (tuned in docs/performance.md). */
+#define CHUNK PARC__CHAN_CHUNK
 #define SKIP UINT64_MAX /* a frame that says: go on at the arena's start */
 
 typedef struct pipe_side { /* each end writes only its own side */
@@ -91,8 +86,8 @@ struct parc_pipe { /* one process's handle on one end */
 /* ---------------------------------------------------------------- create */
 
 static size_t ring_bytes_for(size_t max_msg) {
-  size_t c = RING_MIN;
-  while (c < max_msg + FRAME && c < RING_MAX)
+  size_t c = PARC__PIPE_RING_MIN;
+  while (c < max_msg + FRAME && c < PARC__PIPE_RING_MAX)
     c <<= 1;
   return c;
 }
@@ -111,8 +106,7 @@ static parc_pipe *new_end(pipe_shared *sh, int me, int *refs) {
 
 static void free_shared(pipe_shared *sh) {
   for (int i = 0; i < 2; i++)
-    if (sh->side[i].efd >= 0)
-      close(sh->side[i].efd);
+    parc__close(sh->side[i].efd);
   parc__obj_free(sh, sh->shared);
 }
 
@@ -135,9 +129,7 @@ int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg,
     sh->to[i] = (parc__ring *)((char *)sh + ALIGN64(sizeof *sh) + i * ring);
     parc__ring_init(sh->to[i], rb, shared, 0, NULL, NULL, 0);
     parc__spin_init(&sh->side[i].spin);
-    sh->side[i].efd = parc__fault("eventfd", EMFILE)
-                          ? -1
-                          : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    sh->side[i].efd = parc__eventfd();
     if (sh->side[i].efd < 0 && rc == 0)
       rc = parc__sys_fail("eventfd", errno);
   }
@@ -156,9 +148,7 @@ int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg,
 }
 
 static void wake_peer(parc_pipe *e) {
-  uint64_t one = 1;
-  ssize_t w = write(e->sh->side[1 - e->me].efd, &one, sizeof one);
-  (void)w; /* EAGAIN: the counter is already non-zero, it will wake */
+  parc__eventfd_post(e->sh->side[1 - e->me].efd);
 }
 
 int parc_pipe_bind(parc_pipe *e) {
@@ -192,10 +182,9 @@ static int peer_pidfd(parc_pipe *e) {
   if (pid == 0 || pid == parc__pid())
     return -1;
   if (pid != e->peer_pid) {
-    if (e->peer_fd >= 0)
-      close(e->peer_fd);
+    parc__close(e->peer_fd);
     e->peer_pid = pid;
-    e->peer_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    e->peer_fd = parc__pidfd_open(pid);
     if (e->peer_fd < 0 && errno == ESRCH)
       e->peer_dead = true;
   }
@@ -231,19 +220,9 @@ static int pipe_wait(parc_pipe *e, ready_fn ready, size_t need,
   int rc = 0;
   if (!ready(e, need) && !peer_gone(e)) {
     struct pollfd pf[2] = {{me->efd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-    struct timespec ts, *tsp = NULL;
-    if (deadline != PARC__FOREVER) {
-      uint64_t now = parc__now_ns();
-      uint64_t left = deadline > now ? deadline - now : 0;
-      ts.tv_sec = (time_t)(left / 1000000000u);
-      ts.tv_nsec = (long)(left % 1000000000u);
-      tsp = &ts;
-    }
-    int n = ppoll(pf, pf[1].fd >= 0 ? 2 : 1, tsp, NULL);
-    uint64_t drain;
+    int n = parc__poll(pf, pf[1].fd >= 0 ? 2 : 1, deadline);
     if (n > 0 && (pf[0].revents & POLLIN))
-      while (read(me->efd, &drain, sizeof drain) > 0)
-        ;
+      parc__eventfd_drain(me->efd);
     if (n > 0 && pf[1].fd >= 0 && pf[1].revents)
       e->peer_dead = true;
     if (n == 0 && !ready(e, need))
@@ -481,8 +460,7 @@ void parc_pipe_close(parc_pipe *e) {
     atomic_store(&mine->closed, 1);
     wake_peer(e);
   }
-  if (e->peer_fd >= 0)
-    close(e->peer_fd);
+  parc__close(e->peer_fd);
   if (--*e->local_refs == 0) {
     free(e->local_refs);
     free_shared(sh);

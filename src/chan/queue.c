@@ -50,12 +50,12 @@
 
 #define FRAME 8u         /* the length in front of each message */
 /* A pipelined put publishes CHUNK bytes at a time (as pipe.c; tuned in
- * docs/performance.md), for messages of STREAM_MIN bytes and more. */
-#define CHUNK ((size_t)32 << 10)
-#define STREAM_MIN (2 * CHUNK)
-#define REWIND_MIN ((size_t)1 << 20) /* rewind an empty ring from here */
-#define PROBE_NS 20000000u /* a consumer whose bytes stop coming checks for
-                              a dead producer this often */
+ * docs/performance.md), for messages of STREAM_MIN bytes and more; the
+ * numbers, with REWIND_MIN and PROBE_NS, are in policy.h. */
+#define CHUNK PARC__CHAN_CHUNK
+#define STREAM_MIN PARC__QUEUE_STREAM_MIN
+#define REWIND_MIN PARC__QUEUE_REWIND_MIN
+#define PROBE_NS PARC__QUEUE_PROBE_NS
 
 /* A frame: the length in the low LEN_BITS bits (max_msg <= 2^40), the
  * epoch of a pipelined message above them (0 for the others). */

@@ -72,15 +72,7 @@ int parc__mutex_init(pthread_mutex_t *m, int shared) {
  * is a pthread_mutex_timedlock, which ThreadSanitizer understands (it does
  * not know pthread_mutex_clocklock); its realtime deadline is a fraction of
  * a second away, so a clock step hardly matters. */
-#define SLICE_S 0.2
-
-/* A CLOCK_REALTIME deadline `seconds` from now. */
-static void realtime_in(double seconds, struct timespec *ts) {
-  clock_gettime(CLOCK_REALTIME, ts);
-  long ns = ts->tv_nsec + (long)(seconds * 1e9);
-  ts->tv_sec += ns / 1000000000L;
-  ts->tv_nsec = ns % 1000000000L;
-}
+#define SLICE_S PARC__LOCK_SLICE_S /* policy.h */
 
 static int mutex_lock_once(pthread_mutex_t *m, double timeout,
                            const _Atomic int *give_up) {
@@ -100,7 +92,7 @@ static int mutex_lock_once(pthread_mutex_t *m, double timeout,
       slice = left < SLICE_S ? left : SLICE_S;
     }
     struct timespec ts;
-    realtime_in(slice, &ts);
+    parc__realtime_in(slice, &ts);
     rc = pthread_mutex_timedlock(m, &ts);
     if (rc != ETIMEDOUT)
       return rc;
@@ -232,7 +224,7 @@ int parc_sem_wait(parc_sem *s, double timeout) {
         return PARC_ETIMEDOUT;
       double left = (double)(deadline - now) / 1e9;
       struct timespec ts;
-      realtime_in(left < SLICE_S ? left : SLICE_S, &ts);
+      parc__realtime_in(left < SLICE_S ? left : SLICE_S, &ts);
       rc = sem_timedwait(&s->s, &ts);
       if (rc != 0 && errno == ETIMEDOUT)
         continue; /* next slice, or the deadline above */

@@ -27,3 +27,10 @@ void parc__abs_time(double seconds, struct timespec *ts) {
     ts->tv_nsec -= 1000000000L;
   }
 }
+
+void parc__realtime_in(double seconds, struct timespec *ts) {
+  clock_gettime(CLOCK_REALTIME, ts);
+  long ns = ts->tv_nsec + (long)(seconds * 1e9);
+  ts->tv_sec += ns / 1000000000L;
+  ts->tv_nsec = ns % 1000000000L;
+}

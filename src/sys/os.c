@@ -2,6 +2,7 @@
  * behind the failure-injection switch (fault.h), each noting its reason
  * (error.c) when it fails. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,3 +52,9 @@ pid_t parc__fork(void) {
     parc__sys_fail("fork", errno);
   return pid;
 }
+
+bool parc__thread_tryjoin(pthread_t th) {
+  return pthread_tryjoin_np(th, NULL) == 0;
+}
+
+void parc__yield(void) { sched_yield(); }

@@ -1,5 +1,13 @@
 /* sys.h -- the platform layer: clocks, futex-backed events, shared memory,
- * topology. Everything that names a Linux system call lives in src/sys/. */
+ * descriptors, processes, topology. Everything that names a Linux system
+ * call lives in src/sys/; the rest of the library calls these primitives
+ * (and POSIX threads, and the C library), never the kernel.
+ *
+ * Each primitive says, in the manner of mimalloc's prim.h, what it needs
+ * (pre:) and what it returns. A primitive on a create path asks the
+ * failure-injection switch first (fault.h). "errno" means: -1 is returned
+ * and errno says why; "noted" means: the reason is also recorded for
+ * parc_last_sys_error (parc__sys_fail). */
 #ifndef PARC_SYS_H
 #define PARC_SYS_H
 
@@ -7,8 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "parc.h"
+#include "policy.h"
 #include "sys/fault.h"
 
 /* ---- error.c: the reason behind a PARC_ESYS (parc_last_sys_error).
@@ -23,11 +33,94 @@ int parc__mpi_fail(const char *call, int code, const char *text);
  * on CLOCK_MONOTONIC; `shared`: process-shared. parc__fork flushes stdio
  * first and returns as fork() (the reason noted on -1). */
 #include <pthread.h>
+#include <signal.h>
 #include <sys/types.h>
 int parc__thread_create(pthread_t *th, void *(*fn)(void *), void *arg);
 int parc__mutex_init_plain(pthread_mutex_t *m);
 int parc__cond_init(pthread_cond_t *c, int shared);
 pid_t parc__fork(void);
+/* Joins thread th if it has returned, without waiting.
+ * pre: th is joinable and joined by no one else.
+ * returns: true if it had returned (it is joined now), else false. */
+bool parc__thread_tryjoin(pthread_t th);
+/* Gives this thread's CPU to another runnable thread, if there is one. */
+void parc__yield(void);
+
+/* ---- fd.c: descriptors */
+/* Closes fd. pre: fd < 0 (nothing is done) or a descriptor this process
+ * owns. The descriptor is gone afterwards, whatever close says. */
+void parc__close(int fd);
+/* A connected pair of message sockets (AF_UNIX, SOCK_SEQPACKET: each
+ * send is one message, a closed peer reads as EOF), close-on-exec.
+ * returns: 0 with sv filled, or -1 with errno (the switch: EMFILE). */
+int parc__socket_pair(int sv[2]);
+/* Sends one message; a peer that has gone is an error (EPIPE), never a
+ * SIGPIPE; a signal arriving meanwhile is retried.
+ * returns: the bytes sent, or -1 with errno. */
+ssize_t parc__send_msg(int fd, const void *msg, size_t len);
+/* Receives one message into buf (cap bytes); `wait`: block until one
+ * comes, else return at once (EAGAIN when none is there).
+ * returns: its length, 0 at EOF (the peer closed), or -1 with errno
+ * (EINTR: a signal came first; call again). */
+ssize_t parc__recv_msg(int fd, void *buf, size_t cap, bool wait);
+/* The peer reads EOF from here on; this side may still receive. */
+void parc__shutdown_write(int fd);
+/* An event counter as a descriptor (eventfd), non-blocking and
+ * close-on-exec: readable while non-zero, so a poll can wait on it.
+ * returns: the descriptor, or -1 with errno (the switch: EMFILE). */
+int parc__eventfd(void);
+/* Makes the counter non-zero (a full counter already is: not an error).
+ * pre: fd from parc__eventfd. */
+void parc__eventfd_post(int fd);
+/* Sets the counter back to zero. pre: fd from parc__eventfd. */
+void parc__eventfd_drain(int fd);
+/* Waits until one of the n descriptors is ready as its events ask, or
+ * until `deadline` (parc__now_ns() clock; PARC__FOREVER: none; a past
+ * one: only looks). A negative fd in the set is skipped.
+ * returns: how many are ready (their revents set), 0 at the deadline,
+ * or -1 with errno (EINTR: a signal came; call again). */
+struct pollfd;
+int parc__poll(struct pollfd *fds, unsigned n, uint64_t deadline);
+
+/* ---- process.c: processes */
+/* A descriptor that becomes readable when process pid has exited (a
+ * pidfd), close-on-exec. It names that process only, never a later one
+ * that gets the same pid. pre: pid > 0.
+ * returns: the descriptor, or -1 with errno (ESRCH: no such process, it
+ * is gone; ENOSYS: a kernel before 5.3). */
+int parc__pidfd_open(pid_t pid);
+/* Reaps child pid (-1: any child) once it has ended; `block`: wait for
+ * that, else return at once. A signal arriving meanwhile is retried.
+ * returns: the child's pid, with *status (may be NULL) its wait status;
+ * 0 if none has ended (not blocking); or -1 with errno (ECHILD: no such
+ * child, or it was reaped already). */
+pid_t parc__wait_child(pid_t pid, int *status, bool block);
+/* Sends signal sig to process pid. pre: pid > 0 is a process of ours not
+ * yet reaped (else the pid may be another's).
+ * returns: 0, or -1 with errno. */
+int parc__kill(pid_t pid, int sig);
+/* Ends this process now with exit code `code`: no atexit handlers, no
+ * stdio flush (a forked child flushes what it printed itself first). */
+_Noreturn void parc__exit_now(int code);
+/* In a forked child: the kernel kills it (SIGKILL) when the thread that
+ * forked it ends. returns: false if `parent` has ended already (too late
+ * to be told), else true. */
+bool parc__die_with_parent(pid_t parent);
+/* Names this process (ps, top; the first 15 bytes count). */
+void parc__set_process_name(const char *name);
+/* Children's deaths as a descriptor. SIGCHLD gets its default action (an
+ * ignored SIGCHLD lets the kernel reap children before we can learn how
+ * they died) and is blocked in this thread; *old gets the signal mask
+ * before, for children to restore (parc__signal_mask_set).
+ * pre: a single-threaded process (a zygote): the mask is the thread's.
+ * returns: a non-blocking, close-on-exec descriptor that is readable when
+ * a child has ended, or -1 with errno. */
+int parc__child_events(sigset_t *old);
+/* Empties a parc__child_events descriptor (the deaths are then reaped
+ * with parc__wait_child). */
+void parc__child_events_drain(int fd);
+/* Sets this thread's signal mask. */
+void parc__signal_mask_set(const sigset_t *mask);
 
 /* ---- clock.c */
 uint64_t parc__now_ns(void);                 /* CLOCK_MONOTONIC */
@@ -69,7 +162,8 @@ bool parc__event_spin(parc__event *e, uint32_t seen, unsigned spin);
  * far less than a time slice, after which a descheduled peer would have
  * run anyway) and halves after any other, down to 0; at 0, one wait in
  * PARC__SPIN_RETRY spins a quarter of the most again, long enough to meet
- * a peer that has to be woken. Lives in shared memory too.
+ * a peer that has to be woken (the numbers: policy.h). Lives in shared
+ * memory too.
  *   parc__spin_try t = parc__spin_begin(s);
  *   for (i = 0; i < t.rounds && !(hit = ready()); i++) parc__cpu_relax();
  *   parc__spin_end(s, t, hit);                                            */
@@ -81,10 +175,6 @@ typedef struct parc__spin_try {
   unsigned rounds; /* to spin now */
   uint64_t t0;     /* when the spin began (if rounds) */
 } parc__spin_try;
-#define PARC__SPIN_MAX 2000u
-#define PARC__SPIN_MIN 32u
-#define PARC__SPIN_RETRY 64u
-#define PARC__SPIN_PAYS_NS 30000u
 void parc__spin_init(parc__spin *s);
 parc__spin_try parc__spin_begin(parc__spin *s);
 void parc__spin_end(parc__spin *s, parc__spin_try t, bool hit);
@@ -123,6 +213,10 @@ static inline int parc__obj_alloc_error(int shared) {
 /* An absolute CLOCK_MONOTONIC time for a timeout in seconds (> 0). */
 struct timespec;
 void parc__abs_time(double seconds, struct timespec *ts);
+/* An absolute CLOCK_REALTIME time `seconds` from now, for the calls that
+ * take only that clock (pthread_mutex_timedlock).
+ * pre: 0 <= seconds < 1e9. */
+void parc__realtime_in(double seconds, struct timespec *ts);
 
 /* ---- pid.c: this process's pid without a system call (glibc no longer caches it);
  * correct in a child after fork. */

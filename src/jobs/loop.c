@@ -1,16 +1,16 @@
 /* loop.c -- the iteration space of a parallel for.
  *
  * Chunk arithmetic shared by both ways a loop runs: the scheduler handing
- * chunks to process workers one batch at a time (JOB_FOR), and thread
+ * chunks to process workers one batch at a time (parc__for_ops), and thread
  * workers taking chunks themselves from the job, as OpenMP's runtime does
- * (JOB_LOOP). Offsets count from `begin`, so a range as wide as 2^64 - 1
+ * (parc__loop_ops). Offsets count from `begin`, so a range as wide as 2^64 - 1
  * works; nothing here computes a + b - 1 or end - begin in signed types.
  *
  * Taking is lock-free: dynamic and guided chunks by compare-and-swap on
  * the next offset, static chunks by fetch-and-add on the worker's own
  * cursor (chunks w, w + W, w + 2W, ...).
  */
-#include "pool_int.h"
+#include "pool.h"
 
 static uint64_t div_up(uint64_t a, uint64_t b) {
   return a / b + (a % b != 0);
