@@ -1,7 +1,9 @@
 # parc -- a thin wrapper over CMake for the README's two commands.
 #
 #   make run    install what is missing, build, run the main job: the SVC
-#               grid search (examples/gridsearch) on every core
+#               grid search (examples/gridsearch) on every core. Only what
+#               it needs: libparc and the example, in build-run/, from
+#               RUN_PACKAGES (no Criterion, MPI, parc command or Python)
 #   make test   install what is missing, build, run the whole test suite
 #
 # Beside them: `make examples` runs the lectures' examples one after
@@ -12,29 +14,39 @@
 # (not part of the tests).
 
 BUILD      ?= build
+RUN_BUILD  ?= build-run
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
-# Debian packages the build and the tests need (binary -> package). The
-# second line is the Python package's (python/): headers, and what its
-# tests compare with (numpy, scikit-learn, joblib) or use (cloudpickle).
-DEBIAN_PACKAGES = cmake make gcc pkg-config libhwloc-dev libcriterion-dev \
-                  libsvm-dev python3 gnuplot-nox libsnappy-dev \
-                  openmpi-bin libopenmpi-dev iproute2 libjansson-dev \
-                  python3-dev python3-numpy python3-pytest python3-cloudpickle \
-                  python3-joblib python3-sklearn python3-pip python3-setuptools
+# Debian packages (binary -> package). RUN_PACKAGES: what `make run` needs,
+# libparc and the grid search (libc6-dev: gcc only recommends it).
+# TEST_PACKAGES: the rest of the build and the tests: the parc command
+# (jansson; snappy's library, which parc probe's compression row loads),
+# Criterion, Open MPI, gnuplot, iproute2 (test/mpi/netns.sh), groff-base
+# (test/install/man.sh);
+# then the Python package's (python/): headers, and what its tests compare
+# with (numpy, scikit-learn, joblib) or use (cloudpickle).
+RUN_PACKAGES  = cmake make gcc libc6-dev pkg-config libhwloc-dev libsvm-dev
+TEST_PACKAGES = libcriterion-dev python3 gnuplot-nox libsnappy1v5 \
+                openmpi-bin libopenmpi-dev iproute2 libjansson-dev groff-base \
+                python3-dev python3-numpy python3-pytest python3-cloudpickle \
+                python3-joblib python3-sklearn python3-pip python3-setuptools
+DEBIAN_PACKAGES = $(RUN_PACKAGES) $(TEST_PACKAGES)
 # Debian's python3, the one the packages above are for, whatever else is
 # first on PATH.
 PYTHON3_FLAG := $(shell [ -x /usr/bin/python3 ] && echo -DPython3_EXECUTABLE=/usr/bin/python3)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all deps configure build test run examples bench check-asan \
+.PHONY: all deps deps-run configure build test run examples bench check-asan \
         check-tsan check-mpich check-fuzz install clean
 
 all: build
 
-deps:
+# Installs those of PACKAGES that are missing (one apt-get for them all).
+deps-run: PACKAGES = $(RUN_PACKAGES)
+deps: PACKAGES = $(DEBIAN_PACKAGES)
+deps deps-run:
 	@missing=""; \
-	for p in $(DEBIAN_PACKAGES); do \
+	for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
 	    || missing="$$missing $$p"; \
 	done; \
@@ -60,9 +72,12 @@ test: build
 
 # The main job: the seeds' grid search, 50 SVC fits on one worker per
 # physical core, after the same search on one worker (--baseline) so the
-# speedup it prints is measured.
-run: build
-	$(BUILD)/examples/parc-gridsearch --baseline
+# speedup it prints is measured. Its own build, of that program alone.
+run: deps-run
+	cmake -S . -B $(RUN_BUILD) -DPARC_TESTS=OFF -DPARC_CLI=OFF -DPARC_MPI=OFF \
+	  -DPARC_PYTHON=OFF -DPARC_EXAMPLES=ON $(CMAKE_FLAGS)
+	cmake --build $(RUN_BUILD) -j$(JOBS) --target parc-gridsearch
+	$(RUN_BUILD)/examples/parc-gridsearch --baseline
 
 # The lectures, one after another.
 RUN_EXAMPLES = threads_vs_processes threading_gotcha multiprocessing_gotcha \
@@ -125,4 +140,5 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan build-tsan build-mpich build-bench build-fuzz
+	rm -rf build build-run build-asan build-tsan build-mpich build-bench \
+	  build-fuzz
