@@ -21,25 +21,25 @@ static double floor_div(double a, double b, int integral) {
 size_t run_halving_rungs(size_t nset, double min, double max, double factor,
                          int integral, double *budget, size_t *nrun,
                          size_t cap) {
-  /* the rungs needed to come down to one setting: 1 + floor(log_f(nset)) */
-  size_t required = 1;
-  for (double p = factor; p <= (double)nset * (1 + 1e-12); p *= factor)
-    required++;
+  /* the rungs needed to come down to one setting, 1 + floor(log_f(nset)),
+   * and those the budget allows, 1 + floor(log_f(max // first)), each
+   * computed as Python's math.log(x, f) does, log(x) / log(f) in doubles,
+   * so that the counts are scikit-learn's even where that rounds down
+   * (log(243) / log(3) is 4.999...) */
+  size_t required = 1 + (size_t)floor(log((double)nset) / log(factor));
   double first = floor_div(max, pow(factor, (double)(required - 1)), integral);
   if (first < min) first = min;
-  /* the rungs the budget allows: 1 + floor(log_f(max // first)) */
   double ratio = floor_div(max, first, integral);
-  size_t possible = 1;
-  for (double p = factor; p <= ratio * (1 + 1e-12); p *= factor) possible++;
+  size_t possible = 1 + (size_t)floor(log(ratio) / log(factor));
   size_t n = required < possible ? required : possible;
   if (n > cap) n = cap;
   size_t left = nset;
   for (size_t k = 0; k < n; k++) {
     double b = pow(factor, (double)k) * first;
-    if (integral) b = floor(b + 1e-9);
+    if (integral) b = floor(b); /* Python's int() of it */
     budget[k] = b < max ? b : max;
     nrun[k] = left;
-    left = (size_t)ceil((double)left / factor - 1e-12);
+    left = (size_t)ceil((double)left / factor);
     if (left == 0) left = 1;
   }
   return n;

@@ -477,9 +477,10 @@ void run_halving_summary(const run_state *s, FILE *f) {
   fprintf(f, "\nsuccessive halving (%s, factor %g):\n",
           h->async ? "asynchronous" : "rung by rung", h->factor);
   for (size_t k = 0; k < h->nrung; k++)
-    fprintf(f, "  rung %zu  %s=%-10s %zu settings x %zu jobs, %zu sent on\n",
+    fprintf(f, "  rung %zu  %s=%-10s %zu setting%s x %zu job%s, %zu sent on\n",
             k, b ? b->name : "budget", b ? b->values[k] : "",
-            h->r[k].complete, h->nfold, h->r[k].promoted);
+            h->r[k].complete, h->r[k].complete == 1 ? "" : "s", h->nfold,
+            h->nfold == 1 ? "" : "s", h->r[k].promoted);
   if (h->pruned_jobs)
     fprintf(f, "  %zu jobs stopped early (below their rung's cut)\n",
             h->pruned_jobs);

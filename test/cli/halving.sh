@@ -54,6 +54,13 @@ check_eq "rungs 500 1500 4500 with 50 17 6 settings" "50x500 17x1500 6x4500" \
 run_parc --dry-run --halving --factor 2 --budget s=1:1000 --best acc --grid a=1:8 echo {s}
 check_eq "factor 2, 8 settings: 1000 // 2^3 = 125 first" 125 "$(printf "%s\n" "$OUT" | sed "s/^echo //" | sort -u)"
 
+# 243 settings, factor 3: scikit-learn counts 1 + floor(log(243) / log(3))
+# = 5 rungs (log(243) / log(3) is 4.999... in doubles), so the first budget
+# is 100000 // 3^4 = 1234, not 100000 // 3^5 = 411
+run_parc --dry-run --halving --budget s=1:100000 --best acc --grid a=1:243 echo {s}
+check_eq "243 settings: scikit-learn's 5 rungs, first 1234" 1234 \
+  "$(printf "%s\n" "$OUT" | sed "s/^echo //" | sort -u)"
+
 # --average-over: a setting's score is the mean over its folds
 cat >fold.sh <<'SH'
 #!/bin/sh
