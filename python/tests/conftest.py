@@ -20,6 +20,19 @@ def _children_of():
 
 
 @pytest.fixture
+def no_child_left():
+    """Kills and reaps, after the test, every child of parc.Process or of
+    multiprocessing's fork context the test left running."""
+    yield
+    import multiprocessing
+    import parc
+    for mod in (parc, multiprocessing.get_context("fork")):
+        for p in mod.active_children():
+            p.kill()
+            p.join(5)
+
+
+@pytest.fixture
 def descendants():
     """descendants() -> the pids of every live process below this one."""
     def find(root=None):

@@ -22,13 +22,8 @@ mp = multiprocessing.get_context("fork")
 BOTH = [pytest.param(mp, id="multiprocessing"), pytest.param(parc, id="parc")]
 
 
-@pytest.fixture(autouse=True)
-def no_child_left():
-    yield
-    for mod in (parc, mp):
-        for p in mod.active_children():
-            p.kill()
-            p.join(5)
+# every test ends with no child of parc's or multiprocessing's left
+pytestmark = pytest.mark.usefixtures("no_child_left")
 
 
 def start(mod, target, *args, **kw):
