@@ -26,7 +26,8 @@
 #include <unistd.h>
 
 #include "parc.h"
-#include "pingpong.h"
+#include "common.h"
+#include "../cli/bench/pingpong.h" /* shared with parc bench */
 
 #define CALL_TIMEOUT 30.0 /* seconds; no sane round trip comes near it */
 #define FRAMING 8         /* parc_queue's bytes of framing per message */

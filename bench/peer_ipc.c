@@ -20,7 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pingpong.h"
+#include "common.h"
+#include "../cli/bench/pingpong.h" /* shared with parc bench */
 
 static int g_rd = -1, g_wr = -1; /* this process's read and write ends */
 static pid_t g_child = -1;

@@ -117,7 +117,7 @@ def cmd_proc(label, reps, warm, argv):
 
 
 # ---------------------------------------------------------------- channels
-# The same protocol and timing loop as the C programs (bench/pingpong.h):
+# The same protocol and timing loop as the C programs (cli/bench/pingpong.h):
 # the timer sends a header (size, count) and waits for it back, then times
 # `count` round trips of `size` bytes; the echo, a forked
 # multiprocessing.Process, sends each message straight back. Size 0 ends it.

@@ -10,7 +10,8 @@
  */
 #include <mpi.h>
 
-#include "pingpong.h"
+#include "common.h"
+#include "../cli/bench/pingpong.h" /* shared with parc bench */
 
 static int g_peer;
 

@@ -1,11 +1,12 @@
-/* main.c -- the parc command: one subcommand per file (run.c, ...). */
+/* main.c -- the parc command: the subcommands, one folder each (run/,
+ * probe/, plan/, bench/), and what they share (common/). */
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "common/cli.h"
 #include "parc.h"
-#include "run.h"
-#include "run_memory.h"
+#include "run/run.h"
+#include "run/run_memory.h"
 
 static const char USAGE[] =
     "usage: parc COMMAND [ARGS...]\n"
@@ -21,18 +22,18 @@ static const char USAGE[] =
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(USAGE, stderr);
-    return 2;
+    return CLI_EXIT_USAGE;
   }
   const char *cmd = argv[1];
-  /* parc run --memory's shim: the limit, then exec the job (run_memory.c) */
+  /* parc run --memory's shim (run/run_memory.c): the limit, then the job */
   if (strcmp(cmd, "__memory") == 0) return run_memory_shim(argc, argv);
   if (strcmp(cmd, "run") == 0) {
     run_launch_mpi(argc, argv); /* returns unless under mpirun */
-    return parc_cmd_run(argc - 2, argv + 2);
+    return cmd_run(argc - 2, argv + 2);
   }
-  if (strcmp(cmd, "probe") == 0) return parc_cmd_probe(argc - 2, argv + 2);
-  if (strcmp(cmd, "plan") == 0) return parc_cmd_plan(argc - 2, argv + 2);
-  if (strcmp(cmd, "bench") == 0) return parc_cmd_bench(argc - 2, argv + 2);
+  if (strcmp(cmd, "probe") == 0) return cmd_probe(argc - 2, argv + 2);
+  if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
+  if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     fputs(USAGE, stdout);
     return 0;
@@ -43,5 +44,5 @@ int main(int argc, char **argv) {
     return 0;
   }
   fprintf(stderr, "parc: unknown command '%s' (see 'parc --help')\n", cmd);
-  return 2;
+  return CLI_EXIT_USAGE;
 }

@@ -6,7 +6,7 @@
 
 _parc_commands="run probe plan bench"
 
-# parc run's long options (cli/run_args.c), and those that take a value
+# parc run's long options (cli/run/run_args.c), and those that take a value
 # (--halving's is optional: sync or async, as the next word).
 _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --line-buffer --lb --ungroup --verbose --quote --shell --grid --arg-file

@@ -1,4 +1,4 @@
-/* fuzz_csv.c -- run_csv_record (cli/run_record.c) over any results.csv,
+/* fuzz_csv.c -- run_csv_record (cli/run/run_record.c) over any results.csv,
  * as --resume reads it: record after record until the end of the text.
  * Each record must move on and stay in the text, and its fields must be
  * exactly the count it returns, each NUL-terminated in the buffer. */

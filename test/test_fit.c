@@ -1,5 +1,5 @@
 /* test_fit.c -- parc bench's statistics and its fit of T(s) = mu + s/B
- * (cli/bench_fit.c, compiled into this test): the fit recovers mu and B
+ * (cli/bench/bench_fit.c, compiled into this test): the fit recovers mu and B
  * exactly from exact data, wherever they sit in the size range; noise
  * within the tolerance is one range; a protocol switch is found at the
  * first size of the new protocol, and the range after it is fitted too;

@@ -78,7 +78,8 @@ static void draw_bar(run_state *s, const char *text, size_t text_len,
   fwrite(text, 1, shown, stderr);
 }
 
-static void parc_progress(run_state *s, int final) {
+/* parc's own progress line (not GNU's --bar or --eta). */
+static void own_progress(run_state *s, int final) {
   double now = run_wall_now(), el = now - s->t0;
   if (!s->tty && !final && now - s->last_plain < PLAIN_PROGRESS) return;
   if (!s->tty && final && s->last_plain == s->t0) return; /* short run */
@@ -236,7 +237,7 @@ void run_progress(run_state *s, int final) {
   if (s->o.quiet || s->o.dry_run) return;
   if (s->o.bar) gnu_bar(s, final);
   else if (s->o.eta) gnu_eta(s, final);
-  else parc_progress(s, final);
+  else own_progress(s, final);
 }
 
 /* ------------------------------------------------------------ output */

@@ -22,22 +22,35 @@
  *   run_metrics.c   the metrics in a job's stdout: key=value lines, a JSON
  *                   last line
  *   run_best.c      --best: the metric per setting, --average-over
+ *   run_sample.c    --sample N: settings drawn from the --grid axes
+ *   run_budget.c    --halving's budget axis: its rungs (parc plan's too)
+ *   run_halving.c   --halving: successive halving rung by rung, or ASHA
+ *   run_memory.c    --memory, --retry-memory: the limit, set by a shim
+ *                   (`parc __memory`) in the job's process (run_memory.h)
  *   run_wire.c      a job's result as flat bytes, for mpirun (parc-run-mpi)
  *   run_launch.c    in `parc` only: under mpirun, exec parc-run-mpi
+ *   run_mpi_main.c  parc-run-mpi's main: the same files on every rank
  *
- * Parsing never has side effects: every bad input is found before a job
- * starts or a file is written. Errors from parsing are one line of text
- * in a caller-supplied buffer (run_err). */
-#ifndef PARC_CLI_RUN_H
-#define PARC_CLI_RUN_H
+ * They live in cli/run/ and include, beyond each other, only common/cli.h
+ * (options, usage errors, exit statuses) and libparc's headers; plan/
+ * uses run_input.c and run_budget.c so that --grid and --budget mean the
+ * same there. Parsing never has side effects: every bad input is found
+ * before a job starts or a file is written. Errors from parsing are one
+ * line of text in a caller-supplied buffer (run_err, common/cli.h's
+ * cli_err). */
+#ifndef CLI_RUN_H
+#define CLI_RUN_H
 
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#define RUN_ERR_MAX 512
-typedef char run_err[RUN_ERR_MAX];
+#include "common/cli.h"
+
+/* run's name for the command's error buffer (common/cli.h). */
+#define RUN_ERR_MAX CLI_ERR_MAX
+typedef cli_err run_err;
 
 /* Formats an error message into `err`; returns -1 for `return run_fail(...)`. */
 int run_fail(run_err err, const char *fmt, ...)
@@ -178,8 +191,6 @@ enum run_halving_mode { HALVING_NONE, HALVING_SYNC, HALVING_ASYNC };
 /* What --resume matches a job log line by. */
 enum run_resume_by { RESUME_BY_COMMAND, RESUME_BY_SEQ };
 
-/* Exit status of a usage error (GNU parallel's: never a count of jobs). */
-#define RUN_EXIT_USAGE 255
 /* -v prints each command on stdout before its output; -t (GNU's
  * --verbose) on stderr as it starts. */
 enum { RUN_VERBOSE_STDOUT = 1, RUN_VERBOSE_STDERR = 2 };
@@ -231,6 +242,8 @@ typedef struct run_opts {
 } run_opts;
 
 extern const char RUN_USAGE[];
+/* run's options and usage errors (run_args.c; exit status 255). */
+extern const cli_cmd run_cmd;
 /* Frees what run_parse_args allocated in o. */
 void run_opts_free(run_opts *o);
 /* Parses the arguments after `run`: options into o, the sources into in,
@@ -389,7 +402,7 @@ size_t run_halving_rungs(size_t nset, double min, double max, double factor,
 
 /* ---------------------------------------------------------------- mpirun */
 
-/* parc run across MPI ranks (parc-run-mpi, cli/run_mpi_main.c): the same
+/* parc run across MPI ranks (parc-run-mpi, cli/run/run_mpi_main.c): the same
  * loop on a PARC_MPI pool; see run.c and run_ranks.c. */
 enum {
   RUN_AGREE_RANK0 = 1,   /* rank 0 is not ready */

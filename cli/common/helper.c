@@ -1,4 +1,4 @@
-/* helper.c -- what the subcommands share.
+/* helper.c -- the helper programs, and the words for a libparc error.
  *
  * Where the parc command's helper programs are (parc-mpi-pingpong for
  * `parc bench`, parc-run-mpi for `parc run` under mpirun): next to the
@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "parc.h"
 
-int parc_find_helper(const char *name, char *buf, size_t cap) {
+int cli_find_helper(const char *name, char *buf, size_t cap) {
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "common/cli.h"
 #include "parc_mpi.h"
 #include "run_memory.h"
 #include "run.h"

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "cli.h"
+#include "common/cli.h"
 #include "parc.h"
 
 extern char **environ;

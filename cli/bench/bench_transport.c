@@ -31,9 +31,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../bench/pingpong.h"
+#include "pingpong.h"
 #include "bench.h"
-#include "cli.h"
+#include "common/cli.h"
 #include "parc.h"
 
 #define MPI_HELPER "parc-mpi-pingpong"
@@ -50,7 +50,7 @@ static int g_rd = -1, g_wr = -1;       /* this process's stream ends */
 static int g_side;                     /* 0 in the timer, 1 in the echo */
 static pid_t g_echo = -1;
 
-static int parc_bad(int rc, const char *call, char *err, size_t cap) {
+static int call_failed(int rc, const char *call, char *err, size_t cap) {
   snprintf(err, cap, "%s returned %s (%s)", call, parc_err_name(rc),
            cli_strerror(rc));
   return -1;
@@ -64,25 +64,25 @@ static int check_len(size_t got, size_t want, char *err, size_t cap) {
 
 static int queue_send(const void *buf, size_t len, char *err, size_t cap) {
   int rc = parc_queue_put(g_q[g_side], buf, len, CALL_TIMEOUT);
-  return rc == 0 ? 0 : parc_bad(rc, "parc_queue_put", err, cap);
+  return rc == 0 ? 0 : call_failed(rc, "parc_queue_put", err, cap);
 }
 
 static int queue_recv(void *buf, size_t len, char *err, size_t cap) {
   size_t got = 0;
   int rc = parc_queue_get(g_q[1 - g_side], buf, len, &got, CALL_TIMEOUT);
-  return rc != 0 ? parc_bad(rc, "parc_queue_get", err, cap)
+  return rc != 0 ? call_failed(rc, "parc_queue_get", err, cap)
                  : check_len(got, len, err, cap);
 }
 
 static int pipe_send(const void *buf, size_t len, char *err, size_t cap) {
   int rc = parc_pipe_send(g_end[g_side], buf, len, CALL_TIMEOUT);
-  return rc == 0 ? 0 : parc_bad(rc, "parc_pipe_send", err, cap);
+  return rc == 0 ? 0 : call_failed(rc, "parc_pipe_send", err, cap);
 }
 
 static int pipe_recv(void *buf, size_t len, char *err, size_t cap) {
   size_t got = 0;
   int rc = parc_pipe_recv(g_end[g_side], buf, len, &got, CALL_TIMEOUT);
-  return rc != 0 ? parc_bad(rc, "parc_pipe_recv", err, cap)
+  return rc != 0 ? call_failed(rc, "parc_pipe_recv", err, cap)
                  : check_len(got, len, err, cap);
 }
 
@@ -127,14 +127,14 @@ static void kill_echo(void) {
 static int setup_queue(size_t max, char *err, size_t cap) {
   for (int i = 0; i < 2; i++) { /* room for one message each way */
     int rc = parc_queue_create(&g_q[i], max + 8, max, PARC_SHARED);
-    if (rc != 0) return parc_bad(rc, "parc_queue_create", err, cap);
+    if (rc != 0) return call_failed(rc, "parc_queue_create", err, cap);
   }
   return 0;
 }
 
 static int setup_pipe(size_t max, char *err, size_t cap) {
   int rc = parc_pipe_create(&g_end[0], &g_end[1], max, PARC_SHARED);
-  return rc == 0 ? 0 : parc_bad(rc, "parc_pipe_create", err, cap);
+  return rc == 0 ? 0 : call_failed(rc, "parc_pipe_create", err, cap);
 }
 
 static int setup_os_pipe(size_t max, char *err, size_t cap) {
@@ -152,7 +152,7 @@ static int setup_socket(size_t max, char *err, size_t cap) {
 /* After the fork: this process takes its end (side 0 timer, 1 echo). */
 static int take_pipe_end(int side, char *err, size_t cap) {
   int rc = parc_pipe_bind(g_end[side]);
-  return rc == 0 ? 0 : parc_bad(rc, "parc_pipe_bind", err, cap);
+  return rc == 0 ? 0 : call_failed(rc, "parc_pipe_bind", err, cap);
 }
 
 static int take_os_pipe_end(int side, char *err, size_t cap) {
@@ -499,7 +499,7 @@ static void run_mpi(bench_run *r, bench_series *s, const char *sizes_arg,
              "mpiexec on PATH)");
     return;
   }
-  if (parc_find_helper(MPI_HELPER, helper, sizeof helper) != 0) {
+  if (cli_find_helper(MPI_HELPER, helper, sizeof helper) != 0) {
     s->status = BENCH_SKIPPED;
     snprintf(s->note, sizeof s->note,
              "MPI: parc was built without MPI (no "

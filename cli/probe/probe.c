@@ -9,18 +9,16 @@
  * does is in probe_mem.c, probe_os.c and probe_file.c.
  */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "common/cli.h"
 #include "parc.h"
 #include "probe.h"
 
-#define EXIT_USAGE 2
 #define MIB ((uint64_t)1 << 20)
 
 static const char USAGE[] =
@@ -46,39 +44,41 @@ typedef struct probe_opts {
   const char *dir;
 } probe_opts;
 
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("parc probe: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs(" (see 'parc probe --help')\n", stderr);
-  va_end(ap);
-  return EXIT_USAGE;
+enum { O_QUICK = 256, O_JSON, O_DIR };
+
+static const struct option OPTIONS[] = {
+    {"quick", no_argument, NULL, O_QUICK},
+    {"json", no_argument, NULL, O_JSON},
+    {"dir", required_argument, NULL, O_DIR},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+static const cli_cmd CMD = {"probe", CLI_EXIT_USAGE, "+:h", OPTIONS};
+
+static int apply_option(void *ctx, int id, const char *v, cli_err err) {
+  probe_opts *o = ctx;
+  (void)err;
+  switch (id) {
+  case O_QUICK: o->quick = 1; break;
+  case O_JSON: o->json = 1; break;
+  case O_DIR: o->dir = v; break;
+  case 'h': return 1;
+  }
+  return 0;
 }
 
-/* 0 to go on, 1 for --help done, or EXIT_USAGE after the message. */
+/* 0 to go on, 1 for --help done, or CLI_EXIT_USAGE after the message. */
 static int parse_args(probe_opts *o, int argc, char **argv) {
   const char *tmp = getenv("TMPDIR");
+  cli_err err = "";
   o->dir = tmp && *tmp ? tmp : ".";
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--quick")) o->quick = 1;
-    else if (!strcmp(a, "--json")) o->json = 1;
-    else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
-    else if (!strncmp(a, "--dir=", 6)) o->dir = a + 6;
-    else if (!strcmp(a, "--dir")) {
-      if (i + 1 >= argc) return usage_error("option '--dir' needs a value");
-      o->dir = argv[++i];
-    } else if (a[0] == '-') {
-      return usage_error("unknown option '%s'", a);
-    } else {
-      return usage_error("unexpected argument '%s'", a);
-    }
-  }
+  int rc = cli_parse_options(&CMD, argc, argv, apply_option, o, err);
+  if (rc != 0) return rc == 1 ? 1 : cli_usage_error(&CMD, "%s", err);
   struct stat st;
   if (stat(o->dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
       access(o->dir, W_OK | X_OK) != 0)
-    return usage_error("'%s' is not a writable directory (--dir)", o->dir);
+    return cli_usage_error(&CMD, "'%s' is not a writable directory (--dir)",
+                           o->dir);
   return 0;
 }
 
@@ -251,7 +251,7 @@ static void progress(int on, const char *what) {
   else fputs("\r\033[K", stderr);
 }
 
-int parc_cmd_probe(int argc, char **argv) {
+int cmd_probe(int argc, char **argv) {
   probe_opts o = {0};
   int rc = parse_args(&o, argc, argv);
   if (rc == 1) return fputs(USAGE, stdout), 0;

@@ -11,12 +11,12 @@
  *                   deadline, the exhaustive grid beside them
  *
  * Nothing here prints an error: failures are one line in a run_err. */
-#ifndef PARC_CLI_PLAN_H
-#define PARC_CLI_PLAN_H
+#ifndef CLI_PLAN_H
+#define CLI_PLAN_H
 
 #include <stddef.h>
 
-#include "run.h"
+#include "run/run.h"
 
 /* The most tasks (or jobs of one rung) a plan simulates from observed
  * times (tasks of one --task-time need no simulation). */

@@ -23,10 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "common/cli.h"
 #include "plan.h"
-
-#define EXIT_USAGE 2
 
 static const char USAGE[] =
 "usage: parc plan --deadline TIME (--task-time TIME | --from FILE)\n"
@@ -60,13 +58,6 @@ static const char USAGE[] =
 "\n"
 "Example (the seeds' grid search): parc plan --tasks 125 --task-time 70 "
 "--deadline 20m\n";
-
-static int usage_error(const char *fmt, const char *what) {
-  fputs("parc plan: ", stderr);
-  fprintf(stderr, fmt, what);
-  fputs(" (see 'parc plan --help')\n", stderr);
-  return EXIT_USAGE;
-}
 
 int plan_parse_time(const char *s, double *out) {
   static const struct { const char *unit; double secs; } units[] = {
@@ -111,75 +102,105 @@ static int parse_budget(plan_opts *o, const char *spec) {
   return 0;
 }
 
-static int is_valued(const char *a) {
-  static const char *const valued[] = {
-      "--task-time", "--from", "--tasks", "--grid", "--deadline", "--price",
-      "--serial-fraction", "--max-cores", "--plot", "--budget", "--factor",
-      "--budget-exponent", "--average-over"};
-  for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
-    if (strcmp(a, valued[k]) == 0) return 1;
-  return 0;
-}
+enum {
+  O_TASK_TIME = 256, O_FROM, O_TASKS, O_GRID, O_DEADLINE, O_PRICE, O_SERIAL,
+  O_MAX_CORES, O_PLOT, O_HALVING, O_BUDGET, O_FACTOR, O_EXPONENT, O_AVG
+};
+
+static const struct option OPTIONS[] = {
+    {"task-time", required_argument, NULL, O_TASK_TIME},
+    {"from", required_argument, NULL, O_FROM},
+    {"tasks", required_argument, NULL, O_TASKS},
+    {"grid", required_argument, NULL, O_GRID},
+    {"deadline", required_argument, NULL, O_DEADLINE},
+    {"price", required_argument, NULL, O_PRICE},
+    {"serial-fraction", required_argument, NULL, O_SERIAL},
+    {"max-cores", required_argument, NULL, O_MAX_CORES},
+    {"plot", required_argument, NULL, O_PLOT},
+    {"halving", no_argument, NULL, O_HALVING},
+    {"budget", required_argument, NULL, O_BUDGET},
+    {"factor", required_argument, NULL, O_FACTOR},
+    {"budget-exponent", required_argument, NULL, O_EXPONENT},
+    {"average-over", required_argument, NULL, O_AVG},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+static const cli_cmd CMD = {"plan", CLI_EXIT_USAGE, "+:h", OPTIONS};
 
 /* One option of the halving plan and its value. */
-static int parse_halving_value(plan_opts *o, const char *a, const char *v,
+static int parse_halving_value(plan_opts *o, int id, const char *v,
                                run_err err) {
   char *end;
-  if (!strcmp(a, "--budget")) {
+  switch (id) {
+  case O_BUDGET:
     o->budget = v;
     if (parse_budget(o, v))
       return run_fail(err, "bad --budget '%s' (want NAME=MIN:MAX with "
                            "0 < MIN <= MAX)", v);
-  }
-  if (!strcmp(a, "--factor")) {
+    break;
+  case O_FACTOR:
     o->factor = strtod(v, &end);
     if (end == v || *end || !(o->factor > 1 && o->factor <= 1000))
       return run_fail(err, "bad --factor '%s' (want a number > 1)", v);
-  }
-  if (!strcmp(a, "--budget-exponent")) {
+    break;
+  case O_EXPONENT:
     o->exponent = strtod(v, &end);
     o->have_exponent = 1;
     if (end == v || *end || !(o->exponent > 0 && o->exponent <= 100))
       return run_fail(err, "bad --budget-exponent '%s' (want a number > 0)",
                       v);
-  }
-  if (!strcmp(a, "--average-over")) {
+    break;
+  case O_AVG: {
     const char **av = realloc(o->average_over, (o->navg + 1) * sizeof *av);
     if (av == NULL) return run_fail(err, "out of memory");
     (o->average_over = av)[o->navg++] = v;
+    break;
+  }
   }
   return 0;
 }
 
-/* One option and its value. */
-static int parse_value(plan_opts *o, const char *a, const char *v,
-                       run_err err) {
+/* One option and its value: 0, 1 for --help, or -1 (err set). */
+static int parse_value(void *ctx, int id, const char *v, run_err err) {
+  plan_opts *o = ctx;
   char *end;
-  if (!strcmp(a, "--task-time") && plan_parse_time(v, &o->task_time))
-    return run_fail(err, "bad --task-time '%s' (want e.g. 70, 70s, 1.5m)", v);
-  if (!strcmp(a, "--deadline") && plan_parse_time(v, &o->deadline))
-    return run_fail(err, "bad --deadline '%s' (want e.g. 20m, 1h, 90s)", v);
-  if (!strcmp(a, "--from")) o->from = v;
-  if (!strcmp(a, "--plot")) o->plot = v;
-  if (!strcmp(a, "--grid") && run_inputs_add_grid(&o->grid, v, err))
-    return -1;
-  if (!strcmp(a, "--tasks") &&
-      ((o->tasks = strtoul(v, &end, 10)) == 0 || *end || *v == '-'))
-    return run_fail(err, "bad --tasks '%s' (want N >= 1)", v);
-  if (!strcmp(a, "--price") &&
-      (!((o->price = strtod(v, &end)) >= 0) || *end || end == v))
-    return run_fail(err, "bad --price '%s' (want a number >= 0)", v);
-  if (!strcmp(a, "--serial-fraction")) {
+  switch (id) {
+  case 'h': return 1;
+  case O_HALVING: o->halving = 1; break;
+  case O_TASK_TIME:
+    if (plan_parse_time(v, &o->task_time))
+      return run_fail(err, "bad --task-time '%s' (want e.g. 70, 70s, 1.5m)",
+                      v);
+    break;
+  case O_DEADLINE:
+    if (plan_parse_time(v, &o->deadline))
+      return run_fail(err, "bad --deadline '%s' (want e.g. 20m, 1h, 90s)", v);
+    break;
+  case O_FROM: o->from = v; break;
+  case O_PLOT: o->plot = v; break;
+  case O_GRID: return run_inputs_add_grid(&o->grid, v, err) ? -1 : 0;
+  case O_TASKS:
+    if ((o->tasks = strtoul(v, &end, 10)) == 0 || *end || *v == '-')
+      return run_fail(err, "bad --tasks '%s' (want N >= 1)", v);
+    break;
+  case O_PRICE:
+    if (!((o->price = strtod(v, &end)) >= 0) || *end || end == v)
+      return run_fail(err, "bad --price '%s' (want a number >= 0)", v);
+    break;
+  case O_SERIAL:
     o->serial = strtod(v, &end);
     o->have_serial = 1;
     if (*end || end == v || !(o->serial >= 0 && o->serial <= 1))
       return run_fail(err, "bad --serial-fraction '%s' (want 0..1)", v);
+    break;
+  case O_MAX_CORES:
+    if ((o->max_cores = (unsigned)strtoul(v, &end, 10)) == 0 || *end ||
+        o->max_cores > 100000)
+      return run_fail(err, "bad --max-cores '%s' (want N >= 1)", v);
+    break;
+  default: return parse_halving_value(o, id, v, err);
   }
-  if (!strcmp(a, "--max-cores") &&
-      ((o->max_cores = (unsigned)strtoul(v, &end, 10)) == 0 || *end ||
-       o->max_cores > 100000))
-    return run_fail(err, "bad --max-cores '%s' (want N >= 1)", v);
-  return parse_halving_value(o, a, v, err);
+  return 0;
 }
 
 static int grid_has(const plan_opts *o, const char *name) {
@@ -234,19 +255,8 @@ static int check_args(plan_opts *o, run_err err) {
 }
 
 static int parse_args(plan_opts *o, int argc, char **argv, run_err err) {
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
-    if (!strcmp(a, "--halving")) {
-      o->halving = 1;
-      continue;
-    }
-    if (!is_valued(a)) return run_fail(err, "unknown option '%s'", a);
-    if (v == NULL) return run_fail(err, "option '%s' needs a value", a);
-    i++;
-    if (parse_value(o, a, v, err)) return -1;
-  }
-  return check_args(o, err);
+  int rc = cli_parse_options(&CMD, argc, argv, parse_value, o, err);
+  return rc != 0 ? rc : check_args(o, err);
 }
 
 /* ------------------------------------------------------------ the plan */
@@ -416,7 +426,7 @@ static int plot_laws(const plan_opts *o) {
   if (term == NULL) {
     fprintf(stderr, "parc plan: --plot '%s' must end in .png or .svg\n",
             o->plot);
-    return 2;
+    return CLI_EXIT_USAGE;
   }
   FILE *g = popen("gnuplot 2>&1", "w");
   if (g == NULL) {
@@ -448,7 +458,7 @@ static int run_plan(const plan_opts *o) {
   run_err err = "";
   if (o->from &&
       plan_obs_read(o->from, o->halving ? o->budget_name : NULL, &obs, err))
-    return usage_error("%s", err);
+    return cli_usage_error(&CMD, "%s", err);
   const plan_obs *from = o->from ? &obs : NULL;
   int rc = 0;
   if (o->halving) rc = plan_halving(o, from);
@@ -459,7 +469,7 @@ static int run_plan(const plan_opts *o) {
   return rc;
 }
 
-int parc_cmd_plan(int argc, char **argv) {
+int cmd_plan(int argc, char **argv) {
   plan_opts o = {0};
   run_err err = "";
   int rc = parse_args(&o, argc, argv, err);
@@ -467,7 +477,7 @@ int parc_cmd_plan(int argc, char **argv) {
     fputs(USAGE, stdout);
     rc = 0;
   } else if (rc != 0) {
-    rc = usage_error("%s", err);
+    rc = cli_usage_error(&CMD, "%s", err);
   } else {
     rc = run_plan(&o);
   }

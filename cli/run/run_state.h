@@ -9,8 +9,8 @@
  * out_lock guards stdout, stderr and bar_shown; slot_lock the slots. The
  * signal thread, started first of all, writes only signo, phase and
  * sig.stopping (atomic) and the eventfds. */
-#ifndef PARC_CLI_RUN_STATE_H
-#define PARC_CLI_RUN_STATE_H
+#ifndef CLI_RUN_STATE_H
+#define CLI_RUN_STATE_H
 
 #include <pthread.h>
 

@@ -17,8 +17,8 @@
  * A row's measurement never prints; it fills its row (figures and a note)
  * and returns. A row that cannot run here (one core only) is skipped with
  * a note; a row whose system call failed is marked failed with the error. */
-#ifndef PARC_CLI_PROBE_H
-#define PARC_CLI_PROBE_H
+#ifndef CLI_PROBE_H
+#define CLI_PROBE_H
 
 #include <hwloc.h>
 #include <stddef.h>

@@ -18,10 +18,9 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "cli.h"
+#include "common/cli.h"
 #include "parc.h"
 
-#define EXIT_USAGE 2
 #define MIN_SIZE ((size_t)8) /* the ping-pong stamps 8 bytes each end */
 #define MAX_SIZE ((size_t)256 << 20)
 
@@ -55,16 +54,6 @@ static const char USAGE[] =
     "script: bandwidth.gp). Exit: 0 when every figure was measured (MPI\n"
     "may be skipped), 1 when one could not be measured or a file could\n"
     "not be written, 2 for bad usage. See docs/parc-bench.md.\n";
-
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("parc bench: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs(" (see 'parc bench --help')\n", stderr);
-  va_end(ap);
-  return EXIT_USAGE;
-}
 
 /* ------------------------------------------------------------ options */
 
@@ -141,69 +130,77 @@ static void defaults(bench_cfg *c, int sizes_given, int reps_given) {
   c->target_s = c->quick ? 3e-3 : 10e-3;
 }
 
-/* The value of option `name` at argv[*i] ("--name=V" or "--name V"). */
-static const char *value_of(int argc, char **argv, int *i, const char *name) {
-  size_t n = strlen(name);
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  return *i + 1 < argc ? argv[++*i] : NULL;
+enum { O_QUICK = 256, O_JSON, O_NO_PIN, O_OUT, O_SIZES, O_REPS, O_FIT_TOL };
+
+static const struct option OPTIONS[] = {
+    {"quick", no_argument, NULL, O_QUICK},
+    {"json", no_argument, NULL, O_JSON},
+    {"no-pin", no_argument, NULL, O_NO_PIN},
+    {"out", required_argument, NULL, O_OUT},
+    {"sizes", required_argument, NULL, O_SIZES},
+    {"reps", required_argument, NULL, O_REPS},
+    {"fit-tol", required_argument, NULL, O_FIT_TOL},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+static const cli_cmd CMD = {"bench", CLI_EXIT_USAGE, "+:h", OPTIONS};
+
+typedef struct parsed {
+  bench_cfg *c;
+  int sizes_given, reps_given;
+} parsed;
+
+/* --reps and --fit-tol. */
+static int apply_number(bench_cfg *c, int id, const char *v, cli_err err) {
+  char *e;
+  if (id == O_REPS) {
+    unsigned long n = *v >= '0' && *v <= '9' ? strtoul(v, &e, 10) : 0;
+    if (n < 1 || n > 1000 || *e != '\0')
+      return cli_fail(err,
+                      "bad --reps '%s': want a whole number from 1 to 1000", v);
+    c->reps = (unsigned)n;
+    return 0;
+  }
+  double x = strtod(v, &e);
+  if (*v == '\0' || *e != '\0' || !(x > 0 && x < 10))
+    return cli_fail(err, "bad --fit-tol '%s': want a fraction such as 0.2", v);
+  c->fit_tol = x;
+  return 0;
 }
 
-static int is_opt(const char *arg, const char *name) {
-  size_t n = strlen(name);
-  return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+static int apply_option(void *ctx, int id, const char *v, cli_err err) {
+  parsed *p = ctx;
+  bench_cfg *c = p->c;
+  switch (id) {
+  case 'h': fputs(USAGE, stdout); return 1;
+  case O_QUICK: c->quick = 1; break;
+  case O_JSON: c->json = 1; break;
+  case O_NO_PIN: c->no_pin = 1; break;
+  case O_OUT:
+    if (*v == '\0') return cli_fail(err, "--out needs a directory");
+    c->out_dir = v;
+    break;
+  case O_SIZES:
+    if (parse_sizes(v, c) != 0)
+      return cli_fail(err, "bad --sizes '%s': want sizes of 8 B to 256 MiB, at "
+                      "most %d, like 8,1K,64K or 8..16M", v, BENCH_MAX_SIZES);
+    p->sizes_given = 1;
+    break;
+  case O_REPS: p->reps_given = 1; return apply_number(c, id, v, err);
+  case O_FIT_TOL: return apply_number(c, id, v, err);
+  }
+  return 0;
 }
 
-/* 0, 1 (--help printed) or EXIT_USAGE (the message printed). */
+/* 0, 1 (--help printed) or CLI_EXIT_USAGE (the message printed). */
 static int parse_args(int argc, char **argv, bench_cfg *c) {
-  int sizes_given = 0, reps_given = 0;
+  parsed p = {c, 0, 0};
+  cli_err err = "";
   c->out_dir = "parc-bench";
   c->fit_tol = BENCH_FIT_TOL;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i], *v;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(USAGE, stdout);
-      return 1;
-    } else if (strcmp(a, "--quick") == 0) {
-      c->quick = 1;
-    } else if (strcmp(a, "--json") == 0) {
-      c->json = 1;
-    } else if (strcmp(a, "--no-pin") == 0) {
-      c->no_pin = 1;
-    } else if (is_opt(a, "--out")) {
-      if ((v = value_of(argc, argv, &i, "--out")) == NULL || *v == '\0')
-        return usage_error("--out needs a directory");
-      c->out_dir = v;
-    } else if (is_opt(a, "--sizes")) {
-      if ((v = value_of(argc, argv, &i, "--sizes")) == NULL ||
-          parse_sizes(v, c) != 0)
-        return usage_error(
-            "bad --sizes '%s': want sizes of 8 B to 256 MiB, at "
-            "most %d, like 8,1K,64K or 8..16M",
-            v ? v : "", BENCH_MAX_SIZES);
-      sizes_given = 1;
-    } else if (is_opt(a, "--reps")) {
-      char *e;
-      v = value_of(argc, argv, &i, "--reps");
-      unsigned long n = v && *v >= '0' && *v <= '9' ? strtoul(v, &e, 10) : 0;
-      if (v == NULL || n < 1 || n > 1000 || *e != '\0')
-        return usage_error(
-            "bad --reps '%s': want a whole number from 1 to 1000", v ? v : "");
-      c->reps = (unsigned)n, reps_given = 1;
-    } else if (is_opt(a, "--fit-tol")) {
-      char *e;
-      v = value_of(argc, argv, &i, "--fit-tol");
-      double x = v ? strtod(v, &e) : 0;
-      if (v == NULL || *v == '\0' || *e != '\0' || !(x > 0 && x < 10))
-        return usage_error("bad --fit-tol '%s': want a fraction such as 0.2",
-                           v ? v : "");
-      c->fit_tol = x;
-    } else if (a[0] == '-') {
-      return usage_error("unknown option '%s'", a);
-    } else {
-      return usage_error("unexpected argument '%s'", a);
-    }
-  }
-  defaults(c, sizes_given, reps_given);
+  int rc = cli_parse_options(&CMD, argc, argv, apply_option, &p, err);
+  if (rc != 0) return rc == 1 ? 1 : cli_usage_error(&CMD, "%s", err);
+  defaults(c, p.sizes_given, p.reps_given);
   return 0;
 }
 
@@ -272,7 +269,7 @@ static void whole_run(bench_run *r, double t0) {
 
 /* ------------------------------------------------------------ the command */
 
-int parc_cmd_bench(int argc, char **argv) {
+int cmd_bench(int argc, char **argv) {
   double t0 = wall_now();
   bench_run *r = calloc(1, sizeof *r);
   if (r == NULL) {

@@ -7,8 +7,8 @@
  * which joins the job's cgroup or sets RLIMIT_AS and then execs the job.
  * posix_spawn cannot give the child a limit, and a limit set from outside
  * after the spawn races with the job's first allocations. */
-#ifndef PARC_CLI_RUN_MEMORY_H
-#define PARC_CLI_RUN_MEMORY_H
+#ifndef CLI_RUN_MEMORY_H
+#define CLI_RUN_MEMORY_H
 
 #include <limits.h>
 

@@ -25,14 +25,30 @@
  * bytes, compared on every reply (cheap, inside the interval); after each
  * repetition the whole last reply is compared with what was sent (outside).
  * A mismatch, a short or long message, or a failed call is an error line.
+ *
+ * Output, one fact a line, flushed at once (sample_lines.h: the lines
+ * bench/report.py and `parc bench` read):
+ *   sample LABEL REP SECONDS   one timed repetition
+ *   info   LABEL KEY=VALUE     context: sizes, repetitions
+ *   error  LABEL TEXT          the round trips could not run or went wrong
+ *
+ * It lives with `parc bench` (cli/bench/), which runs it in-process, and
+ * under mpirun as parc-mpi-pingpong (peer_mpi.c of the top-level bench/);
+ * the comparison programs of bench/ include it from here. It needs
+ * nothing but the C library: `parc bench` includes nothing from bench/.
  */
-#ifndef PARC_BENCH_PINGPONG_H
-#define PARC_BENCH_PINGPONG_H
+#ifndef CLI_BENCH_PINGPONG_H
+#define CLI_BENCH_PINGPONG_H
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "common.h"
+#include "sample_lines.h"
 
 #define PP_MAX_SIZES 64
 #define PP_LARGE_SIZE ((size_t)16 << 20) /* from here: few repetitions */
@@ -57,7 +73,6 @@ typedef struct pp_header {
 static const pp_transport *pp_cur;
 static char pp_label[96];
 
-/* Stops the echo (if the transport says how) and exits with an error line. */
 static void pp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void pp_fail(const char *fmt, ...) {
   char msg[400];
@@ -229,4 +244,4 @@ static int pp_parse_sizes(const char *s, size_t *sizes, int cap) {
   return n;
 }
 
-#endif /* PARC_BENCH_PINGPONG_H */
+#endif /* CLI_BENCH_PINGPONG_H */

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "common/cli.h"
 #include "run.h"
 
 #define RUN_MPI_HELPER "parc-run-mpi"
@@ -40,7 +40,7 @@ void run_launch_mpi(int argc, char **argv) {
     return;
   }
   char helper[4096];
-  if (parc_find_helper(RUN_MPI_HELPER, helper, sizeof helper) != 0) {
+  if (cli_find_helper(RUN_MPI_HELPER, helper, sizeof helper) != 0) {
     fprintf(stderr, "parc run: started by an MPI launcher with several "
             "ranks, but parc was built without MPI (no %s next to parc or "
             "in %s); set PARC_RUN_MPI=0 to run each rank on its own\n",

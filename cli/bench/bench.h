@@ -11,8 +11,8 @@
  * Every measured figure is a bench_stat over repetitions: the measuring
  * functions never print; the report does. See docs/parc-bench.md.
  */
-#ifndef PARC_CLI_BENCH_H
-#define PARC_CLI_BENCH_H
+#ifndef CLI_BENCH_H
+#define CLI_BENCH_H
 
 #include <stddef.h>
 #include <stdio.h>

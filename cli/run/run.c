@@ -34,13 +34,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "common/cli.h"
 #include "run_memory.h"
 #include "run_record.h"
 #include "run_state.h"
@@ -48,20 +47,8 @@
 extern char **environ;
 
 #define TICK 0.1            /* seconds between looks at signals and progress */
-#define EXIT_USAGE RUN_EXIT_USAGE
+#define EXIT_USAGE CLI_EXIT_USAGE_RUN /* GNU parallel's: common/cli.h */
 #define MAX_FAIL_EXIT 101
-
-/* ------------------------------------------------------------ usage */
-
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("parc run: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs(" (see 'parc run --help')\n", stderr);
-  va_end(ap);
-  return EXIT_USAGE;
-}
 
 /* ------------------------------------------------------------ environment */
 
@@ -750,7 +737,7 @@ static void say_error(const run_state *s, int rc, const char *err) {
   if (s->mpi && s->mpi->rank > 0)
     fprintf(stderr, "parc run (rank %d): %s\n", s->mpi->rank, err);
   else if (rc == EXIT_USAGE && !s->plain_err)
-    usage_error("%s", err);
+    cli_usage_error(&run_cmd, "%s", err);
   else
     fprintf(stderr, "parc run: %s\n", err);
 }
@@ -827,4 +814,4 @@ out:
   return rc;
 }
 
-int parc_cmd_run(int argc, char **argv) { return run_main(argc, argv, NULL); }
+int cmd_run(int argc, char **argv) { return run_main(argc, argv, NULL); }

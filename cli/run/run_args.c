@@ -547,60 +547,35 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
   return 0;
 }
 
-/* Names the option getopt_long refused: the word as given. */
-static int bad_option(int c, char **argv, int at, run_err err) {
-  const char *word = argv[at];
-  if (c == ':') {
-    if (word[1] == '-')
-      return run_fail(err, "option '%.*s' needs a value",
-                      (int)strcspn(word, "="), word);
-    return run_fail(err, "option '-%c' needs a value", optopt);
-  }
-  if (word[1] == '-') {
-    size_t n = strcspn(word, "=");
-    for (const struct option *l = LONG_OPTIONS; l->name; l++)
-      if (strlen(l->name) == n - 2 && !strncmp(l->name, word + 2, n - 2) &&
-          l->has_arg == no_argument)
-        return run_fail(err, "option '--%s' takes no value", l->name);
-    return run_fail(err, "unknown or ambiguous option '%.*s'", (int)n, word);
-  }
-  return run_fail(err, "unknown option '-%c' in '%s'", optopt, word);
-}
+const cli_cmd run_cmd = {"run", CLI_EXIT_USAGE_RUN, SHORT_OPTIONS,
+                         LONG_OPTIONS};
 
 /* The options before the command. Returns the index of the first word
  * after them (the command), or -1 (err set); *help: 1 --help, 2 --version. */
 static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
                          char **argv, int *help, run_err err) {
   unsigned cores = parc_physical_cores();
-  /* getopt_long wants a program name first; argv is what follows `run`. */
-  char **av = malloc(((size_t)argc + 2) * sizeof *av);
-  if (av == NULL) return run_fail(err, "out of memory");
-  av[0] = "parc run";
-  memcpy(av + 1, argv, (size_t)argc * sizeof *av);
-  av[argc + 1] = NULL;
+  cli_scan sc;
+  if (cli_scan_start(&sc, &run_cmd, argc, argv) != 0)
+    return run_fail(err, "out of memory");
   int rc = 0, c;
-  optind = 0; /* a fresh scan (glibc), whatever parsed before */
-  opterr = 0;
-  for (;;) {
-    int at = optind ? optind : 1;
-    c = getopt_long(argc + 1, av, SHORT_OPTIONS, LONG_OPTIONS, NULL);
-    if (c == -1) break;
-    if (c == '?' || c == ':') {
-      rc = bad_option(c, av, at < argc + 1 ? at : argc, err);
+  while ((c = cli_scan_next(&sc, err)) != CLI_SCAN_DONE) {
+    if (c == CLI_SCAN_BAD) {
+      rc = -1;
       break;
     }
     if (c == 'h' || c == O_VERSION) {
       *help = c == 'h' ? 1 : 2;
       break;
     }
-    const char *v = optarg;
-    if (c == O_HALVING && v == NULL && optind < argc + 1 &&
-        (!strcmp(av[optind], "sync") || !strcmp(av[optind], "async")))
-      v = av[optind++]; /* --halving async: its mode as the next word */
+    const char *v = sc.value, *next = cli_scan_peek(&sc);
+    if (c == O_HALVING && v == NULL && next &&
+        (!strcmp(next, "sync") || !strcmp(next, "async")))
+      v = next, cli_scan_skip(&sc); /* --halving async: the next word */
     if ((rc = apply_option(o, in, a, c, v, cores, err)) != 0) break;
   }
-  int first = optind - 1;
-  free(av);
+  int first = cli_scan_rest(&sc);
+  cli_scan_end(&sc);
   return rc != 0 ? -1 : first;
 }
 

@@ -8,8 +8,8 @@
  * ones (exit, signal, start, runtime, host), then the metrics in the order
  * they were first seen. A row is one job's setting: a re-run of the same
  * values replaces it. Every column name and cell is valid UTF-8. */
-#ifndef PARC_CLI_RUN_RECORD_H
-#define PARC_CLI_RUN_RECORD_H
+#ifndef CLI_RUN_RECORD_H
+#define CLI_RUN_RECORD_H
 
 #include <string.h>
 
