@@ -9,9 +9,10 @@
 # Beside them: `make examples` runs the lectures' examples one after
 # another, and CI adds `make check-asan` (ASan+UBSan build of the suite),
 # `make check-tsan` (TSan build of the thread tests), `make check-mpich`
-# (the MPI tests against MPICH) and `make check-fuzz` (fuzz/: the fuzz
-# targets, a short run each). `make bench` runs the comparisons in bench/
-# (not part of the tests).
+# (the MPI tests against MPICH), `make check-fuzz` (fuzz/: the fuzz
+# targets, a short run each) and `make check-format` (.clang-format and
+# .editorconfig; `make format` applies the first). `make bench` runs the
+# comparisons in bench/ (not part of the tests).
 
 BUILD      ?= build
 RUN_BUILD  ?= build-run
@@ -37,7 +38,7 @@ PYTHON3_FLAG := $(shell [ -x /usr/bin/python3 ] && echo -DPython3_EXECUTABLE=/us
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all deps deps-run configure build test run examples bench check-asan \
-        check-tsan check-mpich check-fuzz install clean
+        check-tsan check-mpich check-fuzz check-format format install clean
 
 all: build
 
@@ -135,6 +136,17 @@ check-fuzz:
 	    tail -n 40 $$t.log; echo "fuzz_$$t: FAILED (build-fuzz/fuzz/$$t.log)"; exit 1; \
 	  fi; \
 	done
+
+# The style of every tracked file (.ci/check-format): clang-format 14,
+# Debian 12's, for the C files; the rules of .editorconfig for the rest.
+FORMAT_PACKAGES = clang-format git
+check-format:
+	$(MAKE) deps DEBIAN_PACKAGES="$(FORMAT_PACKAGES)"
+	.ci/check-format
+
+format:
+	$(MAKE) deps DEBIAN_PACKAGES="$(FORMAT_PACKAGES)"
+	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 install: build
 	cmake --install $(BUILD)

@@ -133,8 +133,10 @@ static void run(int use_pipe, const size_t *sizes, int n, unsigned reps,
   parc_proc_free(g_proc);
   g_proc = NULL;
   if (!st.exited || st.exit_code != 0)
-    bench_fail(label, "echo process ended badly: exited=%d exit_code=%d "
-               "signal=%d", st.exited, st.exit_code, st.signal);
+    bench_fail(label,
+               "echo process ended badly: exited=%d exit_code=%d "
+               "signal=%d",
+               st.exited, st.exit_code, st.signal);
 }
 
 static void cmd_queue(const size_t *sizes, int n, unsigned reps, unsigned warm,
@@ -144,16 +146,17 @@ static void cmd_queue(const size_t *sizes, int n, unsigned reps, unsigned warm,
   for (int i = 0; i < 2; i++)
     check(parc_queue_create(&g_q[i], capacity, max, PARC_SHARED),
           "ch_parc_queue", "parc_queue_create");
-  bench_info("ch_parc_queue", "two PARC_SHARED queues, capacity=%zu "
-             "max_msg=%zu, echo by parc_proc_start", capacity, max);
+  bench_info("ch_parc_queue",
+             "two PARC_SHARED queues, capacity=%zu "
+             "max_msg=%zu, echo by parc_proc_start",
+             capacity, max);
   run(0, sizes, n, reps, warm, target_s);
   uint64_t taken = 0, queued = 0;
   parc_queue_stats(g_q[0], &taken, &queued);
   if (queued != 0)
     bench_fail("ch_parc_queue", "%llu messages still queued at the end",
                (unsigned long long)queued);
-  for (int i = 0; i < 2; i++)
-    parc_queue_destroy(g_q[i]);
+  for (int i = 0; i < 2; i++) parc_queue_destroy(g_q[i]);
 }
 
 static void cmd_pipe(const size_t *sizes, int n, unsigned reps, unsigned warm,
@@ -161,8 +164,10 @@ static void cmd_pipe(const size_t *sizes, int n, unsigned reps, unsigned warm,
   size_t max = pp_max_size(sizes, n);
   check(parc_pipe_create(&g_end[0], &g_end[1], max, PARC_SHARED),
         "ch_parc_pipe", "parc_pipe_create");
-  bench_info("ch_parc_pipe", "one PARC_SHARED pipe, max_msg=%zu, echo by "
-             "parc_proc_start", max);
+  bench_info("ch_parc_pipe",
+             "one PARC_SHARED pipe, max_msg=%zu, echo by "
+             "parc_proc_start",
+             max);
   run(1, sizes, n, reps, warm, target_s);
   parc_pipe_close(g_end[0]);
   parc_pipe_close(g_end[1]);
@@ -200,7 +205,8 @@ static void cmd_cma(size_t size, size_t count, unsigned reps) {
         struct iovec local = {dst, size}, remote = {src, size};
         ssize_t n = process_vm_readv(parent, &local, 1, &remote, 1, 0);
         if (n != (ssize_t)size)
-          bench_fail(label, "process_vm_readv returned %zd: %s", n, strerror(errno));
+          bench_fail(label, "process_vm_readv returned %zd: %s", n,
+                     strerror(errno));
       }
       if (r > 0)
         bench_sample(label, r - 1, (bench_now() - t0) / (double)count);
@@ -217,8 +223,9 @@ static void cmd_cma(size_t size, size_t count, unsigned reps) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: parc-bench-chan queue|pipe SIZES REPS WARM TARGET_MS\n"
-                  "       parc-bench-chan cma SIZE COUNT REPS\n");
+  fprintf(stderr,
+          "usage: parc-bench-chan queue|pipe SIZES REPS WARM TARGET_MS\n"
+          "       parc-bench-chan cma SIZE COUNT REPS\n");
   return 2;
 }
 

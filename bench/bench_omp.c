@@ -17,8 +17,7 @@
 
 static void run_loop(double *a, int64_t n, int chunk, int threads) {
 #pragma omp parallel for schedule(dynamic, chunk) num_threads(threads)
-  for (int64_t i = 0; i < n; i++)
-    a[i] = bench_iteration(i);
+  for (int64_t i = 0; i < n; i++) a[i] = bench_iteration(i);
 }
 
 static void *xmalloc(size_t size) {
@@ -44,8 +43,7 @@ int main(int argc, char **argv) {
   double *ref = xmalloc((size_t)n * sizeof *ref);
   double *a = xmalloc((size_t)n * sizeof *a);
   double t0 = bench_now();
-  for (int64_t i = 0; i < n; i++)
-    ref[i] = bench_iteration(i);
+  for (int64_t i = 0; i < n; i++) ref[i] = bench_iteration(i);
   double serial = bench_now() - t0;
 
   int team = 0;
@@ -57,9 +55,10 @@ int main(int argc, char **argv) {
   if (team != threads)
     bench_fail(label, "OpenMP gave %d threads, asked for %d", team, threads);
   const char *wait_policy = getenv("OMP_WAIT_POLICY");
-  bench_info(label, "n=%lld chunk=%d threads=%d schedule=dynamic "
-             "serial_s=%.6f checksum=%.17g OMP_WAIT_POLICY=%s", (long long)n,
-             chunk, threads, serial, bench_checksum(ref, n),
+  bench_info(label,
+             "n=%lld chunk=%d threads=%d schedule=dynamic "
+             "serial_s=%.6f checksum=%.17g OMP_WAIT_POLICY=%s",
+             (long long)n, chunk, threads, serial, bench_checksum(ref, n),
              wait_policy ? wait_policy : "(default)");
 
   for (unsigned r = 0; r < warm + reps; r++) {
@@ -69,7 +68,7 @@ int main(int argc, char **argv) {
     double t1 = bench_now();
     if (memcmp(a, ref, (size_t)n * sizeof *a) != 0)
       bench_fail(label, "wrong result: OpenMP output differs from the serial "
-                 "loop");
+                        "loop");
     if (r >= warm)
       bench_sample(label, r - warm, t1 - t0);
   }

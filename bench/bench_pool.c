@@ -27,8 +27,8 @@ static const char *cur_label = "parc";
 
 static void check_rc(int rc, const char *what) {
   if (rc != 0)
-    bench_fail(cur_label, "%s returned %d %s (%s)", what, rc,
-               parc_err_name(rc), parc_strerror(rc));
+    bench_fail(cur_label, "%s returned %d %s (%s)", what, rc, parc_err_name(rc),
+               parc_strerror(rc));
 }
 
 static int noop_task(const void *in, void *out, void *ctx) {
@@ -66,8 +66,7 @@ static void cmd_map(size_t chunk, size_t n, unsigned reps, unsigned warm) {
   parc_pool *pool = make_pool(PARC_PROCESSES, PROC_WORKERS);
   int *in = xmalloc(n * sizeof *in);
   int *out = xmalloc(n * sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    in[i] = (int)i;
+  for (size_t i = 0; i < n; i++) in[i] = (int)i;
   parc_map_opts mo;
   memset(&mo, 0, sizeof mo);
   mo.chunk = chunk;
@@ -76,7 +75,8 @@ static void cmd_map(size_t chunk, size_t n, unsigned reps, unsigned warm) {
   for (unsigned r = 0; r < warm + reps; r++) {
     memset(out, 0xff, n * sizeof *out);
     double t0 = bench_now();
-    int rc = parc_map(pool, noop_task, in, sizeof *in, out, sizeof *out, n, &mo);
+    int rc = parc_map(pool, noop_task, in, sizeof *in, out, sizeof *out, n,
+                      &mo);
     double t1 = bench_now();
     check_rc(rc, "parc_map");
     for (size_t i = 0; i < n; i++)
@@ -120,8 +120,7 @@ static void cmd_rtt(size_t n, unsigned reps, unsigned warm) {
 
 static int for_body(int64_t begin, int64_t end, void *ctx) {
   double *a = ctx;
-  for (int64_t i = begin; i < end; i++)
-    a[i] = bench_iteration(i);
+  for (int64_t i = begin; i < end; i++) a[i] = bench_iteration(i);
   return 0;
 }
 
@@ -140,9 +139,11 @@ static void cmd_for(int64_t chunk, int64_t n, unsigned reps, unsigned warm,
   memset(&fo, 0, sizeof fo);
   fo.schedule = PARC_SCHEDULE_DYNAMIC;
   fo.chunk = chunk;
-  bench_info(label, "n=%lld chunk=%lld threads=%u schedule=dynamic "
-             "serial_s=%.6f checksum=%.17g", (long long)n, (long long)chunk,
-             threads, serial, bench_checksum(ref, n));
+  bench_info(label,
+             "n=%lld chunk=%lld threads=%u schedule=dynamic "
+             "serial_s=%.6f checksum=%.17g",
+             (long long)n, (long long)chunk, threads, serial,
+             bench_checksum(ref, n));
   for (unsigned r = 0; r < warm + reps; r++) {
     memset(a, 0, (size_t)n * sizeof *a);
     t0 = bench_now();
@@ -150,8 +151,10 @@ static void cmd_for(int64_t chunk, int64_t n, unsigned reps, unsigned warm,
     double t1 = bench_now();
     check_rc(rc, "parc_for");
     if (memcmp(a, ref, (size_t)n * sizeof *a) != 0)
-      bench_fail(label, "wrong result: parc_for output differs from the "
-                 "serial loop (checksum %.17g)", bench_checksum(a, n));
+      bench_fail(label,
+                 "wrong result: parc_for output differs from the "
+                 "serial loop (checksum %.17g)",
+                 bench_checksum(a, n));
     if (r >= warm)
       bench_sample(label, r - warm, t1 - t0);
   }
@@ -198,12 +201,11 @@ static void cmd_startup(unsigned reps, unsigned warm) {
 /* ---------------------------------------------------------------- main */
 
 static int usage(void) {
-  fprintf(stderr,
-          "usage: parc-bench-pool map CHUNK N REPS WARM\n"
-          "       parc-bench-pool rtt N REPS WARM\n"
-          "       parc-bench-pool for CHUNK N REPS WARM THREADS\n"
-          "       parc-bench-pool startup REPS WARM\n"
-          "       parc-bench-pool once\n");
+  fprintf(stderr, "usage: parc-bench-pool map CHUNK N REPS WARM\n"
+                  "       parc-bench-pool rtt N REPS WARM\n"
+                  "       parc-bench-pool for CHUNK N REPS WARM THREADS\n"
+                  "       parc-bench-pool startup REPS WARM\n"
+                  "       parc-bench-pool once\n");
   return 2;
 }
 
@@ -222,7 +224,8 @@ int main(int argc, char **argv) {
             (unsigned)ARG(4, "WARM", 0, 1000));
   } else if (strcmp(cmd, "for") == 0 && argc == 7) {
     cmd_for((int64_t)ARG(2, "CHUNK", 1, 1u << 30),
-            (int64_t)ARG(3, "N", 1, 1u << 30), (unsigned)ARG(4, "REPS", 1, 1000),
+            (int64_t)ARG(3, "N", 1, 1u << 30),
+            (unsigned)ARG(4, "REPS", 1, 1000),
             (unsigned)ARG(5, "WARM", 0, 1000),
             (unsigned)ARG(6, "THREADS", 1, 1024));
   } else if (strcmp(cmd, "startup") == 0 && argc == 4) {

@@ -95,14 +95,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: parc-bench-cacheline ITERS REPS WARM\n");
     return 2;
   }
-  unsigned long iters = (unsigned long)bench_arg(argv[1], "ITERS", 1, 1ul << 30);
+  unsigned long iters = (unsigned long)bench_arg(argv[1], "ITERS", 1,
+                                                 1ul << 30);
   unsigned reps = (unsigned)bench_arg(argv[2], "REPS", 1, 1000);
   unsigned warm = (unsigned)bench_arg(argv[3], "WARM", 0, 1000);
   int cpu_a, cpu_b;
   pick_cpus(&cpu_a, &cpu_b);
   if (cpu_b < 0)
     bench_fail("cacheline_rtt", "fewer than two CPUs available: no "
-               "core-to-core round trip to measure");
+                                "core-to-core round trip to measure");
 
   struct partner p;
   memset(&p, 0, sizeof p);

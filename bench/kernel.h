@@ -19,16 +19,14 @@
 static inline double bench_iteration(int64_t i) {
   int64_t steps = ((i % 97) + 1) * BENCH_UNIT_STEPS;
   double x = (double)(i & 1023) * 1e-3;
-  for (int64_t k = 0; k < steps; k++)
-    x = x * 0.999999 + 1e-3;
+  for (int64_t k = 0; k < steps; k++) x = x * 0.999999 + 1e-3;
   return x;
 }
 
 /* Order-fixed sum, printed by both programs so their outputs can be compared. */
 static inline double bench_checksum(const double *a, int64_t n) {
   double s = 0.0;
-  for (int64_t i = 0; i < n; i++)
-    s += a[i];
+  for (int64_t i = 0; i < n; i++) s += a[i];
   return s;
 }
 

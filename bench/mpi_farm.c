@@ -52,7 +52,8 @@ static void timed_work(void) {
   double t0 = now_s(), end = t0 + (double)g_task_ns * 1e-9;
   double nap = (double)g_task_ns * 1e-9 - SPIN_US * 1e-6;
   if (nap > 0) {
-    struct timespec ts = {(time_t)nap, (long)((nap - (double)(time_t)nap) * 1e9)};
+    struct timespec ts = {(time_t)nap,
+                          (long)((nap - (double)(time_t)nap) * 1e9)};
     clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
   }
   while (now_s() < end)
@@ -87,8 +88,7 @@ static void mpi_version_info(int ranks) {
   for (int i = 0; i < len; i++)
     if (v[i] == '\n' || v[i] == '\r' || v[i] == ',')
       v[i] = ' ';
-  while (len > 0 && v[len - 1] == ' ')
-    len--;
+  while (len > 0 && v[len - 1] == ' ') len--;
   bench_info(g_label, "ranks=%d mpi=%.*s", ranks, len, v);
 }
 
@@ -97,8 +97,7 @@ static void task_info(void) {
   if (g_task_ns == 0)
     return;
   double t0 = now_s();
-  for (int i = 0; i < 20; i++)
-    timed_work();
+  for (int i = 0; i < 20; i++) timed_work();
   bench_info(g_label, "task_alone_us=%.2f (mean of 20; asked %.0f)",
              (now_s() - t0) / 20 * 1e6, (double)g_task_ns * 1e-3);
 }
@@ -124,8 +123,7 @@ static int run_parc(size_t chunk, size_t n, unsigned reps, unsigned warm) {
              n, chunk, (double)g_task_ns * 1e-3, parc_pool_workers(pool));
   task_info();
   uint32_t *in = xmalloc(n * sizeof *in), *out = xmalloc(n * sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    in[i] = (uint32_t)i;
+  for (size_t i = 0; i < n; i++) in[i] = (uint32_t)i;
   parc_map_opts mo = {.chunk = chunk};
   for (unsigned r = 0; r < warm + reps; r++) {
     memset(out, 0xff, n * sizeof *out);
@@ -224,8 +222,10 @@ static int run_mw(unsigned inflight, size_t n, unsigned reps, unsigned warm) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: mpirun -n N parc-bench-mpi-farm parc CHUNK TASK_US N_TASKS REPS WARM\n"
-          "       mpirun -n N parc-bench-mpi-farm mw INFLIGHT TASK_US N_TASKS REPS WARM\n"
+          "usage: mpirun -n N parc-bench-mpi-farm parc CHUNK TASK_US N_TASKS "
+          "REPS WARM\n"
+          "       mpirun -n N parc-bench-mpi-farm mw INFLIGHT TASK_US N_TASKS "
+          "REPS WARM\n"
           "  TASK_US 0: a no-op task; else a task of that many microseconds\n");
   exit(2);
 }
@@ -244,5 +244,6 @@ int main(int argc, char **argv) {
   snprintf(label, sizeof label, "%s_%s%llu_t%llu", argv[1], parc ? "c" : "k", k,
            (unsigned long long)(g_task_ns / 1000));
   g_label = label;
-  return parc ? run_parc((size_t)k, n, reps, warm) : run_mw((unsigned)k, n, reps, warm);
+  return parc ? run_parc((size_t)k, n, reps, warm)
+              : run_mw((unsigned)k, n, reps, warm);
 }

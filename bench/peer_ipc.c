@@ -49,7 +49,8 @@ static int read_all(void *buf, size_t len, char *err, size_t errlen) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
-      snprintf(err, errlen, "read: %s", n < 0 ? strerror(errno) : "end of file (peer gone)");
+      snprintf(err, errlen, "read: %s",
+               n < 0 ? strerror(errno) : "end of file (peer gone)");
       return -1;
     }
     p += n;
@@ -58,9 +59,7 @@ static int read_all(void *buf, size_t len, char *err, size_t errlen) {
   return 0;
 }
 
-static long pipe_capacity(int fd) {
-  return (long)fcntl(fd, F_GETPIPE_SZ);
-}
+static long pipe_capacity(int fd) { return (long)fcntl(fd, F_GETPIPE_SZ); }
 
 static void kill_child(void) {
   if (g_child > 0) {
@@ -73,8 +72,9 @@ static void kill_child(void) {
 /* fds[0..1]: timer reads fds[0], writes fds[1]; echo reads fds[2], writes
  * fds[3]. Forks the echo, which closes the timer's ends (and vice versa),
  * so a process that dies is an end-of-file to the other. */
-static void run_pair(const pp_transport *t, const int fds[4], const size_t *sizes,
-                     int n, unsigned reps, unsigned warm, double target_s) {
+static void run_pair(const pp_transport *t, const int fds[4],
+                     const size_t *sizes, int n, unsigned reps, unsigned warm,
+                     double target_s) {
   char label[64];
   snprintf(label, sizeof label, "ch_%s", t->name);
   fflush(stdout);
@@ -108,8 +108,10 @@ static void cmd_os_pipe(const size_t *sizes, int n, unsigned reps,
   int down[2], up[2]; /* timer -> echo, echo -> timer */
   if (pipe(down) != 0 || pipe(up) != 0)
     bench_fail("ch_os_pipe", "pipe: %s", strerror(errno));
-  bench_info("ch_os_pipe", "two pipe(2)s, default capacity %ld bytes, "
-             "blocking read/write loops", pipe_capacity(up[0]));
+  bench_info("ch_os_pipe",
+             "two pipe(2)s, default capacity %ld bytes, "
+             "blocking read/write loops",
+             pipe_capacity(up[0]));
   int fds[4] = {up[0], down[1], down[0], up[1]};
   run_pair(&t, fds, sizes, n, reps, warm, target_s);
 }
@@ -123,26 +125,32 @@ static void cmd_socketpair(const size_t *sizes, int n, unsigned reps,
   int sndbuf = 0;
   socklen_t sl = sizeof sndbuf;
   getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl);
-  bench_info("ch_socketpair", "AF_UNIX SOCK_STREAM, default SO_SNDBUF %d bytes, "
-             "blocking read/write loops", sndbuf);
+  bench_info("ch_socketpair",
+             "AF_UNIX SOCK_STREAM, default SO_SNDBUF %d bytes, "
+             "blocking read/write loops",
+             sndbuf);
   int fds[4] = {sv[0], sv[0], sv[1], sv[1]};
   run_pair(&t, fds, sizes, n, reps, warm, target_s);
 }
 
 /* Keeps the compiler from dropping or merging copies it can see through. */
-static inline void clobber(void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
+static inline void clobber(void *p) {
+  __asm__ volatile("" : : "r"(p) : "memory");
+}
 
-static void cmd_memcpy(size_t size, size_t count, unsigned reps, unsigned warm) {
+static void cmd_memcpy(size_t size, size_t count, unsigned reps,
+                       unsigned warm) {
   char label[64];
   snprintf(label, sizeof label, "memcpy_%zu", size);
   unsigned char *src = malloc(size), *dst = malloc(size);
   if (src == NULL || dst == NULL)
     bench_fail(label, "out of memory (2 x %zu bytes)", size);
-  for (size_t i = 0; i < size; i++)
-    src[i] = (unsigned char)(i * 131 + 7);
+  for (size_t i = 0; i < size; i++) src[i] = (unsigned char)(i * 131 + 7);
   memset(dst, 0, size);
-  bench_info(label, "size=%zu copies_per_rep=%zu one thread; bandwidth = "
-             "size / time of one copy", size, count);
+  bench_info(label,
+             "size=%zu copies_per_rep=%zu one thread; bandwidth = "
+             "size / time of one copy",
+             size, count);
   for (unsigned r = 0; r < warm + reps; r++) {
     double t0 = bench_now();
     for (size_t i = 0; i < count; i++) {
@@ -160,10 +168,9 @@ static void cmd_memcpy(size_t size, size_t count, unsigned reps, unsigned warm) 
 }
 
 static int usage(void) {
-  fprintf(stderr,
-          "usage: parc-bench-ipc os_pipe SIZES REPS WARM TARGET_MS\n"
-          "       parc-bench-ipc socketpair SIZES REPS WARM TARGET_MS\n"
-          "       parc-bench-ipc memcpy SIZE COUNT REPS WARM\n");
+  fprintf(stderr, "usage: parc-bench-ipc os_pipe SIZES REPS WARM TARGET_MS\n"
+                  "       parc-bench-ipc socketpair SIZES REPS WARM TARGET_MS\n"
+                  "       parc-bench-ipc memcpy SIZE COUNT REPS WARM\n");
   return 2;
 }
 

@@ -52,7 +52,8 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   if (argc != 5) {
     if (rank == 0)
-      fprintf(stderr, "usage: mpirun -np 2 parc-bench-mpi SIZES REPS WARM TARGET_MS\n");
+      fprintf(stderr,
+              "usage: mpirun -np 2 parc-bench-mpi SIZES REPS WARM TARGET_MS\n");
     MPI_Finalize();
     return 2;
   }
@@ -75,8 +76,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < len; i++)
       if (version[i] == '\n' || version[i] == '\r')
         version[i] = ' ';
-    bench_info("ch_mpi", "2 ranks, blocking MPI_Send/MPI_Recv of MPI_BYTE; %.*s",
-               len, version);
+    bench_info("ch_mpi",
+               "2 ranks, blocking MPI_Send/MPI_Recv of MPI_BYTE; %.*s", len,
+               version);
     pp_transport tt = t;
     tt.abort_peer = abort_all;
     pp_drive(&tt, sizes, n, reps, warm, target_s);

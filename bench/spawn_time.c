@@ -39,7 +39,8 @@ static double tv_seconds(struct timeval tv) {
 int main(int argc, char **argv) {
   if (argc < 10 || strcmp(argv[8], "--") != 0) {
     fprintf(stderr,
-            "usage: %s LABEL REPS WARM JOBS J IDEAL_SECONDS INPUT|- -- CMD [ARG...]\n",
+            "usage: %s LABEL REPS WARM JOBS J IDEAL_SECONDS INPUT|- -- CMD "
+            "[ARG...]\n",
             argv[0]);
     return 2;
   }
@@ -60,13 +61,15 @@ int main(int argc, char **argv) {
   char line[1024];
   size_t off = 0;
   for (char **a = cmd; *a && off < sizeof line - 1; a++) {
-    int n = snprintf(line + off, sizeof line - off, "%s%s", a == cmd ? "" : " ", *a);
+    int n = snprintf(line + off, sizeof line - off, "%s%s", a == cmd ? "" : " ",
+                     *a);
     if (n < 0)
       break;
     off += (size_t)n;
   }
-  bench_info(label, "jobs=%llu j=%llu ideal_s=%g input=%s reps=%u warm=%u cmd=%s", jobs,
-             lanes, ideal, input, reps, warm, line);
+  bench_info(label,
+             "jobs=%llu j=%llu ideal_s=%g input=%s reps=%u warm=%u cmd=%s",
+             jobs, lanes, ideal, input, reps, warm, line);
 
   char lab_perjob[256], lab_cpu[256];
   snprintf(lab_perjob, sizeof lab_perjob, "%s_perjob", label);
@@ -75,7 +78,8 @@ int main(int argc, char **argv) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, input, O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY,
+                                   0);
 
   for (unsigned r = 0; r < warm + reps; r++) {
     pid_t pid;
@@ -86,8 +90,7 @@ int main(int argc, char **argv) {
     if (rc != 0)
       bench_fail(label, "cannot start %s: %s", cmd[0], strerror(rc));
     pid_t w;
-    do
-      w = wait4(pid, &status, 0, &ru);
+    do w = wait4(pid, &status, 0, &ru);
     while (w < 0 && errno == EINTR);
     double t1 = bench_now();
     if (w < 0)
@@ -103,7 +106,8 @@ int main(int argc, char **argv) {
     bench_sample(label, r - warm, wall);
     if (jobs > 0) {
       double cpu = tv_seconds(ru.ru_utime) + tv_seconds(ru.ru_stime);
-      bench_sample(lab_perjob, r - warm, (wall - ideal) / (double)jobs * (double)lanes);
+      bench_sample(lab_perjob, r - warm,
+                   (wall - ideal) / (double)jobs * (double)lanes);
       bench_sample(lab_cpu, r - warm, cpu / (double)jobs);
     }
   }

@@ -26,14 +26,18 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   /* parc run --memory's shim (run/run_memory.c): the limit, then the job */
-  if (strcmp(cmd, "__memory") == 0) return run_memory_shim(argc, argv);
+  if (strcmp(cmd, "__memory") == 0)
+    return run_memory_shim(argc, argv);
   if (strcmp(cmd, "run") == 0) {
     run_launch_mpi(argc, argv); /* returns unless under mpirun */
     return cmd_run(argc - 2, argv + 2);
   }
-  if (strcmp(cmd, "probe") == 0) return cmd_probe(argc - 2, argv + 2);
-  if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
-  if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
+  if (strcmp(cmd, "probe") == 0)
+    return cmd_probe(argc - 2, argv + 2);
+  if (strcmp(cmd, "plan") == 0)
+    return cmd_plan(argc - 2, argv + 2);
+  if (strcmp(cmd, "bench") == 0)
+    return cmd_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     fputs(USAGE, stdout);
     return 0;

@@ -16,7 +16,8 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  if (freopen("/dev/null", "r", stdin) == NULL) abort();
+  if (freopen("/dev/null", "r", stdin) == NULL)
+    abort();
   return 0;
 }
 
@@ -30,16 +31,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char **argv = fuzz_words(data, size, 64, &n), dev_null[] = "/dev/null";
   int files = 0;
   for (size_t i = 0; i < n; i++) {
-    if (is_marker(argv[i])) files = !strncmp(argv[i], "::::", 4);
-    else if (files) argv[i] = dev_null;
+    if (is_marker(argv[i]))
+      files = !strncmp(argv[i], "::::", 4);
+    else if (files)
+      argv[i] = dev_null;
   }
   run_opts o = {0};
   run_inputs in = {0};
   run_template *t = NULL;
   run_err err = "";
   int rc = run_parse_args(&o, &in, &t, (int)n, argv, err);
-  if (rc < 0 && err[0] == '\0') abort();
-  if (rc == 0 && (t == NULL || o.jobs == 0)) abort();
+  if (rc < 0 && err[0] == '\0')
+    abort();
+  if (rc == 0 && (t == NULL || o.jobs == 0))
+    abort();
   run_template_free(t);
   run_inputs_free(&in);
   run_opts_free(&o);

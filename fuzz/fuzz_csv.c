@@ -10,20 +10,24 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *text = malloc(size + 1);
-  if (text == NULL) return 0;
+  if (text == NULL)
+    return 0;
   memcpy(text, data, size);
   text[size] = '\0';
   run_buf fields = {0};
   for (char *p = text; *p;) {
     char *before = p;
     size_t n = run_csv_record(&p, &fields);
-    if (p <= before || p > text + size) abort();
+    if (p <= before || p > text + size)
+      abort();
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-      if (off >= fields.len) abort();
+      if (off >= fields.len)
+        abort();
       off += strlen(fields.data + off) + 1;
     }
-    if (off != fields.len) abort();
+    if (off != fields.len)
+      abort();
   }
   run_buf_free(&fields);
   free(text);

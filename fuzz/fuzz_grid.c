@@ -11,12 +11,14 @@
 static void check_jobs(const run_inputs *in) {
   size_t jobs = 1;
   for (size_t s = 0; s < in->nsrc; s++) jobs *= in->src[s].n; /* <= 10^8 */
-  if (jobs != in->njobs) abort();
+  if (jobs != in->njobs)
+    abort();
   size_t probe[] = {0, jobs / 2, jobs - 1};
   for (size_t k = 0; jobs && k < 3; k++)
     for (size_t s = 0; s < in->nsrc; s++) {
       size_t i = run_inputs_pick(in, probe[k], s);
-      if (i >= in->src[s].n || in->src[s].values[i] == NULL) abort();
+      if (i >= in->src[s].n || in->src[s].values[i] == NULL)
+        abort();
     }
 }
 
@@ -28,9 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < n; i++)
     rc = run_inputs_add_grid(&in, words[i], err);
-  if (rc == 0) rc = run_inputs_finish(&in, err);
-  if (rc == 0) check_jobs(&in);
-  else if (err[0] == '\0') abort();
+  if (rc == 0)
+    rc = run_inputs_finish(&in, err);
+  if (rc == 0)
+    check_jobs(&in);
+  else if (err[0] == '\0')
+    abort();
   run_inputs_free(&in);
   free(words);
   return 0;

@@ -13,13 +13,15 @@
 static void check(void *arg, const char *k, size_t kn, const char *v,
                   size_t vn) {
   (void)arg;
-  if (!fuzz_utf8_valid(k, kn) || !fuzz_utf8_valid(v, vn)) abort();
+  if (!fuzz_utf8_valid(k, kn) || !fuzz_utf8_valid(v, vn))
+    abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   run_buf out = {0};
   out.data = malloc(size + 1);
-  if (out.data == NULL) return 0;
+  if (out.data == NULL)
+    return 0;
   memcpy(out.data, data, size);
   out.data[size] = '\0';
   out.len = size;

@@ -23,7 +23,8 @@ static int add_list(run_inputs *in, const char *w, run_err err) {
     size_t k = 0;
     for (char *p = copy, *c;; p = c + 1) {
       v[k++] = p;
-      if ((c = strchr(p, ',')) == NULL) break;
+      if ((c = strchr(p, ',')) == NULL)
+        break;
       *c = '\0';
     }
     rc = run_inputs_add_list(in, v, n, 0, err);
@@ -35,7 +36,8 @@ static int add_list(run_inputs *in, const char *w, run_err err) {
 
 static int add_sources(run_inputs *in, char **w, size_t n, run_err err) {
   static char *dflt[] = {"dir/a.tar.gz", "it's {1}"};
-  if (n == 0) return run_inputs_add_list(in, dflt, 2, 0, err);
+  if (n == 0)
+    return run_inputs_add_list(in, dflt, 2, 0, err);
   for (size_t i = 0; i < n; i++)
     if ((strchr(w[i], '=') ? run_inputs_add_grid(in, w[i], err)
                            : add_list(in, w[i], err)) != 0)
@@ -49,9 +51,12 @@ static void expand(const run_template *t, const run_inputs *in, int shell) {
     char **argv, *line;
     if (run_template_expand(t, in, jobs[k], (unsigned)k + 1, &argv, &line))
       continue; /* out of memory */
-    if (argv[0] == NULL || line == NULL) abort();
-    if (shell && (strcmp(argv[0], "/bin/sh") || argv[3] != NULL)) abort();
-    if (in->njobs == 0 || jobs[k] >= in->njobs) abort();
+    if (argv[0] == NULL || line == NULL)
+      abort();
+    if (shell && (strcmp(argv[0], "/bin/sh") || argv[3] != NULL))
+      abort();
+    if (in->njobs == 0 || jobs[k] >= in->njobs)
+      abort();
     free(argv);
     free(line);
   }
@@ -62,10 +67,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char **w = fuzz_words(data, size, 64, &n);
   int shell = strchr(w[0], 's') != NULL;
   run_template_opts topt = {
-      .shell = shell, .quote = strchr(w[0], 'q') != NULL,
-      .multi = strchr(w[0], 'X') ? 'X' : strchr(w[0], 'm') ? 'm' : 0,
+      .shell = shell,
+      .quote = strchr(w[0], 'q') != NULL,
+      .multi = strchr(w[0], 'X')   ? 'X'
+               : strchr(w[0], 'm') ? 'm'
+                                   : 0,
       .max_args = strchr(w[0], 'n') || strchr(w[0], 'N') ? 2 : 0,
-      .replace_args = strchr(w[0], 'N') != NULL, .slots = 3};
+      .replace_args = strchr(w[0], 'N') != NULL,
+      .slots = 3};
   while (++dash < n && strcmp(w[dash], "--") != 0) continue;
   size_t first = dash < n ? dash + 1 : 1;
   run_inputs in = {0};

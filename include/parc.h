@@ -38,24 +38,25 @@ extern "C" {
 /* ---------------------------------------------------------------- errors */
 
 /* One list makes the codes, parc_strerror and parc_err_name. */
-#define PARC_ERRNO_MAP(XX)                                                    \
-  XX(EINVAL, -1, "invalid argument")                                          \
-  XX(ENOMEM, -2, "out of memory")                                             \
-  XX(ESYS, -3, "system call failed (parc_last_sys_error has the reason)")     \
-  XX(ETIMEDOUT, -4, "timed out")                                              \
-  XX(ECANCELED, -5, "canceled")                                               \
-  XX(ETASK, -6, "a task returned an error")                                   \
-  XX(EWORKER, -7, "a worker died while running the task")                     \
-  XX(EINIT, -8, "the worker init hook failed")                                \
-  XX(EAGAIN, -9, "not ready; try again")                                      \
-  XX(ECLOSED, -10, "closed by the other side")                                \
-  XX(EOWNERDEAD, -11, "the previous owner died holding the lock")             \
-  XX(ETOOBIG, -12, "message or argument too large")                           \
-  XX(ENOTSUP, -13, "not supported by this backend")                           \
-  XX(EBROKEN, -14, "the pool is broken: workers cannot be started")          \
-  XX(ESERVED, -15, "this MPI rank served a pool's tasks; the pool is closed") \
-  XX(ENOTSHARED, -16, "not shared with this process: make it with "          \
-                      "PARC_SHARED or parc_shm_alloc before the fork")
+#define PARC_ERRNO_MAP(XX)                                                     \
+  XX(EINVAL, -1, "invalid argument")                                           \
+  XX(ENOMEM, -2, "out of memory")                                              \
+  XX(ESYS, -3, "system call failed (parc_last_sys_error has the reason)")      \
+  XX(ETIMEDOUT, -4, "timed out")                                               \
+  XX(ECANCELED, -5, "canceled")                                                \
+  XX(ETASK, -6, "a task returned an error")                                    \
+  XX(EWORKER, -7, "a worker died while running the task")                      \
+  XX(EINIT, -8, "the worker init hook failed")                                 \
+  XX(EAGAIN, -9, "not ready; try again")                                       \
+  XX(ECLOSED, -10, "closed by the other side")                                 \
+  XX(EOWNERDEAD, -11, "the previous owner died holding the lock")              \
+  XX(ETOOBIG, -12, "message or argument too large")                            \
+  XX(ENOTSUP, -13, "not supported by this backend")                            \
+  XX(EBROKEN, -14, "the pool is broken: workers cannot be started")            \
+  XX(ESERVED, -15, "this MPI rank served a pool's tasks; the pool is closed")  \
+  XX(ENOTSHARED, -16,                                                          \
+     "not shared with this process: make it with "                             \
+     "PARC_SHARED or parc_shm_alloc before the fork")
 
 typedef enum {
 #define PARC__ERR_ENUM(name, value, text) PARC_##name = (value),
@@ -73,9 +74,9 @@ PARC_API const char *parc_err_name(int err);
  * Kept per thread, like errno (which is also set to `code` for the calls
  * that have one), and replaced by the next such failure. */
 typedef struct parc_sys_error {
-  const char *call;  /* "fork", "pthread_create", "memfd_create",
+  const char *call; /* "fork", "pthread_create", "memfd_create",
                         "MPI_Comm_dup", ...; NULL: no failure yet */
-  int code;          /* its errno value (a pthread call's return value), or
+  int code;         /* its errno value (a pthread call's return value), or
                         the MPI error code when is_mpi */
   int is_mpi;
   char message[256]; /* one line, e.g. "fork: Resource temporarily
@@ -133,14 +134,15 @@ typedef enum {
 
 typedef struct parc_pool_opts {
   parc_backend backend;
-  unsigned workers;              /* 0: one per physical core (hwloc) */
-  double task_timeout;           /* seconds a task may run, and a worker may
+  unsigned workers;     /* 0: one per physical core (hwloc) */
+  double task_timeout;  /* seconds a task may run, and a worker may
                                     hold work without beginning it; 0: no
                                     limit */
-  unsigned max_retries;          /* re-runs of a task whose worker died */
-  unsigned max_tasks_per_worker; /* recycle a worker after this many; 0: never */
-  parc_init_fn init;             /* optional, run once in each worker */
-  void *ctx;                     /* passed to init and to every task */
+  unsigned max_retries; /* re-runs of a task whose worker died */
+  unsigned
+      max_tasks_per_worker; /* recycle a worker after this many; 0: never */
+  parc_init_fn init;        /* optional, run once in each worker */
+  void *ctx;                /* passed to init and to every task */
 } parc_pool_opts;
 
 /* Creates a pool and starts its workers. With an `init` hook it returns
@@ -171,12 +173,12 @@ PARC_API int parc_worker_id(void);
 /* ---------------------------------------------------------------- map */
 
 typedef struct parc_map_opts {
-  size_t chunk;                /* tasks per dispatch; 0: adapt to task length */
-  parc_task_status *status;    /* optional: n entries, one per task */
-  size_t *err_index;           /* optional: index of the first failed task */
-  parc_progress_fn progress;   /* optional */
+  size_t chunk;              /* tasks per dispatch; 0: adapt to task length */
+  parc_task_status *status;  /* optional: n entries, one per task */
+  size_t *err_index;         /* optional: index of the first failed task */
+  parc_progress_fn progress; /* optional */
   void *progress_arg;
-  double timeout;              /* whole call; 0: none. On expiry the tasks
+  double timeout;                /* whole call; 0: none. On expiry the tasks
                                   not finished are canceled (PARC_ETIMEDOUT) */
   int (*should_stop)(void *arg); /* optional: asked in the calling thread
                                   about 10 times a second while the call
@@ -305,8 +307,7 @@ PARC_API int parc_submit_bytes(parc_pool *pool, parc_bytes_fn fn,
  * not): *data points into the future (valid until parc_future_free), *len
  * is its length. Returns 0, PARC_EAGAIN (not finished), or PARC_EINVAL
  * (not a bytes future). */
-PARC_API int parc_future_bytes(parc_future *f, const void **data,
-                               size_t *len);
+PARC_API int parc_future_bytes(parc_future *f, const void **data, size_t *len);
 
 /* ---------------------------------------------------------------- reduce */
 
@@ -326,21 +327,22 @@ PARC_API int parc_map_reduce(parc_pool *pool, parc_task_fn map_fn,
 /* ---------------------------------------------------------------- for */
 
 typedef enum {
-  PARC_SCHEDULE_STATIC = 0,  /* contiguous equal shares (or round-robin chunks) */
+  PARC_SCHEDULE_STATIC =
+      0, /* contiguous equal shares (or round-robin chunks) */
   PARC_SCHEDULE_DYNAMIC = 1, /* chunks handed out as workers become free */
   PARC_SCHEDULE_GUIDED = 2   /* shrinking chunks: remaining / workers */
 } parc_schedule;
 
 typedef struct parc_for_opts {
   parc_schedule schedule;
-  int64_t chunk;            /* as OpenMP's schedule(kind, chunk); 0: default */
-  size_t ctx_size;          /* process backend: copy this many bytes of ctx
+  int64_t chunk;   /* as OpenMP's schedule(kind, chunk); 0: default */
+  size_t ctx_size; /* process backend: copy this many bytes of ctx
                                to the workers (any size); 0: pass the
                                pointer as is. Threads share ctx as is. */
   parc_progress_fn progress;
   void *progress_arg;
-  double timeout;           /* whole call; 0: none */
-  int64_t *err_index;       /* optional: first iteration of the failed chunk */
+  double timeout;     /* whole call; 0: none */
+  int64_t *err_index; /* optional: first iteration of the failed chunk */
 } parc_for_opts;
 
 /* Calls body(b, e, ctx) over chunks that tile [begin, end) exactly once,
@@ -406,8 +408,8 @@ PARC_API int parc_queue_try_put(parc_queue *q, const void *msg, size_t len);
  * Exactly once: a message is taken whole or not at all -- a consumer that
  * dies inside this call, even holding the queue's lock, leaves it queued
  * or taken, never half; once the call has returned 0 it was delivered. */
-PARC_API int parc_queue_get(parc_queue *q, void *buf, size_t cap,
-                            size_t *len, double timeout);
+PARC_API int parc_queue_get(parc_queue *q, void *buf, size_t cap, size_t *len,
+                            double timeout);
 PARC_API int parc_queue_try_get(parc_queue *q, void *buf, size_t cap,
                                 size_t *len);
 /* No more puts (they return PARC_ECLOSED); gets drain what is queued, then
@@ -493,8 +495,8 @@ typedef struct parc_proc_status {
 
 /* Forks a process that runs fn(copy of arg_size bytes at arg) and exits
  * with its return value. Returns 0, PARC_EINVAL, PARC_ENOMEM, PARC_ESYS. */
-PARC_API int parc_proc_start(parc_proc **out, parc_proc_fn fn,
-                             const void *arg, size_t arg_size);
+PARC_API int parc_proc_start(parc_proc **out, parc_proc_fn fn, const void *arg,
+                             size_t arg_size);
 /* Waits for it to end (and reaps it). Returns 0, PARC_ETIMEDOUT,
  * PARC_EAGAIN. Frees nothing: parc_proc_free does. */
 PARC_API int parc_proc_join(parc_proc *p, parc_proc_status *status,
@@ -519,11 +521,11 @@ PARC_API int parc_thread_join(parc_thread *t, int *rc, double timeout);
  * worker count ran it. A parc_rng is plain data: copy it, keep it on the
  * stack, use one per thread. */
 typedef struct parc_rng {
-  uint32_t key[2];   /* the seed */
-  uint32_t ctr[4];   /* ctr[0..1]: block number; ctr[2..3]: the stream */
-  uint32_t out[4];   /* the current block */
-  unsigned used;     /* 32-bit words of `out` already handed out */
-  int has_spare;     /* parc_rng_normal's second value is in `spare` */
+  uint32_t key[2]; /* the seed */
+  uint32_t ctr[4]; /* ctr[0..1]: block number; ctr[2..3]: the stream */
+  uint32_t out[4]; /* the current block */
+  unsigned used;   /* 32-bit words of `out` already handed out */
+  int has_spare;   /* parc_rng_normal's second value is in `spare` */
   double spare;
 } parc_rng;
 

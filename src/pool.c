@@ -54,8 +54,7 @@ typedef struct watch {
 static void tick(parc_pool *p, const watch *w) {
   parc__job *j = w->job;
   if (w->progress)
-    w->progress(atomic_load(&j->units_done), j->units_total,
-                w->progress_arg);
+    w->progress(atomic_load(&j->units_done), j->units_total, w->progress_arg);
   if (w->should_stop && w->should_stop(w->stop_arg)) {
     pthread_mutex_lock(&p->lock);
     parc__job_abort(j, PARC_ECANCELED);
@@ -74,8 +73,8 @@ static bool drive(parc_pool *p, parc__until_fn done, void *arg,
   pthread_mutex_unlock(&p->lock);
   uint32_t wakes = atomic_load(&p->wakes);
   bool ticks = w && (w->progress || w->should_stop);
-  uint64_t next_tick =
-      ticks ? parc__now_ns() + PARC__PROGRESS_NS : PARC__FOREVER;
+  uint64_t next_tick = ticks ? parc__now_ns() + PARC__PROGRESS_NS
+                             : PARC__FOREVER;
   bool ok;
   for (;;) {
     uint32_t seen = parc__event_seq(p->doorbell);

@@ -22,24 +22,24 @@ struct parc_pool {
   const parc__backend *be;
   void *be_state;
   unsigned nworkers;
-  parc__worker *workers;     /* nworkers, indexed by slot */
-  parc__event *doorbell;     /* rung by workers, callers, finished jobs
+  parc__worker *workers;    /* nworkers, indexed by slot */
+  parc__event *doorbell;    /* rung by workers, callers, finished jobs
                                 (shared for processes) */
-  parc__event manager_bell;  /* the manager sleeps here while callers drive */
-  unsigned drivers;          /* callers driving the scheduler as they wait */
-  parc__spin wait_spin;      /* how long they spin before they sleep */
-  _Atomic uint32_t wakes;    /* parc_pool_wake calls: waits end */
-  unsigned warm;             /* the worker that last sent a result */
+  parc__event manager_bell; /* the manager sleeps here while callers drive */
+  unsigned drivers;         /* callers driving the scheduler as they wait */
+  parc__spin wait_spin;     /* how long they spin before they sleep */
+  _Atomic uint32_t wakes;   /* parc_pool_wake calls: waits end */
+  unsigned warm;            /* the worker that last sent a result */
 
   pthread_mutex_t lock;
   parc__job *pending_head, *pending_tail;
-  size_t npending;           /* jobs on the pending list ... */
-  size_t nfinished;          /* ... of which finished, to be pruned */
-  unsigned timed_jobs;       /* pending jobs with a deadline */
-  parc__job *futures;        /* futures not yet freed by their owners */
+  size_t npending;     /* jobs on the pending list ... */
+  size_t nfinished;    /* ... of which finished, to be pruned */
+  unsigned timed_jobs; /* pending jobs with a deadline */
+  parc__job *futures;  /* futures not yet freed by their owners */
   uint64_t next_seq;
   bool starting, stopping, broken;
-  uint64_t shm_gen;          /* parc_shm_alloc regions its workers map */
+  uint64_t shm_gen; /* parc_shm_alloc regions its workers map */
   pthread_t manager;
 };
 

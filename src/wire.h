@@ -26,7 +26,11 @@
 /* ---------------------------------------------------------------- batches */
 
 enum {
-  MSG_MAP = 1, MSG_REDUCE = 2, MSG_FOR = 3, MSG_LOOP = 4, MSG_STOP = 5,
+  MSG_MAP = 1,
+  MSG_REDUCE = 2,
+  MSG_FOR = 3,
+  MSG_LOOP = 4,
+  MSG_STOP = 5,
   MSG_BYTES = 6
 };
 
@@ -58,7 +62,8 @@ typedef struct parc__msg_batch {
 /* ---------------------------------------------------------------- results */
 
 /* parc__msg_result.flags */
-#define PARC__RESULT_LIBRARY_RC 1u /* rc is a library code (PARC_E*: the
+#define PARC__RESULT_LIBRARY_RC                                                \
+  1u /* rc is a library code (PARC_E*: the
                                       unit was canceled, or the worker had
                                       no memory), not the task's return */
 
@@ -76,7 +81,13 @@ typedef struct parc__msg_result {
 
 /* ---------------------------------------------------------------- slots */
 
-enum { SLOT_EMPTY = 0, SLOT_STARTING, SLOT_READY, SLOT_INIT_FAILED, SLOT_EXITED };
+enum {
+  SLOT_EMPTY = 0,
+  SLOT_STARTING,
+  SLOT_READY,
+  SLOT_INIT_FAILED,
+  SLOT_EXITED
+};
 
 /* Per-worker state in memory both sides see (a shared mapping for
  * processes). Written by the worker except where noted; a backend whose
@@ -91,8 +102,8 @@ typedef struct parc__slot {
   _Atomic uint64_t skip[PARC__INFLIGHT]; /* set by the scheduler: batches
                                   (by seq) of jobs that ended early; their
                                   units not yet begun are not run */
-  parc__ring *to_worker;       /* batches (the scheduler produces) */
-  parc__ring *from_worker;     /* results (the worker produces) */
+  parc__ring *to_worker;                 /* batches (the scheduler produces) */
+  parc__ring *from_worker;               /* results (the worker produces) */
 } parc__slot;
 
 #endif

@@ -48,8 +48,7 @@ void parc__cell_reset(parc_pool *p, unsigned w) {
   atomic_store(&s->task_start, 0);
   atomic_store(&s->cur_index, 0);
   atomic_store(&s->abort, 0);
-  for (int i = 0; i < PARC__INFLIGHT; i++)
-    atomic_store(&s->skip[i], 0);
+  for (int i = 0; i < PARC__INFLIGHT; i++) atomic_store(&s->skip[i], 0);
   /* The worker blocks reading batches and writing results; the manager
    * never blocks: it hears of data and room through the doorbell. */
   parc__ring_init(s->to_worker, PARC__LANE_BYTES, shared,
@@ -163,7 +162,9 @@ static bool begin_unit(parc__slot *s, uint64_t seq, uint64_t index) {
 static int send_result(wctx *w, uint64_t seq, int rc, uint32_t flags,
                        uint64_t fail_index, uint64_t t0, const void *out,
                        size_t out_size, bool last) {
-  parc__msg_result r = {.seq = seq, .rc = rc, .flags = flags,
+  parc__msg_result r = {.seq = seq,
+                        .rc = rc,
+                        .flags = flags,
                         .fail_index = fail_index,
                         .elapsed_ns = parc__now_ns() - t0,
                         .out_len = out_size};
@@ -176,8 +177,8 @@ static int send_result(wctx *w, uint64_t seq, int rc, uint32_t flags,
 /* A unit of a canceled batch (or of an abandoned worker), not run. */
 static int send_canceled(wctx *w, uint64_t seq, uint64_t index, uint64_t t0,
                          const void *out, size_t out_size, bool last) {
-  return send_result(w, seq, PARC_ECANCELED, PARC__RESULT_LIBRARY_RC, index,
-                     t0, out, out_size, last);
+  return send_result(w, seq, PARC_ECANCELED, PARC__RESULT_LIBRARY_RC, index, t0,
+                     out, out_size, last);
 }
 
 /* Inputs of a batch are read in one go when they fit the buffer (the
@@ -204,11 +205,11 @@ static int run_map(wctx *w, const parc__msg_batch *m) {
     bool last = i + 1 == m->count;
     memset(w->buf.out, 0, m->out_size);
     if (begin_unit(w->s, m->seq, m->first + i))
-      rc = send_result(w, m->seq, fn(in, w->buf.out, w->ctx), 0,
-                       m->first + i, t0, w->buf.out, m->out_size, last);
+      rc = send_result(w, m->seq, fn(in, w->buf.out, w->ctx), 0, m->first + i,
+                       t0, w->buf.out, m->out_size, last);
     else
-      rc = send_canceled(w, m->seq, m->first + i, t0, w->buf.out,
-                         m->out_size, last);
+      rc = send_canceled(w, m->seq, m->first + i, t0, w->buf.out, m->out_size,
+                         last);
     if (rc != 0)
       return rc;
   }
@@ -276,8 +277,7 @@ static int run_reduce(wctx *w, const parc__msg_batch *m) {
       return rc;
     if (trc != 0)
       continue; /* the block failed: consume the rest of its inputs */
-    atomic_store_explicit(&w->s->cur_index, m->first + i,
-                          memory_order_relaxed);
+    atomic_store_explicit(&w->s->cur_index, m->first + i, memory_order_relaxed);
     memset(w->buf.tmp, 0, m->out_size);
     trc = fn(in, w->buf.tmp, w->ctx);
     if (trc == 0)
@@ -350,15 +350,16 @@ void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
   uint64_t units = 0;
   for (;;) {
     parc__msg_batch m;
-    if (parc__ring_read(s->to_worker, &m, sizeof m, PARC__FOREVER,
-                        &s->abort) != 0 ||
+    if (parc__ring_read(s->to_worker, &m, sizeof m, PARC__FOREVER, &s->abort) !=
+            0 ||
         m.kind == MSG_STOP)
       break;
     /* Out of memory for the buffers: announce the first unit and leave,
      * so it is charged as a worker failure (retried, then reported)
      * rather than requeued for a replacement that would fail alike. */
     size_t in_need = m.in_ptr || m.kind == MSG_BYTES ? 0 /* grown per task */
-                     : m.kind == MSG_MAP && m.count * m.in_size <= PARC__LANE_BYTES
+                     : m.kind == MSG_MAP &&
+                             m.count * m.in_size <= PARC__LANE_BYTES
                          ? m.count * m.in_size
                          : m.in_size;
     if (!wbuf_fit(&w.buf, in_need ? in_need : 1, m.out_size ? m.out_size : 1)) {

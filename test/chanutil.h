@@ -32,7 +32,8 @@ static inline pid_t spawn_child(child_fn fn, void *arg) {
   cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(99); /* the parent is already gone */
+    if (getppid() != parent)
+      _exit(99); /* the parent is already gone */
     _exit(fn(arg) & 0xff);
   }
   return pid;
@@ -46,14 +47,17 @@ static inline int reap_child(pid_t pid, double max_s, int *status) {
   for (;;) {
     pid_t w = waitpid(pid, &st, WNOHANG);
     if (w == pid) {
-      if (status) *status = st;
+      if (status)
+        *status = st;
       return 1;
     }
-    if (w < 0 && errno != EINTR) return 0;
+    if (w < 0 && errno != EINTR)
+      return 0;
     if (now_s() > end) {
       kill(pid, SIGKILL);
       waitpid(pid, &st, 0);
-      if (status) *status = st;
+      if (status)
+        *status = st;
       return 0;
     }
     sleep_s(0.001);
@@ -140,9 +144,11 @@ static inline piece_stop **piece_stop_slot(void) {
 
 static inline void piece_stop_hook(size_t written) {
   piece_stop *ps = *piece_stop_slot();
-  if ((written == 0) != (ps->at_rewind != 0) || atomic_exchange(&ps->reached, 1))
+  if ((written == 0) != (ps->at_rewind != 0) ||
+      atomic_exchange(&ps->reached, 1))
     return; /* only the first stop */
-  if (ps->die) raise(SIGKILL);
+  if (ps->die)
+    raise(SIGKILL);
   wait_flag(&ps->release, 1, HOLD_S);
 }
 
@@ -172,10 +178,12 @@ typedef struct chan_snap {
 static inline void snap_take(chan_snap *c) {
   lc_take(&c->s);
   lc_shm_snapshot(&c->shm);
-  cr_assert(c->s.fds >= 0 && c->s.maps > 0 && c->s.threads > 0, "cannot read /proc");
+  cr_assert(c->s.fds >= 0 && c->s.maps > 0 && c->s.threads > 0,
+            "cannot read /proc");
 }
 
-static inline void snap_check_same(const chan_snap *a, const chan_snap *b, const char *what) {
+static inline void snap_check_same(const chan_snap *a, const chan_snap *b,
+                                   const char *what) {
   ASSERT_I64(b->s.fds, a->s.fds, "%s: open fds", what);
   ASSERT_I64(b->s.children, a->s.children, "%s: child processes", what);
   ASSERT_I64(b->s.zombies, a->s.zombies, "%s: zombie children", what);

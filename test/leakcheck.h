@@ -18,11 +18,13 @@
 
 static inline int lc_count_dir(const char *path) {
   DIR *d = opendir(path);
-  if (!d) return -1;
+  if (!d)
+    return -1;
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+      n++;
   closedir(d);
   return n;
 }
@@ -39,40 +41,49 @@ static inline int lc_proc_stat(pid_t pid, char *state, pid_t *ppid) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   FILE *f = fopen(path, "re");
-  if (!f) return -1;
+  if (!f)
+    return -1;
   size_t len = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   buf[len] = '\0';
   char *rp = strrchr(buf, ')');
   int pp = 0;
   char st = '?';
-  if (!rp || sscanf(rp + 1, " %c %d", &st, &pp) != 2) return -1;
-  if (state) *state = st;
-  if (ppid) *ppid = (pid_t)pp;
+  if (!rp || sscanf(rp + 1, " %c %d", &st, &pp) != 2)
+    return -1;
+  if (state)
+    *state = st;
+  if (ppid)
+    *ppid = (pid_t)pp;
   return 0;
 }
 
 /* Children of this process: returns how many are alive (not zombies) and
  * writes the number of zombies to *zombies when not NULL. */
 static inline int lc_children(int *zombies) {
-  if (zombies) *zombies = 0;
+  if (zombies)
+    *zombies = 0;
   DIR *d = opendir("/proc");
-  if (!d) return -1;
+  if (!d)
+    return -1;
   pid_t me = getpid();
   int alive = 0, dead = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
-    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    if (!isdigit((unsigned char)e->d_name[0]))
+      continue;
     char st;
     pid_t pp;
-    if (lc_proc_stat((pid_t)atoi(e->d_name), &st, &pp) != 0 || pp != me) continue;
+    if (lc_proc_stat((pid_t)atoi(e->d_name), &st, &pp) != 0 || pp != me)
+      continue;
     if (st == 'Z' || st == 'X')
       dead++;
     else
       alive++;
   }
   closedir(d);
-  if (zombies) *zombies = dead;
+  if (zombies)
+    *zombies = dead;
   return alive;
 }
 
@@ -84,18 +95,22 @@ static inline int lc_descendants(void) {
   static char state[MAXP];
   int n = 0;
   DIR *d = opendir("/proc");
-  if (!d) return -1;
+  if (!d)
+    return -1;
   struct dirent *e;
   while ((e = readdir(d)) != NULL && n < MAXP) {
-    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    if (!isdigit((unsigned char)e->d_name[0]))
+      continue;
     pid[n] = (pid_t)atoi(e->d_name);
-    if (lc_proc_stat(pid[n], &state[n], &ppid[n]) == 0) n++;
+    if (lc_proc_stat(pid[n], &state[n], &ppid[n]) == 0)
+      n++;
   }
   closedir(d);
   pid_t me = getpid();
   int count = 0;
   for (int i = 0; i < n; i++) {
-    if (state[i] == 'Z' || state[i] == 'X') continue;
+    if (state[i] == 'Z' || state[i] == 'X')
+      continue;
     pid_t up = ppid[i];
     for (int depth = 0; depth < 64 && up > 1 && up != me; depth++) {
       int k = 0;
@@ -109,33 +124,41 @@ static inline int lc_descendants(void) {
 
 /* 1 if `pid` exists and has not exited (a zombie counts as gone). */
 static inline int lc_pid_alive(pid_t pid) {
-  if (kill(pid, 0) != 0) return 0;
+  if (kill(pid, 0) != 0)
+    return 0;
   char st;
-  if (lc_proc_stat(pid, &st, NULL) != 0) return 0;
+  if (lc_proc_stat(pid, &st, NULL) != 0)
+    return 0;
   return st != 'Z' && st != 'X';
 }
 
 static inline int lc_count_lines(const char *path) {
   FILE *f = fopen(path, "re");
-  if (!f) return -1;
+  if (!f)
+    return -1;
   int n = 0, c;
   while ((c = fgetc(f)) != EOF)
-    if (c == '\n') n++;
+    if (c == '\n')
+      n++;
   fclose(f);
   return n;
 }
 
 /* Lines of /proc/self/maps: one per mapping. */
-static inline int lc_maps_lines(void) { return lc_count_lines("/proc/self/maps"); }
+static inline int lc_maps_lines(void) {
+  return lc_count_lines("/proc/self/maps");
+}
 
 /* The Threads: line of /proc/self/status. */
 static inline int lc_threads(void) {
   FILE *f = fopen("/proc/self/status", "re");
-  if (!f) return -1;
+  if (!f)
+    return -1;
   char line[256];
   int n = -1;
   while (fgets(line, sizeof line, f))
-    if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (sscanf(line, "Threads: %d", &n) == 1)
+      break;
   fclose(f);
   return n;
 }
@@ -149,10 +172,12 @@ typedef struct lc_names {
 static inline void lc_shm_snapshot(lc_names *s) {
   s->n = 0;
   DIR *d = opendir("/dev/shm");
-  if (!d) return;
+  if (!d)
+    return;
   struct dirent *e;
   while ((e = readdir(d)) != NULL && s->n < 256) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
     snprintf(s->names[s->n++], sizeof s->names[0], "%s", e->d_name);
   }
   closedir(d);
@@ -160,8 +185,8 @@ static inline void lc_shm_snapshot(lc_names *s) {
 
 /* Number of names in `after` that are not in `before`; the first one is
  * copied to `first` (size 256) when not NULL. */
-static inline int lc_shm_new_names(const lc_names *before, const lc_names *after,
-                                   char *first) {
+static inline int lc_shm_new_names(const lc_names *before,
+                                   const lc_names *after, char *first) {
   int added = 0;
   for (int i = 0; i < after->n; i++) {
     int seen = 0;
@@ -173,7 +198,8 @@ static inline int lc_shm_new_names(const lc_names *before, const lc_names *after
     if (!seen && strncmp(after->names[i], "bxfi_", 5) == 0)
       seen = 1;
     if (!seen) {
-      if (added == 0 && first) snprintf(first, 256, "%s", after->names[i]);
+      if (added == 0 && first)
+        snprintf(first, 256, "%s", after->names[i]);
       added++;
     }
   }

@@ -45,35 +45,33 @@
  * wall-clock time, which a loaded machine breaks (issue #12). */
 #define WAIT 30.0
 
-
 static _Atomic int passed, failed; /* CHECK runs in several threads */
 
-#define CHECK(cond, ...)                                                      \
-  do {                                                                        \
-    if (cond) {                                                               \
-      passed++;                                                               \
-    } else {                                                                  \
-      failed++;                                                               \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                    \
-      fprintf(stderr, __VA_ARGS__);                                           \
-      fputc('\n', stderr);                                                    \
-    }                                                                         \
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    if (cond) {                                                                \
+      passed++;                                                                \
+    } else {                                                                   \
+      failed++;                                                                \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                     \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+    }                                                                          \
   } while (0)
 
-#define CHECK_RC(expr, want)                                                  \
-  do {                                                                        \
-    int rc_ = (expr);                                                         \
-    int want_ = (want);                                                       \
-    CHECK(rc_ == want_, "%s: got %d (%s), want %d (%s)", #expr, rc_,          \
-          parc_err_name(rc_), want_, parc_err_name(want_));                   \
+#define CHECK_RC(expr, want)                                                   \
+  do {                                                                         \
+    int rc_ = (expr);                                                          \
+    int want_ = (want);                                                        \
+    CHECK(rc_ == want_, "%s: got %d (%s), want %d (%s)", #expr, rc_,           \
+          parc_err_name(rc_), want_, parc_err_name(want_));                    \
   } while (0)
 
 /* A failure inside a thread: counted, and printed once per kind. */
-#define REPORT(counter, rc)                                                   \
-  do {                                                                        \
-    if (atomic_fetch_add(&(counter), 1) == 0)                                 \
-      fprintf(stderr, "  %s:%d: %s\n", __FILE__, __LINE__,                    \
-              parc_err_name(rc));                                             \
+#define REPORT(counter, rc)                                                    \
+  do {                                                                         \
+    if (atomic_fetch_add(&(counter), 1) == 0)                                  \
+      fprintf(stderr, "  %s:%d: %s\n", __FILE__, __LINE__, parc_err_name(rc)); \
   } while (0)
 
 static double now_s(void) {
@@ -175,7 +173,8 @@ static void *mpmc_consumer(void *p) {
   for (;;) {
     size_t len = 0;
     int rc = parc_queue_get(s->q, m, sizeof m, &len, WAIT);
-    if (rc == PARC_ECLOSED) return NULL;
+    if (rc == PARC_ECLOSED)
+      return NULL;
     if (rc) {
       REPORT(s->errors, rc);
       return NULL;
@@ -189,7 +188,8 @@ static void *mpmc_consumer(void *p) {
       continue;
     }
     atomic_fetch_add_explicit(&s->seen[id], 1, memory_order_relaxed);
-    if ((int64_t)id <= last[id % NPROD]) atomic_fetch_add(&s->reorder, 1);
+    if ((int64_t)id <= last[id % NPROD])
+      atomic_fetch_add(&s->reorder, 1);
     last[id % NPROD] = id;
   }
 }
@@ -204,12 +204,14 @@ static void *mpmc_role(void *p) {
 /* Runs `nprod` producers and `ncons` consumers (threads of `role`) on s;
  * the producers finish first, then the queue is closed and the consumers
  * drain it. Writes how many ids were seen more than once and never. */
-static void mpmc_run(mpmc *s, void *(*role)(void *), uint32_t nprod, uint32_t ncons,
-                     uint64_t *dup, uint64_t *missing) {
+static void mpmc_run(mpmc *s, void *(*role)(void *), uint32_t nprod,
+                     uint32_t ncons, uint64_t *dup, uint64_t *missing) {
   pthread_t t[NPROD + NCONS]; /* the most threads a scenario runs */
-  for (uint32_t i = 0; i < nprod + ncons; i++) pthread_create(&t[i], NULL, role, s);
+  for (uint32_t i = 0; i < nprod + ncons; i++)
+    pthread_create(&t[i], NULL, role, s);
   double end = now_s() + 300.0;
-  while (atomic_load(&s->producers_done) < nprod && now_s() < end) sleep_s(0.002);
+  while (atomic_load(&s->producers_done) < nprod && now_s() < end)
+    sleep_s(0.002);
   parc_queue_close(s->q);
   for (uint32_t i = 0; i < nprod + ncons; i++) pthread_join(t[i], NULL);
   *dup = *missing = 0;
@@ -224,21 +226,24 @@ static void queue_exactly_once(int flags, uint32_t n, size_t capacity) {
   mpmc s = {.n = n};
   s.seen = calloc(n, 1);
   CHECK_RC(parc_queue_create(&s.q, capacity, MAXMSG, flags), 0);
-  if (!s.q || !s.seen) return;
+  if (!s.q || !s.seen)
+    return;
   uint64_t dup, missing;
   mpmc_run(&s, mpmc_role, NPROD, NCONS, &dup, &missing);
   const char *mode = flags ? "shared" : "private";
-  CHECK(atomic_load(&s.errors) == 0, "queue %s: %llu unexpected return codes", mode,
-        (unsigned long long)atomic_load(&s.errors));
+  CHECK(atomic_load(&s.errors) == 0, "queue %s: %llu unexpected return codes",
+        mode, (unsigned long long)atomic_load(&s.errors));
   CHECK(atomic_load(&s.bad) == 0, "queue %s: %llu corrupt messages", mode,
         (unsigned long long)atomic_load(&s.bad));
-  CHECK(atomic_load(&s.reorder) == 0, "queue %s: %llu out of producer order", mode,
-        (unsigned long long)atomic_load(&s.reorder));
-  CHECK(dup == 0 && missing == 0, "queue %s: %llu duplicated, %llu missing of %u", mode,
+  CHECK(atomic_load(&s.reorder) == 0, "queue %s: %llu out of producer order",
+        mode, (unsigned long long)atomic_load(&s.reorder));
+  CHECK(dup == 0 && missing == 0,
+        "queue %s: %llu duplicated, %llu missing of %u", mode,
         (unsigned long long)dup, (unsigned long long)missing, n);
   uint64_t taken = 0, queued = 0;
   parc_queue_stats(s.q, &taken, &queued);
-  CHECK(taken == n && queued == 0, "queue %s stats: taken %llu (want %u), queued %llu", mode,
+  CHECK(taken == n && queued == 0,
+        "queue %s stats: taken %llu (want %u), queued %llu", mode,
         (unsigned long long)taken, n, (unsigned long long)queued);
   parc_queue_destroy(s.q);
   free(s.seen);
@@ -257,7 +262,8 @@ static void *close_producer(void *p) {
   uint64_t v = 0;
   for (;;) {
     int rc = parc_queue_put(c->q, &v, 8, WAIT);
-    if (rc == PARC_ECLOSED) return NULL;
+    if (rc == PARC_ECLOSED)
+      return NULL;
     if (rc) {
       REPORT(c->errors, rc);
       return NULL;
@@ -273,7 +279,8 @@ static void *close_consumer(void *p) {
     uint64_t v;
     size_t len;
     int rc = parc_queue_get(c->q, &v, 8, &len, WAIT);
-    if (rc == PARC_ECLOSED) return NULL;
+    if (rc == PARC_ECLOSED)
+      return NULL;
     if (rc) {
       REPORT(c->errors, rc);
       return NULL;
@@ -284,7 +291,8 @@ static void *close_consumer(void *p) {
 
 static void *close_role(void *p) {
   closer *c = p;
-  return atomic_fetch_add(&c->next, 1) & 1 ? close_consumer(p) : close_producer(p);
+  return atomic_fetch_add(&c->next, 1) & 1 ? close_consumer(p)
+                                           : close_producer(p);
 }
 
 enum { CLOSE_ROUNDS = 500 }; /* a lost message shows in about 1 of 40 */
@@ -308,14 +316,17 @@ static void queue_close_races(int flags) {
     uint64_t taken, queued;
     parc_queue_stats(c.q, &taken, &queued);
     /* a put or get that the close did not wake waits out WAIT */
-    if (atomic_load(&c.errors) || atomic_load(&c.puts_ok) != atomic_load(&c.gets_ok) ||
+    if (atomic_load(&c.errors) ||
+        atomic_load(&c.puts_ok) != atomic_load(&c.gets_ok) ||
         taken != atomic_load(&c.gets_ok) || queued != 0 || took >= WAIT / 2) {
       if (bad++ == 0)
-        fprintf(stderr, "  round %d: puts %llu, gets %llu, taken %llu, queued %llu, "
-                "errors %llu, %.2f s to stop\n", round,
-                (unsigned long long)atomic_load(&c.puts_ok),
-                (unsigned long long)atomic_load(&c.gets_ok), (unsigned long long)taken,
-                (unsigned long long)queued, (unsigned long long)atomic_load(&c.errors), took);
+        fprintf(stderr,
+                "  round %d: puts %llu, gets %llu, taken %llu, queued %llu, "
+                "errors %llu, %.2f s to stop\n",
+                round, (unsigned long long)atomic_load(&c.puts_ok),
+                (unsigned long long)atomic_load(&c.gets_ok),
+                (unsigned long long)taken, (unsigned long long)queued,
+                (unsigned long long)atomic_load(&c.errors), took);
     }
     parc_queue_destroy(c.q);
   }
@@ -361,8 +372,10 @@ static void *large_consumer(void *p) {
   unsigned char *m = malloc(LMAX + 8), *want = malloc(LMAX + 8);
   for (;;) {
     size_t len = 0;
-    int rc = m && want ? parc_queue_get(s->q, m, LMAX + 8, &len, WAIT) : PARC_ENOMEM;
-    if (rc == PARC_ECLOSED) break;
+    int rc = m && want ? parc_queue_get(s->q, m, LMAX + 8, &len, WAIT)
+                       : PARC_ENOMEM;
+    if (rc == PARC_ECLOSED)
+      break;
     if (rc) {
       REPORT(s->errors, rc);
       break;
@@ -375,7 +388,8 @@ static void *large_consumer(void *p) {
     }
     fill_bytes(want, len, SEED + id);
     memcpy(want, &id, 4);
-    if (memcmp(m, want, len) != 0) atomic_fetch_add(&s->bad, 1);
+    if (memcmp(m, want, len) != 0)
+      atomic_fetch_add(&s->bad, 1);
     atomic_fetch_add_explicit(&s->seen[id], 1, memory_order_relaxed);
   }
   free(m);
@@ -386,21 +400,24 @@ static void *large_consumer(void *p) {
 static void *large_role(void *p) {
   mpmc *s = p;
   return atomic_fetch_add(&s->next_consumer, 1) < LCONS ? large_consumer(p)
-                                                         : large_producer(p);
+                                                        : large_producer(p);
 }
 
 static void queue_large(int flags, uint32_t n) {
   mpmc s = {.n = n};
   s.seen = calloc(n, 1);
   CHECK_RC(parc_queue_create(&s.q, 4 * LMAX, LMAX + 8, flags), 0);
-  if (!s.q || !s.seen) return;
+  if (!s.q || !s.seen)
+    return;
   uint64_t dup, missing;
   mpmc_run(&s, large_role, LPROD, LCONS, &dup, &missing);
   const char *mode = flags ? "shared" : "private";
   CHECK(atomic_load(&s.errors) == 0 && atomic_load(&s.bad) == 0,
         "queue %s, large: %llu errors, %llu corrupt messages", mode,
-        (unsigned long long)atomic_load(&s.errors), (unsigned long long)atomic_load(&s.bad));
-  CHECK(dup == 0 && missing == 0, "queue %s, large: %llu duplicated, %llu missing of %u", mode,
+        (unsigned long long)atomic_load(&s.errors),
+        (unsigned long long)atomic_load(&s.bad));
+  CHECK(dup == 0 && missing == 0,
+        "queue %s, large: %llu duplicated, %llu missing of %u", mode,
         (unsigned long long)dup, (unsigned long long)missing, n);
   parc_queue_destroy(s.q);
   free(s.seen);
@@ -440,18 +457,21 @@ static void *duplex_side(void *p) {
         return NULL;
       }
       moved = 1;
-      if (++sent < d->n) mlen = bulk_msg(me, sent, m);
+      if (++sent < d->n)
+        mlen = bulk_msg(me, sent, m);
     }
     size_t len;
     while (got < d->n) {
       rc = parc_pipe_recv(e, r, sizeof r, &len, moved ? 0 : 0.01);
-      if (rc == PARC_EAGAIN || rc == PARC_ETIMEDOUT) break;
+      if (rc == PARC_EAGAIN || rc == PARC_ETIMEDOUT)
+        break;
       if (rc) {
         REPORT(d->errors, rc);
         return NULL;
       }
       size_t wl = bulk_msg(1 - me, got, want);
-      if (len != wl || memcmp(r, want, wl) != 0) atomic_fetch_add(&d->bad, 1);
+      if (len != wl || memcmp(r, want, wl) != 0)
+        atomic_fetch_add(&d->bad, 1);
       got++;
       moved = 1;
     }
@@ -464,8 +484,10 @@ static void pipe_duplex(int flags, uint32_t n) {
   CHECK_RC(parc_pipe_create(&d.end[0], &d.end[1], 512, flags), 0);
   run_threads(2, duplex_side, &d);
   CHECK(atomic_load(&d.errors) == 0 && atomic_load(&d.bad) == 0,
-        "pipe %s duplex: %llu errors, %llu wrong messages", flags ? "shared" : "private",
-        (unsigned long long)atomic_load(&d.errors), (unsigned long long)atomic_load(&d.bad));
+        "pipe %s duplex: %llu errors, %llu wrong messages",
+        flags ? "shared" : "private",
+        (unsigned long long)atomic_load(&d.errors),
+        (unsigned long long)atomic_load(&d.bad));
   parc_pipe_close(d.end[0]);
   parc_pipe_close(d.end[1]);
 }
@@ -514,8 +536,9 @@ static void pipe_ping_pong(int flags, uint32_t n) {
   }
   pthread_join(t, NULL);
   CHECK(!bad && atomic_load(&pp.errors) == 0 && pp.counter == 2 * (uint64_t)n,
-        "pipe %s ping-pong: counter %llu, want %llu", flags ? "shared" : "private",
-        (unsigned long long)pp.counter, 2 * (unsigned long long)n);
+        "pipe %s ping-pong: counter %llu, want %llu",
+        flags ? "shared" : "private", (unsigned long long)pp.counter,
+        2 * (unsigned long long)n);
   parc_pipe_close(pp.a);
   parc_pipe_close(pp.b);
 }
@@ -531,7 +554,9 @@ typedef struct bigpong {
   _Atomic uint64_t errors, bad;
 } bigpong;
 
-static size_t bigpong_len(uint32_t i) { return i % 3 == 2 ? (3u << 20) + 5 : (1u << 20) - i; }
+static size_t bigpong_len(uint32_t i) {
+  return i % 3 == 2 ? (3u << 20) + 5 : (1u << 20) - i;
+}
 
 static void *bigpong_echo(void *p) {
   bigpong *bp = p;
@@ -558,7 +583,8 @@ static void pipe_large(int flags, uint32_t n) {
   bigpong bp = {.n = n};
   CHECK_RC(parc_pipe_create(&bp.a, &bp.b, 4 << 20, flags), 0);
   unsigned char *m = malloc(4 << 20), *r = malloc(4 << 20);
-  if (!bp.a || !m || !r) return;
+  if (!bp.a || !m || !r)
+    return;
   pthread_t t;
   pthread_create(&t, NULL, bigpong_echo, &bp);
   for (uint32_t i = 0; i < n; i++) {
@@ -566,7 +592,8 @@ static void pipe_large(int flags, uint32_t n) {
     fill_bytes(m, len, i);
     bp.counter++;
     int rc = parc_pipe_send(bp.a, m, len, WAIT);
-    if (rc == 0) rc = parc_pipe_recv(bp.a, r, 4 << 20, &got, WAIT);
+    if (rc == 0)
+      rc = parc_pipe_recv(bp.a, r, 4 << 20, &got, WAIT);
     if (rc) {
       REPORT(bp.errors, rc);
       break;
@@ -578,8 +605,10 @@ static void pipe_large(int flags, uint32_t n) {
   }
   pthread_join(t, NULL);
   CHECK(atomic_load(&bp.errors) == 0 && atomic_load(&bp.bad) == 0,
-        "pipe %s, large: %llu errors, %llu wrong replies", flags ? "shared" : "private",
-        (unsigned long long)atomic_load(&bp.errors), (unsigned long long)atomic_load(&bp.bad));
+        "pipe %s, large: %llu errors, %llu wrong replies",
+        flags ? "shared" : "private",
+        (unsigned long long)atomic_load(&bp.errors),
+        (unsigned long long)atomic_load(&bp.bad));
   free(m);
   free(r);
   parc_pipe_close(bp.a);
@@ -597,7 +626,8 @@ static void *send_until_closed(void *p) {
   shut *s = p;
   char m[64] = {0};
   int rc;
-  while ((rc = parc_pipe_send(s->a, m, sizeof m, WAIT)) == 0) atomic_fetch_add(&s->sent, 1);
+  while ((rc = parc_pipe_send(s->a, m, sizeof m, WAIT)) == 0)
+    atomic_fetch_add(&s->sent, 1);
   atomic_store(&s->rc, rc);
   return NULL;
 }
@@ -615,20 +645,25 @@ static void pipe_close_races(int flags) {
     char m[64];
     size_t len;
     uint64_t got = 0;
-    for (int i = 0; i < 100 * round; i++) got += parc_pipe_recv(s.b, m, sizeof m, &len, WAIT) == 0;
+    for (int i = 0; i < 100 * round; i++)
+      got += parc_pipe_recv(s.b, m, sizeof m, &len, WAIT) == 0;
     parc_pipe_close(s.b);
     double t0 = now_s();
     pthread_join(t, NULL);
     double took = now_s() - t0;
     /* a send that the close did not wake waits out WAIT */
-    if (atomic_load(&s.rc) != PARC_ECLOSED || got != 100u * (uint64_t)round || took >= WAIT / 2) {
+    if (atomic_load(&s.rc) != PARC_ECLOSED || got != 100u * (uint64_t)round ||
+        took >= WAIT / 2) {
       if (bad++ == 0)
-        fprintf(stderr, "  round %d: sender ended with %s after %.2f s, got %llu\n", round,
-                parc_err_name(atomic_load(&s.rc)), took, (unsigned long long)got);
+        fprintf(stderr,
+                "  round %d: sender ended with %s after %.2f s, got %llu\n",
+                round, parc_err_name(atomic_load(&s.rc)), took,
+                (unsigned long long)got);
     }
     parc_pipe_close(s.a);
   }
-  CHECK(bad == 0, "pipe %s: %d of 20 close races wrong", flags ? "shared" : "private", bad);
+  CHECK(bad == 0, "pipe %s: %d of 20 close races wrong",
+        flags ? "shared" : "private", bad);
 }
 
 /* ================================================================ lock */
@@ -649,7 +684,8 @@ static void *lock_worker(void *p) {
       return NULL;
     }
     k->counter++;
-    if ((i & 127) == 0) sched_yield();
+    if ((i & 127) == 0)
+      sched_yield();
     rc = parc_lock_release(k->l);
     if (rc) {
       REPORT(k->errors, rc);
@@ -664,8 +700,9 @@ static void lock_counter(int flags, uint32_t iters) {
   CHECK_RC(parc_lock_create(&k.l, flags), 0);
   run_threads(4, lock_worker, &k);
   CHECK(atomic_load(&k.errors) == 0 && k.counter == 4 * (uint64_t)iters,
-        "lock %s: counter %llu, want %llu, errors %llu", flags ? "shared" : "private",
-        (unsigned long long)k.counter, 4 * (unsigned long long)iters,
+        "lock %s: counter %llu, want %llu, errors %llu",
+        flags ? "shared" : "private", (unsigned long long)k.counter,
+        4 * (unsigned long long)iters,
         (unsigned long long)atomic_load(&k.errors));
   parc_lock_destroy(k.l);
 }
@@ -679,10 +716,12 @@ typedef struct owner {
 static void *acquire_and_return(void *p) {
   owner *o = p;
   int rc = parc_lock_acquire(o->k->l, WAIT);
-  if (rc) REPORT(o->k->errors, rc);
+  if (rc)
+    REPORT(o->k->errors, rc);
   o->k->counter = 99;
   atomic_store(&o->holding, 1);
-  if (o->linger) sleep_s(0.002);
+  if (o->linger)
+    sleep_s(0.002);
   return NULL; /* "dies" holding the lock */
 }
 
@@ -733,7 +772,8 @@ typedef struct bounded {
 static void *bb_producer(bounded *b, uint32_t me) {
   for (uint32_t i = 0; i < b->per_producer; i++) {
     int rc = parc_sem_wait(b->empty, WAIT);
-    if (!rc) rc = parc_lock_acquire(b->l, WAIT);
+    if (!rc)
+      rc = parc_lock_acquire(b->l, WAIT);
     if (rc) {
       REPORT(b->errors, rc);
       return NULL;
@@ -748,7 +788,8 @@ static void *bb_producer(bounded *b, uint32_t me) {
 static void *bb_consumer(bounded *b) {
   for (uint32_t i = 0; i < b->per_producer; i++) {
     int rc = parc_sem_wait(b->full, WAIT);
-    if (!rc) rc = parc_lock_acquire(b->l, WAIT);
+    if (!rc)
+      rc = parc_lock_acquire(b->l, WAIT);
     if (rc) {
       REPORT(b->errors, rc);
       return NULL;
@@ -775,8 +816,9 @@ static void sem_bounded_buffer(int flags, uint32_t per) {
   run_threads(4, bb_role, &b); /* 2 producers, 2 consumers */
   uint64_t n = 2 * (uint64_t)per;
   CHECK(atomic_load(&b.errors) == 0 && atomic_load(&b.sum) == n * (n + 1) / 2,
-        "sem %s bounded buffer: sum %llu, want %llu", flags ? "shared" : "private",
-        (unsigned long long)atomic_load(&b.sum), (unsigned long long)(n * (n + 1) / 2));
+        "sem %s bounded buffer: sum %llu, want %llu",
+        flags ? "shared" : "private", (unsigned long long)atomic_load(&b.sum),
+        (unsigned long long)(n * (n + 1) / 2));
   CHECK_RC(parc_sem_wait(b.full, 0), PARC_EAGAIN);
   parc_sem_destroy(b.empty);
   parc_sem_destroy(b.full);
@@ -806,7 +848,8 @@ static void *barrier_party(void *p) {
       return NULL;
     }
     for (int i = 0; i < PARTIES; i++)
-      if (r->slot[i] != k) atomic_fetch_add(&r->bad, 1);
+      if (r->slot[i] != k)
+        atomic_fetch_add(&r->bad, 1);
     rc = parc_barrier_wait(r->b, 10.0); /* nobody writes round k+1 early */
     if (rc) {
       REPORT(r->errors, rc);
@@ -822,7 +865,8 @@ static void barrier_rounds(int flags, uint32_t n) {
   run_threads(PARTIES, barrier_party, &r);
   CHECK(atomic_load(&r.errors) == 0 && atomic_load(&r.bad) == 0,
         "barrier %s: %llu errors, %llu slots seen from the wrong round",
-        flags ? "shared" : "private", (unsigned long long)atomic_load(&r.errors),
+        flags ? "shared" : "private",
+        (unsigned long long)atomic_load(&r.errors),
         (unsigned long long)atomic_load(&r.bad));
   parc_barrier_destroy(r.b);
 }
@@ -870,18 +914,26 @@ static void threads_by_hand(void) {
 static const char *only; /* run only the scenarios whose name has this */
 
 static void timed(const char *name, void (*fn)(void)) {
-  if (only && !strstr(name, only)) return;
+  if (only && !strstr(name, only))
+    return;
   double t0 = now_s();
   int f0 = atomic_load(&failed);
   fn();
-  printf("%-28s %6.2f s%s\n", name, now_s() - t0, atomic_load(&failed) > f0 ? "  FAILED" : "");
+  printf("%-28s %6.2f s%s\n", name, now_s() - t0,
+         atomic_load(&failed) > f0 ? "  FAILED" : "");
   fflush(stdout);
 }
 
-static uint32_t big(uint32_t n) { return UNDER_TSAN ? n * scale / 10 : n * scale; }
+static uint32_t big(uint32_t n) {
+  return UNDER_TSAN ? n * scale / 10 : n * scale;
+}
 
-static void t_queue_private(void) { queue_exactly_once(0, big(1000000), 16 * 1024); }
-static void t_queue_shared(void) { queue_exactly_once(PARC_SHARED, big(200000), 16 * 1024); }
+static void t_queue_private(void) {
+  queue_exactly_once(0, big(1000000), 16 * 1024);
+}
+static void t_queue_shared(void) {
+  queue_exactly_once(PARC_SHARED, big(200000), 16 * 1024);
+}
 static void t_queue_tiny(void) { queue_exactly_once(0, big(50000), 300); }
 static void t_queue_large(void) {
   queue_large(0, big(2000));
@@ -933,8 +985,9 @@ static void t_barrier(void) {
 }
 
 static void watchdog(int sig) {
-  static const char msg[] = "stress_channels: still running after the watchdog's "
-                            "limit: a call hangs\n";
+  static const char msg[] =
+      "stress_channels: still running after the watchdog's "
+      "limit: a call hangs\n";
   ssize_t w = write(2, msg, sizeof msg - 1);
   (void)w;
   (void)sig;
@@ -942,8 +995,10 @@ static void watchdog(int sig) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) scale = (unsigned)atoi(argv[1]) ? (unsigned)atoi(argv[1]) : 1;
-  if (argc > 2) only = argv[2];
+  if (argc > 1)
+    scale = (unsigned)atoi(argv[1]) ? (unsigned)atoi(argv[1]) : 1;
+  if (argc > 2)
+    only = argv[2];
   signal(SIGALRM, watchdog);
   alarm(500 * scale); /* under CTest's 600 s: report a hang ourselves */
   setvbuf(stdout, NULL, _IOLBF, 0);

@@ -18,23 +18,23 @@
 
 static _Atomic int passed, failed; /* CHECK runs in several threads */
 
-#define CHECK(cond, ...)                                                      \
-  do {                                                                        \
-    if (cond) {                                                               \
-      passed++;                                                               \
-    } else {                                                                  \
-      failed++;                                                               \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                    \
-      fprintf(stderr, __VA_ARGS__);                                           \
-      fputc('\n', stderr);                                                    \
-    }                                                                         \
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    if (cond) {                                                                \
+      passed++;                                                                \
+    } else {                                                                   \
+      failed++;                                                                \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                     \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+    }                                                                          \
   } while (0)
 
-#define CHECK_RC(expr, want)                                                  \
-  do {                                                                        \
-    int rc_ = (expr);                                                         \
-    CHECK(rc_ == (want), "%s: got %d (%s), want %d (%s)", #expr, rc_,         \
-          parc_err_name(rc_), (want), parc_err_name(want));                   \
+#define CHECK_RC(expr, want)                                                   \
+  do {                                                                         \
+    int rc_ = (expr);                                                          \
+    CHECK(rc_ == (want), "%s: got %d (%s), want %d (%s)", #expr, rc_,          \
+          parc_err_name(rc_), (want), parc_err_name(want));                    \
   } while (0)
 
 static uint64_t mix64(uint64_t x) {
@@ -51,8 +51,10 @@ static void sleep_ms(unsigned ms) {
 
 static parc_pool *pool(unsigned workers, double timeout, unsigned quota) {
   parc_pool *p = NULL;
-  parc_pool_opts o = {.backend = PARC_THREADS, .workers = workers,
-                      .task_timeout = timeout, .max_tasks_per_worker = quota};
+  parc_pool_opts o = {.backend = PARC_THREADS,
+                      .workers = workers,
+                      .task_timeout = timeout,
+                      .max_tasks_per_worker = quota};
   int rc = parc_pool_create(&p, &o);
   if (rc != 0) {
     fprintf(stderr, "parc_pool_create: %s\n", parc_strerror(rc));
@@ -95,8 +97,7 @@ static int sleepy_task(const void *in, void *out, void *ctx) {
   uint32_t ms;
   memcpy(&ms, in, 4);
   if (ms == 0)
-    for (unsigned i = 0; i < GATE_MS && !atomic_load(&gate); i++)
-      sleep_ms(1);
+    for (unsigned i = 0; i < GATE_MS && !atomic_load(&gate); i++) sleep_ms(1);
   else
     sleep_ms(ms);
   memcpy(out, &ms, 4);
@@ -130,13 +131,11 @@ static void map_sizes(void) {
     for (size_t c = 0; c < 3; c++) {
       size_t n = ns[a];
       uint64_t *in = malloc((n + 1) * 8), *out = malloc((n + 1) * 8);
-      for (size_t i = 0; i < n; i++)
-        in[i] = i;
+      for (size_t i = 0; i < n; i++) in[i] = i;
       parc_map_opts o = {.chunk = chunks[c]};
       CHECK_RC(parc_map(p, mix_task, in, 8, out, 8, n, &o), 0);
       size_t bad = 0;
-      for (size_t i = 0; i < n; i++)
-        bad += out[i] != mix64(i);
+      for (size_t i = 0; i < n; i++) bad += out[i] != mix64(i);
       CHECK(bad == 0, "n=%zu chunk=%zu: %zu wrong outputs", n, chunks[c], bad);
       free(in);
       free(out);
@@ -149,8 +148,7 @@ static void map_errors(void) {
   enum { N = 1000 };
   uint64_t in[N], out[N];
   parc_task_status st[N];
-  for (size_t i = 0; i < N; i++)
-    in[i] = i;
+  for (size_t i = 0; i < N; i++) in[i] = i;
   size_t at = 0;
   parc_map_opts o = {.status = st, .err_index = &at};
   CHECK_RC(parc_map(p, fail_on_7s, in, 8, out, 8, N, &o), PARC_ETASK);
@@ -219,8 +217,7 @@ static void cancel(void) {
 static void reduce(void) {
   enum { N = 100003 };
   uint64_t *in = malloc(N * 8);
-  for (size_t i = 0; i < N; i++)
-    in[i] = i;
+  for (size_t i = 0; i < N; i++) in[i] = i;
   double zero = 0, first = 0;
   static const unsigned workers[] = {1, 2, 3, 8};
   for (size_t k = 0; k < 4; k++) {
@@ -241,8 +238,7 @@ static void reduce(void) {
 static _Atomic int visits[20000];
 
 static int count_body(int64_t b, int64_t e, void *ctx) {
-  for (int64_t i = b; i < e; i++)
-    atomic_fetch_add(&visits[i + 10000], 1);
+  for (int64_t i = b; i < e; i++) atomic_fetch_add(&visits[i + 10000], 1);
   return 0;
 }
 
@@ -250,13 +246,11 @@ static void loops(void) {
   parc_pool *p = pool(4, 0, 0);
   for (int s = 0; s < 3; s++)
     for (int64_t chunk = 0; chunk <= 64; chunk += 16) {
-      for (int i = 0; i < 20000; i++)
-        atomic_store(&visits[i], 0);
+      for (int i = 0; i < 20000; i++) atomic_store(&visits[i], 0);
       parc_for_opts o = {.schedule = (parc_schedule)s, .chunk = chunk};
       CHECK_RC(parc_for(p, -10000, 10000, count_body, NULL, &o), 0);
       int bad = 0;
-      for (int i = 0; i < 20000; i++)
-        bad += atomic_load(&visits[i]) != 1;
+      for (int i = 0; i < 20000; i++) bad += atomic_load(&visits[i]) != 1;
       CHECK(bad == 0, "schedule %d chunk %lld: %d iterations not run once", s,
             (long long)chunk, bad);
     }
@@ -292,13 +286,11 @@ static void recycle(void) {
   parc_pool *p = pool(2, 0, 3);
   enum { N = 50 };
   uint64_t in[N], out[N];
-  for (size_t i = 0; i < N; i++)
-    in[i] = i;
+  for (size_t i = 0; i < N; i++) in[i] = i;
   parc_map_opts o = {.chunk = 1};
   CHECK_RC(parc_map(p, mix_task, in, 8, out, 8, N, &o), 0);
   size_t bad = 0;
-  for (size_t i = 0; i < N; i++)
-    bad += out[i] != mix64(i);
+  for (size_t i = 0; i < N; i++) bad += out[i] != mix64(i);
   CHECK(bad == 0, "recycled workers: %zu wrong outputs", bad);
   parc_pool_destroy(p);
 }
@@ -307,8 +299,7 @@ static void *caller(void *arg) {
   parc_pool *p = arg;
   enum { N = 20000 };
   uint64_t *in = malloc(N * 8), *out = malloc(N * 8);
-  for (size_t i = 0; i < N; i++)
-    in[i] = i * 3;
+  for (size_t i = 0; i < N; i++) in[i] = i * 3;
   for (int r = 0; r < 5; r++) {
     CHECK_RC(parc_map(p, mix_task, in, 8, out, 8, N, NULL), 0);
     for (size_t i = 0; i < N; i++)
@@ -330,10 +321,8 @@ static void *caller(void *arg) {
 static void concurrent_callers(void) {
   parc_pool *p = pool(2, 0, 0);
   pthread_t t[4];
-  for (int i = 0; i < 4; i++)
-    pthread_create(&t[i], NULL, caller, p);
-  for (int i = 0; i < 4; i++)
-    pthread_join(t[i], NULL);
+  for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, caller, p);
+  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
   parc_pool_destroy(p);
 }
 

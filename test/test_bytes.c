@@ -13,21 +13,25 @@ TestSuite(bytes, .init = no_core_dumps, .timeout = 120);
  * (len % 7) copies of 0xEE -- so results differ in length from inputs. */
 static size_t want_len(size_t len) { return len + 8 + len % 7; }
 
-static void want_bytes(const unsigned char *in, size_t len, unsigned char *out) {
+static void want_bytes(const unsigned char *in, size_t len,
+                       unsigned char *out) {
   for (size_t i = 0; i < len; i++) out[i] = in[len - 1 - i];
   uint64_t l = len;
   memcpy(out + len, &l, 8);
   memset(out + len + 8, 0xEE, len % 7);
 }
 
-static int reverse_task(const void *in, size_t len, parc_result *res, void *ctx) {
+static int reverse_task(const void *in, size_t len, parc_result *res,
+                        void *ctx) {
   unsigned char *out = parc_result_alloc(res, want_len(len));
-  if (!out) return 1;
+  if (!out)
+    return 1;
   want_bytes(in, len, out);
   return 0;
 }
 
-static void check_result(const parc_bytes *in, const parc_bytes *out, size_t i) {
+static void check_result(const parc_bytes *in, const parc_bytes *out,
+                         size_t i) {
   size_t wl = want_len(in->len);
   ASSERT_I64(out->len, wl, "length of result %zu", i);
   unsigned char *want = malloc(wl);
@@ -58,7 +62,8 @@ static size_t mixed_len(size_t i) {
   return sizes[i % 7];
 }
 
-static void check_map(parc_backend backend, size_t n, size_t (*len)(size_t), size_t chunk) {
+static void check_map(parc_backend backend, size_t n, size_t (*len)(size_t),
+                      size_t chunk) {
   parc_pool *p = pool_simple(backend, 2, NULL);
   parc_bytes *in = make_inputs(n, len);
   parc_bytes *out = calloc(n, sizeof *out);
@@ -86,11 +91,13 @@ BOTH_BACKENDS(bytes, inputs_and_results_larger_than_a_lane_arrive_whole) {
 /* ------------------------------------------------------------ failures */
 
 /* Fails on odd inputs, saying why in its result. */
-static int odd_fails_task(const void *in, size_t len, parc_result *res, void *ctx) {
+static int odd_fails_task(const void *in, size_t len, parc_result *res,
+                          void *ctx) {
   uint64_t x;
   memcpy(&x, in, 8);
   char msg[64];
-  int n = snprintf(msg, sizeof msg, "%s %llu", x % 2 ? "odd" : "even", (unsigned long long)x);
+  int n = snprintf(msg, sizeof msg, "%s %llu", x % 2 ? "odd" : "even",
+                   (unsigned long long)x);
   ASSERT_RC(parc_result_set(res, msg, (size_t)n), 0);
   return x % 2 ? 40 + (int)(x % 10) : 0;
 }
@@ -115,13 +122,16 @@ BOTH_BACKENDS(bytes, a_failing_task_delivers_its_result_and_its_code) {
     ASSERT_I64(out[i].len, n, "result %zu length", i);
     cr_assert(memcmp(out[i].data, want, (size_t)n) == 0, "result %zu", i);
     ASSERT_STATUS_ERR(st[i], i % 2 ? PARC_ETASK : 0, i);
-    if (i % 2) ASSERT_I64(st[i].task_rc, 40 + (int)(i % 10), "task_rc of %zu", i);
+    if (i % 2)
+      ASSERT_I64(st[i].task_rc, 40 + (int)(i % 10), "task_rc of %zu", i);
     free(out[i].data);
   }
   parc_pool_destroy(p);
 }
 
-static int empty_task(const void *in, size_t len, parc_result *res, void *ctx) { return 0; }
+static int empty_task(const void *in, size_t len, parc_result *res, void *ctx) {
+  return 0;
+}
 
 BOTH_BACKENDS(bytes, a_task_that_sets_nothing_has_an_empty_result) {
   parc_pool *p = pool_simple(backend, 1, NULL);
@@ -140,17 +150,21 @@ typedef struct crash_ctl {
 } crash_ctl;
 
 /* Input 3 kills its worker on its first run. */
-static int crash_once_task(const void *in, size_t len, parc_result *res, void *ctx) {
+static int crash_once_task(const void *in, size_t len, parc_result *res,
+                           void *ctx) {
   crash_ctl *c = ctx;
   uint64_t x;
   memcpy(&x, in, 8);
-  if (x == 3 && atomic_fetch_add(&c->runs, 1) == 0) raise(SIGKILL);
+  if (x == 3 && atomic_fetch_add(&c->runs, 1) == 0)
+    raise(SIGKILL);
   return parc_result_set(res, &x, 8);
 }
 
 static void check_crash(unsigned retries) {
   crash_ctl *c = shm_new(sizeof *c);
-  parc_pool_opts po = {.backend = PARC_PROCESSES, .workers = 2, .max_retries = retries,
+  parc_pool_opts po = {.backend = PARC_PROCESSES,
+                       .workers = 2,
+                       .max_retries = retries,
                        .ctx = c};
   parc_pool *p = pool_new(&po);
   enum { N = 8 };
@@ -162,7 +176,8 @@ static void check_crash(unsigned retries) {
     in[i] = (parc_bytes){&v[i], 8};
   }
   parc_map_opts o = {.status = st, .chunk = 1};
-  ASSERT_RC(parc_map_bytes(p, crash_once_task, in, out, N, &o), retries ? 0 : PARC_EWORKER);
+  ASSERT_RC(parc_map_bytes(p, crash_once_task, in, out, N, &o),
+            retries ? 0 : PARC_EWORKER);
   for (size_t i = 0; i < N; i++) {
     if (i == 3 && !retries) {
       ASSERT_STATUS_ERR(st[i], PARC_EWORKER, i);
@@ -185,13 +200,15 @@ Test(bytes, a_crash_is_reported_with_the_signal_and_the_pid) { check_crash(0); }
 
 Test(bytes, a_crashed_task_succeeds_on_retry) { check_crash(1); }
 
-static int sleepy_task(const void *in, size_t len, parc_result *res, void *ctx) {
+static int sleepy_task(const void *in, size_t len, parc_result *res,
+                       void *ctx) {
   sleep_s(30);
   return 0;
 }
 
 Test(bytes, an_overdue_task_is_killed_and_reported_with_the_pid) {
-  parc_pool_opts po = {.backend = PARC_PROCESSES, .workers = 1, .task_timeout = 0.3};
+  parc_pool_opts po = {
+      .backend = PARC_PROCESSES, .workers = 1, .task_timeout = 0.3};
   parc_pool *p = pool_new(&po);
   parc_future *f;
   ASSERT_RC(parc_submit_bytes(p, sleepy_task, "z", 1, &f), 0);
@@ -214,7 +231,8 @@ BOTH_BACKENDS(bytes, futures_give_their_results) {
   parc_bytes *in = make_inputs(N, mixed_len);
   parc_future *f[N];
   for (size_t i = 0; i < N; i++)
-    ASSERT_RC(parc_submit_bytes(p, reverse_task, in[i].data, in[i].len, &f[i]), 0);
+    ASSERT_RC(parc_submit_bytes(p, reverse_task, in[i].data, in[i].len, &f[i]),
+              0);
   for (size_t k = 0; k < N; k++) {
     size_t i = N - 1 - k; /* waited in the reverse order */
     ASSERT_RC(parc_future_wait(f[i], NULL, 60, NULL), 0);
@@ -235,7 +253,8 @@ BOTH_BACKENDS(bytes, wait_any_sees_bytes_futures_finish) {
   parc_bytes *in = make_inputs(N, small_len);
   parc_future *f[N];
   for (size_t i = 0; i < N; i++)
-    ASSERT_RC(parc_submit_bytes(p, reverse_task, in[i].data, in[i].len, &f[i]), 0);
+    ASSERT_RC(parc_submit_bytes(p, reverse_task, in[i].data, in[i].len, &f[i]),
+              0);
   bool seen[N] = {false};
   parc_future *left[N];
   size_t idx[N], nleft = N;
@@ -270,7 +289,8 @@ static int square_fixed(const void *in, void *out, void *ctx) {
   return 0;
 }
 
-Test(bytes, bytes_of_a_fixed_size_future_is_einval_and_of_a_running_one_eagain) {
+Test(bytes,
+     bytes_of_a_fixed_size_future_is_einval_and_of_a_running_one_eagain) {
   parc_pool *p = pool_simple(PARC_THREADS, 1, NULL);
   uint64_t x = 3;
   parc_future *f, *g;
@@ -279,7 +299,8 @@ Test(bytes, bytes_of_a_fixed_size_future_is_einval_and_of_a_running_one_eagain) 
   size_t len;
   ASSERT_RC(parc_future_wait(f, NULL, 10, NULL), 0);
   ASSERT_RC(parc_future_bytes(f, &d, &len), PARC_EINVAL);
-  parc_pool_opts po = {.backend = PARC_PROCESSES, .workers = 1, .task_timeout = 10};
+  parc_pool_opts po = {
+      .backend = PARC_PROCESSES, .workers = 1, .task_timeout = 10};
   parc_pool *q = pool_new(&po);
   ASSERT_RC(parc_submit_bytes(q, sleepy_task, "z", 1, &g), 0);
   ASSERT_RC(parc_future_bytes(g, &d, &len), PARC_EAGAIN);

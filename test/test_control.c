@@ -62,7 +62,8 @@ BOTH_BACKENDS(control, cancel_of_queued_only_leaves_a_running_task_alone) {
   atomic_store(&g->open, 1);
   ASSERT_RC(parc_future_wait(a, &y, HOLD_S, NULL), 0);
   ASSERT_U64(y, 9, "the running task's result");
-  ASSERT_I64(atomic_load(&g->started), 1, "tasks started (the canceled one never)");
+  ASSERT_I64(atomic_load(&g->started), 1,
+             "tasks started (the canceled one never)");
   parc_future_free(a);
   parc_future_free(b);
   parc_pool_destroy(p);
@@ -91,7 +92,8 @@ static void *run_held_map(void *arg) {
   stop_run *r = arg;
   enum { N = 8 };
   uint64_t in[N] = {0}, out[N];
-  parc_map_opts o = {.chunk = 1, .should_stop = stop_when_told, .stop_arg = &r->st};
+  parc_map_opts o = {
+      .chunk = 1, .should_stop = stop_when_told, .stop_arg = &r->st};
   double t0 = now_s();
   r->rc = parc_map(r->p, held_task, in, 8, out, 8, N, &o);
   r->took = now_s() - t0;
@@ -163,12 +165,15 @@ BOTH_BACKENDS(control, pool_cancel_ends_queued_work_and_keeps_the_pool) {
   uint64_t x = 5, y = 0;
   enum { F = 6 };
   parc_future *f[F];
-  for (int i = 0; i < F; i++) ASSERT_RC(parc_submit(p, held_task, &x, 8, 8, &f[i]), 0);
+  for (int i = 0; i < F; i++)
+    ASSERT_RC(parc_submit(p, held_task, &x, 8, 8, &f[i]), 0);
   cr_assert(wait_flag(&g->started, 1, HOLD_S), "no task started");
   parc_pool_cancel(p, 0);
-  for (int i = 1; i < F; i++) ASSERT_RC(parc_future_wait(f[i], &y, 0, NULL), PARC_ECANCELED);
+  for (int i = 1; i < F; i++)
+    ASSERT_RC(parc_future_wait(f[i], &y, 0, NULL), PARC_ECANCELED);
   atomic_store(&g->open, 1);
-  ASSERT_RC(parc_future_wait(f[0], &y, HOLD_S, NULL), 0); /* the running one ran */
+  ASSERT_RC(parc_future_wait(f[0], &y, HOLD_S, NULL),
+            0); /* the running one ran */
   for (int i = 0; i < F; i++) parc_future_free(f[i]);
   /* with running: the running task too */
   atomic_store(&g->open, 0);
@@ -193,12 +198,14 @@ BOTH_BACKENDS(control, drain_waits_until_nothing_is_queued_or_running) {
   parc_pool *p = gated_pool(backend, 2, g);
   uint64_t x = 3;
   parc_future *f[3];
-  for (int i = 0; i < 3; i++) ASSERT_RC(parc_submit(p, held_task, &x, 8, 8, &f[i]), 0);
+  for (int i = 0; i < 3; i++)
+    ASSERT_RC(parc_submit(p, held_task, &x, 8, 8, &f[i]), 0);
   cr_assert(wait_flag(&g->started, 1, HOLD_S), "no task started");
   ASSERT_RC(parc_pool_drain(p, 0.2), PARC_ETIMEDOUT);
   atomic_store(&g->open, 1);
   ASSERT_RC(parc_pool_drain(p, HOLD_S), 0);
-  for (int i = 0; i < 3; i++) ASSERT_I64(parc_future_get_state(f[i]), PARC_FUTURE_DONE, "future %d", i);
+  for (int i = 0; i < 3; i++)
+    ASSERT_I64(parc_future_get_state(f[i]), PARC_FUTURE_DONE, "future %d", i);
   ASSERT_RC(parc_pool_drain(p, 0), 0); /* idle: at once */
   for (int i = 0; i < 3; i++) parc_future_free(f[i]);
   parc_pool_destroy(p);
@@ -224,6 +231,7 @@ Test(control, long_tasks_are_not_queued_behind_each_other) {
   parc_map_opts o = {.chunk = 1};
   ASSERT_RC(parc_map(p, sleep_ms_task, in, 8, out, 8, 6, &o), 0);
   for (int i = 1; i < 6; i++)
-    cr_expect_neq(out[i], out[0], "short task %d ran on the long task's worker", i);
+    cr_expect_neq(out[i], out[0], "short task %d ran on the long task's worker",
+                  i);
   parc_pool_destroy(p);
 }

@@ -39,34 +39,41 @@ static _Atomic long blocks;
 
 void *malloc(size_t n) {
   void *p = __libc_malloc(n);
-  if (p) atomic_fetch_add_explicit(&blocks, 1, memory_order_relaxed);
+  if (p)
+    atomic_fetch_add_explicit(&blocks, 1, memory_order_relaxed);
   return p;
 }
 void *calloc(size_t n, size_t s) {
   void *p = __libc_calloc(n, s);
-  if (p) atomic_fetch_add_explicit(&blocks, 1, memory_order_relaxed);
+  if (p)
+    atomic_fetch_add_explicit(&blocks, 1, memory_order_relaxed);
   return p;
 }
 void *realloc(void *old, size_t n) {
   void *p = __libc_realloc(old, n);
-  if (p && !old) atomic_fetch_add_explicit(&blocks, 1, memory_order_relaxed);
-  if (!p && old && n == 0) atomic_fetch_sub_explicit(&blocks, 1, memory_order_relaxed);
+  if (p && !old)
+    atomic_fetch_add_explicit(&blocks, 1, memory_order_relaxed);
+  if (!p && old && n == 0)
+    atomic_fetch_sub_explicit(&blocks, 1, memory_order_relaxed);
   return p;
 }
 void *memalign(size_t a, size_t n) {
   void *p = __libc_memalign(a, n);
-  if (p) atomic_fetch_add_explicit(&blocks, 1, memory_order_relaxed);
+  if (p)
+    atomic_fetch_add_explicit(&blocks, 1, memory_order_relaxed);
   return p;
 }
 void *aligned_alloc(size_t a, size_t n) { return memalign(a, n); }
 int posix_memalign(void **out, size_t a, size_t n) {
   void *p = memalign(a, n);
-  if (!p) return ENOMEM;
+  if (!p)
+    return ENOMEM;
   *out = p;
   return 0;
 }
 void free(void *p) {
-  if (p) atomic_fetch_sub_explicit(&blocks, 1, memory_order_relaxed);
+  if (p)
+    atomic_fetch_sub_explicit(&blocks, 1, memory_order_relaxed);
   __libc_free(p);
 }
 #endif
@@ -105,35 +112,39 @@ static bool is_failure_code(int rc) {
 /* Processes the path forked may still be on their way out. */
 static void settle(const usage *before) {
   double until = now_s() + 10;
-  while (lc_descendants() > before->proc.descendants && now_s() < until) sleep_s(0.005);
+  while (lc_descendants() > before->proc.descendants && now_s() < until)
+    sleep_s(0.005);
 }
 
-static void check_same(const usage *a, const usage *b, const char *path, uint64_t n,
-                       const char *site) {
+static void check_same(const usage *a, const usage *b, const char *path,
+                       uint64_t n, const char *site) {
   const char *s = site ? site : "(none)";
   ASSERT_I64(b->proc.fds, a->proc.fds, "%s, failure %llu at %s: open fds", path,
              (unsigned long long)n, s);
-  ASSERT_I64(b->proc.children, a->proc.children, "%s, failure %llu at %s: children",
-             path, (unsigned long long)n, s);
-  ASSERT_I64(b->proc.zombies, a->proc.zombies, "%s, failure %llu at %s: zombies", path,
-             (unsigned long long)n, s);
+  ASSERT_I64(b->proc.children, a->proc.children,
+             "%s, failure %llu at %s: children", path, (unsigned long long)n,
+             s);
+  ASSERT_I64(b->proc.zombies, a->proc.zombies,
+             "%s, failure %llu at %s: zombies", path, (unsigned long long)n, s);
   ASSERT_I64(b->proc.descendants, a->proc.descendants,
-             "%s, failure %llu at %s: live descendants", path, (unsigned long long)n, s);
+             "%s, failure %llu at %s: live descendants", path,
+             (unsigned long long)n, s);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   /* sanitizer allocators map memory as they go, and keep no mallinfo; they
    * find leaked memory themselves (LeakSanitizer, at exit) */
-  ASSERT_I64(b->proc.maps, a->proc.maps, "%s, failure %llu at %s: mappings", path,
-             (unsigned long long)n, s);
-  ASSERT_I64(b->heap, a->heap, "%s, failure %llu at %s: heap blocks in use", path,
-             (unsigned long long)n, s);
+  ASSERT_I64(b->proc.maps, a->proc.maps, "%s, failure %llu at %s: mappings",
+             path, (unsigned long long)n, s);
+  ASSERT_I64(b->heap, a->heap, "%s, failure %llu at %s: heap blocks in use",
+             path, (unsigned long long)n, s);
 #endif
-  ASSERT_I64(b->proc.threads, a->proc.threads, "%s, failure %llu at %s: threads", path,
-             (unsigned long long)n, s);
+  ASSERT_I64(b->proc.threads, a->proc.threads,
+             "%s, failure %llu at %s: threads", path, (unsigned long long)n, s);
 }
 
 /* Fails each check of `path` in turn; returns how many there were. */
 static uint64_t sweep(const char *name, path_fn path) {
-  for (int i = 0; i < 2; i++) /* first-use caches (topology, pid) are not leaks */
+  for (int i = 0; i < 2;
+       i++) /* first-use caches (topology, pid) are not leaks */
     ASSERT_RC(path(), 0);
   uint64_t n;
   for (n = 1;; n++) {
@@ -146,8 +157,10 @@ static uint64_t sweep(const char *name, path_fn path) {
      * the armed check is past the end of the path. */
     if (site == NULL && rc == 0)
       break;
-    cr_assert(is_failure_code(rc) || rc == 0, "%s, failure %llu at %s: returned %d (%s)",
-              name, (unsigned long long)n, site ? site : "(in a child)", rc, errname(rc));
+    cr_assert(is_failure_code(rc) || rc == 0,
+              "%s, failure %llu at %s: returned %d (%s)", name,
+              (unsigned long long)n, site ? site : "(in a child)", rc,
+              errname(rc));
     settle(&before);
     take_usage(&after);
     check_same(&before, &after, name, n, site);
@@ -188,7 +201,8 @@ static int echo_bytes(const void *in, size_t len, parc_result *res, void *ctx) {
 static int pool_life(parc_backend backend, bool with_init) {
   parc_pool *p = NULL;
   parc_pool_opts o = {.backend = backend, .workers = 2};
-  if (with_init) o.init = ok_init;
+  if (with_init)
+    o.init = ok_init;
   int rc = parc_pool_create(&p, &o);
   if (rc != 0) {
     cr_assert_null(p, "a failed create wrote a pool");
@@ -206,39 +220,50 @@ static int pool_life(parc_backend backend, bool with_init) {
     rc = parc_future_wait(f, &r, 30, NULL);
     parc_future_free(f);
   }
-  if (first == 0) first = rc;
-  rc = parc_map_reduce(p, twice_task, in, 8, N, sum_combine, &zero, &sum, 8, &mo);
-  if (first == 0) first = rc;
+  if (first == 0)
+    first = rc;
+  rc = parc_map_reduce(p, twice_task, in, 8, N, sum_combine, &zero, &sum, 8,
+                       &mo);
+  if (first == 0)
+    first = rc;
   parc_for_opts fo = {.timeout = 30};
   rc = parc_for(p, 0, 1000, count_for, NULL, &fo);
-  if (first == 0) first = rc;
+  if (first == 0)
+    first = rc;
   parc_bytes bin[3] = {{in, 8}, {in, 0}, {in, 100}}, bout[3];
   rc = parc_map_bytes(p, echo_bytes, bin, bout, 3, &mo);
   for (int i = 0; i < 3; i++) free(bout[i].data);
-  if (first == 0) first = rc;
+  if (first == 0)
+    first = rc;
   rc = parc_submit_bytes(p, echo_bytes, in, 16, &f);
   if (rc == 0) {
     rc = parc_future_wait(f, NULL, 30, NULL);
     parc_future_free(f);
   }
-  if (first == 0) first = rc;
+  if (first == 0)
+    first = rc;
   parc_pool_destroy(p);
   return first;
 }
 
 static int thread_pool_life(void) { return pool_life(PARC_THREADS, false); }
 static int process_pool_life(void) { return pool_life(PARC_PROCESSES, false); }
-static int process_pool_with_init_life(void) { return pool_life(PARC_PROCESSES, true); }
+static int process_pool_with_init_life(void) {
+  return pool_life(PARC_PROCESSES, true);
+}
 
 Test(faults, every_failure_in_a_thread_pool_is_an_error_and_leaks_nothing) {
-  cr_assert_gt(sweep("thread pool", thread_pool_life), 10, "too few checks swept");
+  cr_assert_gt(sweep("thread pool", thread_pool_life), 10,
+               "too few checks swept");
 }
 
 Test(faults, every_failure_in_a_process_pool_is_an_error_and_leaks_nothing) {
-  cr_assert_gt(sweep("process pool", process_pool_life), 10, "too few checks swept");
+  cr_assert_gt(sweep("process pool", process_pool_life), 10,
+               "too few checks swept");
 }
 
-Test(faults, every_failure_in_a_process_pool_with_init_is_an_error_and_leaks_nothing) {
+Test(faults,
+     every_failure_in_a_process_pool_with_init_is_an_error_and_leaks_nothing) {
   cr_assert_gt(sweep("process pool with init", process_pool_with_init_life), 10,
                "too few checks swept");
 }
@@ -248,11 +273,13 @@ Test(faults, every_failure_in_a_process_pool_with_init_is_an_error_and_leaks_not
 static int queue_life(int flags) {
   parc_queue *q = NULL;
   int rc = parc_queue_create(&q, 4096, 256, flags);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   char buf[256];
   size_t len;
   rc = parc_queue_put(q, "abc", 3, 1);
-  if (rc == 0) rc = parc_queue_get(q, buf, sizeof buf, &len, 1);
+  if (rc == 0)
+    rc = parc_queue_get(q, buf, sizeof buf, &len, 1);
   parc_queue_close(q);
   parc_queue_destroy(q);
   return rc;
@@ -268,7 +295,8 @@ static int pipe_life(int flags) {
   char buf[256];
   size_t len;
   rc = parc_pipe_send(a, "abc", 3, 1);
-  if (rc == 0) rc = parc_pipe_recv(b, buf, sizeof buf, &len, 1);
+  if (rc == 0)
+    rc = parc_pipe_recv(b, buf, sizeof buf, &len, 1);
   parc_pipe_close(a);
   parc_pipe_close(b);
   return rc;
@@ -279,12 +307,18 @@ static int sync_life(int flags) {
   parc_sem *s = NULL;
   parc_barrier *b = NULL;
   int rc = parc_lock_create(&l, flags);
-  if (rc == 0) rc = parc_sem_create(&s, 1, flags);
-  if (rc == 0) rc = parc_barrier_create(&b, 1, flags);
-  if (rc == 0) rc = parc_lock_acquire(l, 1);
-  if (rc == 0) rc = parc_lock_release(l);
-  if (rc == 0) rc = parc_sem_wait(s, 1);
-  if (rc == 0) rc = parc_barrier_wait(b, 1);
+  if (rc == 0)
+    rc = parc_sem_create(&s, 1, flags);
+  if (rc == 0)
+    rc = parc_barrier_create(&b, 1, flags);
+  if (rc == 0)
+    rc = parc_lock_acquire(l, 1);
+  if (rc == 0)
+    rc = parc_lock_release(l);
+  if (rc == 0)
+    rc = parc_sem_wait(s, 1);
+  if (rc == 0)
+    rc = parc_barrier_wait(b, 1);
   parc_barrier_destroy(b);
   parc_sem_destroy(s);
   parc_lock_destroy(l);
@@ -325,16 +359,23 @@ static int shared_channels_life(void) {
   return rc ? rc : r2 ? r2 : r3;
 }
 
-Test(faults, every_failure_in_private_channels_and_locks_is_an_error_and_leaks_nothing) {
-  cr_assert_gt(sweep("private channels", private_channels_life), 5, "too few checks swept");
+Test(
+    faults,
+    every_failure_in_private_channels_and_locks_is_an_error_and_leaks_nothing) {
+  cr_assert_gt(sweep("private channels", private_channels_life), 5,
+               "too few checks swept");
 }
 
-Test(faults, every_failure_in_shared_channels_and_locks_is_an_error_and_leaks_nothing) {
-  cr_assert_gt(sweep("shared channels", shared_channels_life), 10, "too few checks swept");
+Test(faults,
+     every_failure_in_shared_channels_and_locks_is_an_error_and_leaks_nothing) {
+  cr_assert_gt(sweep("shared channels", shared_channels_life), 10,
+               "too few checks swept");
 }
 
-Test(faults, every_failure_starting_a_process_or_thread_is_an_error_and_leaks_nothing) {
-  cr_assert_gt(sweep("process and thread", proc_and_thread_life), 3, "too few checks swept");
+Test(faults,
+     every_failure_starting_a_process_or_thread_is_an_error_and_leaks_nothing) {
+  cr_assert_gt(sweep("process and thread", proc_and_thread_life), 3,
+               "too few checks swept");
 }
 
 /* ------------------------------------------------------------ reasons */
@@ -346,8 +387,10 @@ static int fail_site(const char *want, path_fn path, const char **got) {
     parc__fault_arm(n);
     int rc = path();
     *got = parc__fault_disarm();
-    if (*got == NULL) return 0;
-    if (strcmp(*got, want) == 0) return rc;
+    if (*got == NULL)
+      return 0;
+    if (strcmp(*got, want) == 0)
+      return rc;
   }
   return 0;
 }

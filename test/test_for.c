@@ -15,10 +15,11 @@ TestSuite(forloop, .timeout = 60);
 typedef struct counter {
   int64_t begin, end;
   _Atomic int64_t calls;
-  _Atomic int64_t bad;        /* chunks outside [begin,end) or empty */
-  _Atomic int64_t min_size;   /* smallest chunk */
-  _Atomic int64_t max_size;   /* largest chunk */
-  _Atomic int64_t small_last; /* guided: chunks under `floor` (must be the last one) */
+  _Atomic int64_t bad;      /* chunks outside [begin,end) or empty */
+  _Atomic int64_t min_size; /* smallest chunk */
+  _Atomic int64_t max_size; /* largest chunk */
+  _Atomic int64_t
+      small_last; /* guided: chunks under `floor` (must be the last one) */
   _Atomic int64_t small_not_last;
   int64_t floor;
   _Atomic int counts[];
@@ -40,7 +41,8 @@ static void counter_free(parc_backend backend, counter *c) {
     free(c);
 }
 
-static void counter_reset(counter *c, int64_t begin, int64_t end, int64_t floor) {
+static void counter_reset(counter *c, int64_t begin, int64_t end,
+                          int64_t floor) {
   c->begin = begin;
   c->end = end;
   c->floor = floor;
@@ -74,39 +76,48 @@ static int count_body(int64_t b, int64_t e, void *ctx) {
   }
   atomic_min64(&c->min_size, e - b);
   atomic_max64(&c->max_size, e - b);
-  if (e - b < c->floor) atomic_fetch_add(e == c->end ? &c->small_last : &c->small_not_last, 1);
+  if (e - b < c->floor)
+    atomic_fetch_add(e == c->end ? &c->small_last : &c->small_not_last, 1);
   for (int64_t i = b; i < e; i++) atomic_fetch_add(&c->counts[i - c->begin], 1);
   return 0;
 }
 
 static const char *sched_name(parc_schedule s) {
-  return s == PARC_SCHEDULE_STATIC ? "static" : s == PARC_SCHEDULE_DYNAMIC ? "dynamic" : "guided";
+  return s == PARC_SCHEDULE_STATIC    ? "static"
+         : s == PARC_SCHEDULE_DYNAMIC ? "dynamic"
+                                      : "guided";
 }
 
-static void run_for(parc_pool *p, counter *c, int64_t begin, int64_t end, parc_schedule s,
-                    int64_t chunk) {
+static void run_for(parc_pool *p, counter *c, int64_t begin, int64_t end,
+                    parc_schedule s, int64_t chunk) {
   counter_reset(c, begin, end, chunk);
   parc_for_opts o = {.schedule = s, .chunk = chunk};
   int rc = parc_for(p, begin, end, count_body, c, &o);
-  cr_assert_eq(rc, 0, "parc_for([%lld,%lld), %s, chunk %lld): got %d (%s), want 0",
-               (long long)begin, (long long)end, sched_name(s), (long long)chunk, rc,
-               errname(rc));
+  cr_assert_eq(rc, 0,
+               "parc_for([%lld,%lld), %s, chunk %lld): got %d (%s), want 0",
+               (long long)begin, (long long)end, sched_name(s),
+               (long long)chunk, rc, errname(rc));
 }
 
 static void check_once(counter *c, parc_schedule s, int64_t chunk) {
-  ASSERT_I64(atomic_load(&c->bad), 0, "[%lld,%lld) %s chunk %lld: chunks out of range or empty",
-             (long long)c->begin, (long long)c->end, sched_name(s), (long long)chunk);
+  ASSERT_I64(atomic_load(&c->bad), 0,
+             "[%lld,%lld) %s chunk %lld: chunks out of range or empty",
+             (long long)c->begin, (long long)c->end, sched_name(s),
+             (long long)chunk);
   for (int64_t i = 0; i < c->end - c->begin; i++)
     if (atomic_load(&c->counts[i]) != 1)
-      cr_assert_fail("[%lld,%lld) %s chunk %lld: iteration %lld visited %d times, want 1",
-                     (long long)c->begin, (long long)c->end, sched_name(s), (long long)chunk,
-                     (long long)(c->begin + i), atomic_load(&c->counts[i]));
+      cr_assert_fail(
+          "[%lld,%lld) %s chunk %lld: iteration %lld visited %d times, want 1",
+          (long long)c->begin, (long long)c->end, sched_name(s),
+          (long long)chunk, (long long)(c->begin + i),
+          atomic_load(&c->counts[i]));
 }
 
 static void visits_once(parc_backend backend, parc_schedule s) {
   counter *c = counter_new(backend, 4000);
   parc_pool *p = pool_simple(backend, 3, NULL);
-  int64_t ranges[][2] = {{0, 4000}, {-1500, 2500}, {-7, -3}, {5, 6}, {-4000, 0}, {0, 2}};
+  int64_t ranges[][2] = {{0, 4000}, {-1500, 2500}, {-7, -3},
+                         {5, 6},    {-4000, 0},    {0, 2}};
   int64_t chunks[] = {0, 1, 7, 1000};
   for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++)
     for (size_t k = 0; k < 4; k++) {
@@ -145,8 +156,9 @@ BOTH_BACKENDS(forloop, empty_range_calls_no_body) {
   for (int s = 0; s < 3; s++)
     for (size_t k = 0; k < 3; k++) {
       run_for(p, c, at[k], at[k], (parc_schedule)s, 0);
-      ASSERT_I64(atomic_load(&c->calls), 0, "body calls for [%lld,%lld) %s", (long long)at[k],
-                 (long long)at[k], sched_name((parc_schedule)s));
+      ASSERT_I64(atomic_load(&c->calls), 0, "body calls for [%lld,%lld) %s",
+                 (long long)at[k], (long long)at[k],
+                 sched_name((parc_schedule)s));
     }
   parc_pool_destroy(p);
   counter_free(backend, c);
@@ -183,8 +195,9 @@ BOTH_BACKENDS(forloop, static_without_chunk_gives_each_worker_one_equal_share) {
   check_once(c, PARC_SCHEDULE_STATIC, 0);
   ASSERT_I64(atomic_load(&c->calls), 3, "body calls (one share per worker)");
   int64_t lo = atomic_load(&c->min_size), hi = atomic_load(&c->max_size);
-  cr_assert_leq(hi - lo, 1, "shares of %lld to %lld iterations, want equal (+-1)", (long long)lo,
-                (long long)hi);
+  cr_assert_leq(hi - lo, 1,
+                "shares of %lld to %lld iterations, want equal (+-1)",
+                (long long)lo, (long long)hi);
   parc_pool_destroy(p);
   counter_free(backend, c);
 }
@@ -194,11 +207,14 @@ BOTH_BACKENDS(forloop, guided_chunks_shrink_but_not_below_the_chunk) {
   parc_pool *p = pool_simple(backend, 3, NULL);
   run_for(p, c, 0, 4000, PARC_SCHEDULE_GUIDED, 16);
   check_once(c, PARC_SCHEDULE_GUIDED, 16);
-  ASSERT_I64(atomic_load(&c->small_not_last), 0, "chunks under 16 before the last one");
+  ASSERT_I64(atomic_load(&c->small_not_last), 0,
+             "chunks under 16 before the last one");
   int64_t hi = atomic_load(&c->max_size), calls = atomic_load(&c->calls);
   /* remaining / workers: the first chunk is about 4000 / 3 */
-  cr_assert(hi > 16 * 4 && hi <= 4000 / 3 + 1, "largest guided chunk %lld", (long long)hi);
-  cr_assert(calls > 3 && calls < 4000 / 16, "guided body calls: %lld", (long long)calls);
+  cr_assert(hi > 16 * 4 && hi <= 4000 / 3 + 1, "largest guided chunk %lld",
+            (long long)hi);
+  cr_assert(calls > 3 && calls < 4000 / 16, "guided body calls: %lld",
+            (long long)calls);
   parc_pool_destroy(p);
   counter_free(backend, c);
 }
@@ -206,19 +222,23 @@ BOTH_BACKENDS(forloop, guided_chunks_shrink_but_not_below_the_chunk) {
 /* ------------------------------------------------------------ errors */
 
 static int failing_body(int64_t b, int64_t e, void *ctx) {
-  if (b <= 3005 && 3005 < e) return 6;
-  if (b <= 505 && 505 < e) return 5;
+  if (b <= 3005 && 3005 < e)
+    return 6;
+  if (b <= 505 && 505 < e)
+    return 5;
   return 0;
 }
 
 BOTH_BACKENDS(forloop, body_error_returns_the_error_of_the_lowest_chunk) {
   parc_pool *p = pool_simple(backend, 3, NULL);
   int64_t err_index = -1;
-  parc_for_opts o = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 10, .err_index = &err_index};
+  parc_for_opts o = {
+      .schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 10, .err_index = &err_index};
   int rc = parc_for(p, 0, 4000, failing_body, NULL, &o);
-  cr_assert(rc == PARC_ETASK || rc == 5,
-            "parc_for with failing chunks: got %d (%s), want ETASK or the body's 5", rc,
-            errname(rc));
+  cr_assert(
+      rc == PARC_ETASK || rc == 5,
+      "parc_for with failing chunks: got %d (%s), want ETASK or the body's 5",
+      rc, errname(rc));
   ASSERT_I64(err_index, 500, "err_index (first iteration of the failed chunk)");
   /* the pool still works */
   ASSERT_RC(parc_for(p, 0, 100, failing_body, NULL, &o), 0);
@@ -234,7 +254,8 @@ typedef struct copied_ctx {
 
 static int magic_body(int64_t b, int64_t e, void *ctx) {
   const copied_ctx *x = ctx;
-  if (x->magic != 0x5EC0DE) return 3;
+  if (x->magic != 0x5EC0DE)
+    return 3;
   return count_body(b, e, x->c);
 }
 
@@ -244,7 +265,8 @@ Test(forloop, ctx_size_copies_the_ctx_to_process_workers) {
   /* built after the fork: the workers' copy of this stack is stale */
   copied_ctx x = {0x5EC0DE, c};
   counter_reset(c, 0, 1000, 0);
-  parc_for_opts o = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 50, .ctx_size = sizeof x};
+  parc_for_opts o = {
+      .schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 50, .ctx_size = sizeof x};
   ASSERT_RC(parc_for(p, 0, 1000, magic_body, &x, &o), 0);
   check_once(c, PARC_SCHEDULE_DYNAMIC, 50);
   parc_pool_destroy(p);
@@ -274,12 +296,14 @@ static int held_body(int64_t b, int64_t e, void *ctx) {
 BOTH_BACKENDS(forloop, call_timeout_returns_etimedout) {
   _Atomic int *release = shm_new(sizeof *release);
   parc_pool *p = pool_simple(backend, 2, NULL);
-  parc_for_opts o = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 1, .timeout = 0.3};
+  parc_for_opts o = {
+      .schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 1, .timeout = 0.3};
   double t0 = now_s();
   ASSERT_RC(parc_for(p, 0, 8, held_body, (void *)release, &o), PARC_ETIMEDOUT);
   /* wrong: waiting for the chunks, held until the release (HOLD_S) */
   ASSERT_WAITED(now_s() - t0, 0.3, HOLD_S, "parc_for with a timeout of 0.3 s");
-  atomic_store(release, 1); /* threads: destroy waits for the abandoned chunks */
+  atomic_store(release,
+               1); /* threads: destroy waits for the abandoned chunks */
   parc_pool_destroy_ex(p, 1);
   parc_shm_free((void *)release);
 }
@@ -291,7 +315,8 @@ typedef struct progress_seen {
 
 static void on_progress(uint64_t done, uint64_t total, void *arg) {
   progress_seen *s = arg;
-  if (done < s->last_done) s->backwards++;
+  if (done < s->last_done)
+    s->backwards++;
   s->last_done = done;
   s->last_total = total;
   s->calls++;
@@ -302,11 +327,14 @@ BOTH_BACKENDS(forloop, progress_ends_with_done_equal_to_total) {
   parc_pool *p = pool_simple(backend, 2, NULL);
   progress_seen s = {0};
   counter_reset(c, 0, 2000, 0);
-  parc_for_opts o = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 10, .progress = on_progress,
+  parc_for_opts o = {.schedule = PARC_SCHEDULE_DYNAMIC,
+                     .chunk = 10,
+                     .progress = on_progress,
                      .progress_arg = &s};
   ASSERT_RC(parc_for(p, 0, 2000, count_body, c, &o), 0);
   cr_assert_geq(s.calls, 1, "progress calls: %d", s.calls);
-  cr_assert_gt(s.last_total, 0, "progress total: %llu", (unsigned long long)s.last_total);
+  cr_assert_gt(s.last_total, 0, "progress total: %llu",
+               (unsigned long long)s.last_total);
   ASSERT_I64(s.last_done, s.last_total, "done in the last progress call");
   ASSERT_I64(s.backwards, 0, "progress calls where done went down");
   parc_pool_destroy(p);
@@ -322,7 +350,8 @@ typedef struct marks {
 /* Chunk [b, b+1): marks b as started, then sleeps 1 s. */
 static int mark_slow_body(int64_t b, int64_t e, void *ctx) {
   marks *m = ctx;
-  if (b >= 0 && b < 16) atomic_store(&m->started[b], 1);
+  if (b >= 0 && b < 16)
+    atomic_store(&m->started[b], 1);
   sleep_s(1.0);
   return 0;
 }
@@ -330,7 +359,8 @@ static int mark_slow_body(int64_t b, int64_t e, void *ctx) {
 BOTH_BACKENDS(forloop, chunks_canceled_by_the_call_timeout_never_start) {
   marks *m = shm_new(sizeof *m);
   parc_pool *p = pool_simple(backend, 2, NULL);
-  parc_for_opts o = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 1, .timeout = 0.3};
+  parc_for_opts o = {
+      .schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 1, .timeout = 0.3};
   ASSERT_RC(parc_for(p, 0, 8, mark_slow_body, m, &o), PARC_ETIMEDOUT);
   int at_return[8], not_started = 0;
   for (int i = 0; i < 8; i++) at_return[i] = atomic_load(&m->started[i]);
@@ -338,13 +368,16 @@ BOTH_BACKENDS(forloop, chunks_canceled_by_the_call_timeout_never_start) {
    * starts meanwhile writes through ctx after parc_for has returned */
   parc_pool_destroy_ex(p, 1);
   for (int i = 0; i < 8; i++) {
-    if (at_return[i]) continue;
+    if (at_return[i])
+      continue;
     not_started++;
     ASSERT_I64(atomic_load(&m->started[i]), 0,
-               "chunk [%d,%d) (not started when parc_for returned ETIMEDOUT) started later", i,
-               i + 1);
+               "chunk [%d,%d) (not started when parc_for returned ETIMEDOUT) "
+               "started later",
+               i, i + 1);
   }
-  cr_assert_geq(not_started, 1, "every chunk had started by the timeout: test premise broken");
+  cr_assert_geq(not_started, 1,
+                "every chunk had started by the timeout: test premise broken");
   parc_shm_free(m);
 }
 
@@ -395,7 +428,8 @@ static int cmp_i64_pair(const void *x, const void *y) {
 
 /* The chunks logged tile [begin, end) exactly: sorted, each starts where
  * the previous ended. */
-static void check_tiling(chunk_log *l, int64_t begin, int64_t end, const char *what) {
+static void check_tiling(chunk_log *l, int64_t begin, int64_t end,
+                         const char *what) {
   int n = atomic_load(&l->n);
   cr_assert(n > 0 && n <= MAXCHUNKS, "%s: %d chunks", what, n);
   static int64_t pairs[MAXCHUNKS][2];
@@ -407,8 +441,8 @@ static void check_tiling(chunk_log *l, int64_t begin, int64_t end, const char *w
   int64_t at = begin;
   for (int i = 0; i < n; i++) {
     cr_assert(pairs[i][0] == at && pairs[i][1] > pairs[i][0],
-              "%s: chunk %d is [%lld,%lld), expected it to start at %lld", what, i,
-              (long long)pairs[i][0], (long long)pairs[i][1], (long long)at);
+              "%s: chunk %d is [%lld,%lld), expected it to start at %lld", what,
+              i, (long long)pairs[i][0], (long long)pairs[i][1], (long long)at);
     at = pairs[i][1];
   }
   ASSERT_I64(at, end, "%s: end of the last chunk", what);
@@ -449,7 +483,8 @@ typedef struct big_ctx {
 
 static int big_ctx_body(int64_t b, int64_t e, void *ctx) {
   const big_ctx *x = ctx;
-  if (fnv1a(x->data, BIG_CTX_DATA) != x->hash) return 3;
+  if (fnv1a(x->data, BIG_CTX_DATA) != x->hash)
+    return 3;
   return count_body(b, e, x->c);
 }
 
@@ -463,11 +498,15 @@ Test(forloop, big_ctx_size_is_copied_or_refused_with_etoobig) {
   x->hash = fnv1a(x->data, BIG_CTX_DATA);
   x->c = c;
   counter_reset(c, 0, 200, 0);
-  parc_for_opts o = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 20, .ctx_size = sizeof *x};
+  parc_for_opts o = {
+      .schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 20, .ctx_size = sizeof *x};
   int rc = parc_for(p, 0, 200, big_ctx_body, x, &o);
-  cr_assert(rc == 0 || rc == PARC_ETOOBIG, "parc_for with a %zu-byte ctx: got %d (%s), want 0 "
-            "or ETOOBIG", sizeof *x, rc, errname(rc));
-  if (rc == 0) check_once(c, PARC_SCHEDULE_DYNAMIC, 20);
+  cr_assert(rc == 0 || rc == PARC_ETOOBIG,
+            "parc_for with a %zu-byte ctx: got %d (%s), want 0 "
+            "or ETOOBIG",
+            sizeof *x, rc, errname(rc));
+  if (rc == 0)
+    check_once(c, PARC_SCHEDULE_DYNAMIC, 20);
   parc_pool_destroy(p);
   free(x);
   counter_free(PARC_PROCESSES, c);
@@ -481,7 +520,8 @@ Test(forloop, ctx_size_is_harmless_on_threads_whatever_its_size) {
   x->hash = fnv1a(x->data, BIG_CTX_DATA);
   x->c = c;
   counter_reset(c, 0, 200, 0);
-  parc_for_opts o = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 20, .ctx_size = sizeof *x};
+  parc_for_opts o = {
+      .schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 20, .ctx_size = sizeof *x};
   ASSERT_RC(parc_for(p, 0, 200, big_ctx_body, x, &o), 0);
   check_once(c, PARC_SCHEDULE_DYNAMIC, 20);
   parc_pool_destroy(p);
@@ -498,8 +538,8 @@ BOTH_BACKENDS(forloop, static_share_error_reports_the_share_start) {
   int64_t err_index = -1;
   parc_for_opts o = {.schedule = PARC_SCHEDULE_STATIC, .err_index = &err_index};
   int rc = parc_for(p, 0, 300, fail_150_body, NULL, &o);
-  cr_assert(rc == PARC_ETASK || rc == 8, "got %d (%s), want ETASK or the body's 8", rc,
-            errname(rc));
+  cr_assert(rc == PARC_ETASK || rc == 8,
+            "got %d (%s), want ETASK or the body's 8", rc, errname(rc));
   ASSERT_I64(err_index, 100, "err_index (start of the share [100,200))");
   parc_pool_destroy(p);
 }

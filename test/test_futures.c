@@ -50,17 +50,20 @@ static int job_task(const void *in, void *out, void *ctx) {
 
 static shared *shared_new(void) { return shm_new(sizeof(shared)); }
 
-static parc_future *submit_job(parc_pool *p, uint32_t slot, enum mode m, uint64_t value) {
+static parc_future *submit_job(parc_pool *p, uint32_t slot, enum mode m,
+                               uint64_t value) {
   job j = {slot, (uint32_t)m, value};
   parc_future *f = NULL;
   int rc = parc_submit(p, job_task, &j, sizeof j, 8, &f);
-  cr_assert_eq(rc, 0, "parc_submit(slot %u): got %d (%s), want 0", slot, rc, errname(rc));
+  cr_assert_eq(rc, 0, "parc_submit(slot %u): got %d (%s), want 0", slot, rc,
+               errname(rc));
   cr_assert_not_null(f, "parc_submit returned 0 but no future");
   return f;
 }
 
 static void wait_started(shared *sh, uint32_t slot) {
-  cr_assert(wait_flag(&sh->started[slot], 1, 5.0), "task %u did not start within 5 s", slot);
+  cr_assert(wait_flag(&sh->started[slot], 1, 5.0),
+            "task %u did not start within 5 s", slot);
 }
 
 /* ------------------------------------------------------------ results */
@@ -189,7 +192,8 @@ BOTH_BACKENDS(futures, wait_with_short_timeout_waits_then_is_eagain) {
   wait_started(sh, 0);
   double t0 = now_s();
   ASSERT_RC(parc_future_wait(f, NULL, 0.2, NULL), PARC_EAGAIN);
-  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S, "wait(timeout 0.2) on a running task");
+  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S,
+                "wait(timeout 0.2) on a running task");
   atomic_store(&sh->release, 1);
   ASSERT_RC(parc_future_wait(f, NULL, 5.0, NULL), 0);
   parc_future_free(f);
@@ -224,7 +228,8 @@ BOTH_BACKENDS(futures, cancel_of_a_queued_task_means_it_never_runs) {
   parc_shm_free(sh);
 }
 
-BOTH_BACKENDS(futures, cancel_of_a_finished_task_is_eagain_and_keeps_the_output) {
+BOTH_BACKENDS(futures,
+              cancel_of_a_finished_task_is_eagain_and_keeps_the_output) {
   shared *sh = shared_new();
   parc_pool *p = pool_simple(backend, 1, sh);
   parc_future *f = submit_job(p, 0, QUICK, 8);
@@ -247,7 +252,8 @@ Test(futures, cancel_of_a_running_process_task_kills_it_promptly) {
   ASSERT_RC(parc_future_cancel(f), 0);
   ASSERT_RC(parc_future_wait(f, NULL, HOLD_S, NULL), PARC_ECANCELED);
   /* wrong: the task not killed, waited for until it ends (HOLD_S) */
-  ASSERT_SOONER(now_s() - t0, HOLD_S, "cancel + wait of a running process task");
+  ASSERT_SOONER(now_s() - t0, HOLD_S,
+                "cancel + wait of a running process task");
   ASSERT_I64(atomic_load(&sh->ran[0]), 0, "the canceled task finished");
   /* the pool replaced the worker: new work runs */
   parc_future *g = submit_job(p, 1, QUICK, 2);
@@ -273,7 +279,8 @@ Test(futures, cancel_of_a_running_thread_task_returns_without_waiting_for_it) {
   ASSERT_RC(parc_future_wait(f, NULL, HOLD_S, NULL), PARC_ECANCELED);
   /* wrong: waiting for the abandoned task, which ends at release */
   ASSERT_SOONER(now_s() - t0, HOLD_S, "cancel + wait of a running thread task");
-  ASSERT_I64(atomic_load(&sh->ran[0]), 0, "the abandoned task finished before release");
+  ASSERT_I64(atomic_load(&sh->ran[0]), 0,
+             "the abandoned task finished before release");
   parc_future *g = submit_job(p, 1, QUICK, 2);
   ASSERT_RC(parc_future_wait(g, NULL, 5.0, NULL), 0);
   atomic_store(&sh->release, 1);
@@ -310,7 +317,8 @@ BOTH_BACKENDS(futures, wait_any_returns_the_lowest_finished_index) {
   parc_pool *p = pool_simple(backend, 2, sh);
   parc_future *fs[3];
   for (uint32_t i = 0; i < 3; i++) fs[i] = submit_job(p, i, QUICK, i);
-  for (int i = 2; i >= 0; i--) ASSERT_RC(parc_future_wait(fs[i], NULL, 5.0, NULL), 0);
+  for (int i = 2; i >= 0; i--)
+    ASSERT_RC(parc_future_wait(fs[i], NULL, 5.0, NULL), 0);
   size_t idx = 99;
   ASSERT_RC(parc_wait_any(fs, 3, 1.0, &idx), 0);
   ASSERT_I64(idx, 0, "all finished: lowest index");
@@ -328,7 +336,8 @@ BOTH_BACKENDS(futures, wait_any_times_out_when_none_finishes) {
   size_t idx = 99;
   double t0 = now_s();
   ASSERT_RC(parc_wait_any(fs, 2, 0.2, &idx), PARC_ETIMEDOUT);
-  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S, "wait_any(timeout 0.2) on two running tasks");
+  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S,
+                "wait_any(timeout 0.2) on two running tasks");
   atomic_store(&sh->release, 1);
   ASSERT_RC(parc_wait_any(fs, 2, 5.0, &idx), 0);
   cr_expect(idx < 2, "index %zu out of range", idx);
@@ -340,7 +349,8 @@ BOTH_BACKENDS(futures, wait_any_times_out_when_none_finishes) {
 
 /* ------------------------------------------------------------ free */
 
-BOTH_BACKENDS(futures, free_of_pending_futures_cancels_them_and_the_pool_goes_on) {
+BOTH_BACKENDS(futures,
+              free_of_pending_futures_cancels_them_and_the_pool_goes_on) {
   shared *sh = shared_new();
   parc_pool *p = pool_simple(backend, 1, sh);
   parc_future *running = submit_job(p, 0, WAIT, 1);
@@ -351,7 +361,8 @@ BOTH_BACKENDS(futures, free_of_pending_futures_cancels_them_and_the_pool_goes_on
   /* a process worker running a freed task is killed: its task is left
    * waiting until after destroy, which must not wait for it. An abandoned
    * thread is waited for by destroy: released now. */
-  if (backend == PARC_THREADS) atomic_store(&sh->release, 1);
+  if (backend == PARC_THREADS)
+    atomic_store(&sh->release, 1);
   parc_future *g = submit_job(p, 2, QUICK, 3);
   uint64_t out = 0;
   ASSERT_RC(parc_future_wait(g, &out, 5.0, NULL), 0);
@@ -376,7 +387,8 @@ static int big_task(const void *in, void *out, void *ctx) {
 BOTH_BACKENDS(futures, megabyte_input_and_output) {
   parc_pool *p = pool_simple(backend, 2, NULL);
   size_t in_size = 1u << 20, out_size = (3u << 20) / 2;
-  unsigned char *in = malloc(in_size), *out = malloc(out_size), *want = malloc(out_size);
+  unsigned char *in = malloc(in_size), *out = malloc(out_size),
+                *want = malloc(out_size);
   fill_bytes(in, in_size, 0xB16);
   fill_bytes(want, out_size, fnv1a(in, in_size));
   parc_future *f = NULL;
@@ -409,7 +421,8 @@ static void *submitter_main(void *arg) {
   }
   for (uint32_t i = 0; i < K; i++) {
     uint64_t out = 0;
-    if (!f[i]) continue;
+    if (!f[i])
+      continue;
     if (parc_future_wait(f[i], &out, 10.0, NULL) != 0 ||
         out != mix64((uint64_t)(s->base + i) * 1000003u))
       s->bad++;
@@ -429,8 +442,10 @@ BOTH_BACKENDS(futures, several_callers_submit_to_one_pool) {
     cr_assert_eq(pthread_create(&th[t], NULL, submitter_main, &s[t]), 0);
   }
   for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
-  for (int t = 0; t < T; t++) ASSERT_I64(s[t].bad, 0, "failed or wrong futures in thread %d", t);
-  for (int i = 0; i < T * 50; i++) ASSERT_I64(atomic_load(&sh->ran[i]), 1, "runs of task %d", i);
+  for (int t = 0; t < T; t++)
+    ASSERT_I64(s[t].bad, 0, "failed or wrong futures in thread %d", t);
+  for (int i = 0; i < T * 50; i++)
+    ASSERT_I64(atomic_load(&sh->ran[i]), 1, "runs of task %d", i);
   parc_pool_destroy(p);
   parc_shm_free(sh);
 }
@@ -439,12 +454,14 @@ BOTH_BACKENDS(futures, several_callers_submit_to_one_pool) {
 
 Test(futures, timed_out_thread_task_stays_timed_out_after_it_finishes) {
   shared *sh = shared_new();
-  parc_pool_opts o = {.backend = PARC_THREADS, .workers = 1, .task_timeout = 0.2, .ctx = sh};
+  parc_pool_opts o = {
+      .backend = PARC_THREADS, .workers = 1, .task_timeout = 0.2, .ctx = sh};
   parc_pool *p = pool_new(&o);
   parc_future *f = submit_job(p, 0, WAIT, 1);
   ASSERT_RC(parc_future_wait(f, NULL, 5.0, NULL), PARC_ETIMEDOUT);
   atomic_store(&sh->release, 1);
-  cr_assert(wait_flag(&sh->ran[0], 1, 5.0), "the abandoned task never finished");
+  cr_assert(wait_flag(&sh->ran[0], 1, 5.0),
+            "the abandoned task never finished");
   sleep_s(0.1);
   parc_task_status st;
   memset(&st, 0, sizeof st);
@@ -462,7 +479,8 @@ Test(futures, canceled_thread_task_stays_canceled_after_it_finishes) {
   wait_started(sh, 0);
   ASSERT_RC(parc_future_cancel(f), 0);
   atomic_store(&sh->release, 1);
-  cr_assert(wait_flag(&sh->ran[0], 1, 5.0), "the abandoned task never finished");
+  cr_assert(wait_flag(&sh->ran[0], 1, 5.0),
+            "the abandoned task never finished");
   sleep_s(0.1);
   ASSERT_RC(parc_future_wait(f, NULL, 1.0, NULL), PARC_ECANCELED);
   ASSERT_RC(parc_future_cancel(f), PARC_EAGAIN);

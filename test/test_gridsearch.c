@@ -69,10 +69,17 @@ static uint32_t direct_fit(const svc_data *d, double C, int kernel,
   cr_assert_eq(k, rows);
   *gamma = svc_gamma_scale(d, begin, begin + size);
   struct svm_problem prob = {(int)rows, y, x};
-  struct svm_parameter p = {.svm_type = C_SVC, .kernel_type = kernel,
-                            .degree = 3, .gamma = *gamma, .coef0 = 0,
-                            .cache_size = 200, .eps = 1e-3, .C = C,
-                            .nu = 0.5, .p = 0.1, .shrinking = 1};
+  struct svm_parameter p = {.svm_type = C_SVC,
+                            .kernel_type = kernel,
+                            .degree = 3,
+                            .gamma = *gamma,
+                            .coef0 = 0,
+                            .cache_size = 200,
+                            .eps = 1e-3,
+                            .C = C,
+                            .nu = 0.5,
+                            .p = 0.1,
+                            .shrinking = 1};
   cr_assert_null(svm_check_parameter(&prob, &p));
   struct svm_model *m = svm_train(&prob, &p);
   uint32_t correct = 0;
@@ -153,14 +160,14 @@ Test(gridsearch, scores_identical_for_1_2_4_workers_threads_and_processes) {
 
 /* ------------------------------------------------------------ order */
 
-static void assert_same_scores(const svc_score *a, const svc_score *b,
-                               size_t n, const char *what) {
+static void assert_same_scores(const svc_score *a, const svc_score *b, size_t n,
+                               const char *what) {
   for (size_t t = 0; t < n; t++) {
     ASSERT_I64(a[t].correct, b[t].correct, "%s, task %zu", what, t);
     ASSERT_I64(a[t].n_sv, b[t].n_sv, "%s, task %zu: n_sv", what, t);
     cr_assert_eq(a[t].gamma, b[t].gamma, "%s, task %zu: gamma", what, t);
-    cr_assert_eq(a[t].accuracy, b[t].accuracy, "%s, task %zu: accuracy",
-                 what, t);
+    cr_assert_eq(a[t].accuracy, b[t].accuracy, "%s, task %zu: accuracy", what,
+                 t);
   }
 }
 
@@ -177,8 +184,7 @@ BOTH_BACKENDS(gridsearch, submission_order_does_not_change_scores) {
   cr_assert(ref && s && order);
   parc_pool *p = pool_simple(backend, 2, &d);
   cr_assert_eq(svc_grid_run_order(p, &g, NULL, ref, NULL, NULL, NULL), 0);
-  for (size_t i = 0; i < n; i++)
-    order[i] = n - 1 - i;
+  for (size_t i = 0; i < n; i++) order[i] = n - 1 - i;
   cr_assert_eq(svc_grid_run_order(p, &g, order, s, NULL, NULL, NULL), 0);
   assert_same_scores(s, ref, n, "reversed");
   cr_assert_eq(svc_grid_plan(p, &g, &d, order), 0);
@@ -210,8 +216,7 @@ Test(gridsearch, a_failed_fit_is_reported_by_grid_index_in_any_order) {
   g.n_C = 3;
   g.C[1] = 0; /* tasks 10 .. 19 fail: libsvm rejects C = 0 */
   size_t n = svc_grid_tasks(&g), order[30], failed = 99;
-  for (size_t i = 0; i < n; i++)
-    order[i] = n - 1 - i;
+  for (size_t i = 0; i < n; i++) order[i] = n - 1 - i;
   svc_score s[30];
   parc_pool *p = pool_simple(PARC_THREADS, 2, &d);
   int rc = svc_grid_run_order(p, &g, order, s, NULL, NULL, &failed);
@@ -249,8 +254,8 @@ Test(gridsearch, gamma_scale_is_one_over_features_times_variance) {
   /* Rows of all 0 and all 1: the values' variance is 1/4, gamma 1. A
    * third row of 0.5 held out must not count; holding out a 1-row leaves
    * only zeros and 0.5s: values 0 and 0.5, variance 1/16, gamma 4. */
-  double x[] = {0, 0, 0, 0, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5,
-                0, 0, 0, 0, 1, 1, 1, 1};
+  double x[] = {0,   0,   0, 0, 1, 1, 1, 1, 0.5, 0.5,
+                0.5, 0.5, 0, 0, 0, 0, 1, 1, 1,   1};
   double y[] = {0, 1, 1, 0, 1};
   svc_data d = {5, x, y};
   cr_assert_eq(svc_gamma_scale(&d, 2, 3), 1.0, "gamma %.17g",
@@ -274,10 +279,14 @@ Test(gridsearch, gamma_equals_numpy_var_bit_for_bit) {
     uint64_t seed;
     double gamma[FOLDS];
   } want[] = {
-      {1000, 0.1, 2021,
+      {1000,
+       0.1,
+       2021,
        {0x1.7df57ec4dcee8p+1, 0x1.8059d970a7b86p+1, 0x1.8719f64b75454p+1,
         0x1.84f194ea6b80ep+1, 0x1.80d7fe88138adp+1}},
-      {3000, 0.3, 5,
+      {3000,
+       0.3,
+       5,
        {0x1.79d7d5ca5d7abp+1, 0x1.7a727b39b28f5p+1, 0x1.7a67d4bd084c2p+1,
         0x1.7b107098c6a89p+1, 0x1.76d14657a23ffp+1}},
   };
@@ -309,8 +318,7 @@ Test(gridsearch, data_depend_only_on_the_seed) {
     cr_assert(a.x[i] >= 0 && a.x[i] <= 1 && byte == round(byte),
               "x[%zu] = %.17g: not a byte / 255", i, a.x[i]);
   }
-  for (size_t i = 0; i < 1000; i++)
-    red += a.y[i] == SVC_RED;
+  for (size_t i = 0; i < 1000; i++) red += a.y[i] == SVC_RED;
   cr_assert(red > 400 && red < 600, "%zu red of 1000", red);
   svc_data_free(&a);
   svc_data_free(&b);

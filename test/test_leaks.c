@@ -28,24 +28,28 @@ static int mix_task(const void *in, void *out, void *ctx) {
 }
 
 /* Creates a pool, runs one small map, destroys it. */
-static void one_pool_cycle(parc_backend backend, unsigned workers, uint64_t salt) {
+static void one_pool_cycle(parc_backend backend, unsigned workers,
+                           uint64_t salt) {
   parc_pool *p = pool_simple(backend, workers, NULL);
   enum { N = 16 };
   uint64_t in[N], out[N];
   for (size_t i = 0; i < N; i++) in[i] = salt * N + i;
   ASSERT_RC(parc_map(p, mix_task, in, 8, out, 8, N, NULL), 0);
-  for (size_t i = 0; i < N; i++) ASSERT_U64(out[i], mix64(in[i]), "cycle %llu out[%zu]",
-                                            (unsigned long long)salt, i);
+  for (size_t i = 0; i < N; i++)
+    ASSERT_U64(out[i], mix64(in[i]), "cycle %llu out[%zu]",
+               (unsigned long long)salt, i);
   parc_pool_destroy(p);
 }
 
 static lc_names g_shm_before, g_shm_after;
 
-static void check_same(const lc_snapshot *a, const lc_snapshot *b, const char *what) {
+static void check_same(const lc_snapshot *a, const lc_snapshot *b,
+                       const char *what) {
   ASSERT_I64(b->fds, a->fds, "%s: open fds", what);
   ASSERT_I64(b->children, a->children, "%s: child processes", what);
   ASSERT_I64(b->zombies, a->zombies, "%s: zombie children", what);
-  ASSERT_I64(b->descendants, a->descendants, "%s: live descendant processes", what);
+  ASSERT_I64(b->descendants, a->descendants, "%s: live descendant processes",
+             what);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   /* sanitizer allocators map memory as they go (quarantine, shadow); they
    * find leaked memory themselves */
@@ -64,16 +68,21 @@ static void check_hundred_pools(parc_backend backend) {
   lc_snapshot before, after;
   lc_shm_snapshot(&g_shm_before);
   lc_take(&before);
-  cr_assert(before.fds >= 0 && before.maps > 0 && before.threads > 0, "cannot read /proc");
+  cr_assert(before.fds >= 0 && before.maps > 0 && before.threads > 0,
+            "cannot read /proc");
   for (int i = 0; i < 100; i++) one_pool_cycle(backend, 2, (uint64_t)i);
   lc_take(&after);
   lc_shm_snapshot(&g_shm_after);
   check_same(&before, &after, backend_name(backend));
 }
 
-Test(leaks, hundred_process_pools_leave_nothing_behind) { check_hundred_pools(PARC_PROCESSES); }
+Test(leaks, hundred_process_pools_leave_nothing_behind) {
+  check_hundred_pools(PARC_PROCESSES);
+}
 
-Test(leaks, hundred_thread_pools_leave_nothing_behind) { check_hundred_pools(PARC_THREADS); }
+Test(leaks, hundred_thread_pools_leave_nothing_behind) {
+  check_hundred_pools(PARC_THREADS);
+}
 
 /* ------------------------------------------------------------ crashes */
 
@@ -85,7 +94,8 @@ static int crash_first_task(const void *in, void *out, void *ctx) {
   crash_shared *sh = ctx;
   uint64_t i;
   memcpy(&i, in, 8);
-  if (atomic_fetch_add(&sh->attempts[i], 1) == 0 && i == 5) kill(getpid(), SIGKILL);
+  if (atomic_fetch_add(&sh->attempts[i], 1) == 0 && i == 5)
+    kill(getpid(), SIGKILL);
   return mix_task(in, out, ctx);
 }
 
@@ -103,7 +113,8 @@ static int no_init(void *ctx, unsigned worker) {
 Test(leaks, replacing_crashed_workers_leaves_nothing_behind) {
   crash_shared *sh = shm_new(sizeof *sh);
   /* with an init hook, create returns once every worker is up */
-  parc_pool_opts o = {.backend = PARC_PROCESSES, .workers = 2, .init = no_init, .ctx = sh};
+  parc_pool_opts o = {
+      .backend = PARC_PROCESSES, .workers = 2, .init = no_init, .ctx = sh};
   parc_pool *p = pool_new(&o);
   int full = lc_descendants();
   enum { N = 16 };
@@ -113,7 +124,8 @@ Test(leaks, replacing_crashed_workers_leaves_nothing_behind) {
    * the pool's threads) */
   for (int round = 0; round < 3; round++) {
     for (size_t i = 0; i < N; i++) atomic_store(&sh->attempts[i], 0);
-    ASSERT_RC(parc_map(p, crash_first_task, in, 8, out, 8, N, NULL), PARC_EWORKER);
+    ASSERT_RC(parc_map(p, crash_first_task, in, 8, out, 8, N, NULL),
+              PARC_EWORKER);
   }
   for (size_t i = 0; i < N; i++) atomic_store(&sh->attempts[i], 1);
   ASSERT_RC(parc_map(p, crash_first_task, in, 8, out, 8, N, NULL), 0);
@@ -123,7 +135,8 @@ Test(leaks, replacing_crashed_workers_leaves_nothing_behind) {
   lc_take(&before);
   for (int round = 0; round < 20; round++) {
     for (size_t i = 0; i < N; i++) atomic_store(&sh->attempts[i], 0);
-    ASSERT_RC(parc_map(p, crash_first_task, in, 8, out, 8, N, NULL), PARC_EWORKER);
+    ASSERT_RC(parc_map(p, crash_first_task, in, 8, out, 8, N, NULL),
+              PARC_EWORKER);
   }
   /* one clean map: a replacement started lazily is running by now */
   for (size_t i = 0; i < N; i++) atomic_store(&sh->attempts[i], 1);
@@ -177,7 +190,8 @@ Test(leaks, destroy_with_cancel_running_kills_workers_promptly) {
   parc_future *f[4];
   f[0] = submit_slow(p, 0, 0);
   f[1] = submit_slow(p, 1, 0);
-  cr_assert(wait_flag(&sh->started[0], 1, 5.0) && wait_flag(&sh->started[1], 1, 5.0),
+  cr_assert(wait_flag(&sh->started[0], 1, 5.0) &&
+                wait_flag(&sh->started[1], 1, 5.0),
             "the two long tasks did not start");
   f[2] = submit_slow(p, 2, 0);
   f[3] = submit_slow(p, 3, 0);
@@ -186,17 +200,20 @@ Test(leaks, destroy_with_cancel_running_kills_workers_promptly) {
   double took = now_s() - t0;
   /* wrong: waiting for the running tasks (held until the release, HOLD_S),
    * or giving their workers the grace period before killing them */
-  ASSERT_SOONER(took, HOLD_S, "destroy_ex(cancel_running) with two running tasks");
-  ASSERT_BEFORE_TIMER(took, POOL_GRACE_S, "destroy_ex(cancel_running) with two running tasks");
+  ASSERT_SOONER(took, HOLD_S,
+                "destroy_ex(cancel_running) with two running tasks");
+  ASSERT_BEFORE_TIMER(took, POOL_GRACE_S,
+                      "destroy_ex(cancel_running) with two running tasks");
   atomic_store(&sh->release, 1);
   ASSERT_I64(lc_children(&zombies), 0, "children after destroy_ex");
   ASSERT_I64(zombies, 0, "zombies after destroy_ex");
   ASSERT_I64(lc_descendants(), 0, "descendant processes after destroy_ex");
   for (int i = 0; i < 2; i++) {
     int rc = parc_future_wait(f[i], NULL, 1.0, NULL);
-    cr_expect(rc == PARC_ECANCELED || rc == PARC_EWORKER,
-              "killed running task %d: got %d (%s), want ECANCELED (or EWORKER)", i, rc,
-              errname(rc));
+    cr_expect(
+        rc == PARC_ECANCELED || rc == PARC_EWORKER,
+        "killed running task %d: got %d (%s), want ECANCELED (or EWORKER)", i,
+        rc, errname(rc));
   }
   for (int i = 2; i < 4; i++) {
     ASSERT_RC(parc_future_wait(f[i], NULL, 1.0, NULL), PARC_ECANCELED);
@@ -211,14 +228,16 @@ BOTH_BACKENDS(leaks, destroy_waits_for_running_tasks_and_cancels_queued_ones) {
   parc_pool *p = pool_simple(backend, 1, sh);
   parc_future *f[3];
   f[0] = submit_slow(p, 0, 300);
-  cr_assert(wait_flag(&sh->started[0], 1, 5.0), "the running task did not start");
+  cr_assert(wait_flag(&sh->started[0], 1, 5.0),
+            "the running task did not start");
   /* queued: if run, they would wait for a release that comes after destroy */
   f[1] = submit_slow(p, 1, 0);
   f[2] = submit_slow(p, 2, 0);
   double t0 = now_s();
   parc_pool_destroy(p);
   /* wrong: running the queued tasks too (HOLD_S each) */
-  ASSERT_SOONER(now_s() - t0, HOLD_S, "destroy with one running and two queued tasks");
+  ASSERT_SOONER(now_s() - t0, HOLD_S,
+                "destroy with one running and two queued tasks");
   atomic_store(&sh->release, 1);
   uint64_t out = 0;
   ASSERT_RC(parc_future_wait(f[0], &out, 1.0, NULL), 0);
@@ -241,7 +260,8 @@ Test(leaks, destroy_with_cancel_running_cancels_queued_thread_tasks) {
   int threads_before = lc_threads();
   parc_future *f[3];
   f[0] = submit_slow(p, 0, 0);
-  cr_assert(wait_flag(&sh->started[0], 1, 5.0), "the running task did not start");
+  cr_assert(wait_flag(&sh->started[0], 1, 5.0),
+            "the running task did not start");
   f[1] = submit_slow(p, 1, 0);
   f[2] = submit_slow(p, 2, 0);
   atomic_store(&sh->release, 1); /* the abandoned task ends soon */
@@ -251,8 +271,9 @@ Test(leaks, destroy_with_cancel_running_cancels_queued_thread_tasks) {
     ASSERT_I64(atomic_load(&sh->started[i]), 0, "queued task %d started", i);
   }
   for (int i = 0; i < 3; i++) parc_future_free(f[i]);
-  cr_assert_lt(lc_threads(), threads_before, "threads: %d after destroy, %d with the pool",
-               lc_threads(), threads_before);
+  cr_assert_lt(lc_threads(), threads_before,
+               "threads: %d after destroy, %d with the pool", lc_threads(),
+               threads_before);
   parc_shm_free(sh);
 }
 
@@ -265,7 +286,8 @@ typedef struct orphan_shared {
 
 static int record_pid_init(void *ctx, unsigned worker) {
   orphan_shared *sh = ctx;
-  if (worker < 8) atomic_store(&sh->pids[worker], (int)getpid());
+  if (worker < 8)
+    atomic_store(&sh->pids[worker], (int)getpid());
   return 0;
 }
 
@@ -273,14 +295,19 @@ enum { ORPHAN_WORKERS = 3 };
 
 /* The child: a process pool, one map, then death without destroy. */
 static void orphan_child(orphan_shared *sh, int by_signal) {
-  parc_pool_opts o = {.backend = PARC_PROCESSES, .workers = ORPHAN_WORKERS,
-                      .init = record_pid_init, .ctx = sh};
+  parc_pool_opts o = {.backend = PARC_PROCESSES,
+                      .workers = ORPHAN_WORKERS,
+                      .init = record_pid_init,
+                      .ctx = sh};
   parc_pool *p = NULL;
-  if (parc_pool_create(&p, &o) != 0) _exit(2);
+  if (parc_pool_create(&p, &o) != 0)
+    _exit(2);
   uint64_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[8];
-  if (parc_map(p, mix_task, in, 8, out, 8, 8, NULL) != 0) _exit(3);
+  if (parc_map(p, mix_task, in, 8, out, 8, 8, NULL) != 0)
+    _exit(3);
   atomic_store(&sh->ready, 1);
-  if (by_signal) kill(getpid(), SIGKILL);
+  if (by_signal)
+    kill(getpid(), SIGKILL);
   _exit(0);
 }
 
@@ -292,21 +319,28 @@ static void reap_all(void) {
 
 static void check_workers_die_with_parent(int by_signal) {
   /* orphaned workers are re-parented to us, so none escapes the check */
-  cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0, "PR_SET_CHILD_SUBREAPER");
+  cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0,
+               "PR_SET_CHILD_SUBREAPER");
   orphan_shared *sh = shm_new(sizeof *sh);
   pid_t child = fork();
   cr_assert_geq(child, 0, "fork: %s", strerror(errno));
-  if (child == 0) orphan_child(sh, by_signal);
+  if (child == 0)
+    orphan_child(sh, by_signal);
   int status = 0;
   double end = now_s() + 20.0;
   pid_t w;
-  while ((w = waitpid(child, &status, WNOHANG)) == 0 && now_s() < end) sleep_s(0.01);
-  cr_assert_eq(w, child, "the child that made the pool did not end within 20 s");
-  ASSERT_I64(atomic_load(&sh->ready), 1, "child ran its map (exit status %#x)", status);
+  while ((w = waitpid(child, &status, WNOHANG)) == 0 && now_s() < end)
+    sleep_s(0.01);
+  cr_assert_eq(w, child,
+               "the child that made the pool did not end within 20 s");
+  ASSERT_I64(atomic_load(&sh->ready), 1, "child ran its map (exit status %#x)",
+             status);
   if (by_signal)
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %#x", status);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+              "child status %#x", status);
   else
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x",
+              status);
   int pids[ORPHAN_WORKERS];
   for (int i = 0; i < ORPHAN_WORKERS; i++) {
     pids[i] = atomic_load(&sh->pids[i]);
@@ -320,11 +354,13 @@ static void check_workers_die_with_parent(int by_signal) {
     reap_all();
     alive = 0;
     for (int i = 0; i < ORPHAN_WORKERS; i++) alive += lc_pid_alive(pids[i]);
-    if (alive) sleep_s(0.02);
+    if (alive)
+      sleep_s(0.02);
   }
   for (int i = 0; i < ORPHAN_WORKERS; i++)
-    cr_assert(!lc_pid_alive(pids[i]), "worker %d (pid %d) still alive %.1f s after its parent died",
-              i, pids[i], now_s() - t0);
+    cr_assert(!lc_pid_alive(pids[i]),
+              "worker %d (pid %d) still alive %.1f s after its parent died", i,
+              pids[i], now_s() - t0);
   /* nothing else the child started (helpers, grandchildren) survives */
   int others = lc_descendants();
   while (others > 0 && now_s() - t0 < HOLD_S / 2) {
@@ -337,7 +373,9 @@ static void check_workers_die_with_parent(int by_signal) {
   parc_shm_free(sh);
 }
 
-Test(leaks, workers_exit_when_the_parent_is_killed) { check_workers_die_with_parent(1); }
+Test(leaks, workers_exit_when_the_parent_is_killed) {
+  check_workers_die_with_parent(1);
+}
 
 Test(leaks, workers_exit_when_the_parent_exits_without_destroy) {
   check_workers_die_with_parent(0);

@@ -20,7 +20,8 @@ static int mix_task(const void *in, void *out, void *ctx) {
 }
 
 /* Maps n random u64 with mix64 and checks every output. */
-static void check_u64_map(parc_backend backend, unsigned workers, size_t n, size_t chunk) {
+static void check_u64_map(parc_backend backend, unsigned workers, size_t n,
+                          size_t chunk) {
   uint64_t *in = malloc((n ? n : 1) * 8), *out = malloc((n ? n : 1) * 8);
   cr_assert(in && out);
   uint64_t seed = 0x5EED0000 + n;
@@ -33,8 +34,10 @@ static void check_u64_map(parc_backend backend, unsigned workers, size_t n, size
                backend_name(backend), n, chunk, rc, errname(rc));
   for (size_t i = 0; i < n; i++)
     if (out[i] != mix64(in[i]))
-      cr_assert_fail("%s n=%zu chunk=%zu: out[%zu] = %#llx, want %#llx", backend_name(backend),
-                     n, chunk, i, (unsigned long long)out[i], (unsigned long long)mix64(in[i]));
+      cr_assert_fail("%s n=%zu chunk=%zu: out[%zu] = %#llx, want %#llx",
+                     backend_name(backend), n, chunk, i,
+                     (unsigned long long)out[i],
+                     (unsigned long long)mix64(in[i]));
   parc_pool_destroy(p);
   free(in);
   free(out);
@@ -64,10 +67,18 @@ BOTH_BACKENDS(map, n7_in_order_for_every_chunk) {
   for (size_t c = 0; c < 4; c++) check_u64_map(backend, 3, 7, chunks[c]);
 }
 
-BOTH_BACKENDS(map, n1e6_in_order_auto_chunk) { check_u64_map(backend, 4, 1000000, 0); }
-BOTH_BACKENDS(map, n1e6_in_order_chunk_1000) { check_u64_map(backend, 4, 1000000, 1000); }
-BOTH_BACKENDS(map, n1e6_in_order_chunk_3) { check_u64_map(backend, 2, 1000000, 3); }
-BOTH_BACKENDS(map, n1e6_in_order_chunk_1) { check_u64_map(backend, 2, 1000000, 1); }
+BOTH_BACKENDS(map, n1e6_in_order_auto_chunk) {
+  check_u64_map(backend, 4, 1000000, 0);
+}
+BOTH_BACKENDS(map, n1e6_in_order_chunk_1000) {
+  check_u64_map(backend, 4, 1000000, 1000);
+}
+BOTH_BACKENDS(map, n1e6_in_order_chunk_3) {
+  check_u64_map(backend, 2, 1000000, 3);
+}
+BOTH_BACKENDS(map, n1e6_in_order_chunk_1) {
+  check_u64_map(backend, 2, 1000000, 1);
+}
 
 BOTH_BACKENDS(map, runs_every_task_exactly_once) {
   _Atomic int *calls = shm_new(sizeof *calls);
@@ -88,7 +99,8 @@ BOTH_BACKENDS(map, second_map_on_the_same_pool_is_correct) {
   for (int round = 0; round < 3; round++) {
     for (size_t i = 0; i < N; i++) in[i] = i * 7919 + (uint64_t)round;
     ASSERT_RC(parc_map(p, mix_task, in, 8, out, 8, N, NULL), 0);
-    for (size_t i = 0; i < N; i++) ASSERT_U64(out[i], mix64(in[i]), "round %d out[%zu]", round, i);
+    for (size_t i = 0; i < N; i++)
+      ASSERT_U64(out[i], mix64(in[i]), "round %d out[%zu]", round, i);
   }
   parc_pool_destroy(p);
 }
@@ -106,28 +118,33 @@ static int sized_task(const void *in, void *out, void *ctx) {
   return 0;
 }
 
-static void check_sized_map(parc_backend backend, size_t in_size, size_t out_size, size_t n,
-                            size_t chunk) {
+static void check_sized_map(parc_backend backend, size_t in_size,
+                            size_t out_size, size_t n, size_t chunk) {
   static sizes s; /* static: set before the pool forks, seen by workers */
   s.in_size = in_size;
   s.out_size = out_size;
-  unsigned char *in = malloc(in_size * n), *out = malloc(out_size * n), *want = malloc(out_size);
+  unsigned char *in = malloc(in_size * n), *out = malloc(out_size * n),
+                *want = malloc(out_size);
   cr_assert(in && out && want);
-  for (size_t i = 0; i < n; i++) fill_bytes(in + i * in_size, in_size, 0xABC000 + i);
+  for (size_t i = 0; i < n; i++)
+    fill_bytes(in + i * in_size, in_size, 0xABC000 + i);
   memset(out, 0, out_size * n);
   parc_pool *p = pool_simple(backend, 3, &s);
   parc_map_opts o = {.chunk = chunk};
   int rc = parc_map(p, sized_task, in, in_size, out, out_size, n, &o);
-  cr_assert_eq(rc, 0, "parc_map(%s, in_size=%zu, out_size=%zu, n=%zu): got %d (%s), want 0",
-               backend_name(backend), in_size, out_size, n, rc, errname(rc));
+  cr_assert_eq(
+      rc, 0,
+      "parc_map(%s, in_size=%zu, out_size=%zu, n=%zu): got %d (%s), want 0",
+      backend_name(backend), in_size, out_size, n, rc, errname(rc));
   for (size_t i = 0; i < n; i++) {
     fill_bytes(want, out_size, fnv1a(in + i * in_size, in_size));
     if (memcmp(out + i * out_size, want, out_size) != 0) {
       size_t j = 0;
       while (out[i * out_size + j] == want[j]) j++;
-      cr_assert_fail("%s in_size=%zu out_size=%zu: out[%zu] byte %zu = %u, want %u",
-                     backend_name(backend), in_size, out_size, i, j, out[i * out_size + j],
-                     want[j]);
+      cr_assert_fail(
+          "%s in_size=%zu out_size=%zu: out[%zu] byte %zu = %u, want %u",
+          backend_name(backend), in_size, out_size, i, j, out[i * out_size + j],
+          want[j]);
     }
   }
   parc_pool_destroy(p);
@@ -137,10 +154,18 @@ static void check_sized_map(parc_backend backend, size_t in_size, size_t out_siz
 }
 
 BOTH_BACKENDS(map, one_byte_items) { check_sized_map(backend, 1, 1, 10007, 0); }
-BOTH_BACKENDS(map, one_byte_items_chunk_3) { check_sized_map(backend, 1, 1, 1001, 3); }
-BOTH_BACKENDS(map, four_kib_items) { check_sized_map(backend, 4096, 4096, 500, 0); }
-BOTH_BACKENDS(map, four_kib_in_eight_bytes_out) { check_sized_map(backend, 4096, 8, 300, 0); }
-BOTH_BACKENDS(map, one_byte_in_four_kib_out) { check_sized_map(backend, 1, 4096, 300, 0); }
+BOTH_BACKENDS(map, one_byte_items_chunk_3) {
+  check_sized_map(backend, 1, 1, 1001, 3);
+}
+BOTH_BACKENDS(map, four_kib_items) {
+  check_sized_map(backend, 4096, 4096, 500, 0);
+}
+BOTH_BACKENDS(map, four_kib_in_eight_bytes_out) {
+  check_sized_map(backend, 4096, 8, 300, 0);
+}
+BOTH_BACKENDS(map, one_byte_in_four_kib_out) {
+  check_sized_map(backend, 1, 4096, 300, 0);
+}
 BOTH_BACKENDS(map, items_larger_than_1mib) {
   check_sized_map(backend, (3u << 20) / 2 + 3, (3u << 20) / 2 + 5, 5, 0);
 }
@@ -154,8 +179,10 @@ BOTH_BACKENDS(map, items_larger_than_1mib_chunk_1000) {
 static int failing_task(const void *in, void *out, void *ctx) {
   uint64_t i;
   memcpy(&i, in, 8);
-  if (ctx) atomic_fetch_add((_Atomic int *)ctx, 1);
-  if (i % 5 == 3) return (int)(100 + i);
+  if (ctx)
+    atomic_fetch_add((_Atomic int *)ctx, 1);
+  if (i % 5 == 3)
+    return (int)(100 + i);
   uint64_t y = mix64(i);
   memcpy(out, &y, 8);
   return 0;
@@ -201,9 +228,11 @@ BOTH_BACKENDS(map, task_errors_leave_other_outputs_correct) {
   static uint64_t in[N], out[N];
   for (size_t i = 0; i < N; i++) in[i] = i;
   ASSERT_RC(parc_map(p, failing_task, in, 8, out, 8, N, NULL), PARC_ETASK);
-  ASSERT_I64(atomic_load(calls), N, "tasks run (every task runs even when some fail)");
+  ASSERT_I64(atomic_load(calls), N,
+             "tasks run (every task runs even when some fail)");
   for (size_t i = 0; i < N; i++)
-    if (i % 5 != 3) ASSERT_U64(out[i], mix64(i), "out[%zu]", i);
+    if (i % 5 != 3)
+      ASSERT_U64(out[i], mix64(i), "out[%zu]", i);
   parc_pool_destroy(p);
   parc_shm_free((void *)calls);
 }
@@ -240,9 +269,12 @@ typedef struct progress_log {
 
 static void on_progress(uint64_t done, uint64_t total, void *arg) {
   progress_log *l = arg;
-  if (!pthread_equal(pthread_self(), l->caller)) l->wrong_thread++;
-  if (done < l->last_done) l->backwards++;
-  if (total != l->total) l->bad_total++;
+  if (!pthread_equal(pthread_self(), l->caller))
+    l->wrong_thread++;
+  if (done < l->last_done)
+    l->backwards++;
+  if (total != l->total)
+    l->bad_total++;
   l->last_done = done;
   l->calls++;
 }
@@ -264,7 +296,8 @@ BOTH_BACKENDS(map, progress_runs_in_caller_and_ends_at_total) {
   double took = now_s() - t0;
   cr_assert_geq(l.calls, 1, "progress calls: got %d, want >= 1", l.calls);
   /* "at most about 10 times a second, and once at the end" */
-  cr_assert_leq(l.calls, (int)(20 * took) + 3, "%d progress calls in %.2f s", l.calls, took);
+  cr_assert_leq(l.calls, (int)(20 * took) + 3, "%d progress calls in %.2f s",
+                l.calls, took);
   ASSERT_I64(l.last_done, N, "done in the last progress call");
   ASSERT_I64(l.wrong_thread, 0, "progress calls outside the calling thread");
   ASSERT_I64(l.backwards, 0, "progress calls where done went down");
@@ -280,7 +313,8 @@ typedef struct id_out {
 } id_out;
 
 static int id_task(const void *in, void *out, void *ctx) {
-  id_out r = {parc_worker_id(), ctx != NULL && *(const uint64_t *)ctx == 0xC0FFEE};
+  id_out r = {parc_worker_id(),
+              ctx != NULL && *(const uint64_t *)ctx == 0xC0FFEE};
   sleep_s(0.0005);
   memcpy(out, &r, sizeof r);
   return 0;
@@ -314,7 +348,8 @@ static void *sharer_main(void *arg) {
   enum { N = 2000 };
   uint64_t *in = malloc(N * 8), *out = malloc(N * 8);
   for (int round = 0; round < 5 && s->rc == 0; round++) {
-    for (size_t i = 0; i < N; i++) in[i] = ((uint64_t)s->id << 40) + round * N + i;
+    for (size_t i = 0; i < N; i++)
+      in[i] = ((uint64_t)s->id << 40) + round * N + i;
     s->rc = parc_map(s->pool, mix_task, in, 8, out, 8, N, NULL);
     for (size_t i = 0; i < N; i++) s->bad += out[i] != mix64(in[i]);
   }
@@ -365,17 +400,21 @@ BOTH_BACKENDS(map, call_timeout_cancels_unfinished_tasks) {
   /* the workers are up before the clock starts (a fork can take long on a
    * loaded machine), and the quick tasks have 1000 times their time */
   ASSERT_RC(parc_map(p, sleep_or_held_task, in, 8, out, 8, 2, NULL), 0);
-  parc_map_opts o = {.timeout = 1.0, .status = st, .err_index = &err_index, .chunk = 1};
+  parc_map_opts o = {
+      .timeout = 1.0, .status = st, .err_index = &err_index, .chunk = 1};
   double t0 = now_s();
-  ASSERT_RC(parc_map(p, sleep_or_held_task, in, 8, out, 8, N, &o), PARC_ETIMEDOUT);
+  ASSERT_RC(parc_map(p, sleep_or_held_task, in, 8, out, 8, N, &o),
+            PARC_ETIMEDOUT);
   /* wrong: waiting for the held tasks (HOLD_S) */
   ASSERT_WAITED(now_s() - t0, 1.0, HOLD_S, "parc_map with a timeout of 1 s");
   atomic_store(release, 1); /* threads: destroy waits for the abandoned tasks */
   ASSERT_STATUS_ERR(st[0], 0, 0);
   ASSERT_STATUS_ERR(st[1], 0, 1);
   ASSERT_U64(out[0], 1, "out[0]");
-  for (size_t i = 2; i < N; i++) cr_assert(st[i].error == PARC_ETIMEDOUT,
-      "status[%zu].error: got %d (%s), want ETIMEDOUT", i, st[i].error, errname(st[i].error));
+  for (size_t i = 2; i < N; i++)
+    cr_assert(st[i].error == PARC_ETIMEDOUT,
+              "status[%zu].error: got %d (%s), want ETIMEDOUT", i, st[i].error,
+              errname(st[i].error));
   ASSERT_I64(err_index, 2, "err_index");
   parc_pool_destroy_ex(p, 1);
   parc_shm_free((void *)release);
@@ -407,14 +446,18 @@ BOTH_BACKENDS(map, tasks_canceled_by_the_call_timeout_never_start) {
   parc_pool_destroy_ex(p, 1); /* threads: waits for the abandoned tasks */
   int not_started = 0;
   for (size_t i = 0; i < N; i++) {
-    if (at_return[i]) continue;
+    if (at_return[i])
+      continue;
     not_started++;
     ASSERT_STATUS_ERR(st[i], PARC_ETIMEDOUT, i);
     ASSERT_I64(atomic_load(&started[i]), 0,
-               "task %zu (canceled by the timeout, not started when parc_map returned) "
-               "started later", i);
+               "task %zu (canceled by the timeout, not started when parc_map "
+               "returned) "
+               "started later",
+               i);
   }
-  cr_assert_geq(not_started, 1, "every task had started by the timeout: test premise broken");
+  cr_assert_geq(not_started, 1,
+                "every task had started by the timeout: test premise broken");
   parc_shm_free((void *)started);
 }
 
@@ -472,9 +515,11 @@ Test(map, pools_of_both_backends_run_side_by_side) {
   parc_pool *a = pool_simple(PARC_THREADS, 2, NULL);
   parc_pool *b = pool_simple(PARC_PROCESSES, 2, NULL);
   parc_pool *c = pool_simple(PARC_PROCESSES, 3, NULL);
-  pool_runner r[3] = {{a, 1ull << 40, 0, 0}, {b, 2ull << 40, 0, 0}, {c, 3ull << 40, 0, 0}};
+  pool_runner r[3] = {
+      {a, 1ull << 40, 0, 0}, {b, 2ull << 40, 0, 0}, {c, 3ull << 40, 0, 0}};
   pthread_t th[3];
-  for (int i = 0; i < 3; i++) cr_assert_eq(pthread_create(&th[i], NULL, pool_runner_main, &r[i]), 0);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(pthread_create(&th[i], NULL, pool_runner_main, &r[i]), 0);
   for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
   for (int i = 0; i < 3; i++) {
     ASSERT_RC(r[i].rc, 0);
@@ -487,7 +532,8 @@ Test(map, pools_of_both_backends_run_side_by_side) {
   pool_runner_main(&r[2]);
   ASSERT_RC(r[0].rc, 0);
   ASSERT_RC(r[2].rc, 0);
-  ASSERT_I64(r[0].bad + r[2].bad, 0, "wrong outputs after another pool was destroyed");
+  ASSERT_I64(r[0].bad + r[2].bad, 0,
+             "wrong outputs after another pool was destroyed");
   parc_pool_destroy(a);
   parc_pool_destroy(c);
 }
@@ -517,7 +563,8 @@ static long reading_costs_kib(const unsigned char *in, size_t n) {
   cr_assert_geq(pid, 0);
   if (pid == 0) {
     long before = max_rss_kib();
-    for (size_t i = 0; i < n; i += 4096) (void)((const volatile unsigned char *)in)[i];
+    for (size_t i = 0; i < n; i += 4096)
+      (void)((const volatile unsigned char *)in)[i];
     long grew = max_rss_kib() - before;
     _exit(write(fd[1], &grew, sizeof grew) == sizeof grew ? 0 : 1);
   }
@@ -534,7 +581,8 @@ BOTH_BACKENDS(map, memory_stays_bounded_for_a_gib_of_input) {
    * (measured: the baseline); any growth beyond is the library's own
    * copying, which must stay bounded whatever n is. */
   size_t n = 1u << 18, in_size = 4096;
-  void *in = mmap(NULL, n * in_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void *in = mmap(NULL, n * in_size, PROT_READ,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   cr_assert_neq(in, MAP_FAILED, "mmap 1 GiB: %s", strerror(errno));
   long baseline = reading_costs_kib(in, n * in_size);
   unsigned char *out = malloc(n);
@@ -544,9 +592,11 @@ BOTH_BACKENDS(map, memory_stays_bounded_for_a_gib_of_input) {
   ASSERT_RC(parc_map(p, first_last_task, in, in_size, out, 1, n, NULL), 0);
   long grew = max_rss_kib() - before;
   for (size_t i = 0; i < n; i++)
-    if (out[i] != 0x5A) cr_assert_fail("out[%zu] = %#x, want 0x5a", i, out[i]);
+    if (out[i] != 0x5A)
+      cr_assert_fail("out[%zu] = %#x, want 0x5a", i, out[i]);
   cr_assert_lt(grew, baseline + 128 * 1024,
-               "peak RSS grew by %ld MiB mapping 1 GiB of input (reading it costs %ld MiB)",
+               "peak RSS grew by %ld MiB mapping 1 GiB of input (reading it "
+               "costs %ld MiB)",
                grew / 1024, baseline / 1024);
   parc_pool_destroy(p);
   munmap(in, n * in_size);
@@ -572,9 +622,11 @@ static int where_task(const void *in, void *out, void *ctx) {
 static void check_where(parc_backend backend, bool before) {
   enum { N = 5000 };
   zc_in *in = NULL;
-  if (before) in = parc_shm_alloc(N * sizeof *in);
+  if (before)
+    in = parc_shm_alloc(N * sizeof *in);
   parc_pool *p = pool_simple(backend, 2, NULL);
-  if (!before) in = parc_shm_alloc(N * sizeof *in);
+  if (!before)
+    in = parc_shm_alloc(N * sizeof *in);
   cr_assert(in, "parc_shm_alloc");
   for (size_t i = 0; i < N; i++) in[i] = (zc_in){i * 7, &in[i]};
   uint64_t *out = calloc(N, 8);
@@ -582,7 +634,8 @@ static void check_where(parc_backend backend, bool before) {
   uint64_t want_where = before || backend == PARC_THREADS ? 1 : 2;
   for (size_t i = 0; i < N; i++) {
     ASSERT_U64(out[i] >> 8, i * 7, "value of task %zu", i);
-    ASSERT_U64(out[i] & 0xff, want_where, "task %zu read in place (1) or a copy (2)", i);
+    ASSERT_U64(out[i] & 0xff, want_where,
+               "task %zu read in place (1) or a copy (2)", i);
   }
   parc_pool_destroy(p);
   parc_shm_free(in);

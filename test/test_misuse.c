@@ -40,7 +40,8 @@ static int child_uses(void *arg) {
       parc_barrier_wait(h->bar, 0),
   };
   for (size_t i = 0; i < sizeof rc / sizeof rc[0]; i++)
-    if (rc[i] != PARC_ENOTSHARED) return 10 + (int)i;
+    if (rc[i] != PARC_ENOTSHARED)
+      return 10 + (int)i;
   return 0;
 }
 
@@ -75,7 +76,8 @@ Test(misuse, private_channels_and_locks_refuse_another_process) {
   handles h;
   make_handles(&h, 0);
   int code = run_child(child_uses, &h);
-  ASSERT_I64(code, 0, "child: first call that did not say ENOTSHARED is 10 + its index");
+  ASSERT_I64(code, 0,
+             "child: first call that did not say ENOTSHARED is 10 + its index");
   /* the creator's own calls are untouched by the child's attempts */
   size_t len = 99;
   char buf[16];
@@ -90,9 +92,12 @@ Test(misuse, private_channels_and_locks_refuse_another_process) {
 /* The same calls on PARC_SHARED objects reach the parent. */
 static int child_puts_shared(void *arg) {
   const handles *h = arg;
-  if (parc_queue_put(h->q, "hello", 5, 5.0) != 0) return 1;
-  if (parc_pipe_send(h->pb, "world", 5, 5.0) != 0) return 2;
-  if (parc_sem_post(h->sem) != 0) return 3;
+  if (parc_queue_put(h->q, "hello", 5, 5.0) != 0)
+    return 1;
+  if (parc_pipe_send(h->pb, "world", 5, 5.0) != 0)
+    return 2;
+  if (parc_sem_post(h->sem) != 0)
+    return 3;
   return 0;
 }
 
@@ -143,16 +148,20 @@ Test(misuse, shm_made_after_a_process_pool_is_refused_as_a_for_ctx) {
   parc_for_opts fo = {.ctx_size = 64};
   ASSERT_RC(parc_for(p, 0, 100, count_for, after, &fo), 0);
   ASSERT_RC(parc_for(p, 0, 100, add_one_for, before, NULL), 0);
-  ASSERT_I64(atomic_load(before), 100, "iterations on memory made before the pool");
+  ASSERT_I64(atomic_load(before), 100,
+             "iterations on memory made before the pool");
   ptr_in in[3] = {{before}, {before}, {before}};
   uint64_t out[3];
-  ASSERT_RC(parc_map(p, add_through_pointer, in, sizeof in[0], out, 8, 3, NULL), 0);
-  ASSERT_I64(atomic_load(before), 103, "tasks through pointers made before the pool");
+  ASSERT_RC(parc_map(p, add_through_pointer, in, sizeof in[0], out, 8, 3, NULL),
+            0);
+  ASSERT_I64(atomic_load(before), 103,
+             "tasks through pointers made before the pool");
   parc_pool_destroy(p);
   /* a pool forked after the region maps it */
   p = pool_simple(PARC_PROCESSES, 2, NULL);
   ASSERT_RC(parc_for(p, 0, 100, add_one_for, after, NULL), 0);
-  ASSERT_I64(atomic_load(after), 100, "iterations in a pool made after the region");
+  ASSERT_I64(atomic_load(after), 100,
+             "iterations in a pool made after the region");
   parc_pool_destroy(p);
   parc_shm_free(before);
   parc_shm_free(after);
@@ -164,8 +173,10 @@ Test(misuse, thread_pools_share_every_region) {
   ASSERT_RC(parc_for(p, 0, 100, add_one_for, after, NULL), 0);
   ptr_in in[3] = {{after}, {after}, {after}};
   uint64_t out[3];
-  ASSERT_RC(parc_map(p, add_through_pointer, in, sizeof in[0], out, 8, 3, NULL), 0);
-  ASSERT_I64(atomic_load(after), 103, "thread pool through memory made after it");
+  ASSERT_RC(parc_map(p, add_through_pointer, in, sizeof in[0], out, 8, 3, NULL),
+            0);
+  ASSERT_I64(atomic_load(after), 103,
+             "thread pool through memory made after it");
   parc_pool_destroy(p);
   parc_shm_free(after);
 }

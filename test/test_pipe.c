@@ -30,10 +30,11 @@ typedef struct ends {
 static ends pipe_new(size_t max_msg, int flags) {
   ends e = {NULL, NULL};
   int rc = parc_pipe_create(&e.a, &e.b, max_msg, flags);
-  cr_assert_eq(rc, 0, "parc_pipe_create(%zu, %d): got %d (%s)", max_msg, flags, rc,
-               errname(rc));
-  cr_assert(e.a && e.b && e.a != e.b, "parc_pipe_create returned 0 but ends %p, %p",
-            (void *)e.a, (void *)e.b);
+  cr_assert_eq(rc, 0, "parc_pipe_create(%zu, %d): got %d (%s)", max_msg, flags,
+               rc, errname(rc));
+  cr_assert(e.a && e.b && e.a != e.b,
+            "parc_pipe_create returned 0 but ends %p, %p", (void *)e.a,
+            (void *)e.b);
   return e;
 }
 
@@ -48,7 +49,9 @@ static void pipe_free(ends e) {
   Test(pipe, name##_shared) { pipe__##name(PARC_SHARED); }                     \
   static void pipe__##name(int flags)
 
-static void send_u32(parc_pipe *e, uint32_t v) { ASSERT_RC(parc_pipe_send(e, &v, 4, 1.0), 0); }
+static void send_u32(parc_pipe *e, uint32_t v) {
+  ASSERT_RC(parc_pipe_send(e, &v, 4, 1.0), 0);
+}
 
 static uint32_t recv_u32(parc_pipe *e) {
   uint32_t v = 0xdeadbeef;
@@ -172,7 +175,8 @@ BOTH_MODES(send_on_a_full_pipe_times_out) {
   size_t len;
   ASSERT_RC(parc_pipe_recv(e.b, buf, sizeof buf, &len, 1.0), 0);
   ASSERT_RC(parc_pipe_send(e.a, msg, 16, 1.0), 0);
-  for (size_t i = 0; i < n; i++) ASSERT_RC(parc_pipe_recv(e.b, buf, sizeof buf, &len, 1.0), 0);
+  for (size_t i = 0; i < n; i++)
+    ASSERT_RC(parc_pipe_recv(e.b, buf, sizeof buf, &len, 1.0), 0);
   ASSERT_RC(parc_pipe_recv(e.b, buf, sizeof buf, &len, 0), PARC_EAGAIN);
   pipe_free(e);
 }
@@ -183,7 +187,8 @@ BOTH_MODES(close_lets_the_peer_drain_then_eclosed) {
   ends e = pipe_new(64, flags);
   for (uint32_t i = 0; i < 3; i++) send_u32(e.a, i);
   parc_pipe_close(e.a);
-  for (uint32_t i = 0; i < 3; i++) ASSERT_I64(recv_u32(e.b), i, "drained message %u", i);
+  for (uint32_t i = 0; i < 3; i++)
+    ASSERT_I64(recv_u32(e.b), i, "drained message %u", i);
   char buf[64];
   size_t len;
   double t0 = now_s();
@@ -259,10 +264,10 @@ BOTH_MODES(close_wakes_a_blocked_send_on_the_other_end) {
 
 typedef struct pshared {
   ends e;
-  _Atomic int bound;   /* the child has bound its end */
-  _Atomic int go;      /* the parent is ready for the child's next step */
-  _Atomic int step;    /* where the child got to */
-  _Atomic int bad;     /* what the child found wrong */
+  _Atomic int bound; /* the child has bound its end */
+  _Atomic int go;    /* the parent is ready for the child's next step */
+  _Atomic int step;  /* where the child got to */
+  _Atomic int bad;   /* what the child found wrong */
   uint32_t n;
   uint64_t seed;
 } pshared;
@@ -284,11 +289,14 @@ static int ping_child(void *p) {
     uint32_t v = 0;
     size_t len;
     int rc = parc_pipe_recv(s->e.a, &v, 4, &len, 10.0);
-    if (rc) return rc_code(rc);
-    if (v != i) return 1;
+    if (rc)
+      return rc_code(rc);
+    if (v != i)
+      return 1;
     v = v * 3 + 1;
     rc = parc_pipe_send(s->e.a, &v, 4, 10.0);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
   }
   return 0;
 }
@@ -322,7 +330,8 @@ static size_t bulk_msg(uint64_t seed, uint32_t i, unsigned char *m) {
   return n;
 }
 
-static int bulk_check(uint64_t seed, uint32_t i, const unsigned char *m, size_t len) {
+static int bulk_check(uint64_t seed, uint32_t i, const unsigned char *m,
+                      size_t len) {
   unsigned char want[BULK_MAX];
   size_t n = bulk_msg(seed, i, want);
   return len == n && memcmp(m, want, n) == 0;
@@ -330,8 +339,8 @@ static int bulk_check(uint64_t seed, uint32_t i, const unsigned char *m, size_t 
 
 /* Sends n messages and receives n, interleaved with calls that do not wait,
  * so that both sides can fill the pipe both ways at once. */
-static int duplex(parc_pipe *e, uint64_t send_seed, uint64_t recv_seed, uint32_t n,
-                  _Atomic int *bad) {
+static int duplex(parc_pipe *e, uint64_t send_seed, uint64_t recv_seed,
+                  uint32_t n, _Atomic int *bad) {
   unsigned char m[BULK_MAX];
   uint32_t sent = 0, got = 0;
   size_t mlen = bulk_msg(send_seed, 0, m);
@@ -339,26 +348,33 @@ static int duplex(parc_pipe *e, uint64_t send_seed, uint64_t recv_seed, uint32_t
     int moved = 0;
     while (sent < n) {
       int rc = parc_pipe_send(e, m, mlen, 0);
-      if (rc == PARC_EAGAIN) break;
-      if (rc) return rc_code(rc);
+      if (rc == PARC_EAGAIN)
+        break;
+      if (rc)
+        return rc_code(rc);
       moved = 1;
-      if (++sent < n) mlen = bulk_msg(send_seed, sent, m);
+      if (++sent < n)
+        mlen = bulk_msg(send_seed, sent, m);
     }
     unsigned char r[BULK_MAX];
     size_t len;
     while (got < n) {
       int rc = parc_pipe_recv(e, r, sizeof r, &len, 0);
-      if (rc == PARC_EAGAIN) break;
-      if (rc) return rc_code(rc);
+      if (rc == PARC_EAGAIN)
+        break;
+      if (rc)
+        return rc_code(rc);
       moved = 1;
-      if (!bulk_check(recv_seed, got, r, len)) atomic_fetch_add(bad, 1);
+      if (!bulk_check(recv_seed, got, r, len))
+        atomic_fetch_add(bad, 1);
       got++;
     }
     if (!moved && got < n) {
       /* block for a moment in recv: the peer sends or makes room */
       int rc = parc_pipe_recv(e, r, sizeof r, &len, 0.01);
       if (rc == 0) {
-        if (!bulk_check(recv_seed, got, r, len)) atomic_fetch_add(bad, 1);
+        if (!bulk_check(recv_seed, got, r, len))
+          atomic_fetch_add(bad, 1);
         got++;
       } else if (rc != PARC_ETIMEDOUT) {
         return rc_code(rc);
@@ -381,7 +397,8 @@ Test(pipe, full_duplex_bulk_between_processes) {
   int rc = duplex(s->e.b, s->seed, s->seed + 1, s->n, &s->bad);
   cr_assert_eq(rc, 0, "parent duplex: exit code %d", rc);
   ASSERT_CHILD_OK(pid, 30.0, "duplex child");
-  ASSERT_I64(atomic_load(&s->bad), 0, "messages that arrived wrong or out of order");
+  ASSERT_I64(atomic_load(&s->bad), 0,
+             "messages that arrived wrong or out of order");
   pshared_free(s);
 }
 
@@ -389,7 +406,8 @@ static int close_then_linger_child(void *p) {
   pshared *s = p;
   for (uint32_t i = 0; i < 3; i++) {
     int rc = parc_pipe_send(s->e.a, &i, 4, 5.0);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
   }
   parc_pipe_close(s->e.a);
   atomic_store(&s->step, 1);
@@ -410,11 +428,13 @@ Test(pipe, close_in_a_live_child_gives_eclosed_after_draining) {
   char buf[64];
   size_t len;
   double t0 = now_s();
-  ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S), PARC_ECLOSED);
+  ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S),
+            PARC_ECLOSED);
   /* wrong: waiting out the timeout */
   ASSERT_SOONER(now_s() - t0, HOLD_S, "recv after the child's close");
   ASSERT_RC(parc_pipe_send(s->e.b, "x", 1, 1.0), PARC_ECLOSED);
-  cr_assert(lc_pid_alive(pid), "the child died before the check: not a test of close");
+  cr_assert(lc_pid_alive(pid),
+            "the child died before the check: not a test of close");
   atomic_store(&s->go, 1);
   ASSERT_CHILD_OK(pid, 5.0, "child");
   pshared_free(s);
@@ -426,7 +446,8 @@ static int bind_then_die_child(void *p) {
   int rc = parc_pipe_bind(s->e.a);
   atomic_store(&s->bad, rc);
   atomic_store(&s->bound, 1);
-  if (rc) return rc_code(rc);
+  if (rc)
+    return rc_code(rc);
   wait_flag(&s->go, 1, HOLD_S);
   sleep_s(0.2);
   raise(SIGKILL);
@@ -443,17 +464,20 @@ Test(pipe, peer_killed_during_a_blocking_recv_gives_eclosed_promptly) {
   size_t len;
   double t0 = now_s();
   /* the child is not reaped while the parent waits: a zombie is dead too */
-  ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S), PARC_ECLOSED);
+  ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S),
+            PARC_ECLOSED);
   /* wrong: not seeing the death, waiting out the timeout */
   ASSERT_SOONER(now_s() - t0, HOLD_S, "recv, to see the peer die (0.2 s in)");
   ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, 1.0), PARC_ECLOSED);
   ASSERT_RC(parc_pipe_send(s->e.b, "x", 1, 1.0), PARC_ECLOSED);
   int st = 0;
-  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x", st);
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x",
+            st);
   pshared_free(s);
 }
 
-Test(pipe, peer_killed_during_a_blocking_send_on_a_full_pipe_gives_eclosed_promptly) {
+Test(pipe,
+     peer_killed_during_a_blocking_send_on_a_full_pipe_gives_eclosed_promptly) {
   pshared *s = pshared_new(64);
   pid_t pid = spawn_child(bind_then_die_child, s);
   cr_assert(wait_flag(&s->bound, 1, 5.0), "child did not bind");
@@ -465,7 +489,8 @@ Test(pipe, peer_killed_during_a_blocking_send_on_a_full_pipe_gives_eclosed_promp
   /* wrong: not seeing the death, waiting out the timeout */
   ASSERT_SOONER(now_s() - t0, HOLD_S, "send, to see the peer die (0.2 s in)");
   int st = 0;
-  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x", st);
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x",
+            st);
   pshared_free(s);
 }
 
@@ -478,7 +503,8 @@ static int late_bind_then_die_child(void *p) {
   sleep_s(0.2);
   int rc = parc_pipe_bind(s->e.a);
   atomic_store(&s->bound, 1);
-  if (rc) return rc_code(rc);
+  if (rc)
+    return rc_code(rc);
   sleep_s(0.2);
   raise(SIGKILL);
   return 0;
@@ -493,12 +519,15 @@ Test(pipe, peer_that_binds_while_recv_is_blocked_then_dies_gives_eclosed) {
   double t0 = now_s();
   int rc = parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S);
   double took = now_s() - t0;
-  cr_assert(atomic_load(&s->bound), "returned before the child bound: not the case tested");
+  cr_assert(atomic_load(&s->bound),
+            "returned before the child bound: not the case tested");
   ASSERT_RC(rc, PARC_ECLOSED);
   /* wrong: not seeing the death, waiting out the timeout */
-  ASSERT_SOONER(took, HOLD_S, "recv, to see the late-bound peer die (0.4 s in)");
+  ASSERT_SOONER(took, HOLD_S,
+                "recv, to see the late-bound peer die (0.4 s in)");
   int st = 0;
-  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x", st);
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x",
+            st);
   pshared_free(s);
 }
 
@@ -511,12 +540,15 @@ Test(pipe, peer_that_binds_while_send_is_blocked_then_dies_gives_eclosed) {
   double t0 = now_s();
   int rc = parc_pipe_send(s->e.b, msg, sizeof msg, HOLD_S);
   double took = now_s() - t0;
-  cr_assert(atomic_load(&s->bound), "returned before the child bound: not the case tested");
+  cr_assert(atomic_load(&s->bound),
+            "returned before the child bound: not the case tested");
   ASSERT_RC(rc, PARC_ECLOSED);
   /* wrong: not seeing the death, waiting out the timeout */
-  ASSERT_SOONER(took, HOLD_S, "send, to see the late-bound peer die (0.4 s in)");
+  ASSERT_SOONER(took, HOLD_S,
+                "send, to see the late-bound peer die (0.4 s in)");
   int st = 0;
-  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x", st);
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x",
+            st);
   pshared_free(s);
 }
 
@@ -528,11 +560,13 @@ static size_t huge_len(int i) { return i == 0 ? 3u << 20 : i == 1 ? HUGE : 1; }
 static int send_huge_child(void *p) {
   pshared *s = p;
   unsigned char *m = malloc(HUGE);
-  if (!m) return 2;
+  if (!m)
+    return 2;
   for (int i = 0; i < 3; i++) {
     fill_bytes(m, huge_len(i), 50 + i);
     int rc = parc_pipe_send(s->e.a, m, huge_len(i), 10.0);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
   }
   free(m);
   return 0;
@@ -566,7 +600,8 @@ typedef struct hsend {
 static int send_huge_alone(void *p) {
   hsend *h = p;
   unsigned char *m = calloc(1, HUGE);
-  if (!m) return 2;
+  if (!m)
+    return 2;
   double t0 = now_s();
   h->rc = parc_pipe_send(h->e, m, HUGE, h->timeout);
   h->took = now_s() - t0;
@@ -585,10 +620,12 @@ BOTH_MODES(send_of_a_message_larger_than_the_pipe_keeps_its_timeout) {
     tjob_start(&j, send_huge_alone, &h);
     /* wrong: waiting for a reader, who never comes */
     cr_assert(tjob_join(&j, HOLD_S / 2),
-              "send(%d MiB, timeout %.1f s) with no reader still blocked after %.0f s",
+              "send(%d MiB, timeout %.1f s) with no reader still blocked after "
+              "%.0f s",
               HUGE >> 20, timeouts[i], HOLD_S / 2);
     ASSERT_RC(h.rc, timeouts[i] == 0 ? PARC_EAGAIN : PARC_ETIMEDOUT);
-    if (timeouts[i] > 0) ASSERT_WAITED(h.took, timeouts[i], HOLD_S, "send of a huge message");
+    if (timeouts[i] > 0)
+      ASSERT_WAITED(h.took, timeouts[i], HOLD_S, "send of a huge message");
     /* whatever was refused left no partial message behind */
     send_u32(e.a, 99);
     size_t len = 0;
@@ -605,8 +642,9 @@ BOTH_MODES(send_of_a_message_larger_than_the_pipe_keeps_its_timeout) {
 /* Sizes around the piece size (32 KiB) and the ring: 1 MiB messages fit a
  * 2 MiB ring whole (published a piece at a time, consumed at once); 3 MiB
  * ones stream through it. */
-static const size_t big_sizes[] = {(32 << 10) - 1, 32 << 10, (32 << 10) + 1, (96 << 10) + 5,
-                                   1 << 20, (2 << 20) - 8, 3 << 20};
+static const size_t big_sizes[] = {(32 << 10) - 1, 32 << 10, (32 << 10) + 1,
+                                   (96 << 10) + 5, 1 << 20,  (2 << 20) - 8,
+                                   3 << 20};
 enum { NBIG = sizeof big_sizes / sizeof big_sizes[0], BIG_MAX = 3 << 20 };
 
 typedef struct bigsend {
@@ -617,7 +655,8 @@ typedef struct bigsend {
 static int send_big_sizes(void *p) {
   bigsend *b = p;
   unsigned char *m = malloc(BIG_MAX);
-  if (!m) return 2;
+  if (!m)
+    return 2;
   for (int i = 0; i < NBIG && b->rc == 0; i++) {
     fill_bytes(m, big_sizes[i], 700 + i);
     b->rc = parc_pipe_send(b->e, m, big_sizes[i], 10.0);
@@ -635,7 +674,8 @@ static void recv_big_sizes(parc_pipe *e) {
     ASSERT_RC(parc_pipe_recv(e, buf, BIG_MAX + 1, &len, 10.0), 0);
     ASSERT_I64(len, big_sizes[i], "length of large message %d", i);
     fill_bytes(want, len, 700 + i);
-    cr_assert(memcmp(buf, want, len) == 0, "large message %d (%zu bytes) changed", i, len);
+    cr_assert(memcmp(buf, want, len) == 0,
+              "large message %d (%zu bytes) changed", i, len);
     ASSERT_I64(buf[len], 0x5a, "recv wrote past the %zu-byte message", len);
   }
   free(buf);
@@ -704,7 +744,8 @@ typedef struct stopped {
 static int send_one_big(void *p) {
   stopped *st = p;
   unsigned char *m = malloc(st->len);
-  if (!m) return 2;
+  if (!m)
+    return 2;
   fill_bytes(m, st->len, st->len);
   st->rc = parc_pipe_send(st->e, m, st->len, 10.0);
   free(m);
@@ -721,7 +762,8 @@ BOTH_MODES(recv_times_out_on_a_half_sent_message_and_leaves_it_whole) {
   stopped st = {.e = e.a, .len = 1 << 20};
   tjob j;
   tjob_start(&j, send_one_big, &st);
-  cr_assert(wait_flag(&ps.reached, 1, 5.0), "the sender did not stop mid-message");
+  cr_assert(wait_flag(&ps.reached, 1, 5.0),
+            "the sender did not stop mid-message");
   unsigned char *buf = malloc(st.len), *want = malloc(st.len);
   cr_assert(buf && want);
   size_t len = 0;
@@ -729,12 +771,14 @@ BOTH_MODES(recv_times_out_on_a_half_sent_message_and_leaves_it_whole) {
   double t0 = now_s();
   ASSERT_RC(parc_pipe_recv(e.b, buf, st.len, &len, 0.2), PARC_ETIMEDOUT);
   /* the sender is held HOLD_S: waiting for the rest would cost that */
-  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S, "recv(0.2 s) of a half-sent message");
+  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S,
+                "recv(0.2 s) of a half-sent message");
   atomic_store(&ps.release, 1);
   ASSERT_RC(parc_pipe_recv(e.b, buf, st.len, &len, 5.0), 0);
   ASSERT_I64(len, st.len, "length of the message once the sender went on");
   fill_bytes(want, st.len, st.len);
-  cr_assert(memcmp(buf, want, st.len) == 0, "the half-sent message arrived changed");
+  cr_assert(memcmp(buf, want, st.len) == 0,
+            "the half-sent message arrived changed");
   ASSERT_THREAD_OK(&j, 5.0, "sender");
   ASSERT_RC(st.rc, 0);
   free(buf);
@@ -773,12 +817,15 @@ static void peer_dies_mid_message(size_t len) {
   double t0 = now_s();
   ASSERT_RC(parc_pipe_recv(d->e.b, buf, len, &got, HOLD_S), PARC_ECLOSED);
   /* wrong: not seeing the death, waiting out the timeout */
-  ASSERT_SOONER(now_s() - t0, HOLD_S, "recv, to see the sender die mid-message");
-  cr_assert(atomic_load(&d->ps.reached), "the sender never reached the middle of its message");
+  ASSERT_SOONER(now_s() - t0, HOLD_S,
+                "recv, to see the sender die mid-message");
+  cr_assert(atomic_load(&d->ps.reached),
+            "the sender never reached the middle of its message");
   ASSERT_RC(parc_pipe_recv(d->e.b, buf, len, &got, 1.0), PARC_ECLOSED);
   ASSERT_RC(parc_pipe_send(d->e.b, "x", 1, 1.0), PARC_ECLOSED);
   int st = 0;
-  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st) &&
+                WTERMSIG(st) == SIGKILL,
             "sender status %#x", st);
   free(buf);
   pipe_free(d->e);
@@ -797,7 +844,8 @@ static int send_then_exit_child(void *p) {
   pshared *s = p;
   for (uint32_t i = 0; i < s->n; i++) {
     int rc = parc_pipe_send(s->e.a, &i, 4, 5.0);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
   }
   return 0; /* exits without closing: death closes */
 }
@@ -818,7 +866,8 @@ Test(pipe, a_peer_that_exits_is_drained_then_eclosed) {
   char buf[64];
   size_t len;
   double t0 = now_s();
-  ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S), PARC_ECLOSED);
+  ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S),
+            PARC_ECLOSED);
   /* wrong: waiting out the timeout */
   ASSERT_SOONER(now_s() - t0, HOLD_S, "recv after draining a dead peer");
   pshared_free(s);
@@ -828,7 +877,8 @@ static int sends_then_killed_child(void *p) {
   pshared *s = p;
   for (uint32_t i = 0; i < s->n; i++) {
     int rc = parc_pipe_send(s->e.a, &i, 4, 5.0);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
   }
   atomic_store(&s->step, 1);
   raise(SIGKILL);
@@ -840,7 +890,8 @@ Test(pipe, a_killed_peer_is_drained_then_eclosed_with_send_binding_implicitly) {
   s->n = 5;
   pid_t pid = spawn_child(sends_then_killed_child, s);
   int st = 0;
-  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x", st);
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x",
+            st);
   ASSERT_I64(atomic_load(&s->step), 1, "child sent everything");
   for (uint32_t i = 0; i < s->n; i++) {
     uint32_t v;
@@ -878,11 +929,13 @@ Test(pipe, recv_binds_on_first_use) {
   char buf[64];
   size_t len;
   double t0 = now_s();
-  ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S), PARC_ECLOSED);
+  ASSERT_RC(parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S),
+            PARC_ECLOSED);
   /* wrong: not seeing the death, waiting out the timeout */
   ASSERT_SOONER(now_s() - t0, HOLD_S, "recv, to see the peer die (0.2 s in)");
   int st = 0;
-  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x", st);
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "child status %#x",
+            st);
   pshared_free(s);
 }
 
@@ -912,15 +965,19 @@ static int close_unused_child(void *p) {
   pshared *s = p;
   int rc = parc_pipe_bind(s->e.a);
   atomic_store(&s->bound, 1);
-  if (rc) return rc_code(rc);
-  parc_pipe_close(s->e.b); /* its copy of the parent's end */
+  if (rc)
+    return rc_code(rc);
+  parc_pipe_close(s->e.b);      /* its copy of the parent's end */
   wait_flag(&s->go, 1, HOLD_S); /* the parent has closed its copy of a */
   for (uint32_t i = 0; i < 3; i++)
-    if ((rc = parc_pipe_send(s->e.a, &i, 4, 5.0)) != 0) return rc_code(rc);
+    if ((rc = parc_pipe_send(s->e.a, &i, 4, 5.0)) != 0)
+      return rc_code(rc);
   uint32_t v = 0;
   size_t len;
-  if ((rc = parc_pipe_recv(s->e.a, &v, 4, &len, 5.0)) != 0) return rc_code(rc);
-  if (v != 77) return 1;
+  if ((rc = parc_pipe_recv(s->e.a, &v, 4, &len, 5.0)) != 0)
+    return rc_code(rc);
+  if (v != 77)
+    return 1;
   parc_pipe_close(s->e.a);
   return 0;
 }
@@ -953,7 +1010,8 @@ Test(pipe, each_process_closes_the_end_it_does_not_use) {
 static int sibling_victim(void *p) {
   pshared *s = p;
   int rc = parc_pipe_bind(s->e.a);
-  if (rc) return rc_code(rc);
+  if (rc)
+    return rc_code(rc);
   atomic_fetch_add(&s->bound, 1);
   wait_flag(&s->go, 1, HOLD_S);
   sleep_s(0.2);
@@ -964,14 +1022,16 @@ static int sibling_victim(void *p) {
 static int sibling_survivor(void *p) {
   pshared *s = p;
   int rc = parc_pipe_bind(s->e.b);
-  if (rc) return rc_code(rc);
+  if (rc)
+    return rc_code(rc);
   atomic_fetch_add(&s->bound, 1);
   wait_flag(&s->go, 1, HOLD_S);
   char buf[64];
   size_t len;
   double t0 = now_s();
   rc = parc_pipe_recv(s->e.b, buf, sizeof buf, &len, HOLD_S);
-  if (rc != PARC_ECLOSED) return rc == 0 ? 1 : rc_code(rc);
+  if (rc != PARC_ECLOSED)
+    return rc == 0 ? 1 : rc_code(rc);
   /* wrong: not seeing the death, waiting out the timeout */
   return now_s() - t0 < HOLD_S / 2 ? 0 : 2;
 }
@@ -985,7 +1045,8 @@ Test(pipe, sibling_processes_see_each_other_die) {
   /* exit 1: recv returned 0; 2: it took over HOLD_S / 2; 64+: that error */
   ASSERT_CHILD_OK(w, HOLD_S, "survivor");
   int st = 0;
-  cr_assert(reap_child(v, 5.0, &st) && WIFSIGNALED(st), "victim status %#x", st);
+  cr_assert(reap_child(v, 5.0, &st) && WIFSIGNALED(st), "victim status %#x",
+            st);
   pshared_free(s);
 }
 
@@ -1016,7 +1077,8 @@ Test(pipe, hundred_pipes_leave_nothing_behind) {
 Test(pipe, pipes_used_by_dead_children_leave_nothing_behind) {
   chan_snap before, after;
   for (int round = 0; round < 23; round++) {
-    if (round == 3) snap_take(&before); /* rounds 0-2 warm up */
+    if (round == 3)
+      snap_take(&before); /* rounds 0-2 warm up */
     pshared *s = pshared_new(64);
     s->n = 2;
     pid_t pid = spawn_child(send_then_exit_child, s);

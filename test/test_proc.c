@@ -16,7 +16,7 @@ static void proc_init(void) {
 TestSuite(proc, .init = proc_init, .timeout = 60);
 
 typedef struct pbox {
-  _Atomic int pid;     /* getpid() in the child */
+  _Atomic int pid; /* getpid() in the child */
   _Atomic int started;
   _Atomic int release;
   _Atomic uint64_t sum;
@@ -116,8 +116,10 @@ static int no_arg(void *arg) { return arg == NULL ? 3 : 4; }
 Test(proc, start_without_an_argument) {
   parc_proc *p = proc_new(no_arg, NULL, 0);
   parc_proc_status st = join_ok(p, 5.0);
-  cr_assert(st.exited && (st.exit_code == 3 || st.exit_code == 4) && st.signal == 0,
-            "status {exited %d, exit_code %d, signal %d}", st.exited, st.exit_code, st.signal);
+  cr_assert(st.exited && (st.exit_code == 3 || st.exit_code == 4) &&
+                st.signal == 0,
+            "status {exited %d, exit_code %d, signal %d}", st.exited,
+            st.exit_code, st.signal);
   parc_proc_free(p);
 }
 
@@ -195,9 +197,11 @@ Test(proc, join_times_out_then_succeeds_later) {
   double t0 = now_s();
   ASSERT_RC(parc_proc_join(p, &st, 0.2), PARC_ETIMEDOUT);
   /* the process lives until the release, HOLD_S at most */
-  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S, "parc_proc_join(0.2 s) of a running process");
+  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S,
+                "parc_proc_join(0.2 s) of a running process");
   cr_assert(wait_flag(&b->started, 1, 5.0), "child did not start");
-  cr_assert(lc_pid_alive(parc_proc_pid(p)), "a join that timed out hurt the process");
+  cr_assert(lc_pid_alive(parc_proc_pid(p)),
+            "a join that timed out hurt the process");
   atomic_store(&b->release, 1);
   st = join_ok(p, 5.0);
   ASSERT_EXITED(st, 5);
@@ -255,8 +259,8 @@ Test(proc, free_of_a_running_process_kills_and_reaps_it) {
   ASSERT_SOONER(now_s() - t0, HOLD_S, "parc_proc_free of a running process");
   /* reaped: not even a zombie is left */
   errno = 0;
-  cr_assert(kill(pid, 0) != 0 && errno == ESRCH, "pid %d still exists (alive %d)", pid,
-            lc_pid_alive(pid));
+  cr_assert(kill(pid, 0) != 0 && errno == ESRCH,
+            "pid %d still exists (alive %d)", pid, lc_pid_alive(pid));
   int zombies = 0;
   ASSERT_I64(lc_children(&zombies), 0, "children after free");
   ASSERT_I64(zombies, 0, "zombies after free");
@@ -276,7 +280,8 @@ Test(proc, free_of_an_ended_unjoined_process_reaps_it) {
   cr_assert(!lc_pid_alive(pid), "the child did not end");
   parc_proc_free(p);
   errno = 0;
-  cr_assert(kill(pid, 0) != 0 && errno == ESRCH, "pid %d left as a zombie", pid);
+  cr_assert(kill(pid, 0) != 0 && errno == ESRCH, "pid %d left as a zombie",
+            pid);
 }
 
 typedef struct qarg {
@@ -289,7 +294,8 @@ static int put_three(void *arg) {
   for (uint32_t i = 0; i < 3; i++) {
     uint32_t v = a->base + i;
     int rc = parc_queue_put(a->q, &v, 4, 5.0);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
   }
   return 0;
 }
@@ -309,7 +315,8 @@ Test(proc, started_processes_share_channels_made_before) {
     ASSERT_RC(parc_queue_get(q, &v, 4, &len, 5.0), 0);
     sum += v;
   }
-  ASSERT_I64(sum, 3 * (0 + 100 + 200 + 300) + 4 * (0 + 1 + 2), "sum of the 12 messages");
+  ASSERT_I64(sum, 3 * (0 + 100 + 200 + 300) + 4 * (0 + 1 + 2),
+             "sum of the 12 messages");
   for (int i = 0; i < 4; i++) {
     parc_proc_status st = join_ok(p[i], 5.0);
     ASSERT_EXITED(st, 0);
@@ -372,12 +379,13 @@ Test(proc, thread_join_times_out_then_succeeds_later) {
   /* 0 does not wait: EAGAIN by the channels' convention; the thread
    * comment says ETIMEDOUT for "still running" -- either is fine here */
   int r0 = parc_thread_join(t, &rc, 0);
-  cr_assert(r0 == PARC_EAGAIN || r0 == PARC_ETIMEDOUT, "join(0): got %d (%s)", r0,
-            errname(r0));
+  cr_assert(r0 == PARC_EAGAIN || r0 == PARC_ETIMEDOUT, "join(0): got %d (%s)",
+            r0, errname(r0));
   double t0 = now_s();
   ASSERT_RC(parc_thread_join(t, &rc, 0.2), PARC_ETIMEDOUT);
   /* the thread runs until the release, HOLD_S at most */
-  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S, "parc_thread_join(0.2 s) of a running thread");
+  ASSERT_WAITED(now_s() - t0, 0.2, HOLD_S,
+                "parc_thread_join(0.2 s) of a running thread");
   atomic_store(&b->release, 1);
   t0 = now_s();
   ASSERT_RC(parc_thread_join(t, &rc, HOLD_S), 0);

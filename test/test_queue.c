@@ -29,8 +29,8 @@ TestSuite(queue, .init = queue_init, .timeout = 120);
 static parc_queue *queue_new(size_t capacity, size_t max_msg, int flags) {
   parc_queue *q = NULL;
   int rc = parc_queue_create(&q, capacity, max_msg, flags);
-  cr_assert_eq(rc, 0, "parc_queue_create(%zu, %zu, %d): got %d (%s)", capacity, max_msg,
-               flags, rc, errname(rc));
+  cr_assert_eq(rc, 0, "parc_queue_create(%zu, %zu, %d): got %d (%s)", capacity,
+               max_msg, flags, rc, errname(rc));
   cr_assert_not_null(q, "parc_queue_create returned 0 but no queue");
   return q;
 }
@@ -52,7 +52,8 @@ Test(queue, create_rejects_a_zero_capacity) {
 
 BOTH_MODES(put_then_get_keeps_order) {
   parc_queue *q = queue_new(4096, 64, flags);
-  for (uint32_t i = 0; i < 50; i++) ASSERT_RC(parc_queue_put(q, &i, sizeof i, 1.0), 0);
+  for (uint32_t i = 0; i < 50; i++)
+    ASSERT_RC(parc_queue_put(q, &i, sizeof i, 1.0), 0);
   for (uint32_t i = 0; i < 50; i++) {
     uint32_t got = 0xdeadbeef;
     size_t len = 99;
@@ -77,7 +78,8 @@ BOTH_MODES(every_size_from_zero_to_max_msg_round_trips) {
     memset(buf, 0xa5, sizeof buf);
     ASSERT_RC(parc_queue_get(q, buf, sizeof buf, &len, 1.0), 0);
     ASSERT_I64(len, n, "length of the message of %zu bytes", n);
-    cr_assert(memcmp(buf, msg, n) == 0, "the message of %zu bytes came back changed", n);
+    cr_assert(memcmp(buf, msg, n) == 0,
+              "the message of %zu bytes came back changed", n);
     ASSERT_I64(buf[n], 0xa5, "get wrote past the message of %zu bytes", n);
   }
   /* and all of them queued at once, then taken in order */
@@ -90,7 +92,8 @@ BOTH_MODES(every_size_from_zero_to_max_msg_round_trips) {
     fill_bytes(msg, n, 9000 + n);
     ASSERT_RC(parc_queue_get(q, buf, sizeof buf, &len, 1.0), 0);
     ASSERT_I64(len, n, "length of queued message %zu", n);
-    cr_assert(memcmp(buf, msg, n) == 0, "queued message of %zu bytes changed", n);
+    cr_assert(memcmp(buf, msg, n) == 0, "queued message of %zu bytes changed",
+              n);
   }
   parc_queue_destroy(q);
 }
@@ -142,8 +145,9 @@ static size_t fill_queue(parc_queue *q, size_t cap, size_t msglen) {
   int rc;
   while ((rc = parc_queue_try_put(q, msg, msglen)) == 0) {
     n++;
-    cr_assert_leq(n * msglen, cap, "a queue of %zu bytes took %zu messages of %zu bytes", cap,
-                  n, msglen);
+    cr_assert_leq(n * msglen, cap,
+                  "a queue of %zu bytes took %zu messages of %zu bytes", cap, n,
+                  msglen);
   }
   ASSERT_RC(rc, PARC_EAGAIN);
   return n;
@@ -154,8 +158,8 @@ BOTH_MODES(try_put_on_a_full_queue_is_eagain) {
   parc_queue *q = queue_new(CAP, 64, flags);
   size_t n = fill_queue(q, CAP, LEN);
   /* each message costs LEN + 8 bytes of framing: CAP / 32 fit */
-  cr_assert_geq(n, CAP / (LEN + 8), "only %zu messages of %d bytes fit in %d bytes", n, LEN,
-                CAP);
+  cr_assert_geq(n, CAP / (LEN + 8),
+                "only %zu messages of %d bytes fit in %d bytes", n, LEN, CAP);
   unsigned char msg[LEN] = {0};
   ASSERT_RC(parc_queue_put(q, msg, LEN, 0), PARC_EAGAIN);
   ASSERT_RC(parc_queue_try_put(q, msg, LEN), PARC_EAGAIN);
@@ -301,14 +305,16 @@ BOTH_MODES(close_wakes_blocked_getters) {
     a[i].q = q;
     tjob_start(&j[i], blocked_getter, &a[i]);
   }
-  for (int i = 0; i < G; i++) cr_assert(wait_flag(&a[i].ready, 1, 5.0), "getter %d", i);
+  for (int i = 0; i < G; i++)
+    cr_assert(wait_flag(&a[i].ready, 1, 5.0), "getter %d", i);
   sleep_s(0.2);
   parc_queue_close(q);
   /* wrong: a getter not woken, waiting out its timeout of HOLD_S */
   for (int i = 0; i < G; i++) {
     ASSERT_THREAD_OK(&j[i], HOLD_S / 2, "getter");
     ASSERT_RC(a[i].rc, PARC_ECLOSED);
-    ASSERT_SOONER(a[i].took, HOLD_S, "getter %d, to see the close (0.2 s in)", i);
+    ASSERT_SOONER(a[i].took, HOLD_S, "getter %d, to see the close (0.2 s in)",
+                  i);
   }
   parc_queue_destroy(q);
 }
@@ -324,19 +330,22 @@ BOTH_MODES(close_wakes_blocked_putters) {
     a[i].q = q;
     tjob_start(&j[i], blocked_putter, &a[i]);
   }
-  for (int i = 0; i < P; i++) cr_assert(wait_flag(&a[i].ready, 1, 5.0), "putter %d", i);
+  for (int i = 0; i < P; i++)
+    cr_assert(wait_flag(&a[i].ready, 1, 5.0), "putter %d", i);
   sleep_s(0.2);
   parc_queue_close(q);
   /* wrong: a putter not woken, waiting out its timeout of HOLD_S */
   for (int i = 0; i < P; i++) {
     ASSERT_THREAD_OK(&j[i], HOLD_S / 2, "putter");
     ASSERT_RC(a[i].rc, PARC_ECLOSED);
-    ASSERT_SOONER(a[i].took, HOLD_S, "putter %d, to see the close (0.2 s in)", i);
+    ASSERT_SOONER(a[i].took, HOLD_S, "putter %d, to see the close (0.2 s in)",
+                  i);
   }
   /* what was queued before the close still drains */
   char buf[64];
   size_t len;
-  for (size_t i = 0; i < n; i++) ASSERT_RC(parc_queue_try_get(q, buf, sizeof buf, &len), 0);
+  for (size_t i = 0; i < n; i++)
+    ASSERT_RC(parc_queue_try_get(q, buf, sizeof buf, &len), 0);
   ASSERT_RC(parc_queue_try_get(q, buf, sizeof buf, &len), PARC_ECLOSED);
   parc_queue_destroy(q);
 }
@@ -356,7 +365,8 @@ Test(queue, close_in_another_process_wakes_a_blocked_getter) {
   double t0 = now_s();
   ASSERT_RC(parc_queue_get(q, buf, sizeof buf, &len, HOLD_S), PARC_ECLOSED);
   /* wrong: not woken by the other process, waiting out the timeout */
-  ASSERT_SOONER(now_s() - t0, HOLD_S, "the getter, to see the close (0.2 s in)");
+  ASSERT_SOONER(now_s() - t0, HOLD_S,
+                "the getter, to see the close (0.2 s in)");
   ASSERT_CHILD_OK(pid, 5.0, "closer");
   parc_queue_destroy(q);
 }
@@ -376,7 +386,8 @@ static int close_race_producer(void *p) {
   uint64_t v = 0;
   for (;;) {
     int rc = parc_queue_put(c->q, &v, 8, 10.0);
-    if (rc == PARC_ECLOSED) return 0;
+    if (rc == PARC_ECLOSED)
+      return 0;
     if (rc) {
       atomic_store(&c->first_err, rc);
       atomic_fetch_add(&c->errors, 1);
@@ -393,7 +404,8 @@ static int close_race_consumer(void *p) {
     uint64_t v;
     size_t len;
     int rc = parc_queue_get(c->q, &v, 8, &len, 10.0);
-    if (rc == PARC_ECLOSED) return 0;
+    if (rc == PARC_ECLOSED)
+      return 0;
     if (rc) {
       atomic_store(&c->first_err, rc);
       atomic_fetch_add(&c->errors, 1);
@@ -413,13 +425,15 @@ BOTH_MODES(close_during_puts_and_gets_loses_no_accepted_message) {
       tjob_start(&j[i], i < P ? close_race_producer : close_race_consumer, &c);
     sleep_s((double)(splitmix64(&rng) % 2000) * 1e-6);
     parc_queue_close(c.q);
-    for (int i = 0; i < P + C; i++) ASSERT_THREAD_OK(&j[i], 10.0, "round party");
+    for (int i = 0; i < P + C; i++)
+      ASSERT_THREAD_OK(&j[i], 10.0, "round party");
     uint64_t taken, queued;
     parc_queue_stats(c.q, &taken, &queued);
-    ASSERT_I64(atomic_load(&c.errors), 0, "round %d: unexpected returns (%s)", round,
-               errname(atomic_load(&c.first_err)));
+    ASSERT_I64(atomic_load(&c.errors), 0, "round %d: unexpected returns (%s)",
+               round, errname(atomic_load(&c.first_err)));
     ASSERT_I64(atomic_load(&c.gets_ok), atomic_load(&c.puts_ok),
-               "round %d: messages got, after every get returned ECLOSED, against puts "
+               "round %d: messages got, after every get returned ECLOSED, "
+               "against puts "
                "that returned 0 (stats: taken %llu, queued %llu)",
                round, (unsigned long long)taken, (unsigned long long)queued);
     parc_queue_destroy(c.q);
@@ -432,7 +446,8 @@ Test(queue, a_queue_holds_at_most_capacity_bytes_of_messages) {
   for (int i = 0; i < 3; i++) {
     parc_queue *q = queue_new(caps[i], 64, 0);
     size_t n = fill_queue(q, caps[i], 24);
-    cr_assert_geq(n, caps[i] / 32, "capacity %zu took only %zu messages", caps[i], n);
+    cr_assert_geq(n, caps[i] / 32, "capacity %zu took only %zu messages",
+                  caps[i], n);
     parc_queue_destroy(q);
   }
 }
@@ -469,8 +484,8 @@ BOTH_MODES(stats_count_taken_and_queued) {
 
 /* Sizes around the pipelining threshold (64 KiB: written a 32 KiB piece at
  * a time, copied out as the pieces come) and well above it. */
-static const size_t big_sizes[] = {(64 << 10) - 1, 64 << 10, (64 << 10) + 1, 300001,
-                                   1 << 20, 4 << 20, 17};
+static const size_t big_sizes[] = {
+    (64 << 10) - 1, 64 << 10, (64 << 10) + 1, 300001, 1 << 20, 4 << 20, 17};
 enum { NBIG = sizeof big_sizes / sizeof big_sizes[0], BIG_MAX = 4 << 20 };
 
 static size_t big_len(uint32_t i) { return big_sizes[i % NBIG]; }
@@ -485,7 +500,8 @@ typedef struct bigq {
 static int put_bigs(void *p) {
   bigq *b = p;
   unsigned char *m = malloc(BIG_MAX);
-  if (!m) return 2;
+  if (!m)
+    return 2;
   for (uint32_t i = 0; i < b->n && b->rc == 0; i++) {
     fill_bytes(m, big_len(i), 500 + i);
     b->rc = parc_queue_put(b->q, m, big_len(i), 10.0);
@@ -497,14 +513,15 @@ static int put_bigs(void *p) {
 static int get_bigs(void *p) {
   bigq *b = p;
   unsigned char *m = malloc(BIG_MAX + 1), *want = malloc(BIG_MAX);
-  if (!m || !want) return 2;
+  if (!m || !want)
+    return 2;
   for (uint32_t i = 0; i < b->n && b->rc == 0; i++) {
     size_t len = 0;
     m[big_len(i)] = 0x5a;
     b->rc = parc_queue_get(b->q, m, BIG_MAX + 1, &len, 10.0);
     fill_bytes(want, big_len(i), 500 + i);
-    if (b->rc == 0 &&
-        (len != big_len(i) || memcmp(m, want, len) != 0 || m[big_len(i)] != 0x5a))
+    if (b->rc == 0 && (len != big_len(i) || memcmp(m, want, len) != 0 ||
+                       m[big_len(i)] != 0x5a))
       b->bad++;
   }
   free(m);
@@ -536,7 +553,8 @@ BOTH_MODES(large_messages_arrive_whole_and_in_order) {
     put_bigs(&p2);
     get_bigs(&g2);
     ASSERT_RC(g2.rc, 0);
-    ASSERT_I64(g2.bad, 0, "a large message that arrived wrong (one at a time, %u)", i);
+    ASSERT_I64(g2.bad, 0,
+               "a large message that arrived wrong (one at a time, %u)", i);
   }
   uint64_t taken, queued;
   parc_queue_stats(q, &taken, &queued);
@@ -558,12 +576,15 @@ enum { TWO_PIECES = (64 << 10) + 1 };
 static int twopiece_echo(void *p) {
   twopiece *t = p;
   unsigned char *m = malloc(TWO_PIECES);
-  if (!m) return 2;
+  if (!m)
+    return 2;
   for (uint32_t i = 0; i < t->n; i++) {
     size_t len;
     int rc = parc_queue_get(t->to, m, TWO_PIECES, &len, 10.0);
-    if (rc == 0) rc = parc_queue_put(t->from, m, len, 10.0);
-    if (rc) return rc_code(rc);
+    if (rc == 0)
+      rc = parc_queue_put(t->from, m, len, 10.0);
+    if (rc)
+      return rc_code(rc);
   }
   free(m);
   return 0;
@@ -624,8 +645,9 @@ Test(queue, a_rewound_queue_still_holds_its_capacity) {
   uint32_t n = 0;
   unsigned char small[MSG] = {0};
   while (memcpy(small, &n, 4), parc_queue_try_put(q, small, MSG) == 0) n++;
-  cr_assert_geq(n, CAP / (MSG + 8), "a %d-byte queue took only %u messages of %d bytes", CAP,
-                n, MSG);
+  cr_assert_geq(n, CAP / (MSG + 8),
+                "a %d-byte queue took only %u messages of %d bytes", CAP, n,
+                MSG);
   for (uint32_t i = 0; i < n; i++) {
     size_t len;
     ASSERT_RC(parc_queue_try_get(q, small, MSG, &len), 0);
@@ -647,7 +669,8 @@ typedef struct oneput {
 static int put_one(void *p) {
   oneput *o = p;
   unsigned char *m = malloc(o->len);
-  if (!m) return 2;
+  if (!m)
+    return 2;
   fill_bytes(m, o->len, o->seed);
   o->rc = parc_queue_put(o->q, m, o->len, 10.0);
   free(m);
@@ -655,7 +678,8 @@ static int put_one(void *p) {
 }
 
 /* Gets one message and checks it is the `len` bytes of `seed`. */
-static void get_one(parc_queue *q, size_t len, uint64_t seed, double timeout, const char *what) {
+static void get_one(parc_queue *q, size_t len, uint64_t seed, double timeout,
+                    const char *what) {
   unsigned char *m = malloc(len), *want = malloc(len);
   cr_assert(m && want);
   size_t got = 0;
@@ -677,7 +701,8 @@ BOTH_MODES(get_times_out_on_a_half_put_message_and_leaves_it_whole) {
   oneput o = {.q = q, .len = 1 << 20, .seed = 91};
   tjob j;
   tjob_start(&j, put_one, &o);
-  cr_assert(wait_flag(&ps.reached, 1, 5.0), "the producer did not stop mid-message");
+  cr_assert(wait_flag(&ps.reached, 1, 5.0),
+            "the producer did not stop mid-message");
   unsigned char *m = malloc(o.len);
   cr_assert(m);
   size_t len = 0;
@@ -746,8 +771,10 @@ Test(queue, producer_killed_inside_a_large_put_loses_only_its_message) {
     }
     pid_t dead = spawn_child(die_inside_put_child, d);
     int st = 0;
-    cr_assert(reap_child(dead, 5.0, &st) && WIFSIGNALED(st), "dying producer: status %#x", st);
-    cr_assert(atomic_load(&d->ps.reached), "the producer died before its first piece");
+    cr_assert(reap_child(dead, 5.0, &st) && WIFSIGNALED(st),
+              "dying producer: status %#x", st);
+    cr_assert(atomic_load(&d->ps.reached),
+              "the producer died before its first piece");
     d->o = (oneput){.q = d->q, .len = 1 << 20, .seed = 2};
     pid_t good = spawn_child(put_one_child, d);
     ASSERT_CHILD_OK(good, 10.0, "good producer");
@@ -785,11 +812,13 @@ Test(queue, consumer_killed_while_copying_a_large_message_leaves_it_queued) {
   cr_assert(wait_flag(&d->getting, 1, 5.0), "consumer did not start");
   tjob j;
   tjob_start(&j, put_one, &d->o);
-  cr_assert(wait_flag(&d->ps.reached, 1, 5.0), "the producer did not stop mid-message");
+  cr_assert(wait_flag(&d->ps.reached, 1, 5.0),
+            "the producer did not stop mid-message");
   sleep_s(0.05); /* the consumer copies the first piece, then waits */
   cr_assert_eq(kill(c, SIGKILL), 0);
   int st = 0;
-  cr_assert(reap_child(c, 5.0, &st) && WIFSIGNALED(st), "consumer status %#x", st);
+  cr_assert(reap_child(c, 5.0, &st) && WIFSIGNALED(st), "consumer status %#x",
+            st);
   atomic_store(&d->ps.release, 1);
   ASSERT_THREAD_OK(&j, 5.0, "producer");
   get_one(d->q, 1 << 20, 3, 5.0, "the message the killed consumer was copying");
@@ -820,8 +849,10 @@ Test(queue, consumer_killed_inside_a_rewind_leaves_the_queue_usable) {
   ASSERT_RC(d->o.rc, 0);
   pid_t c = spawn_child(die_inside_rewind_child, d);
   int st = 0;
-  cr_assert(reap_child(c, 5.0, &st) && WIFSIGNALED(st), "consumer status %#x", st);
-  cr_assert(atomic_load(&d->ps.reached), "the consumer did not reach the rewind");
+  cr_assert(reap_child(c, 5.0, &st) && WIFSIGNALED(st), "consumer status %#x",
+            st);
+  cr_assert(atomic_load(&d->ps.reached),
+            "the consumer did not reach the rewind");
   char small[8];
   size_t len;
   ASSERT_RC(parc_queue_try_get(d->q, small, sizeof small, &len), PARC_EAGAIN);
@@ -861,16 +892,16 @@ static size_t make_msg(uint32_t id, unsigned char *m) {
 
 typedef struct stress {
   parc_queue *q;
-  uint32_t n;               /* messages in all */
+  uint32_t n; /* messages in all */
   uint32_t nprod;
   _Atomic uint64_t got;     /* messages consumers recorded (progress) */
   _Atomic uint64_t bad_msg; /* wrong length or checksum, or id out of range */
   _Atomic uint64_t reorder; /* a producer's messages out of order */
   _Atomic uint64_t errors;  /* unexpected return codes */
   _Atomic int first_err;
-  _Atomic int ready;        /* consumers that have started */
+  _Atomic int ready; /* consumers that have started */
   _Atomic int producers_done;
-  _Atomic uint32_t seen[];  /* per id: times recorded */
+  _Atomic uint32_t seen[]; /* per id: times recorded */
 } stress;
 
 typedef struct role {
@@ -912,7 +943,8 @@ static int consumer(void *p) {
   for (;;) {
     size_t len = 0;
     int rc = parc_queue_get(s->q, m, sizeof m, &len, 30.0);
-    if (rc == PARC_ECLOSED) return 0;
+    if (rc == PARC_ECLOSED)
+      return 0;
     if (rc != 0) {
       note_error(s, rc);
       return 1;
@@ -928,7 +960,8 @@ static int consumer(void *p) {
     atomic_fetch_add_explicit(&s->seen[id], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->got, 1, memory_order_relaxed);
     uint32_t from = id % s->nprod;
-    if ((int64_t)id <= last[from]) atomic_fetch_add(&s->reorder, 1);
+    if ((int64_t)id <= last[from])
+      atomic_fetch_add(&s->reorder, 1);
     last[from] = id;
   }
 }
@@ -938,15 +971,19 @@ static int consumer(void *p) {
 static void reap_party(stress *s, pid_t pid, double max_s, const char *what) {
   int st = 0;
   int ok = reap_child(pid, max_s, &st);
-  if (ok && WIFEXITED(st) && WEXITSTATUS(st) == 0) return;
+  if (ok && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+    return;
   uint64_t taken = 0, queued = 0;
   parc_queue_stats(s->q, &taken, &queued);
-  cr_assert_fail("%s (pid %d) %s: %s %d; first error seen by a party: %s; recorded %llu "
-                 "of %u; stats: taken %llu, queued %llu", what, (int)pid,
-                 ok ? "ended badly" : "did not end (killed)",
-                 WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-                 errname(atomic_load(&s->first_err)), (unsigned long long)atomic_load(&s->got),
-                 s->n, (unsigned long long)taken, (unsigned long long)queued);
+  cr_assert_fail(
+      "%s (pid %d) %s: %s %d; first error seen by a party: %s; recorded %llu "
+      "of %u; stats: taken %llu, queued %llu",
+      what, (int)pid, ok ? "ended badly" : "did not end (killed)",
+      WIFEXITED(st) ? "exit" : "signal",
+      WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+      errname(atomic_load(&s->first_err)),
+      (unsigned long long)atomic_load(&s->got), s->n, (unsigned long long)taken,
+      (unsigned long long)queued);
 }
 
 static stress *stress_new(uint32_t n, int flags) {
@@ -965,17 +1002,23 @@ static uint64_t check_seen(stress *s, uint64_t may_lose, const char *what) {
   for (uint32_t id = 0; id < s->n; id++) {
     uint32_t c = atomic_load(&s->seen[id]);
     recorded += c;
-    if (c > 1 && dup++ == 0) first_dup = id;
-    if (c == 0 && missing++ == 0) first_missing = id;
+    if (c > 1 && dup++ == 0)
+      first_dup = id;
+    if (c == 0 && missing++ == 0)
+      first_missing = id;
   }
-  ASSERT_I64(atomic_load(&s->errors), 0, "%s: unexpected return codes (first: %s)", what,
+  ASSERT_I64(atomic_load(&s->errors), 0,
+             "%s: unexpected return codes (first: %s)", what,
              errname(atomic_load(&s->first_err)));
   ASSERT_I64(atomic_load(&s->bad_msg), 0, "%s: corrupt messages", what);
-  ASSERT_I64(atomic_load(&s->reorder), 0, "%s: messages of one producer out of order", what);
+  ASSERT_I64(atomic_load(&s->reorder), 0,
+             "%s: messages of one producer out of order", what);
   ASSERT_I64(dup, 0, "%s: ids delivered more than once (first: %lld)", what,
              (long long)first_dup);
-  cr_assert_leq(missing, may_lose, "%s: %llu ids never delivered (first: %lld), at most %llu "
-                "may be lost", what, (unsigned long long)missing, (long long)first_missing,
+  cr_assert_leq(missing, may_lose,
+                "%s: %llu ids never delivered (first: %lld), at most %llu "
+                "may be lost",
+                what, (unsigned long long)missing, (long long)first_missing,
                 (unsigned long long)may_lose);
   return recorded;
 }
@@ -992,9 +1035,11 @@ static void stress_threads_run(uint32_t n) {
     pr[i] = (role){s, i};
     tjob_start(&pj[i], producer, &pr[i]);
   }
-  for (uint32_t i = 0; i < NPROD; i++) ASSERT_THREAD_OK(&pj[i], 90.0, "producer thread");
+  for (uint32_t i = 0; i < NPROD; i++)
+    ASSERT_THREAD_OK(&pj[i], 90.0, "producer thread");
   parc_queue_close(s->q);
-  for (uint32_t i = 0; i < NCONS; i++) ASSERT_THREAD_OK(&cj[i], 30.0, "consumer thread");
+  for (uint32_t i = 0; i < NCONS; i++)
+    ASSERT_THREAD_OK(&cj[i], 30.0, "consumer thread");
   ASSERT_I64(check_seen(s, 0, "threads"), n, "messages recorded");
   uint64_t taken, queued;
   parc_queue_stats(s->q, &taken, &queued);
@@ -1008,7 +1053,9 @@ static void stress_threads_run(uint32_t n) {
  * 2-core test machine, so every run uses the full count). */
 enum { STRESS_N = 1000000, KILL_N = 1000000 };
 
-Test(queue, stress_threads_every_message_exactly_once) { stress_threads_run(STRESS_N); }
+Test(queue, stress_threads_every_message_exactly_once) {
+  stress_threads_run(STRESS_N);
+}
 
 /* Processes: producers and consumers are forked children; `kills` of the
  * consumers are SIGKILLed at evenly spaced points of the run. */
@@ -1030,7 +1077,8 @@ static void stress_procs_run(uint32_t n, int kills) {
     uint64_t at = (uint64_t)n * (uint64_t)(k + 1) / (uint64_t)(kills + 1);
     double end = now_s() + 60.0;
     while (atomic_load(&s->got) < at && now_s() < end) sleep_s(0.0005);
-    cr_assert_geq(atomic_load(&s->got), at, "the run stalled before kill %d", k);
+    cr_assert_geq(atomic_load(&s->got), at, "the run stalled before kill %d",
+                  k);
     cr_assert_eq(kill(cp[k], SIGKILL), 0, "kill consumer %d", k);
     int st = 0;
     cr_assert(reap_child(cp[k], 5.0, &st), "killed consumer %d did not die", k);
@@ -1040,32 +1088,41 @@ static void stress_procs_run(uint32_t n, int kills) {
   for (uint32_t i = 0; i < NPROD; i++) reap_party(s, pp[i], 90.0, "producer");
   /* close wakes every waiter: the survivors end at once, none sleeps on */
   parc_queue_close(s->q);
-  for (uint32_t i = (uint32_t)kills; i < NCONS; i++) reap_party(s, cp[i], 5.0, "consumer");
+  for (uint32_t i = (uint32_t)kills; i < NCONS; i++)
+    reap_party(s, cp[i], 5.0, "consumer");
 
   /* Accounting: a consumer killed inside get leaves its message queued (a
    * survivor gets it) or taken; one killed between get and recording it
    * loses that one message. So recorded + lost == taken == n, with at most
    * one lost per killed consumer, nothing duplicated, nothing left queued. */
-  uint64_t recorded = check_seen(s, (uint64_t)kills, kills ? "processes, killed consumers"
-                                                           : "processes");
+  uint64_t recorded = check_seen(
+      s, (uint64_t)kills, kills ? "processes, killed consumers" : "processes");
   uint64_t taken = 0, queued = 99;
   parc_queue_stats(s->q, &taken, &queued);
   ASSERT_I64(queued, 0, "stats: queued at the end");
-  ASSERT_I64(taken, n, "stats: taken (every message was put once and the queue is drained)");
+  ASSERT_I64(
+      taken, n,
+      "stats: taken (every message was put once and the queue is drained)");
   uint64_t lost = taken - recorded;
-  cr_assert_leq(lost, (uint64_t)kills, "%llu messages taken but never recorded, %d consumers "
-                "killed", (unsigned long long)lost, kills);
+  cr_assert_leq(lost, (uint64_t)kills,
+                "%llu messages taken but never recorded, %d consumers "
+                "killed",
+                (unsigned long long)lost, kills);
   parc_queue_destroy(s->q);
   parc_shm_free(s);
 }
 
-Test(queue, stress_processes_every_message_exactly_once) { stress_procs_run(STRESS_N, 0); }
+Test(queue, stress_processes_every_message_exactly_once) {
+  stress_procs_run(STRESS_N, 0);
+}
 
 Test(queue, stress_processes_with_a_killed_consumer_loses_at_most_its_message) {
   stress_procs_run(KILL_N, 1);
 }
 
-Test(queue, stress_processes_with_three_killed_consumers) { stress_procs_run(KILL_N, 3); }
+Test(queue, stress_processes_with_three_killed_consumers) {
+  stress_procs_run(KILL_N, 3);
+}
 
 /* Consumers that are SIGKILLed again and again at random moments -- some of
  * them inside parc_queue_get, holding the consumers' lock, some between
@@ -1097,17 +1154,21 @@ Test(queue, consumers_killed_at_random_moments_never_break_the_queue) {
     cr_assert(reap_child(c, 5.0, &st), "churn consumer %d did not die", kills);
     kills += WIFSIGNALED(st);
   }
-  cr_assert_geq(kills, 50, "only %d consumers were killed while the producers ran", kills);
+  cr_assert_geq(kills, 50,
+                "only %d consumers were killed while the producers ran", kills);
   for (uint32_t i = 0; i < NPROD; i++) reap_party(s, pp[i], 90.0, "producer");
   /* close wakes every waiter: the survivors end at once, none sleeps on */
   parc_queue_close(s->q);
-  for (uint32_t i = 0; i < STEADY; i++) reap_party(s, sp[i], 5.0, "steady consumer");
+  for (uint32_t i = 0; i < STEADY; i++)
+    reap_party(s, sp[i], 5.0, "steady consumer");
   uint64_t recorded = check_seen(s, (uint64_t)kills, "churned consumers");
   uint64_t taken = 0, queued = 99;
   parc_queue_stats(s->q, &taken, &queued);
-  ASSERT_I64(queued, 0, "stats: queued at the end (%d consumers killed)", kills);
+  ASSERT_I64(queued, 0, "stats: queued at the end (%d consumers killed)",
+             kills);
   ASSERT_I64(taken, N, "stats: taken (%d consumers killed)", kills);
-  cr_assert_leq(taken - recorded, (uint64_t)kills, "%llu lost, %d consumers killed",
+  cr_assert_leq(taken - recorded, (uint64_t)kills,
+                "%llu lost, %d consumers killed",
                 (unsigned long long)(taken - recorded), kills);
   parc_queue_destroy(s->q);
   parc_shm_free(s);
@@ -1130,17 +1191,19 @@ static void queue_cycle(int flags, size_t cap, int used) {
 
 Test(queue, hundred_queues_leave_nothing_behind) {
   static const int modes[] = {0, PARC_SHARED};
-  static const size_t caps[] = {1024, 1 << 20}; /* small, and big enough for mmap */
+  static const size_t caps[] = {1024,
+                                1 << 20}; /* small, and big enough for mmap */
   for (int m = 0; m < 2; m++)
     for (int c = 0; c < 2; c++) {
-      for (int i = 0; i < 3; i++) queue_cycle(modes[m], caps[c], i & 1); /* warm up */
+      for (int i = 0; i < 3; i++)
+        queue_cycle(modes[m], caps[c], i & 1); /* warm up */
       chan_snap before, after;
       snap_take(&before);
       for (int i = 0; i < 100; i++) queue_cycle(modes[m], caps[c], i & 1);
       snap_take(&after);
       char what[64];
-      snprintf(what, sizeof what, "%s queues of %zu bytes", modes[m] ? "shared" : "private",
-               caps[c]);
+      snprintf(what, sizeof what, "%s queues of %zu bytes",
+               modes[m] ? "shared" : "private", caps[c]);
       snap_check_same(&before, &after, what);
     }
 }
@@ -1150,7 +1213,8 @@ static int use_queue_in_child(void *p) {
   uint32_t v = 0;
   size_t len;
   int rc = parc_queue_get(q, &v, 4, &len, 5.0);
-  if (rc) return rc_code(rc);
+  if (rc)
+    return rc_code(rc);
   v++;
   return rc_code(parc_queue_put(q, &v, 4, 5.0));
 }
@@ -1158,7 +1222,8 @@ static int use_queue_in_child(void *p) {
 Test(queue, shared_queues_used_by_children_leave_nothing_behind) {
   for (int round = 0; round < 23; round++) {
     static chan_snap before;
-    if (round == 3) snap_take(&before); /* rounds 0-2 warm up */
+    if (round == 3)
+      snap_take(&before); /* rounds 0-2 warm up */
     parc_queue *q = queue_new(4096, 64, PARC_SHARED);
     uint32_t v = (uint32_t)round * 10;
     ASSERT_RC(parc_queue_put(q, &v, 4, 1.0), 0);
@@ -1166,7 +1231,8 @@ Test(queue, shared_queues_used_by_children_leave_nothing_behind) {
     ASSERT_CHILD_OK(pid, 10.0, "child using the queue");
     size_t len;
     ASSERT_RC(parc_queue_get(q, &v, 4, &len, 1.0), 0);
-    ASSERT_I64(v, round * 10 + 1, "value back from the child in round %d", round);
+    ASSERT_I64(v, round * 10 + 1, "value back from the child in round %d",
+               round);
     parc_queue_destroy(q);
     if (round == 22) {
       chan_snap after;

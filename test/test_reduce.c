@@ -42,7 +42,8 @@ static double *float_data(void) {
 }
 
 static double pairwise(const double *v, size_t n) {
-  if (n == 1) return v[0] * 3.0;
+  if (n == 1)
+    return v[0] * 3.0;
   return pairwise(v, n / 2) + pairwise(v + n / 2, n - n / 2);
 }
 
@@ -52,7 +53,8 @@ Test(reduce, float_data_is_sensitive_to_the_order_of_additions) {
   double *v = float_data(), serial = 0.0;
   for (size_t i = 0; i < FN; i++) serial += v[i] * 3.0;
   double pw = pairwise(v, FN);
-  cr_assert_neq(memcmp(&serial, &pw, 8), 0, "serial %.17g == pairwise %.17g", serial, pw);
+  cr_assert_neq(memcmp(&serial, &pw, 8), 0, "serial %.17g == pairwise %.17g",
+                serial, pw);
   free(v);
 }
 
@@ -68,7 +70,8 @@ static double float_reduce(parc_backend backend, unsigned workers, size_t chunk,
   return res;
 }
 
-static void check_float_identity(parc_backend backend, double *first, int *have_first) {
+static void check_float_identity(parc_backend backend, double *first,
+                                 int *have_first) {
   double *v = float_data();
   unsigned counts[] = {1, 2, 3, 8};
   for (size_t k = 0; k < 4; k++) {
@@ -77,13 +80,15 @@ static void check_float_identity(parc_backend backend, double *first, int *have_
       *first = r;
       *have_first = 1;
     }
-    cr_assert_eq(memcmp(&r, first, 8), 0, "%s workers=%u: %.17g (%a), want %.17g (%a)",
+    cr_assert_eq(memcmp(&r, first, 8), 0,
+                 "%s workers=%u: %.17g (%a), want %.17g (%a)",
                  backend_name(backend), counts[k], r, r, *first, *first);
   }
   /* chunk is documented as ignored: it must not change the blocks */
   double r = float_reduce(backend, 3, 7, v);
-  cr_assert_eq(memcmp(&r, first, 8), 0, "%s chunk=7: %.17g (%a), want %.17g (%a)",
-               backend_name(backend), r, r, *first, *first);
+  cr_assert_eq(memcmp(&r, first, 8), 0,
+               "%s chunk=7: %.17g (%a), want %.17g (%a)", backend_name(backend),
+               r, r, *first, *first);
   free(v);
 }
 
@@ -106,7 +111,8 @@ BOTH_BACKENDS(reduce, float_sum_is_close_to_the_exact_sum) {
   for (size_t i = 0; i < FN; i++) exact += (long double)v[i] * 3.0L;
   double r = float_reduce(backend, 3, 0, v);
   double err = fabs(r - (double)exact);
-  cr_assert_lt(err, 1e-6 * fabs((double)exact) + 1e-3, "sum %.17g, exact %.17Lg", r, exact);
+  cr_assert_lt(err, 1e-6 * fabs((double)exact) + 1e-3,
+               "sum %.17g, exact %.17Lg", r, exact);
   free(v);
 }
 
@@ -138,7 +144,8 @@ BOTH_BACKENDS(reduce, integer_sum_is_exact) {
   }
   parc_pool *p = pool_simple(backend, 4, NULL);
   uint64_t id = 0, res = 1;
-  ASSERT_RC(parc_map_reduce(p, mix_task, in, 8, N, u64_add, &id, &res, 8, NULL), 0);
+  ASSERT_RC(parc_map_reduce(p, mix_task, in, 8, N, u64_add, &id, &res, 8, NULL),
+            0);
   ASSERT_U64(res, want, "sum");
   parc_pool_destroy(p);
   free(in);
@@ -189,7 +196,9 @@ BOTH_BACKENDS(reduce, non_commutative_combine_keeps_input_order) {
   }
   mat id = {1, 0, 0, 1}, res = {0, 0, 0, 0};
   parc_pool *p = pool_simple(backend, 3, NULL);
-  ASSERT_RC(parc_map_reduce(p, mat_task, in, 8, N, mat_combine, &id, &res, sizeof res, NULL), 0);
+  ASSERT_RC(parc_map_reduce(p, mat_task, in, 8, N, mat_combine, &id, &res,
+                            sizeof res, NULL),
+            0);
   ASSERT_U64(res.a, want.a, "product.a");
   ASSERT_U64(res.b, want.b, "product.b");
   ASSERT_U64(res.c, want.c, "product.c");
@@ -223,7 +232,9 @@ BOTH_BACKENDS(reduce, kib_sized_results_add_up) {
   uint32_t want[256] = {0}, id[256] = {0}, res[256];
   for (size_t i = 0; i < N * 64; i++) want[in[i]]++;
   parc_pool *p = pool_simple(backend, 3, NULL);
-  ASSERT_RC(parc_map_reduce(p, hist_task, in, 64, N, hist_add, id, res, sizeof res, NULL), 0);
+  ASSERT_RC(parc_map_reduce(p, hist_task, in, 64, N, hist_add, id, res,
+                            sizeof res, NULL),
+            0);
   for (int i = 0; i < 256; i++) ASSERT_I64(res[i], want[i], "histogram[%d]", i);
   parc_pool_destroy(p);
   free(in);
@@ -234,15 +245,20 @@ BOTH_BACKENDS(reduce, kib_sized_results_add_up) {
 BOTH_BACKENDS(reduce, n0_gives_the_identity) {
   parc_pool *p = pool_simple(backend, 2, NULL);
   double in[1] = {5.0}, id = 42.5, res = -1.0;
-  ASSERT_RC(parc_map_reduce(p, triple_task, in, 8, 0, f64_add, &id, &res, 8, NULL), 0);
-  cr_assert_eq(memcmp(&res, &id, 8), 0, "result %.17g, want the identity %.17g", res, id);
+  ASSERT_RC(
+      parc_map_reduce(p, triple_task, in, 8, 0, f64_add, &id, &res, 8, NULL),
+      0);
+  cr_assert_eq(memcmp(&res, &id, 8), 0, "result %.17g, want the identity %.17g",
+               res, id);
   parc_pool_destroy(p);
 }
 
 BOTH_BACKENDS(reduce, n1_gives_the_one_mapped_item) {
   parc_pool *p = pool_simple(backend, 2, NULL);
   double in[1] = {2.0}, id = 0.0, res = -1.0;
-  ASSERT_RC(parc_map_reduce(p, triple_task, in, 8, 1, f64_add, &id, &res, 8, NULL), 0);
+  ASSERT_RC(
+      parc_map_reduce(p, triple_task, in, 8, 1, f64_add, &id, &res, 8, NULL),
+      0);
   cr_assert_eq(res, 6.0, "result %.17g, want 6.0", res);
   parc_pool_destroy(p);
 }
@@ -250,7 +266,8 @@ BOTH_BACKENDS(reduce, n1_gives_the_one_mapped_item) {
 static int fail_some_task(const void *in, void *out, void *ctx) {
   uint64_t i;
   memcpy(&i, in, 8);
-  if (i == 1234 || i == 5000 || i == 9999) return 9;
+  if (i == 1234 || i == 5000 || i == 9999)
+    return 9;
   memcpy(out, &i, 8);
   return 0;
 }
@@ -263,10 +280,13 @@ BOTH_BACKENDS(reduce, map_error_reports_the_lowest_failing_index) {
   uint64_t id = 0, res = 0;
   size_t err_index = 0;
   parc_map_opts o = {.err_index = &err_index};
-  ASSERT_RC(parc_map_reduce(p, fail_some_task, in, 8, N, u64_add, &id, &res, 8, &o), PARC_ETASK);
+  ASSERT_RC(
+      parc_map_reduce(p, fail_some_task, in, 8, N, u64_add, &id, &res, 8, &o),
+      PARC_ETASK);
   ASSERT_I64(err_index, 1234, "err_index");
   /* the pool is fine afterwards */
-  ASSERT_RC(parc_map_reduce(p, mix_task, in, 8, 10, u64_add, &id, &res, 8, NULL), 0);
+  ASSERT_RC(
+      parc_map_reduce(p, mix_task, in, 8, 10, u64_add, &id, &res, 8, NULL), 0);
   parc_pool_destroy(p);
   free(in);
 }
@@ -274,7 +294,8 @@ BOTH_BACKENDS(reduce, map_error_reports_the_lowest_failing_index) {
 static int picky_add(void *acc, const void *item, void *ctx) {
   uint64_t b;
   memcpy(&b, item, 8);
-  if (b == 777) return 4;
+  if (b == 777)
+    return 4;
   return u64_add(acc, item, ctx);
 }
 
@@ -289,8 +310,10 @@ BOTH_BACKENDS(reduce, combine_error_fails_the_call) {
   for (size_t i = 0; i < N; i++) in[i] = i;
   parc_pool *p = pool_simple(backend, 2, NULL);
   uint64_t id = 0, res = 0;
-  int rc = parc_map_reduce(p, copy_task, in, 8, N, picky_add, &id, &res, 8, NULL);
-  cr_assert_neq(rc, 0, "a failing combine was ignored: result %llu", (unsigned long long)res);
+  int rc = parc_map_reduce(p, copy_task, in, 8, N, picky_add, &id, &res, 8,
+                           NULL);
+  cr_assert_neq(rc, 0, "a failing combine was ignored: result %llu",
+                (unsigned long long)res);
   parc_pool_destroy(p);
   free(in);
 }

@@ -55,8 +55,9 @@ Test(rng, philox4x32_10_matches_random123_known_answers) {
     for (int w = 0; w < 4; w++)
       cr_assert_eq(got[w], kats[i].want[w],
                    "KAT \"%s\" word %d: got %08x, want %08x (block %08x %08x "
-                   "%08x %08x)", kats[i].name, w, got[w], kats[i].want[w],
-                   got[0], got[1], got[2], got[3]);
+                   "%08x %08x)",
+                   kats[i].name, w, got[w], kats[i].want[w], got[0], got[1],
+                   got[2], got[3]);
   }
 }
 
@@ -138,8 +139,9 @@ Test(rng, different_streams_give_different_sequences) {
   for (int i = 0; i < 4; i++) draw(42, streams[i], s[i]);
   for (int i = 0; i < 4; i++)
     for (int j = i + 1; j < 4; j++)
-      ASSERT_I64(equal_values(s[i], s[j]), 0, "equal values, streams %#llx and %#llx",
-                 (unsigned long long)streams[i], (unsigned long long)streams[j]);
+      ASSERT_I64(
+          equal_values(s[i], s[j]), 0, "equal values, streams %#llx and %#llx",
+          (unsigned long long)streams[i], (unsigned long long)streams[j]);
 }
 
 Test(rng, different_seeds_give_different_sequences) {
@@ -148,7 +150,8 @@ Test(rng, different_seeds_give_different_sequences) {
   for (int i = 0; i < 4; i++) draw(seeds[i], 3, s[i]);
   for (int i = 0; i < 4; i++)
     for (int j = i + 1; j < 4; j++)
-      ASSERT_I64(equal_values(s[i], s[j]), 0, "equal values, seeds %#llx and %#llx",
+      ASSERT_I64(equal_values(s[i], s[j]), 0,
+                 "equal values, seeds %#llx and %#llx",
                  (unsigned long long)seeds[i], (unsigned long long)seeds[j]);
 }
 
@@ -168,7 +171,8 @@ Test(rng, uniform_is_in_0_1_with_mean_one_half) {
   }
   double mean = sum / N; /* sd of the mean: sqrt(1/12/N) = 0.00029 */
   cr_assert(fabs(mean - 0.5) < 0.0015, "mean %.6f, want 0.5 +- 0.0015", mean);
-  cr_assert(lo < 1e-4 && hi > 1 - 1e-4, "min %g, max %g: range not covered", lo, hi);
+  cr_assert(lo < 1e-4 && hi > 1 - 1e-4, "min %g, max %g: range not covered", lo,
+            hi);
 }
 
 Test(rng, uniform_uses_the_top_53_bits) {
@@ -226,7 +230,8 @@ Test(rng, below_has_no_modulo_bias_for_a_large_n) {
     low += x < (1ull << 63);
   }
   double frac = (double)low / N; /* sd: sqrt(2/9/N) = 0.00086 */
-  cr_assert(fabs(frac - 2.0 / 3) < 0.005, "fraction below 2^63: %.4f, want 0.6667", frac);
+  cr_assert(fabs(frac - 2.0 / 3) < 0.005,
+            "fraction below 2^63: %.4f, want 0.6667", frac);
 }
 
 /* ------------------------------------------------------------ normal */
@@ -295,6 +300,7 @@ Test(rng, map_over_streams_is_identical_for_any_workers_and_backend) {
         if (got[i] != ref[i])
           cr_assert_fail("%s, %u workers: task %zu digest %#llx, serial %#llx",
                          backend_name(backends[b]), workers[w], i,
-                         (unsigned long long)got[i], (unsigned long long)ref[i]);
+                         (unsigned long long)got[i],
+                         (unsigned long long)ref[i]);
     }
 }

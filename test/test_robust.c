@@ -18,8 +18,8 @@ enum { NT = 24 };
 
 typedef struct shared {
   _Atomic int attempts[NT];
-  _Atomic int victim_pid;    /* published by a task that waits to be killed */
-  _Atomic int crash_worker;  /* parc_worker_id() of the task that crashed */
+  _Atomic int victim_pid;   /* published by a task that waits to be killed */
+  _Atomic int crash_worker; /* parc_worker_id() of the task that crashed */
   _Atomic int init_calls;
   _Atomic int init_by_worker[16];
   _Atomic int init_pid[16];
@@ -65,7 +65,8 @@ static int robust_task(const void *in, void *out, void *ctx) {
   rjob j;
   memcpy(&j, in, sizeof j);
   int a = atomic_fetch_add(&sh->attempts[j.idx], 1);
-  if (j.action != NONE && (j.action == HELD || j.always || a == 0)) misbehave(sh, &j);
+  if (j.action != NONE && (j.action == HELD || j.always || a == 0))
+    misbehave(sh, &j);
   uint64_t r = mix64(j.idx);
   memcpy(out, &r, 8);
   return 0;
@@ -78,27 +79,35 @@ static int count_init(void *ctx, unsigned worker) {
     atomic_fetch_add(&sh->init_by_worker[worker], 1);
     atomic_store(&sh->init_pid[worker], (int)getpid());
   }
-  if (atomic_load(&sh->init_crash) && worker == 1) _exit(9);
+  if (atomic_load(&sh->init_crash) && worker == 1)
+    _exit(9);
   return atomic_load(&sh->init_fail_worker) == (int)worker + 1 ? 1 : 0;
 }
 
-static parc_pool *robust_pool(parc_backend b, shared *sh, unsigned workers, unsigned retries,
-                              double timeout) {
-  parc_pool_opts o = {.backend = b, .workers = workers, .max_retries = retries,
-                      .task_timeout = timeout, .init = count_init, .ctx = sh};
+static parc_pool *robust_pool(parc_backend b, shared *sh, unsigned workers,
+                              unsigned retries, double timeout) {
+  parc_pool_opts o = {.backend = b,
+                      .workers = workers,
+                      .max_retries = retries,
+                      .task_timeout = timeout,
+                      .init = count_init,
+                      .ctx = sh};
   return pool_new(&o);
 }
 
-static void fill_jobs(rjob *in, size_t n, size_t victim, enum action a, uint32_t always) {
+static void fill_jobs(rjob *in, size_t n, size_t victim, enum action a,
+                      uint32_t always) {
   for (size_t i = 0; i < n; i++) in[i] = (rjob){(uint32_t)i, NONE, 0};
   in[victim].action = (uint32_t)a;
   in[victim].always = always;
 }
 
 /* Every task but `victim` succeeded with the right output. */
-static void check_others(const parc_task_status *st, const uint64_t *out, size_t n, size_t victim) {
+static void check_others(const parc_task_status *st, const uint64_t *out,
+                         size_t n, size_t victim) {
   for (size_t i = 0; i < n; i++) {
-    if (i == victim) continue;
+    if (i == victim)
+      continue;
     ASSERT_STATUS_ERR(st[i], 0, i);
     ASSERT_U64(out[i], mix64(i), "out[%zu]", i);
   }
@@ -110,11 +119,13 @@ static void check_pool_works(parc_pool *p, shared *sh) {
   uint64_t out[NT];
   fill_jobs(in, NT, 0, NONE, 0);
   ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, NULL), 0);
-  for (size_t i = 0; i < NT; i++) ASSERT_U64(out[i], mix64(i), "next map: out[%zu]", i);
+  for (size_t i = 0; i < NT; i++)
+    ASSERT_U64(out[i], mix64(i), "next map: out[%zu]", i);
 }
 
 /* A map of NT tasks where task `victim` dies as `a` says; no retries. */
-static void check_crash_reported(enum action a, int want_signal, int want_exit) {
+static void check_crash_reported(enum action a, int want_signal,
+                                 int want_exit) {
   shared *sh = shm_new(sizeof *sh);
   parc_pool *p = robust_pool(PARC_PROCESSES, sh, 3, 0, 0);
   rjob in[NT];
@@ -126,14 +137,18 @@ static void check_crash_reported(enum action a, int want_signal, int want_exit) 
    * bounds the test (not the library) and makes that cost HOLD_S */
   parc_map_opts o = {.status = st, .err_index = &err_index, .timeout = HOLD_S};
   double t0 = now_s();
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o), PARC_EWORKER);
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o),
+            PARC_EWORKER);
   EXPECT_SOONER(now_s() - t0, HOLD_S, "a map with one dead worker");
   ASSERT_I64(err_index, victim, "err_index");
   ASSERT_STATUS_ERR(st[victim], PARC_EWORKER, victim);
   ASSERT_I64(st[victim].signal, want_signal, "status[%zu].signal", victim);
-  if (want_exit >= 0) ASSERT_I64(st[victim].exit_code, want_exit, "status[%zu].exit_code", victim);
+  if (want_exit >= 0)
+    ASSERT_I64(st[victim].exit_code, want_exit, "status[%zu].exit_code",
+               victim);
   ASSERT_I64(st[victim].attempts, 1, "status[%zu].attempts", victim);
-  ASSERT_I64(atomic_load(&sh->attempts[victim]), 1, "times the crashing task was started");
+  ASSERT_I64(atomic_load(&sh->attempts[victim]), 1,
+             "times the crashing task was started");
   check_others(st, out, NT, victim);
   check_pool_works(p, sh);
   parc_pool_destroy(p);
@@ -214,7 +229,8 @@ Test(robust, killed_task_succeeds_on_retry) {
   ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o), 0);
   ASSERT_STATUS_ERR(st[victim], 0, victim);
   ASSERT_I64(st[victim].attempts, 2, "status[%zu].attempts", victim);
-  ASSERT_I64(atomic_load(&sh->attempts[victim]), 2, "times the task was started");
+  ASSERT_I64(atomic_load(&sh->attempts[victim]), 2,
+             "times the task was started");
   ASSERT_U64(out[victim], mix64(victim), "retried task's output");
   check_others(st, out, NT, victim);
   parc_pool_destroy(p);
@@ -246,11 +262,13 @@ Test(robust, retries_run_out_on_a_task_that_always_crashes) {
   size_t victim = NT - 1;
   fill_jobs(in, NT, victim, KILL_SELF, 1);
   parc_map_opts o = {.status = st};
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o), PARC_EWORKER);
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o),
+            PARC_EWORKER);
   ASSERT_STATUS_ERR(st[victim], PARC_EWORKER, victim);
   ASSERT_I64(st[victim].signal, SIGKILL, "status.signal");
   ASSERT_I64(st[victim].attempts, 3, "status.attempts (1 + max_retries)");
-  ASSERT_I64(atomic_load(&sh->attempts[victim]), 3, "times the task was started");
+  ASSERT_I64(atomic_load(&sh->attempts[victim]), 3,
+             "times the task was started");
   check_others(st, out, NT, victim);
   check_pool_works(p, sh);
   parc_pool_destroy(p);
@@ -267,7 +285,8 @@ Test(robust, crashes_in_every_worker_at_once_are_all_reported) {
   size_t bad[] = {2, 3, 4, 9, 16};
   for (size_t k = 0; k < 5; k++) in[bad[k]].action = KILL_SELF;
   parc_map_opts o = {.status = st, .chunk = 1};
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o), PARC_EWORKER);
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o),
+            PARC_EWORKER);
   for (size_t i = 0, k = 0; i < NT; i++) {
     if (k < 5 && bad[k] == i) {
       ASSERT_STATUS_ERR(st[i], PARC_EWORKER, i);
@@ -289,15 +308,19 @@ Test(robust, replacement_worker_runs_init_with_the_same_index) {
   rjob in[NT];
   uint64_t out[NT];
   fill_jobs(in, NT, 3, KILL_SELF, 0);
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, NULL), PARC_EWORKER);
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, NULL),
+            PARC_EWORKER);
   int w = atomic_load(&sh->crash_worker);
   cr_assert(w == 0 || w == 1, "crashing task's parc_worker_id() = %d", w);
   check_pool_works(p, sh);
   /* the replacement may start in the background: wait for it */
   wait_flag(&sh->init_calls, 3, HOLD_S / 2);
-  ASSERT_I64(atomic_load(&sh->init_calls), 3, "init calls after one worker was replaced");
-  ASSERT_I64(atomic_load(&sh->init_by_worker[w]), 2, "init calls for worker %d", w);
-  ASSERT_I64(atomic_load(&sh->init_by_worker[1 - w]), 1, "init calls for worker %d", 1 - w);
+  ASSERT_I64(atomic_load(&sh->init_calls), 3,
+             "init calls after one worker was replaced");
+  ASSERT_I64(atomic_load(&sh->init_by_worker[w]), 2, "init calls for worker %d",
+             w);
+  ASSERT_I64(atomic_load(&sh->init_by_worker[1 - w]), 1,
+             "init calls for worker %d", 1 - w);
   parc_pool_destroy(p);
   parc_shm_free(sh);
 }
@@ -317,13 +340,15 @@ static void check_timeout_map(parc_backend backend) {
   fill_jobs(in, N, victim, HELD, 0);
   parc_map_opts o = {.status = st, .err_index = &err_index, .chunk = 1};
   double t0 = now_s();
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, N, &o), PARC_ETIMEDOUT);
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, N, &o),
+            PARC_ETIMEDOUT);
   double took = now_s() - t0;
   atomic_store(&sh->release, 1); /* threads: the abandoned task ends */
   /* wrong: waiting for the held task (HOLD_S) */
-  ASSERT_WAITED(took, 1.0, HOLD_S, backend == PARC_THREADS
-                ? "threads: a map with a 1 s task timeout"
-                : "processes: a map with a 1 s task timeout");
+  ASSERT_WAITED(took, 1.0, HOLD_S,
+                backend == PARC_THREADS
+                    ? "threads: a map with a 1 s task timeout"
+                    : "processes: a map with a 1 s task timeout");
   ASSERT_I64(err_index, victim, "err_index");
   ASSERT_STATUS_ERR(st[victim], PARC_ETIMEDOUT, victim);
   check_others(st, out, N, victim);
@@ -336,7 +361,9 @@ Test(robust, task_timeout_kills_a_process_task_and_the_pool_goes_on) {
   check_timeout_map(PARC_PROCESSES);
 }
 
-Test(robust, task_timeout_is_reported_for_a_thread_task) { check_timeout_map(PARC_THREADS); }
+Test(robust, task_timeout_is_reported_for_a_thread_task) {
+  check_timeout_map(PARC_THREADS);
+}
 
 /* Workers frozen between tasks (SIGSTOP, as a cgroup freeze or a debugger
  * would) hold the batches they were handed without beginning them: after
@@ -358,7 +385,8 @@ static void check_frozen_workers(unsigned frozen) {
   double took = now_s() - t0;
   for (unsigned w = 0; w < frozen; w++) kill(pid[w], SIGCONT); /* if alive */
   ASSERT_RC(rc, 0);
-  cr_expect_lt(took, 20.0, "map took %.1f s: the frozen workers' work waited", took);
+  cr_expect_lt(took, 20.0, "map took %.1f s: the frozen workers' work waited",
+               took);
   for (size_t i = 0; i < NT; i++) {
     ASSERT_STATUS_ERR(st[i], 0, i);
     ASSERT_I64(st[i].attempts, 1, "status[%zu].attempts", i);
@@ -368,17 +396,21 @@ static void check_frozen_workers(unsigned frozen) {
   for (unsigned w = 0; w < frozen; w++) {
     double until = now_s() + 10;
     while (lc_pid_alive(pid[w]) && now_s() < until) sleep_s(0.01);
-    cr_expect(!lc_pid_alive(pid[w]), "frozen worker %u (pid %d) was not replaced", w,
-              (int)pid[w]);
+    cr_expect(!lc_pid_alive(pid[w]),
+              "frozen worker %u (pid %d) was not replaced", w, (int)pid[w]);
   }
   check_pool_works(p, sh);
   parc_pool_destroy(p);
   parc_shm_free(sh);
 }
 
-Test(robust, a_frozen_worker_loses_its_work_to_the_others) { check_frozen_workers(1); }
+Test(robust, a_frozen_worker_loses_its_work_to_the_others) {
+  check_frozen_workers(1);
+}
 
-Test(robust, frozen_workers_are_replaced_and_the_call_completes) { check_frozen_workers(2); }
+Test(robust, frozen_workers_are_replaced_and_the_call_completes) {
+  check_frozen_workers(2);
+}
 
 static int sleep_then_write_task(const void *in, void *out, void *ctx) {
   sleep_s(0.8);
@@ -387,13 +419,16 @@ static int sleep_then_write_task(const void *in, void *out, void *ctx) {
 }
 
 Test(robust, timed_out_thread_task_does_not_write_out_after_the_map_returns) {
-  parc_pool_opts o = {.backend = PARC_THREADS, .workers = 1, .task_timeout = 0.2};
+  parc_pool_opts o = {
+      .backend = PARC_THREADS, .workers = 1, .task_timeout = 0.2};
   parc_pool *p = pool_new(&o);
   uint64_t in[1] = {0}, out[1] = {0};
-  ASSERT_RC(parc_map(p, sleep_then_write_task, in, 8, out, 8, 1, NULL), PARC_ETIMEDOUT);
+  ASSERT_RC(parc_map(p, sleep_then_write_task, in, 8, out, 8, 1, NULL),
+            PARC_ETIMEDOUT);
   out[0] = 0xFEEDFACE;
   parc_pool_destroy(p); /* waits for the abandoned task */
-  ASSERT_U64(out[0], 0xFEEDFACE, "caller's out[0] after the abandoned task finished");
+  ASSERT_U64(out[0], 0xFEEDFACE,
+             "caller's out[0] after the abandoned task finished");
 }
 
 BOTH_BACKENDS(robust, task_timeout_applies_to_a_future) {
@@ -408,7 +443,8 @@ BOTH_BACKENDS(robust, task_timeout_applies_to_a_future) {
   ASSERT_RC(parc_future_wait(f, NULL, HOLD_S, &st), PARC_ETIMEDOUT);
   atomic_store(&sh->release, 1); /* threads: the abandoned task ends */
   /* wrong: waiting for the held task (HOLD_S) */
-  ASSERT_SOONER(now_s() - t0, HOLD_S, "wait on a task with a task timeout of 0.3 s");
+  ASSERT_SOONER(now_s() - t0, HOLD_S,
+                "wait on a task with a task timeout of 0.3 s");
   ASSERT_STATUS_ERR(st, PARC_ETIMEDOUT, 0);
   parc_future_free(f);
   parc_pool_destroy(p);
@@ -418,7 +454,8 @@ BOTH_BACKENDS(robust, task_timeout_applies_to_a_future) {
 /* ------------------------------------------------------------ recycling */
 
 static int pid_task(const void *in, void *out, void *ctx) {
-  int64_t id = (int64_t)syscall(SYS_gettid); /* == getpid() in a worker process */
+  int64_t id = (int64_t)syscall(
+      SYS_gettid); /* == getpid() in a worker process */
   sleep_s(0.001);
   memcpy(out, &id, 8);
   return 0;
@@ -436,8 +473,11 @@ static int distinct(const int64_t *v, size_t n) {
 
 BOTH_BACKENDS(robust, max_tasks_per_worker_recycles_workers) {
   shared *sh = shm_new(sizeof *sh);
-  parc_pool_opts o = {.backend = backend, .workers = 2, .max_tasks_per_worker = 3,
-                      .init = count_init, .ctx = sh};
+  parc_pool_opts o = {.backend = backend,
+                      .workers = 2,
+                      .max_tasks_per_worker = 3,
+                      .init = count_init,
+                      .ctx = sh};
   parc_pool *p = pool_new(&o);
   enum { N = 20 };
   uint64_t in[N] = {0};
@@ -447,12 +487,15 @@ BOTH_BACKENDS(robust, max_tasks_per_worker_recycles_workers) {
   ASSERT_RC(parc_map(p, pid_task, in, 8, ids, 8, N, &mo), 0);
   for (size_t i = 0; i < N; i++) {
     ASSERT_STATUS_ERR(st[i], 0, i);
-    cr_assert_neq(ids[i], (int64_t)getpid(), "task %zu ran in the test's main thread", i);
+    cr_assert_neq(ids[i], (int64_t)getpid(),
+                  "task %zu ran in the test's main thread", i);
   }
   int d = distinct(ids, N);
-  cr_assert_geq(d, 7, "%s: %d distinct workers ran 20 tasks, want >= 7 (3 tasks each)",
-                backend_name(backend), d);
-  cr_assert_geq(atomic_load(&sh->init_calls), 7, "init calls: %d, want one per worker (>= 7)",
+  cr_assert_geq(
+      d, 7, "%s: %d distinct workers ran 20 tasks, want >= 7 (3 tasks each)",
+      backend_name(backend), d);
+  cr_assert_geq(atomic_load(&sh->init_calls), 7,
+                "init calls: %d, want one per worker (>= 7)",
                 atomic_load(&sh->init_calls));
   parc_pool_destroy(p);
   parc_shm_free(sh);
@@ -465,15 +508,16 @@ BOTH_BACKENDS(robust, init_runs_once_in_each_worker_with_its_index) {
   parc_pool *p = robust_pool(backend, sh, 4, 0, 0);
   /* create returns after every worker has run init */
   ASSERT_I64(atomic_load(&sh->init_calls), 4, "init calls");
-  for (int w = 0; w < 4; w++) ASSERT_I64(atomic_load(&sh->init_by_worker[w]), 1, "init for %d", w);
+  for (int w = 0; w < 4; w++)
+    ASSERT_I64(atomic_load(&sh->init_by_worker[w]), 1, "init for %d", w);
   if (backend == PARC_PROCESSES) {
     for (int w = 0; w < 4; w++) {
       int pid = atomic_load(&sh->init_pid[w]);
-      cr_assert(pid != 0 && pid != getpid(), "worker %d init ran in pid %d (test is %d)", w, pid,
-                getpid());
+      cr_assert(pid != 0 && pid != getpid(),
+                "worker %d init ran in pid %d (test is %d)", w, pid, getpid());
       for (int v = 0; v < w; v++)
-        cr_assert_neq(pid, atomic_load(&sh->init_pid[v]), "workers %d and %d share pid %d", v, w,
-                      pid);
+        cr_assert_neq(pid, atomic_load(&sh->init_pid[v]),
+                      "workers %d and %d share pid %d", v, w, pid);
     }
   }
   check_pool_works(p, sh);
@@ -487,12 +531,14 @@ BOTH_BACKENDS(robust, failing_init_makes_create_return_einit) {
   atomic_store(&sh->init_fail_worker, 2 + 1);
   lc_snapshot before, after;
   lc_take(&before);
-  parc_pool_opts o = {.backend = backend, .workers = 4, .init = count_init, .ctx = sh};
+  parc_pool_opts o = {
+      .backend = backend, .workers = 4, .init = count_init, .ctx = sh};
   parc_pool *p = NULL;
   ASSERT_RC(parc_pool_create(&p, &o), PARC_EINIT);
   cr_assert_null(p, "failed create wrote a pool");
   lc_take(&after);
-  ASSERT_I64(after.children, before.children, "child processes after a failed create");
+  ASSERT_I64(after.children, before.children,
+             "child processes after a failed create");
   ASSERT_I64(after.zombies, before.zombies, "zombies after a failed create");
   ASSERT_I64(after.fds, before.fds, "open fds after a failed create");
   ASSERT_I64(after.threads, before.threads, "threads after a failed create");
@@ -502,7 +548,8 @@ BOTH_BACKENDS(robust, failing_init_makes_create_return_einit) {
 Test(robust, worker_dying_in_init_makes_create_fail_not_hang) {
   shared *sh = shm_new(sizeof *sh);
   atomic_store(&sh->init_crash, 1);
-  parc_pool_opts o = {.backend = PARC_PROCESSES, .workers = 3, .init = count_init, .ctx = sh};
+  parc_pool_opts o = {
+      .backend = PARC_PROCESSES, .workers = 3, .init = count_init, .ctx = sh};
   parc_pool *p = NULL;
   double t0 = now_s();
   int rc = parc_pool_create(&p, &o);
@@ -511,8 +558,8 @@ Test(robust, worker_dying_in_init_makes_create_fail_not_hang) {
   /* wrong: create waits for the dead worker for good. Nothing shorter to
    * compare with: a generous bound that only a hang exceeds (the suite's
    * timeout would catch it too, without this message). */
-  cr_expect_lt(now_s() - t0, HOLD_S / 2, "create with a worker dead in init took %.2f s",
-               now_s() - t0);
+  cr_expect_lt(now_s() - t0, HOLD_S / 2,
+               "create with a worker dead in init took %.2f s", now_s() - t0);
   int zombies = 0;
   ASSERT_I64(lc_children(&zombies), 0, "child processes after a failed create");
   ASSERT_I64(zombies, 0, "zombies after a failed create");
@@ -531,14 +578,16 @@ static void check_prompt_destroy_after(enum action a, double task_timeout) {
     uint64_t out[4];
     fill_jobs(in, 4, 1, a, 0);
     int rc = parc_map(p, robust_task, in, sizeof(rjob), out, 8, 4, NULL);
-    cr_assert(rc == PARC_EWORKER || rc == PARC_ETIMEDOUT, "round %d: map got %d (%s)", round,
-              rc, errname(rc));
+    cr_assert(rc == PARC_EWORKER || rc == PARC_ETIMEDOUT,
+              "round %d: map got %d (%s)", round, rc, errname(rc));
     double t0 = now_s();
     parc_pool_destroy(p);
     /* wrong: waiting out the grace period for a worker that is not there */
     ASSERT_BEFORE_TIMER(now_s() - t0, POOL_GRACE_S,
-                        "round %d: destroy right after a worker was replaced", round);
-    ASSERT_I64(lc_descendants(), 0, "round %d: processes left after destroy", round);
+                        "round %d: destroy right after a worker was replaced",
+                        round);
+    ASSERT_I64(lc_descendants(), 0, "round %d: processes left after destroy",
+               round);
     parc_shm_free(sh);
   }
 }
@@ -560,10 +609,12 @@ Test(robust, a_crash_in_one_pool_leaves_another_pool_untouched) {
   rjob in[NT];
   uint64_t out[NT];
   fill_jobs(in, NT, 4, KILL_SELF, 1);
-  ASSERT_RC(parc_map(a, robust_task, in, sizeof(rjob), out, 8, NT, NULL), PARC_EWORKER);
+  ASSERT_RC(parc_map(a, robust_task, in, sizeof(rjob), out, 8, NT, NULL),
+            PARC_EWORKER);
   ASSERT_I64(atomic_load(&sb->init_calls), 2, "init calls in the other pool");
   check_pool_works(b, sb);
-  ASSERT_I64(atomic_load(&sb->init_calls), 2, "init calls in the other pool after its map");
+  ASSERT_I64(atomic_load(&sb->init_calls), 2,
+             "init calls in the other pool after its map");
   parc_pool_destroy(a);
   check_pool_works(b, sb);
   parc_pool_destroy(b);
@@ -606,13 +657,16 @@ Test(robust, worker_crash_is_reported_when_the_caller_ignores_sigchld) {
   uint64_t out[NT];
   parc_task_status st[NT];
   fill_jobs(in, NT, 3, KILL_SELF, 0);
-  parc_map_opts o = {.status = st, .timeout = HOLD_S}; /* bound the test, not the library */
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o), PARC_EWORKER);
+  parc_map_opts o = {.status = st,
+                     .timeout = HOLD_S}; /* bound the test, not the library */
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o),
+            PARC_EWORKER);
   ASSERT_STATUS_ERR(st[3], PARC_EWORKER, 3);
   ASSERT_I64(st[3].signal, SIGKILL, "status[3].signal");
   /* wrong: destroy hangs (a generous bound only a hang exceeds) */
   double took = timed_destroy(p, HOLD_S / 2);
-  cr_assert(took >= 0, "parc_pool_destroy did not return within %.0f s", HOLD_S / 2);
+  cr_assert(took >= 0, "parc_pool_destroy did not return within %.0f s",
+            HOLD_S / 2);
 }
 
 Test(robust, destroy_is_prompt_when_the_caller_ignores_sigchld) {
@@ -621,7 +675,8 @@ Test(robust, destroy_is_prompt_when_the_caller_ignores_sigchld) {
   parc_pool *p = robust_pool(PARC_PROCESSES, sh, 2, 0, 0);
   check_pool_works(p, sh);
   double took = timed_destroy(p, HOLD_S / 2);
-  cr_assert(took >= 0, "parc_pool_destroy did not return within %.0f s", HOLD_S / 2);
+  cr_assert(took >= 0, "parc_pool_destroy did not return within %.0f s",
+            HOLD_S / 2);
   /* wrong: waiting out the grace period for workers it cannot reap */
   ASSERT_BEFORE_TIMER(took, POOL_GRACE_S, "parc_pool_destroy of an idle pool");
   parc_shm_free(sh);
@@ -635,7 +690,10 @@ typedef struct creator {
 
 static void *creator_main(void *arg) {
   creator *c = arg;
-  parc_pool_opts o = {.backend = PARC_PROCESSES, .workers = 2, .init = count_init, .ctx = c->sh};
+  parc_pool_opts o = {.backend = PARC_PROCESSES,
+                      .workers = 2,
+                      .init = count_init,
+                      .ctx = c->sh};
   c->rc = parc_pool_create(&c->pool, &o);
   return NULL;
 }
@@ -649,7 +707,8 @@ Test(robust, process_pool_outlives_its_short_lived_creator) {
   ASSERT_RC(c.rc, 0);
   sleep_s(0.1); /* give a death signal tied to that thread time to land */
   check_pool_works(c.pool, sh);
-  ASSERT_I64(atomic_load(&sh->init_calls), 2, "init calls (workers replaced after the thread ended?)");
+  ASSERT_I64(atomic_load(&sh->init_calls), 2,
+             "init calls (workers replaced after the thread ended?)");
   parc_pool_destroy(c.pool);
   parc_shm_free(sh);
 }
@@ -664,12 +723,15 @@ Test(robust, crash_mid_chunk_costs_only_the_task_it_held) {
   uint64_t out[N];
   parc_task_status st[N];
   fill_jobs(in, N, 5, KILL_SELF, 0);
-  parc_map_opts o = {.status = st, .chunk = N}; /* one dispatch holds every task */
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, N, &o), PARC_EWORKER);
+  parc_map_opts o = {.status = st,
+                     .chunk = N}; /* one dispatch holds every task */
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, N, &o),
+            PARC_EWORKER);
   ASSERT_STATUS_ERR(st[5], PARC_EWORKER, 5);
   check_others(st, out, N, 5);
   for (size_t i = 0; i < N; i++)
-    ASSERT_I64(atomic_load(&sh->attempts[i]), 1, "times task %zu was started", i);
+    ASSERT_I64(atomic_load(&sh->attempts[i]), 1, "times task %zu was started",
+               i);
   parc_pool_destroy(p);
   parc_shm_free(sh);
 }
@@ -684,11 +746,13 @@ Test(robust, lowest_failing_index_wins_whatever_the_kind_of_failure) {
   fill_jobs(in, NT, 2, KILL_SELF, 0); /* task 2 dies ... */
   parc_map_opts o = {.status = st, .err_index = &err_index, .chunk = 1};
   /* ... and task 9 fails by itself: the worker death at 2 is the answer */
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o), PARC_EWORKER);
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o),
+            PARC_EWORKER);
   ASSERT_I64(err_index, 2, "err_index");
   fill_jobs(in, NT, 9, KILL_SELF, 0);
   for (size_t i = 0; i < NT; i++) atomic_store(&sh->attempts[i], 0);
-  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o), PARC_EWORKER);
+  ASSERT_RC(parc_map(p, robust_task, in, sizeof(rjob), out, 8, NT, &o),
+            PARC_EWORKER);
   ASSERT_I64(err_index, 9, "err_index with the crash at 9");
   parc_pool_destroy(p);
   parc_shm_free(sh);
@@ -698,7 +762,8 @@ static int fail_or_die_task(const void *in, void *out, void *ctx) {
   shared *sh = ctx;
   uint64_t i;
   memcpy(&i, in, 8);
-  if (i == 6 && atomic_fetch_add(&sh->attempts[i], 1) == 0) kill(getpid(), SIGKILL);
+  if (i == 6 && atomic_fetch_add(&sh->attempts[i], 1) == 0)
+    kill(getpid(), SIGKILL);
   memcpy(out, &i, 8);
   return i == 11 ? 21 : 0;
 }
@@ -760,7 +825,8 @@ BOTH_BACKENDS(robust, short_tasks_under_a_task_timeout_are_never_killed) {
   for (size_t chunk = 1; chunk <= 64; chunk *= 64) {
     parc_map_opts o = {.chunk = chunk};
     ASSERT_RC(parc_map(p, copy_task, in, 8, out, 8, N, &o), 0);
-    for (size_t i = 0; i < N; i++) ASSERT_U64(out[i], i, "chunk %zu: out[%zu]", chunk, i);
+    for (size_t i = 0; i < N; i++)
+      ASSERT_U64(out[i], i, "chunk %zu: out[%zu]", chunk, i);
   }
   parc_pool_destroy(p);
   free(in);

@@ -25,7 +25,8 @@ TestSuite(sync, .init = sync_init, .timeout = 120);
 static parc_lock *lock_new(int flags) {
   parc_lock *l = NULL;
   int rc = parc_lock_create(&l, flags);
-  cr_assert_eq(rc, 0, "parc_lock_create(%d): got %d (%s)", flags, rc, errname(rc));
+  cr_assert_eq(rc, 0, "parc_lock_create(%d): got %d (%s)", flags, rc,
+               errname(rc));
   cr_assert_not_null(l);
   return l;
 }
@@ -33,7 +34,8 @@ static parc_lock *lock_new(int flags) {
 static parc_sem *sem_new(unsigned value, int flags) {
   parc_sem *s = NULL;
   int rc = parc_sem_create(&s, value, flags);
-  cr_assert_eq(rc, 0, "parc_sem_create(%u, %d): got %d (%s)", value, flags, rc, errname(rc));
+  cr_assert_eq(rc, 0, "parc_sem_create(%u, %d): got %d (%s)", value, flags, rc,
+               errname(rc));
   cr_assert_not_null(s);
   return s;
 }
@@ -41,8 +43,8 @@ static parc_sem *sem_new(unsigned value, int flags) {
 static parc_barrier *barrier_new(unsigned parties, int flags) {
   parc_barrier *b = NULL;
   int rc = parc_barrier_create(&b, parties, flags);
-  cr_assert_eq(rc, 0, "parc_barrier_create(%u, %d): got %d (%s)", parties, flags, rc,
-               errname(rc));
+  cr_assert_eq(rc, 0, "parc_barrier_create(%u, %d): got %d (%s)", parties,
+               flags, rc, errname(rc));
   cr_assert_not_null(b);
   return b;
 }
@@ -56,10 +58,10 @@ typedef struct box {
   unsigned parties;
   unsigned rounds;
   uint32_t iters;
-  uint64_t counter;        /* guarded by `lock` (or the semaphores) */
-  _Atomic int inside;      /* parties inside the critical section now */
+  uint64_t counter;   /* guarded by `lock` (or the semaphores) */
+  _Atomic int inside; /* parties inside the critical section now */
   _Atomic int max_inside;
-  _Atomic int violations;  /* mutual exclusion / barrier order broken */
+  _Atomic int violations; /* mutual exclusion / barrier order broken */
   _Atomic int errors;
   _Atomic int first_err;
   _Atomic int ready;
@@ -88,7 +90,8 @@ static void enter(box *x) {
 static void leave(box *x) { atomic_fetch_sub(&x->inside, 1); }
 
 /* Runs fn(x) in `n` threads or `n` forked processes and waits for all. */
-static void run_parties(int procs, unsigned n, child_fn fn, box *x, double max_s) {
+static void run_parties(int procs, unsigned n, child_fn fn, box *x,
+                        double max_s) {
   pid_t pid[16];
   tjob j[16];
   cr_assert_leq(n, 16u);
@@ -116,9 +119,11 @@ static int lock_counter(void *p) {
       box_error(x, rc);
       return 1;
     }
-    if (atomic_fetch_add(&x->inside, 1) != 0) atomic_fetch_add(&x->violations, 1);
+    if (atomic_fetch_add(&x->inside, 1) != 0)
+      atomic_fetch_add(&x->violations, 1);
     uint64_t c = x->counter; /* a plain read-modify-write: only the lock */
-    if ((i & 63) == 0) sched_yield(); /* ... keeps another party out here */
+    if ((i & 63) == 0)
+      sched_yield(); /* ... keeps another party out here */
     x->counter = c + 1;
     atomic_fetch_sub(&x->inside, 1);
     rc = parc_lock_release(x->lock);
@@ -162,7 +167,8 @@ static int hold_until_go(void *p) {
   int rc = parc_lock_acquire(x->lock, 5.0);
   atomic_store(&x->rc, rc);
   atomic_store(&x->ready, 1);
-  if (rc) return rc_code(rc);
+  if (rc)
+    return rc_code(rc);
   wait_flag(&x->go, 1, HOLD_S);
   return rc_code(parc_lock_release(x->lock));
 }
@@ -197,7 +203,9 @@ static void check_acquire_timeout(int flags, int procs) {
   parc_shm_free(x);
 }
 
-BOTH_MODES(acquire_of_a_held_lock_times_out_threads) { check_acquire_timeout(flags, 0); }
+BOTH_MODES(acquire_of_a_held_lock_times_out_threads) {
+  check_acquire_timeout(flags, 0);
+}
 
 Test(sync, acquire_of_a_lock_held_by_another_process_times_out) {
   check_acquire_timeout(PARC_SHARED, 1);
@@ -218,7 +226,8 @@ static int acquire_and_die(void *p) {
   int rc = parc_lock_acquire(x->lock, 5.0);
   atomic_store(&x->rc, rc);
   atomic_store(&x->ready, 1);
-  if (rc) return rc_code(rc);
+  if (rc)
+    return rc_code(rc);
   switch (d->how) {
   case DIE_EXIT: _exit(0);
   case DIE_KILL_LATER:
@@ -239,7 +248,8 @@ static void owner_dies(box *x, int procs, int how) {
     pid_t pid = spawn_child(acquire_and_die, &d);
     int st = 0;
     cr_assert(reap_child(pid, 5.0, &st), "the owner did not die");
-    cr_assert(atomic_load(&x->ready), "the owner never acquired (status %#x)", st);
+    cr_assert(atomic_load(&x->ready), "the owner never acquired (status %#x)",
+              st);
   } else {
     tjob j;
     tjob_start(&j, acquire_and_die, &d);
@@ -252,7 +262,8 @@ static int try_acquire_in_thread(void *p) {
   box *x = p;
   int rc = parc_lock_acquire(x->lock, 0.05);
   atomic_store(&x->rc, rc);
-  if (rc == 0) parc_lock_release(x->lock);
+  if (rc == 0)
+    parc_lock_release(x->lock);
   return 0;
 }
 
@@ -268,7 +279,8 @@ static void check_held_by_me(box *x) {
 static int acquire_release_child(void *p) {
   box *x = p;
   int rc = parc_lock_acquire(x->lock, 2.0);
-  if (rc) return rc_code(rc);
+  if (rc)
+    return rc_code(rc);
   return rc_code(parc_lock_release(x->lock));
 }
 
@@ -297,11 +309,13 @@ static void check_owner_dead_then_consistent(int flags, int procs, int how) {
   parc_shm_free(x);
 }
 
-Test(sync, process_exiting_with_the_lock_gives_eownerdead_then_consistent_repairs) {
+Test(sync,
+     process_exiting_with_the_lock_gives_eownerdead_then_consistent_repairs) {
   check_owner_dead_then_consistent(PARC_SHARED, 1, DIE_EXIT);
 }
 
-BOTH_MODES(thread_ending_with_the_lock_gives_eownerdead_then_consistent_repairs) {
+BOTH_MODES(
+    thread_ending_with_the_lock_gives_eownerdead_then_consistent_repairs) {
   check_owner_dead_then_consistent(flags, 0, DIE_RETURN);
 }
 
@@ -318,11 +332,13 @@ Test(sync, owner_killed_while_another_process_waits_gives_eownerdead_promptly) {
   /* the owner is not reaped while we wait: a zombie holds nothing */
   ASSERT_RC(parc_lock_acquire(x->lock, HOLD_S), PARC_EOWNERDEAD);
   /* wrong: not seeing the death, waiting out the timeout */
-  ASSERT_SOONER(now_s() - t0, HOLD_S, "acquire, to see the owner die (0.2 s in)");
+  ASSERT_SOONER(now_s() - t0, HOLD_S,
+                "acquire, to see the owner die (0.2 s in)");
   ASSERT_RC(parc_lock_consistent(x->lock), 0);
   ASSERT_RC(parc_lock_release(x->lock), 0);
   int st = 0;
-  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "owner status %#x", st);
+  cr_assert(reap_child(pid, 5.0, &st) && WIFSIGNALED(st), "owner status %#x",
+            st);
   parc_lock_destroy(x->lock);
   parc_shm_free(x);
 }
@@ -348,7 +364,8 @@ BOTH_MODES(thread_ending_while_another_waits_gives_eownerdead_promptly) {
   double t0 = now_s();
   ASSERT_RC(parc_lock_acquire(x->lock, HOLD_S), PARC_EOWNERDEAD);
   /* wrong: not seeing the end, waiting out the timeout */
-  ASSERT_SOONER(now_s() - t0, HOLD_S, "acquire, to see the owner thread end (0.2 s in)");
+  ASSERT_SOONER(now_s() - t0, HOLD_S,
+                "acquire, to see the owner thread end (0.2 s in)");
   ASSERT_THREAD_OK(&j, 5.0, "owner thread");
   ASSERT_RC(parc_lock_consistent(x->lock), 0);
   ASSERT_RC(parc_lock_release(x->lock), 0);
@@ -368,7 +385,8 @@ static int acquire_forever(void *p) {
   return 0;
 }
 
-static void check_release_without_consistent_breaks(int flags, int procs, int how) {
+static void check_release_without_consistent_breaks(int flags, int procs,
+                                                    int how) {
   box *x = box_new();
   x->lock = lock_new(flags);
   owner_dies(x, procs, how);
@@ -390,7 +408,8 @@ static void check_release_without_consistent_breaks(int flags, int procs, int ho
   tjob j;
   atomic_store(&x->rc, 12345);
   tjob_start(&j, acquire_forever, x);
-  cr_assert(tjob_join(&j, HOLD_S / 2), "acquire(-1) of a broken lock did not return in %.0f s",
+  cr_assert(tjob_join(&j, HOLD_S / 2),
+            "acquire(-1) of a broken lock did not return in %.0f s",
             HOLD_S / 2);
   ASSERT_RC(atomic_load(&x->rc), PARC_EBROKEN);
   /* and one that does not wait -- which must not change the state */
@@ -399,7 +418,8 @@ static void check_release_without_consistent_breaks(int flags, int procs, int ho
   ASSERT_RC(parc_lock_acquire(x->lock, 0.2), PARC_EBROKEN);
   if (flags & PARC_SHARED) {
     pid_t pid = spawn_child(acquire_expect_broken_child, x);
-    ASSERT_CHILD_OK(pid, 5.0, "a child acquiring the broken lock after acquire(0)");
+    ASSERT_CHILD_OK(pid, 5.0,
+                    "a child acquiring the broken lock after acquire(0)");
   }
   parc_lock_destroy(x->lock);
   parc_shm_free(x);
@@ -421,7 +441,8 @@ static int wait_for_broken_child(void *p) {
   atomic_store(&x->ready, 1);
   double t0 = now_s();
   int rc = parc_lock_acquire(x->lock, HOLD_S);
-  if (rc != PARC_EBROKEN) return rc == 0 ? 1 : rc_code(rc);
+  if (rc != PARC_EBROKEN)
+    return rc == 0 ? 1 : rc_code(rc);
   /* wrong: waiting out the timeout */
   return now_s() - t0 < HOLD_S / 2 ? 0 : 2;
 }
@@ -439,7 +460,7 @@ static void check_waiter_sees_the_lock_break(int flags, int procs) {
   else
     tjob_start(&j, wait_for_broken_child, x);
   cr_assert(wait_flag(&x->ready, 1, 5.0), "waiter did not start");
-  sleep_s(0.2); /* it is blocked in acquire now */
+  sleep_s(0.2);               /* it is blocked in acquire now */
   parc_lock_release(x->lock); /* without parc_lock_consistent */
   /* exit 1: it acquired; 2: EBROKEN took HOLD_S / 2 or more; 64+: another
    * code. Its acquire times out at HOLD_S at the latest. */
@@ -493,7 +514,8 @@ static int sem_waiter(void *p) {
   box *x = p;
   atomic_fetch_add(&x->ready, 1);
   int rc = parc_sem_wait(x->sem, HOLD_S);
-  if (rc == 0) atomic_fetch_add(&x->done, 1);
+  if (rc == 0)
+    atomic_fetch_add(&x->done, 1);
   return rc_code(rc);
 }
 
@@ -524,8 +546,10 @@ static int poster(void *p) {
   box *x = p;
   for (uint32_t i = 0; i < x->iters; i++) {
     int rc = parc_sem_post(x->sem);
-    if (rc) return rc_code(rc);
-    if ((i & 255) == 0) sched_yield();
+    if (rc)
+      return rc_code(rc);
+    if ((i & 255) == 0)
+      sched_yield();
   }
   return 0;
 }
@@ -548,11 +572,14 @@ static int pong_child(void *p) {
   box *x = p;
   for (uint32_t i = 0; i < x->iters; i++) {
     int rc = parc_sem_wait(x->sem, 10.0);
-    if (rc) return rc_code(rc);
-    if (x->counter != 2 * (uint64_t)i + 1) return 1;
+    if (rc)
+      return rc_code(rc);
+    if (x->counter != 2 * (uint64_t)i + 1)
+      return 1;
     x->counter++;
     rc = parc_sem_post(x->sem2);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
   }
   return 0;
 }
@@ -580,12 +607,15 @@ static int bounded_party(void *p) {
   box *x = p;
   for (uint32_t i = 0; i < x->iters; i++) {
     int rc = parc_sem_wait(x->sem, 10.0);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
     enter(x);
-    if ((i & 7) == 0) sched_yield();
+    if ((i & 7) == 0)
+      sched_yield();
     leave(x);
     rc = parc_sem_post(x->sem);
-    if (rc) return rc_code(rc);
+    if (rc)
+      return rc_code(rc);
   }
   return 0;
 }
@@ -595,7 +625,8 @@ static void check_sem_bounds(int procs) {
   x->sem = sem_new(2, procs ? PARC_SHARED : 0);
   x->iters = 3000;
   run_parties(procs, 6, bounded_party, x, 60.0);
-  cr_assert_leq(atomic_load(&x->max_inside), 2, "%d parties inside a semaphore of 2",
+  cr_assert_leq(atomic_load(&x->max_inside), 2,
+                "%d parties inside a semaphore of 2",
                 atomic_load(&x->max_inside));
   ASSERT_RC(parc_sem_wait(x->sem, 0), 0);
   ASSERT_RC(parc_sem_wait(x->sem, 0), 0);
@@ -621,7 +652,8 @@ static int barrier_party(void *p) {
       box_error(x, rc);
       return rc_code(rc);
     }
-    if (atomic_load(&x->arrived[r]) != x->parties) atomic_fetch_add(&x->violations, 1);
+    if (atomic_load(&x->arrived[r]) != x->parties)
+      atomic_fetch_add(&x->violations, 1);
   }
   return 0;
 }
@@ -633,13 +665,14 @@ static void check_barrier_rounds(int procs) {
     x->rounds = 200;
     x->bar = barrier_new(parties, procs ? PARC_SHARED : 0);
     run_parties(procs, parties, barrier_party, x, 60.0);
-    ASSERT_I64(atomic_load(&x->errors), 0, "%u parties: errors (first: %s)", parties,
-               errname(atomic_load(&x->first_err)));
+    ASSERT_I64(atomic_load(&x->errors), 0, "%u parties: errors (first: %s)",
+               parties, errname(atomic_load(&x->first_err)));
     ASSERT_I64(atomic_load(&x->violations), 0,
-               "%u parties: a party passed a round before all had arrived", parties);
+               "%u parties: a party passed a round before all had arrived",
+               parties);
     for (unsigned r = 0; r < x->rounds; r++)
-      ASSERT_I64(atomic_load(&x->arrived[r]), parties, "%u parties: arrivals in round %u",
-                 parties, r);
+      ASSERT_I64(atomic_load(&x->arrived[r]), parties,
+                 "%u parties: arrivals in round %u", parties, r);
     parc_barrier_destroy(x->bar);
     parc_shm_free(x);
   }
@@ -699,11 +732,13 @@ BOTH_MODES(the_others_keep_waiting_for_a_full_round_after_a_timeout) {
   sleep_s(0.05);
   ASSERT_RC(parc_barrier_wait(x->bar, 0.2), PARC_ETIMEDOUT); /* gives up */
   sleep_s(0.1);
-  cr_assert(!tjob_join(&a, 0.0), "the first party passed with only 2 of 3 arrived (rc %d)",
+  cr_assert(!tjob_join(&a, 0.0),
+            "the first party passed with only 2 of 3 arrived (rc %d)",
             atomic_load(&x->rc));
   tjob b;
   tjob_start(&b, barrier_wait_short, x); /* the second party */
-  ASSERT_RC(parc_barrier_wait(x->bar, HOLD_S), 0); /* and this one, again: a full round */
+  ASSERT_RC(parc_barrier_wait(x->bar, HOLD_S),
+            0); /* and this one, again: a full round */
   ASSERT_THREAD_OK(&a, HOLD_S, "first party");
   ASSERT_RC(atomic_load(&x->rc), 0);
   ASSERT_THREAD_OK(&b, HOLD_S, "second party");
@@ -746,7 +781,8 @@ Test(sync, a_process_that_times_out_at_a_barrier_does_not_pass) {
   x->parties = 2;
   x->rounds = 50;
   run_parties(1, 2, barrier_party, x, 30.0);
-  ASSERT_I64(atomic_load(&x->errors), 0, "errors after the timeouts (first: %s)",
+  ASSERT_I64(atomic_load(&x->errors), 0,
+             "errors after the timeouts (first: %s)",
              errname(atomic_load(&x->first_err)));
   ASSERT_I64(atomic_load(&x->violations), 0, "early passes after the timeouts");
   parc_barrier_destroy(x->bar);
@@ -808,11 +844,14 @@ typedef struct after_destroy {
 
 static int child_uses_after_parent_destroys(void *arg) {
   after_destroy *a = arg;
-  if (parc_sem_wait(a->go, HOLD_S) != 0) return 1; /* the parent has destroyed */
+  if (parc_sem_wait(a->go, HOLD_S) != 0)
+    return 1; /* the parent has destroyed */
   char buf[8];
   size_t len;
-  if (parc_queue_get(a->q, buf, sizeof buf, &len, HOLD_S) != 0 || len != 2) return 2;
-  if (parc_queue_put(a->q, "ok", 2, HOLD_S) != 0) return 3;
+  if (parc_queue_get(a->q, buf, sizeof buf, &len, HOLD_S) != 0 || len != 2)
+    return 2;
+  if (parc_queue_put(a->q, "ok", 2, HOLD_S) != 0)
+    return 3;
   parc_queue_destroy(a->q); /* its own handle */
   parc_sem_destroy(a->go);
   return 0;
@@ -824,7 +863,8 @@ Test(sync, shared_objects_are_destroyed_per_process) {
   ASSERT_RC(parc_sem_create(&a.go, 0, PARC_SHARED), 0);
   ASSERT_RC(parc_queue_put(a.q, "hi", 2, 0), 0);
   parc_proc *c;
-  ASSERT_RC(parc_proc_start(&c, child_uses_after_parent_destroys, &a, sizeof a), 0);
+  ASSERT_RC(parc_proc_start(&c, child_uses_after_parent_destroys, &a, sizeof a),
+            0);
   /* the child's verdict comes back as its exit code: we drop our handles */
   ASSERT_RC(parc_sem_post(a.go), 0);
   parc_queue_destroy(a.q); /* the child still maps it */

@@ -38,7 +38,9 @@ static inline const char *errname(int rc) {
 }
 
 static inline const char *backend_name(parc_backend b) {
-  return b == PARC_THREADS ? "threads" : b == PARC_PROCESSES ? "processes" : "?";
+  return b == PARC_THREADS     ? "threads"
+         : b == PARC_PROCESSES ? "processes"
+                               : "?";
 }
 
 /* ------------------------------------------------------------ assertions */
@@ -70,7 +72,8 @@ static inline const char *backend_name(parc_backend b) {
   do {                                                                         \
     unsigned long long g_ = (unsigned long long)(got);                         \
     unsigned long long w_ = (unsigned long long)(want);                        \
-    cr_assert_eq(g_, w_, fmt ": got %#llx, want %#llx", ##__VA_ARGS__, g_, w_); \
+    cr_assert_eq(g_, w_, fmt ": got %#llx, want %#llx", ##__VA_ARGS__, g_,     \
+                 w_);                                                          \
   } while (0)
 
 /* A task status field, e.g. ASSERT_STATUS(st[i], error, PARC_ETASK, i). */
@@ -111,7 +114,8 @@ static inline void sleep_s(double s) {
 static inline int wait_flag(_Atomic int *flag, int want, double max_s) {
   double end = now_s() + max_s;
   while (atomic_load_explicit(flag, memory_order_acquire) < want) {
-    if (now_s() > end) return 0;
+    if (now_s() > end)
+      return 0;
     sleep_s(0.0005);
   }
   return 1;
@@ -147,7 +151,8 @@ static inline int wait_flag(_Atomic int *flag, int want, double max_s) {
     double t_ = (took), o_ = (other_s);                                        \
     cr_assert(t_ < o_ / 2,                                                     \
               fmt ": took %.3f s, want well under the %.1f s that the wrong "  \
-              "behaviour costs (< %.1f s)", ##__VA_ARGS__, t_, o_, o_ / 2);    \
+                  "behaviour costs (< %.1f s)",                                \
+              ##__VA_ARGS__, t_, o_, o_ / 2);                                  \
   } while (0)
 
 #define EXPECT_SOONER(took, other_s, fmt, ...)                                 \
@@ -155,7 +160,8 @@ static inline int wait_flag(_Atomic int *flag, int want, double max_s) {
     double t_ = (took), o_ = (other_s);                                        \
     cr_expect(t_ < o_ / 2,                                                     \
               fmt ": took %.3f s, want well under the %.1f s that the wrong "  \
-              "behaviour costs (< %.1f s)", ##__VA_ARGS__, t_, o_, o_ / 2);    \
+                  "behaviour costs (< %.1f s)",                                \
+              ##__VA_ARGS__, t_, o_, o_ / 2);                                  \
   } while (0)
 
 /* `took` is under `timer_s`, a period of the library's own that the wrong
@@ -167,8 +173,9 @@ static inline int wait_flag(_Atomic int *flag, int want, double max_s) {
   do {                                                                         \
     double t_ = (took), o_ = (timer_s);                                        \
     cr_assert(t_ < o_,                                                         \
-              fmt ": took %.3f s, want under the %.1f s period that the "     \
-              "wrong behaviour waits out", ##__VA_ARGS__, t_, o_);             \
+              fmt ": took %.3f s, want under the %.1f s period that the "      \
+                  "wrong behaviour waits out",                                 \
+              ##__VA_ARGS__, t_, o_);                                          \
   } while (0)
 
 /* The process backend's grace period (GRACE_NS in src/backend/procs.c):
@@ -183,11 +190,14 @@ static inline int wait_flag(_Atomic int *flag, int want, double max_s) {
 #define ASSERT_WAITED(elapsed, want, other_s, what)                            \
   do {                                                                         \
     double e_ = (elapsed), w_ = (want), o_ = (other_s);                        \
-    cr_assert(e_ >= w_ - 0.001, "%s took %.3f s, want at least its timeout "   \
-              "%.3f s", (what), e_, w_);                                       \
-    cr_assert(e_ < o_ / 2, "%s took %.3f s, want well under the %.1f s that "  \
-              "not keeping its timeout of %.3f s costs (< %.1f s)", (what),    \
-              e_, o_, w_, o_ / 2);                                             \
+    cr_assert(e_ >= w_ - 0.001,                                                \
+              "%s took %.3f s, want at least its timeout "                     \
+              "%.3f s",                                                        \
+              (what), e_, w_);                                                 \
+    cr_assert(e_ < o_ / 2,                                                     \
+              "%s took %.3f s, want well under the %.1f s that "               \
+              "not keeping its timeout of %.3f s costs (< %.1f s)",            \
+              (what), e_, o_, w_, o_ / 2);                                     \
   } while (0)
 
 /* ------------------------------------------------------------ data */
@@ -241,7 +251,8 @@ static inline parc_pool *pool_new(const parc_pool_opts *o) {
   return p;
 }
 
-static inline parc_pool *pool_simple(parc_backend b, unsigned workers, void *ctx) {
+static inline parc_pool *pool_simple(parc_backend b, unsigned workers,
+                                     void *ctx) {
   parc_pool_opts o;
   memset(&o, 0, sizeof o);
   o.backend = b;
@@ -262,9 +273,11 @@ static inline void *shm_new(size_t n) {
 static inline int shm_pid_is_ours(pid_t pid) {
   pid_t me = getpid();
   for (int depth = 0; depth < 64 && pid > 1; depth++) {
-    if (pid == me) return 1;
+    if (pid == me)
+      return 1;
     pid_t up = 0;
-    if (lc_proc_stat(pid, NULL, &up) != 0) return 0;
+    if (lc_proc_stat(pid, NULL, &up) != 0)
+      return 0;
     pid = up;
   }
   return 0;
@@ -280,33 +293,42 @@ static inline int shm_pid_is_ours(pid_t pid) {
 static inline int shm_entry_is_ours(const char *name) {
   char path[300], dir[64], line[512];
   struct stat want, st;
-  if (strstr(name, "parc") != NULL) return 1;
+  if (strstr(name, "parc") != NULL)
+    return 1;
   snprintf(path, sizeof path, "/dev/shm/%s", name);
-  if (stat(path, &want) != 0) return 0; /* gone */
+  if (stat(path, &want) != 0)
+    return 0; /* gone */
   DIR *d = opendir("/proc");
-  if (!d) return 1;
+  if (!d)
+    return 1;
   int held = 0;
   struct dirent *e;
   while (!held && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+      continue;
     pid_t pid = (pid_t)atoi(e->d_name);
-    if (!shm_pid_is_ours(pid)) continue;
+    if (!shm_pid_is_ours(pid))
+      continue;
     snprintf(dir, sizeof dir, "/proc/%d/maps", (int)pid);
     FILE *f = fopen(dir, "re");
     while (f && !held && fgets(line, sizeof line, f)) {
       unsigned long long ino = 0;
       held = sscanf(line, "%*s %*s %*s %*s %llu", &ino) == 1 &&
-             ino == (unsigned long long)want.st_ino && strstr(line, " /dev/shm/") != NULL;
+             ino == (unsigned long long)want.st_ino &&
+             strstr(line, " /dev/shm/") != NULL;
     }
-    if (f) fclose(f);
+    if (f)
+      fclose(f);
     snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
     DIR *fds = held ? NULL : opendir(dir);
     struct dirent *fe;
     while (fds && !held && (fe = readdir(fds)) != NULL) {
       snprintf(line, sizeof line, "%s/%s", dir, fe->d_name);
-      held = stat(line, &st) == 0 && st.st_ino == want.st_ino && st.st_dev == want.st_dev;
+      held = stat(line, &st) == 0 && st.st_ino == want.st_ino &&
+             st.st_dev == want.st_dev;
     }
-    if (fds) closedir(fds);
+    if (fds)
+      closedir(fds);
   }
   closedir(d);
   return held;
@@ -314,14 +336,17 @@ static inline int shm_entry_is_ours(const char *name) {
 
 /* The names in `after` that are not in `before` (as lc_shm_new_names)
  * and are this test's (shm_entry_is_ours); the first goes to `first`. */
-static inline int shm_new_names_ours(const lc_names *before, const lc_names *after, char *first) {
+static inline int shm_new_names_ours(const lc_names *before,
+                                     const lc_names *after, char *first) {
   int added = 0;
   for (int i = 0; i < after->n; i++) {
     lc_names one = {.n = 1};
     memcpy(one.names[0], after->names[i], sizeof one.names[0]);
-    if (lc_shm_new_names(before, &one, NULL) == 0 || !shm_entry_is_ours(one.names[0]))
+    if (lc_shm_new_names(before, &one, NULL) == 0 ||
+        !shm_entry_is_ours(one.names[0]))
       continue;
-    if (added++ == 0 && first) snprintf(first, 256, "%s", one.names[0]);
+    if (added++ == 0 && first)
+      snprintf(first, 256, "%s", one.names[0]);
   }
   return added;
 }

@@ -61,7 +61,8 @@ static const char USAGE[] =
 static int parse_size(const char *s, const char *end, size_t *out) {
   char *e;
   errno = 0;
-  if (s == end || *s < '0' || *s > '9') return -1;
+  if (s == end || *s < '0' || *s > '9')
+    return -1;
   unsigned long long v = strtoull(s, &e, 10);
   int shift = 0;
   if (e < end && (*e == 'K' || *e == 'k'))
@@ -70,15 +71,18 @@ static int parse_size(const char *s, const char *end, size_t *out) {
     shift = 20, e++;
   else if (e < end && (*e == 'G' || *e == 'g'))
     shift = 30, e++;
-  if (errno != 0 || e != end || v > (MAX_SIZE >> shift)) return -1;
+  if (errno != 0 || e != end || v > (MAX_SIZE >> shift))
+    return -1;
   *out = (size_t)(v << shift);
   return *out >= MIN_SIZE && *out <= MAX_SIZE ? 0 : -1;
 }
 
 static int add_size(bench_cfg *c, size_t s) {
   for (size_t i = 0; i < c->nsizes; i++)
-    if (c->sizes[i] == s) return 0;
-  if (c->nsizes == BENCH_MAX_SIZES) return -1;
+    if (c->sizes[i] == s)
+      return 0;
+  if (c->nsizes == BENCH_MAX_SIZES)
+    return -1;
   c->sizes[c->nsizes++] = s;
   return 0;
 }
@@ -93,7 +97,8 @@ static int parse_sizes(const char *arg, bench_cfg *c) {
   c->nsizes = 0;
   for (const char *p = arg; *p != '\0';) {
     const char *end = strchr(p, ',');
-    if (end == NULL) end = p + strlen(p);
+    if (end == NULL)
+      end = p + strlen(p);
     const char *dots = strstr(p, "..");
     size_t a, b;
     if (dots != NULL && dots < end) {
@@ -101,14 +106,17 @@ static int parse_sizes(const char *arg, bench_cfg *c) {
           b < a)
         return -1;
       for (size_t s = a; s <= b; s *= 2)
-        if (add_size(c, s) != 0) return -1;
+        if (add_size(c, s) != 0)
+          return -1;
     } else if (parse_size(p, end, &a) != 0 || add_size(c, a) != 0) {
       return -1;
     }
     p = *end == ',' ? end + 1 : end;
-    if (*end == ',' && *p == '\0') return -1;
+    if (*end == ',' && *p == '\0')
+      return -1;
   }
-  if (c->nsizes == 0) return -1;
+  if (c->nsizes == 0)
+    return -1;
   qsort(c->sizes, c->nsizes, sizeof c->sizes[0], cmp_size);
   return 0;
 }
@@ -125,7 +133,8 @@ static void defaults(bench_cfg *c, int sizes_given, int reps_given) {
          s *= c->quick ? 8 : 2)
       c->sizes[c->nsizes++] = s;
   }
-  if (!reps_given) c->reps = c->quick ? 7 : 11;
+  if (!reps_given)
+    c->reps = c->quick ? 7 : 11;
   c->warm = c->quick ? 1 : 2;
   c->target_s = c->quick ? 3e-3 : 10e-3;
 }
@@ -177,13 +186,16 @@ static int apply_option(void *ctx, int id, const char *v, cli_err err) {
   case O_JSON: c->json = 1; break;
   case O_NO_PIN: c->no_pin = 1; break;
   case O_OUT:
-    if (*v == '\0') return cli_fail(err, "--out needs a directory");
+    if (*v == '\0')
+      return cli_fail(err, "--out needs a directory");
     c->out_dir = v;
     break;
   case O_SIZES:
     if (parse_sizes(v, c) != 0)
-      return cli_fail(err, "bad --sizes '%s': want sizes of 8 B to 256 MiB, at "
-                      "most %d, like 8,1K,64K or 8..16M", v, BENCH_MAX_SIZES);
+      return cli_fail(err,
+                      "bad --sizes '%s': want sizes of 8 B to 256 MiB, at "
+                      "most %d, like 8,1K,64K or 8..16M",
+                      v, BENCH_MAX_SIZES);
     p->sizes_given = 1;
     break;
   case O_REPS: p->reps_given = 1; return apply_number(c, id, v, err);
@@ -199,7 +211,8 @@ static int parse_args(int argc, char **argv, bench_cfg *c) {
   c->out_dir = "parc-bench";
   c->fit_tol = BENCH_FIT_TOL;
   int rc = cli_parse_options(&CMD, argc, argv, apply_option, &p, err);
-  if (rc != 0) return rc == 1 ? 1 : cli_usage_error(&CMD, "%s", err);
+  if (rc != 0)
+    return rc == 1 ? 1 : cli_usage_error(&CMD, "%s", err);
   defaults(c, p.sizes_given, p.reps_given);
   return 0;
 }
@@ -208,7 +221,8 @@ static int parse_args(int argc, char **argv, bench_cfg *c) {
 
 int bench_which(const char *name, char *buf, size_t cap) {
   const char *path = getenv("PATH");
-  if (path == NULL) path = "/usr/local/bin:/usr/bin:/bin";
+  if (path == NULL)
+    path = "/usr/local/bin:/usr/bin:/bin";
   while (*path != '\0') {
     const char *end = strchr(path, ':');
     size_t n = end ? (size_t)(end - path) : strlen(path);
@@ -231,14 +245,18 @@ static int make_dirs(const char *dir) {
     return -1;
   }
   for (char *p = path + 1; *p; p++) {
-    if (*p != '/') continue;
+    if (*p != '/')
+      continue;
     *p = '\0';
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+      return -1;
     *p = '/';
   }
-  if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+  if (mkdir(path, 0777) != 0 && errno != EEXIST)
+    return -1;
   struct stat sb;
-  if (stat(path, &sb) != 0) return -1;
+  if (stat(path, &sb) != 0)
+    return -1;
   if (!S_ISDIR(sb.st_mode)) {
     errno = ENOTDIR;
     return -1;
@@ -289,16 +307,22 @@ int cmd_bench(int argc, char **argv) {
   }
   FILE *out = r->cfg.json ? NULL : stdout;
   r->workers = parc_physical_cores();
-  if (getloadavg(&r->load, 1) != 1) r->load = -1;
-  if (out) bench_print_header(r, out);
+  if (getloadavg(&r->load, 1) != 1)
+    r->load = -1;
+  if (out)
+    bench_print_header(r, out);
   bench_startup(r);
-  if (out) bench_print_startup(r, out);
+  if (out)
+    bench_print_startup(r, out);
   bench_dispatch(r);
   for (size_t i = 0; i < r->ndisp; i++)
-    if (r->disp[i].workers) r->workers = r->disp[i].workers;
-  if (out) bench_print_dispatch(r, out);
+    if (r->disp[i].workers)
+      r->workers = r->disp[i].workers;
+  if (out)
+    bench_print_dispatch(r, out);
   bench_transports(r);
-  if (out) bench_print_transports(r, out);
+  if (out)
+    bench_print_transports(r, out);
   r->failures += bench_write_csv(r) != 0;
   r->failures += bench_plot(r) != 0;
   whole_run(r, t0);

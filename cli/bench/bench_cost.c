@@ -57,9 +57,11 @@ static int one_thread(double *dt, const void *arg, char *err, size_t cap) {
   pthread_t th;
   double t0 = now();
   int rc = pthread_create(&th, NULL, empty_thread, NULL);
-  if (rc == 0) rc = pthread_join(th, NULL);
+  if (rc == 0)
+    rc = pthread_join(th, NULL);
   *dt = now() - t0;
-  if (rc != 0) snprintf(err, cap, "pthread_create/join: %s", strerror(rc));
+  if (rc != 0)
+    snprintf(err, cap, "pthread_create/join: %s", strerror(rc));
   return rc == 0 ? 0 : -1;
 }
 
@@ -67,7 +69,8 @@ static int one_fork(double *dt, const void *arg, char *err, size_t cap) {
   int st = 0;
   double t0 = now();
   pid_t pid = fork();
-  if (pid == 0) _exit(0);
+  if (pid == 0)
+    _exit(0);
   pid_t w = pid < 0 ? -1 : waitpid(pid, &st, 0);
   *dt = now() - t0;
   if (w < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -146,13 +149,16 @@ static int pool_life(parc_backend b, double t[4], char *err, size_t cap) {
   t[1] = now();
   if (rc == 0)
     rc = parc_submit(pool, noop_task, &in, sizeof in, sizeof out, &fut);
-  if (rc == 0) rc = parc_future_wait(fut, &out, -1, NULL);
+  if (rc == 0)
+    rc = parc_future_wait(fut, &out, -1, NULL);
   t[2] = now();
   parc_future_free(fut);
   parc_pool_destroy(pool);
   t[3] = now();
-  if (rc == 0 && out != in) rc = PARC_ETASK;
-  if (rc != 0) snprintf(err, cap, "%s", cli_strerror(rc));
+  if (rc == 0 && out != in)
+    rc = PARC_ETASK;
+  if (rc != 0)
+    snprintf(err, cap, "%s", cli_strerror(rc));
   return rc;
 }
 
@@ -186,13 +192,13 @@ static void measure_pool(bench_run *r, parc_backend b, const char *name) {
 }
 
 void bench_startup(bench_run *r) {
-  bench_fig *f =
-      new_fig(r, "thread", "pthread_create .. pthread_join, empty thread");
+  bench_fig *f = new_fig(r, "thread",
+                         "pthread_create .. pthread_join, empty thread");
   measure_one(r, f, one_thread, NULL);
   f = new_fig(r, "process", "fork .. waitpid, the child calls _exit(0)");
   measure_one(r, f, one_fork, NULL);
-  const char *truth =
-      access("/bin/true", X_OK) == 0 ? "/bin/true" : "/usr/bin/true";
+  const char *truth = access("/bin/true", X_OK) == 0 ? "/bin/true"
+                                                     : "/usr/bin/true";
   char what[160];
   snprintf(what, sizeof what, "posix_spawn %s .. waitpid: exec, exit", truth);
   measure_one(r, new_fig(r, "posix_spawn", what), one_spawn, truth);
@@ -225,7 +231,8 @@ static size_t calibrate(parc_pool *pool, const uint64_t *in, uint64_t *out,
   one_map(pool, in, out, n, chunk, rc); /* first touch */
   for (;;) {
     double dt = one_map(pool, in, out, n, chunk, rc);
-    if (*rc != 0) return n;
+    if (*rc != 0)
+      return n;
     if (dt >= target_s / 8 || n >= MAX_TASKS) {
       double want = (double)n * target_s / (dt > 0 ? dt : 1e-9);
       size_t min = chunk * workers * 4;
@@ -239,8 +246,8 @@ static size_t calibrate(parc_pool *pool, const uint64_t *in, uint64_t *out,
 static void measure_map(bench_run *r, parc_pool *pool, bench_disp *d,
                         const uint64_t *in, uint64_t *out, double *v) {
   int rc = 0;
-  d->tasks =
-      calibrate(pool, in, out, d->chunk, d->workers, r->cfg.target_s, &rc);
+  d->tasks = calibrate(pool, in, out, d->chunk, d->workers, r->cfg.target_s,
+                       &rc);
   for (unsigned i = 0; i < r->cfg.warm + r->cfg.reps && rc == 0; i++)
     v[i] = one_map(pool, in, out, d->tasks, d->chunk, &rc) / (double)d->tasks;
   if (rc != 0) {
@@ -262,8 +269,7 @@ static void dispatch_backend(bench_run *r, parc_backend b, const char *name,
     d->chunk = r->cfg.chunks[c];
     d->workers = rc == 0 ? parc_pool_workers(pool) : 0;
     if (rc != 0) {
-      snprintf(d->err, sizeof d->err, "parc_pool_create: %s",
-               cli_strerror(rc));
+      snprintf(d->err, sizeof d->err, "parc_pool_create: %s", cli_strerror(rc));
       r->failures++;
       continue;
     }

@@ -60,7 +60,8 @@ static void jstat(FILE *f, const bench_stat *t) {
 }
 
 /* "key": the statistics, or "error": why there are none. */
-static void jresult(FILE *f, const char *key, const bench_stat *t, const char *err) {
+static void jresult(FILE *f, const char *key, const bench_stat *t,
+                    const char *err) {
   if (err[0]) {
     fputs("\"error\": ", f);
     jstr(f, err);
@@ -210,7 +211,8 @@ static void csv_str(FILE *f, const char *s) {
   }
   fputc('"', f);
   for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
+    if (*s == '"')
+      fputc('"', f);
     fputc(*s, f);
   }
   fputc('"', f);
@@ -224,7 +226,8 @@ static void csv_stat(FILE *f, const bench_stat *t) {
 static void csv_startup(const bench_run *r, FILE *f) {
   fputs("key,interval,reps,median_s,q1_s,q3_s,min_s,max_s\n", f);
   for (size_t i = 0; i < r->nfig; i++) {
-    if (r->fig[i].err[0]) continue;
+    if (r->fig[i].err[0])
+      continue;
     fprintf(f, "%s,", r->fig[i].key);
     csv_str(f, r->fig[i].interval);
     fputc(',', f);
@@ -237,7 +240,8 @@ static void csv_dispatch(const bench_run *r, FILE *f) {
   fputs("backend,workers,chunk,tasks,reps,median_s,q1_s,q3_s,min_s,max_s\n", f);
   for (size_t i = 0; i < r->ndisp; i++) {
     const bench_disp *d = &r->disp[i];
-    if (d->err[0]) continue;
+    if (d->err[0])
+      continue;
     fprintf(f, "%s,%u,%zu,%zu,", d->backend, d->workers, d->chunk, d->tasks);
     csv_stat(f, &d->t);
     fputc('\n', f);
@@ -251,7 +255,8 @@ static void csv_transports(const bench_run *r, FILE *f) {
       f);
   for (int k = 0; k < BENCH_NTRANSPORTS; k++) {
     const bench_series *s = &r->tr[k];
-    if (s->status != BENCH_OK) continue;
+    if (s->status != BENCH_OK)
+      continue;
     for (size_t j = 0; j < s->fit.nseg; j++) {
       const bench_line *l = &s->fit.seg[j];
       for (size_t i = l->first; i <= l->last; i++) {
@@ -272,7 +277,8 @@ static void csv_fit(const bench_run *r, FILE *f) {
       f);
   for (int k = 0; k < BENCH_NTRANSPORTS; k++) {
     const bench_series *s = &r->tr[k];
-    if (s->status != BENCH_OK) continue;
+    if (s->status != BENCH_OK)
+      continue;
     for (size_t j = 0; j < s->fit.nseg; j++) {
       const bench_line *l = &s->fit.seg[j];
       fprintf(f, "%s,%zu,%zu,%zu,%zu,%.9g,%.9g,%.6f,%.4f,", s->name, j,

@@ -34,12 +34,14 @@ static int cmp_double(const void *a, const void *b) {
 static double quantile(const double *v, unsigned n, double p) {
   double h = p * (double)(n - 1);
   unsigned lo = (unsigned)floor(h);
-  if (lo + 1 >= n) return v[n - 1];
+  if (lo + 1 >= n)
+    return v[n - 1];
   return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
 }
 
 int bench_stat_of(double *v, unsigned n, bench_stat *out) {
-  if (n == 0) return -1;
+  if (n == 0)
+    return -1;
   qsort(v, n, sizeof *v, cmp_double);
   out->n = n;
   out->min = v[0];
@@ -56,10 +58,12 @@ static int time_ok(double t) { return isfinite(t) && t > 0; }
  * and weights 1/T^2 reach 10^18, so the textbook sums would cancel. */
 int bench_fit_line(const double *s, const double *t, size_t first, size_t last,
                    bench_line *out) {
-  if (last < first) return -1;
+  if (last < first)
+    return -1;
   double sw = 0, sx = 0, sy = 0;
   for (size_t i = first; i <= last; i++) {
-    if (!time_ok(t[i])) return -1;
+    if (!time_ok(t[i]))
+      return -1;
     double w = 1 / (t[i] * t[i]);
     sw += w, sx += w * s[i], sy += w * t[i];
   }
@@ -90,7 +94,8 @@ static int fits(const double *s, const double *t, const double *noise,
                 double tol, const bench_line *l) {
   for (size_t i = l->first; i <= l->last; i++) {
     double r = fabs(t[i] - (l->mu + l->slope * s[i])) / t[i];
-    if (r > tol + (noise ? noise[i] : 0)) return 0;
+    if (r > tol + (noise ? noise[i] : 0))
+      return 0;
   }
   return 1;
 }
@@ -105,7 +110,8 @@ static void longest_fit(const double *s, const double *t, const double *noise,
   }
   for (size_t last = n - 1; last > min_last; last--) {
     bench_fit_line(s, t, first, last, out);
-    if (fits(s, t, noise, tol, out)) return;
+    if (fits(s, t, noise, tol, out))
+      return;
   }
   /* Not even BENCH_FIT_MIN points fit: the range is the minimum anyway
    * (its max_resid says how badly it fits). */
@@ -115,7 +121,8 @@ static void longest_fit(const double *s, const double *t, const double *noise,
 int bench_fit_model(const double *s, const double *t, const double *noise,
                     size_t n, double tol, bench_model *out) {
   out->nseg = 0;
-  if (n == 0 || n > BENCH_MAX_SIZES) return -1;
+  if (n == 0 || n > BENCH_MAX_SIZES)
+    return -1;
   for (size_t i = 0; i < n; i++)
     if (!time_ok(t[i]) || !(s[i] >= 0) || (i > 0 && !(s[i] > s[i - 1])) ||
         (noise && !(noise[i] >= 0 && isfinite(noise[i]))))

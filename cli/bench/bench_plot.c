@@ -22,19 +22,17 @@
 
 static void write_terminal(FILE *f, const char *kind) {
   if (strcmp(kind, "png") == 0)
-    fputs(
-        "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-        "  set terminal pngcairo size 1000,650 noenhanced font ',10'\n"
-        "} else {\n"
-        "  set terminal png size 1000,650 noenhanced\n"
-        "}\n"
-        "set output 'bandwidth.png'\n",
-        f);
+    fputs("if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+          "  set terminal pngcairo size 1000,650 noenhanced font ',10'\n"
+          "} else {\n"
+          "  set terminal png size 1000,650 noenhanced\n"
+          "}\n"
+          "set output 'bandwidth.png'\n",
+          f);
   else
-    fputs(
-        "set terminal svg size 1000,650 noenhanced dynamic font 'sans,11'\n"
-        "set output 'bandwidth.svg'\n",
-        f);
+    fputs("set terminal svg size 1000,650 noenhanced dynamic font 'sans,11'\n"
+          "set output 'bandwidth.svg'\n",
+          f);
 }
 
 /* x tics at powers of 8 times the smallest size, named "8 B", "4 KiB"... */
@@ -50,7 +48,8 @@ static void write_axes(const bench_run *r, FILE *f) {
   for (size_t s = lo; s <= hi; s *= 8) {
     fprintf(f, "%s'%s' %zu", s == lo ? "" : ", ",
             bench_fmt_size(s, name, sizeof name), s);
-    if (s > hi / 8) break;
+    if (s > hi / 8)
+      break;
   }
   fputs(
       ")\nset xlabel 'message size'\n"
@@ -64,7 +63,8 @@ static void write_axes(const bench_run *r, FILE *f) {
 static void write_functions(const bench_run *r, FILE *f) {
   for (int k = 0; k < BENCH_NTRANSPORTS; k++) {
     const bench_series *s = &r->tr[k];
-    if (s->status != BENCH_OK) continue;
+    if (s->status != BENCH_OK)
+      continue;
     for (size_t j = 0; j < s->fit.nseg; j++) {
       const bench_line *l = &s->fit.seg[j];
       fprintf(f,
@@ -81,7 +81,8 @@ static void write_plot(const bench_run *r, FILE *f) {
   char mu[32];
   for (int k = 0; k < BENCH_NTRANSPORTS; k++) {
     const bench_series *s = &r->tr[k];
-    if (s->status != BENCH_OK) continue;
+    if (s->status != BENCH_OK)
+      continue;
     fprintf(
         f,
         "%s'transports.csv' every ::1 using 2:(strcol(1) eq '%s' ? $10 : 1/0) "
@@ -90,7 +91,8 @@ static void write_plot(const bench_run *r, FILE *f) {
     sep = ", \\\n     ";
     for (size_t j = 0; j < s->fit.nseg; j++) {
       const bench_line *l = &s->fit.seg[j];
-      if (!l->fitted) continue;
+      if (!l->fitted)
+        continue;
       double bw = bench_line_bw(l);
       fprintf(f, "%sf_%d_%zu(x) with lines lw %s lc %d ", sep, k, j,
               j == 0 ? "2" : "1 dt 2", k + 1);
@@ -149,7 +151,8 @@ static int run_gnuplot(const char *gnuplot, const char *dir) {
     _exit(127);
   }
   int st = 0;
-  if (pid < 0 || waitpid(pid, &st, 0) != pid) return -1;
+  if (pid < 0 || waitpid(pid, &st, 0) != pid)
+    return -1;
   return st;
 }
 
@@ -188,7 +191,8 @@ int bench_plot(bench_run *r) {
     r->plotted = 1;
     char log[4096];
     snprintf(log, sizeof log, "%s/%s", d, LOG);
-    if (!exists(d, LOG)) unlink(log);
+    if (!exists(d, LOG))
+      unlink(log);
     snprintf(r->plot_note, sizeof r->plot_note,
              "%s/bandwidth.{png,svg} (gnuplot script: %s)", d, SCRIPT);
     return 0;

@@ -14,9 +14,12 @@
 
 static double time_unit(double s, const char **unit) {
   double a = fabs(s);
-  if (a < 1e-6) return *unit = "ns", 1e9;
-  if (a < 1e-3) return *unit = "us", 1e6;
-  if (a < 1) return *unit = "ms", 1e3;
+  if (a < 1e-6)
+    return *unit = "ns", 1e9;
+  if (a < 1e-3)
+    return *unit = "us", 1e6;
+  if (a < 1)
+    return *unit = "ms", 1e3;
   return *unit = "s", 1;
 }
 
@@ -59,7 +62,8 @@ static const char *fmt_stat(const bench_stat *t, char *buf, size_t cap) {
 
 static const bench_fig *fig(const bench_run *r, const char *key) {
   for (size_t i = 0; i < r->nfig; i++)
-    if (strcmp(r->fig[i].key, key) == 0) return &r->fig[i];
+    if (strcmp(r->fig[i].key, key) == 0)
+      return &r->fig[i];
   return NULL;
 }
 
@@ -77,7 +81,8 @@ void bench_print_header(const bench_run *r, FILE *f) {
   const bench_cfg *c = &r->cfg;
   struct utsname u;
   char tgt[32];
-  if (uname(&u) != 0) memset(&u, 0, sizeof u);
+  if (uname(&u) != 0)
+    memset(&u, 0, sizeof u);
   fprintf(f, "parc bench%s: what parallel work costs on this machine\n",
           c->quick ? " --quick" : "");
   fprintf(f, "  machine: %u physical cores, %u logical CPUs; %s %s %s\n",
@@ -113,7 +118,8 @@ void bench_print_startup(const bench_run *r, FILE *f) {
           "to just after it returns\n");
   for (int i = 0; i < 3; i++) {
     const bench_fig *g = fig(r, ONE[i]);
-    if (g == NULL) continue;
+    if (g == NULL)
+      continue;
     fprintf(f, "  %-11s %-20s %s\n", ONE[i], fig_cell(g, a, sizeof a),
             g->err[0] ? g->err : g->interval);
   }
@@ -133,7 +139,8 @@ void bench_print_startup(const bench_run *r, FILE *f) {
             fig_cell(fig(r, kp), b, sizeof b));
   }
   fputs("  (create returns before the workers are up: the first task waits\n"
-        "  for one, so t2-t0 is the time to a first result)\n", f);
+        "  for one, so t2-t0 is the time to a first result)\n",
+        f);
   for (size_t i = 0; i < r->nfig; i++)
     if (r->fig[i].err[0] && strstr(r->fig[i].key, "_pool_create"))
       fprintf(f, "  %s: %s\n", r->fig[i].key, r->fig[i].err);
@@ -152,7 +159,8 @@ void bench_print_dispatch(const bench_run *r, FILE *f) {
   for (size_t c = 0; c < r->cfg.nchunks; c++) {
     const bench_disp *t = NULL, *p = NULL;
     for (size_t i = 0; i < r->ndisp; i++) {
-      if (r->disp[i].chunk != r->cfg.chunks[c]) continue;
+      if (r->disp[i].chunk != r->cfg.chunks[c])
+        continue;
       if (strcmp(r->disp[i].backend, "threads") == 0)
         t = &r->disp[i];
       else
@@ -160,8 +168,10 @@ void bench_print_dispatch(const bench_run *r, FILE *f) {
     }
     snprintf(a, sizeof a, "%s", t == NULL || t->err[0] ? "failed" : "");
     snprintf(b, sizeof b, "%s", p == NULL || p->err[0] ? "failed" : "");
-    if (t != NULL && !t->err[0]) fmt_stat(&t->t, a, sizeof a);
-    if (p != NULL && !p->err[0]) fmt_stat(&p->t, b, sizeof b);
+    if (t != NULL && !t->err[0])
+      fmt_stat(&t->t, a, sizeof a);
+    if (p != NULL && !p->err[0])
+      fmt_stat(&p->t, b, sizeof b);
     fprintf(f, "    %5zu  %-22s %s\n", r->cfg.chunks[c], a, b);
   }
   for (size_t i = 0; i < r->ndisp; i++)
@@ -189,13 +199,15 @@ static void print_table(const bench_run *r, FILE *f, int bandwidth) {
   fprintf(f, "  %-15s", bandwidth ? "bandwidth, MB/s" : "one-way time");
   /* columns of 12: a value of 10, then '*' for noisy, or a space */
   for (int k = 0; k < BENCH_NTRANSPORTS; k++)
-    if (r->tr[k].status == BENCH_OK) fprintf(f, " %11s", r->tr[k].name);
+    if (r->tr[k].status == BENCH_OK)
+      fprintf(f, " %11s", r->tr[k].name);
   fputc('\n', f);
   for (size_t i = 0; i < r->cfg.nsizes; i++) {
     fprintf(f, "  %15s", bench_fmt_size(r->cfg.sizes[i], buf, sizeof buf));
     for (int k = 0; k < BENCH_NTRANSPORTS; k++) {
       const bench_series *s = &r->tr[k];
-      if (s->status != BENCH_OK) continue;
+      if (s->status != BENCH_OK)
+        continue;
       const bench_stat *t = &s->pt[i].t;
       if (bandwidth)
         fmt_mbps((double)s->pt[i].size / t->median, buf, sizeof buf);
@@ -232,9 +244,12 @@ static const char *fmt_bw(const bench_line *l, char *buf, size_t cap) {
 
 /* "705 B", "15.7 KiB", "1.2 MiB". */
 static const char *fmt_approx_size(double b, char *buf, size_t cap) {
-  if (b >= 1 << 20) snprintf(buf, cap, "%.3g MiB", b / (1 << 20));
-  else if (b >= 1024) snprintf(buf, cap, "%.3g KiB", b / 1024);
-  else snprintf(buf, cap, "%.0f B", b);
+  if (b >= 1 << 20)
+    snprintf(buf, cap, "%.3g MiB", b / (1 << 20));
+  else if (b >= 1024)
+    snprintf(buf, cap, "%.3g KiB", b / 1024);
+  else
+    snprintf(buf, cap, "%.0f B", b);
   return buf;
 }
 
@@ -253,13 +268,15 @@ static void print_fit(const bench_run *r, FILE *f) {
           "B, MB/s", "mu*B", "R^2", "stops at");
   for (int k = 0; k < BENCH_NTRANSPORTS; k++) {
     const bench_series *s = &r->tr[k];
-    if (s->status != BENCH_OK) continue;
+    if (s->status != BENCH_OK)
+      continue;
     for (size_t j = 0; j < s->fit.nseg; j++) {
       const bench_line *l = &s->fit.seg[j];
       char mu[32], bw[32], rg[64], brk[32];
       char half[32] = "-";
       double n_half = l->mu * bench_line_bw(l);
-      if (n_half >= 1) fmt_approx_size(n_half, half, sizeof half);
+      if (n_half >= 1)
+        fmt_approx_size(n_half, half, sizeof half);
       fprintf(f, "  %-12s %-16s %9s %8s %9s ", j == 0 ? s->name : "",
               fmt_range(s, l, rg, sizeof rg),
               bench_fmt_time(l->mu, mu, sizeof mu), fmt_bw(l, bw, sizeof bw),
@@ -280,10 +297,13 @@ void bench_print_transports(const bench_run *r, FILE *f) {
   fputs("transports: ping-pong between two processes (the echo is forked);\n"
         "one-way time = round trip / 2 (latency including the transfer);\n"
         "bandwidth = size / one-way time (including the start-up; the fit's\n"
-        "B excludes it); MB/s = 10^6 bytes/s\n", f);
+        "B excludes it); MB/s = 10^6 bytes/s\n",
+        f);
   if (r->pinned)
-    fprintf(f, "  pinned: the timer on CPU %d, the echo on CPU %d (MPI: a "
-            "core each)\n", r->cpu[0], r->cpu[1]);
+    fprintf(f,
+            "  pinned: the timer on CPU %d, the echo on CPU %d (MPI: a "
+            "core each)\n",
+            r->cpu[0], r->cpu[1]);
   else
     fputs("  not pinned: the scheduler places the two processes\n", f);
   int any = 0;

@@ -57,7 +57,8 @@ static int call_failed(int rc, const char *call, char *err, size_t cap) {
 }
 
 static int check_len(size_t got, size_t want, char *err, size_t cap) {
-  if (got == want) return 0;
+  if (got == want)
+    return 0;
   snprintf(err, cap, "received %zu bytes, expected %zu", got, want);
   return -1;
 }
@@ -91,7 +92,8 @@ static int write_all(const void *buf, size_t len, char *err, size_t cap) {
   const char *p = buf;
   while (len > 0) {
     ssize_t n = write(g_wr, p, len);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0) {
       snprintf(err, cap, "write: %s", n < 0 ? strerror(errno) : "wrote 0");
       return -1;
@@ -105,7 +107,8 @@ static int read_all(void *buf, size_t len, char *err, size_t cap) {
   char *p = buf;
   while (len > 0) {
     ssize_t n = read(g_rd, p, len);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0) {
       snprintf(err, cap, "read: %s", n < 0 ? strerror(errno) : "end of file");
       return -1;
@@ -127,7 +130,8 @@ static void kill_echo(void) {
 static int setup_queue(size_t max, char *err, size_t cap) {
   for (int i = 0; i < 2; i++) { /* room for one message each way */
     int rc = parc_queue_create(&g_q[i], max + 8, max, PARC_SHARED);
-    if (rc != 0) return call_failed(rc, "parc_queue_create", err, cap);
+    if (rc != 0)
+      return call_failed(rc, "parc_queue_create", err, cap);
   }
   return 0;
 }
@@ -138,13 +142,15 @@ static int setup_pipe(size_t max, char *err, size_t cap) {
 }
 
 static int setup_os_pipe(size_t max, char *err, size_t cap) {
-  if (pipe(g_fd) == 0 && pipe(g_fd + 2) == 0) return 0;
+  if (pipe(g_fd) == 0 && pipe(g_fd + 2) == 0)
+    return 0;
   snprintf(err, cap, "pipe: %s", strerror(errno));
   return -1;
 }
 
 static int setup_socket(size_t max, char *err, size_t cap) {
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, g_fd) == 0) return 0;
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, g_fd) == 0)
+    return 0;
   snprintf(err, cap, "socketpair: %s", strerror(errno));
   return -1;
 }
@@ -200,7 +206,8 @@ static const transport TRANSPORTS[BENCH_NTRANSPORTS - 1] = {
 
 /* Pins the calling process to one CPU (cpu < 0: leaves it be). */
 static void pin_to(int cpu, const char *label) {
-  if (cpu < 0) return;
+  if (cpu < 0)
+    return;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
@@ -218,11 +225,13 @@ static int timer_main(const transport *t, const char *sizes_arg,
   size_t sizes[PP_MAX_SIZES];
   int n = pp_parse_sizes(sizes_arg, sizes, PP_MAX_SIZES);
   size_t max = pp_max_size(sizes, n);
-  if (t->setup(max, err, sizeof err) != 0) bench_fail(label, "%s", err);
+  if (t->setup(max, err, sizeof err) != 0)
+    bench_fail(label, "%s", err);
   pin_to(r->pinned ? r->cpu[0] : -1, label);
   fflush(stdout);
   g_echo = fork();
-  if (g_echo < 0) bench_fail(label, "fork: %s", strerror(errno));
+  if (g_echo < 0)
+    bench_fail(label, "fork: %s", strerror(errno));
   if (g_echo == 0) {
     g_side = 1;
     pin_to(r->pinned ? r->cpu[1] : -1, label);
@@ -257,14 +266,16 @@ typedef struct reader {
 
 static bench_point *point_of(bench_series *s, size_t size) {
   for (size_t i = 0; i < s->n; i++)
-    if (s->pt[i].size == size) return &s->pt[i];
+    if (s->pt[i].size == size)
+      return &s->pt[i];
   return NULL;
 }
 
 /* "ch_NAME_SIZE" -> SIZE, or 0 when the label is not of this transport. */
 static size_t label_size(const reader *rd, const char *label) {
   size_t lp = strlen(rd->prefix);
-  if (strncmp(label, rd->prefix, lp) != 0) return 0;
+  if (strncmp(label, rd->prefix, lp) != 0)
+    return 0;
   char *end;
   unsigned long long v = strtoull(label + lp, &end, 10);
   return *end == '\0' ? (size_t)v : 0;
@@ -273,16 +284,19 @@ static size_t label_size(const reader *rd, const char *label) {
 static void on_line(reader *rd, char *line) {
   char kind[8], label[96];
   int off = 0;
-  if (sscanf(line, "%7s %95s %n", kind, label, &off) < 2) return;
+  if (sscanf(line, "%7s %95s %n", kind, label, &off) < 2)
+    return;
   char *rest = line + off;
   size_t size = label_size(rd, label);
   if (strcmp(kind, "error") == 0) {
     rd->ser->status = BENCH_FAILED;
     snprintf(rd->ser->note, sizeof rd->ser->note, "%s: %s", label, rest);
   } else if (strcmp(kind, "sample") == 0 && size > 0) {
-    if (size != rd->cur_size) rd->cur_size = size, rd->ncur = 0;
+    if (size != rd->cur_size)
+      rd->cur_size = size, rd->ncur = 0;
     double rtt = strtod(strchr(rest, ' ') ? strchr(rest, ' ') + 1 : rest, NULL);
-    if (rd->ncur < MAX_SAMPLES) rd->cur[rd->ncur++] = rtt / 2;
+    if (rd->ncur < MAX_SAMPLES)
+      rd->cur[rd->ncur++] = rtt / 2;
   } else if (strcmp(kind, "info") == 0 && size > 0) {
     bench_point *p = point_of(rd->ser, size); /* this size's block is done */
     const char *it = strstr(rest, "iters_per_rep=");
@@ -312,7 +326,8 @@ static void on_bytes(reader *rd, char *buf, size_t *len, size_t cap,
   }
   *len -= (size_t)(p - buf);
   memmove(buf, p, *len);
-  if (*len == cap) *len = 0; /* a line this long is not ours: drop it */
+  if (*len == cap)
+    *len = 0; /* a line this long is not ours: drop it */
 }
 
 static void keep_tail(reader *rd, const char *buf, ssize_t n) {
@@ -340,14 +355,18 @@ static int pump(reader *rd, int out_fd, int err_fd, double deadline) {
   struct pollfd p[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   while (p[0].fd >= 0 || p[1].fd >= 0) {
     double left = deadline - mono();
-    if (left <= 0) return -1;
+    if (left <= 0)
+      return -1;
     int k = poll(p, 2, (int)(left * 1000) + 1);
-    if (k < 0 && errno == EINTR) continue;
+    if (k < 0 && errno == EINTR)
+      continue;
     for (int i = 0; i < 2 && k > 0; i++) {
-      if (p[i].fd < 0 || p[i].revents == 0) continue;
+      if (p[i].fd < 0 || p[i].revents == 0)
+        continue;
       ssize_t n = i == 0 ? read(p[i].fd, line + len, sizeof line - len)
                          : read(p[i].fd, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINTR)
+        continue;
       if (n <= 0) {
         close(p[i].fd);
         p[i].fd = -1;
@@ -438,7 +457,8 @@ static void run_timer(bench_run *r, bench_series *s, const transport *t,
   }
   setpgid(pid, pid); /* also here: no race with a kill of the group */
   int late = pump(&rd, out[0], err[0], mono() + limit);
-  if (late) close(out[0]), close(err[0]);
+  if (late)
+    close(out[0]), close(err[0]);
   finish(&rd, pid, late, limit);
 }
 
@@ -450,15 +470,19 @@ static int siblings(int a, int b) {
   snprintf(path, sizeof path,
            "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", a);
   FILE *f = fopen(path, "r");
-  if (f == NULL) return 0;
+  if (f == NULL)
+    return 0;
   int ok = fgets(list, sizeof list, f) != NULL;
   fclose(f);
   for (char *p = list; ok && *p != '\0' && *p != '\n';) {
     char *end;
     long lo = strtol(p, &end, 10), hi = lo;
-    if (end == p) break;
-    if (*end == '-') hi = strtol(end + 1, &end, 10);
-    if (b >= lo && b <= hi) return 1;
+    if (end == p)
+      break;
+    if (*end == '-')
+      hi = strtol(end + 1, &end, 10);
+    if (b >= lo && b <= hi)
+      return 1;
     p = *end == ',' ? end + 1 : end;
   }
   return 0;
@@ -470,17 +494,21 @@ static int siblings(int a, int b) {
  * than two CPUs. */
 static int pick_cpus(int cpu[2]) {
   cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return -1;
   int first = -1, next = -1, apart = -1;
   for (int c = 0; c < CPU_SETSIZE && apart < 0; c++) {
-    if (!CPU_ISSET(c, &set)) continue;
+    if (!CPU_ISSET(c, &set))
+      continue;
     if (first < 0)
       first = c;
     else if (next < 0)
       next = c;
-    if (c != first && apart < 0 && !siblings(first, c)) apart = c;
+    if (c != first && apart < 0 && !siblings(first, c))
+      apart = c;
   }
-  if (next < 0) return -1;
+  if (next < 0)
+    return -1;
   cpu[0] = first;
   cpu[1] = apart >= 0 ? apart : next;
   return 0;
@@ -567,8 +595,8 @@ void bench_transports(bench_run *r) {
     bench_series *s = &r->tr[k];
     const transport *t = k < BENCH_NTRANSPORTS - 1 ? &TRANSPORTS[k] : NULL;
     s->name = t ? t->pp.name : "mpi";
-    s->how =
-        t ? t->how : "mpirun -np 2, blocking MPI_Send/MPI_Recv of MPI_BYTE";
+    s->how = t ? t->how
+               : "mpirun -np 2, blocking MPI_Send/MPI_Recv of MPI_BYTE";
     s->status = BENCH_OK;
     s->n = c->nsizes;
     for (size_t i = 0; i < c->nsizes; i++) s->pt[i].size = c->sizes[i];
@@ -580,9 +608,12 @@ void bench_transports(bench_run *r) {
       snprintf(one, sizeof one, "%zu,%zu", c->sizes[i], c->sizes[i]);
       run_timer(r, s, t, one, NULL, 30 + per_size);
     }
-    if (t == NULL) run_mpi(r, s, arg, limit);
-    if (s->status == BENCH_OK) check_complete(s);
-    if (s->status == BENCH_OK) fit_series(r, s);
+    if (t == NULL)
+      run_mpi(r, s, arg, limit);
+    if (s->status == BENCH_OK)
+      check_complete(s);
+    if (s->status == BENCH_OK)
+      fit_series(r, s);
     r->failures += s->status == BENCH_FAILED;
   }
 }

@@ -73,7 +73,8 @@ typedef struct pp_header {
 static const pp_transport *pp_cur;
 static char pp_label[96];
 
-static void pp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void pp_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 static void pp_fail(const char *fmt, ...) {
   char msg[400];
   va_list ap;
@@ -103,7 +104,8 @@ static inline void pp_stamp(unsigned char *buf, size_t size, uint64_t seq) {
   memcpy(buf + size - sizeof seq, &seq, sizeof seq);
 }
 
-static inline int pp_stamp_ok(const unsigned char *buf, size_t size, uint64_t seq) {
+static inline int pp_stamp_ok(const unsigned char *buf, size_t size,
+                              uint64_t seq) {
   uint64_t a, b;
   memcpy(&a, buf, sizeof a);
   memcpy(&b, buf + size - sizeof b, sizeof b);
@@ -130,7 +132,8 @@ static double pp_batch(unsigned char *out, unsigned char *in, size_t size,
     pp_send(out, size, "message");
     pp_recv(in, size, "reply");
     if (!pp_stamp_ok(in, size, seq))
-      pp_fail("reply %zu of %zu carries the wrong sequence number", i + 1, count);
+      pp_fail("reply %zu of %zu carries the wrong sequence number", i + 1,
+              count);
   }
   double t1 = bench_now();
   if (count > 0 && memcmp(in, out, size) != 0)
@@ -158,8 +161,7 @@ static size_t pp_calibrate(unsigned char *out, unsigned char *in, size_t size,
 
 static size_t pp_max_size(const size_t *sizes, int n) {
   size_t max = 16;
-  for (int i = 0; i < n; i++)
-    max = sizes[i] > max ? sizes[i] : max;
+  for (int i = 0; i < n; i++) max = sizes[i] > max ? sizes[i] : max;
   return max;
 }
 
@@ -172,14 +174,15 @@ static void pp_drive(const pp_transport *t, const size_t *sizes, int nsizes,
   unsigned char *out = malloc(max), *in = malloc(max);
   if (out == NULL || in == NULL)
     pp_fail("out of memory (2 x %zu bytes)", max);
-  for (size_t i = 0; i < max; i++)
-    out[i] = (unsigned char)(i * 131 + 7);
+  for (size_t i = 0; i < max; i++) out[i] = (unsigned char)(i * 131 + 7);
   memset(in, 0, max);
   for (int i = 0; i < nsizes; i++) {
     size_t size = sizes[i];
     snprintf(pp_label, sizeof pp_label, "ch_%s_%zu", t->name, size);
     size_t iters = pp_calibrate(out, in, size, target_s);
-    unsigned r_timed = size >= PP_LARGE_SIZE && reps > PP_LARGE_REPS ? PP_LARGE_REPS : reps;
+    unsigned r_timed = size >= PP_LARGE_SIZE && reps > PP_LARGE_REPS
+                           ? PP_LARGE_REPS
+                           : reps;
     unsigned r_warm = size >= PP_LARGE_SIZE && warm > 1 ? 1 : warm;
     for (unsigned r = 0; r < r_warm + r_timed; r++) {
       double dt = pp_batch(out, in, size, iters);
@@ -231,7 +234,8 @@ static int pp_parse_sizes(const char *s, size_t *sizes, int cap) {
     unsigned long long v = strtoull(s, &end, 10);
     if (errno != 0 || end == s || v < 8 || v > ((size_t)1 << 31) || n == cap ||
         (*end != ',' && *end != '\0')) {
-      fprintf(stderr, "bad SIZES '%s' (want a comma-separated list of 8..2^31)\n", s);
+      fprintf(stderr,
+              "bad SIZES '%s' (want a comma-separated list of 8..2^31)\n", s);
       exit(2);
     }
     sizes[n++] = (size_t)v;

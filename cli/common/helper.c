@@ -33,7 +33,8 @@ int cli_find_helper(const char *name, char *buf, size_t cap) {
 
 const char *cli_strerror(int rc) {
   static _Thread_local parc_sys_error e;
-  if (rc != PARC_ESYS) return parc_strerror(rc);
+  if (rc != PARC_ESYS)
+    return parc_strerror(rc);
   parc_last_sys_error(&e);
   return e.message[0] ? e.message : parc_strerror(rc);
 }

@@ -27,45 +27,52 @@
 #include "plan.h"
 
 static const char USAGE[] =
-"usage: parc plan --deadline TIME (--task-time TIME | --from FILE)\n"
-"                 (--tasks N | --grid NAME=SPEC ...) [--price P]\n"
-"                 [--serial-fraction F [--max-cores N] [--plot FILE]]\n"
-"       parc plan --halving --budget NAME=MIN:MAX [--factor F]\n"
-"                 [--average-over AXIS] [--budget-exponent P] --deadline TIME\n"
-"                 (--task-time TIME | --from FILE) (--tasks N | --grid ...)\n"
-"\n"
-"How many cores finish N independent tasks before a deadline, how long\n"
-"they take (started longest first, and in input order as parc run does)\n"
-"and what it costs.\n"
-"\n"
-"  --task-time TIME       one task: 70, 70s, 1.5m, 2h, 250ms\n"
-"  --from FILE            the run times of the successful jobs in a parc run\n"
-"                         results.csv or job log (their distribution)\n"
-"  --tasks N              the number of tasks, or\n"
-"  --grid NAME=SPEC       axes as parc run takes them (tasks = product)\n"
-"  --deadline TIME        the wall time allowed\n"
-"  --price P              price of one core-hour (any currency)\n"
-"  --serial-fraction F    print Amdahl and Gustafson speedups for F in [0,1]\n"
-"  --max-cores N          largest N in those tables (default 64)\n"
-"  --plot FILE            draw them with gnuplot (FILE.png or FILE.svg)\n"
-"\n"
-"Successive halving (as parc run --halving, rung by rung):\n"
-"  --budget NAME=MIN:MAX  the budget axis (e.g. samples=500:8000)\n"
-"  --factor F             the reduction factor (default 3)\n"
-"  --average-over AXIS    a --grid axis each setting runs all of (fold)\n"
-"  --budget-exponent P    a job takes TIME x (budget / MAX)^P (default 1;\n"
-"                         --from a run over budgets: fitted)\n"
-"\n"
-"Example (the seeds' grid search): parc plan --tasks 125 --task-time 70 "
-"--deadline 20m\n";
+    "usage: parc plan --deadline TIME (--task-time TIME | --from FILE)\n"
+    "                 (--tasks N | --grid NAME=SPEC ...) [--price P]\n"
+    "                 [--serial-fraction F [--max-cores N] [--plot FILE]]\n"
+    "       parc plan --halving --budget NAME=MIN:MAX [--factor F]\n"
+    "                 [--average-over AXIS] [--budget-exponent P] --deadline "
+    "TIME\n"
+    "                 (--task-time TIME | --from FILE) (--tasks N | --grid "
+    "...)\n"
+    "\n"
+    "How many cores finish N independent tasks before a deadline, how long\n"
+    "they take (started longest first, and in input order as parc run does)\n"
+    "and what it costs.\n"
+    "\n"
+    "  --task-time TIME       one task: 70, 70s, 1.5m, 2h, 250ms\n"
+    "  --from FILE            the run times of the successful jobs in a parc "
+    "run\n"
+    "                         results.csv or job log (their distribution)\n"
+    "  --tasks N              the number of tasks, or\n"
+    "  --grid NAME=SPEC       axes as parc run takes them (tasks = product)\n"
+    "  --deadline TIME        the wall time allowed\n"
+    "  --price P              price of one core-hour (any currency)\n"
+    "  --serial-fraction F    print Amdahl and Gustafson speedups for F in "
+    "[0,1]\n"
+    "  --max-cores N          largest N in those tables (default 64)\n"
+    "  --plot FILE            draw them with gnuplot (FILE.png or FILE.svg)\n"
+    "\n"
+    "Successive halving (as parc run --halving, rung by rung):\n"
+    "  --budget NAME=MIN:MAX  the budget axis (e.g. samples=500:8000)\n"
+    "  --factor F             the reduction factor (default 3)\n"
+    "  --average-over AXIS    a --grid axis each setting runs all of (fold)\n"
+    "  --budget-exponent P    a job takes TIME x (budget / MAX)^P (default 1;\n"
+    "                         --from a run over budgets: fitted)\n"
+    "\n"
+    "Example (the seeds' grid search): parc plan --tasks 125 --task-time 70 "
+    "--deadline 20m\n";
 
 int plan_parse_time(const char *s, double *out) {
-  static const struct { const char *unit; double secs; } units[] = {
-      {"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}, {"min", 60}, {"h", 3600},
-      {"d", 86400}};
+  static const struct {
+    const char *unit;
+    double secs;
+  } units[] = {{"", 1},     {"s", 1},    {"ms", 1e-3}, {"m", 60},
+               {"min", 60}, {"h", 3600}, {"d", 86400}};
   char *end;
   double v = strtod(s, &end);
-  if (end == s || !isfinite(v) || v <= 0) return -1;
+  if (end == s || !isfinite(v) || v <= 0)
+    return -1;
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (strcmp(end, units[i].unit) == 0) {
       *out = v * units[i].secs;
@@ -80,8 +87,10 @@ void plan_fmt_dur(char *b, size_t n, double t) {
     return;
   }
   long v = lround(t);
-  if (v >= 3600) snprintf(b, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
-  else snprintf(b, n, "%ld:%02ld", v / 60, v % 60);
+  if (v >= 3600)
+    snprintf(b, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+  else
+    snprintf(b, n, "%ld:%02ld", v / 60, v % 60);
 }
 
 /* Wall times are sums of task times: 0.1 s x 3 may exceed 0.3 s. */
@@ -94,7 +103,8 @@ int plan_meets(double wall, double deadline) {
 /* NAME=MIN:MAX, as parc run --budget takes it (run_budget.c). */
 static int parse_budget(plan_opts *o, const char *spec) {
   run_budget b;
-  if (run_budget_parse(spec, &b) != 0) return -1;
+  if (run_budget_parse(spec, &b) != 0)
+    return -1;
   memcpy(o->budget_name, b.name, sizeof o->budget_name);
   o->budget_min = b.min;
   o->budget_max = b.max;
@@ -103,8 +113,20 @@ static int parse_budget(plan_opts *o, const char *spec) {
 }
 
 enum {
-  O_TASK_TIME = 256, O_FROM, O_TASKS, O_GRID, O_DEADLINE, O_PRICE, O_SERIAL,
-  O_MAX_CORES, O_PLOT, O_HALVING, O_BUDGET, O_FACTOR, O_EXPONENT, O_AVG
+  O_TASK_TIME = 256,
+  O_FROM,
+  O_TASKS,
+  O_GRID,
+  O_DEADLINE,
+  O_PRICE,
+  O_SERIAL,
+  O_MAX_CORES,
+  O_PLOT,
+  O_HALVING,
+  O_BUDGET,
+  O_FACTOR,
+  O_EXPONENT,
+  O_AVG
 };
 
 static const struct option OPTIONS[] = {
@@ -135,8 +157,10 @@ static int parse_halving_value(plan_opts *o, int id, const char *v,
   case O_BUDGET:
     o->budget = v;
     if (parse_budget(o, v))
-      return run_fail(err, "bad --budget '%s' (want NAME=MIN:MAX with "
-                           "0 < MIN <= MAX)", v);
+      return run_fail(err,
+                      "bad --budget '%s' (want NAME=MIN:MAX with "
+                      "0 < MIN <= MAX)",
+                      v);
     break;
   case O_FACTOR:
     o->factor = strtod(v, &end);
@@ -147,12 +171,12 @@ static int parse_halving_value(plan_opts *o, int id, const char *v,
     o->exponent = strtod(v, &end);
     o->have_exponent = 1;
     if (end == v || *end || !(o->exponent > 0 && o->exponent <= 100))
-      return run_fail(err, "bad --budget-exponent '%s' (want a number > 0)",
-                      v);
+      return run_fail(err, "bad --budget-exponent '%s' (want a number > 0)", v);
     break;
   case O_AVG: {
     const char **av = realloc(o->average_over, (o->navg + 1) * sizeof *av);
-    if (av == NULL) return run_fail(err, "out of memory");
+    if (av == NULL)
+      return run_fail(err, "out of memory");
     (o->average_over = av)[o->navg++] = v;
     break;
   }
@@ -169,8 +193,7 @@ static int parse_value(void *ctx, int id, const char *v, run_err err) {
   case O_HALVING: o->halving = 1; break;
   case O_TASK_TIME:
     if (plan_parse_time(v, &o->task_time))
-      return run_fail(err, "bad --task-time '%s' (want e.g. 70, 70s, 1.5m)",
-                      v);
+      return run_fail(err, "bad --task-time '%s' (want e.g. 70, 70s, 1.5m)", v);
     break;
   case O_DEADLINE:
     if (plan_parse_time(v, &o->deadline))
@@ -205,7 +228,8 @@ static int parse_value(void *ctx, int id, const char *v, run_err err) {
 
 static int grid_has(const plan_opts *o, const char *name) {
   for (size_t s = 0; s < o->grid.nsrc; s++)
-    if (o->grid.src[s].name && !strcmp(o->grid.src[s].name, name)) return 1;
+    if (o->grid.src[s].name && !strcmp(o->grid.src[s].name, name))
+      return 1;
   return 0;
 }
 
@@ -219,8 +243,10 @@ static int check_halving(plan_opts *o, run_err err) {
   if (o->budget == NULL)
     return run_fail(err, "--halving needs --budget NAME=MIN:MAX");
   if (grid_has(o, o->budget_name))
-    return run_fail(err, "--budget %s is also a --grid axis: the budget axis "
-                         "takes its values from the rungs", o->budget_name);
+    return run_fail(err,
+                    "--budget %s is also a --grid axis: the budget axis "
+                    "takes its values from the rungs",
+                    o->budget_name);
   for (size_t a = 0; a < o->navg; a++)
     if (!grid_has(o, o->average_over[a]))
       return run_fail(err, "--average-over %s is not a --grid axis",
@@ -228,15 +254,19 @@ static int check_halving(plan_opts *o, run_err err) {
   if (o->have_serial || o->plot)
     return run_fail(err, "--halving plans a run; ask --serial-fraction "
                          "apart");
-  if (o->factor == 0) o->factor = 3;
-  if (!o->have_exponent) o->exponent = 1;
+  if (o->factor == 0)
+    o->factor = 3;
+  if (!o->have_exponent)
+    o->exponent = 1;
   return 0;
 }
 
 static int check_args(plan_opts *o, run_err err) {
   if (o->grid.nsrc) {
-    if (o->tasks) return run_fail(err, "give --tasks or --grid, not both");
-    if (run_inputs_finish(&o->grid, err)) return -1;
+    if (o->tasks)
+      return run_fail(err, "give --tasks or --grid, not both");
+    if (run_inputs_finish(&o->grid, err))
+      return -1;
     o->tasks = o->grid.njobs;
   }
   if (o->tasks > PLAN_TASKS_MAX && o->from)
@@ -250,7 +280,8 @@ static int check_args(plan_opts *o, run_err err) {
                          "--tasks (or --grid)");
   if (o->plot && !o->have_serial)
     return run_fail(err, "--plot draws the --serial-fraction tables");
-  if (o->max_cores == 0) o->max_cores = 64;
+  if (o->max_cores == 0)
+    o->max_cores = 64;
   return check_halving(o, err);
 }
 
@@ -269,10 +300,12 @@ static int make_tasks(const plan_opts *o, const plan_obs *obs, plan_tasks *t) {
   }
   double *times = malloc(o->tasks * sizeof *times);
   int rc = times ? 0 : -1;
-  if (rc == 0 && obs) rc = plan_resample(obs->time, obs->n, times, o->tasks);
+  if (rc == 0 && obs)
+    rc = plan_resample(obs->time, obs->n, times, o->tasks);
   for (size_t i = 0; rc == 0 && !obs && i < o->tasks; i++)
     times[i] = o->task_time;
-  if (rc == 0) rc = plan_tasks_init(t, times, o->tasks);
+  if (rc == 0)
+    rc = plan_tasks_init(t, times, o->tasks);
   free(times);
   return rc;
 }
@@ -294,13 +327,14 @@ static void print_row(const plan_opts *o, plan_tasks *t, int equal, size_t c,
   } else {
     double iw = plan_wall(t, c, 0);
     plan_fmt_dur(wi, sizeof wi, iw);
-    n = snprintf(row, sizeof row, "%8zu %14s  %-5s %12s  %-5s", c, w, meets,
-                 wi, plan_meets(iw, o->deadline) ? "yes" : "no");
+    n = snprintf(row, sizeof row, "%8zu %14s  %-5s %12s  %-5s", c, w, meets, wi,
+                 plan_meets(iw, o->deadline) ? "yes" : "no");
   }
   if (o->price > 0)
     snprintf(row + n, sizeof row - (size_t)n, " %12.2f",
              (double)c * lw / 3600 * o->price);
-  if (c == best) strncat(row, "   <- fewest cores", sizeof row - strlen(row) - 1);
+  if (c == best)
+    strncat(row, "   <- fewest cores", sizeof row - strlen(row) - 1);
   for (n = (int)strlen(row); n > 0 && row[n - 1] == ' ';) row[--n] = '\0';
   puts(row);
 }
@@ -314,7 +348,8 @@ static void print_tasks(const plan_opts *o, const plan_obs *obs,
   if (obs == NULL) {
     plan_fmt_dur(q[0], sizeof q[0], o->task_time);
     printf("%zu tasks x %s = %s of work on one core (%.2f core-hours); "
-           "deadline %s\n", t->n, q[0], work, t->work / 3600, d);
+           "deadline %s\n",
+           t->n, q[0], work, t->work / 3600, d);
     return;
   }
   double *s = plan_sorted(obs->time, obs->n), sum = 0;
@@ -325,11 +360,11 @@ static void print_tasks(const plan_opts *o, const plan_obs *obs,
   plan_fmt_dur(mean, sizeof mean, sum / (double)obs->n);
   free(s);
   printf("Task times: %zu successful jobs in %s -- min %s, median %s, "
-         "p90 %s, max %s (mean %s)\n", obs->n, o->from, q[0], q[1], q[2],
-         q[3], mean);
+         "p90 %s, max %s (mean %s)\n",
+         obs->n, o->from, q[0], q[1], q[2], q[3], mean);
   printf("%zu tasks%s = %s of work on one core (%.2f core-hours); "
-         "deadline %s\n", t->n,
-         t->n == obs->n ? ", those times" : ", their quantiles", work,
+         "deadline %s\n",
+         t->n, t->n == obs->n ? ", those times" : ", their quantiles", work,
          t->work / 3600, d);
 }
 
@@ -342,19 +377,21 @@ static void print_needed(const plan_opts *o, plan_tasks *t, int equal,
     printf("\nCores needed: %zu -- %.0f waves, expected wall time %s", need,
            ceil((double)t->n / (double)need), w);
   else
-    printf("\nCores needed: %zu -- expected wall time %s, longest first",
-           need, w);
+    printf("\nCores needed: %zu -- expected wall time %s, longest first", need,
+           w);
   if (o->price > 0)
     printf(", cost %.2f (%.2f per core-hour)",
            (double)need * lw / 3600 * o->price, o->price);
   printf("\n");
-  if (equal) return;
+  if (equal)
+    return;
   plan_fmt_dur(wi, sizeof wi, plan_wall(t, need, 0));
-  size_t in_need = plan_fewest_cores(
-      wall_in_order, t, plan_least_cores(t->work, o->deadline), t->n,
-      o->deadline);
+  size_t in_need = plan_fewest_cores(wall_in_order, t,
+                                     plan_least_cores(t->work, o->deadline),
+                                     t->n, o->deadline);
   printf("In input order (as parc run starts them): %s on %zu cores; "
-         "%zu cores meet the deadline that way\n", wi, need, in_need);
+         "%zu cores meet the deadline that way\n",
+         wi, need, in_need);
 }
 
 static int print_plan(const plan_opts *o, const plan_obs *obs) {
@@ -365,14 +402,15 @@ static int print_plan(const plan_opts *o, const plan_obs *obs) {
   }
   int equal = obs == NULL;
   print_tasks(o, obs, &t);
-  size_t need = plan_fewest_cores(
-      wall_longest, &t, plan_least_cores(t.work, o->deadline), t.n,
-      o->deadline);
+  size_t need = plan_fewest_cores(wall_longest, &t,
+                                  plan_least_cores(t.work, o->deadline), t.n,
+                                  o->deadline);
   if (need == 0) {
     char l[32];
     plan_fmt_dur(l, sizeof l, plan_longest(&t));
     printf("No number of cores meets the deadline: one task takes longer "
-           "than it (%s). Split the tasks.\n", l);
+           "than it (%s). Split the tasks.\n",
+           l);
     plan_tasks_free(&t);
     return 1;
   }
@@ -382,7 +420,8 @@ static int print_plan(const plan_opts *o, const plan_obs *obs) {
          o->price > 0 ? "         cost" : "");
   size_t lo = need > 2 ? need - 2 : 1;
   for (size_t c = lo; c <= need + 2; c++) print_row(o, &t, equal, c, need);
-  if (need + 2 < t.n) print_row(o, &t, equal, t.n, need); /* one wave */
+  if (need + 2 < t.n)
+    print_row(o, &t, equal, t.n, need); /* one wave */
   if (equal) {
     printf("\nModel: independent tasks of equal length; ceil(tasks / cores) "
            "waves.\n");
@@ -393,7 +432,8 @@ static int print_plan(const plan_opts *o, const plan_obs *obs) {
     printf("\nModel: independent tasks of the observed times; the plan starts "
            "the longest first,\neach on the core that frees first. No order "
            "does better on %zu cores than %s\n(the longest task, or the work "
-           "shared evenly).\n", need, lb);
+           "shared evenly).\n",
+           need, lb);
   }
   plan_tasks_free(&t);
   return 0;
@@ -409,18 +449,21 @@ static void print_laws(const plan_opts *o) {
   printf("\nSpeedup with serial fraction %g:\n", f);
   printf("   cores   Amdahl  efficiency   Gustafson  efficiency\n");
   for (unsigned n = 1;; n *= 2) { /* powers of two, then max_cores */
-    if (n > o->max_cores) n = o->max_cores;
+    if (n > o->max_cores)
+      n = o->max_cores;
     printf("%8u %8.2f %10.0f%% %11.2f %10.0f%%\n", n, amdahl(f, n),
            100 * amdahl(f, n) / n, gustafson(f, n), 100 * gustafson(f, n) / n);
-    if (n == o->max_cores) break;
+    if (n == o->max_cores)
+      break;
   }
-  if (f > 0) printf("Amdahl's limit for any number of cores: %.1f\n", 1 / f);
+  if (f > 0)
+    printf("Amdahl's limit for any number of cores: %.1f\n", 1 / f);
 }
 
 /* Draws both laws with gnuplot into o->plot (.png or .svg). */
 static int plot_laws(const plan_opts *o) {
   const char *ext = strrchr(o->plot, '.');
-  const char *term = ext && !strcmp(ext, ".svg") ? "svg size 800,500"
+  const char *term = ext && !strcmp(ext, ".svg")   ? "svg size 800,500"
                      : ext && !strcmp(ext, ".png") ? "pngcairo size 800,500"
                                                    : NULL;
   if (term == NULL) {
@@ -434,13 +477,15 @@ static int plot_laws(const plan_opts *o) {
     return 1;
   }
   fprintf(g, "set terminal %s\nset output '%s'\n", term, o->plot);
-  fprintf(g, "set title 'Speedup, serial fraction %g'\nset xlabel 'cores'\n"
-             "set ylabel 'speedup'\nset key left top\nset grid\n"
-             "set xrange [1:%u]\nset samples %u\n", o->serial, o->max_cores,
-          o->max_cores < 1000 ? o->max_cores : 1000);
-  fprintf(g, "plot x title 'linear' dt 2 lc 'gray', "
-             "1/(%.17g + (1-%.17g)/x) title 'Amdahl' lw 2, "
-             "x - %.17g*(x-1) title 'Gustafson' lw 2\n",
+  fprintf(g,
+          "set title 'Speedup, serial fraction %g'\nset xlabel 'cores'\n"
+          "set ylabel 'speedup'\nset key left top\nset grid\n"
+          "set xrange [1:%u]\nset samples %u\n",
+          o->serial, o->max_cores, o->max_cores < 1000 ? o->max_cores : 1000);
+  fprintf(g,
+          "plot x title 'linear' dt 2 lc 'gray', "
+          "1/(%.17g + (1-%.17g)/x) title 'Amdahl' lw 2, "
+          "x - %.17g*(x-1) title 'Gustafson' lw 2\n",
           o->serial, o->serial, o->serial);
   int st = pclose(g);
   if (st != 0 || access(o->plot, F_OK) != 0) {
@@ -461,10 +506,14 @@ static int run_plan(const plan_opts *o) {
     return cli_usage_error(&CMD, "%s", err);
   const plan_obs *from = o->from ? &obs : NULL;
   int rc = 0;
-  if (o->halving) rc = plan_halving(o, from);
-  else if (o->deadline > 0 && o->tasks > 0) rc = print_plan(o, from);
-  if (!o->halving && o->have_serial) print_laws(o);
-  if (rc == 0 && o->plot) rc = plot_laws(o);
+  if (o->halving)
+    rc = plan_halving(o, from);
+  else if (o->deadline > 0 && o->tasks > 0)
+    rc = print_plan(o, from);
+  if (!o->halving && o->have_serial)
+    print_laws(o);
+  if (rc == 0 && o->plot)
+    rc = plot_laws(o);
   plan_obs_free(&obs);
   return rc;
 }

@@ -33,13 +33,13 @@ typedef struct plan_opts {
   run_inputs grid;
   /* --halving */
   int halving;
-  const char *budget;     /* --budget NAME=MIN:MAX as given */
-  char budget_name[64];   /* its NAME */
+  const char *budget;   /* --budget NAME=MIN:MAX as given */
+  char budget_name[64]; /* its NAME */
   double budget_min, budget_max;
-  int budget_integral;    /* both ends are whole numbers */
-  double factor;          /* --factor (3) */
-  double exponent;        /* --budget-exponent p: time ~ budget^p */
-  int have_exponent;      /* given, not fitted */
+  int budget_integral; /* both ends are whole numbers */
+  double factor;       /* --factor (3) */
+  double exponent;     /* --budget-exponent p: time ~ budget^p */
+  int have_exponent;   /* given, not fitted */
   const char **average_over;
   size_t navg;
 } plan_opts;
@@ -94,8 +94,8 @@ typedef struct plan_tasks {
   double equal;     /* > 0: every task takes this; no arrays (--task-time:
                        any number of tasks in constant memory) */
   size_t n;
-  double work;      /* their sum: the time on one core */
-  double *free_at;  /* scratch: when each core frees (n at most) */
+  double work;     /* their sum: the time on one core */
+  double *free_at; /* scratch: when each core frees (n at most) */
 } plan_tasks;
 
 /* Takes n times (copied) in input order. 0, or -1 (ENOMEM). */

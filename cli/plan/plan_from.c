@@ -16,10 +16,13 @@ static int add_obs(plan_obs *o, size_t *cap, double t, double b) {
   if (o->n == *cap) {
     size_t c = *cap ? 2 * *cap : 64;
     double *nt = realloc(o->time, c * sizeof *nt);
-    if (nt) o->time = nt;
+    if (nt)
+      o->time = nt;
     double *nb = nt ? realloc(o->budget, c * sizeof *nb) : NULL;
-    if (nb) o->budget = nb;
-    if (!nb) return -1;
+    if (nb)
+      o->budget = nb;
+    if (!nb)
+      return -1;
     *cap = c;
   }
   o->time[o->n] = t;
@@ -32,15 +35,18 @@ static int add_obs(plan_obs *o, size_t *cap, double t, double b) {
 static int read_joblog(char *p, plan_obs *o, size_t *cap) {
   for (int first = 1; *p; first = 0) {
     char *line_end = strchr(p, '\n');
-    if (line_end) *line_end = '\0';
+    if (line_end)
+      *line_end = '\0';
     char *col[9] = {0}, *q = p;
     for (int k = 0; k < 9 && q; k++) {
       col[k] = q;
       q = strchr(q, '\t');
-      if (q && k < 8) *q++ = '\0';
+      if (q && k < 8)
+        *q++ = '\0';
     }
     p = line_end ? line_end + 1 : p + strlen(p);
-    if (first || col[8] == NULL) continue;
+    if (first || col[8] == NULL)
+      continue;
     double t = atof(col[3]);
     if (atoi(col[6]) == 0 && atoi(col[7]) == 0 && t >= 0 &&
         add_obs(o, cap, t, NAN))
@@ -58,8 +64,10 @@ static void find_cols(const char *fp, size_t nf, const char *budget_col,
   for (int c = 0; c < C_N; c++) col[c] = -1;
   for (size_t k = 0; k < nf; fp += strlen(fp) + 1, k++) {
     for (int c = 0; c < C_BUDGET; c++)
-      if (strcmp(fp, names[c]) == 0) col[c] = (int)k;
-    if (budget_col && strcmp(fp, budget_col) == 0) col[C_BUDGET] = (int)k;
+      if (strcmp(fp, names[c]) == 0)
+        col[c] = (int)k;
+    if (budget_col && strcmp(fp, budget_col) == 0)
+      col[C_BUDGET] = (int)k;
   }
 }
 
@@ -74,7 +82,8 @@ static int read_results(char *p, const char *budget_col, plan_obs *o,
     const char *fp = fields.data;
     if (first) {
       find_cols(fp, nf, budget_col, col);
-      if (col[C_TIME] < 0 || col[C_EXIT] < 0) rc = 1;
+      if (col[C_TIME] < 0 || col[C_EXIT] < 0)
+        rc = 1;
       *has_budget = col[C_BUDGET] >= 0;
       continue;
     }
@@ -82,13 +91,19 @@ static int read_results(char *p, const char *budget_col, plan_obs *o,
     int ok = 1;
     for (size_t k = 0; k < nf; fp += strlen(fp) + 1, k++) {
       int c = (int)k;
-      if (c == col[C_TIME]) t = *fp ? atof(fp) : -1;
-      if (c == col[C_EXIT]) ok &= strcmp(fp, "0") == 0;
-      if (c == col[C_SIGNAL]) ok &= *fp == '\0' || strcmp(fp, "0") == 0;
-      if (c == col[C_PRUNED]) ok &= strcmp(fp, "1") != 0;
-      if (c == col[C_BUDGET]) b = *fp ? atof(fp) : NAN;
+      if (c == col[C_TIME])
+        t = *fp ? atof(fp) : -1;
+      if (c == col[C_EXIT])
+        ok &= strcmp(fp, "0") == 0;
+      if (c == col[C_SIGNAL])
+        ok &= *fp == '\0' || strcmp(fp, "0") == 0;
+      if (c == col[C_PRUNED])
+        ok &= strcmp(fp, "1") != 0;
+      if (c == col[C_BUDGET])
+        b = *fp ? atof(fp) : NAN;
     }
-    if (ok && t >= 0 && add_obs(o, cap, t, b)) rc = -1;
+    if (ok && t >= 0 && add_obs(o, cap, t, b))
+      rc = -1;
   }
   run_buf_free(&fields);
   return rc;
@@ -117,10 +132,10 @@ int plan_obs_read(const char *path, const char *budget_col, plan_obs *o,
     free(o->budget);
     o->budget = NULL;
   }
-  if (rc < 0) run_fail(err, "out of memory reading '%s'", path);
+  if (rc < 0)
+    run_fail(err, "out of memory reading '%s'", path);
   else if (rc > 0 || empty)
-    run_fail(err, "'%s' is neither a parc run results.csv nor a job log",
-             path);
+    run_fail(err, "'%s' is neither a parc run results.csv nor a job log", path);
   else if (o->n == 0)
     run_fail(err, "'%s' has no successful job to time", path);
   if (rc != 0 || empty || o->n == 0) {
@@ -154,8 +169,10 @@ double *plan_sorted(const double *x, size_t n) {
 
 double plan_quantile(const double *sorted, size_t m, double q) {
   double pos = q * (double)m - 0.5;
-  if (pos <= 0) return sorted[0];
-  if (pos >= (double)(m - 1)) return sorted[m - 1];
+  if (pos <= 0)
+    return sorted[0];
+  if (pos >= (double)(m - 1))
+    return sorted[m - 1];
   size_t lo = (size_t)pos;
   double frac = pos - (double)lo;
   return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
@@ -168,7 +185,8 @@ typedef struct keyed {
 
 static int by_key(const void *a, const void *b) {
   const keyed *x = a, *y = b;
-  if (x->key != y->key) return (x->key > y->key) - (x->key < y->key);
+  if (x->key != y->key)
+    return (x->key > y->key) - (x->key < y->key);
   return (x->task > y->task) - (x->task < y->task);
 }
 

@@ -29,8 +29,10 @@ int plan_tasks_init(plan_tasks *t, const double *times, size_t n) {
     return -1;
   }
   t->n = n;
-  if (n) memcpy(t->in_order, times, n * sizeof(double));
-  if (n) memcpy(t->longest, times, n * sizeof(double));
+  if (n)
+    memcpy(t->in_order, times, n * sizeof(double));
+  if (n)
+    memcpy(t->longest, times, n * sizeof(double));
   qsort(t->longest, n, sizeof(double), longer_first);
   for (size_t i = 0; i < n; i++) t->work += times[i];
   return 0;
@@ -58,9 +60,12 @@ static void sink_root(double *h, size_t n) {
   double v = h[0];
   for (;;) {
     size_t c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && h[c + 1] < h[c]) c++;
-    if (h[c] >= v) break;
+    if (c >= n)
+      break;
+    if (c + 1 < n && h[c + 1] < h[c])
+      c++;
+    if (h[c] >= v)
+      break;
     h[i] = h[c];
     i = c;
   }
@@ -69,16 +74,19 @@ static void sink_root(double *h, size_t n) {
 
 double plan_wall(plan_tasks *t, size_t cores, int longest_first) {
   const double *x = longest_first ? t->longest : t->in_order;
-  if (t->n == 0) return 0;
-  if (cores >= t->n) return plan_longest(t); /* one task per core */
-  if (t->equal > 0) /* either order: ceil(n / c) waves */
+  if (t->n == 0)
+    return 0;
+  if (cores >= t->n)
+    return plan_longest(t); /* one task per core */
+  if (t->equal > 0)         /* either order: ceil(n / c) waves */
     return (double)((t->n + cores - 1) / cores) * t->equal;
   /* all cores free at 0: a heap of zeros is a heap */
   for (size_t c = 0; c < cores; c++) t->free_at[c] = 0;
   double end = 0;
   for (size_t i = 0; i < t->n; i++) {
     t->free_at[0] += x[i];
-    if (t->free_at[0] > end) end = t->free_at[0];
+    if (t->free_at[0] > end)
+      end = t->free_at[0];
     sink_root(t->free_at, cores);
   }
   return end;
@@ -91,21 +99,26 @@ size_t plan_least_cores(double work, double deadline) {
 
 size_t plan_fewest_cores(double (*wall)(void *arg, size_t cores), void *arg,
                          size_t least, size_t most, double deadline) {
-  if (least < 1) least = 1;
-  if (least > most) return 0;
+  if (least < 1)
+    least = 1;
+  if (least > most)
+    return 0;
   /* gallop up from least (the answer is most often near it), then bisect
    * between the last that missed and the first that met */
   size_t lo = least - 1, hi = least, step = 1; /* lo misses (or is none) */
   while (!plan_meets(wall(arg, hi), deadline)) {
-    if (hi == most) return 0;
+    if (hi == most)
+      return 0;
     lo = hi;
     hi = most - hi > step ? hi + step : most;
     step *= 2;
   }
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
-    if (plan_meets(wall(arg, mid), deadline)) hi = mid;
-    else lo = mid;
+    if (plan_meets(wall(arg, mid), deadline))
+      hi = mid;
+    else
+      lo = mid;
   }
   return hi;
 }

@@ -22,22 +22,24 @@
 #define MIB ((uint64_t)1 << 20)
 
 static const char USAGE[] =
-"usage: parc probe [--quick] [--json] [--dir DIR]\n"
-"\n"
-"Shows this machine (packages, cores, hardware threads, caches and who\n"
-"shares them, memory, NUMA nodes), then measures latencies on it -- cache\n"
-"and memory references, a mutex, snappy, thread/fork/spawn, context switch,\n"
-"a cache line between two cores, reading memory and a file, loopback TCP --\n"
-"beside the classic published figure for each, with the ratio.\n"
-"\n"
-"      --quick     smaller working sets and fewer samples (under 5 s)\n"
-"      --json      one JSON object on stdout instead of the tables\n"
-"      --dir DIR   where the file rows put their temporary file\n"
-"                  (default: $TMPDIR, else the current directory)\n"
-"  -h, --help      this help\n"
-"\n"
-"Exit: 0, 1 if a row failed (its note says why), 2 for bad usage.\n"
-"See docs/parc-probe.md.\n";
+    "usage: parc probe [--quick] [--json] [--dir DIR]\n"
+    "\n"
+    "Shows this machine (packages, cores, hardware threads, caches and who\n"
+    "shares them, memory, NUMA nodes), then measures latencies on it -- cache\n"
+    "and memory references, a mutex, snappy, thread/fork/spawn, context "
+    "switch,\n"
+    "a cache line between two cores, reading memory and a file, loopback TCP "
+    "--\n"
+    "beside the classic published figure for each, with the ratio.\n"
+    "\n"
+    "      --quick     smaller working sets and fewer samples (under 5 s)\n"
+    "      --json      one JSON object on stdout instead of the tables\n"
+    "      --dir DIR   where the file rows put their temporary file\n"
+    "                  (default: $TMPDIR, else the current directory)\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "Exit: 0, 1 if a row failed (its note says why), 2 for bad usage.\n"
+    "See docs/parc-probe.md.\n";
 
 typedef struct probe_opts {
   int quick, json;
@@ -46,12 +48,11 @@ typedef struct probe_opts {
 
 enum { O_QUICK = 256, O_JSON, O_DIR };
 
-static const struct option OPTIONS[] = {
-    {"quick", no_argument, NULL, O_QUICK},
-    {"json", no_argument, NULL, O_JSON},
-    {"dir", required_argument, NULL, O_DIR},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0}};
+static const struct option OPTIONS[] = {{"quick", no_argument, NULL, O_QUICK},
+                                        {"json", no_argument, NULL, O_JSON},
+                                        {"dir", required_argument, NULL, O_DIR},
+                                        {"help", no_argument, NULL, 'h'},
+                                        {NULL, 0, NULL, 0}};
 
 static const cli_cmd CMD = {"probe", CLI_EXIT_USAGE, "+:h", OPTIONS};
 
@@ -73,7 +74,8 @@ static int parse_args(probe_opts *o, int argc, char **argv) {
   cli_err err = "";
   o->dir = tmp && *tmp ? tmp : ".";
   int rc = cli_parse_options(&CMD, argc, argv, apply_option, o, err);
-  if (rc != 0) return rc == 1 ? 1 : cli_usage_error(&CMD, "%s", err);
+  if (rc != 0)
+    return rc == 1 ? 1 : cli_usage_error(&CMD, "%s", err);
   struct stat st;
   if (stat(o->dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
       access(o->dir, W_OK | X_OK) != 0)
@@ -98,8 +100,7 @@ static const probe_row ROWS[ROW_COUNT] = {
     [ROW_SPAWN] = {"spawn", "posix_spawn+wait", 0, NULL},
     [ROW_CTXSW] = {"context_switch", "Context switch (pipe ping-pong)", 3000,
                    "Context switch (3,000-30,000 ns)"},
-    [ROW_CACHELINE] = {"cacheline", "Cache-line round trip, 2 cores", 0,
-                       NULL},
+    [ROW_CACHELINE] = {"cacheline", "Cache-line round trip, 2 cores", 0, NULL},
     [ROW_MEMREAD] = {"memory_read_1m", "Read 1 MiB sequentially, memory",
                      250000, "Read 1 MB sequentially from memory"},
     [ROW_FILE4K] = {"file_read_4k", "Read 4 KiB at random, file", 150000,
@@ -121,11 +122,14 @@ static void make_plan(probe_plan *plan, const probe_opts *o,
   plan->file_bytes = (o->quick ? 16 : 128) * MIB;
   /* main memory: four times L3 at least, so nearly every load misses it */
   uint64_t mem = 4 * topo->l3;
-  if (mem < 64 * MIB) mem = 64 * MIB;
+  if (mem < 64 * MIB)
+    mem = 64 * MIB;
   uint64_t ram = topo->memory > topo->memory_kernel ? topo->memory
-                                                      : topo->memory_kernel;
-  if (ram && mem > ram / 4) mem = ram / 4;
-  if (mem > 1024 * MIB) mem = 1024 * MIB; /* building the chase takes long */
+                                                    : topo->memory_kernel;
+  if (ram && mem > ram / 4)
+    mem = ram / 4;
+  if (mem > 1024 * MIB)
+    mem = 1024 * MIB; /* building the chase takes long */
   plan->mem_bytes = mem / MIB * MIB;
 }
 
@@ -135,20 +139,29 @@ void probe_json_str(const char *s) {
   putchar('"');
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') printf("\\%c", c);
-    else if (c == '\n') fputs("\\n", stdout);
-    else if (c < 0x20) printf("\\u%04x", c);
-    else putchar(c);
+    if (c == '"' || c == '\\')
+      printf("\\%c", c);
+    else if (c == '\n')
+      fputs("\\n", stdout);
+    else if (c < 0x20)
+      printf("\\u%04x", c);
+    else
+      putchar(c);
   }
   putchar('"');
 }
 
 static void fmt_ns(char *b, size_t n, double ns) {
-  if (ns < 10) snprintf(b, n, "%.2f ns", ns);
-  else if (ns < 1e3) snprintf(b, n, "%.1f ns", ns);
-  else if (ns < 1e6) snprintf(b, n, "%.1f us", ns / 1e3);
-  else if (ns < 1e9) snprintf(b, n, "%.2f ms", ns / 1e6);
-  else snprintf(b, n, "%.2f s", ns / 1e9);
+  if (ns < 10)
+    snprintf(b, n, "%.2f ns", ns);
+  else if (ns < 1e3)
+    snprintf(b, n, "%.1f ns", ns);
+  else if (ns < 1e6)
+    snprintf(b, n, "%.1f us", ns / 1e3);
+  else if (ns < 1e9)
+    snprintf(b, n, "%.2f ms", ns / 1e6);
+  else
+    snprintf(b, n, "%.2f s", ns / 1e9);
 }
 
 static int measured(const probe_row *r) {
@@ -167,18 +180,18 @@ static void print_row(const probe_row *r) {
   if (r->published_ns > 0) {
     fmt_ns(pub, sizeof pub, r->published_ns);
     double q = r->st.median / r->published_ns;
-    if (measured(r)) snprintf(ratio, sizeof ratio, q < 1 ? "%.2gx" : "%.3gx", q);
+    if (measured(r))
+      snprintf(ratio, sizeof ratio, q < 1 ? "%.2gx" : "%.3gx", q);
   }
-  printf("%-32s %10s %6s %10s %8s  %s\n", r->name, m, sp, pub, ratio,
-         r->note);
+  printf("%-32s %10s %6s %10s %8s  %s\n", r->name, m, sp, pub, ratio, r->note);
 }
 
 static void print_text(const probe_topo *topo, const probe_row *rows,
                        const probe_plan *plan, double clock_ns) {
   probe_topo_print(topo);
   printf("\nLatencies%s\n", plan->quick ? " (--quick)" : "");
-  printf("%-32s %10s %6s %10s %8s  %s\n", "", "measured", "spread",
-         "published", "ratio", "note");
+  printf("%-32s %10s %6s %10s %8s  %s\n", "", "measured", "spread", "published",
+         "ratio", "note");
   for (int i = 0; i < ROW_COUNT; i++) print_row(&rows[i]);
   printf("\nMethod: a sample is a batch of n operations between two "
          "CLOCK_MONOTONIC reads\n(one read costs %.0f ns), divided by n. "
@@ -194,24 +207,29 @@ static void print_text(const probe_topo *topo, const probe_row *rows,
 
 /* ns with 4 decimals; a ratio (below 1e-3 at times) with 6 digits. */
 static void json_num(const char *key, double v, int ok, const char *sep) {
-  if (ok) printf(strcmp(key, "ratio") ? "\"%s\": %.4f%s" : "\"%s\": %.6g%s",
-                 key, v, sep);
-  else printf("\"%s\": null%s", key, sep);
+  if (ok)
+    printf(strcmp(key, "ratio") ? "\"%s\": %.4f%s" : "\"%s\": %.6g%s", key, v,
+           sep);
+  else
+    printf("\"%s\": null%s", key, sep);
 }
 
 static void json_row(const probe_row *r, int last) {
   int ok = measured(r), pub = r->published_ns > 0;
   printf("    {\"key\": \"%s\", \"name\": ", r->key);
   probe_json_str(r->name);
-  printf(", \"status\": \"%s\", ",
-         ok ? "ok" : r->skipped ? "skipped" : "failed");
+  printf(", \"status\": \"%s\", ", ok           ? "ok"
+                                   : r->skipped ? "skipped"
+                                                : "failed");
   json_num("measured_ns", r->st.median, ok, ", ");
   json_num("published_ns", r->published_ns, pub, ", ");
   json_num("ratio", ok && pub ? r->st.median / r->published_ns : 0, ok && pub,
            ", ");
   fputs("\"published_as\": ", stdout);
-  if (pub) probe_json_str(r->published);
-  else fputs("null", stdout);
+  if (pub)
+    probe_json_str(r->published);
+  else
+    fputs("null", stdout);
   fputs(", ", stdout);
   json_num("p25_ns", r->st.p25, ok, ", ");
   json_num("p75_ns", r->st.p75, ok, ", ");
@@ -246,16 +264,21 @@ static void print_json(const probe_topo *topo, const probe_row *rows,
 /* ------------------------------------------------------------ main */
 
 static void progress(int on, const char *what) {
-  if (!on) return;
-  if (what) fprintf(stderr, "\r\033[Kparc probe: measuring %s...", what);
-  else fputs("\r\033[K", stderr);
+  if (!on)
+    return;
+  if (what)
+    fprintf(stderr, "\r\033[Kparc probe: measuring %s...", what);
+  else
+    fputs("\r\033[K", stderr);
 }
 
 int cmd_probe(int argc, char **argv) {
   probe_opts o = {0};
   int rc = parse_args(&o, argc, argv);
-  if (rc == 1) return fputs(USAGE, stdout), 0;
-  if (rc != 0) return rc;
+  if (rc == 1)
+    return fputs(USAGE, stdout), 0;
+  if (rc != 0)
+    return rc;
 
   double t0 = probe_now_ns();
   probe_topo topo;
@@ -281,11 +304,14 @@ int cmd_probe(int argc, char **argv) {
   signal(SIGPIPE, old_pipe);
 
   double elapsed = (probe_now_ns() - t0) / 1e9;
-  if (o.json) print_json(&topo, rows, &plan, clock_ns, elapsed);
-  else print_text(&topo, rows, &plan, clock_ns);
+  if (o.json)
+    print_json(&topo, rows, &plan, clock_ns, elapsed);
+  else
+    print_text(&topo, rows, &plan, clock_ns);
   probe_topo_free(&topo);
   rc = 0;
   for (int i = 0; i < ROW_COUNT; i++) rc |= rows[i].failed;
-  if (fflush(stdout) != 0) rc = 1;
+  if (fflush(stdout) != 0)
+    rc = 1;
   return rc;
 }

@@ -38,7 +38,7 @@ typedef struct probe_topo {
   hwloc_cpuset_t bound;       /* the PUs this process may run on */
 } probe_topo;
 
-int probe_topo_load(probe_topo *topo);   /* 0, or -1 (errno) */
+int probe_topo_load(probe_topo *topo); /* 0, or -1 (errno) */
 void probe_topo_free(probe_topo *topo);
 /* Human text and one JSON object (no trailing newline) about the topology. */
 void probe_topo_print(const probe_topo *topo);
@@ -55,8 +55,8 @@ const char *probe_shared_level(const probe_topo *topo, int a, int b);
 /* ---------------------------------------------------------------- rows */
 
 typedef struct probe_stats {
-  unsigned samples;      /* 0: not measured */
-  uint64_t per_sample;   /* operations timed together in one sample */
+  unsigned samples;    /* 0: not measured */
+  uint64_t per_sample; /* operations timed together in one sample */
   double median, p25, p75, min, max; /* ns per operation */
 } probe_stats;
 
@@ -66,25 +66,38 @@ typedef struct probe_row {
   double published_ns;   /* the classic figure; 0 = none */
   const char *published; /* where that figure comes from */
   probe_stats st;
-  int skipped, failed;   /* not measured, with the reason in note */
+  int skipped, failed; /* not measured, with the reason in note */
   char note[PROBE_NOTE_MAX];
 } probe_row;
 
 enum probe_row_id {
-  ROW_L1, ROW_L2, ROW_L3, ROW_MEMORY, ROW_MUTEX, ROW_COMPRESS, ROW_THREAD,
-  ROW_FORK, ROW_SPAWN, ROW_CTXSW, ROW_CACHELINE, ROW_MEMREAD, ROW_FILE4K,
-  ROW_FILE1M, ROW_TCP, ROW_COUNT
+  ROW_L1,
+  ROW_L2,
+  ROW_L3,
+  ROW_MEMORY,
+  ROW_MUTEX,
+  ROW_COMPRESS,
+  ROW_THREAD,
+  ROW_FORK,
+  ROW_SPAWN,
+  ROW_CTXSW,
+  ROW_CACHELINE,
+  ROW_MEMREAD,
+  ROW_FILE4K,
+  ROW_FILE1M,
+  ROW_TCP,
+  ROW_COUNT
 };
 
 /* How long to measure: the same for every row of one run. */
 typedef struct probe_plan {
   int quick;
-  double batch_ns;       /* a sample lasts at least this long */
-  double budget_ns;      /* sampling stops after this, past min_samples */
+  double batch_ns;  /* a sample lasts at least this long */
+  double budget_ns; /* sampling stops after this, past min_samples */
   unsigned min_samples, max_samples;
-  uint64_t mem_bytes;    /* the main-memory working set */
-  uint64_t file_bytes;   /* the file for the file rows */
-  const char *dir;       /* where that file goes */
+  uint64_t mem_bytes;  /* the main-memory working set */
+  uint64_t file_bytes; /* the file for the file rows */
+  const char *dir;     /* where that file goes */
 } probe_plan;
 
 /* Runs n operations, returns the nanoseconds they took, or a negative

@@ -34,7 +34,7 @@
 typedef struct file_ctx {
   int fd, direct;
   uint64_t size, next, rng;
-  char *buf;           /* MIB bytes, BLOCK-aligned (O_DIRECT needs it) */
+  char *buf; /* MIB bytes, BLOCK-aligned (O_DIRECT needs it) */
   void *mem;
 } file_ctx;
 
@@ -48,10 +48,12 @@ static uint64_t next_rand(uint64_t *s) {
 /* An unnamed file in dir, or -1 (errno). */
 static int make_file(const char *dir) {
   int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0) return fd;
+  if (fd >= 0)
+    return fd;
   size_t n = strlen(dir) + 32;
   char *path = malloc(n);
-  if (path == NULL) return -1;
+  if (path == NULL)
+    return -1;
   snprintf(path, n, "%s/.parc-probe.XXXXXX", dir);
   sigset_t block, old;
   sigemptyset(&block);
@@ -62,7 +64,8 @@ static int make_file(const char *dir) {
   sigprocmask(SIG_BLOCK, &block, &old);
   fd = mkostemp(path, O_CLOEXEC);
   int e = errno;
-  if (fd >= 0) unlink(path);
+  if (fd >= 0)
+    unlink(path);
   sigprocmask(SIG_SETMASK, &old, NULL);
   free(path);
   errno = e;
@@ -76,32 +79,41 @@ static int fill_file(file_ctx *f) {
     for (size_t i = 0; i < MIB / 8; i++) w[i] = next_rand(&s);
     for (size_t done = 0; done < MIB;) {
       ssize_t k = pwrite(f->fd, f->buf + done, MIB - done, (off_t)(off + done));
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) return k == 0 ? (errno = EIO, -1) : -1;
+      if (k < 0 && errno == EINTR)
+        continue;
+      if (k <= 0)
+        return k == 0 ? (errno = EIO, -1) : -1;
       done += (size_t)k;
     }
   }
-  if (fsync(f->fd) != 0) return -1;
+  if (fsync(f->fd) != 0)
+    return -1;
   (void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_DONTNEED);
   return 0;
 }
 
 static const char *fs_name(long type) {
-  static const struct { long magic; const char *name; } fs[] = {
-      {0xEF53, "ext4"},       {0x58465342, "xfs"},    {0x9123683E, "btrfs"},
-      {0x01021994, "tmpfs"},  {0x794c7630, "overlayfs"}, {0x6969, "nfs"},
-      {0x2fc12fc1, "zfs"},    {0xF2F52010, "f2fs"},   {0x858458f6, "ramfs"},
-      {0x65735546, "fuse"},   {0x5346544e, "ntfs"},   {0x4d44, "vfat"}};
+  static const struct {
+    long magic;
+    const char *name;
+  } fs[] = {
+      {0xEF53, "ext4"},      {0x58465342, "xfs"},       {0x9123683E, "btrfs"},
+      {0x01021994, "tmpfs"}, {0x794c7630, "overlayfs"}, {0x6969, "nfs"},
+      {0x2fc12fc1, "zfs"},   {0xF2F52010, "f2fs"},      {0x858458f6, "ramfs"},
+      {0x65735546, "fuse"},  {0x5346544e, "ntfs"},      {0x4d44, "vfat"}};
   for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
-    if (fs[i].magic == type) return fs[i].name;
+    if (fs[i].magic == type)
+      return fs[i].name;
   return "this filesystem";
 }
 
 /* Turns O_DIRECT on and tries one read; 1 if it works, else 0 (buffered). */
 static int try_direct(file_ctx *f) {
   int fl = fcntl(f->fd, F_GETFL);
-  if (fl < 0 || fcntl(f->fd, F_SETFL, fl | O_DIRECT) != 0) return 0;
-  if (pread(f->fd, f->buf, BLOCK, 0) == BLOCK) return 1;
+  if (fl < 0 || fcntl(f->fd, F_SETFL, fl | O_DIRECT) != 0)
+    return 0;
+  if (pread(f->fd, f->buf, BLOCK, 0) == BLOCK)
+    return 1;
   fcntl(f->fd, F_SETFL, fl);
   return 0;
 }
@@ -110,14 +122,16 @@ static int try_direct(file_ctx *f) {
  * there is none (tmpfs) or sysfs does not say. */
 static int rotational(int fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return -1;
+  if (fstat(fd, &st) != 0)
+    return -1;
   static const char *const leaf[] = {"queue/rotational", "../queue/rotational"};
   for (size_t i = 0; i < 2; i++) {
     char path[96];
     snprintf(path, sizeof path, "/sys/dev/block/%u:%u/%s", major(st.st_dev),
              minor(st.st_dev), leaf[i]);
     FILE *fp = fopen(path, "re");
-    if (fp == NULL) continue;
+    if (fp == NULL)
+      continue;
     int r = fgetc(fp);
     fclose(fp);
     return r == '1' ? 1 : r == '0' ? 0 : -1;
@@ -132,7 +146,8 @@ static double rand4k_batch(void *ctx, uint64_t n) {
   for (uint64_t i = 0; i < n; i++) {
     off_t off = (off_t)(next_rand(&f->rng) % blocks * BLOCK);
     ssize_t k = pread(f->fd, f->buf, BLOCK, off);
-    if (k != BLOCK) return k < 0 ? -errno : -EIO;
+    if (k != BLOCK)
+      return k < 0 ? -errno : -EIO;
   }
   return probe_now_ns() - t0;
 }
@@ -142,7 +157,8 @@ static double seq1m_batch(void *ctx, uint64_t n) {
   double t0 = probe_now_ns();
   for (uint64_t i = 0; i < n; i++) {
     ssize_t k = pread(f->fd, f->buf, MIB, (off_t)(f->next * MIB));
-    if (k != (ssize_t)MIB) return k < 0 ? -errno : -EIO;
+    if (k != (ssize_t)MIB)
+      return k < 0 ? -errno : -EIO;
     f->next = (f->next + 1) % (f->size / MIB);
   }
   return probe_now_ns() - t0;
@@ -154,7 +170,8 @@ static uint64_t file_size(const probe_plan *plan) {
   uint64_t size = plan->file_bytes;
   if (statvfs(plan->dir, &vfs) == 0) {
     uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-    if (size > avail / 4) size = avail / 4 / MIB * MIB;
+    if (size > avail / 4)
+      size = avail / 4 / MIB * MIB;
   }
   return size;
 }
@@ -165,8 +182,7 @@ static void note_both(probe_row *rows, const char *fmt, const char *a,
   probe_note(&rows[ROW_FILE1M], fmt, a, b);
 }
 
-static void measure_file(probe_row *rows, const probe_plan *plan,
-                         file_ctx *f) {
+static void measure_file(probe_row *rows, const probe_plan *plan, file_ctx *f) {
   struct statfs sfs;
   const char *fs = fstatfs(f->fd, &sfs) == 0 ? fs_name((long)sfs.f_type)
                                              : "this filesystem";
@@ -177,15 +193,18 @@ static void measure_file(probe_row *rows, const probe_plan *plan,
   if (f->direct)
     note_both(rows, "O_DIRECT on %s, %s file", fs, size);
   else if (in_memory)
-    note_both(rows, "page cache not bypassed (%s keeps files in memory), %s "
-                    "file", fs, size);
+    note_both(rows,
+              "page cache not bypassed (%s keeps files in memory), %s "
+              "file",
+              fs, size);
   else
     note_both(rows, "page cache not bypassed (%s refuses O_DIRECT), %s file",
               fs, size);
   int rot = rotational(f->fd);
-  note_both(rows, "%s%s", rot == 1   ? "the kernel calls the disk rotational; "
-                          : rot == 0 ? "non-rotational disk; "
-                                     : "",
+  note_both(rows, "%s%s",
+            rot == 1   ? "the kernel calls the disk rotational; "
+            : rot == 0 ? "non-rotational disk; "
+                       : "",
             "published: SSD");
   probe_measure(&rows[ROW_FILE4K], plan, rand4k_batch, f);
   probe_measure(&rows[ROW_FILE1M], plan, seq1m_batch, f);
@@ -215,6 +234,7 @@ void probe_file_rows(probe_row *rows, const probe_plan *plan) {
   } else {
     measure_file(rows, plan, &f);
   }
-  if (f.fd >= 0) close(f.fd);
+  if (f.fd >= 0)
+    close(f.fd);
   free(f.mem);
 }

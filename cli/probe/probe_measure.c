@@ -54,7 +54,8 @@ static int cmp_double(const void *a, const void *b) {
 static double quantile(const double *v, unsigned n, double q) {
   double pos = q * (n - 1);
   unsigned i = (unsigned)pos;
-  if (i + 1 >= n) return v[n - 1];
+  if (i + 1 >= n)
+    return v[n - 1];
   return v[i] + (pos - i) * (v[i + 1] - v[i]);
 }
 
@@ -64,8 +65,10 @@ static int calibrate(const probe_plan *plan, probe_batch_fn fn, void *ctx,
   uint64_t n = 1;
   for (;;) {
     double t = fn(ctx, n);
-    if (t < 0) return *err = t, -1;
-    if (t >= plan->batch_ns || n >= MAX_BATCH) break;
+    if (t < 0)
+      return *err = t, -1;
+    if (t >= plan->batch_ns || n >= MAX_BATCH)
+      break;
     /* jump close to the goal once a batch is long enough to trust */
     if (t > plan->batch_ns / 64) {
       double want = (double)n * plan->batch_ns / t * 1.05;
@@ -83,7 +86,8 @@ int probe_measure(probe_row *row, const probe_plan *plan, probe_batch_fn fn,
   uint64_t n;
   double err = 0;
   double *v = calloc(plan->max_samples, sizeof *v);
-  if (v == NULL) return probe_fail(row, "out of memory", ENOMEM), -1;
+  if (v == NULL)
+    return probe_fail(row, "out of memory", ENOMEM), -1;
   double start = probe_now_ns();
   if (calibrate(plan, fn, ctx, &n, &err) != 0 || (err = fn(ctx, n)) < 0) {
     free(v);
@@ -102,11 +106,13 @@ int probe_measure(probe_row *row, const probe_plan *plan, probe_batch_fn fn,
     v[k++] = t / (double)n;
   }
   qsort(v, k, sizeof *v, cmp_double);
-  row->st = (probe_stats){.samples = k, .per_sample = n,
+  row->st = (probe_stats){.samples = k,
+                          .per_sample = n,
                           .median = quantile(v, k, 0.5),
                           .p25 = quantile(v, k, 0.25),
                           .p75 = quantile(v, k, 0.75),
-                          .min = v[0], .max = v[k - 1]};
+                          .min = v[0],
+                          .max = v[k - 1]};
   free(v);
   return 0;
 }
@@ -143,8 +149,7 @@ void probe_skip(probe_row *row, const char *fmt, ...) {
 void probe_fail(probe_row *row, const char *what, int err) {
   row->failed = 1;
   row->st.samples = 0;
-  snprintf(row->note, sizeof row->note, "failed: %s: %s", what,
-           strerror(err));
+  snprintf(row->note, sizeof row->note, "failed: %s: %s", what, strerror(err));
 }
 
 void probe_fmt_bytes(char *buf, size_t n, uint64_t bytes) {
@@ -152,6 +157,8 @@ void probe_fmt_bytes(char *buf, size_t n, uint64_t bytes) {
   double v = (double)bytes;
   int u = 0;
   while (v >= 1024 && u < 4) v /= 1024, u++;
-  if (v == (double)(uint64_t)v) snprintf(buf, n, "%.0f %s", v, unit[u]);
-  else snprintf(buf, n, "%.1f %s", v, unit[u]);
+  if (v == (double)(uint64_t)v)
+    snprintf(buf, n, "%.0f %s", v, unit[u]);
+  else
+    snprintf(buf, n, "%.1f %s", v, unit[u]);
 }

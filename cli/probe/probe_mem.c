@@ -33,7 +33,7 @@
 #define MIB ((uint64_t)1 << 20)
 
 typedef struct mem_buf {
-  char *base;       /* HUGE_PAGE-aligned */
+  char *base; /* HUGE_PAGE-aligned */
   void *map;
   size_t size, map_size, line;
 } mem_buf;
@@ -52,26 +52,30 @@ static int buf_alloc(mem_buf *b, size_t size, size_t line) {
   b->map_size = size + HUGE_PAGE;
   b->map = mmap(NULL, b->map_size, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (b->map == MAP_FAILED) return -1;
+  if (b->map == MAP_FAILED)
+    return -1;
   b->base = (char *)(((uintptr_t)b->map + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
   (void)madvise(b->base, size, MADV_HUGEPAGE); /* a hint; may be refused */
-  memset(b->base, 0, size);                   /* fault every page in now */
+  memset(b->base, 0, size);                    /* fault every page in now */
   return 0;
 }
 
 static void buf_free(mem_buf *b) {
-  if (b->map && b->map != MAP_FAILED) munmap(b->map, b->map_size);
+  if (b->map && b->map != MAP_FAILED)
+    munmap(b->map, b->map_size);
   b->map = NULL;
 }
 
 /* KiB of anonymous huge pages in this process, or -1. */
 static long huge_kib(void) {
   FILE *f = fopen("/proc/self/smaps_rollup", "re");
-  if (f == NULL) return -1;
+  if (f == NULL)
+    return -1;
   char line[128];
   long kib = -1;
   while (fgets(line, sizeof line, f))
-    if (sscanf(line, "AnonHugePages: %ld kB", &kib) == 1) break;
+    if (sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+      break;
   fclose(f);
   return kib;
 }
@@ -81,7 +85,8 @@ static long huge_kib(void) {
 static void **chase_build(mem_buf *b, size_t ws, uint64_t seed) {
   size_t n = ws / b->line;
   uint32_t *order = malloc(n * sizeof *order);
-  if (order == NULL) return NULL;
+  if (order == NULL)
+    return NULL;
   for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
   for (size_t i = n - 1; i > 0; i--) {
     size_t j = (size_t)(next_rand(&seed) % (i + 1));
@@ -107,8 +112,14 @@ static double chase_batch(void *ctx, uint64_t n) {
   void **p = c->p;
   double t0 = probe_now_ns();
   for (uint64_t i = n / 8; i > 0; i--) {
-    p = *p; p = *p; p = *p; p = *p;
-    p = *p; p = *p; p = *p; p = *p;
+    p = *p;
+    p = *p;
+    p = *p;
+    p = *p;
+    p = *p;
+    p = *p;
+    p = *p;
+    p = *p;
   }
   for (uint64_t i = n % 8; i > 0; i--) p = *p;
   double t = probe_now_ns() - t0;
@@ -121,7 +132,8 @@ static void chase_row(probe_row *row, const probe_plan *plan, mem_buf *b,
   char size[32];
   ws -= ws % b->line;
   chase_ctx c = {chase_build(b, ws, 0x5eed + ws)};
-  if (c.p == NULL) return probe_fail(row, "chase", ENOMEM);
+  if (c.p == NULL)
+    return probe_fail(row, "chase", ENOMEM);
   probe_fmt_bytes(size, sizeof size, ws);
   probe_note(row, "random chase over %s", size);
   probe_measure(row, plan, chase_batch, &c);
@@ -199,15 +211,17 @@ static double zip_batch(void *ctx, uint64_t n) {
  * protocol buffers of text compress (the classic figure's use). */
 static void fill_text(char *p, size_t n) {
   static const char *const words[] = {
-      "the", "of", "and", "a", "to", "in", "is", "cache", "memory", "core",
-      "thread", "process", "latency", "bandwidth", "parallel", "data",
-      "that", "for", "it", "with", "as", "on", "be", "by", "this", "we"};
+      "the",      "of",     "and",  "a",      "to",      "in",      "is",
+      "cache",    "memory", "core", "thread", "process", "latency", "bandwidth",
+      "parallel", "data",   "that", "for",    "it",      "with",    "as",
+      "on",       "be",     "by",   "this",   "we"};
   uint64_t s = 42;
   size_t i = 0;
   while (i < n) {
     const char *w = words[next_rand(&s) % (sizeof words / sizeof words[0])];
     for (; *w && i < n; w++) p[i++] = *w;
-    if (i < n) p[i++] = next_rand(&s) % 12 == 0 ? '\n' : ' ';
+    if (i < n)
+      p[i++] = next_rand(&s) % 12 == 0 ? '\n' : ' ';
   }
 }
 
@@ -218,8 +232,10 @@ static void zip_measure(probe_row *row, const probe_plan *plan, zip_ctx *z,
   if ((z->out = malloc(z->cap)) == NULL)
     return probe_fail(row, "compress", ENOMEM);
   if (probe_measure(row, plan, zip_batch, z) == 0)
-    probe_note(row, "snappy, 1024 B of text -> %zu B; published: Zippy "
-                    "(snappy's name inside Google)", z->outlen);
+    probe_note(row,
+               "snappy, 1024 B of text -> %zu B; published: Zippy "
+               "(snappy's name inside Google)",
+               z->outlen);
   free(z->out);
 }
 
@@ -231,8 +247,8 @@ static void compress_row(probe_row *row, const probe_plan *plan) {
   zip_ctx z;
   /* POSIX lets dlsym's void * become a function pointer. */
   z.compress = (snappy_compress_fn)dlsym(lib, "snappy_compress");
-  snappy_max_length_fn max_length =
-      (snappy_max_length_fn)dlsym(lib, "snappy_max_compressed_length");
+  snappy_max_length_fn max_length = (snappy_max_length_fn)dlsym(
+      lib, "snappy_max_compressed_length");
   if (z.compress == NULL || max_length == NULL)
     probe_skip(row, "%s lacks snappy's C API", PROBE_SNAPPY_SONAME);
   else
@@ -243,7 +259,8 @@ static void compress_row(probe_row *row, const probe_plan *plan) {
 /* ------------------------------------------------------ the rows */
 
 static size_t at_least(size_t want, size_t floor_, size_t cap) {
-  if (want < floor_) want = floor_ < cap ? floor_ : (want + cap) / 2;
+  if (want < floor_)
+    want = floor_ < cap ? floor_ : (want + cap) / 2;
   return want;
 }
 
@@ -252,8 +269,10 @@ static void cache_rows(probe_row *rows, const probe_topo *topo,
   size_t l1 = topo->l1d ? topo->l1d : 32 << 10;
   size_t l2 = topo->l2 ? topo->l2 : 256 << 10;
   char sz[32];
-  if (!topo->l1d) probe_note(&rows[ROW_L1], "L1d size unknown, 32 KiB assumed");
-  if (!topo->l2) probe_note(&rows[ROW_L2], "L2 size unknown, 256 KiB assumed");
+  if (!topo->l1d)
+    probe_note(&rows[ROW_L1], "L1d size unknown, 32 KiB assumed");
+  if (!topo->l2)
+    probe_note(&rows[ROW_L2], "L2 size unknown, 256 KiB assumed");
   chase_row(&rows[ROW_L1], plan, b, l1 / 2);
   chase_row(&rows[ROW_L2], plan, b, at_least(l2 / 2, 4 * l1, l2));
   if (topo->l3 == 0) {
@@ -266,22 +285,25 @@ static void cache_rows(probe_row *rows, const probe_topo *topo,
      * it is served by L3 even where other cores (or other VMs) hold much
      * of a shared L3; half of L3 when L3 is small. */
     size_t ws = 4 * l2 < topo->l3 / 2 ? 4 * l2 : topo->l3 / 2;
-    if (ws <= l2) ws = (l2 + topo->l3) / 2;
+    if (ws <= l2)
+      ws = (l2 + topo->l3) / 2;
     chase_row(&rows[ROW_L3], plan, b, ws);
   }
   chase_row(&rows[ROW_MEMORY], plan, b, b->size);
   const probe_stats *s3 = &rows[ROW_L3].st, *sm = &rows[ROW_MEMORY].st;
   if (s3->samples && sm->samples && s3->median > sm->median / 2) {
     probe_fmt_bytes(sz, sizeof sz, topo->l3);
-    probe_note(&rows[ROW_L3], "near main memory: less of the %s L3 is "
-                              "usable than hwloc says (other cores or VMs "
-                              "use it)", sz);
+    probe_note(&rows[ROW_L3],
+               "near main memory: less of the %s L3 is "
+               "usable than hwloc says (other cores or VMs "
+               "use it)",
+               sz);
   }
   long kib = huge_kib();
   if (kib >= 0)
-    probe_note(&rows[ROW_MEMORY], "%s", (uint64_t)kib * 1024 >= b->size / 2
-                                            ? "2 MiB pages"
-                                            : "4 KiB pages (no THP)");
+    probe_note(&rows[ROW_MEMORY], "%s",
+               (uint64_t)kib * 1024 >= b->size / 2 ? "2 MiB pages"
+                                                   : "4 KiB pages (no THP)");
 }
 
 void probe_mem_rows(probe_row *rows, const probe_topo *topo,

@@ -32,7 +32,8 @@ extern char **environ;
 static int reap(pid_t pid) {
   int st;
   while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return -1;
+    if (errno != EINTR)
+      return -1;
   return 0;
 }
 
@@ -45,7 +46,8 @@ static double thread_batch(void *ctx, uint64_t n) {
   for (uint64_t i = 0; i < n; i++) {
     pthread_t th;
     int e = pthread_create(&th, NULL, nothing, NULL);
-    if (e != 0) return -e;
+    if (e != 0)
+      return -e;
     pthread_join(th, NULL);
   }
   return probe_now_ns() - t0;
@@ -55,9 +57,12 @@ static double fork_batch(void *ctx, uint64_t n) {
   double t0 = probe_now_ns();
   for (uint64_t i = 0; i < n; i++) {
     pid_t p = fork();
-    if (p < 0) return -errno;
-    if (p == 0) _exit(0);
-    if (reap(p) != 0) return -errno;
+    if (p < 0)
+      return -errno;
+    if (p == 0)
+      _exit(0);
+    if (reap(p) != 0)
+      return -errno;
   }
   return probe_now_ns() - t0;
 }
@@ -68,8 +73,10 @@ static double spawn_batch(void *ctx, uint64_t n) {
   for (uint64_t i = 0; i < n; i++) {
     pid_t p;
     int e = posix_spawn(&p, argv[0], NULL, NULL, argv, environ);
-    if (e != 0) return -e;
-    if (reap(p) != 0) return -errno;
+    if (e != 0)
+      return -e;
+    if (reap(p) != 0)
+      return -errno;
   }
   return probe_now_ns() - t0;
 }
@@ -78,10 +85,12 @@ static double spawn_batch(void *ctx, uint64_t n) {
 static void note_rss(probe_row *row) {
   FILE *f = fopen("/proc/self/statm", "re");
   unsigned long size, rss;
-  if (f == NULL) return;
+  if (f == NULL)
+    return;
   if (fscanf(f, "%lu %lu", &size, &rss) == 2) {
     char b[32];
-    probe_fmt_bytes(b, sizeof b, (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE));
+    probe_fmt_bytes(b, sizeof b,
+                    (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE));
     probe_note(row, "child _exit(0)s at once; parent resident %s", b);
   }
   fclose(f);
@@ -102,8 +111,10 @@ static double ctxsw_batch(void *ctx, uint64_t n) {
   double t0 = probe_now_ns();
   for (uint64_t i = 0; i < n; i++) {
     ssize_t k = write(c->to[1], &b, 1);
-    if (k == 1) k = read(c->from[0], &b, 1);
-    if (k != 1) return k < 0 ? -errno : -EPIPE; /* 0: the child is gone */
+    if (k == 1)
+      k = read(c->from[0], &b, 1);
+    if (k != 1)
+      return k < 0 ? -errno : -EPIPE; /* 0: the child is gone */
   }
   return (probe_now_ns() - t0) / 2;
 }
@@ -113,7 +124,8 @@ static void ctxsw_echo(ctxsw *c) {
   close(c->to[1]);
   close(c->from[0]);
   while (read(c->to[0], &b, 1) == 1)
-    if (write(c->from[1], &b, 1) != 1) break;
+    if (write(c->from[1], &b, 1) != 1)
+      break;
   _exit(0);
 }
 
@@ -132,16 +144,20 @@ static void ctxsw_row(probe_row *row, const probe_topo *topo,
     close(c.to[0]);
     close(c.from[1]);
     c.to[0] = c.from[1] = -1;
-    probe_note(row, "2 processes on PU %d, 1-byte pipe ping-pong, round "
-                    "trip / 2; published: seed 002's 3,000-30,000 ns",
+    probe_note(row,
+               "2 processes on PU %d, 1-byte pipe ping-pong, round "
+               "trip / 2; published: seed 002's 3,000-30,000 ns",
                topo->pu);
     probe_measure(row, plan, ctxsw_batch, &c);
   }
   for (int i = 0; i < 2; i++) {
-    if (c.to[i] >= 0) close(c.to[i]);
-    if (c.from[i] >= 0) close(c.from[i]);
+    if (c.to[i] >= 0)
+      close(c.to[i]);
+    if (c.from[i] >= 0)
+      close(c.from[i]);
   }
-  if (c.child > 0) reap(c.child);
+  if (c.child > 0)
+    reap(c.child);
   probe_pin(topo, -1);
 }
 
@@ -164,11 +180,14 @@ static void *pong(void *arg) {
     uint64_t v;
     while (((v = atomic_load_explicit(&p->line, memory_order_acquire)) & 1) ==
            0) {
-      if (atomic_load_explicit(&p->stop, memory_order_relaxed)) return NULL;
+      if (atomic_load_explicit(&p->stop, memory_order_relaxed))
+        return NULL;
       if (++spins % 4096 == 0) {
         double t = probe_now_ns();
-        if (since == 0) since = t;
-        else if (t - since > SPIN_LIMIT_NS) return p->peer_failed = 1, NULL;
+        if (since == 0)
+          since = t;
+        else if (t - since > SPIN_LIMIT_NS)
+          return p->peer_failed = 1, NULL;
       }
     }
     atomic_store_explicit(&p->line, v + 1, memory_order_release);
@@ -179,15 +198,17 @@ static double ping_batch(void *ctx, uint64_t n) {
   pingpong *p = ctx;
   double t0 = probe_now_ns();
   for (uint64_t i = 0; i < n; i++) {
-    uint64_t want = (p->seq += 2);          /* even: the reply to want-1 */
+    uint64_t want = (p->seq += 2); /* even: the reply to want-1 */
     atomic_store_explicit(&p->line, want - 1, memory_order_release);
     unsigned spins = 0;
     double since = 0;
     while (atomic_load_explicit(&p->line, memory_order_acquire) != want)
       if (++spins % 4096 == 0) {
         double t = probe_now_ns();
-        if (since == 0) since = t;
-        else if (t - since > SPIN_LIMIT_NS) return -ETIMEDOUT;
+        if (since == 0)
+          since = t;
+        else if (t - since > SPIN_LIMIT_NS)
+          return -ETIMEDOUT;
       }
   }
   return probe_now_ns() - t0;
@@ -203,15 +224,18 @@ static void cacheline_row(probe_row *row, const probe_topo *topo,
   memset(&p, 0, sizeof p);
   p.topo = topo;
   p.peer_pu = b;
-  if (probe_pin(topo, a) != 0) return probe_fail(row, "pinning", errno);
+  if (probe_pin(topo, a) != 0)
+    return probe_fail(row, "pinning", errno);
   pthread_t th;
   int e = pthread_create(&th, NULL, pong, &p);
   if (e != 0) {
     probe_pin(topo, -1);
     return probe_fail(row, "pthread_create", e);
   }
-  probe_note(row, "PU %d <-> PU %d (different cores, sharing %s), one 64 B "
-                  "line, spinning", a, b, probe_shared_level(topo, a, b));
+  probe_note(row,
+             "PU %d <-> PU %d (different cores, sharing %s), one 64 B "
+             "line, spinning",
+             a, b, probe_shared_level(topo, a, b));
   probe_measure(row, plan, ping_batch, &p);
   atomic_store_explicit(&p.stop, 1, memory_order_relaxed);
   pthread_join(th, NULL);
@@ -229,12 +253,14 @@ typedef struct tcp_ctx {
 static void *tcp_echo(void *arg) {
   tcp_ctx *t = arg;
   int s = accept4(t->listener, NULL, NULL, SOCK_CLOEXEC);
-  if (s < 0) return NULL;
+  if (s < 0)
+    return NULL;
   int one = 1;
   setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   char b;
   while (recv(s, &b, 1, 0) == 1)
-    if (send(s, &b, 1, MSG_NOSIGNAL) != 1) break;
+    if (send(s, &b, 1, MSG_NOSIGNAL) != 1)
+      break;
   close(s);
   return NULL;
 }
@@ -245,8 +271,10 @@ static double tcp_batch(void *ctx, uint64_t n) {
   double t0 = probe_now_ns();
   for (uint64_t i = 0; i < n; i++) {
     ssize_t k = send(t->client, &b, 1, MSG_NOSIGNAL);
-    if (k == 1) k = recv(t->client, &b, 1, 0);
-    if (k != 1) return k < 0 ? -errno : -ECONNRESET; /* 0: echo is gone */
+    if (k == 1)
+      k = recv(t->client, &b, 1, 0);
+    if (k != 1)
+      return k < 0 ? -errno : -ECONNRESET; /* 0: echo is gone */
   }
   return probe_now_ns() - t0;
 }
@@ -257,7 +285,8 @@ static int tcp_listen(tcp_ctx *t, struct sockaddr_in *addr) {
   addr->sin_family = AF_INET;
   addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   t->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (t->listener < 0) return -1;
+  if (t->listener < 0)
+    return -1;
   if (bind(t->listener, (struct sockaddr *)addr, sizeof *addr) != 0 ||
       listen(t->listener, 1) != 0 ||
       getsockname(t->listener, (struct sockaddr *)addr, &len) != 0)
@@ -272,7 +301,8 @@ static void tcp_row(probe_row *row, const probe_plan *plan) {
   int e, one = 1;
   if (tcp_listen(&t, &addr) != 0) {
     probe_fail(row, "listening on 127.0.0.1", errno);
-    if (t.listener >= 0) close(t.listener);
+    if (t.listener >= 0)
+      close(t.listener);
     return;
   }
   if ((e = pthread_create(&th, NULL, tcp_echo, &t)) != 0) {
@@ -289,8 +319,9 @@ static void tcp_row(probe_row *row, const probe_plan *plan) {
                     "published: round trip within one datacenter");
     probe_measure(row, plan, tcp_batch, &t);
   }
-  if (t.client >= 0) close(t.client);  /* the echo thread sees EOF */
-  shutdown(t.listener, SHUT_RDWR);     /* or wakes from accept */
+  if (t.client >= 0)
+    close(t.client);               /* the echo thread sees EOF */
+  shutdown(t.listener, SHUT_RDWR); /* or wakes from accept */
   pthread_join(th, NULL);
   close(t.listener);
 }
@@ -306,7 +337,7 @@ void probe_os_rows(probe_row *rows, const probe_topo *topo,
   probe_measure(&rows[ROW_FORK], plan, fork_batch, NULL);
 
   const char *prog = access("/bin/true", X_OK) == 0 ? "/bin/true"
-                                                     : "/usr/bin/true";
+                                                    : "/usr/bin/true";
   probe_note(&rows[ROW_SPAWN], "%s (exec, dynamic loading, exit)", prog);
   probe_measure(&rows[ROW_SPAWN], plan, spawn_batch, (void *)prog);
 

@@ -28,7 +28,8 @@ static unsigned count_of(hwloc_topology_t t, hwloc_obj_type_t type) {
 static void caches_above(probe_topo *topo) {
   hwloc_obj_t o = hwloc_get_pu_obj_by_os_index(topo->t, (unsigned)topo->pu);
   for (; o; o = o->parent) {
-    if (!hwloc_obj_type_is_dcache(o->type)) continue;
+    if (!hwloc_obj_type_is_dcache(o->type))
+      continue;
     uint64_t size = o->attr->cache.size;
     if (o->attr->cache.linesize && !topo->line)
       topo->line = o->attr->cache.linesize;
@@ -39,12 +40,14 @@ static void caches_above(probe_topo *topo) {
     default: break;
     }
   }
-  if (!topo->line) topo->line = 64;
+  if (!topo->line)
+    topo->line = 64;
 }
 
 int probe_topo_load(probe_topo *topo) {
   memset(topo, 0, sizeof *topo);
-  if (hwloc_topology_init(&topo->t) != 0) return -1;
+  if (hwloc_topology_init(&topo->t) != 0)
+    return -1;
   hwloc_topology_set_icache_types_filter(topo->t, HWLOC_TYPE_FILTER_KEEP_ALL);
   if (hwloc_topology_load(topo->t) != 0) {
     int e = errno;
@@ -59,9 +62,11 @@ int probe_topo_load(probe_topo *topo) {
   topo->numa_nodes = count_of(t, HWLOC_OBJ_NUMANODE);
   topo->memory = hwloc_get_root_obj(t)->total_memory;
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page > 0) topo->memory_kernel = (uint64_t)pages * page;
+  if (pages > 0 && page > 0)
+    topo->memory_kernel = (uint64_t)pages * page;
   topo->bound = hwloc_bitmap_alloc();
-  if (topo->bound == NULL) return probe_topo_free(topo), errno = ENOMEM, -1;
+  if (topo->bound == NULL)
+    return probe_topo_free(topo), errno = ENOMEM, -1;
   if (hwloc_get_cpubind(t, topo->bound, HWLOC_CPUBIND_PROCESS) != 0)
     hwloc_bitmap_copy(topo->bound, hwloc_topology_get_allowed_cpuset(t));
   hwloc_bitmap_and(topo->bound, topo->bound,
@@ -69,30 +74,32 @@ int probe_topo_load(probe_topo *topo) {
   if (hwloc_bitmap_iszero(topo->bound))
     hwloc_bitmap_copy(topo->bound, hwloc_topology_get_allowed_cpuset(t));
   topo->pu = hwloc_bitmap_first(topo->bound);
-  if (topo->pu < 0) topo->pu = 0;
+  if (topo->pu < 0)
+    topo->pu = 0;
   caches_above(topo);
   return 0;
 }
 
 void probe_topo_free(probe_topo *topo) {
   hwloc_bitmap_free(topo->bound);
-  if (topo->t) hwloc_topology_destroy(topo->t);
+  if (topo->t)
+    hwloc_topology_destroy(topo->t);
   memset(topo, 0, sizeof *topo);
 }
 
 /* ---------------------------------------------------------------- caches */
 
 static const hwloc_obj_type_t CACHE_TYPES[] = {
-    HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L1ICACHE, HWLOC_OBJ_L2CACHE,
-    HWLOC_OBJ_L3CACHE, HWLOC_OBJ_L4CACHE};
+    HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L1ICACHE, HWLOC_OBJ_L2CACHE, HWLOC_OBJ_L3CACHE,
+    HWLOC_OBJ_L4CACHE};
 
 /* One line of the cache table: instances of one type with one size. */
 typedef struct cache_group {
-  char name[8];          /* L1d, L1i, L2, L3 ... */
-  const char *kind;      /* data, instruction, unified */
+  char name[8];     /* L1d, L1i, L2, L3 ... */
+  const char *kind; /* data, instruction, unified */
   unsigned level, line, count, cores_per, pus_per;
   uint64_t size;
-  hwloc_obj_t first;     /* the first instance, to walk the others */
+  hwloc_obj_t first; /* the first instance, to walk the others */
 } cache_group;
 
 static const char *cache_kind(hwloc_obj_cache_type_t c) {
@@ -126,18 +133,20 @@ static void each_cache_group(const probe_topo *topo,
   for (size_t k = 0; k < sizeof CACHE_TYPES / sizeof CACHE_TYPES[0]; k++) {
     hwloc_obj_t seen[16];
     unsigned nseen = 0;
-    for (hwloc_obj_t o = hwloc_get_next_obj_by_type(topo->t, CACHE_TYPES[k],
-                                                    NULL);
+    for (hwloc_obj_t o =
+             hwloc_get_next_obj_by_type(topo->t, CACHE_TYPES[k], NULL);
          o; o = o->next_cousin) {
       int dup = 0;
       for (unsigned i = 0; i < nseen && !dup; i++)
         dup = seen[i]->attr->cache.size == o->attr->cache.size;
-      if (dup || nseen == 16) continue;
+      if (dup || nseen == 16)
+        continue;
       seen[nseen++] = o;
       cache_group g;
       group_of(topo->t, o, &g);
       for (hwloc_obj_t p = o; p; p = p->next_cousin)
-        if (p->attr->cache.size == g.size) g.count++;
+        if (p->attr->cache.size == g.size)
+          g.count++;
       fn(topo, &g, nth++ == 0);
     }
   }
@@ -148,16 +157,20 @@ static void each_cache_group(const probe_topo *topo,
 static void print_instances(const cache_group *g, int json) {
   unsigned listed = 0;
   for (hwloc_obj_t p = g->first; p; p = p->next_cousin) {
-    if (p->attr->cache.size != g->size) continue;
+    if (p->attr->cache.size != g->size)
+      continue;
     char buf[256];
     hwloc_bitmap_list_snprintf(buf, sizeof buf, p->cpuset);
-    if (listed > 0) fputs(json ? ", " : " | ", stdout);
+    if (listed > 0)
+      fputs(json ? ", " : " | ", stdout);
     if (!json && listed == MAX_LISTED) {
       fputs("...", stdout);
       break;
     }
-    if (json) probe_json_str(buf);
-    else fputs(buf, stdout);
+    if (json)
+      probe_json_str(buf);
+    else
+      fputs(buf, stdout);
     listed++;
   }
 }
@@ -227,7 +240,8 @@ void probe_topo_print(const probe_topo *topo) {
   printf("  packages          %u\n", topo->packages);
   printf("  cores             %u\n", topo->cores);
   printf("  hardware threads  %u", topo->pus);
-  if (topo->cores) printf(" (%.3g per core)", (double)topo->pus / topo->cores);
+  if (topo->cores)
+    printf(" (%.3g per core)", (double)topo->pus / topo->cores);
   printf("; this process may use PUs %s\n", cpus);
   printf("  memory            %s", mem);
   if (differ(topo->memory, topo->memory_kernel)) {
@@ -237,8 +251,8 @@ void probe_topo_print(const probe_topo *topo) {
   putchar('\n');
   printf("  NUMA nodes        %u", topo->numa_nodes);
   const char *sep = ": ";
-  for (hwloc_obj_t o = hwloc_get_next_obj_by_type(topo->t, HWLOC_OBJ_NUMANODE,
-                                                  NULL);
+  for (hwloc_obj_t o =
+           hwloc_get_next_obj_by_type(topo->t, HWLOC_OBJ_NUMANODE, NULL);
        o; o = o->next_cousin, sep = ", ") {
     probe_fmt_bytes(mem, sizeof mem, o->attr->numanode.local_memory);
     hwloc_bitmap_list_snprintf(cpus, sizeof cpus, o->cpuset);
@@ -258,17 +272,17 @@ void probe_topo_json(const probe_topo *topo, const char *indent) {
   printf(",\n%s  \"packages\": %u,\n%s  \"cores\": %u,\n%s  \"pus\": %u,\n"
          "%s  \"bound_pus\": \"%s\",\n%s  \"memory_bytes\": %llu,\n"
          "%s  \"memory_kernel_bytes\": %llu,\n%s  \"numa_nodes\": [",
-         indent, topo->packages, indent, topo->cores, indent, topo->pus,
-         indent, cpus, indent, (unsigned long long)topo->memory, indent,
+         indent, topo->packages, indent, topo->cores, indent, topo->pus, indent,
+         cpus, indent, (unsigned long long)topo->memory, indent,
          (unsigned long long)topo->memory_kernel, indent);
   const char *sep = "";
-  for (hwloc_obj_t o = hwloc_get_next_obj_by_type(topo->t, HWLOC_OBJ_NUMANODE,
-                                                  NULL);
+  for (hwloc_obj_t o =
+           hwloc_get_next_obj_by_type(topo->t, HWLOC_OBJ_NUMANODE, NULL);
        o; o = o->next_cousin, sep = ", ") {
     hwloc_bitmap_list_snprintf(cpus, sizeof cpus, o->cpuset);
-    printf("%s{\"os_index\": %u, \"memory_bytes\": %llu, \"pus\": \"%s\"}",
-           sep, o->os_index,
-           (unsigned long long)o->attr->numanode.local_memory, cpus);
+    printf("%s{\"os_index\": %u, \"memory_bytes\": %llu, \"pus\": \"%s\"}", sep,
+           o->os_index, (unsigned long long)o->attr->numanode.local_memory,
+           cpus);
   }
   printf("],\n%s  \"caches\": [", indent);
   each_cache_group(topo, json_group);
@@ -279,8 +293,10 @@ void probe_topo_json(const probe_topo *topo, const char *indent) {
 
 int probe_pin(const probe_topo *topo, int os_index) {
   hwloc_bitmap_t set = hwloc_bitmap_dup(topo->bound);
-  if (set == NULL) return -1;
-  if (os_index >= 0) hwloc_bitmap_only(set, (unsigned)os_index);
+  if (set == NULL)
+    return -1;
+  if (os_index >= 0)
+    hwloc_bitmap_only(set, (unsigned)os_index);
   int rc = hwloc_set_cpubind(topo->t, set, HWLOC_CPUBIND_THREAD);
   hwloc_bitmap_free(set);
   return rc;
@@ -289,15 +305,17 @@ int probe_pin(const probe_topo *topo, int os_index) {
 int probe_pick_two_cores(const probe_topo *topo, int *a, int *b,
                          const char **why) {
   int found[2], n = 0;
-  for (hwloc_obj_t c = hwloc_get_next_obj_by_type(topo->t, HWLOC_OBJ_CORE,
-                                                  NULL);
+  for (hwloc_obj_t c =
+           hwloc_get_next_obj_by_type(topo->t, HWLOC_OBJ_CORE, NULL);
        c && n < 2; c = c->next_cousin) {
     hwloc_bitmap_t in = hwloc_bitmap_alloc();
-    if (in == NULL) break;
+    if (in == NULL)
+      break;
     hwloc_bitmap_and(in, c->cpuset, topo->bound);
     int pu = hwloc_bitmap_first(in);
     hwloc_bitmap_free(in);
-    if (pu >= 0) found[n++] = pu;
+    if (pu >= 0)
+      found[n++] = pu;
   }
   if (n < 2) {
     *why = topo->cores < 2 ? "this machine has one core"
@@ -313,12 +331,14 @@ const char *probe_shared_level(const probe_topo *topo, int a, int b) {
   static char buf[32];
   hwloc_obj_t pa = hwloc_get_pu_obj_by_os_index(topo->t, (unsigned)a);
   hwloc_obj_t pb = hwloc_get_pu_obj_by_os_index(topo->t, (unsigned)b);
-  if (pa == NULL || pb == NULL) return "unknown";
+  if (pa == NULL || pb == NULL)
+    return "unknown";
   hwloc_obj_t o = hwloc_get_common_ancestor_obj(topo->t, pa, pb);
   while (o && o->parent && !hwloc_obj_type_is_dcache(o->type) &&
          o->type != HWLOC_OBJ_PACKAGE && o->type != HWLOC_OBJ_MACHINE)
     o = o->parent;
-  if (o == NULL) return "unknown";
+  if (o == NULL)
+    return "unknown";
   if (hwloc_obj_type_is_dcache(o->type))
     snprintf(buf, sizeof buf, "L%u", o->attr->cache.depth);
   else

@@ -46,7 +46,7 @@
 
 extern char **environ;
 
-#define TICK 0.1            /* seconds between looks at signals and progress */
+#define TICK 0.1 /* seconds between looks at signals and progress */
 #define EXIT_USAGE CLI_EXIT_USAGE_RUN /* GNU parallel's: common/cli.h */
 #define MAX_FAIL_EXIT 101
 
@@ -57,9 +57,8 @@ static int env_is(const char *e, const char *name) {
   return strncmp(e, name, n) == 0 && e[n] == '=';
 }
 
-static const char *const THREAD_VARS[] = {"OMP_NUM_THREADS",
-                                          "OPENBLAS_NUM_THREADS",
-                                          "MKL_NUM_THREADS"};
+static const char *const THREAD_VARS[] = {
+    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"};
 
 /* The environment of every job, less the per-job PARC_JOB, PARC_SLOT,
  * PARALLEL_SEQ and PARALLEL_JOBSLOT and, under mpirun, the launcher's
@@ -68,12 +67,14 @@ static int build_env(run_state *s) {
   size_t n = 0;
   while (environ[n]) n++;
   s->env = calloc(n + 5, sizeof *s->env);
-  if (s->env == NULL) return -1;
+  if (s->env == NULL)
+    return -1;
   unsigned inner = s->o.inner_threads;
   int explicit_inner = inner != 0;
   if (!explicit_inner) {
     inner = parc_physical_cores() / s->o.jobs;
-    if (inner == 0) inner = 1;
+    if (inner == 0)
+      inner = 1;
   }
   int have[3] = {0, 0, 0};
   for (size_t i = 0; i < n; i++) {
@@ -87,14 +88,16 @@ static int build_env(run_state *s) {
         have[k] = 1;
         drop |= explicit_inner;
       }
-    if (!drop) s->env[s->nenv++] = (char *)e;
+    if (!drop)
+      s->env[s->nenv++] = (char *)e;
   }
   s->env_own = s->nenv;
   for (int k = 0; k < 3; k++)
     if (explicit_inner || !have[k]) {
       char buf[64];
       snprintf(buf, sizeof buf, "%s=%u", THREAD_VARS[k], inner);
-      if ((s->env[s->nenv++] = strdup(buf)) == NULL) return -1;
+      if ((s->env[s->nenv++] = strdup(buf)) == NULL)
+        return -1;
     }
   char pid[48]; /* GNU parallel's, for scripts that use it */
   snprintf(pid, sizeof pid, "PARALLEL_PID=%ld", (long)getpid());
@@ -116,17 +119,19 @@ char *run_job_tag(const run_state *s, size_t index, unsigned slot) {
   return run_expand_joined(s, s->tag_tmpl, index, slot);
 }
 
-char *run_expand_joined(const run_state *s, const run_template *t,
-                        size_t index, unsigned slot) {
+char *run_expand_joined(const run_state *s, const run_template *t, size_t index,
+                        unsigned slot) {
   char **argv, *line;
   if (t == NULL || run_template_expand(t, &s->in, index, slot, &argv, &line))
     return NULL;
   run_buf b = {0};
   for (size_t i = 0; argv[i] && argv[i + 1]; i++) /* the last is {#} */
-    if ((i && run_buf_add(&b, " ", 1)) || run_buf_str(&b, argv[i])) break;
+    if ((i && run_buf_add(&b, " ", 1)) || run_buf_str(&b, argv[i]))
+      break;
   free(argv);
   free(line);
-  if (b.data == NULL) run_buf_add(&b, "", 0);
+  if (b.data == NULL)
+    run_buf_add(&b, "", 0);
   return b.data;
 }
 
@@ -162,8 +167,10 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
   /* -t: the command on stderr as it starts, untagged (GNU's); -v: before
    * its output, printed now when the output is */
   const char *how = s->o.memory && (s->o.verbose & RUN_VERBOSE_STDERR)
-                        ? run_memory_note() : NULL; /* the first job's */
-  if (how) run_print_status(s, how);
+                        ? run_memory_note()
+                        : NULL; /* the first job's */
+  if (how)
+    run_print_status(s, how);
   if (s->o.verbose & RUN_VERBOSE_STDERR)
     run_print_command(s, NULL, stderr, line);
   if ((s->o.verbose & RUN_VERBOSE_STDOUT) &&
@@ -173,18 +180,31 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
   /* Under mpirun the rank's descriptors are MPI's and its launcher's
    * (opened at any time: connections are made on first use), which a job
    * must not hold: Hydra waits for every copy of its pipes to close. */
-  run_exec x = {argv, envp, s->o.timeout, s->o.grace, &s->sig,
-                s->o.line_buffer && !s->mpi ? run_print_line : NULL, &lc,
-                s->mpi != NULL, s->o.ungroup,
+  run_exec x = {argv,
+                envp,
+                s->o.timeout,
+                s->o.grace,
+                &s->sig,
+                s->o.line_buffer && !s->mpi ? run_print_line : NULL,
+                &lc,
+                s->mpi != NULL,
+                s->o.ungroup,
                 s->slot_fd && slot <= s->nslots ? s->slot_fd[slot - 1] : -1,
-                j->chunk.data, j->chunk.len, s->o.wd, NULL, NULL, 0};
+                j->chunk.data,
+                j->chunk.len,
+                s->o.wd,
+                NULL,
+                NULL,
+                0};
   run_halving_lane hl = {s, j, x.job_stop_fd};
-  if (s->halving) x.watch_fn = run_halving_watch, x.watch_arg = &hl;
+  if (s->halving)
+    x.watch_fn = run_halving_watch, x.watch_arg = &hl;
   /* --memory: the attempt's limit (job_task raises it for --retry-memory;
    * under mpirun a rank runs each attempt with --memory's) */
   x.mem_limit = j->res.mem_limit ? j->res.mem_limit : s->o.memory;
   long long pct_us = atomic_load(&s->pct_timeout_us);
-  if (s->o.timeout_pct > 0 && pct_us > 0) x.timeout = (double)pct_us / 1e6;
+  if (s->o.timeout_pct > 0 && pct_us > 0)
+    x.timeout = (double)pct_us / 1e6;
   atomic_fetch_add(&s->running, 1);
   run_job_exec(&x, &j->res);
   atomic_fetch_sub(&s->running, 1);
@@ -219,7 +239,8 @@ static unsigned long long retry_memory(run_state *s, const job *j) {
  * in results.csv. */
 static void note_memory(run_state *s, job *j) {
   char note[96];
-  if (s->o.memory == 0) return;
+  if (s->o.memory == 0)
+    return;
   snprintf(note, sizeof note, "mem_limit=%llu\noom=%d\n", j->res.mem_limit,
            j->res.oom);
   run_buf_str(&j->res.notes, note);
@@ -238,7 +259,8 @@ static int job_task(const void *in, void *out, void *ctx) {
   run_lane_exec(s, j, slot);
   for (;;) {
     unsigned long long more = retry_memory(s, j);
-    if (!(more || retry_now(s, j)) || !run_wait_to_start(s)) break;
+    if (!(more || retry_now(s, j)) || !run_wait_to_start(s))
+      break;
     if (more) { /* says so now: the job's output comes at its end */
       char msg[160];
       run_memory_message(msg, sizeof msg, j->index, j->res.mem_limit, more);
@@ -260,13 +282,13 @@ static int job_task(const void *in, void *out, void *ctx) {
 
 /* ------------------------------------------------------------ the loop */
 
-typedef struct flight {   /* jobs submitted and not yet handled */
+typedef struct flight { /* jobs submitted and not yet handled */
   parc_future **fut;
   job **job;
   size_t n, cap;
 } flight;
 
-typedef struct order {    /* -k: jobs in input order, printed from the front */
+typedef struct order { /* -k: jobs in input order, printed from the front */
   job **q;
   size_t head, n, cap;
 } order;
@@ -285,7 +307,8 @@ static int submit(run_state *s, parc_pool *pool, flight *fl, job *j) {
   parc_future *f;
   int rc = s->mpi ? run_ranks_submit(pool, j, &f)
                   : parc_submit(pool, job_task, &j, sizeof j, 0, &f);
-  if (rc != 0) return -1;
+  if (rc != 0)
+    return -1;
   fl->fut[fl->n] = f;
   fl->job[fl->n++] = j;
   return 0;
@@ -299,7 +322,8 @@ static int order_push(order *o, job *j) {
     } else {
       size_t cap = o->cap ? 2 * o->cap : 64;
       job **q = realloc(o->q, cap * sizeof *q);
-      if (q == NULL) return -1;
+      if (q == NULL)
+        return -1;
       o->q = q;
       o->cap = cap;
     }
@@ -311,7 +335,8 @@ static int order_push(order *o, job *j) {
 /* Prints a job's output, then writes its job log line (GNU's order);
  * silent: --halt now was reached, and GNU prints and logs no more then. */
 static void print_job(run_state *s, job *j, int silent) {
-  if (silent) return;
+  if (silent)
+    return;
   run_print_job(s, j);
   run_err err = "";
   if (run_records_commit(s->rec, j->index, err) != 0) {
@@ -333,7 +358,6 @@ static void order_flush(run_state *s, order *o, int silent) {
   }
 }
 
-
 /* The SIGINT/SIGTERM parc has had, taken or still pending, or 0. (Blocked
  * in every thread, a signal is pending until the signal thread takes it.) */
 static int signal_seen(run_state *s) {
@@ -354,16 +378,18 @@ static void warn_killed(run_state *s, const job *j, const char *why) {
   run_buf_str(&b, ":\nparc run: Warning: ");
   run_buf_str(&b, j->line ? j->line : "");
   run_buf_str(&b, "\n");
-  if (b.data) run_print_status(s, b.data);
+  if (b.data)
+    run_print_status(s, b.data);
   run_buf_free(&b);
 }
 
 /* The summary at the end names the first few failed jobs. */
 static void keep_failed(run_state *s, const job *j) {
-  if (s->nfailed_kept == RUN_FAILED_SHOWN) return;
+  if (s->nfailed_kept == RUN_FAILED_SHOWN)
+    return;
   run_failed *f = &s->failed[s->nfailed_kept];
-  *f = (run_failed){j->index, j->res.exit_code, j->res.signal,
-                    j->res.timed_out, j->line ? strdup(j->line) : NULL};
+  *f = (run_failed){j->index, j->res.exit_code, j->res.signal, j->res.timed_out,
+                    j->line ? strdup(j->line) : NULL};
   s->nfailed_kept++;
 }
 
@@ -388,17 +414,21 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
     j->attempt++;
     r->out.len = r->err.len = 0;
     r->timed_out = r->stopped = 0;
-    if (submit(s, pool, fl, j) == 0) return 1;
+    if (submit(s, pool, fl, j) == 0)
+      return 1;
   }
-  if (s->mpi) run_count_result(s, j); /* the lanes are on other ranks */
+  if (s->mpi)
+    run_count_result(s, j); /* the lanes are on other ranks */
   s->nstarted += j->attempt;
-  if (r->timed_out) warn_killed(s, j, "it timed out");
+  if (r->timed_out)
+    warn_killed(s, j, "it timed out");
   else if (atomic_load(&j->mem_killed))
     warn_killed(s, j, "free memory fell under half of --memfree");
   char oom[160]; /* --memory: it ran out (no more --retry-memory) */
   if (r->oom && run_memory_message(oom, sizeof oom, j->index, r->mem_limit, 0))
     run_print_status(s, oom);
-  if (s->halving) run_halving_note(s, j); /* its rung in results.csv */
+  if (s->halving)
+    run_halving_note(s, j); /* its rung in results.csv */
   run_err err = "";
   if (run_records_add(s->rec, j->index, j->line ? j->line : "", r, err)) {
     pthread_mutex_lock(&s->out_lock);
@@ -409,9 +439,12 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   }
   s->ndone++;
   s->nfailed += failed;
-  if (failed) keep_failed(s, j);
-  else run_note_runtime(s, r->runtime);
-  if (s->fatal) atomic_store(&s->closed, 1); /* queued jobs do not start */
+  if (failed)
+    keep_failed(s, j);
+  else
+    run_note_runtime(s, r->runtime);
+  if (s->fatal)
+    atomic_store(&s->closed, 1); /* queued jobs do not start */
   return 0;
 }
 
@@ -422,10 +455,12 @@ static int skipped(const run_state *s, size_t i) {
 /* The index of the next job to run in *i: in order, skipping what resume
  * says is done; with --halving, the one the rungs want. 0: none now. */
 static int next_index(run_state *s, size_t *next, size_t *i) {
-  if (s->halving) return run_halving_next(s, i);
+  if (s->halving)
+    return run_halving_next(s, i);
   while (run_job_known(s, *next, 0)) { /* --pipe grows in.njobs */
     *i = (*next)++;
-    if (!skipped(s, *i)) return 1;
+    if (!skipped(s, *i))
+      return 1;
     s->torun--;
   }
   return 0;
@@ -450,7 +485,8 @@ static job *next_job(run_state *s, size_t *next) {
       continue;
     }
     job *j = calloc(1, sizeof *j);
-    if (j == NULL) return NULL;
+    if (j == NULL)
+      return NULL;
     j->index = i;
     j->attempt = 1;
     run_pipe_take(s, j); /* --pipe: its chunk */
@@ -474,7 +510,8 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
     while (accepting && fl->n < fl->cap &&
            (s->halving || run_job_known(s, next, fl->n == 0))) {
       job *j = next_job(s, &next);
-      if (j == NULL) break;
+      if (j == NULL)
+        break;
       if ((s->o.keep_order && order_push(od, j) != 0) ||
           submit(s, pool, fl, j) != 0) {
         s->fatal = 1;
@@ -482,8 +519,10 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
         break;
       }
     }
-    if (fl->n == 0 && !run_pipe_more(s)) break; /* --pipe */
-    if (s->mpi) atomic_store(&s->running, (int)fl->n); /* one per lane */
+    if (fl->n == 0 && !run_pipe_more(s))
+      break; /* --pipe */
+    if (s->mpi)
+      atomic_store(&s->running, (int)fl->n); /* one per lane */
     size_t k;
     if (parc_wait_any(fl->fut, fl->n, TICK, &k) != 0) {
       run_memfree_check(s);
@@ -491,19 +530,23 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
       continue;
     }
     job *j = fl->job[k];
-    if (s->mpi) run_ranks_collect(s, fl->fut[k], j);
+    if (s->mpi)
+      run_ranks_collect(s, fl->fut[k], j);
     parc_future_free(fl->fut[k]);
     fl->fut[k] = fl->fut[--fl->n];
     fl->job[k] = fl->job[fl->n];
     int rc = finish(s, pool, fl, j);
-    if (rc == 1) continue;
-    if (s->halving) run_halving_done(s, j); /* what runs next */
+    if (rc == 1)
+      continue;
+    if (s->halving)
+      run_halving_done(s, j); /* what runs next */
     /* Once --halt now is reached GNU prints nothing more: not the jobs it
      * killed, nor (-k) what waited for them. A lane may have stopped the
      * others before this thread judged the job that reached the limit. */
     int was_halted = s->halted && s->o.halt == HALT_NOW;
     int killed = rc == 2 && halting_now(s);
-    if (killed) dropped = 1;
+    if (killed)
+      dropped = 1;
     char *msg = rc == 0 && !was_halted ? run_halt_judge(s, j) : NULL;
     if (s->o.keep_order) {
       j->done = 1;
@@ -512,7 +555,8 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
       print_job(s, j, was_halted || killed);
       job_free(j);
     }
-    if (msg) run_print_status(s, msg);
+    if (msg)
+      run_print_status(s, msg);
     free(msg);
     run_memfree_check(s);
     run_progress(s, 0);
@@ -529,9 +573,10 @@ static void *signal_thread(void *arg) {
   sigaddset(&set, SIGTERM);
   for (int count = 0;; count++) {
     int sig, parse = RUN_PHASE_PARSE;
-    if (sigwait(&set, &sig) != 0) continue;
-    if (count == 0 && atomic_compare_exchange_strong(&s->phase, &parse,
-                                                     RUN_PHASE_ENDING))
+    if (sigwait(&set, &sig) != 0)
+      continue;
+    if (count == 0 &&
+        atomic_compare_exchange_strong(&s->phase, &parse, RUN_PHASE_ENDING))
       _exit(128 + sig); /* nothing is written yet, nor printed */
     if (count == 0) {
       atomic_store(&s->signo, sig);
@@ -550,12 +595,15 @@ static int start_signals(run_state *s) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+    return -1;
   signal(SIGPIPE, SIG_IGN); /* a closed stdout fails writes, not parc */
   s->sig.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   s->sig.kill_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (s->sig.stop_fd < 0 || s->sig.kill_fd < 0) return -1;
-  if (pthread_create(&s->sig_thread, NULL, signal_thread, s) != 0) return -1;
+  if (s->sig.stop_fd < 0 || s->sig.kill_fd < 0)
+    return -1;
+  if (pthread_create(&s->sig_thread, NULL, signal_thread, s) != 0)
+    return -1;
   s->sig_started = 1;
   return 0;
 }
@@ -567,8 +615,10 @@ static void stop_signals(run_state *s) {
     pthread_cancel(s->sig_thread);
     pthread_join(s->sig_thread, NULL);
   }
-  if (s->sig.stop_fd >= 0) close(s->sig.stop_fd);
-  if (s->sig.kill_fd >= 0) close(s->sig.kill_fd);
+  if (s->sig.stop_fd >= 0)
+    close(s->sig.stop_fd);
+  if (s->sig.kill_fd >= 0)
+    close(s->sig.kill_fd);
 }
 
 /* The command line is read: from now on a signal is an interrupt that
@@ -584,10 +634,12 @@ static void end_parse_phase(run_state *s) {
 
 static int exit_status(run_state *s) {
   int sig = atomic_load(&s->signo);
-  if (sig) return 128 + sig;
-  if (s->o.halt != HALT_NEVER) return run_halt_exit_status(s);
-  if (s->nfailed) return s->nfailed > MAX_FAIL_EXIT ? MAX_FAIL_EXIT
-                                                    : (int)s->nfailed;
+  if (sig)
+    return 128 + sig;
+  if (s->o.halt != HALT_NEVER)
+    return run_halt_exit_status(s);
+  if (s->nfailed)
+    return s->nfailed > MAX_FAIL_EXIT ? MAX_FAIL_EXIT : (int)s->nfailed;
   return s->fatal ? 1 : 0;
 }
 
@@ -596,11 +648,13 @@ static int exit_status(run_state *s) {
 static int run_jobs(run_state *s) {
   parc_pool *pool = NULL;
   parc_pool_opts po = {.backend = s->mpi ? PARC_MPI : PARC_THREADS,
-                       .workers = s->o.jobs, .ctx = s};
+                       .workers = s->o.jobs,
+                       .ctx = s};
   flight fl = {0};
   order od = {0};
   int rc = s->o.dry_run ? 0 : parc_pool_create(&pool, &po);
-  if (rc == PARC_ESERVED) return 1;
+  if (rc == PARC_ESERVED)
+    return 1;
   if (rc != 0) {
     fprintf(stderr, "parc run: cannot start: %s\n", cli_strerror(rc));
     return -1;
@@ -611,7 +665,8 @@ static int run_jobs(run_state *s) {
   fl.cap = s->mpi || s->o.halving == HALVING_ASYNC ? lanes : 2 * lanes;
   fl.fut = calloc(fl.cap + 1, sizeof *fl.fut);
   fl.job = calloc(fl.cap + 1, sizeof *fl.job);
-  if (s->mpi && s->mpi->rank == 0) s->wire = malloc(run_wire_res_size());
+  if (s->mpi && s->mpi->rank == 0)
+    s->wire = malloc(run_wire_res_size());
   if (!fl.fut || !fl.job || (s->mpi && !s->wire)) {
     fputs("parc run: cannot start: out of memory\n", stderr);
     rc = -1;
@@ -642,7 +697,8 @@ static int plan_resume(run_state *s, run_err err) {
     int done = run_records_skip(s->rec, i, line);
     free(argv);
     free(line);
-    if (done < 0) return run_fail(err, "out of memory");
+    if (done < 0)
+      return run_fail(err, "out of memory");
     s->skip[i / 8] |= (unsigned char)(done << (i % 8));
   }
   return s->o.dry_run ? 0 : run_records_repair(s->rec, err);
@@ -655,16 +711,20 @@ static int open_records(run_state *s, run_err err) {
   int writing = !s->o.dry_run && rank == 0;
   run_record_opts ro = {s->o.joblog, s->o.results, s->o.resume,
                         s->o.resume_failed, s->o.resume_by == RESUME_BY_SEQ};
-  if (!writing) ro.joblog = ro.results_dir = NULL;
+  if (!writing)
+    ro.joblog = ro.results_dir = NULL;
   if (s->o.dry_run && rank == 0 && (s->o.resume || s->o.resume_failed)) {
     ro.joblog = s->o.joblog; /* read only: what the resume would run */
     ro.results_dir = s->o.results;
   }
   run_joblog_memory(s->o.memory != 0); /* a new log's columns */
   int rc = run_records_start(&s->rec, &s->in, &ro, writing, err);
-  if (rc == RUN_RECORDS_BUSY) s->plain_err = 1; /* not bad usage */
-  if (rc != 0) return EXIT_USAGE;
-  if (plan_resume(s, err) != 0) return 1;
+  if (rc == RUN_RECORDS_BUSY)
+    s->plain_err = 1; /* not bad usage */
+  if (rc != 0)
+    return EXIT_USAGE;
+  if (plan_resume(s, err) != 0)
+    return 1;
   int fds[2]; /* after the repair: it may have replaced the log's lock */
   run_job_inherit(fds, run_records_lock_fds(s->rec, fds));
   return 0;
@@ -688,7 +748,8 @@ static int set_up_tags(run_state *s, run_err err) {
   if (s->o.tagstring &&
       run_template_parse(&s->tag_tmpl, words, 2, &plain, &in, err) != 0)
     return EXIT_USAGE;
-  if (s->o.tag && s->tag_tmpl == NULL) s->tag_tmpl = s->args_tmpl;
+  if (s->o.tag && s->tag_tmpl == NULL)
+    s->tag_tmpl = s->args_tmpl;
   return 0;
 }
 
@@ -701,12 +762,18 @@ static int set_up(run_state *s, int argc, char **argv, run_err err) {
   if (rc == 0 && run_records_prepare(&s->o, &s->in, &s->tmpl, err) != 0)
     rc = -1; /* --retry-failed's jobs; --pipe resumes by Seq */
   end_parse_phase(s);
-  if (rc != 0) return rc == 1 || rc == 2 ? -rc : EXIT_USAGE;
-  if (signal_seen(s)) return 0; /* (mpirun: no phase that ends at once) */
-  if ((rc = open_records(s, err)) != 0) return rc;
-  if (run_halving_set_up(s, err) != 0) return EXIT_USAGE;
-  if (s->o.pipe && run_pipe_start(s, err) != 0) return 1; /* --pipe */
-  if (build_env(s) != 0) return run_fail(err, "out of memory"), 1;
+  if (rc != 0)
+    return rc == 1 || rc == 2 ? -rc : EXIT_USAGE;
+  if (signal_seen(s))
+    return 0; /* (mpirun: no phase that ends at once) */
+  if ((rc = open_records(s, err)) != 0)
+    return rc;
+  if (run_halving_set_up(s, err) != 0)
+    return EXIT_USAGE;
+  if (s->o.pipe && run_pipe_start(s, err) != 0)
+    return 1; /* --pipe */
+  if (build_env(s) != 0)
+    return run_fail(err, "out of memory"), 1;
   if (s->mpi && run_ranks_set_up(s) != 0)
     return run_fail(err, "out of memory"), 1;
   if (run_slots_set_up(s) != 0)
@@ -721,7 +788,8 @@ static int agree(run_state *s, int rc, run_err err) {
   int a = s->mpi->agree(rc == 0, rc == 0 ? run_ranks_digest(&s->in) : 0);
   if ((a & RUN_AGREE_RANK0) && s->mpi->rank > 0)
     return err[0] = '\0', rc ? rc : EXIT_USAGE;
-  if (rc != 0 || a == 0) return rc;
+  if (rc != 0 || a == 0)
+    return rc;
   err[0] = '\0';
   if (s->mpi->rank == 0)
     run_fail(err, "not every rank could set up the same jobs; nothing ran "
@@ -733,7 +801,8 @@ static int agree(run_state *s, int rc, run_err err) {
 }
 
 static void say_error(const run_state *s, int rc, const char *err) {
-  if (err[0] == '\0') return;
+  if (err[0] == '\0')
+    return;
   if (s->mpi && s->mpi->rank > 0)
     fprintf(stderr, "parc run (rank %d): %s\n", s->mpi->rank, err);
   else if (rc == EXIT_USAGE && !s->plain_err)
@@ -743,8 +812,8 @@ static void say_error(const run_state *s, int rc, const char *err) {
 }
 
 int run_main(int argc, char **argv, const run_mpi *m) {
-  run_state s = {.mpi = m, .sig = {.stop_fd = -1, .kill_fd = -1},
-                 .halt_status = -1};
+  run_state s = {
+      .mpi = m, .sig = {.stop_fd = -1, .kill_fd = -1}, .halt_status = -1};
   int rank = m ? m->rank : 0;
   run_err err = "";
   /* Under mpirun every rank must reach agree(): no ending at once. */
@@ -759,28 +828,34 @@ int run_main(int argc, char **argv, const run_mpi *m) {
   pthread_mutex_init(&s.delay_lock, NULL);
   int rc = set_up(&s, argc, argv, err);
   if (rc == -1 || rc == -2) {
-    if (rank == 0 && rc == -1) fputs(RUN_USAGE, stdout);
+    if (rank == 0 && rc == -1)
+      fputs(RUN_USAGE, stdout);
     if (rank == 0 && rc == -2)
       printf("parc run %d.%d.%d (a drop-in for GNU parallel: "
-             "docs/parc-run.md)\n", PARC_VERSION_MAJOR, PARC_VERSION_MINOR,
-             PARC_VERSION_PATCH);
+             "docs/parc-run.md)\n",
+             PARC_VERSION_MAJOR, PARC_VERSION_MINOR, PARC_VERSION_PATCH);
     rc = 0;
     goto out;
   }
   int sig = rc == 0 ? signal_seen(&s) : 0;
-  if (sig) rc = 128 + sig; /* in the set-up: an interrupt, before any job */
-  if (m) rc = agree(&s, rc, err);
+  if (sig)
+    rc = 128 + sig; /* in the set-up: an interrupt, before any job */
+  if (m)
+    rc = agree(&s, rc, err);
   if (rc != 0) {
     say_error(&s, rc, err);
-    if (rank > 0 && err[0] == '\0') rc = 0; /* rank 0 reports it */
+    if (rank > 0 && err[0] == '\0')
+      rc = 0; /* rank 0 reports it */
     goto out;
   }
-  if (s.halving == NULL) s.torun = s.in.njobs; /* halving: its rungs' */
+  if (s.halving == NULL)
+    s.torun = s.in.njobs; /* halving: its rungs' */
   atomic_init(&s.njobs_known, s.in.njobs);
   s.tty = rank == 0 && isatty(2);
   const char *nc = getenv("NO_COLOR");
   s.color = s.tty && (nc == NULL || *nc == '\0');
-  if (rank > 0 && s.o.dry_run) goto out; /* rank 0 prints the commands */
+  if (rank > 0 && s.o.dry_run)
+    goto out; /* rank 0 prints the commands */
   rc = run_jobs(&s);
   if (rc != 0) {
     rc = rc == 1 ? 0 : 1; /* a rank > 0 is done: rank 0 reports */
@@ -804,7 +879,8 @@ out:
   for (size_t i = s.env_own; s.env && i < s.nenv; i++) free(s.env[i]);
   free(s.env);
   run_slots_free(&s);
-  if (s.tag_tmpl != s.args_tmpl) run_template_free(s.tag_tmpl);
+  if (s.tag_tmpl != s.args_tmpl)
+    run_template_free(s.tag_tmpl);
   run_template_free(s.args_tmpl);
   for (size_t i = 0; i < s.nfailed_kept; i++) free(s.failed[i].line);
   free(s.runtimes);

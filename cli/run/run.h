@@ -71,15 +71,15 @@ void run_buf_free(run_buf *b);
 /* ---------------------------------------------------------------- inputs */
 
 typedef struct run_source {
-  char *name;    /* --grid axis name, or NULL for a positional source */
+  char *name; /* --grid axis name, or NULL for a positional source */
   char **values;
   size_t n;
-  int linked;    /* pairs up with the previous source (:::+ / ::::+) */
-  size_t stride, len; /* of its group, set by run_inputs_finish */
+  int linked;            /* pairs up with the previous source (:::+ / ::::+) */
+  size_t stride, len;    /* of its group, set by run_inputs_finish */
   unsigned char *absent; /* --colsep: 1 where a record lacks this column
                             (its value is ""); NULL when none does */
-  int axis;      /* a --grid axis */
-  char *dist;    /* a --grid distribution for --sample (what follows
+  int axis;              /* a --grid axis */
+  char *dist;            /* a --grid distribution for --sample (what follows
                     NAME=), no values yet; else NULL (run_sample.c) */
 } run_source;
 
@@ -153,12 +153,12 @@ typedef struct run_template run_template;
 
 /* How the command is built from the values (options of run_args.c). */
 typedef struct run_template_opts {
-  int shell;           /* --shell: one `sh -c` script, values quoted */
-  int quote;           /* -q: quote the command for the shell GNU runs */
-  size_t max_args;     /* -n N / -N N: values per job (0: one tuple) */
-  int replace_args;    /* -N: {1}..{N} are the job's N values */
-  int multi;           /* 'X': context replace, 'm': as many as fit, 0 */
-  unsigned slots;      /* -m/-X: the jobs at once (-j), over which the last
+  int shell;        /* --shell: one `sh -c` script, values quoted */
+  int quote;        /* -q: quote the command for the shell GNU runs */
+  size_t max_args;  /* -n N / -N N: values per job (0: one tuple) */
+  int replace_args; /* -N: {1}..{N} are the job's N values */
+  int multi;        /* 'X': context replace, 'm': as many as fit, 0 */
+  unsigned slots;   /* -m/-X: the jobs at once (-j), over which the last
                           values are spread as GNU does; 0/1: not spread
                           (--xargs) */
 } run_template_opts;
@@ -176,8 +176,8 @@ void run_template_free(run_template *t);
  * is {"/bin/sh", "-c", script}. Also the command line as a shell would read
  * it into *line (malloc'd), for the job log, --dry-run and resume. Returns
  * 0 or -1 (ENOMEM). */
-int run_template_expand(const run_template *t, const run_inputs *in,
-                        size_t job, unsigned slot, char ***argv, char **line);
+int run_template_expand(const run_template *t, const run_inputs *in, size_t job,
+                        unsigned slot, char ***argv, char **line);
 /* Appends `s` to b quoted for sh when it needs quoting. */
 int run_shell_quote(run_buf *b, const char *s);
 
@@ -205,40 +205,40 @@ typedef struct run_opts {
   unsigned jobs;
   int keep_order, tag, line_buffer, shell, dry_run, quiet;
   int resume, resume_failed, retry_failed, minimize;
-  enum run_resume_by resume_by;     /* --resume-by command|seq */
+  enum run_resume_by resume_by; /* --resume-by command|seq */
   unsigned retries, inner_threads;
   double timeout, grace;
-  double timeout_pct;   /* --timeout N%: N (of the median run time), or 0 */
+  double timeout_pct; /* --timeout N%: N (of the median run time), or 0 */
   enum run_halt halt;
   enum run_halt_on halt_on;
-  double halt_fail;  /* jobs that halt; a fraction of all jobs if pct */
+  double halt_fail; /* jobs that halt; a fraction of all jobs if pct */
   int halt_pct;
-  int verbose;          /* RUN_VERBOSE_* bits: -v, -t (--verbose) */
-  int ungroup;          /* -u: the jobs' output goes straight through */
-  const char *tagstring;  /* --tagstring STR (replacement strings); tags */
-  int bar, eta;         /* --bar, --eta */
-  double delay;         /* --delay SECS between job starts */
+  int verbose;                /* RUN_VERBOSE_* bits: -v, -t (--verbose) */
+  int ungroup;                /* -u: the jobs' output goes straight through */
+  const char *tagstring;      /* --tagstring STR (replacement strings); tags */
+  int bar, eta;               /* --bar, --eta */
+  double delay;               /* --delay SECS between job starts */
   unsigned long long memfree; /* --memfree BYTES: start a job only then */
-  int pipe;             /* --pipe: chunks of stdin to the jobs' stdin */
-  size_t block;         /* --block BYTES (default 1 MiB) */
-  size_t pipe_records;  /* --pipe -N: records per job (0: by --block) */
+  int pipe;                   /* --pipe: chunks of stdin to the jobs' stdin */
+  size_t block;               /* --block BYTES (default 1 MiB) */
+  size_t pipe_records;        /* --pipe -N: records per job (0: by --block) */
   run_template_opts tmpl;
-  const char *wd;       /* --wd DIR: where the jobs run */
-  char **rewritten;     /* -I and its kin: the command's words rewritten to
+  const char *wd;   /* --wd DIR: where the jobs run */
+  char **rewritten; /* -I and its kin: the command's words rewritten to
                            parc's replacement strings (the template points
                            into them); free with run_opts_free */
   const char *results, *joblog, *best;
   char **average_over;
   size_t navg;
   /* sweeps beyond the grid: run_sample.c, run_halving.c */
-  size_t sample;        /* --sample N: N settings drawn from the axes, 0: all */
-  unsigned long long seed; /* --seed S: of the draws (default 0) */
+  size_t sample; /* --sample N: N settings drawn from the axes, 0: all */
+  unsigned long long seed;       /* --seed S: of the draws (default 0) */
   enum run_halving_mode halving; /* --halving [sync|async] */
-  const char *budget;   /* --budget NAME=MIN:MAX: the halving's budget axis */
-  double factor;        /* --factor F: halving's reduction factor (3) */
+  const char *budget; /* --budget NAME=MIN:MAX: the halving's budget axis */
+  double factor;      /* --factor F: halving's reduction factor (3) */
   /* memory per job: run_memory.c */
   unsigned long long memory; /* --memory SIZE: each job's limit, 0: none */
-  double retry_memory;  /* --retry-memory F: again with F times the limit */
+  double retry_memory; /* --retry-memory F: again with F times the limit */
 } run_opts;
 
 extern const char RUN_USAGE[];
@@ -249,15 +249,15 @@ void run_opts_free(run_opts *o);
 /* Parses the arguments after `run`: options into o, the sources into in,
  * the command into *tmpl. Returns 0, 1 for --help, 2 for --version, or -1
  * with err set. */
-int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl,
-                   int argc, char **argv, run_err err);
+int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl, int argc,
+                   char **argv, run_err err);
 
 /* ---------------------------------------------------------------- one job */
 
 /* Everything a running job may be told from outside. */
 typedef struct run_signals {
-  int stop_fd;  /* eventfd: stop running jobs (TERM, grace, KILL) */
-  int kill_fd;  /* eventfd: kill running jobs now */
+  int stop_fd;          /* eventfd: stop running jobs (TERM, grace, KILL) */
+  int kill_fd;          /* eventfd: kill running jobs now */
   _Atomic int stopping; /* set before stop_fd is written */
 } run_signals;
 
@@ -267,20 +267,20 @@ typedef void (*run_line_fn)(void *arg, int fd, const char *line, size_t n);
 typedef struct run_exec {
   char **argv;
   char **envp;
-  double timeout, grace;   /* seconds; timeout 0: none */
+  double timeout, grace; /* seconds; timeout 0: none */
   const run_signals *sig;
-  run_line_fn line_fn;     /* NULL: keep output in out/err */
+  run_line_fn line_fn; /* NULL: keep output in out/err */
   void *line_arg;
-  int close_fds;           /* 1: the job gets no descriptor above 2 */
-  int ungroup;             /* -u: the job writes to parc's own stdout and
+  int close_fds;       /* 1: the job gets no descriptor above 2 */
+  int ungroup;         /* -u: the job writes to parc's own stdout and
                               stderr (no pipes; out/err stay empty) */
-  int job_stop_fd;         /* eventfd or -1: readable: stop this job alone
+  int job_stop_fd;     /* eventfd or -1: readable: stop this job alone
                               (TERM, grace, KILL; --memfree); not read */
-  const char *in_data;     /* --pipe: the job's stdin, in_len bytes, fed
+  const char *in_data; /* --pipe: the job's stdin, in_len bytes, fed
                               through a pipe; NULL: stdin is /dev/null */
   size_t in_len;
-  const char *wd;          /* --wd: the job's working directory, or NULL */
-  run_line_fn watch_fn;    /* or NULL: called with each whole line of the
+  const char *wd;       /* --wd: the job's working directory, or NULL */
+  run_line_fn watch_fn; /* or NULL: called with each whole line of the
                               job's stdout as it comes (fd 1), the output
                               kept all the same (--halving's early stop) */
   void *watch_arg;
@@ -290,21 +290,21 @@ typedef struct run_exec {
 #define RUN_HOST_MAX 96
 
 typedef struct run_result {
-  int exit_code;   /* -1 when killed by a signal */
-  int signal;      /* the signal that ended it, or 0 */
+  int exit_code; /* -1 when killed by a signal */
+  int signal;    /* the signal that ended it, or 0 */
   int timed_out;
-  int stopped;     /* told to stop by the interrupt or --halt now */
-  double start;    /* seconds since the epoch */
-  double runtime;  /* seconds */
+  int stopped;           /* told to stop by the interrupt or --halt now */
+  double start;          /* seconds since the epoch */
+  double runtime;        /* seconds */
   size_t sent, received; /* bytes to its stdin (--pipe), from its stdout:
                             the job log's Send and Receive */
   run_buf out, err;
   char host[RUN_HOST_MAX]; /* "hostname:rank" when it ran on another MPI
                               rank; "" when it ran here */
-  int oom;         /* it ran out of its --memory limit (run_memory.c) */
+  int oom;                 /* it ran out of its --memory limit (run_memory.c) */
   unsigned long long mem_limit; /* the limit it ran under, 0: none */
-  int pruned;      /* --halving stopped it early: not a failure */
-  run_buf notes;   /* key=value lines parc adds to the job's metrics in
+  int pruned;                   /* --halving stopped it early: not a failure */
+  run_buf notes; /* key=value lines parc adds to the job's metrics in
                       results.csv (--halving: its rung) */
 } run_result;
 
@@ -329,7 +329,7 @@ typedef struct run_record_opts {
   const char *joblog;      /* FILE, +FILE (append), - (stdout), or NULL */
   const char *results_dir; /* or NULL */
   int resume, resume_failed;
-  int by_seq;              /* --resume-by seq: a logged Seq is done */
+  int by_seq; /* --resume-by seq: a logged Seq is done */
 } run_record_opts;
 
 /* Writes one finished job down: its output files, its row of results.csv;
@@ -405,9 +405,9 @@ size_t run_halving_rungs(size_t nset, double min, double max, double factor,
 /* parc run across MPI ranks (parc-run-mpi, cli/run/run_mpi_main.c): the same
  * loop on a PARC_MPI pool; see run.c and run_ranks.c. */
 enum {
-  RUN_AGREE_RANK0 = 1,   /* rank 0 is not ready */
-  RUN_AGREE_OTHERS = 2,  /* some rank is not ready or sees other jobs */
-  RUN_AGREE_DIFFERS = 4  /* this rank sees other jobs than rank 0 */
+  RUN_AGREE_RANK0 = 1,  /* rank 0 is not ready */
+  RUN_AGREE_OTHERS = 2, /* some rank is not ready or sees other jobs */
+  RUN_AGREE_DIFFERS = 4 /* this rank sees other jobs than rank 0 */
 };
 
 typedef struct run_mpi {

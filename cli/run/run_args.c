@@ -12,73 +12,79 @@
 #include "run.h"
 
 const char RUN_USAGE[] =
-"usage: parc run [OPTIONS] [COMMAND [ARG...]] [::: VALUES... | :::+ VALUES...\n"
-"                | :::: FILE... | ::::+ FILE...]...\n"
-"\n"
-"Runs COMMAND once per combination of the input values, on every core;\n"
-"without COMMAND each input value is a command line. Input: the ::: and\n"
-":::: sources, -a files, --grid axes, else stdin.\n"
-"Replacement strings: {} {1}..{n} {NAME} {#} {%} {.} {/} {//} {/.}\n"
-"\n"
-"Jobs and input:\n"
-"  -j, --jobs N          jobs at once: N, N% or +N/-N of the cores, 0: all\n"
-"      --grid NAME=SPEC  a named axis: v1,v2,...  A:B[:STEP]  FROM..TOxN\n"
-"  -a, --arg-file FILE   an input source, as :::: FILE\n"
-"  -0, --null            input records end with NUL (-d DELIM: with DELIM)\n"
-"  -C, --colsep REGEX    split input records into columns {1} {2} ...\n"
-"  -r, --no-run-if-empty  blank records are no values (-E STR: STR ends\n"
-"                        its source)\n"
-"      --header REGEX    the first record names the columns ({NAME})\n"
-"      --csv             input records are CSV\n"
-"  -n, --max-args N      up to N values per job (-N N: as {1}..{N})\n"
-"  -m, -X, --xargs       as many values per job as fit (-X: in context)\n"
-"  -q, --quote           quote the command for the shell\n"
-"      --shell           run with sh -c (values are quoted)\n"
-"      --pipe            cut stdin into --block SIZE chunks (or -N records),\n"
-"                        one per job, on its stdin\n"
-"\n"
-"Output:\n"
-"  -k, --keep-order      print outputs in input order\n"
-"      --tag             prefix output lines with the job's values\n"
-"      --tagstring STR   prefix output lines with STR, expanded per job\n"
-"      --line-buffer, --lb  print output line by line as it comes\n"
-"  -u, --ungroup         output straight through, not grouped by job\n"
-"  -v                    print each command before its output\n"
-"  -t, --verbose         print each command on stderr as it starts\n"
-"      --dry-run         print the commands, run nothing\n"
-"      --bar, --eta      a progress bar, an estimate of the time left\n"
-"      --quiet           no progress\n"
-"\n"
-"Records and failures:\n"
-"      --results DIR     outputs and DIR/results.csv (with metrics)\n"
-"      --joblog FILE     GNU parallel's job log (+FILE: append; -: stdout)\n"
-"      --resume          skip jobs the job log has (--resume-failed: as\n"
-"                        succeeded); --resume-by command|seq\n"
-"      --retry-failed    run again the failed jobs of the job log\n"
-"      --retries N       run a failing job up to N times in all\n"
-"      --timeout SECS    stop a job after SECS, or N% of the median time\n"
-"      --grace SECS      between TERM and KILL (default 1)\n"
-"      --halt WHEN       never | now|soon,fail|success|done=N or N%\n"
-"      --delay SECS      between job starts\n"
-"      --memfree SIZE    start a job only when SIZE memory is free\n"
-"      --memory SIZE     each job's memory limit (--retry-memory F: a job\n"
-"                        out of memory runs again with F times as much)\n"
-"\n"
-"Grid searches:\n"
-"      --inner-threads N OMP/OPENBLAS/MKL_NUM_THREADS for the jobs\n"
-"      --best METRIC     print METRIC per setting and the best one\n"
-"      --minimize        lower METRIC is better\n"
-"      --average-over NAME  average METRIC over this axis (e.g. fold)\n"
-"      --sample N        N settings drawn from the axes (SPEC may also be\n"
-"                        uniform:A:B, loguniform:A:B, int:A:B); --seed S\n"
-"      --halving [async] successive halving over --budget NAME=MIN:MAX,\n"
-"                        keeping the best 1/F each rung (--factor F, 3)\n"
-"  -h, --help            this help\n"
-"\n"
-"Short options bundle (-kj2); long ones take --opt=value and unique\n"
-"prefixes. Exit: 0 if all jobs succeeded, else the number that failed (at\n"
-"most 101; --halt: GNU parallel's status); 255 for bad usage; 130/143 when\n"
-"stopped by SIGINT/SIGTERM. See docs/parc-run.md.\n";
+    "usage: parc run [OPTIONS] [COMMAND [ARG...]] [::: VALUES... | :::+ "
+    "VALUES...\n"
+    "                | :::: FILE... | ::::+ FILE...]...\n"
+    "\n"
+    "Runs COMMAND once per combination of the input values, on every core;\n"
+    "without COMMAND each input value is a command line. Input: the ::: and\n"
+    ":::: sources, -a files, --grid axes, else stdin.\n"
+    "Replacement strings: {} {1}..{n} {NAME} {#} {%} {.} {/} {//} {/.}\n"
+    "\n"
+    "Jobs and input:\n"
+    "  -j, --jobs N          jobs at once: N, N% or +N/-N of the cores, 0: "
+    "all\n"
+    "      --grid NAME=SPEC  a named axis: v1,v2,...  A:B[:STEP]  FROM..TOxN\n"
+    "  -a, --arg-file FILE   an input source, as :::: FILE\n"
+    "  -0, --null            input records end with NUL (-d DELIM: with "
+    "DELIM)\n"
+    "  -C, --colsep REGEX    split input records into columns {1} {2} ...\n"
+    "  -r, --no-run-if-empty  blank records are no values (-E STR: STR ends\n"
+    "                        its source)\n"
+    "      --header REGEX    the first record names the columns ({NAME})\n"
+    "      --csv             input records are CSV\n"
+    "  -n, --max-args N      up to N values per job (-N N: as {1}..{N})\n"
+    "  -m, -X, --xargs       as many values per job as fit (-X: in context)\n"
+    "  -q, --quote           quote the command for the shell\n"
+    "      --shell           run with sh -c (values are quoted)\n"
+    "      --pipe            cut stdin into --block SIZE chunks (or -N "
+    "records),\n"
+    "                        one per job, on its stdin\n"
+    "\n"
+    "Output:\n"
+    "  -k, --keep-order      print outputs in input order\n"
+    "      --tag             prefix output lines with the job's values\n"
+    "      --tagstring STR   prefix output lines with STR, expanded per job\n"
+    "      --line-buffer, --lb  print output line by line as it comes\n"
+    "  -u, --ungroup         output straight through, not grouped by job\n"
+    "  -v                    print each command before its output\n"
+    "  -t, --verbose         print each command on stderr as it starts\n"
+    "      --dry-run         print the commands, run nothing\n"
+    "      --bar, --eta      a progress bar, an estimate of the time left\n"
+    "      --quiet           no progress\n"
+    "\n"
+    "Records and failures:\n"
+    "      --results DIR     outputs and DIR/results.csv (with metrics)\n"
+    "      --joblog FILE     GNU parallel's job log (+FILE: append; -: "
+    "stdout)\n"
+    "      --resume          skip jobs the job log has (--resume-failed: as\n"
+    "                        succeeded); --resume-by command|seq\n"
+    "      --retry-failed    run again the failed jobs of the job log\n"
+    "      --retries N       run a failing job up to N times in all\n"
+    "      --timeout SECS    stop a job after SECS, or N% of the median time\n"
+    "      --grace SECS      between TERM and KILL (default 1)\n"
+    "      --halt WHEN       never | now|soon,fail|success|done=N or N%\n"
+    "      --delay SECS      between job starts\n"
+    "      --memfree SIZE    start a job only when SIZE memory is free\n"
+    "      --memory SIZE     each job's memory limit (--retry-memory F: a job\n"
+    "                        out of memory runs again with F times as much)\n"
+    "\n"
+    "Grid searches:\n"
+    "      --inner-threads N OMP/OPENBLAS/MKL_NUM_THREADS for the jobs\n"
+    "      --best METRIC     print METRIC per setting and the best one\n"
+    "      --minimize        lower METRIC is better\n"
+    "      --average-over NAME  average METRIC over this axis (e.g. fold)\n"
+    "      --sample N        N settings drawn from the axes (SPEC may also be\n"
+    "                        uniform:A:B, loguniform:A:B, int:A:B); --seed S\n"
+    "      --halving [async] successive halving over --budget NAME=MIN:MAX,\n"
+    "                        keeping the best 1/F each rung (--factor F, 3)\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Short options bundle (-kj2); long ones take --opt=value and unique\n"
+    "prefixes. Exit: 0 if all jobs succeeded, else the number that failed (at\n"
+    "most 101; --halt: GNU parallel's status); 255 for bad usage; 130/143 "
+    "when\n"
+    "stopped by SIGINT/SIGTERM. See docs/parc-run.md.\n";
 
 /* ------------------------------------------------------------ values */
 
@@ -94,15 +100,19 @@ static int parse_uint(const char *s, unsigned *out) {
 
 /* Seconds, with GNU parallel's optional unit: 1.5, 90s, 2m, 1h, 1d. */
 static int parse_secs(const char *s, double *out) {
-  static const struct { char c; double secs; } units[] = {
-      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  static const struct {
+    char c;
+    double secs;
+  } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
   char *end;
   double v = strtod(s, &end);
-  if (*s == '\0' || end == s || !isfinite(v) || v < 0) return -1;
+  if (*s == '\0' || end == s || !isfinite(v) || v < 0)
+    return -1;
   if (*end) {
     size_t k = 0;
     while (k < 4 && units[k].c != *end) k++;
-    if (k == 4 || end[1] != '\0') return -1;
+    if (k == 4 || end[1] != '\0')
+      return -1;
     v *= units[k].secs;
   }
   *out = v;
@@ -115,14 +125,17 @@ static int parse_size(const char *s, unsigned long long *out) {
   static const char suffix[] = "kmgtp";
   char *end;
   double v = strtod(s, &end);
-  if (end == s || !isfinite(v) || v < 0) return -1;
+  if (end == s || !isfinite(v) || v < 0)
+    return -1;
   if (*end) {
     const char *at = strchr(suffix, tolower((unsigned char)*end));
-    if (at == NULL || end[1] != '\0') return -1;
+    if (at == NULL || end[1] != '\0')
+      return -1;
     double unit = isupper((unsigned char)*end) ? 1024 : 1000;
     for (const char *k = suffix; k <= at; k++) v *= unit;
   }
-  if (v >= 18e18) return -1;
+  if (v >= 18e18)
+    return -1;
   *out = (unsigned long long)v;
   return 0;
 }
@@ -134,22 +147,27 @@ static int parse_jobs(const char *s, unsigned cores, unsigned *out, int *all) {
   *all = 0;
   if (n > 1 && s[n - 1] == '%') {
     char tmp[32];
-    if (n >= sizeof tmp) return -1;
+    if (n >= sizeof tmp)
+      return -1;
     memcpy(tmp, s, n - 1);
     tmp[n - 1] = '\0';
-    if (parse_uint(tmp, &v) != 0 || v == 0) return -1;
+    if (parse_uint(tmp, &v) != 0 || v == 0)
+      return -1;
     v = (unsigned)((unsigned long)cores * v / 100);
     *out = v ? v : 1;
     return 0;
   }
   if (s[0] == '+' || s[0] == '-') {
-    if (parse_uint(s + 1, &v) != 0) return -1;
+    if (parse_uint(s + 1, &v) != 0)
+      return -1;
     long j = s[0] == '+' ? (long)cores + v : (long)cores - (long)v;
-    if (j < 1) return -2; /* GNU: "Cannot run any jobs" */
+    if (j < 1)
+      return -2; /* GNU: "Cannot run any jobs" */
     *out = (unsigned)j;
     return 0;
   }
-  if (parse_uint(s, &v) != 0) return -1;
+  if (parse_uint(s, &v) != 0)
+    return -1;
   *all = v == 0;
   *out = v;
   return 0;
@@ -159,37 +177,49 @@ static int parse_jobs(const char *s, unsigned cores, unsigned *out, int *all) {
  * (the numbers are GNU's older forms: 1 soon,fail=1; 2 now,fail=1; -1
  * soon,success=1; -2 now,success=1; N% soon,fail=N%). */
 static int parse_halt(const char *s, run_opts *o) {
-  static const struct { const char *s; enum run_halt when; } whens[] = {
-      {"now,", HALT_NOW}, {"soon,", HALT_SOON}};
-  static const struct { const char *s; enum run_halt_on on; } ons[] = {
-      {"fail=", HALT_ON_FAIL}, {"success=", HALT_ON_SUCCESS},
-      {"done=", HALT_ON_DONE}};
+  static const struct {
+    const char *s;
+    enum run_halt when;
+  } whens[] = {{"now,", HALT_NOW}, {"soon,", HALT_SOON}};
+  static const struct {
+    const char *s;
+    enum run_halt_on on;
+  } ons[] = {{"fail=", HALT_ON_FAIL},
+             {"success=", HALT_ON_SUCCESS},
+             {"done=", HALT_ON_DONE}};
   o->halt = HALT_NEVER;
   o->halt_on = HALT_ON_FAIL;
   o->halt_pct = 0;
   o->halt_fail = 1;
-  if (!strcmp(s, "never") || !strcmp(s, "0")) return o->halt = HALT_NEVER, 0;
-  if (!strcmp(s, "1") || !strcmp(s, "-1")) o->halt = HALT_SOON;
-  if (!strcmp(s, "2") || !strcmp(s, "-2")) o->halt = HALT_NOW;
+  if (!strcmp(s, "never") || !strcmp(s, "0"))
+    return o->halt = HALT_NEVER, 0;
+  if (!strcmp(s, "1") || !strcmp(s, "-1"))
+    o->halt = HALT_SOON;
+  if (!strcmp(s, "2") || !strcmp(s, "-2"))
+    o->halt = HALT_NOW;
   if (o->halt != HALT_NEVER) {
-    if (s[0] == '-') o->halt_on = HALT_ON_SUCCESS;
+    if (s[0] == '-')
+      o->halt_on = HALT_ON_SUCCESS;
     return 0;
   }
   char pct[32];
   if (isdigit((unsigned char)s[0]) && strlen(s) < sizeof pct - 10) {
     snprintf(pct, sizeof pct, "soon,fail=%s", s);
-    if (strchr(s, '%')) return parse_halt(pct, o);
+    if (strchr(s, '%'))
+      return parse_halt(pct, o);
   }
   const char *rest = NULL;
   for (size_t i = 0; i < 2 && !rest; i++)
     if (!strncmp(s, whens[i].s, strlen(whens[i].s)))
       o->halt = whens[i].when, rest = s + strlen(whens[i].s);
-  if (rest == NULL) return -1;
+  if (rest == NULL)
+    return -1;
   const char *num = NULL;
   for (size_t i = 0; i < 3 && !num; i++)
     if (!strncmp(rest, ons[i].s, strlen(ons[i].s)))
       o->halt_on = ons[i].on, num = rest + strlen(ons[i].s);
-  if (num == NULL) return -1;
+  if (num == NULL)
+    return -1;
   char *end;
   double v = strtod(num, &end);
   o->halt_pct = *end == '%';
@@ -218,7 +248,8 @@ static int parse_delim(const char *s, char *buf, size_t cap, size_t *len) {
         s++;
       }
     }
-    if (n == cap) return -1;
+    if (n == cap)
+      return -1;
     buf[n++] = c;
   }
   *len = n;
@@ -229,13 +260,54 @@ static int parse_delim(const char *s, char *buf, size_t cap, size_t *len) {
 
 /* Long options only: the ids above the characters of the short ones. */
 enum {
-  O_TAG = 256, O_TAGSTRING, O_LINEBUF, O_SHELL, O_GRID, O_RESULTS, O_JOBLOG,
-  O_RESUME, O_RESUME_FAILED, O_RETRY_FAILED, O_RESUME_BY, O_RETRIES,
-  O_TIMEOUT, O_GRACE, O_HALT, O_DRY, O_INNER, O_BEST, O_MINIMIZE, O_AVG,
-  O_QUIET, O_HEADER, O_CSV, O_XARGS, O_PIPE, O_BLOCK, O_BAR, O_ETA, O_DELAY,
-  O_MEMFREE, O_VERSION, O_WD, O_GROUP, O_ENV, O_REPLACE, O_ER, O_BNR, O_DNR,
-  O_BNER, O_SEQR, O_SLOTR, O_SAMPLE, O_SEED, O_HALVING, O_BUDGET, O_FACTOR,
-  O_MEMORY, O_RETRY_MEMORY
+  O_TAG = 256,
+  O_TAGSTRING,
+  O_LINEBUF,
+  O_SHELL,
+  O_GRID,
+  O_RESULTS,
+  O_JOBLOG,
+  O_RESUME,
+  O_RESUME_FAILED,
+  O_RETRY_FAILED,
+  O_RESUME_BY,
+  O_RETRIES,
+  O_TIMEOUT,
+  O_GRACE,
+  O_HALT,
+  O_DRY,
+  O_INNER,
+  O_BEST,
+  O_MINIMIZE,
+  O_AVG,
+  O_QUIET,
+  O_HEADER,
+  O_CSV,
+  O_XARGS,
+  O_PIPE,
+  O_BLOCK,
+  O_BAR,
+  O_ETA,
+  O_DELAY,
+  O_MEMFREE,
+  O_VERSION,
+  O_WD,
+  O_GROUP,
+  O_ENV,
+  O_REPLACE,
+  O_ER,
+  O_BNR,
+  O_DNR,
+  O_BNER,
+  O_SEQR,
+  O_SLOTR,
+  O_SAMPLE,
+  O_SEED,
+  O_HALVING,
+  O_BUDGET,
+  O_FACTOR,
+  O_MEMORY,
+  O_RETRY_MEMORY
 };
 
 /* GNU parallel's names, its aliases (--jl, --lb, --dryrun ...), and parc's
@@ -334,8 +406,8 @@ typedef struct args {
   int n_set, N_value_set; /* -n and -N as given (-N means more with --pipe) */
   int L_set;              /* -L N: as -n N, or as -N N with --pipe */
   size_t N_value;
-  int jobs_all;           /* -j 0 */
-  int xargs;              /* --xargs: -m without spreading over the slots */
+  int jobs_all; /* -j 0 */
+  int xargs;    /* --xargs: -m without spreading over the slots */
   const char *repl[RUN_REPL_KINDS]; /* -I and kin: the user's strings */
 } args;
 
@@ -343,14 +415,16 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
                         const char *v, unsigned cores, run_err err) {
   unsigned u;
   switch (id) {
-  case 'j': case 'P':
+  case 'j':
+  case 'P':
     switch (parse_jobs(v, cores, &o->jobs, &a->jobs_all)) {
     case 0: break;
     case -2:
-      return run_fail(err, "-j %s leaves no job slot on %u cores: cannot run "
-                           "any jobs", v, cores);
-    default:
-      return run_fail(err, "bad -j '%s' (want N, N%%, +N, -N or 0)", v);
+      return run_fail(err,
+                      "-j %s leaves no job slot on %u cores: cannot run "
+                      "any jobs",
+                      v, cores);
+    default: return run_fail(err, "bad -j '%s' (want N, N%%, +N, -N or 0)", v);
     }
     break;
   case 'k': o->keep_order = 1; break;
@@ -360,7 +434,8 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
   case 'q': o->tmpl.quote = 1; break;
   case 'a': {
     const char **f = realloc(a->arg_files, (a->narg_files + 1) * sizeof *f);
-    if (f == NULL) return run_fail(err, "out of memory");
+    if (f == NULL)
+      return run_fail(err, "out of memory");
     (a->arg_files = f)[a->narg_files++] = v;
     break;
   }
@@ -371,11 +446,13 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
       return run_fail(err, "bad -d '%s' (want 1 to 16 characters)", v);
     break;
   case 'C':
-    if (*v == '\0') return run_fail(err, "--colsep needs a separator");
+    if (*v == '\0')
+      return run_fail(err, "--colsep needs a separator");
     in->opt.colsep = v;
     break;
   case O_HEADER:
-    if (*v == '\0') return run_fail(err, "--header needs a pattern (e.g. :)");
+    if (*v == '\0')
+      return run_fail(err, "--header needs a pattern (e.g. :)");
     in->opt.header = v;
     break;
   case O_CSV: in->opt.csv = 1; break;
@@ -396,14 +473,22 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
       return run_fail(err, "bad -L '%s' (want N >= 1)", v);
     a->N_value = u, a->L_set = 1;
     break;
-  case 'I': case O_REPLACE: case O_ER: case O_BNR: case O_DNR: case O_BNER:
-  case O_SEQR: case O_SLOTR: {
-    static const int ids[RUN_REPL_KINDS] = {O_REPLACE, O_ER, O_BNR, O_DNR,
-                                            O_BNER, O_SEQR, O_SLOTR};
+  case 'I':
+  case O_REPLACE:
+  case O_ER:
+  case O_BNR:
+  case O_DNR:
+  case O_BNER:
+  case O_SEQR:
+  case O_SLOTR: {
+    static const int ids[RUN_REPL_KINDS] = {O_REPLACE, O_ER,   O_BNR,  O_DNR,
+                                            O_BNER,    O_SEQR, O_SLOTR};
     int k = 0;
     while (ids[k] != (id == 'I' ? O_REPLACE : id)) k++;
-    if (v == NULL) v = "{}"; /* --replace alone: {} as before */
-    if (*v == '\0') return run_fail(err, "an empty replacement string");
+    if (v == NULL)
+      v = "{}"; /* --replace alone: {} as before */
+    if (*v == '\0')
+      return run_fail(err, "an empty replacement string");
     a->repl[k] = v;
     break;
   }
@@ -414,7 +499,8 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
     o->wd = v;
     break;
   }
-  case O_GROUP: case O_ENV: break; /* the default; local jobs get it all */
+  case O_GROUP:
+  case O_ENV: break; /* the default; local jobs get it all */
   case 'X': o->tmpl.multi = 'X'; break;
   case 'm': o->tmpl.multi = 'm'; break;
   case O_XARGS: o->tmpl.multi = 'm', a->xargs = 1; break;
@@ -437,9 +523,12 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
   case O_RESUME_FAILED: o->resume_failed = 1; break;
   case O_RETRY_FAILED: o->retry_failed = 1; break;
   case O_RESUME_BY:
-    if (!strcmp(v, "command")) o->resume_by = RESUME_BY_COMMAND;
-    else if (!strcmp(v, "seq")) o->resume_by = RESUME_BY_SEQ;
-    else return run_fail(err, "bad --resume-by '%s' (want command or seq)", v);
+    if (!strcmp(v, "command"))
+      o->resume_by = RESUME_BY_COMMAND;
+    else if (!strcmp(v, "seq"))
+      o->resume_by = RESUME_BY_SEQ;
+    else
+      return run_fail(err, "bad --resume-by '%s' (want command or seq)", v);
     break;
   case O_RETRIES:
     if (parse_uint(v, &o->retries) != 0 || o->retries == 0)
@@ -450,7 +539,8 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
     double t;
     if (n > 1 && v[n - 1] == '%') {
       char tmp[32];
-      if (n >= sizeof tmp) return run_fail(err, "bad --timeout '%s'", v);
+      if (n >= sizeof tmp)
+        return run_fail(err, "bad --timeout '%s'", v);
       memcpy(tmp, v, n - 1);
       tmp[n - 1] = '\0';
       if (parse_secs(tmp, &t) != 0 || t == 0)
@@ -469,8 +559,10 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
     break;
   case O_HALT:
     if (parse_halt(v, o) != 0)
-      return run_fail(err, "bad --halt '%s' (want never, or now|soon,"
-                           "fail|success|done=N or N%%)", v);
+      return run_fail(err,
+                      "bad --halt '%s' (want never, or now|soon,"
+                      "fail|success|done=N or N%%)",
+                      v);
     break;
   case O_DELAY:
     if (parse_secs(v, &o->delay) != 0)
@@ -491,7 +583,8 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
   case O_MINIMIZE: o->minimize = 1; break;
   case O_AVG: {
     char **av = realloc(o->average_over, (o->navg + 1) * sizeof *av);
-    if (av == NULL) return run_fail(err, "out of memory");
+    if (av == NULL)
+      return run_fail(err, "out of memory");
     (o->average_over = av)[o->navg++] = (char *)v;
     break;
   }
@@ -517,9 +610,12 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
     break;
   }
   case O_HALVING:
-    if (v == NULL || !strcmp(v, "sync")) o->halving = HALVING_SYNC;
-    else if (!strcmp(v, "async")) o->halving = HALVING_ASYNC;
-    else return run_fail(err, "bad --halving '%s' (want sync or async)", v);
+    if (v == NULL || !strcmp(v, "sync"))
+      o->halving = HALVING_SYNC;
+    else if (!strcmp(v, "async"))
+      o->halving = HALVING_ASYNC;
+    else
+      return run_fail(err, "bad --halving '%s' (want sync or async)", v);
     break;
   case O_BUDGET: o->budget = v; break;
   case O_FACTOR: {
@@ -531,16 +627,19 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
   }
   case O_MEMORY:
     if (parse_size(v, &o->memory) != 0 || o->memory < RUN_MEMORY_MIN)
-      return run_fail(err, "bad --memory '%s' (want a size of at least 1M, "
-                           "such as 2G)", v);
+      return run_fail(err,
+                      "bad --memory '%s' (want a size of at least 1M, "
+                      "such as 2G)",
+                      v);
     break;
   case O_RETRY_MEMORY: {
     char *end;
     o->retry_memory = strtod(v, &end);
-    if (end == v || *end || !(o->retry_memory > 1) ||
-        !(o->retry_memory <= 100))
-      return run_fail(err, "bad --retry-memory '%s' (want a factor > 1, "
-                           "such as 2)", v);
+    if (end == v || *end || !(o->retry_memory > 1) || !(o->retry_memory <= 100))
+      return run_fail(err,
+                      "bad --retry-memory '%s' (want a factor > 1, "
+                      "such as 2)",
+                      v);
     break;
   }
   }
@@ -572,7 +671,8 @@ static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
     if (c == O_HALVING && v == NULL && next &&
         (!strcmp(next, "sync") || !strcmp(next, "async")))
       v = next, cli_scan_skip(&sc); /* --halving async: the next word */
-    if ((rc = apply_option(o, in, a, c, v, cores, err)) != 0) break;
+    if ((rc = apply_option(o, in, a, c, v, cores, err)) != 0)
+      break;
   }
   int first = cli_scan_rest(&sc);
   cli_scan_end(&sc);
@@ -593,11 +693,13 @@ static int parse_sources(run_inputs *in, int argc, char **argv, int i,
     int end = i;
     while (end < argc && !is_marker(argv[end])) end++;
     if (files) {
-      if (end == i) return run_fail(err, "'%s' has nothing after it", m);
+      if (end == i)
+        return run_fail(err, "'%s' has nothing after it", m);
       for (int k = i; k < end; k++) /* ::::+ f1 f2: each links to the last */
-        if (run_inputs_add_file(in, argv[k], linked, err)) return -1;
-    } else if (run_inputs_add_list(in, argv + i, (size_t)(end - i),
-                                   linked, err)) {
+        if (run_inputs_add_file(in, argv[k], linked, err))
+          return -1;
+    } else if (run_inputs_add_list(in, argv + i, (size_t)(end - i), linked,
+                                   err)) {
       return -1;
     }
     i = end;
@@ -608,8 +710,10 @@ static int parse_sources(run_inputs *in, int argc, char **argv, int i,
 /* The options' own rules, once all are known. */
 static int check_options(run_opts *o, args *a, run_err err) {
   if (a->N_value_set || a->L_set) {
-    if (o->pipe) o->pipe_records = a->N_value;
-    else o->tmpl.max_args = a->N_value, o->tmpl.replace_args = a->N_value_set;
+    if (o->pipe)
+      o->pipe_records = a->N_value;
+    else
+      o->tmpl.max_args = a->N_value, o->tmpl.replace_args = a->N_value_set;
   }
   if (o->tmpl.multi && o->tmpl.max_args == 0 && !a->n_set)
     o->tmpl.max_args = 0; /* as many as fit: the template decides */
@@ -627,7 +731,8 @@ static int check_options(run_opts *o, args *a, run_err err) {
     return run_fail(err, "--pipe cannot be combined with -n, -X or -m");
   if (o->block && !o->pipe)
     return run_fail(err, "--block needs --pipe");
-  if (o->pipe && o->block == 0) o->block = (size_t)1 << 20;
+  if (o->pipe && o->block == 0)
+    o->block = (size_t)1 << 20;
   if (o->retry_memory > 0 && o->memory == 0)
     return run_fail(err, "--retry-memory needs --memory SIZE");
   if (o->halving && (o->budget == NULL || o->best == NULL))
@@ -635,12 +740,13 @@ static int check_options(run_opts *o, args *a, run_err err) {
                          "METRIC");
   if (!o->halving && (o->budget || o->factor > 0))
     return run_fail(err, "--budget and --factor need --halving");
-  if (o->factor == 0) o->factor = 3;
+  if (o->factor == 0)
+    o->factor = 3;
   if (o->halving && (o->resume || o->resume_failed) && o->results == NULL)
     return run_fail(err, "--halving --resume needs --results DIR (the "
                          "metrics of the jobs done)");
-  if ((o->sample || o->halving) && (o->pipe || o->tmpl.max_args ||
-                                    o->tmpl.multi))
+  if ((o->sample || o->halving) &&
+      (o->pipe || o->tmpl.max_args || o->tmpl.multi))
     return run_fail(err, "--sample and --halving take one setting per job: "
                          "not with --pipe, -n, -N, -m or -X");
   return 0;
@@ -682,8 +788,8 @@ void run_opts_free(run_opts *o) {
   o->average_over = NULL;
 }
 
-int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl,
-                   int argc, char **argv, run_err err) {
+int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl, int argc,
+                   char **argv, run_err err) {
   args a = {0};
   int help = 0;
   o->grace = 1;
@@ -697,7 +803,8 @@ int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl,
   int cmd = i;
   while (i < argc && !is_marker(argv[i])) i++;
   for (size_t k = 0; k < a.narg_files; k++)
-    if (run_inputs_add_file(in, a.arg_files[k], 0, err) != 0) goto out;
+    if (run_inputs_add_file(in, a.arg_files[k], 0, err) != 0)
+      goto out;
   if (o->pipe) {
     if (in->nsrc || i < argc) {
       run_fail(err, "--pipe reads stdin: no ::: or :::: sources with it");
@@ -717,19 +824,19 @@ int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl,
       }
       words = o->rewritten;
     }
-  if (o->jobs == 0) o->jobs = parc_physical_cores();
+  if (o->jobs == 0)
+    o->jobs = parc_physical_cores();
   /* -m and -X spread the last values over the slots, as GNU's */
   o->tmpl.slots = a.xargs ? 1 : a.jobs_all ? RUN_JOBS_MAX : o->jobs;
   if (parse_sources(in, argc, argv, i, err) != 0 ||
-      run_sample_apply(in, o, err) != 0 ||
-      run_inputs_finish(in, err) != 0 ||
+      run_sample_apply(in, o, err) != 0 || run_inputs_finish(in, err) != 0 ||
       run_halving_prepare(in, o, err) != 0 ||
-      run_template_parse(tmpl, words, (size_t)(i - cmd), &o->tmpl, in,
-                         err) != 0 ||
+      run_template_parse(tmpl, words, (size_t)(i - cmd), &o->tmpl, in, err) !=
+          0 ||
       run_records_check_axes(in, o->average_over, o->navg, err) != 0)
     goto out;
   if (a.jobs_all)
-    o->jobs = in->njobs == 0       ? 1
+    o->jobs = in->njobs == 0             ? 1
               : in->njobs < RUN_JOBS_MAX ? (unsigned)in->njobs
                                          : RUN_JOBS_MAX;
   rc = 0;

@@ -51,9 +51,11 @@ static int by_mean_asc(const void *a, const void *b) {
 /* Is column c an axis that is not averaged over? */
 static int is_setting_col(const run_records *r, size_t c, char **avg,
                           size_t navg) {
-  if (c == 0 || c >= r->first_metric - NTAIL) return 0;
+  if (c == 0 || c >= r->first_metric - NTAIL)
+    return 0;
   for (size_t a = 0; a < navg; a++)
-    if (strcmp(r->col[c], avg[a]) == 0) return 0;
+    if (strcmp(r->col[c], avg[a]) == 0)
+      return 0;
   return 1;
 }
 
@@ -117,7 +119,8 @@ int run_records_best(const run_records *r, FILE *f, const char *metric,
   run_buf_free(&name);
   setting *st = calloc(r->nrows ? r->nrows : 1, sizeof *st);
   size_t ns = 0;
-  if (st == NULL) return run_fail(err, "out of memory");
+  if (st == NULL)
+    return run_fail(err, "out of memory");
   long top = top_rung(r, halving, mc);
   for (size_t i = 0; mc >= 0 && i < r->nrows; i++) {
     const row *w = &r->rows[i];
@@ -126,7 +129,8 @@ int run_records_best(const run_records *r, FILE *f, const char *metric,
       continue;
     size_t k = 0;
     while (k < ns && !same_setting(r, st[k].first, w, avg, navg)) k++;
-    if (k == ns) st[ns++].first = w;
+    if (k == ns)
+      st[ns++].first = w;
     st[k].sum += v;
     st[k].sumsq += v * v;
     st[k].n++;
@@ -144,7 +148,8 @@ int run_records_best(const run_records *r, FILE *f, const char *metric,
   qsort(st, ns, sizeof *st, minimize ? by_mean_asc : by_mean_desc);
   fprintf(f, "\n%s per setting (%s first", metric,
           minimize ? "lowest" : "highest");
-  if (top >= 0) fprintf(f, "; the last rung, %ld", top);
+  if (top >= 0)
+    fprintf(f, "; the last rung, %ld", top);
   for (size_t a = 0; a < navg; a++)
     fprintf(f, "%s%s", a ? ", " : "; mean \xc2\xb1 std over ", avg[a]);
   fprintf(f, "):\n");

@@ -28,19 +28,23 @@ size_t run_halving_rungs(size_t nset, double min, double max, double factor,
    * (log(243) / log(3) is 4.999...) */
   size_t required = 1 + (size_t)floor(log((double)nset) / log(factor));
   double first = floor_div(max, pow(factor, (double)(required - 1)), integral);
-  if (first < min) first = min;
+  if (first < min)
+    first = min;
   double ratio = floor_div(max, first, integral);
   size_t possible = 1 + (size_t)floor(log(ratio) / log(factor));
   size_t n = required < possible ? required : possible;
-  if (n > cap) n = cap;
+  if (n > cap)
+    n = cap;
   size_t left = nset;
   for (size_t k = 0; k < n; k++) {
     double b = pow(factor, (double)k) * first;
-    if (integral) b = floor(b); /* Python's int() of it */
+    if (integral)
+      b = floor(b); /* Python's int() of it */
     budget[k] = b < max ? b : max;
     nrun[k] = left;
     left = (size_t)ceil((double)left / factor);
-    if (left == 0) left = 1;
+    if (left == 0)
+      left = 1;
   }
   return n;
 }
@@ -54,12 +58,14 @@ int run_budget_parse(const char *spec, run_budget *b) {
       !(isalpha((unsigned char)spec[0]) || spec[0] == '_'))
     return -1;
   for (size_t i = 0; i < nlen; i++)
-    if (!isalnum((unsigned char)spec[i]) && spec[i] != '_') return -1;
+    if (!isalnum((unsigned char)spec[i]) && spec[i] != '_')
+      return -1;
   memcpy(b->name, spec, nlen);
   b->name[nlen] = '\0';
   char *end;
   b->min = strtod(eq + 1, &end);
-  if (end != colon || end == eq + 1) return -1;
+  if (end != colon || end == eq + 1)
+    return -1;
   b->max = strtod(colon + 1, &end);
   if (*end || end == colon + 1 || !isfinite(b->max) || !(b->min > 0) ||
       b->min > b->max)
@@ -73,28 +79,36 @@ int run_budget_parse(const char *spec, run_budget *b) {
 /* Is source s one of the --average-over axes? */
 static int is_avg(const run_inputs *in, const run_opts *o, size_t s) {
   for (size_t a = 0; in->src[s].name && a < o->navg; a++)
-    if (strcmp(in->src[s].name, o->average_over[a]) == 0) return 1;
+    if (strcmp(in->src[s].name, o->average_over[a]) == 0)
+      return 1;
   return 0;
 }
 
 int run_halving_prepare(run_inputs *in, const run_opts *o, run_err err) {
-  if (!o->halving) return 0;
+  if (!o->halving)
+    return 0;
   run_budget b;
   if (run_budget_parse(o->budget, &b) != 0)
-    return run_fail(err, "bad --budget '%s' (want NAME=MIN:MAX with "
-                         "0 < MIN <= MAX)", o->budget);
+    return run_fail(err,
+                    "bad --budget '%s' (want NAME=MIN:MAX with "
+                    "0 < MIN <= MAX)",
+                    o->budget);
   for (size_t s = 0; s < in->nsrc; s++)
     if (in->src[s].name && strcmp(in->src[s].name, b.name) == 0)
-      return run_fail(err, "--budget %s is also a --grid axis: the budget "
-                           "axis takes its values from the rungs", b.name);
-  if (in->njobs == 0) return 0; /* nothing to run */
+      return run_fail(err,
+                      "--budget %s is also a --grid axis: the budget "
+                      "axis takes its values from the rungs",
+                      b.name);
+  if (in->njobs == 0)
+    return 0; /* nothing to run */
   size_t nset = 1;
   for (size_t s = 0; s < in->nsrc; s++) /* one factor per group: its head */
     if (!in->src[s].linked) {
       size_t end = s + 1;
       int avg = is_avg(in, o, s);
       while (end < in->nsrc && in->src[end].linked) avg |= is_avg(in, o, end++);
-      if (!avg) nset *= in->src[s].len;
+      if (!avg)
+        nset *= in->src[s].len;
     }
   double budget[RUN_RUNGS_MAX];
   size_t nrun[RUN_RUNGS_MAX];
@@ -105,10 +119,13 @@ int run_halving_prepare(run_inputs *in, const run_opts *o, run_err err) {
   for (size_t k = 0; rc == 0 && k < n; k++) {
     char buf[64];
     snprintf(buf, sizeof buf, b.integral ? "%.0f" : "%.6g", budget[k]);
-    if ((v[k] = strdup(buf)) == NULL) rc = -1;
+    if ((v[k] = strdup(buf)) == NULL)
+      rc = -1;
   }
-  if (rc == 0) rc = run_inputs_add_axis(in, name, v, n, err);
-  else run_fail(err, "out of memory");
+  if (rc == 0)
+    rc = run_inputs_add_axis(in, name, v, n, err);
+  else
+    run_fail(err, "out of memory");
   if (rc != 0) {
     for (size_t k = 0; v && k < n; k++) free(v[k]);
     free(v);
@@ -117,4 +134,3 @@ int run_halving_prepare(run_inputs *in, const run_opts *o, run_err err) {
   }
   return run_inputs_finish(in, err);
 }
-

@@ -37,10 +37,10 @@
 
 /* One setting at one rung: its jobs are one per --average-over value. */
 typedef struct unit {
-  size_t handed;       /* its jobs handed out so far */
-  size_t left;         /* its jobs not finished yet */
-  size_t nok;          /* finished with the metric */
-  double sum;          /* of the metric over those */
+  size_t handed; /* its jobs handed out so far */
+  size_t left;   /* its jobs not finished yet */
+  size_t nok;    /* finished with the metric */
+  double sum;    /* of the metric over those */
   unsigned char queued, complete, failed, promoted;
   _Atomic unsigned char pruned; /* stopped early (the lanes set it) */
 } unit;
@@ -53,11 +53,11 @@ typedef struct step_vals {
 } step_vals;
 
 typedef struct rung {
-  size_t nrun;         /* settings it runs (run_halving_rungs) */
-  size_t started;      /* units begun at this rung */
-  size_t complete;     /* units whose jobs all finished */
-  size_t promoted;     /* units sent on to the next rung */
-  step_vals *steps;    /* under `lock` */
+  size_t nrun;      /* settings it runs (run_halving_rungs) */
+  size_t started;   /* units begun at this rung */
+  size_t complete;  /* units whose jobs all finished */
+  size_t promoted;  /* units sent on to the next rung */
+  step_vals *steps; /* under `lock` */
   size_t nsteps;
 } rung;
 
@@ -74,13 +74,13 @@ struct run_halving {
   size_t nset, nfold, nrung;
   group *g;
   size_t ng;
-  unit *u;             /* nset * nrung: unit (set, k) at set * nrung + k */
+  unit *u; /* nset * nrung: unit (set, k) at set * nrung + k */
   rung r[RUN_RUNGS_MAX];
-  size_t *ready;       /* units with jobs to hand out, oldest first */
+  size_t *ready; /* units with jobs to hand out, oldest first */
   size_t rhead, rn, rcap;
-  size_t next_new;     /* async: the next setting to begin at rung 0 */
-  size_t inflight;     /* jobs handed out, not finished */
-  size_t pruned_jobs;  /* stopped early */
+  size_t next_new;      /* async: the next setting to begin at rung 0 */
+  size_t inflight;      /* jobs handed out, not finished */
+  size_t pruned_jobs;   /* stopped early */
   pthread_mutex_t lock; /* the rungs' steps (lanes and the main thread) */
 };
 
@@ -90,20 +90,25 @@ static void decode(const run_halving *h, size_t index, size_t *set,
   *set = *fold = *k = 0;
   for (size_t i = 0; i < h->ng; i++) {
     size_t d = index / h->g[i].stride % h->g[i].len;
-    if (h->g[i].kind == G_SETTING) *set = *set * h->g[i].len + d;
-    else if (h->g[i].kind == G_FOLD) *fold = *fold * h->g[i].len + d;
-    else *k = d;
+    if (h->g[i].kind == G_SETTING)
+      *set = *set * h->g[i].len + d;
+    else if (h->g[i].kind == G_FOLD)
+      *fold = *fold * h->g[i].len + d;
+    else
+      *k = d;
   }
 }
 
-static size_t encode(const run_halving *h, size_t set, size_t fold,
-                     size_t k) {
+static size_t encode(const run_halving *h, size_t set, size_t fold, size_t k) {
   size_t index = 0;
   for (size_t i = h->ng; i-- > 0;) { /* the last group varies fastest */
     size_t d;
-    if (h->g[i].kind == G_SETTING) d = set % h->g[i].len, set /= h->g[i].len;
-    else if (h->g[i].kind == G_FOLD) d = fold % h->g[i].len, fold /= h->g[i].len;
-    else d = k;
+    if (h->g[i].kind == G_SETTING)
+      d = set % h->g[i].len, set /= h->g[i].len;
+    else if (h->g[i].kind == G_FOLD)
+      d = fold % h->g[i].len, fold /= h->g[i].len;
+    else
+      d = k;
     index += d * h->g[i].stride;
   }
   return index;
@@ -121,7 +126,8 @@ static int queue_unit(run_halving *h, size_t set, size_t k) {
     } else {
       size_t cap = h->rcap ? 2 * h->rcap : 64;
       size_t *q = realloc(h->ready, cap * sizeof *q);
-      if (q == NULL) return -1;
+      if (q == NULL)
+        return -1;
       h->ready = q;
       h->rcap = cap;
     }
@@ -141,17 +147,20 @@ static int group_kind(const run_state *s, size_t head, size_t end) {
     if (name && strlen(name) == blen && !strncmp(name, s->o.budget, blen))
       return G_BUDGET;
     for (size_t a = 0; name && a < s->o.navg; a++)
-      if (strcmp(name, s->o.average_over[a]) == 0) return G_FOLD;
+      if (strcmp(name, s->o.average_over[a]) == 0)
+        return G_FOLD;
   }
   return G_SETTING;
 }
 
 int run_halving_set_up(run_state *s, run_err err) {
-  if (!s->o.halving || s->in.njobs == 0) return 0;
+  if (!s->o.halving || s->in.njobs == 0)
+    return 0;
   if (s->mpi)
     return run_fail(err, "--halving runs on one machine: not under mpirun");
   run_halving *h = calloc(1, sizeof *h);
-  if (h == NULL) return run_fail(err, "out of memory");
+  if (h == NULL)
+    return run_fail(err, "out of memory");
   s->halving = h;
   pthread_mutex_init(&h->lock, NULL);
   h->async = s->o.halving == HALVING_ASYNC;
@@ -167,9 +176,12 @@ int run_halving_set_up(run_state *s, run_err err) {
     group *g = &h->g[h->ng++];
     *g = (group){s->in.src[head].stride, s->in.src[head].len,
                  group_kind(s, head, end)};
-    if (g->kind == G_SETTING) h->nset *= g->len;
-    if (g->kind == G_FOLD) h->nfold *= g->len;
-    if (g->kind == G_BUDGET) h->nrung = g->len;
+    if (g->kind == G_SETTING)
+      h->nset *= g->len;
+    if (g->kind == G_FOLD)
+      h->nfold *= g->len;
+    if (g->kind == G_BUDGET)
+      h->nrung = g->len;
     head = end;
   }
   /* the settings each rung runs: as run_halving_rungs counts them */
@@ -185,13 +197,15 @@ int run_halving_set_up(run_state *s, run_err err) {
     return run_fail(err, "out of memory");
   if (!h->async || s->o.dry_run) /* a dry run shows rung 0 */
     for (size_t set = 0; set < h->nset; set++)
-      if (queue_unit(h, set, 0) != 0) return run_fail(err, "out of memory");
+      if (queue_unit(h, set, 0) != 0)
+        return run_fail(err, "out of memory");
   return 0;
 }
 
 void run_halving_free(run_state *s) {
   run_halving *h = s->halving;
-  if (h == NULL) return;
+  if (h == NULL)
+    return;
   for (size_t k = 0; k < h->nrung; k++) {
     for (size_t i = 0; i < h->r[k].nsteps; i++) free(h->r[k].steps[i].v);
     free(h->r[k].steps);
@@ -218,7 +232,8 @@ static int g_minimize; /* for qsort: set by rank() on the main thread */
 
 static int by_score(const void *pa, const void *pb) {
   const ranked *a = pa, *b = pb;
-  if (a->has != b->has) return a->has ? -1 : 1;
+  if (a->has != b->has)
+    return a->has ? -1 : 1;
   if (a->has && a->score != b->score)
     return (a->score < b->score) == g_minimize ? -1 : 1;
   return (a->set > b->set) - (a->set < b->set);
@@ -234,7 +249,8 @@ static size_t rank(const run_halving *h, size_t k, ranked *out) {
   size_t n = 0;
   for (size_t set = 0; set < h->nset; set++) {
     const unit *u = unit_of(h, set, k);
-    if (!u->complete) continue;
+    if (!u->complete)
+      continue;
     out[n++] = (ranked){set, u->nok ? u->sum / (double)u->nok : 0,
                         has_score(u)};
   }
@@ -248,14 +264,18 @@ static size_t rank(const run_halving *h, size_t k, ranked *out) {
  * it sent, or -1 (ENOMEM). */
 static int promote(run_halving *h, size_t k, size_t quota) {
   ranked *r = malloc((h->nset ? h->nset : 1) * sizeof *r);
-  if (r == NULL) return -1;
+  if (r == NULL)
+    return -1;
   size_t n = rank(h, k, r);
   int sent = 0;
-  if (quota > h->r[k + 1].nrun) quota = h->r[k + 1].nrun;
+  if (quota > h->r[k + 1].nrun)
+    quota = h->r[k + 1].nrun;
   for (size_t i = 0; i < n && i < quota; i++) {
     unit *u = unit_of(h, r[i].set, k);
-    if (!r[i].has || u->promoted) continue;
-    if (h->r[k].promoted >= h->r[k + 1].nrun) break;
+    if (!r[i].has || u->promoted)
+      continue;
+    if (h->r[k].promoted >= h->r[k + 1].nrun)
+      break;
     u->promoted = 1;
     h->r[k].promoted++;
     if (queue_unit(h, r[i].set, k + 1) != 0) {
@@ -276,15 +296,19 @@ static int async_refill(run_halving *h) {
   for (size_t k = h->nrung - 1; k-- > 0;) {
     size_t quota = (size_t)floor((double)h->r[k].complete / h->factor + 1e-9);
     int rc = promote(h, k, quota);
-    if (rc != 0) return rc;
+    if (rc != 0)
+      return rc;
   }
-  if (h->next_new < h->nset) return queue_unit(h, h->next_new++, 0) ? -1 : 1;
-  if (h->inflight > 0) return 0;
+  if (h->next_new < h->nset)
+    return queue_unit(h, h->next_new++, 0) ? -1 : 1;
+  if (h->inflight > 0)
+    return 0;
   /* lowest first: a rung's units are all in once the rung below it has
    * sent on all it will */
   for (size_t k = 0; k + 1 < h->nrung; k++) {
     int rc = promote(h, k, h->r[k + 1].nrun);
-    if (rc != 0) return rc;
+    if (rc != 0)
+      return rc;
   }
   return 0;
 }
@@ -300,10 +324,14 @@ static void add_result(run_state *s, size_t index, int ok, double v,
   size_t set, fold, k;
   decode(h, index, &set, &fold, &k);
   unit *u = unit_of(h, set, k);
-  if (pruned) atomic_store(&u->pruned, 1);
-  else if (ok) u->nok++, u->sum += v;
-  else u->failed = 1;
-  if (--u->left == 0) unit_finished(s, set, k);
+  if (pruned)
+    atomic_store(&u->pruned, 1);
+  else if (ok)
+    u->nok++, u->sum += v;
+  else
+    u->failed = 1;
+  if (--u->left == 0)
+    unit_finished(s, set, k);
 }
 
 static void unit_finished(run_state *s, size_t set, size_t k) {
@@ -311,9 +339,10 @@ static void unit_finished(run_state *s, size_t set, size_t k) {
   unit *u = unit_of(h, set, k);
   u->complete = 1;
   h->r[k].complete++;
-  if (!h->async && h->r[k].complete == h->r[k].started &&
-      k + 1 < h->nrung && h->rn == 0 && h->inflight == 0)
-    if (promote(h, k, h->r[k + 1].nrun) < 0) s->fatal = 1;
+  if (!h->async && h->r[k].complete == h->r[k].started && k + 1 < h->nrung &&
+      h->rn == 0 && h->inflight == 0)
+    if (promote(h, k, h->r[k + 1].nrun) < 0)
+      s->fatal = 1;
 }
 
 /* The metric of a finished job: 1 and *v, or 0 (no such number). */
@@ -333,8 +362,10 @@ static void find_metric(void *arg, const char *k, size_t kn, const char *val,
   memcpy(buf, val, vn);
   buf[vn] = '\0';
   double d = strtod(buf, &end);
-  if (*end == '\0' && isfinite(d)) m->v = d, m->found = 1;
-  else m->found = 0; /* the last value printed is the one that counts */
+  if (*end == '\0' && isfinite(d))
+    m->v = d, m->found = 1;
+  else
+    m->found = 0; /* the last value printed is the one that counts */
 }
 
 int run_halving_next(run_state *s, size_t *index) {
@@ -342,15 +373,19 @@ int run_halving_next(run_state *s, size_t *index) {
   for (;;) {
     if (h->rn == 0 && h->async && !s->o.dry_run) {
       int rc = async_refill(h);
-      if (rc < 0) return s->fatal = 1, 0;
+      if (rc < 0)
+        return s->fatal = 1, 0;
     }
-    if (h->rn == 0) return 0;
+    if (h->rn == 0)
+      return 0;
     size_t id = h->ready[h->rhead];
     size_t set = id / h->nrung, k = id % h->nrung;
     unit *u = &h->u[id];
     size_t fold = u->handed++;
-    if (fold == 0) u->left = h->nfold;
-    if (u->handed == h->nfold) h->rhead++, h->rn--;
+    if (fold == 0)
+      u->left = h->nfold;
+    if (u->handed == h->nfold)
+      h->rhead++, h->rn--;
     size_t i = encode(h, set, fold, k);
     if (s->skip && (s->skip[i / 8] >> (i % 8) & 1)) { /* --resume: done */
       double v;
@@ -375,8 +410,10 @@ void run_halving_done(run_state *s, const job *j) {
   metric_find m = {h->metric, 0, 0};
   const run_result *r = &j->res;
   int ok = !j->not_started && !run_job_failed(r) && !r->pruned;
-  if (ok) run_metrics_parse(&r->out, find_metric, &m);
-  if (r->pruned) h->pruned_jobs++;
+  if (ok)
+    run_metrics_parse(&r->out, find_metric, &m);
+  if (r->pruned)
+    h->pruned_jobs++;
   h->inflight--;
   add_result(s, j->index, ok && m.found, m.v, r->pruned);
 }
@@ -387,7 +424,8 @@ void run_halving_note(run_state *s, job *j) {
   decode(s->halving, j->index, &set, &fold, &k);
   snprintf(buf, sizeof buf, "rung=%zu\n", k);
   run_buf_str(&j->res.notes, buf);
-  if (j->res.pruned) run_buf_str(&j->res.notes, "pruned=1\n");
+  if (j->res.pruned)
+    run_buf_str(&j->res.notes, "pruned=1\n");
 }
 
 /* ------------------------------------------------------------ early stop */
@@ -399,10 +437,12 @@ static int below_cut(run_halving *h, size_t k, double step, double v) {
   rung *r = &h->r[k];
   step_vals *sv = NULL;
   for (size_t i = 0; i < r->nsteps && !sv; i++)
-    if (r->steps[i].step == step) sv = &r->steps[i];
+    if (r->steps[i].step == step)
+      sv = &r->steps[i];
   if (sv == NULL) {
     step_vals *a = realloc(r->steps, (r->nsteps + 1) * sizeof *a);
-    if (a == NULL) return 0;
+    if (a == NULL)
+      return 0;
     r->steps = a;
     sv = &a[r->nsteps++];
     *sv = (step_vals){step, NULL, 0, 0};
@@ -410,12 +450,14 @@ static int below_cut(run_halving *h, size_t k, double step, double v) {
   if (sv->n == sv->cap) {
     size_t cap = sv->cap ? 2 * sv->cap : 16;
     double *a = realloc(sv->v, cap * sizeof *a);
-    if (a == NULL) return 0;
+    if (a == NULL)
+      return 0;
     sv->v = a;
     sv->cap = cap;
   }
   sv->v[sv->n++] = v;
-  if ((double)sv->n <= h->factor) return 0;
+  if ((double)sv->n <= h->factor)
+    return 0;
   size_t better = 0;
   for (size_t i = 0; i < sv->n; i++)
     better += h->minimize ? sv->v[i] < v : sv->v[i] > v;
@@ -433,12 +475,15 @@ static void find_step(void *arg, const char *k, size_t kn, const char *val,
                       size_t vn) {
   step_find *f = arg;
   char buf[64], *end;
-  if (vn == 0 || vn >= sizeof buf) return;
+  if (vn == 0 || vn >= sizeof buf)
+    return;
   memcpy(buf, val, vn);
   buf[vn] = '\0';
   double d = strtod(buf, &end);
-  if (*end != '\0' || !isfinite(d)) return;
-  if (kn == 4 && strncmp(k, "step", 4) == 0) f->step = d, f->has_step = 1;
+  if (*end != '\0' || !isfinite(d))
+    return;
+  if (kn == 4 && strncmp(k, "step", 4) == 0)
+    f->step = d, f->has_step = 1;
   else if (strlen(f->metric) == kn && strncmp(k, f->metric, kn) == 0)
     f->v = d, f->has_v = 1;
 }
@@ -448,16 +493,19 @@ void run_halving_watch(void *arg, int fd, const char *line, size_t n) {
   run_halving *h = l->s->halving;
   step_find f = {h->metric, 0, 0, 0, 0};
   (void)fd;
-  if (l->j->res.pruned) return;
+  if (l->j->res.pruned)
+    return;
   run_metrics_line(line, n, find_step, &f);
-  if (!f.has_step || !f.has_v) return;
+  if (!f.has_step || !f.has_v)
+    return;
   size_t set, fold, k;
   decode(h, l->j->index, &set, &fold, &k);
   unit *u = unit_of(h, set, k);
   pthread_mutex_lock(&h->lock);
   int stop = atomic_load(&u->pruned) || below_cut(h, k, f.step, f.v);
   pthread_mutex_unlock(&h->lock);
-  if (!stop || l->stop_fd < 0) return;
+  if (!stop || l->stop_fd < 0)
+    return;
   uint64_t one = 1;
   atomic_store(&u->pruned, 1);
   l->j->res.pruned = 1;
@@ -470,16 +518,18 @@ void run_halving_watch(void *arg, int fd, const char *line, size_t n) {
 
 void run_halving_summary(const run_state *s, FILE *f) {
   const run_halving *h = s->halving;
-  if (h == NULL || s->o.dry_run) return;
+  if (h == NULL || s->o.dry_run)
+    return;
   const run_source *b = NULL;
   for (size_t i = 0; i < s->in.nsrc; i++)
-    if (group_kind(s, i, i + 1) == G_BUDGET) b = &s->in.src[i];
+    if (group_kind(s, i, i + 1) == G_BUDGET)
+      b = &s->in.src[i];
   fprintf(f, "\nsuccessive halving (%s, factor %g):\n",
           h->async ? "asynchronous" : "rung by rung", h->factor);
   for (size_t k = 0; k < h->nrung; k++)
     fprintf(f, "  rung %zu  %s=%-10s %zu setting%s x %zu job%s, %zu sent on\n",
-            k, b ? b->name : "budget", b ? b->values[k] : "",
-            h->r[k].complete, h->r[k].complete == 1 ? "" : "s", h->nfold,
+            k, b ? b->name : "budget", b ? b->values[k] : "", h->r[k].complete,
+            h->r[k].complete == 1 ? "" : "s", h->nfold,
             h->nfold == 1 ? "" : "s", h->r[k].promoted);
   if (h->pruned_jobs)
     fprintf(f, "  %zu jobs stopped early (below their rung's cut)\n",

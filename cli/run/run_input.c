@@ -37,11 +37,13 @@ int run_buf_add(run_buf *b, const void *p, size_t n) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n + 1) cap *= 2;
     char *d = realloc(b->data, cap);
-    if (d == NULL) return -1;
+    if (d == NULL)
+      return -1;
     b->data = d;
     b->cap = cap;
   }
-  if (n) memcpy(b->data + b->len, p, n);
+  if (n)
+    memcpy(b->data + b->len, p, n);
   b->len += n;
   b->data[b->len] = '\0'; /* always a C string too */
   return 0;
@@ -56,18 +58,28 @@ int run_buf_str(run_buf *b, const char *s) {
  * above U+10FFFF. */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
   unsigned char c = s[0];
-  if (c < 0x80) return 1;
-  size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-               : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-  if (len == 0 || len > n) return 0;
+  if (c < 0x80)
+    return 1;
+  size_t len = c >= 0xC2 && c <= 0xDF   ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+  if (len == 0 || len > n)
+    return 0;
   unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
-  if (c == 0xE0) lo = 0xA0;
-  if (c == 0xED) hi = 0x9F;           /* U+D800..U+DFFF: surrogates */
-  if (c == 0xF0) lo = 0x90;
-  if (c == 0xF4) hi = 0x8F;           /* beyond U+10FFFF */
-  if (s[1] < lo || s[1] > hi) return 0;
+  if (c == 0xE0)
+    lo = 0xA0;
+  if (c == 0xED)
+    hi = 0x9F; /* U+D800..U+DFFF: surrogates */
+  if (c == 0xF0)
+    lo = 0x90;
+  if (c == 0xF4)
+    hi = 0x8F; /* beyond U+10FFFF */
+  if (s[1] < lo || s[1] > hi)
+    return 0;
   for (size_t i = 2; i < len; i++)
-    if ((s[i] & 0xC0) != 0x80) return 0;
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
   return len;
 }
 
@@ -78,9 +90,12 @@ int run_buf_add_utf8(run_buf *b, const void *p, size_t n) {
     size_t good = i;
     size_t k;
     while (good < n && (k = utf8_seq(s + good, n - good)) > 0) good += k;
-    if (good > i && run_buf_add(b, s + i, good - i) != 0) return -1;
-    if (good == n) break;
-    if (run_buf_add(b, "\xEF\xBF\xBD", 3) != 0) return -1; /* U+FFFD */
+    if (good > i && run_buf_add(b, s + i, good - i) != 0)
+      return -1;
+    if (good == n)
+      break;
+    if (run_buf_add(b, "\xEF\xBF\xBD", 3) != 0)
+      return -1; /* U+FFFD */
     i = good + 1;
   }
   return run_buf_add(b, "", 0);
@@ -96,10 +111,14 @@ void run_buf_free(run_buf *b) {
 static int add_source(run_inputs *in, char *name, char **values, size_t n,
                       int linked, unsigned char *absent, run_err err) {
   run_source *s = realloc(in->src, (in->nsrc + 1) * sizeof *s);
-  if (s == NULL) return run_fail(err, "out of memory");
+  if (s == NULL)
+    return run_fail(err, "out of memory");
   in->src = s;
-  s[in->nsrc++] = (run_source){.name = name, .values = values, .n = n,
-                               .linked = linked, .absent = absent};
+  s[in->nsrc++] = (run_source){.name = name,
+                               .values = values,
+                               .n = n,
+                               .linked = linked,
+                               .absent = absent};
   return 0;
 }
 
@@ -109,7 +128,8 @@ typedef struct strvec {
 } strvec;
 
 static int strvec_push(strvec *sv, char *s) {
-  if (s == NULL) return -1;
+  if (s == NULL)
+    return -1;
   if (sv->n == sv->cap) {
     size_t cap = sv->cap ? 2 * sv->cap : 16;
     char **v = realloc(sv->v, cap * sizeof *v);
@@ -137,20 +157,28 @@ static void strvec_free(strvec *sv) {
  * turned into their ERE forms; the rest is passed on as it is. */
 static int perl_to_ere(const char *re, run_buf *b) {
   static const char ctl_from[] = "tnrfve", ctl_to[] = "\t\n\r\f\v\x1b";
-  static const struct { char c; const char *out, *in_bracket; } cls[] = {
-      {'d', "[0-9]", "0-9"},           {'D', "[^0-9]", NULL},
-      {'s', "[[:space:]]", "[:space:]"}, {'S', "[^[:space:]]", NULL},
-      {'w', "[[:alnum:]_]", "[:alnum:]_"}, {'W', "[^[:alnum:]_]", NULL}};
+  static const struct {
+    char c;
+    const char *out, *in_bracket;
+  } cls[] = {{'d', "[0-9]", "0-9"},
+             {'D', "[^0-9]", NULL},
+             {'s', "[[:space:]]", "[:space:]"},
+             {'S', "[^[:space:]]", NULL},
+             {'w', "[[:alnum:]_]", "[:alnum:]_"},
+             {'W', "[^[:alnum:]_]", NULL}};
   int bracket = 0, rc = 0;
   for (const char *p = re; *p && rc == 0; p++) {
     if (*p == '[' && !bracket) {
       bracket = 1;
       rc = run_buf_add(b, p, 1);
-      if (p[1] == '^') rc |= run_buf_add(b, ++p, 1);
-      if (p[1] == ']') rc |= run_buf_add(b, ++p, 1); /* a literal ] */
+      if (p[1] == '^')
+        rc |= run_buf_add(b, ++p, 1);
+      if (p[1] == ']')
+        rc |= run_buf_add(b, ++p, 1); /* a literal ] */
       continue;
     }
-    if (*p == ']' && bracket) bracket = 0;
+    if (*p == ']' && bracket)
+      bracket = 0;
     if (*p != '\\' || p[1] == '\0') {
       rc = run_buf_add(b, p, 1);
       continue;
@@ -158,11 +186,14 @@ static int perl_to_ere(const char *re, run_buf *b) {
     const char *c = strchr(ctl_from, p[1]);
     size_t k = 0;
     while (k < sizeof cls / sizeof cls[0] && cls[k].c != p[1]) k++;
-    if (c != NULL) rc = run_buf_add(b, &ctl_to[c - ctl_from], 1);
+    if (c != NULL)
+      rc = run_buf_add(b, &ctl_to[c - ctl_from], 1);
     else if (k < sizeof cls / sizeof cls[0] && (!bracket || cls[k].in_bracket))
       rc = run_buf_str(b, bracket ? cls[k].in_bracket : cls[k].out);
-    else if (bracket) rc = run_buf_add(b, p + 1, 1); /* [\]] [\-] ... */
-    else rc = run_buf_add(b, p, 2);
+    else if (bracket)
+      rc = run_buf_add(b, p + 1, 1); /* [\]] [\-] ... */
+    else
+      rc = run_buf_add(b, p, 2);
     p++;
   }
   return rc == 0 ? run_buf_add(b, "", 0) : -1;
@@ -170,11 +201,11 @@ static int perl_to_ere(const char *re, run_buf *b) {
 
 /* How the records of a source are cut into columns. */
 typedef struct splitter {
-  int on;        /* --colsep, --header or --csv: records have columns */
+  int on; /* --colsep, --header or --csv: records have columns */
   int csv;
   const char *sep; /* --csv: the separator (a literal string) */
-  int trim;      /* --colsep given: columns lose their outer white space */
-  regex_t re;    /* not --csv */
+  int trim;        /* --colsep given: columns lose their outer white space */
+  regex_t re;      /* not --csv */
 } splitter;
 
 /* Does a repetition (* + ? {n,m}) follow another in the ERE? POSIX leaves
@@ -189,26 +220,32 @@ static int repeats_stacked(const char *re) {
       p++;
     } else if (*p == '[') {
       p += p[1] == '^' ? 2 : 1;
-      if (*p == ']') p++;
+      if (*p == ']')
+        p++;
       while (*p && *p != ']') p++;
-      if (!*p) return 0; /* unterminated: regcomp says so */
+      if (!*p)
+        return 0; /* unterminated: regcomp says so */
     } else if (strchr("*+?", *p)) {
       repeat = 1;
     } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
       repeat = 1;
       while (*p && *p != '}') p++;
-      if (!*p) return 0;
+      if (!*p)
+        return 0;
     }
-    if (repeat && after_repeat) return 1;
+    if (repeat && after_repeat)
+      return 1;
     after_repeat = repeat;
   }
   return 0;
 }
 
 static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
-  *sp = (splitter){.on = o->colsep || o->header || o->csv, .csv = o->csv,
+  *sp = (splitter){.on = o->colsep || o->header || o->csv,
+                   .csv = o->csv,
                    .trim = o->colsep != NULL};
-  if (!sp->on) return 0;
+  if (!sp->on)
+    return 0;
   if (sp->csv) {
     sp->sep = o->colsep ? o->colsep : ",";
     return 0;
@@ -216,12 +253,15 @@ static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
   run_buf ere = {0};
   /* --header alone splits at TABs, as GNU parallel does */
   const char *re = o->colsep ? o->colsep : "\t";
-  if (perl_to_ere(re, &ere) != 0) return run_fail(err, "out of memory");
+  if (perl_to_ere(re, &ere) != 0)
+    return run_fail(err, "out of memory");
   if (repeats_stacked(ere.data)) {
     run_buf_free(&ere);
     sp->on = 0;
-    return run_fail(err, "bad --colsep '%s': a repetition (* + ? {}) right "
-                         "after another", re);
+    return run_fail(err,
+                    "bad --colsep '%s': a repetition (* + ? {}) right "
+                    "after another",
+                    re);
   }
   int rc = regcomp(&sp->re, ere.data, REG_EXTENDED);
   run_buf_free(&ere);
@@ -235,7 +275,8 @@ static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
 }
 
 static void splitter_free(splitter *sp) {
-  if (sp->on && !sp->csv) regfree(&sp->re);
+  if (sp->on && !sp->csv)
+    regfree(&sp->re);
 }
 
 static int is_perl_space(char c) { return c && strchr(" \t\n\r\f\v", c); }
@@ -255,11 +296,13 @@ static int split_regex(const splitter *sp, const char *line, strvec *f) {
          regexec(&sp->re, line + ss, 1, &m, ss ? REG_NOTBOL : 0) == 0) {
     size_t ms = ss + (size_t)m.rm_so, me = ss + (size_t)m.rm_eo;
     if (me == ms && (ms == fs || ms >= len)) { /* empty: try one further */
-      if (ms >= len) break;
+      if (ms >= len)
+        break;
       ss = ms + 1;
       continue;
     }
-    if (push_field(f, line + fs, ms - fs, sp->trim) != 0) return -1;
+    if (push_field(f, line + fs, ms - fs, sp->trim) != 0)
+      return -1;
     fs = ss = me;
   }
   return push_field(f, line + fs, len - fs, sp->trim);
@@ -286,8 +329,10 @@ static int split_csv(const splitter *sp, const char *rec, strvec *f,
       }
       p++;
       if (*p && strncmp(p, sp->sep, seplen) != 0) {
-        rc = run_fail(err, "bad CSV record (text after a closing quote): "
-                      "%.60s", rec);
+        rc = run_fail(err,
+                      "bad CSV record (text after a closing quote): "
+                      "%.60s",
+                      rec);
         break;
       }
     } else {
@@ -296,18 +341,22 @@ static int split_csv(const splitter *sp, const char *rec, strvec *f,
       rc = run_buf_add(&field, p, n);
       p += n;
     }
-    if (rc == 0) rc = push_field(f, field.data, field.len, sp->trim);
-    if (rc != 0 || *p == '\0') break;
+    if (rc == 0)
+      rc = push_field(f, field.data, field.len, sp->trim);
+    if (rc != 0 || *p == '\0')
+      break;
     p += seplen;
   }
-  if (rc != 0 && err[0] == '\0') run_fail(err, "out of memory");
+  if (rc != 0 && err[0] == '\0')
+    run_fail(err, "out of memory");
   run_buf_free(&field);
   return rc;
 }
 
 static int split_record(const splitter *sp, const char *rec, strvec *f,
                         run_err err) {
-  if (sp->csv) return split_csv(sp, rec, f, err);
+  if (sp->csv)
+    return split_csv(sp, rec, f, err);
   if (rec[0] == '\0') /* an empty line is one empty column (GNU) */
     return strvec_push(f, strdup("")) ? run_fail(err, "out of memory") : 0;
   return split_regex(sp, rec, f) ? run_fail(err, "out of memory") : 0;
@@ -334,37 +383,48 @@ static void columns_free(columns *c) {
 
 /* Makes room for k columns; a new one is absent in the rows so far. */
 static int columns_grow(columns *c, size_t k) {
-  if (k <= c->n) return 0;
+  if (k <= c->n)
+    return 0;
   strvec *col = realloc(c->col, k * sizeof *col);
-  if (col) c->col = col;
+  if (col)
+    c->col = col;
   unsigned char **ab = realloc(c->absent, k * sizeof *ab);
-  if (ab) c->absent = ab;
+  if (ab)
+    c->absent = ab;
   char **nm = realloc(c->name, k * sizeof *nm);
-  if (nm) c->name = nm;
-  if (!col || !ab || !nm) return -1;
+  if (nm)
+    c->name = nm;
+  if (!col || !ab || !nm)
+    return -1;
   for (; c->n < k; c->n++) {
     c->col[c->n] = (strvec){0};
     c->name[c->n] = NULL;
     c->absent[c->n] = calloc(c->rows ? c->rows : 1, 1);
-    if (c->absent[c->n] == NULL) return -1;
+    if (c->absent[c->n] == NULL)
+      return -1;
     for (size_t r = 0; r < c->rows; r++) {
       c->absent[c->n][r] = 1;
-      if (strvec_push(&c->col[c->n], strdup("")) != 0) return -1;
+      if (strvec_push(&c->col[c->n], strdup("")) != 0)
+        return -1;
     }
   }
   return 0;
 }
 
 static int columns_add_row(columns *c, strvec *f) {
-  if (columns_grow(c, f->n) != 0) return -1;
+  if (columns_grow(c, f->n) != 0)
+    return -1;
   for (size_t k = 0; k < c->n; k++) {
     unsigned char *ab = realloc(c->absent[k], c->rows + 1);
-    if (ab == NULL) return -1;
+    if (ab == NULL)
+      return -1;
     c->absent[k] = ab;
     ab[c->rows] = k >= f->n;
     char *v = k < f->n ? f->v[k] : strdup("");
-    if (k < f->n) f->v[k] = NULL;
-    if (strvec_push(&c->col[k], v) != 0) return -1;
+    if (k < f->n)
+      f->v[k] = NULL;
+    if (strvec_push(&c->col[k], v) != 0)
+      return -1;
   }
   c->rows++;
   return 0;
@@ -372,9 +432,11 @@ static int columns_add_row(columns *c, strvec *f) {
 
 /* The first record names the columns (--header). */
 static int columns_name(columns *c, strvec *f) {
-  if (columns_grow(c, f->n) != 0) return -1;
+  if (columns_grow(c, f->n) != 0)
+    return -1;
   for (size_t k = 0; k < f->n; k++)
-    if (f->v[k][0] != '\0') c->name[k] = f->v[k], f->v[k] = NULL;
+    if (f->v[k][0] != '\0')
+      c->name[k] = f->v[k], f->v[k] = NULL;
   return 0;
 }
 
@@ -393,8 +455,8 @@ static int add_columns(run_inputs *in, columns *c, int linked, run_err err) {
       free(c->absent[k]);
       c->absent[k] = NULL;
     }
-    rc = add_source(in, c->name[k], c->col[k].v, c->col[k].n,
-                    k ? 1 : linked, c->absent[k], err);
+    rc = add_source(in, c->name[k], c->col[k].v, c->col[k].n, k ? 1 : linked,
+                    c->absent[k], err);
     if (rc == 0) {
       c->col[k] = (strvec){0};
       c->absent[k] = NULL;
@@ -418,9 +480,12 @@ static int is_blank(const char *s) {
 static void drop_records(const run_input_opts *o, strvec *rec) {
   size_t kept = 0, r = 0;
   for (; r < rec->n; r++) {
-    if (o->eof_str && strcmp(rec->v[r], o->eof_str) == 0) break;
-    if (o->skip_blank && is_blank(rec->v[r])) free(rec->v[r]);
-    else rec->v[kept++] = rec->v[r];
+    if (o->eof_str && strcmp(rec->v[r], o->eof_str) == 0)
+      break;
+    if (o->skip_blank && is_blank(rec->v[r]))
+      free(rec->v[r]);
+    else
+      rec->v[kept++] = rec->v[r];
   }
   for (; r < rec->n; r++) free(rec->v[r]);
   rec->n = kept;
@@ -435,7 +500,8 @@ static int add_records(run_inputs *in, strvec *rec, int linked, run_err err) {
   }
   if (!sp.on) {
     int rc = add_source(in, NULL, rec->v, rec->n, linked, NULL, err);
-    if (rc != 0) strvec_free(rec);
+    if (rc != 0)
+      strvec_free(rec);
     return rc;
   }
   columns c = {0};
@@ -475,7 +541,8 @@ static int read_all(FILE *f, run_buf *b) {
   char chunk[65536];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (run_buf_add(b, chunk, n) != 0) return -1;
+    if (run_buf_add(b, chunk, n) != 0)
+      return -1;
   return run_buf_add(b, "", 0);
 }
 
@@ -487,22 +554,25 @@ static const char *record_end(const run_inputs *in, const char *p,
   size_t dn = in->opt.delim_len;
   int quoted = 0;
   for (; p + dn <= end; p++) {
-    if (in->opt.csv && *p == '"') quoted = !quoted;
-    else if (!quoted && *p == d[0] && memcmp(p, d, dn) == 0) return p;
+    if (in->opt.csv && *p == '"')
+      quoted = !quoted;
+    else if (!quoted && *p == d[0] && memcmp(p, d, dn) == 0)
+      return p;
   }
   return end;
 }
 
 /* The records of the data: a last one without a separator counts; a
  * separator at the end makes no empty record after it. */
-static int split_records(const run_inputs *in, const run_buf *b,
-                         strvec *sv) {
+static int split_records(const run_inputs *in, const run_buf *b, strvec *sv) {
   const char *p = b->data, *end = b->data + b->len;
   while (p < end) {
     const char *e = record_end(in, p, end);
     size_t n = (size_t)(e - p);
-    if (in->opt.csv && n > 0 && p[n - 1] == '\r') n--; /* CRLF rows */
-    if (strvec_push(sv, strndup(p, n)) != 0) return -1;
+    if (in->opt.csv && n > 0 && p[n - 1] == '\r')
+      n--; /* CRLF rows */
+    if (strvec_push(sv, strndup(p, n)) != 0)
+      return -1;
     p = e == end ? end : e + in->opt.delim_len;
   }
   return 0;
@@ -530,7 +600,8 @@ int run_inputs_add_file(run_inputs *in, const char *path, int linked,
     rc = run_fail(err, "cannot read input file '%s': %s",
                   is_stdin ? "stdin" : path, strerror(errno));
   run_buf_free(&data);
-  if (!is_stdin) fclose(f);
+  if (!is_stdin)
+    fclose(f);
   if (rc != 0) {
     strvec_free(&sv);
     return rc;
@@ -559,7 +630,8 @@ typedef struct grid_item {
 static int parse_num(const char *s, size_t n, double *d, long long *ll,
                      int *is_int) {
   char buf[64], *end;
-  if (n == 0 || n >= sizeof buf) return -1;
+  if (n == 0 || n >= sizeof buf)
+    return -1;
   memcpy(buf, s, n);
   buf[n] = '\0';
   errno = 0;
@@ -571,7 +643,8 @@ static int parse_num(const char *s, size_t n, double *d, long long *ll,
 
 static char *fmt_double(double v) {
   char buf[64];
-  if (v == 0) v = 0; /* no "-0" */
+  if (v == 0)
+    v = 0; /* no "-0" */
   snprintf(buf, sizeof buf, "%.12g", v);
   return strdup(buf);
 }
@@ -580,7 +653,8 @@ static char *fmt_double(double v) {
  * 0 when the step points away from stop. In unsigned arithmetic: the
  * distance between two int64 values always fits in a uint64. */
 static size_t int_count(long long start, long long stop, long long step) {
-  if (step > 0 ? stop < start : stop > start) return 0;
+  if (step > 0 ? stop < start : stop > start)
+    return 0;
   uint64_t span = step > 0 ? (uint64_t)stop - (uint64_t)start
                            : (uint64_t)start - (uint64_t)stop;
   uint64_t q = span / (step > 0 ? (uint64_t)step : 0 - (uint64_t)step);
@@ -589,7 +663,8 @@ static size_t int_count(long long start, long long stop, long long step) {
 
 static size_t real_count(double a, double b, double step) {
   double q = (b - a) / step; /* may be inf: then there are too many */
-  if (!(q >= 0)) return 0;
+  if (!(q >= 0))
+    return 0;
   double c = floor(q + 1e-9) + 1;
   return c <= (double)RUN_AXIS_MAX ? (size_t)c : RUN_AXIS_MAX + 1;
 }
@@ -606,7 +681,8 @@ static int grid_range(grid_item *it, const char *item, run_err err) {
                 &bi) != 0 ||
       (c2 && parse_num(c2 + 1, strlen(c2 + 1), &it->d, &it->step, &si) != 0))
     return run_fail(err, "bad range '%s' (want START:STOP[:STEP])", item);
-  if (it->d == 0) return run_fail(err, "range '%s' has a step of 0", item);
+  if (it->d == 0)
+    return run_fail(err, "range '%s' has a step of 0", item);
   it->kind = ai && bi && si ? IT_INT : IT_REAL;
   it->n = it->kind == IT_INT ? int_count(it->start, ib, it->step)
                              : real_count(it->a, b, it->d);
@@ -628,8 +704,7 @@ static int grid_logspace(grid_item *it, const char *item, const char *dots,
       parse_num(x + 1, strlen(x + 1), &dn, &n, &ni) != 0 || !ni)
     return run_fail(err, "bad log range '%s' (want FROM..TOxN)", item);
   if (it->a <= 0 || it->b <= 0 || n < 1)
-    return run_fail(err, "bad log range '%s' (ends must be > 0, N >= 1)",
-                    item);
+    return run_fail(err, "bad log range '%s' (ends must be > 0, N >= 1)", item);
   it->kind = IT_LOG;
   it->n = (unsigned long long)n > RUN_AXIS_MAX ? RUN_AXIS_MAX + 1 : (size_t)n;
   return 0;
@@ -660,12 +735,13 @@ static char *grid_value(const grid_item *it, size_t i) {
   switch (it->kind) {
   case IT_WORD: return strdup(it->text);
   case IT_INT: /* modulo 2^64, the sum lands between start and stop */
-    snprintf(buf, sizeof buf, "%lld", from_twos((uint64_t)it->start +
-                                                (uint64_t)i * (uint64_t)it->step));
+    snprintf(buf, sizeof buf, "%lld",
+             from_twos((uint64_t)it->start + (uint64_t)i * (uint64_t)it->step));
     return strdup(buf);
   case IT_REAL: return fmt_double(it->a + (double)i * it->d);
   case IT_LOG:
-    if (i == 0 || i == it->n - 1) return fmt_double(i == 0 ? it->a : it->b);
+    if (i == 0 || i == it->n - 1)
+      return fmt_double(i == 0 ? it->a : it->b);
     la = log(it->a);
     lb = log(it->b);
     return fmt_double(exp(la + (lb - la) * (double)i / (double)(it->n - 1)));
@@ -687,14 +763,17 @@ static int grid_split(strvec *items, const char *spec, const char *p,
       else if ((rc = run_buf_add(&item, "", 0)) == 0)
         rc = strvec_push(items, strdup(item.data));
       item.len = 0;
-      if (rc != 0 || *p == '\0') break;
+      if (rc != 0 || *p == '\0')
+        break;
     } else {
       rc = run_buf_add(&item, p, 1);
     }
-    if (rc != 0) break;
+    if (rc != 0)
+      break;
   }
   run_buf_free(&item);
-  if (rc != 0 && err[0] == '\0') run_fail(err, "out of memory");
+  if (rc != 0 && err[0] == '\0')
+    run_fail(err, "out of memory");
   return rc;
 }
 
@@ -705,11 +784,13 @@ static int grid_count(const run_inputs *in, const char *name,
   grid_item it;
   *total = 0;
   for (size_t k = 0; k < items->n; k++) {
-    if (grid_item_parse(&it, items->v[k], err) != 0) return -1;
+    if (grid_item_parse(&it, items->v[k], err) != 0)
+      return -1;
     if (it.n > RUN_AXIS_MAX - *total)
-      return run_fail(err, "--grid %s: too many values at '%s' (an axis "
-                      "may have at most %zu)", name, items->v[k],
-                      (size_t)RUN_AXIS_MAX);
+      return run_fail(err,
+                      "--grid %s: too many values at '%s' (an axis "
+                      "may have at most %zu)",
+                      name, items->v[k], (size_t)RUN_AXIS_MAX);
     *total += it.n;
   }
   size_t jobs = *total; /* every axis has a value: no division by 0 */
@@ -717,8 +798,10 @@ static int grid_count(const run_inputs *in, const char *name,
     /* named sources (axes, --header columns); an empty one counts 1 */
     size_t n = in->src[s].name && in->src[s].n ? in->src[s].n : 1;
     if (n > MAX_JOBS / jobs)
-      return run_fail(err, "--grid %s: too many jobs with the axes before "
-                      "it (more than %zu)", name, MAX_JOBS);
+      return run_fail(err,
+                      "--grid %s: too many jobs with the axes before "
+                      "it (more than %zu)",
+                      name, MAX_JOBS);
     jobs *= n;
   }
   return 0;
@@ -728,7 +811,8 @@ static int grid_values(strvec *sv, const strvec *items, size_t total,
                        run_err err) {
   grid_item it;
   sv->v = malloc((total ? total : 1) * sizeof *sv->v);
-  if (sv->v == NULL) return run_fail(err, "out of memory");
+  if (sv->v == NULL)
+    return run_fail(err, "out of memory");
   sv->cap = total;
   for (size_t k = 0; k < items->n; k++) {
     (void)grid_item_parse(&it, items->v[k], err); /* grid_count did */
@@ -740,32 +824,39 @@ static int grid_values(strvec *sv, const strvec *items, size_t total,
 }
 
 static int valid_name(const char *s, size_t n) {
-  if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
+  if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+    return 0;
   for (size_t i = 1; i < n; i++)
-    if (!(isalnum((unsigned char)s[i]) || s[i] == '_')) return 0;
+    if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+      return 0;
   return 1;
 }
 
 int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err) {
   const char *eq = strchr(spec, '=');
   if (eq == NULL || !valid_name(spec, (size_t)(eq - spec)))
-    return run_fail(err, "bad --grid '%s' (want NAME=v1,v2,... with NAME "
-                         "made of letters, digits and _)", spec);
+    return run_fail(err,
+                    "bad --grid '%s' (want NAME=v1,v2,... with NAME "
+                    "made of letters, digits and _)",
+                    spec);
   char *name = strndup(spec, (size_t)(eq - spec));
-  if (name == NULL) return run_fail(err, "out of memory");
+  if (name == NULL)
+    return run_fail(err, "out of memory");
   for (size_t s = 0; s < in->nsrc; s++)
     if (in->src[s].name && strcmp(in->src[s].name, name) == 0) {
       free(name);
-      return run_fail(err, "--grid axis '%.*s' given twice",
-                      (int)(eq - spec), spec);
+      return run_fail(err, "--grid axis '%.*s' given twice", (int)(eq - spec),
+                      spec);
     }
   const char *list = eq + 1;
-  if (strncmp(list, "choice:", 7) == 0) list += 7; /* a list by its name */
+  if (strncmp(list, "choice:", 7) == 0)
+    list += 7;                    /* a list by its name */
   if (run_sample_is_dist(list)) { /* values come from --sample */
     char *d = strdup(list);
     int rc = d ? run_sample_check_dist(name, d, err)
                : run_fail(err, "out of memory");
-    if (rc == 0) rc = add_source(in, name, NULL, 0, 0, NULL, err);
+    if (rc == 0)
+      rc = add_source(in, name, NULL, 0, 0, NULL, err);
     if (rc != 0) {
       free(d);
       free(name);
@@ -778,11 +869,15 @@ int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err) {
   strvec items = {0}, sv = {0};
   size_t total = 0;
   int rc = grid_split(&items, spec, list, err);
-  if (rc == 0) rc = grid_count(in, name, &items, &total, err);
-  if (rc == 0) rc = grid_values(&sv, &items, total, err);
+  if (rc == 0)
+    rc = grid_count(in, name, &items, &total, err);
+  if (rc == 0)
+    rc = grid_values(&sv, &items, total, err);
   strvec_free(&items);
-  if (rc == 0) rc = add_source(in, name, sv.v, sv.n, 0, NULL, err);
-  if (rc == 0) in->src[in->nsrc - 1].axis = 1;
+  if (rc == 0)
+    rc = add_source(in, name, sv.v, sv.n, 0, NULL, err);
+  if (rc == 0)
+    in->src[in->nsrc - 1].axis = 1;
   if (rc != 0) {
     strvec_free(&sv);
     free(name);
@@ -792,7 +887,8 @@ int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err) {
 
 int run_inputs_add_axis(run_inputs *in, char *name, char **values, size_t n,
                         run_err err) {
-  if (add_source(in, name, values, n, 0, NULL, err) != 0) return -1;
+  if (add_source(in, name, values, n, 0, NULL, err) != 0)
+    return -1;
   in->src[in->nsrc - 1].axis = 1;
   return 0;
 }
@@ -804,10 +900,12 @@ int run_inputs_add_axis(run_inputs *in, char *name, char **values, size_t n,
 static int fill_empty(run_inputs *in, run_err err) {
   for (size_t s = 0; s < in->nsrc; s++) {
     run_source *src = &in->src[s];
-    if (src->n > 0) continue;
+    if (src->n > 0)
+      continue;
     char **v = realloc(src->values, sizeof *v);
     if (v == NULL || (v[0] = strdup("")) == NULL) {
-      if (v) src->values = v;
+      if (v)
+        src->values = v;
       return run_fail(err, "out of memory");
     }
     src->values = v;
@@ -823,14 +921,17 @@ int run_inputs_finish(run_inputs *in, run_err err) {
   in->ntuples = in->njobs = 0;
   size_t values = 0;
   for (size_t s = 0; s < in->nsrc; s++) values += in->src[s].n;
-  if (values == 0) return 0; /* nothing to run (`echo :::`, empty stdin) */
-  if (fill_empty(in, err) != 0) return -1;
+  if (values == 0)
+    return 0; /* nothing to run (`echo :::`, empty stdin) */
+  if (fill_empty(in, err) != 0)
+    return -1;
   size_t stride = 1;
   for (size_t end = in->nsrc; end > 0;) { /* groups, last (fastest) first */
     size_t head = end - 1, len = in->src[head].n;
     while (head > 0 && in->src[head].linked) {
       head--;
-      if (in->src[head].n < len) len = in->src[head].n;
+      if (in->src[head].n < len)
+        len = in->src[head].n;
     }
     for (size_t s = head; s < end; s++) {
       in->src[s].stride = stride;
@@ -870,8 +971,7 @@ size_t run_inputs_pick(const run_inputs *in, size_t job, size_t s) {
   return run_inputs_pick_tuple(in, first, s);
 }
 
-int run_inputs_value(const run_inputs *in, size_t job, size_t s,
-                     run_buf *b) {
+int run_inputs_value(const run_inputs *in, size_t job, size_t s, run_buf *b) {
   size_t first, count;
   run_inputs_tuples(in, job, &first, &count);
   int rc = run_buf_add(b, "", 0);
@@ -888,7 +988,8 @@ int run_inputs_tag(const run_inputs *in, size_t job, run_buf *b) {
   for (size_t t = first; rc == 0 && t < first + count; t++)
     for (size_t s = 0; rc == 0 && s < in->nsrc; s++) {
       size_t i = run_inputs_pick_tuple(in, t, s);
-      if (in->src[s].absent && in->src[s].absent[i]) continue;
+      if (in->src[s].absent && in->src[s].absent[i])
+        continue;
       rc = (any++ && run_buf_add(b, " ", 1)) ||
            run_buf_str(b, in->src[s].values[i]);
     }
@@ -897,7 +998,8 @@ int run_inputs_tag(const run_inputs *in, size_t job, run_buf *b) {
 
 const char *run_inputs_name(const run_inputs *in, size_t s, char *tmp,
                             size_t tmpsz) {
-  if (in->src[s].name) return in->src[s].name;
+  if (in->src[s].name)
+    return in->src[s].name;
   snprintf(tmp, tmpsz, "arg%zu", s + 1);
   return tmp;
 }

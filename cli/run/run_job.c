@@ -56,7 +56,8 @@ static size_t n_inherit;
 void run_job_inherit(const int *fds, size_t n) {
   n_inherit = 0;
   for (size_t i = 0; i < n && n_inherit < MAX_INHERIT; i++)
-    if (fds[i] > 2) inherit_fd[n_inherit++] = fds[i];
+    if (fds[i] > 2)
+      inherit_fd[n_inherit++] = fds[i];
 }
 
 double run_wall_now(void) {
@@ -74,10 +75,10 @@ static double mono_now(void) {
 typedef struct job_io {
   const run_exec *x;
   run_result *r;
-  int fd[2];       /* read ends of stdout, stderr; -1 once at EOF */
-  int in_fd;       /* --pipe: write end of the job's stdin; -1: done */
-  size_t in_off;   /* bytes of x->in_data written so far */
-  run_buf partial; /* watch_fn: the stdout line begun, not yet ended */
+  int fd[2];        /* read ends of stdout, stderr; -1 once at EOF */
+  int in_fd;        /* --pipe: write end of the job's stdin; -1: done */
+  size_t in_off;    /* bytes of x->in_data written so far */
+  run_buf partial;  /* watch_fn: the stdout line begun, not yet ended */
   run_mem_job *mem; /* --memory: this attempt's limit, or NULL */
 } job_io;
 
@@ -112,11 +113,11 @@ static void emit_lines(job_io *io, int which, run_buf *b, int flush) {
       start = i + 1;
     }
   if (flush && start < b->len) {
-    io->x->line_fn(io->x->line_arg, which + 1, b->data + start,
-                   b->len - start);
+    io->x->line_fn(io->x->line_arg, which + 1, b->data + start, b->len - start);
     start = b->len;
   }
-  if (start == 0) return;
+  if (start == 0)
+    return;
   memmove(b->data, b->data + start, b->len - start);
   b->len -= start;
 }
@@ -127,19 +128,27 @@ static int drain(job_io *io, int which) {
   run_buf *b = which == 0 ? &io->r->out : &io->r->err;
   for (;;) {
     ssize_t n = read(io->fd[which], chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return 0;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      return 0;
     if (n <= 0) { /* EOF or a broken pipe: nothing more will come */
       close(io->fd[which]);
       io->fd[which] = -1;
-      if (io->x->line_fn) emit_lines(io, which, b, 1);
+      if (io->x->line_fn)
+        emit_lines(io, which, b, 1);
       return -1;
     }
-    if (which == 0) io->r->received += (size_t)n;
-    if (which == 0 && io->x->watch_fn) watch_lines(io, chunk, (size_t)n);
-    if (which == 1 && io->mem) run_memory_stderr(io->mem, chunk, (size_t)n);
-    if (run_buf_add(b, chunk, (size_t)n) != 0) continue; /* drop on ENOMEM */
-    if (io->x->line_fn) emit_lines(io, which, b, 0);
+    if (which == 0)
+      io->r->received += (size_t)n;
+    if (which == 0 && io->x->watch_fn)
+      watch_lines(io, chunk, (size_t)n);
+    if (which == 1 && io->mem)
+      run_memory_stderr(io->mem, chunk, (size_t)n);
+    if (run_buf_add(b, chunk, (size_t)n) != 0)
+      continue; /* drop on ENOMEM */
+    if (io->x->line_fn)
+      emit_lines(io, which, b, 0);
   }
 }
 
@@ -150,12 +159,16 @@ static void feed(job_io *io) {
   while (io->in_fd >= 0 && io->in_off < x->in_len) {
     ssize_t n = write(io->in_fd, x->in_data + io->in_off,
                       x->in_len - io->in_off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;
-    if (n <= 0) break;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      return;
+    if (n <= 0)
+      break;
     io->in_off += (size_t)n;
   }
-  if (io->in_fd >= 0) close(io->in_fd);
+  if (io->in_fd >= 0)
+    close(io->in_fd);
   io->in_fd = -1;
 }
 
@@ -195,14 +208,15 @@ static int std_fds(posix_spawn_file_actions_t *fa, int in_r, int out_w,
   int rc = in_r >= 0 ? posix_spawn_file_actions_adddup2(fa, in_r, 0)
                      : posix_spawn_file_actions_addopen(fa, 0, "/dev/null",
                                                         O_RDONLY, 0);
-  if (rc == 0 && out_w >= 0) rc = posix_spawn_file_actions_adddup2(fa, out_w, 1);
-  if (rc == 0 && err_w >= 0) rc = posix_spawn_file_actions_adddup2(fa, err_w, 2);
+  if (rc == 0 && out_w >= 0)
+    rc = posix_spawn_file_actions_adddup2(fa, out_w, 1);
+  if (rc == 0 && err_w >= 0)
+    rc = posix_spawn_file_actions_adddup2(fa, err_w, 2);
   return rc;
 }
 
 /* argv: the job's, or the --memory shim's that execs it (run_memory.c) */
-static int spawn(const run_exec *x, char **argv, const int std[3],
-                 pid_t *pid) {
+static int spawn(const run_exec *x, char **argv, const int std[3], pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, dfl;
@@ -212,7 +226,8 @@ static int spawn(const run_exec *x, char **argv, const int std[3],
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
     sigaddset(&dfl, sigs[i]);
   int rc = posix_spawn_file_actions_init(&fa);
-  if (rc != 0) return rc;
+  if (rc != 0)
+    return rc;
   if ((rc = posix_spawnattr_init(&at)) != 0) {
     posix_spawn_file_actions_destroy(&fa);
     return rc;
@@ -227,9 +242,9 @@ static int spawn(const run_exec *x, char **argv, const int std[3],
       !(rc = posix_spawnattr_setpgroup(&at, 0)) &&
       !(rc = posix_spawnattr_setsigmask(&at, &none)) &&
       !(rc = posix_spawnattr_setsigdefault(&at, &dfl)))
-    rc = argv == x->argv ? posix_spawnp(pid, argv[0], &fa, &at, argv, x->envp)
-                         : posix_spawn(pid, "/proc/self/exe", &fa, &at, argv,
-                                       x->envp);
+    rc = argv == x->argv
+             ? posix_spawnp(pid, argv[0], &fa, &at, argv, x->envp)
+             : posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, x->envp);
   posix_spawnattr_destroy(&at);
   posix_spawn_file_actions_destroy(&fa);
   return rc;
@@ -244,30 +259,36 @@ typedef struct job_watch {
 } job_watch;
 
 static void send_term(job_watch *w, double grace) {
-  if (w->termed) return;
+  if (w->termed)
+    return;
   killpg(w->pid, SIGTERM);
   w->termed = 1;
   w->kill_at = mono_now() + grace;
 }
 
 static void send_kill(job_watch *w) {
-  if (w->killed) return;
+  if (w->killed)
+    return;
   killpg(w->pid, SIGKILL);
   w->killed = w->termed = 1;
 }
 
 static int poll_timeout_ms(const job_watch *w) {
   double next = -1, now = mono_now();
-  if (!w->termed && w->timeout_at > 0) next = w->timeout_at;
-  if (w->termed && !w->killed) next = w->kill_at;
+  if (!w->termed && w->timeout_at > 0)
+    next = w->timeout_at;
+  if (w->termed && !w->killed)
+    next = w->kill_at;
   int ms = next < 0 ? -1 : next <= now ? 0 : (int)((next - now) * 1e3) + 1;
-  if (w->pidfd < 0 && (ms < 0 || ms > 20)) ms = 20;
+  if (w->pidfd < 0 && (ms < 0 || ms > 20))
+    ms = 20;
   return ms;
 }
 
 /* Has the leader exited? (Not reaped yet either way.) */
 static int leader_exited(const job_watch *w, short pidfd_revents) {
-  if (w->pidfd >= 0) return pidfd_revents != 0;
+  if (w->pidfd >= 0)
+    return pidfd_revents != 0;
   siginfo_t si = {0};
   return waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
          si.si_pid == w->pid;
@@ -284,18 +305,25 @@ static int watch(job_io *io, job_watch *w) {
     int n = 0, ipipe[2] = {-1, -1}, ipid = -1, istop = -1, ikill = -1;
     int iin = -1, ijob = -1;
     for (int i = 0; i < 2; i++)
-      if (io->fd[i] >= 0) ipipe[i] = n, p[n++] = (struct pollfd){io->fd[i], POLLIN, 0};
-    if (io->in_fd >= 0) iin = n, p[n++] = (struct pollfd){io->in_fd, POLLOUT, 0};
-    if (w->pidfd >= 0) ipid = n, p[n++] = (struct pollfd){w->pidfd, POLLIN, 0};
-    if (!w->termed) istop = n, p[n++] = (struct pollfd){x->sig->stop_fd, POLLIN, 0};
+      if (io->fd[i] >= 0)
+        ipipe[i] = n, p[n++] = (struct pollfd){io->fd[i], POLLIN, 0};
+    if (io->in_fd >= 0)
+      iin = n, p[n++] = (struct pollfd){io->in_fd, POLLOUT, 0};
+    if (w->pidfd >= 0)
+      ipid = n, p[n++] = (struct pollfd){w->pidfd, POLLIN, 0};
+    if (!w->termed)
+      istop = n, p[n++] = (struct pollfd){x->sig->stop_fd, POLLIN, 0};
     if (!w->termed && job_stop >= 0)
       ijob = n, p[n++] = (struct pollfd){job_stop, POLLIN, 0};
-    if (!w->killed) ikill = n, p[n++] = (struct pollfd){x->sig->kill_fd, POLLIN, 0};
+    if (!w->killed)
+      ikill = n, p[n++] = (struct pollfd){x->sig->kill_fd, POLLIN, 0};
     if (poll(p, (nfds_t)n, poll_timeout_ms(w)) < 0) /* EINTR */
       for (int i = 0; i < n; i++) p[i].revents = 0;
     for (int i = 0; i < 2; i++)
-      if (ipipe[i] >= 0 && p[ipipe[i]].revents) drain(io, i);
-    if (iin >= 0 && p[iin].revents) feed(io);
+      if (ipipe[i] >= 0 && p[ipipe[i]].revents)
+        drain(io, i);
+    if (iin >= 0 && p[iin].revents)
+      feed(io);
     if (istop >= 0 && p[istop].revents) {
       io->r->stopped = 1;
       send_term(w, x->grace);
@@ -311,12 +339,15 @@ static int watch(job_io *io, job_watch *w) {
       io->r->timed_out = 1;
       send_term(w, x->grace);
     }
-    if (w->termed && !w->killed && now >= w->kill_at) send_kill(w);
+    if (w->termed && !w->killed && now >= w->kill_at)
+      send_kill(w);
     if (leader_exited(w, ipid >= 0 ? p[ipid].revents : 0)) {
       int status = 0;
-      if (io->in_fd >= 0) close(io->in_fd); /* what it did not read */
+      if (io->in_fd >= 0)
+        close(io->in_fd); /* what it did not read */
       io->in_fd = -1;
-      if (w->termed) killpg(w->pid, SIGKILL); /* stragglers of the job */
+      if (w->termed)
+        killpg(w->pid, SIGKILL); /* stragglers of the job */
       while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
       }
       return status;
@@ -378,24 +409,28 @@ void run_job_exec(const run_exec *x, run_result *r) {
   int rc = open_pipes(&io, std);
   if (rc != 0) {
     not_started(&io, rc);
-    if (io.mem) run_memory_end(io.mem, r);
+    if (io.mem)
+      run_memory_end(io.mem, r);
     r->runtime = mono_now() - t0;
     return;
   }
   pid_t pid;
   rc = spawn(x, argv, std, &pid);
   for (int i = 0; i < 3; i++)
-    if (std[i] >= 0) close(std[i]);
+    if (std[i] >= 0)
+      close(std[i]);
   if (rc != 0) {
     not_started(&io, rc);
   } else {
-    job_watch w = {pid, (int)syscall(SYS_pidfd_open, pid, 0), 0, 0,
-                   x->timeout > 0 ? t0 + x->timeout : 0, 0};
+    job_watch w = {pid, (int)syscall(SYS_pidfd_open, pid, 0), 0,
+                   0,   x->timeout > 0 ? t0 + x->timeout : 0, 0};
     feed(&io); /* what fits now; the rest as the job reads */
     int status = watch(&io, &w);
-    if (w.pidfd >= 0) close(w.pidfd);
+    if (w.pidfd >= 0)
+      close(w.pidfd);
     for (int i = 0; i < 2; i++)
-      if (io.fd[i] >= 0) drain(&io, i);
+      if (io.fd[i] >= 0)
+        drain(&io, i);
     if (WIFSIGNALED(status)) {
       r->exit_code = -1;
       r->signal = WTERMSIG(status);
@@ -403,13 +438,16 @@ void run_job_exec(const run_exec *x, run_result *r) {
       r->exit_code = WEXITSTATUS(status);
     }
   }
-  if (io.in_fd >= 0) close(io.in_fd);
+  if (io.in_fd >= 0)
+    close(io.in_fd);
   for (int i = 0; i < 2; i++)
     if (io.fd[i] >= 0) {
-      if (x->line_fn) emit_lines(&io, i, i ? &r->err : &r->out, 1);
+      if (x->line_fn)
+        emit_lines(&io, i, i ? &r->err : &r->out, 1);
       close(io.fd[i]);
     }
   run_buf_free(&io.partial);
-  if (io.mem) r->oom = run_memory_end(io.mem, r);
+  if (io.mem)
+    r->oom = run_memory_end(io.mem, r);
   r->runtime = mono_now() - t0;
 }

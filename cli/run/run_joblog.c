@@ -52,8 +52,8 @@
 #include "run_memory.h"
 #include "run_record.h"
 
-#define LOCK_WAIT 1.0   /* seconds a busy lock is waited for: a killed job's */
-#define LOCK_POLL 0.05  /* group may take a moment to die */
+#define LOCK_WAIT 1.0  /* seconds a busy lock is waited for: a killed job's */
+#define LOCK_POLL 0.05 /* group may take a moment to die */
 
 /* The columns of the log this run writes: with Memory or not. Set before
  * the records open (run_joblog_memory), then by the header of the log it
@@ -68,14 +68,16 @@ void run_joblog_memory(int on) { log_memory = on; }
 /* The fields before Command in a log whose text starts at p (n bytes): by
  * its header, or `dflt` when it has none (+FILE, an empty log). */
 static size_t command_field(const char *p, size_t n, size_t dflt) {
-  if (n < 4 || memcmp(p, "Seq\t", 4) != 0) return dflt;
+  if (n < 4 || memcmp(p, "Seq\t", 4) != 0)
+    return dflt;
   const char *end = memchr(p, '\n', n);
   end = end ? end : p + n;
   size_t k = 0;
   for (const char *f = p; f < end; k++) {
     const char *tab = memchr(f, '\t', (size_t)(end - f));
     const char *fe = tab ? tab : end;
-    if ((size_t)(fe - f) == 7 && memcmp(f, "Command", 7) == 0) return k;
+    if ((size_t)(fe - f) == 7 && memcmp(f, "Command", 7) == 0)
+      return k;
     f = tab ? tab + 1 : end;
   }
   return dflt;
@@ -87,7 +89,8 @@ static int hset_add(hset *s, uint64_t h) {
   if (2 * (s->n + 1) > s->cap) {
     size_t cap = s->cap ? 2 * s->cap : 1024;
     uint64_t *t = calloc(cap, sizeof *t);
-    if (t == NULL) return -1;
+    if (t == NULL)
+      return -1;
     for (size_t i = 0; i < s->cap; i++)
       for (size_t k = s->v[i] % cap; s->v[i]; k = (k + 1) % cap)
         if (t[k] == 0) {
@@ -99,7 +102,8 @@ static int hset_add(hset *s, uint64_t h) {
     s->cap = cap;
   }
   for (size_t k = h % s->cap;; k = (k + 1) % s->cap) {
-    if (s->v[k] == h) return 0;
+    if (s->v[k] == h)
+      return 0;
     if (s->v[k] == 0) {
       s->v[k] = h;
       s->n++;
@@ -109,9 +113,11 @@ static int hset_add(hset *s, uint64_t h) {
 }
 
 static int hset_has(const hset *s, uint64_t h) {
-  if (s->cap == 0) return 0;
+  if (s->cap == 0)
+    return 0;
   for (size_t k = h % s->cap; s->v[k]; k = (k + 1) % s->cap)
-    if (s->v[k] == h) return 1;
+    if (s->v[k] == h)
+      return 1;
   return 0;
 }
 
@@ -123,25 +129,26 @@ static int escape_command(run_buf *b, const char *line) {
   size_t start = b->len;
   int rc = run_buf_str(b, line);
   for (size_t i = start; rc == 0 && i < b->len; i++)
-    if (b->data[i] == '\n') b->data[i] = '\0';
+    if (b->data[i] == '\n')
+      b->data[i] = '\0';
   return rc;
 }
 
 /* The resume key of a command line; 0 when out of memory. */
 static uint64_t command_hash(const char *line) {
   run_buf esc = {0};
-  uint64_t h =
-      escape_command(&esc, line) == 0 ? run_fnv1a(esc.data, esc.len) : 0;
+  uint64_t h = escape_command(&esc, line) == 0 ? run_fnv1a(esc.data, esc.len)
+                                               : 0;
   run_buf_free(&esc);
   return h;
 }
 
 /* What a job line of the log says. */
 typedef struct log_line {
-  uint64_t seq;      /* Seq */
-  uint64_t key;      /* its resume key: Seq, or the hash of its Command */
-  int ok;            /* Exitval and Signal 0 */
-  const char *cmd;   /* Command, cmd_len bytes (newlines as NULs) */
+  uint64_t seq;    /* Seq */
+  uint64_t key;    /* its resume key: Seq, or the hash of its Command */
+  int ok;          /* Exitval and Signal 0 */
+  const char *cmd; /* Command, cmd_len bytes (newlines as NULs) */
   size_t cmd_len;
 } log_line;
 
@@ -152,12 +159,16 @@ static int joblog_line(const run_records *r, const char *s, size_t n,
                        size_t ncmd, log_line *l) {
   const char *f[GNU_FIELDS + 8];
   size_t k = 0;
-  if (ncmd < GNU_FIELDS || ncmd > sizeof f / sizeof f[0]) return -1;
+  if (ncmd < GNU_FIELDS || ncmd > sizeof f / sizeof f[0])
+    return -1;
   for (size_t i = 0; i < n && k < ncmd; i++)
-    if (i == 0 || s[i - 1] == '\t') f[k++] = s + i;
-  if (k < ncmd || !isdigit((unsigned char)f[0][0])) return -1;
+    if (i == 0 || s[i - 1] == '\t')
+      f[k++] = s + i;
+  if (k < ncmd || !isdigit((unsigned char)f[0][0]))
+    return -1;
   const char *cmd = memchr(f[k - 1], '\t', n - (size_t)(f[k - 1] - s));
-  if (cmd == NULL) return -1;
+  if (cmd == NULL)
+    return -1;
   cmd++;
   l->seq = strtoull(f[0], NULL, 10);
   l->cmd = cmd;
@@ -179,7 +190,8 @@ int run_joblog_read(run_records *r, int ok_only, run_err err) {
   size_t ncmd = command_field(b.data, b.len, GNU_FIELDS + log_memory);
   for (size_t at = 0; rc == 0 && at < b.len;) {
     const char *nl = memchr(b.data + at, '\n', b.len - at);
-    if (nl == NULL) break; /* a partial last line: not done */
+    if (nl == NULL)
+      break; /* a partial last line: not done */
     log_line l;
     size_t n = (size_t)(nl - b.data) - at;
     if (joblog_line(r, b.data + at, n, ncmd, &l) == 0 && (l.ok || !ok_only) &&
@@ -194,7 +206,8 @@ int run_joblog_read(run_records *r, int ok_only, run_err err) {
 int run_joblog_done(const run_records *r, size_t job, const char *line,
                     uint64_t *key) {
   *key = r->by_seq ? (uint64_t)job + 1 : command_hash(line);
-  if (*key == 0) return -1;
+  if (*key == 0)
+    return -1;
   return hset_has(&r->done, *key);
 }
 
@@ -217,7 +230,8 @@ static int pend_put(run_records *r, size_t job, char *line) {
       return -1;
     }
     for (size_t i = 0; i < r->pend_cap; i++) {
-      if (r->pend_key[i] == 0) continue;
+      if (r->pend_key[i] == 0)
+        continue;
       size_t k = (r->pend_key[i] - 1) % cap;
       while (key[k]) k = (k + 1) % cap;
       key[k] = r->pend_key[i];
@@ -241,15 +255,18 @@ static int pend_put(run_records *r, size_t job, char *line) {
  * back into the hole when their probe path crosses it. */
 static char *pend_take(run_records *r, size_t job) {
   size_t cap = r->pend_cap, k = cap ? job % cap : 0;
-  if (cap == 0) return NULL;
+  if (cap == 0)
+    return NULL;
   while (r->pend_key[k] && r->pend_key[k] != job + 1) k = (k + 1) % cap;
-  if (r->pend_key[k] == 0) return NULL;
+  if (r->pend_key[k] == 0)
+    return NULL;
   char *line = r->pend_line[k];
   r->pend_key[k] = 0;
   r->pend_n--;
   for (size_t i = (k + 1) % cap; r->pend_key[i]; i = (i + 1) % cap) {
     size_t home = (r->pend_key[i] - 1) % cap;
-    if ((i + cap - home) % cap < (i + cap - k) % cap) continue;
+    if ((i + cap - home) % cap < (i + cap - k) % cap)
+      continue;
     r->pend_key[k] = r->pend_key[i];
     r->pend_line[k] = r->pend_line[i];
     r->pend_key[i] = 0;
@@ -276,10 +293,13 @@ static void gnu_status(const run_result *res, int *exitval, int *sig) {
 static int log_write(run_records *r, const run_buf *b) {
   if (r->joblog_stdout) /* after the job's output, through the same stdio */
     return fwrite(b->data, 1, b->len, stdout) == b->len && fflush(stdout) == 0
-               ? 0 : -1;
+               ? 0
+               : -1;
   struct stat st;
-  if (fstat(r->joblog_fd, &st) != 0) return -1;
-  if (run_write_all(r->joblog_fd, b->data, b->len) == 0) return 0;
+  if (fstat(r->joblog_fd, &st) != 0)
+    return -1;
+  if (run_write_all(r->joblog_fd, b->data, b->len) == 0)
+    return 0;
   int e = errno;
   if (r->joblog_regular && ftruncate(r->joblog_fd, st.st_size) != 0) {
     /* then the next start cuts the partial line off */
@@ -294,7 +314,8 @@ static int log_on(const run_records *r) {
 
 int run_joblog_add(run_records *r, size_t job, const char *line,
                    const run_result *res) {
-  if (!log_on(r)) return 0;
+  if (!log_on(r))
+    return 0;
   run_buf b = {0};
   char head[160 + RUN_HOST_MAX];
   int exitval, sig;
@@ -316,14 +337,16 @@ int run_joblog_add(run_records *r, size_t job, const char *line,
            run_buf_str(&b, line);
   char *old = pend_take(r, job); /* a job is added once; this is defensive */
   free(old);
-  if (rc == 0 && pend_put(r, job, b.data) == 0) return 0;
+  if (rc == 0 && pend_put(r, job, b.data) == 0)
+    return 0;
   run_buf_free(&b);
   return errno = ENOMEM, -1;
 }
 
 int run_joblog_commit(run_records *r, size_t job) {
   char *line = pend_take(r, job);
-  if (line == NULL) return 0;
+  if (line == NULL)
+    return 0;
   run_buf b = {0};
   int rc = escape_command(&b, line) || run_buf_add(&b, "\n", 1) ||
            log_write(r, &b);
@@ -339,17 +362,22 @@ int run_joblog_commit(run_records *r, size_t job) {
  * log that is not a regular file (/dev/null, a pipe) is left as it is. */
 static off_t joblog_trim(int fd, int *regular) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return -1;
-  if (!(*regular = S_ISREG(st.st_mode))) return st.st_size;
+  if (fstat(fd, &st) != 0)
+    return -1;
+  if (!(*regular = S_ISREG(st.st_mode)))
+    return st.st_size;
   off_t end = st.st_size;
   char c[4096];
   while (end > 0) {
     size_t k = end < (off_t)sizeof c ? (size_t)end : sizeof c;
-    if (pread(fd, c, k, end - (off_t)k) != (ssize_t)k) return -1;
+    if (pread(fd, c, k, end - (off_t)k) != (ssize_t)k)
+      return -1;
     while (k > 0 && c[k - 1] != '\n') k--, end--;
-    if (k > 0) break;
+    if (k > 0)
+      break;
   }
-  if (end != st.st_size && ftruncate(fd, end) != 0) return -1;
+  if (end != st.st_size && ftruncate(fd, end) != 0)
+    return -1;
   return end;
 }
 
@@ -382,25 +410,29 @@ static void header_layout(int fd) {
 int run_joblog_open(run_records *r, int resume, run_err err) {
   if (r->joblog_stdout) {
     run_buf h = header();
-    return log_write(r, &h) == 0 ? 0 : run_fail(err, "cannot write the job "
-                                                "log to stdout: %s",
-                                                strerror(errno));
+    return log_write(r, &h) == 0 ? 0
+                                 : run_fail(err,
+                                            "cannot write the job "
+                                            "log to stdout: %s",
+                                            strerror(errno));
   }
-  if (r->joblog == NULL) return 0;
+  if (r->joblog == NULL)
+    return 0;
   char tmp[4096];
   if (joblog_tmp(r, tmp, sizeof tmp) == 0 && unlink(tmp) != 0 &&
       errno != ENOENT)
     return run_fail(err, "cannot remove '%s': %s", tmp, strerror(errno));
   int cut = !resume && !r->joblog_append; /* a new run: a new log */
-  r->joblog_fd = open(r->joblog, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
-                                     (cut ? O_TRUNC : 0),
-                      0644); /* read too: joblog_trim */
+  r->joblog_fd = open(
+      r->joblog, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | (cut ? O_TRUNC : 0),
+      0644); /* read too: joblog_trim */
   off_t size = r->joblog_fd < 0 ? -1
-                                 : joblog_trim(r->joblog_fd, &r->joblog_regular);
+                                : joblog_trim(r->joblog_fd, &r->joblog_regular);
   if (size < 0)
     return run_fail(err, "cannot open job log '%s': %s", r->joblog,
                     strerror(errno));
-  if (size > 0 && r->joblog_regular) header_layout(r->joblog_fd);
+  if (size > 0 && r->joblog_regular)
+    header_layout(r->joblog_fd);
   if ((size == 0 || (cut && !r->joblog_regular)) && !r->joblog_append) {
     run_buf h = header();
     if (log_write(r, &h) != 0)
@@ -425,8 +457,10 @@ static int joblog_filtered(const run_records *r, const char *tmp, int *lock) {
     at += n + 1;
   }
   int fd = rc ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || run_write_all(fd, out.data, out.len) != 0) rc = -1;
-  if (fd >= 0 && close(fd) != 0) rc = -1;
+  if (fd < 0 || run_write_all(fd, out.data, out.len) != 0)
+    rc = -1;
+  if (fd >= 0 && close(fd) != 0)
+    rc = -1;
   /* Locked before it becomes the log: a run that opens the new log while
    * this one holds the old one must find it held too. */
   *lock = rc || r->lock_fd[0] < 0 ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
@@ -438,7 +472,8 @@ static int joblog_filtered(const run_records *r, const char *tmp, int *lock) {
 }
 
 int run_records_repair(run_records *r, run_err err) {
-  if (r->stale.n == 0 || r->joblog_fd < 0 || !r->joblog_regular) return 0;
+  if (r->stale.n == 0 || r->joblog_fd < 0 || !r->joblog_regular)
+    return 0;
   char tmp[4096];
   int lock = -1, fd = -1;
   int rc = joblog_tmp(r, tmp, sizeof tmp) || joblog_filtered(r, tmp, &lock) ||
@@ -447,13 +482,15 @@ int run_records_repair(run_records *r, run_err err) {
   if (rc != 0) {
     int e = errno;
     unlink(tmp);
-    if (lock >= 0) close(lock);
+    if (lock >= 0)
+      close(lock);
     return run_fail(err, "cannot rewrite job log '%s': %s", r->joblog,
                     strerror(e));
   }
   close(r->joblog_fd);
   r->joblog_fd = fd;
-  if (r->lock_fd[0] >= 0) close(r->lock_fd[0]);
+  if (r->lock_fd[0] >= 0)
+    close(r->lock_fd[0]);
   r->lock_fd[0] = lock;
   return 0;
 }
@@ -467,10 +504,13 @@ enum { LOCKED, BUSY, ABSENT, NO_LOCKING };
  * flock: the run goes on unlocked), or -1 with errno. */
 static int lock_path(const char *path, int dir, int create, int *fd) {
   for (int tries = 0; tries < 100; tries++) {
-    if (create && dir && mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
-    int flags = dir ? O_RDONLY | O_DIRECTORY : O_RDONLY | (create ? O_CREAT : 0);
+    if (create && dir && mkdir(path, 0755) != 0 && errno != EEXIST)
+      return -1;
+    int flags = dir ? O_RDONLY | O_DIRECTORY
+                    : O_RDONLY | (create ? O_CREAT : 0);
     int f = open(path, flags | O_CLOEXEC, 0644);
-    if (f < 0) return errno == ENOENT && !create ? ABSENT : -1;
+    if (f < 0)
+      return errno == ENOENT && !create ? ABSENT : -1;
     struct stat a, b;
     if (!dir && fstat(f, &a) == 0 && !S_ISREG(a.st_mode)) {
       close(f); /* /dev/null, a pipe: shared by unrelated runs */
@@ -479,7 +519,8 @@ static int lock_path(const char *path, int dir, int create, int *fd) {
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
       int e = errno;
       close(f);
-      if (e == EWOULDBLOCK) return BUSY;
+      if (e == EWOULDBLOCK)
+        return BUSY;
       if (e == ENOLCK || e == EOPNOTSUPP || e == EBADF || e == EINVAL)
         return NO_LOCKING;
       return errno = e, -1;
@@ -496,7 +537,8 @@ static int lock_path(const char *path, int dir, int create, int *fd) {
 
 static void unlock_all(run_records *r) {
   for (int i = 0; i < 2; i++)
-    if (r->lock_fd[i] >= 0) close(r->lock_fd[i]), r->lock_fd[i] = -1;
+    if (r->lock_fd[i] >= 0)
+      close(r->lock_fd[i]), r->lock_fd[i] = -1;
 }
 
 /* One try at both locks. Nothing is created until every file that exists
@@ -506,15 +548,18 @@ static int lock_try(run_records *r, int *which, run_err err) {
   const char *path[2] = {r->joblog, r->dir};
   for (int create = 0; create < 2; create++)
     for (int i = 1; i >= 0; i--) { /* the directory may hold the log */
-      if (path[i] == NULL || r->lock_fd[i] >= 0) continue;
+      if (path[i] == NULL || r->lock_fd[i] >= 0)
+        continue;
       int rc = lock_path(path[i], i == 1, create, &r->lock_fd[i]);
-      if (rc == LOCKED || rc == NO_LOCKING || rc == ABSENT) continue;
+      if (rc == LOCKED || rc == NO_LOCKING || rc == ABSENT)
+        continue;
       int e = errno;
       unlock_all(r);
-      if (rc == BUSY) return *which = i, BUSY;
+      if (rc == BUSY)
+        return *which = i, BUSY;
       return run_fail(err, "cannot %s '%s': %s",
-                      i ? "create results directory" : "open job log",
-                      path[i], strerror(e));
+                      i ? "create results directory" : "open job log", path[i],
+                      strerror(e));
     }
   return LOCKED;
 }
@@ -524,12 +569,15 @@ int run_joblog_lock(run_records *r, run_err err) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
     int which = 0, rc = lock_try(r, &which, err);
-    if (rc != BUSY) return rc;
+    if (rc != BUSY)
+      return rc;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if ((double)(now.tv_sec - t0.tv_sec) +
-            (double)(now.tv_nsec - t0.tv_nsec) * 1e-9 >= LOCK_WAIT) {
+            (double)(now.tv_nsec - t0.tv_nsec) * 1e-9 >=
+        LOCK_WAIT) {
       const char *p = which ? r->dir : r->joblog;
-      run_fail(err, "%s '%s' is in use: another parc run, or jobs left "
+      run_fail(err,
+               "%s '%s' is in use: another parc run, or jobs left "
                "running by one that was killed, still hold it (fuser -v "
                "'%s' lists them); nothing was done",
                which ? "results directory" : "job log", p, p);
@@ -542,7 +590,8 @@ int run_joblog_lock(run_records *r, run_err err) {
 size_t run_records_lock_fds(const run_records *r, int fds[2]) {
   size_t n = 0;
   for (int i = 0; i < 2; i++)
-    if (r->lock_fd[i] >= 0) fds[n++] = r->lock_fd[i];
+    if (r->lock_fd[i] >= 0)
+      fds[n++] = r->lock_fd[i];
   return n;
 }
 
@@ -550,10 +599,12 @@ void run_joblog_close(run_records *r) {
   /* Lines still pending are of jobs whose output was never printed: not
    * committed, they run again on resume. */
   for (size_t i = 0; i < r->pend_cap; i++)
-    if (r->pend_key[i]) free(r->pend_line[i]);
+    if (r->pend_key[i])
+      free(r->pend_line[i]);
   free(r->pend_key);
   free(r->pend_line);
-  if (r->joblog_fd >= 0) close(r->joblog_fd);
+  if (r->joblog_fd >= 0)
+    close(r->joblog_fd);
   r->joblog_fd = -1;
   unlock_all(r);
   free(r->done.v);
@@ -573,19 +624,23 @@ typedef struct retry_cmds {
 } retry_cmds;
 
 static int retry_set(retry_cmds *c, const log_line *l) {
-  if (l->seq > ((size_t)1 << 32)) return 0; /* not a Seq parc could run */
+  if (l->seq > ((size_t)1 << 32))
+    return 0; /* not a Seq parc could run */
   size_t i = (size_t)l->seq - 1;
   if (i >= c->n) {
     char **v = realloc(c->v, (i + 1) * sizeof *v);
-    if (v == NULL) return -1;
+    if (v == NULL)
+      return -1;
     c->v = v;
     for (size_t k = c->n; k <= i; k++) c->v[k] = NULL;
     c->n = i + 1;
   }
   char *cmd = l->ok ? strdup("true") : strndup(l->cmd, l->cmd_len);
-  if (cmd == NULL) return -1;
+  if (cmd == NULL)
+    return -1;
   for (char *p = cmd; p < cmd + (l->ok ? 0 : l->cmd_len); p++)
-    if (*p == '\0') *p = '\n';
+    if (*p == '\0')
+      *p = '\n';
   free(c->v[i]);
   c->v[i] = cmd;
   return 0;
@@ -599,13 +654,15 @@ static int retry_read(const char *path, retry_cmds *c, int memory,
   int rc = run_slurp(path, &b);
   if (rc != 0) {
     run_buf_free(&b);
-    return rc > 0 ? 1 : run_fail(err, "cannot read job log '%s': %s", path,
-                                 strerror(errno));
+    return rc > 0 ? 1
+                  : run_fail(err, "cannot read job log '%s': %s", path,
+                             strerror(errno));
   }
   size_t ncmd = command_field(b.data, b.len, GNU_FIELDS + (memory != 0));
   for (size_t at = 0; rc == 0 && at < b.len;) {
     const char *nl = memchr(b.data + at, '\n', b.len - at);
-    if (nl == NULL) break; /* a partial last line: cut off at open */
+    if (nl == NULL)
+      break; /* a partial last line: cut off at open */
     size_t n = (size_t)(nl - b.data) - at;
     log_line l;
     if (joblog_line(&probe, b.data + at, n, ncmd, &l) == 0 &&
@@ -623,8 +680,10 @@ static int retry_read(const char *path, retry_cmds *c, int memory,
 int run_joblog_retry(run_opts *o, run_inputs *in, run_template **tmpl,
                      run_err err) {
   const char *path = o->joblog;
-  if (path == NULL || strcmp(path, "-") == 0) return 0;
-  if (path[0] == '+') path++;
+  if (path == NULL || strcmp(path, "-") == 0)
+    return 0;
+  if (path[0] == '+')
+    path++;
   retry_cmds c = {0};
   int rc = retry_read(path, &c, o->memory != 0, err);
   if (rc == 0) {
@@ -640,8 +699,10 @@ int run_joblog_retry(run_opts *o, run_inputs *in, run_template **tmpl,
       rc = run_fail(err, "out of memory");
     }
     run_template_opts plain = {0};
-    if (rc == 0) rc = run_inputs_finish(in, err);
-    if (rc == 0) rc = run_template_parse(tmpl, NULL, 0, &plain, in, err);
+    if (rc == 0)
+      rc = run_inputs_finish(in, err);
+    if (rc == 0)
+      rc = run_template_parse(tmpl, NULL, 0, &plain, in, err);
     /* the log's succeeded jobs are done: --resume-failed by Seq */
     o->resume_failed = 1;
     o->resume_by = RESUME_BY_SEQ;

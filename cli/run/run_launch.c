@@ -27,21 +27,25 @@ static int env_above_one(const char *name) {
 
 void run_launch_mpi(int argc, char **argv) {
   const char *off = getenv("PARC_RUN_MPI");
-  if ((off && strcmp(off, "0") == 0) || getenv("PARC_JOB") != NULL) return;
+  if ((off && strcmp(off, "0") == 0) || getenv("PARC_JOB") != NULL)
+    return;
   if (run_launcher_ranks() <= 1) {
     /* srun without an MPI plugin (MpiDefault=none, no --mpi=pmix): every
      * task would run every job, into the same --results and job log. */
     if (env_above_one("SLURM_STEP_NUM_TASKS") && getenv("SLURM_PROCID")) {
-      fprintf(stderr, "parc run: started by srun as one of %s tasks, but "
+      fprintf(stderr,
+              "parc run: started by srun as one of %s tasks, but "
               "without PMIx (srun --mpi=pmix); set PARC_RUN_MPI=0 to run "
-              "each task on its own\n", getenv("SLURM_STEP_NUM_TASKS"));
+              "each task on its own\n",
+              getenv("SLURM_STEP_NUM_TASKS"));
       exit(2);
     }
     return;
   }
   char helper[4096];
   if (cli_find_helper(RUN_MPI_HELPER, helper, sizeof helper) != 0) {
-    fprintf(stderr, "parc run: started by an MPI launcher with several "
+    fprintf(stderr,
+            "parc run: started by an MPI launcher with several "
             "ranks, but parc was built without MPI (no %s next to parc or "
             "in %s); set PARC_RUN_MPI=0 to run each rank on its own\n",
             RUN_MPI_HELPER, PARC_LIBEXECDIR);

@@ -22,8 +22,8 @@
 
 #include "run_state.h"
 
-#define RUNTIMES_KEPT 999  /* --timeout N%: the median of the last ones */
-#define MEM_POLL 0.2       /* seconds between looks at MemAvailable */
+#define RUNTIMES_KEPT 999 /* --timeout N%: the median of the last ones */
+#define MEM_POLL 0.2      /* seconds between looks at MemAvailable */
 
 int run_job_failed(const run_result *r) {
   return !r->pruned && (r->exit_code != 0 || r->signal != 0);
@@ -33,7 +33,8 @@ int run_job_failed(const run_result *r) {
  * --memfree), 128 + the signal that ended it, else its own. */
 static int job_status(const job *j) {
   const run_result *r = &j->res;
-  if (r->timed_out || atomic_load(&j->mem_killed)) return 255;
+  if (r->timed_out || atomic_load(&j->mem_killed))
+    return 255;
   return r->signal ? 128 + r->signal : r->exit_code;
 }
 
@@ -65,14 +66,19 @@ static void stop_running(run_state *s) {
 }
 
 void run_count_result(run_state *s, const job *j) {
-  if (s->o.halt == HALT_NEVER || j->res.stopped) return;
+  if (s->o.halt == HALT_NEVER || j->res.stopped)
+    return;
   size_t failed = atomic_load(&s->lane_failed), ok = atomic_load(&s->lane_ok);
-  if (run_job_failed(&j->res)) failed = atomic_fetch_add(&s->lane_failed, 1) + 1;
-  else ok = atomic_fetch_add(&s->lane_ok, 1) + 1;
+  if (run_job_failed(&j->res))
+    failed = atomic_fetch_add(&s->lane_failed, 1) + 1;
+  else
+    ok = atomic_fetch_add(&s->lane_ok, 1) + 1;
   size_t n = halt_counted(s, failed, ok);
-  if (n == 0 || (double)n < halt_limit(s)) return;
+  if (n == 0 || (double)n < halt_limit(s))
+    return;
   atomic_store(&s->closed, 1);
-  if (s->o.halt == HALT_NOW && !atomic_load(&s->sig.stopping)) stop_running(s);
+  if (s->o.halt == HALT_NOW && !atomic_load(&s->sig.stopping))
+    stop_running(s);
 }
 
 /* The exit status GNU sets when the limit is reached: the job's own for a
@@ -83,7 +89,8 @@ static void decide_status(run_state *s, const job *j) {
     s->halt_status = 0;
     return;
   }
-  if (s->halt_status >= 0) return;
+  if (s->halt_status >= 0)
+    return;
   if (halt_limit(s) == 1)
     s->halt_status = job_status(j);
   else if (s->o.halt_pct)
@@ -93,7 +100,8 @@ static void decide_status(run_state *s, const job *j) {
 }
 
 char *run_halt_judge(run_state *s, const job *j) {
-  if (s->o.halt == HALT_NEVER) return NULL;
+  if (s->o.halt == HALT_NEVER)
+    return NULL;
   int failed = run_job_failed(&j->res);
   const char *what = NULL;
   size_t n = 0;
@@ -103,7 +111,8 @@ char *run_halt_judge(run_state *s, const job *j) {
     what = "succeeded", n = s->ndone - s->nfailed;
   else if (s->o.halt_on == HALT_ON_DONE)
     what = "finished", n = s->ndone;
-  if (what == NULL) return NULL;
+  if (what == NULL)
+    return NULL;
   run_buf msg = {0};
   run_buf_str(&msg, "parc run: This job ");
   run_buf_str(&msg, what);
@@ -116,11 +125,14 @@ char *run_halt_judge(run_state *s, const job *j) {
     atomic_store(&s->closed, 1);
     int running = atomic_load(&s->running);
     if (s->o.halt == HALT_NOW) {
-      if (!atomic_load(&s->sig.stopping)) stop_running(s);
+      if (!atomic_load(&s->sig.stopping))
+        stop_running(s);
     } else if (running > 0) {
       char line[128];
-      snprintf(line, sizeof line, "parc run: Starting no more jobs. Waiting "
-               "for %d jobs to finish.\n", running);
+      snprintf(line, sizeof line,
+               "parc run: Starting no more jobs. Waiting "
+               "for %d jobs to finish.\n",
+               running);
       run_buf_str(&msg, line);
     }
   }
@@ -128,7 +140,8 @@ char *run_halt_judge(run_state *s, const job *j) {
 }
 
 int run_halt_exit_status(const run_state *s) {
-  if (s->halt_status >= 0) return s->halt_status;
+  if (s->halt_status >= 0)
+    return s->halt_status;
   if (s->o.halt_pct) {
     size_t started = s->nstarted ? s->nstarted : 1;
     return (int)ceil((double)s->nfailed / (double)started * 100);
@@ -140,20 +153,27 @@ int run_halt_exit_status(const run_state *s) {
 
 int run_slots_set_up(run_state *s) {
   s->nslots = s->o.jobs;
-  if ((s->slot_used = calloc(s->nslots, 1)) == NULL) return -1;
-  if (s->mpi) return 0; /* the lanes are on the other ranks */
-  if ((s->slot_job = calloc(s->nslots, sizeof *s->slot_job)) == NULL) return -1;
-  if (s->o.memfree == 0 && !s->o.halving) return 0; /* who stops one job */
-  if ((s->slot_fd = malloc(s->nslots * sizeof *s->slot_fd)) == NULL) return -1;
+  if ((s->slot_used = calloc(s->nslots, 1)) == NULL)
+    return -1;
+  if (s->mpi)
+    return 0; /* the lanes are on the other ranks */
+  if ((s->slot_job = calloc(s->nslots, sizeof *s->slot_job)) == NULL)
+    return -1;
+  if (s->o.memfree == 0 && !s->o.halving)
+    return 0; /* who stops one job */
+  if ((s->slot_fd = malloc(s->nslots * sizeof *s->slot_fd)) == NULL)
+    return -1;
   for (size_t i = 0; i < s->nslots; i++) s->slot_fd[i] = -1;
   for (size_t i = 0; i < s->nslots; i++)
-    if ((s->slot_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -1;
+    if ((s->slot_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+      return -1;
   return 0;
 }
 
 void run_slots_free(run_state *s) {
   for (size_t i = 0; s->slot_fd && i < s->nslots; i++)
-    if (s->slot_fd[i] >= 0) close(s->slot_fd[i]);
+    if (s->slot_fd[i] >= 0)
+      close(s->slot_fd[i]);
   free(s->slot_fd);
   free(s->slot_job);
   free(s->slot_used);
@@ -162,11 +182,13 @@ void run_slots_free(run_state *s) {
 /* A stop aimed at the slot's last job must not reach the next one. */
 static void slot_rearm(run_state *s, size_t i, job *j) {
   uint64_t v;
-  if (s->slot_job) s->slot_job[i] = j;
+  if (s->slot_job)
+    s->slot_job[i] = j;
   if (s->slot_fd && read(s->slot_fd[i], &v, sizeof v) < 0) {
     /* EAGAIN: nothing was pending */
   }
-  if (j) atomic_store(&j->mem_killed, 0);
+  if (j)
+    atomic_store(&j->mem_killed, 0);
 }
 
 unsigned run_slot_take(run_state *s, job *j) {
@@ -185,7 +207,8 @@ unsigned run_slot_take(run_state *s, job *j) {
 
 void run_slot_again(run_state *s, unsigned slot, job *j) {
   pthread_mutex_lock(&s->slot_lock);
-  if (slot >= 1 && slot <= s->nslots) slot_rearm(s, slot - 1, j);
+  if (slot >= 1 && slot <= s->nslots)
+    slot_rearm(s, slot - 1, j);
   pthread_mutex_unlock(&s->slot_lock);
 }
 
@@ -193,7 +216,8 @@ void run_slot_give(run_state *s, unsigned slot) {
   pthread_mutex_lock(&s->slot_lock);
   if (slot >= 1 && slot <= s->nslots) {
     s->slot_used[slot - 1] = 0;
-    if (s->slot_job) s->slot_job[slot - 1] = NULL;
+    if (s->slot_job)
+      s->slot_job[slot - 1] = NULL;
   }
   pthread_mutex_unlock(&s->slot_lock);
 }
@@ -217,24 +241,28 @@ unsigned long long run_mem_available(void) {
   int found = 0;
   while (f && !found && fgets(line, sizeof line, f))
     found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
-  if (f) fclose(f);
+  if (f)
+    fclose(f);
   return found ? kb * 1024 : ~0ull;
 }
 
 /* --delay: the lanes take turns, each start at least SECS after the last
  * (the first at once). --memfree: a job starts only with SIZE available. */
 int run_wait_to_start(run_state *s) {
-  if (!nap(s, 0)) return 0;
+  if (!nap(s, 0))
+    return 0;
   if (s->o.delay > 0) {
     pthread_mutex_lock(&s->delay_lock);
     double wait = s->next_start - run_wall_now();
     int ok = nap(s, wait);
     s->next_start = run_wall_now() + s->o.delay;
     pthread_mutex_unlock(&s->delay_lock);
-    if (!ok) return 0;
+    if (!ok)
+      return 0;
   }
   while (s->o.memfree && run_mem_available() < s->o.memfree)
-    if (!nap(s, MEM_POLL)) return 0;
+    if (!nap(s, MEM_POLL))
+      return 0;
   return 1;
 }
 
@@ -250,8 +278,10 @@ void run_memfree_check(run_state *s) {
   int pending = 0;
   for (size_t i = 0; i < s->nslots; i++) {
     job *j = s->slot_job[i];
-    if (j == NULL) continue;
-    if (atomic_load(&j->mem_killed)) pending = 1;
+    if (j == NULL)
+      continue;
+    if (atomic_load(&j->mem_killed))
+      pending = 1;
     else if (young == s->nslots || j->index > s->slot_job[young]->index)
       young = i;
   }
@@ -275,7 +305,8 @@ static int cmp_double(const void *a, const void *b) {
 /* A job succeeded in `secs`: the timeout is N% of the median (the lower
  * one, as GNU's) of the run times of the jobs that succeeded so far. */
 void run_note_runtime(run_state *s, double secs) {
-  if (s->o.timeout_pct <= 0) return;
+  if (s->o.timeout_pct <= 0)
+    return;
   if (s->runtimes == NULL &&
       (s->runtimes = malloc(2 * RUNTIMES_KEPT * sizeof *s->runtimes)) == NULL)
     return;

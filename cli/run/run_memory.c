@@ -50,8 +50,8 @@
 /* The run's choice, made once (pthread_once), then only read. */
 static struct {
   int how;
-  char dir[PATH_MAX];  /* cgroup: the run's directory parc-PID */
-  char why[200];       /* RLIMIT_AS: why not a cgroup */
+  char dir[PATH_MAX]; /* cgroup: the run's directory parc-PID */
+  char why[200];      /* RLIMIT_AS: why not a cgroup */
 } mem;
 static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
 static atomic_int mem_noted;
@@ -64,12 +64,14 @@ static int write_text(const char *dir, const char *name, const char *text) {
   if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
     return errno = ENAMETOOLONG, -1;
   int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
+  if (fd < 0)
+    return -1;
   size_t n = strlen(text);
   ssize_t w = write(fd, text, n);
   int e = errno;
   close(fd);
-  if (w == (ssize_t)n) return 0;
+  if (w == (ssize_t)n)
+    return 0;
   return errno = w < 0 ? e : EIO, -1;
 }
 
@@ -79,10 +81,12 @@ static int read_text(const char *dir, const char *name, char *buf, size_t n) {
   if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
     return -1;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
+  if (fd < 0)
+    return -1;
   ssize_t r = read(fd, buf, n - 1);
   close(fd);
-  if (r < 0) return -1;
+  if (r < 0)
+    return -1;
   buf[r] = '\0';
   return 0;
 }
@@ -106,11 +110,14 @@ static int own_cgroup(char *base, size_t n) {
   int found = 0;
   while (f && !found && fgets(line, sizeof line, f))
     found = strncmp(line, "0::/", 4) == 0;
-  if (f) fclose(f);
-  if (!found) return -1;
+  if (f)
+    fclose(f);
+  if (!found)
+    return -1;
   line[strcspn(line, "\n")] = '\0';
   size_t len = strlen(line);
-  if (len > 4 && line[len - 1] == '/') line[len - 1] = '\0';
+  if (len > 4 && line[len - 1] == '/')
+    line[len - 1] = '\0';
   const char *path = strcmp(line + 3, "/") == 0 ? "" : line + 3;
   return snprintf(base, n, "%s%s", CGROUP_ROOT, path) < (int)n ? 0 : -1;
 }
@@ -125,7 +132,8 @@ static void remove_run_dir(const char *dir) {
     if (strncmp(e->d_name, "job-", 4) == 0 &&
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
       rmdir(path);
-  if (d) closedir(d);
+  if (d)
+    closedir(d);
   rmdir(dir);
 }
 
@@ -136,14 +144,19 @@ static void remove_stale(const char *base) {
   char path[PATH_MAX];
   while (d && (e = readdir(d)) != NULL) {
     char *end;
-    if (strncmp(e->d_name, "parc-", 5) != 0) continue;
+    if (strncmp(e->d_name, "parc-", 5) != 0)
+      continue;
     long pid = strtol(e->d_name + 5, &end, 10);
-    if (*end || pid <= 0 || pid == (long)getpid()) continue;
-    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-    if (snprintf(path, sizeof path, "%s/%s", base, e->d_name) < (int)sizeof path)
+    if (*end || pid <= 0 || pid == (long)getpid())
+      continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+      continue;
+    if (snprintf(path, sizeof path, "%s/%s", base, e->d_name) <
+        (int)sizeof path)
       remove_run_dir(path);
   }
-  if (d) closedir(d);
+  if (d)
+    closedir(d);
 }
 
 static void clean_up_at_exit(void) { remove_run_dir(mem.dir); }
@@ -161,8 +174,8 @@ static int run_dir_in(const char *base) {
              strerror(errno));
     return -1;
   }
-  if (snprintf(mem.dir, sizeof mem.dir, "%s/parc-%ld", base,
-               (long)getpid()) >= (int)sizeof mem.dir ||
+  if (snprintf(mem.dir, sizeof mem.dir, "%s/parc-%ld", base, (long)getpid()) >=
+          (int)sizeof mem.dir ||
       mkdir(mem.dir, 0755) != 0) {
     snprintf(mem.why, sizeof mem.why, "cannot make a cgroup in %s: %s", base,
              strerror(errno));
@@ -192,8 +205,7 @@ static int cgroup_set_up(void) {
   }
   if (read_text(base, "cgroup.controllers", list, sizeof list) != 0 ||
       !has_word(list, "memory")) {
-    snprintf(mem.why, sizeof mem.why,
-             "parc's cgroup has no memory controller");
+    snprintf(mem.why, sizeof mem.why, "parc's cgroup has no memory controller");
     return -1;
   }
   /* Only an empty cgroup (or the root) can hand the controller down, and
@@ -201,16 +213,19 @@ static int cgroup_set_up(void) {
    * beside parc's, in its parent, which already hands memory down (parc's
    * has the controller) and may let parc make one there (root, or a
    * delegated subtree). */
-  if (run_dir_in(base) == 0) return 0;
+  if (run_dir_in(base) == 0)
+    return 0;
   char *slash = strrchr(base, '/');
-  if (slash == NULL || strcmp(base, CGROUP_ROOT) == 0) return -1;
+  if (slash == NULL || strcmp(base, CGROUP_ROOT) == 0)
+    return -1;
   *slash = '\0';
   return run_dir_in(base);
 }
 
 static void choose(void) {
   mem.how = cgroup_set_up() == 0 ? RUN_MEM_CGROUP : RUN_MEM_RLIMIT;
-  if (mem.how == RUN_MEM_RLIMIT) mem.dir[0] = '\0';
+  if (mem.how == RUN_MEM_RLIMIT)
+    mem.dir[0] = '\0';
 }
 
 int run_memory_how(void) {
@@ -220,15 +235,18 @@ int run_memory_how(void) {
 
 const char *run_memory_note(void) {
   static char note[PATH_MAX + 256];
-  if (atomic_exchange(&mem_noted, 1)) return NULL;
+  if (atomic_exchange(&mem_noted, 1))
+    return NULL;
   if (run_memory_how() == RUN_MEM_CGROUP)
     snprintf(note, sizeof note,
              "parc run: --memory: each job in a cgroup v2 of its own under "
-             "%s (memory.max, no swap)\n", mem.dir);
+             "%s (memory.max, no swap)\n",
+             mem.dir);
   else
     snprintf(note, sizeof note,
              "parc run: --memory: each job's address space limited "
-             "(RLIMIT_AS; no cgroup: %s)\n", mem.why);
+             "(RLIMIT_AS; no cgroup: %s)\n",
+             mem.why);
   return note;
 }
 
@@ -258,7 +276,8 @@ int run_memory_start(run_mem_job *m, char **argv, unsigned long long limit,
   m->argv = malloc((n + 6) * sizeof *m->argv);
   if (m->argv == NULL) {
     snprintf(why, whysz, "parc run: out of memory\n");
-    if (cg) rmdir(m->cg);
+    if (cg)
+      rmdir(m->cg);
     return -1;
   }
   m->argv[0] = (char *)"parc";
@@ -272,25 +291,27 @@ int run_memory_start(run_mem_job *m, char **argv, unsigned long long limit,
 
 /* What programs print when an allocation fails. */
 static const char *const OOM_SAYS[] = {
-    "MemoryError",         /* Python */
+    "MemoryError",            /* Python */
     "Cannot allocate memory", /* strerror(ENOMEM) */
-    "cannot allocate",     /* R, glibc's messages */
-    "Unable to allocate",  /* NumPy */
-    "bad_alloc",           /* C++ */
-    "out of memory",       /* Go, Node, many C programs */
+    "cannot allocate",        /* R, glibc's messages */
+    "Unable to allocate",     /* NumPy */
+    "bad_alloc",              /* C++ */
+    "out of memory",          /* Go, Node, many C programs */
     "Out of memory",
-    "OutOfMemoryError",    /* Java */
-    "memory exhausted",    /* bison, gcc */
+    "OutOfMemoryError", /* Java */
+    "memory exhausted", /* bison, gcc */
 };
 
 static int says_oom(const char *p, size_t n) {
   for (size_t i = 0; i < sizeof OOM_SAYS / sizeof OOM_SAYS[0]; i++)
-    if (memmem(p, n, OOM_SAYS[i], strlen(OOM_SAYS[i])) != NULL) return 1;
+    if (memmem(p, n, OOM_SAYS[i], strlen(OOM_SAYS[i])) != NULL)
+      return 1;
   return 0;
 }
 
 void run_memory_stderr(run_mem_job *m, const char *p, size_t n) {
-  if (m->stderr_says || n == 0) return;
+  if (m->stderr_says || n == 0)
+    return;
   /* a phrase cut by the end of the last piece: its tail and this head */
   size_t head = n < RUN_MEM_SEAM ? n : RUN_MEM_SEAM;
   memcpy(m->seam + m->seam_len, p, head);
@@ -335,18 +356,21 @@ unsigned long long run_memory_total(void) {
   int found = 0;
   while (f && !found && fgets(line, sizeof line, f))
     found = sscanf(line, "MemTotal: %llu kB", &kb) == 1;
-  if (f) fclose(f);
+  if (f)
+    fclose(f);
   return found ? kb * 1024 : 0;
 }
 
 unsigned long long run_memory_next(unsigned long long limit, double factor,
                                    unsigned long long total) {
-  if (total && limit >= total) return 0;
+  if (total && limit >= total)
+    return 0;
   double want = (double)limit * factor;
   unsigned long long next = want >= 18e18 ? ~0ull - MIB
                                           : (unsigned long long)want;
   next = (next + MIB - 1) / MIB * MIB;
-  if (next <= limit) next = limit + MIB;
+  if (next <= limit)
+    next = limit + MIB;
   return total && next > total ? total : next;
 }
 
@@ -354,15 +378,16 @@ void run_memory_size(char *buf, size_t n, unsigned long long b) {
   static const char unit[] = "KMGTP";
   int u = -1;
   while (u < 4 && b >= 1024 && b % 1024 == 0) b /= 1024, u++;
-  if (u < 0) snprintf(buf, n, "%llu", b);
-  else snprintf(buf, n, "%llu%c", b, unit[u]);
+  if (u < 0)
+    snprintf(buf, n, "%llu", b);
+  else
+    snprintf(buf, n, "%llu%c", b, unit[u]);
 }
 
 /* ------------------------------------------------------------ the shim */
 
 static int shim_fail(const char *what, const char *arg) {
-  fprintf(stderr, "parc run: cannot limit the memory of '%s': %s\n", arg,
-          what);
+  fprintf(stderr, "parc run: cannot limit the memory of '%s': %s\n", arg, what);
   return 127;
 }
 
@@ -379,7 +404,8 @@ int run_memory_shim(int argc, char **argv) {
     unsigned long long b = strtoull(arg, &end, 10);
     if (*end || getrlimit(RLIMIT_AS, &rl) != 0)
       return shim_fail("bad limit", cmd[0]);
-    if (rl.rlim_max == RLIM_INFINITY || b < rl.rlim_max) rl.rlim_max = b;
+    if (rl.rlim_max == RLIM_INFINITY || b < rl.rlim_max)
+      rl.rlim_max = b;
     rl.rlim_cur = rl.rlim_max; /* hard too: the job cannot lift it */
     if (setrlimit(RLIMIT_AS, &rl) != 0)
       return shim_fail(strerror(errno), cmd[0]);
@@ -405,8 +431,10 @@ int run_memory_message(char *buf, size_t n, size_t job,
   run_memory_size(a, sizeof a, limit);
   run_memory_size(b, sizeof b, next);
   if (next)
-    return snprintf(buf, n, "parc run: job %zu ran out of memory (limit %s); "
-                    "again with %s\n", job + 1, a, b);
+    return snprintf(buf, n,
+                    "parc run: job %zu ran out of memory (limit %s); "
+                    "again with %s\n",
+                    job + 1, a, b);
   return snprintf(buf, n, "parc run: job %zu ran out of memory (limit %s)\n",
                   job + 1, a);
 }

@@ -31,10 +31,10 @@ const char *run_memory_note(void);
 /* One attempt of a job under a limit. */
 #define RUN_MEM_SEAM 32 /* longer than any phrase that says out of memory */
 typedef struct run_mem_job {
-  char **argv;          /* the shim's command line (malloc'd), or NULL */
-  char cg[PATH_MAX];    /* its cgroup (RUN_MEM_CGROUP), or "" */
-  char arg[32];         /* the shim's ARG: the limit in bytes */
-  int stderr_says;      /* the job's stderr said an allocation failed */
+  char **argv;                 /* the shim's command line (malloc'd), or NULL */
+  char cg[PATH_MAX];           /* its cgroup (RUN_MEM_CGROUP), or "" */
+  char arg[32];                /* the shim's ARG: the limit in bytes */
+  int stderr_says;             /* the job's stderr said an allocation failed */
   char seam[2 * RUN_MEM_SEAM]; /* the end of the last piece of stderr */
   size_t seam_len;
 } run_mem_job;

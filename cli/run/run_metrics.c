@@ -36,7 +36,8 @@
 #include "run.h"
 
 static int valid_key(const char *s, size_t n) {
-  if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
+  if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+    return 0;
   for (size_t i = 1; i < n; i++)
     if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.'))
       return 0;
@@ -50,12 +51,16 @@ static int is_digit(char c) { return c >= '0' && c <= '9'; }
 /* The code point of the 4 hex digits at s (n bytes left), or -1. */
 static long hex4(const char *s, size_t n) {
   long v = 0;
-  if (n < 4) return -1;
+  if (n < 4)
+    return -1;
   for (int i = 0; i < 4; i++) {
     char c = s[i];
-    int d = is_digit(c) ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (d < 0) return -1;
+    int d = is_digit(c)            ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0)
+      return -1;
     v = v * 16 + d;
   }
   return v;
@@ -66,11 +71,12 @@ static long hex4(const char *s, size_t n) {
  * surrogate, NUL); -1 when it is not four hex digits (jansson refuses). */
 static int u_escape(const char *s, size_t n) {
   long cp = hex4(s + 2, n - 2);
-  if (cp < 0) return -1;
-  if (cp >= 0xD800 && cp <= 0xDBFF && n >= 12 && s[6] == '\\' &&
-      s[7] == 'u') {
+  if (cp < 0)
+    return -1;
+  if (cp >= 0xD800 && cp <= 0xDBFF && n >= 12 && s[6] == '\\' && s[7] == 'u') {
     long lo = hex4(s + 8, n - 8);
-    if (lo >= 0xDC00 && lo <= 0xDFFF) return 12;
+    if (lo >= 0xDC00 && lo <= 0xDFFF)
+      return 12;
   }
   return cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : 6;
 }
@@ -111,19 +117,24 @@ static int copy_string(run_buf *b, const char *s, size_t n, size_t *i) {
 /* The length of the JSON number (RFC 8259) at s, or 0. */
 static size_t number_len(const char *s, size_t n) {
   size_t i = s[0] == '-';
-  if (i < n && s[i] == '0') i++;
-  else if (i < n && is_digit(s[i])) while (i < n && is_digit(s[i])) i++;
-  else return 0;
+  if (i < n && s[i] == '0')
+    i++;
+  else if (i < n && is_digit(s[i]))
+    while (i < n && is_digit(s[i])) i++;
+  else
+    return 0;
   if (i < n && s[i] == '.') {
     size_t d = ++i;
     while (i < n && is_digit(s[i])) i++;
-    if (i == d) return 0;
+    if (i == d)
+      return 0;
   }
   if (i < n && (s[i] == 'e' || s[i] == 'E')) {
     i += i + 1 < n && (s[i + 1] == '+' || s[i + 1] == '-') ? 2 : 1;
     size_t d = i;
     while (i < n && is_digit(s[i])) i++;
-    if (i == d) return 0;
+    if (i == d)
+      return 0;
   }
   return i;
 }
@@ -155,8 +166,10 @@ static int json_prepare(run_buf *b, const char *s, size_t n) {
       i += len;
       after_colon = 0;
     } else {
-      if (s[i] == ':') after_colon = 1;
-      else if (!isspace((unsigned char)s[i])) after_colon = 0;
+      if (s[i] == ':')
+        after_colon = 1;
+      else if (!isspace((unsigned char)s[i]))
+        after_colon = 0;
       rc = run_buf_add(b, s + i, 1);
       i++;
     }
@@ -166,8 +179,8 @@ static int json_prepare(run_buf *b, const char *s, size_t n) {
 
 /* Hands on one member of the object: strings (numbers among them, see
  * json_prepare) and booleans; null and nested values are no metric. */
-static void json_member(const char *key, size_t kn, json_t *v,
-                        run_metric_fn fn, void *arg) {
+static void json_member(const char *key, size_t kn, json_t *v, run_metric_fn fn,
+                        void *arg) {
   if (json_is_string(v))
     fn(arg, key, kn, json_string_value(v), json_string_length(v));
   else if (json_is_boolean(v))
@@ -176,8 +189,7 @@ static void json_member(const char *key, size_t kn, json_t *v,
 }
 
 /* The metrics of the JSON line s (n bytes, starting with '{'). */
-static void json_metrics(const char *s, size_t n, run_metric_fn fn,
-                         void *arg) {
+static void json_metrics(const char *s, size_t n, run_metric_fn fn, void *arg) {
   run_buf utf8 = {0}, text = {0};
   json_t *obj = NULL;
   if (run_buf_add_utf8(&utf8, s, n) == 0 &&
@@ -189,7 +201,8 @@ static void json_metrics(const char *s, size_t n, run_metric_fn fn,
     const char *key;
     size_t kn;
     json_t *v;
-    json_object_keylen_foreach(obj, key, kn, v) json_member(key, kn, v, fn, arg);
+    json_object_keylen_foreach(obj, key, kn, v)
+        json_member(key, kn, v, fn, arg);
   }
   json_decref(obj);
 }
@@ -203,11 +216,13 @@ static int pair_list(const char *s, const char *end) {
   int words = 0;
   while (s < end) {
     while (s < end && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
-    if (s == end) break;
+    if (s == end)
+      break;
     const char *w = s;
     while (s < end && *s != ' ' && *s != '\t' && *s != '\r') s++;
     const char *eq = memchr(w, '=', (size_t)(s - w));
-    if (eq == NULL || !valid_key(w, (size_t)(eq - w))) return 0;
+    if (eq == NULL || !valid_key(w, (size_t)(eq - w)))
+      return 0;
     words++;
   }
   return words >= 2;
@@ -228,7 +243,8 @@ static void key_value(const char *s, const char *end, run_buf *val,
     while (s < end && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
     const char *w = s;
     while (s < end && *s != ' ' && *s != '\t' && *s != '\r') s++;
-    if (s > w) one_pair(w, s, val, fn, arg);
+    if (s > w)
+      one_pair(w, s, val, fn, arg);
   }
 }
 
@@ -241,7 +257,8 @@ void run_metrics_line(const char *s, size_t n, run_metric_fn fn, void *arg) {
 static void one_pair(const char *s, const char *end, run_buf *val,
                      run_metric_fn fn, void *arg) {
   const char *eq = memchr(s, '=', (size_t)(end - s));
-  if (eq == NULL || !valid_key(s, (size_t)(eq - s))) return;
+  if (eq == NULL || !valid_key(s, (size_t)(eq - s)))
+    return;
   size_t vn = (size_t)(end - eq - 1);
   while (vn > 0 && (eq[vn] == '\r' || eq[vn] == ' ')) vn--;
   val->len = 0;
@@ -250,7 +267,8 @@ static void one_pair(const char *s, const char *end, run_buf *val,
 }
 
 void run_metrics_parse(const run_buf *out, run_metric_fn fn, void *arg) {
-  if (out->data == NULL) return;
+  if (out->data == NULL)
+    return;
   const char *s = out->data, *stop = out->data + out->len;
   const char *last = NULL, *last_end = NULL;
   run_buf val = {0};
@@ -259,9 +277,11 @@ void run_metrics_parse(const run_buf *out, run_metric_fn fn, void *arg) {
     const char *end = nl ? nl : stop, *t = s;
     key_value(s, end, &val, fn, arg);
     while (t < end && isspace((unsigned char)*t)) t++;
-    if (t < end) last = t, last_end = end;
+    if (t < end)
+      last = t, last_end = end;
     s = nl ? nl + 1 : stop;
   }
   run_buf_free(&val);
-  if (last && *last == '{') json_metrics(last, (size_t)(last_end - last), fn, arg);
+  if (last && *last == '{')
+    json_metrics(last, (size_t)(last_end - last), fn, arg);
 }

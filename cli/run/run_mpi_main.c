@@ -41,9 +41,11 @@ static int agree(int ready, uint64_t digest) {
  * launchers may give every rank the same stdin (srun, mpirun --stdin all):
  * left as it is. */
 static void hydra_stdin(int rank) {
-  if (rank <= 0 || !getenv("MPI_LOCALRANKID") || !getenv("PMI_RANK")) return;
+  if (rank <= 0 || !getenv("MPI_LOCALRANKID") || !getenv("PMI_RANK"))
+    return;
   int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+  if (fd < 0)
+    return;
   if (fd != STDIN_FILENO) {
     dup2(fd, STDIN_FILENO);
     close(fd);
@@ -55,18 +57,23 @@ static void hydra_stdin(int rank) {
  * MPICH, or the other way round), and each rank would run every job. */
 static int other_mpi(int size) {
   long n = run_launcher_ranks();
-  if (size != 1 || n <= 1) return 0;
+  if (size != 1 || n <= 1)
+    return 0;
   const char *r = getenv("OMPI_COMM_WORLD_RANK");
-  if (!r) r = getenv("PMI_RANK");
-  if (!r) r = getenv("PMIX_RANK");
+  if (!r)
+    r = getenv("PMI_RANK");
+  if (!r)
+    r = getenv("PMIX_RANK");
   if (!r || atol(r) == 0) {
     char lib[MPI_MAX_LIBRARY_VERSION_STRING] = "";
     int len = 0;
     MPI_Get_library_version(lib, &len);
     lib[strcspn(lib, "\n,")] = '\0';
     for (char *c = lib; *c; c++)
-      if (*c == '\t') *c = ' ';
-    fprintf(stderr, "parc run: started as one of %ld ranks, but MPI sees "
+      if (*c == '\t')
+        *c = ' ';
+    fprintf(stderr,
+            "parc run: started as one of %ld ranks, but MPI sees "
             "one: the launcher is not of the MPI parc-run-mpi was built "
             "with (%s); start it with that MPI's mpirun or mpiexec\n",
             n, lib);
@@ -80,7 +87,8 @@ int main(int argc, char **argv) {
     return run_memory_shim(argc, argv);
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     fputs("usage: parc-run-mpi run ARGS... (started by `parc run` under "
-          "mpirun)\n", stderr);
+          "mpirun)\n",
+          stderr);
     return 2;
   }
   /* SIGINT and SIGTERM are taken by run.c's signal thread, which stops

@@ -21,19 +21,21 @@
 
 #include "run_state.h"
 
-#define PLAIN_PROGRESS 5.0  /* seconds between plain progress lines */
-#define BAR_MAX 30          /* cells of parc's bar on a wide terminal */
-#define BAR_MIN 5           /* narrower than this: no bar, only the text */
+#define PLAIN_PROGRESS 5.0 /* seconds between plain progress lines */
+#define BAR_MAX 30         /* cells of parc's bar on a wide terminal */
+#define BAR_MIN 5          /* narrower than this: no bar, only the text */
 
 void run_bar_clear(run_state *s) {
-  if (s->bar_shown) fputs("\r\033[K", stderr);
+  if (s->bar_shown)
+    fputs("\r\033[K", stderr);
   s->bar_shown = 0;
 }
 
 /* The terminal's width: stderr's window, else $COLUMNS, else 80. */
 static size_t term_cols(void) {
   struct winsize ws;
-  if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
   const char *c = getenv("COLUMNS");
   long v = c ? strtol(c, NULL, 10) : 0;
   return v > 0 && v < 10000 ? (size_t)v : 80;
@@ -41,8 +43,10 @@ static size_t term_cols(void) {
 
 static void fmt_time(char *b, size_t n, double t) {
   long v = (long)(t + 0.5);
-  if (v >= 3600) snprintf(b, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
-  else snprintf(b, n, "%ld:%02ld", v / 60, v % 60);
+  if (v >= 3600)
+    snprintf(b, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+  else
+    snprintf(b, n, "%ld:%02ld", v / 60, v % 60);
 }
 
 /* ------------------------------------------------------------ parc's own */
@@ -53,7 +57,8 @@ static void draw_bar(run_state *s, const char *text, size_t text_len,
                      const char *red, const char *off, size_t finished) {
   size_t cols = term_cols(), room = cols > 1 ? cols - 1 : 1;
   size_t cells = room > text_len + 3 ? room - text_len - 3 : 0;
-  if (cells > BAR_MAX) cells = BAR_MAX;
+  if (cells > BAR_MAX)
+    cells = BAR_MAX;
   fputs("\r\033[K", stderr);
   if (cells >= BAR_MIN) {
     char bar[BAR_MAX + 1];
@@ -70,8 +75,8 @@ static void draw_bar(run_state *s, const char *text, size_t text_len,
     while (at > 0 && text[at - 1] != ' ') at--;
     size_t end = (size_t)(f - text) + 7;
     if (end <= shown) {
-      fprintf(stderr, "%.*s%s%.*s%s%.*s", (int)at, text, red,
-              (int)(end - at), text + at, off, (int)(shown - end), text + end);
+      fprintf(stderr, "%.*s%s%.*s%s%.*s", (int)at, text, red, (int)(end - at),
+              text + at, off, (int)(shown - end), text + end);
       return;
     }
   }
@@ -81,17 +86,24 @@ static void draw_bar(run_state *s, const char *text, size_t text_len,
 /* parc's own progress line (not GNU's --bar or --eta). */
 static void own_progress(run_state *s, int final) {
   double now = run_wall_now(), el = now - s->t0;
-  if (!s->tty && !final && now - s->last_plain < PLAIN_PROGRESS) return;
-  if (!s->tty && final && s->last_plain == s->t0) return; /* short run */
+  if (!s->tty && !final && now - s->last_plain < PLAIN_PROGRESS)
+    return;
+  if (!s->tty && final && s->last_plain == s->t0)
+    return; /* short run */
   size_t finished = s->ndone + s->nstopped;
   char elapsed[32], eta[32] = "-", text[256];
   fmt_time(elapsed, sizeof elapsed, el);
   if (s->ndone > 0 && s->torun > finished)
-    fmt_time(eta, sizeof eta, el / (double)s->ndone * (double)(s->torun - finished));
-  int n = snprintf(text, sizeof text, "%zu/%zu done, %zu failed, %d running, "
-                   "%s elapsed, ETA %s", s->ndone, s->torun, s->nfailed,
-                   atomic_load(&s->running), elapsed, eta);
-  size_t len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
+    fmt_time(eta, sizeof eta,
+             el / (double)s->ndone * (double)(s->torun - finished));
+  int n = snprintf(text, sizeof text,
+                   "%zu/%zu done, %zu failed, %d running, "
+                   "%s elapsed, ETA %s",
+                   s->ndone, s->torun, s->nfailed, atomic_load(&s->running),
+                   elapsed, eta);
+  size_t len = n < 0                     ? 0
+               : (size_t)n < sizeof text ? (size_t)n
+                                         : sizeof text - 1;
   const char *red = s->color && s->nfailed ? "\033[31m" : "";
   const char *off = *red ? "\033[0m" : "";
   pthread_mutex_lock(&s->out_lock);
@@ -125,11 +137,14 @@ static eta_nums compute_eta(run_state *s, double now) {
   e.completed = s->ndone;
   e.total = s->torun > e.completed ? s->torun : e.completed;
   e.left = e.total - e.completed;
-  if (e.completed == 0) return e;
+  if (e.completed == 0)
+    return e;
   e.pct = (double)e.completed / (double)e.total;
-  if (s->first_done == 0) s->first_done = now;
+  if (s->first_done == 0)
+    s->first_done = now;
   e.avg = (now - s->first_done) / (double)e.completed;
-  if (s->eta_avg == 0) s->eta_avg = e.avg;
+  if (s->eta_avg == 0)
+    s->eta_avg = e.avg;
   s->eta_avg = (1 - e.pct) * s->eta_avg + e.pct * e.avg;
   e.eta = (long)((double)e.left * s->eta_avg);
   if ((double)e.eta * 0.9 < (double)s->last_eta && s->last_eta < e.eta)
@@ -142,10 +157,14 @@ static eta_nums compute_eta(run_state *s, double now) {
 /* GNU's seconds_to_time_units: 5s, 2m05s, 1h02m05s, 1d01h02m05s. */
 static void time_units(char *b, size_t n, long v) {
   long d = v / 86400, h = v / 3600 % 24, m = v / 60 % 60, sec = v % 60;
-  if (d) snprintf(b, n, "%ldd%02ldh%02ldm%02lds", d, h, m, sec);
-  else if (h) snprintf(b, n, "%ldh%02ldm%02lds", h, m, sec);
-  else if (m) snprintf(b, n, "%ldm%02lds", m, sec);
-  else snprintf(b, n, "%lds", sec);
+  if (d)
+    snprintf(b, n, "%ldd%02ldh%02ldm%02lds", d, h, m, sec);
+  else if (h)
+    snprintf(b, n, "%ldh%02ldm%02lds", h, m, sec);
+  else if (m)
+    snprintf(b, n, "%ldm%02lds", m, sec);
+  else
+    snprintf(b, n, "%lds", sec);
 }
 
 /* The newest job's arguments ({}), for --bar. */
@@ -165,20 +184,24 @@ static void gnu_bar(run_state *s, int final) {
   if (asprintf(&text, "%d%% %zu:%zu=%s %s", (int)(e.pct * 100), e.completed,
                e.left, units, arg ? arg : "") < 0)
     text = NULL;
-  if (asprintf(&zen, "#   %ld sec %s", e.eta, arg ? arg : "") < 0) zen = NULL;
+  if (asprintf(&zen, "#   %ld sec %s", e.eta, arg ? arg : "") < 0)
+    zen = NULL;
   free(arg);
   if (text && zen) {
     size_t width = (size_t)((double)cols * e.pct), tl = strlen(text);
     size_t zl = strlen(zen);
-    if (width > cols) width = cols;
+    if (width > cols)
+      width = cols;
     pthread_mutex_lock(&s->out_lock);
     fprintf(stderr, "\r%-*.*s\r%.15g\r\033[7m", (int)cols,
             (int)(zl < cols ? zl : cols), zen, e.pct * 100);
     for (size_t i = 0; i < cols; i++) {
-      if (i == width) fputs("\033[0m", stderr);
+      if (i == width)
+        fputs("\033[0m", stderr);
       fputc(i < tl ? text[i] : ' ', stderr);
     }
-    if (width >= cols) fputs("\033[0m", stderr);
+    if (width >= cols)
+      fputs("\033[0m", stderr);
     fputs(final ? "\033[0m\n" : "\033[0m", stderr);
     fflush(stderr);
     pthread_mutex_unlock(&s->out_lock);
@@ -204,7 +227,8 @@ static void gnu_eta(run_state *s, int final) {
     char *q = p;
     header = "Computer:jobs running/jobs completed/%of started jobs/"
              "Average seconds to complete";
-    q += snprintf(q, 128, "local:%zu/%zu/%u%%/%.1fs ", running, s->ndone, pct, t);
+    q += snprintf(q, 128, "local:%zu/%zu/%u%%/%.1fs ", running, s->ndone, pct,
+                  t);
     if ((size_t)(q - status) > cols) {
       header = "Computer:jobs running/jobs completed";
       snprintf(p, 128, "local:%zu/%zu", running, s->ndone);
@@ -225,25 +249,33 @@ static void gnu_eta(run_state *s, int final) {
 
 /* Before the first job: GNU's list of computers (--eta). */
 void run_progress_start(run_state *s) {
-  if (!s->o.eta || s->o.bar || s->o.quiet || s->o.dry_run) return;
+  if (!s->o.eta || s->o.bar || s->o.quiet || s->o.dry_run)
+    return;
   pthread_mutex_lock(&s->out_lock);
-  fprintf(stderr, "\nComputers / CPU cores / Max jobs to run\n"
-          "1:local / %u / %u\n", parc_physical_cores(), s->o.jobs);
+  fprintf(stderr,
+          "\nComputers / CPU cores / Max jobs to run\n"
+          "1:local / %u / %u\n",
+          parc_physical_cores(), s->o.jobs);
   fflush(stderr);
   pthread_mutex_unlock(&s->out_lock);
 }
 
 void run_progress(run_state *s, int final) {
-  if (s->o.quiet || s->o.dry_run) return;
-  if (s->o.bar) gnu_bar(s, final);
-  else if (s->o.eta) gnu_eta(s, final);
-  else own_progress(s, final);
+  if (s->o.quiet || s->o.dry_run)
+    return;
+  if (s->o.bar)
+    gnu_bar(s, final);
+  else if (s->o.eta)
+    gnu_eta(s, final);
+  else
+    own_progress(s, final);
 }
 
 /* ------------------------------------------------------------ output */
 
 static void put_text(const char *tag, FILE *f, const char *p, size_t n) {
-  if (n == 0) return;
+  if (n == 0)
+    return;
   if (tag == NULL) {
     fwrite(p, 1, n, f);
     return;
@@ -274,7 +306,8 @@ void run_print_command(run_state *s, const char *tag, FILE *f,
 }
 
 void run_print_job(run_state *s, const job *j) {
-  if ((s->o.line_buffer && !s->mpi) || s->o.ungroup) return; /* as it came */
+  if ((s->o.line_buffer && !s->mpi) || s->o.ungroup)
+    return; /* as it came */
   pthread_mutex_lock(&s->out_lock);
   run_bar_clear(s);
   if ((s->o.verbose & RUN_VERBOSE_STDOUT) && j->line)
@@ -308,21 +341,27 @@ void run_print_status(run_state *s, const char *text) {
 
 static void put_failed(const run_failed *f, size_t cols) {
   char why[64];
-  if (f->timed_out) snprintf(why, sizeof why, "timed out");
-  else if (f->signal) snprintf(why, sizeof why, "signal %d", f->signal);
-  else snprintf(why, sizeof why, "exit %d", f->exit_code);
+  if (f->timed_out)
+    snprintf(why, sizeof why, "timed out");
+  else if (f->signal)
+    snprintf(why, sizeof why, "signal %d", f->signal);
+  else
+    snprintf(why, sizeof why, "exit %d", f->exit_code);
   char head[96];
   int n = snprintf(head, sizeof head, "  #%zu %s: ", f->index + 1, why);
-  size_t used = n > 0 ? (size_t)n : 0, room = cols > used + 1 ? cols - used - 1 : 0;
+  size_t used = n > 0 ? (size_t)n : 0,
+         room = cols > used + 1 ? cols - used - 1 : 0;
   const char *line = f->line ? f->line : "";
   size_t len = strcspn(line, "\n");
-  if (len > room) len = room > 3 ? room - 3 : 0;
+  if (len > room)
+    len = room > 3 ? room - 3 : 0;
   fprintf(stderr, "%s%.*s%s\n", head, (int)len, line,
           len < strcspn(line, "\n") || line[len] == '\n' ? "..." : "");
 }
 
 void run_print_failed(run_state *s) {
-  if (s->nfailed == 0 || !s->tty || s->o.quiet || s->o.dry_run) return;
+  if (s->nfailed == 0 || !s->tty || s->o.quiet || s->o.dry_run)
+    return;
   size_t cols = term_cols();
   pthread_mutex_lock(&s->out_lock);
   run_bar_clear(s);

@@ -42,17 +42,17 @@
 struct run_pipe {
   pthread_t thread;
   int started;
-  int quit_fd;             /* eventfd: the reader stops reading */
+  int quit_fd; /* eventfd: the reader stops reading */
   pthread_mutex_t lock;
-  pthread_cond_t changed;  /* a chunk queued or taken, or the end */
-  run_buf q[QUEUE_MAX];    /* a ring of chunks */
+  pthread_cond_t changed; /* a chunk queued or taken, or the end */
+  run_buf q[QUEUE_MAX];   /* a ring of chunks */
   size_t head, n;
-  int ended;               /* the reader has queued its last chunk */
-  int quit;                /* parc is ending: the reader stops */
-  run_buf next;            /* popped by run_job_known, for run_pipe_take */
-  size_t block, records;   /* --block (it grows), -N (0: by block) */
-  run_buf buf;             /* what the reader has read and not cut */
-  size_t start;            /* buf's bytes before this are cut off */
+  int ended;             /* the reader has queued its last chunk */
+  int quit;              /* parc is ending: the reader stops */
+  run_buf next;          /* popped by run_job_known, for run_pipe_take */
+  size_t block, records; /* --block (it grows), -N (0: by block) */
+  run_buf buf;           /* what the reader has read and not cut */
+  size_t start;          /* buf's bytes before this are cut off */
 };
 
 /* ------------------------------------------------------------ the reader */
@@ -61,27 +61,32 @@ struct run_pipe {
  * Returns 0, or -1 when parc is ending. */
 static int put_chunk(run_pipe *p, size_t n) {
   run_buf c = {0};
-  if (run_buf_add(&c, p->buf.data + p->start, n) != 0) return -1;
+  if (run_buf_add(&c, p->buf.data + p->start, n) != 0)
+    return -1;
   p->start += n;
   pthread_mutex_lock(&p->lock);
-  while (p->n == QUEUE_MAX && !p->quit) pthread_cond_wait(&p->changed, &p->lock);
+  while (p->n == QUEUE_MAX && !p->quit)
+    pthread_cond_wait(&p->changed, &p->lock);
   int quit = p->quit;
   if (!quit) {
     p->q[(p->head + p->n++) % QUEUE_MAX] = c;
     pthread_cond_broadcast(&p->changed);
   }
   pthread_mutex_unlock(&p->lock);
-  if (quit) run_buf_free(&c);
+  if (quit)
+    run_buf_free(&c);
   return quit ? -1 : 0;
 }
 
 /* Room for `more` bytes after b's. 0, or -1 (ENOMEM). */
 static int reserve(run_buf *b, size_t more) {
-  if (b->len + more <= b->cap) return 0;
+  if (b->len + more <= b->cap)
+    return 0;
   size_t cap = b->cap ? b->cap : 4096;
   while (cap < b->len + more) cap *= 2;
   char *d = realloc(b->data, cap);
-  if (d == NULL) return -1;
+  if (d == NULL)
+    return -1;
   b->data = d;
   b->cap = cap;
   return 0;
@@ -98,14 +103,21 @@ static int read_more(run_pipe *p, size_t want) {
   }
   while (want > 0) {
     struct pollfd f[2] = {{0, POLLIN, 0}, {p->quit_fd, POLLIN, 0}};
-    if (poll(f, 2, -1) < 0 && errno != EINTR) return 1;
-    if (f[1].revents) return -1;
-    if (!f[0].revents) continue;
-    if (reserve(&p->buf, want) != 0) return 1; /* out of memory: the end */
+    if (poll(f, 2, -1) < 0 && errno != EINTR)
+      return 1;
+    if (f[1].revents)
+      return -1;
+    if (!f[0].revents)
+      continue;
+    if (reserve(&p->buf, want) != 0)
+      return 1; /* out of memory: the end */
     ssize_t k = read(0, p->buf.data + p->buf.len, want);
-    if (k > 0) p->buf.len += (size_t)k;
-    if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (k <= 0) return 1; /* the end, or an error: what was read is all */
+    if (k > 0)
+      p->buf.len += (size_t)k;
+    if (k < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    if (k <= 0)
+      return 1; /* the end, or an error: what was read is all */
     want -= (size_t)k;
   }
   return 0;
@@ -118,7 +130,8 @@ static size_t nth_record_end(const run_pipe *p, size_t n) {
   size_t len = p->buf.len - p->start, i = 0;
   for (size_t k = 0; k < n; k++) {
     const char *nl = i + 1 < len ? memchr(s + i + 1, '\n', len - i - 1) : NULL;
-    if (nl == NULL) return 0;
+    if (nl == NULL)
+      return 0;
     i = (size_t)(nl - s);
   }
   return i + 1;
@@ -131,28 +144,34 @@ static long cut(run_pipe *p, int eof) {
   if (p->records) {
     size_t end;
     while (p->buf.len > p->start && (end = nth_record_end(p, p->records)) > 0) {
-      if (put_chunk(p, end) != 0) return -1;
+      if (put_chunk(p, end) != 0)
+        return -1;
       cuts++;
     }
     return cuts;
   }
-  if (eof) return 0; /* the rest goes whole */
+  if (eof)
+    return 0; /* the rest goes whole */
   const char *s = p->buf.data + p->start;
   size_t len = p->buf.len - p->start;
   while (len > 0 && s[len - 1] != '\n') len--;
-  if (len == 0) return 0;
+  if (len == 0)
+    return 0;
   return put_chunk(p, len) != 0 ? -1 : 1;
 }
 
 /* GNU's warning when a round cut nothing; parc's stderr is shared with
  * the jobs' output, written whole by one call. */
 static void grow_block(run_pipe *p) {
-  if (p->block >= BLOCK_MAX) return;
+  if (p->block >= BLOCK_MAX)
+    return;
   size_t old = p->block;
   double next = ceil((double)old * 1.3 + 1);
   p->block = next > (double)BLOCK_MAX ? BLOCK_MAX : (size_t)next;
-  fprintf(stderr, "parc run: Warning: A record was longer than %zu. "
-          "Increasing to --blocksize %zu.\n", old, p->block);
+  fprintf(stderr,
+          "parc run: Warning: A record was longer than %zu. "
+          "Increasing to --blocksize %zu.\n",
+          old, p->block);
 }
 
 static void *reader(void *arg) {
@@ -160,14 +179,18 @@ static void *reader(void *arg) {
   for (;;) {
     size_t have = p->buf.len - p->start;
     int eof = read_more(p, p->block - have % p->block);
-    if (eof < 0) break;
+    if (eof < 0)
+      break;
     long cuts = cut(p, eof);
-    if (cuts < 0) break;
+    if (cuts < 0)
+      break;
     if (eof) {
-      if (p->buf.len > p->start) put_chunk(p, p->buf.len - p->start);
+      if (p->buf.len > p->start)
+        put_chunk(p, p->buf.len - p->start);
       break;
     }
-    if (cuts == 0) grow_block(p);
+    if (cuts == 0)
+      grow_block(p);
   }
   run_buf_free(&p->buf);
   pthread_mutex_lock(&p->lock);
@@ -181,7 +204,8 @@ static void *reader(void *arg) {
 
 int run_pipe_start(run_state *s, run_err err) {
   run_pipe *p = calloc(1, sizeof *p);
-  if (p == NULL) return run_fail(err, "out of memory");
+  if (p == NULL)
+    return run_fail(err, "out of memory");
   p->block = s->o.block ? s->o.block : (size_t)1 << 20;
   p->records = s->o.pipe_records;
   p->quit_fd = eventfd(0, EFD_CLOEXEC);
@@ -210,7 +234,8 @@ static int pop(run_pipe *p, double wait) {
   clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += (time_t)wait;
   until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  if (until.tv_nsec >= 1000000000L)
+    until.tv_sec++, until.tv_nsec -= 1000000000L;
   pthread_mutex_lock(&p->lock);
   while (p->n == 0 && !p->ended && wait > 0 &&
          pthread_cond_timedwait(&p->changed, &p->lock, &until) == 0) {
@@ -230,23 +255,29 @@ static int pop(run_pipe *p, double wait) {
  * Seq; it is marked in s->skip (grown as chunks come), which next_job
  * reads. 0, or -1 (ENOMEM). */
 static int mark_done(run_state *s, size_t i) {
-  if (!(s->o.resume || s->o.resume_failed) || s->rec == NULL) return 0;
+  if (!(s->o.resume || s->o.resume_failed) || s->rec == NULL)
+    return 0;
   if (i % 8 == 0) {
     unsigned char *k = realloc(s->skip, i / 8 + 1);
-    if (k == NULL) return -1;
+    if (k == NULL)
+      return -1;
     (s->skip = k)[i / 8] = 0;
   }
   int done = run_records_skip(s->rec, i, "");
-  if (done < 0) return -1;
+  if (done < 0)
+    return -1;
   s->skip[i / 8] |= (unsigned char)(done << (i % 8));
-  if (done) run_buf_free(&s->pipe->next); /* not run again */
+  if (done)
+    run_buf_free(&s->pipe->next); /* not run again */
   return 0;
 }
 
 int run_job_known(run_state *s, size_t next, int idle) {
   run_pipe *p = s->pipe;
-  if (p == NULL || next < s->in.njobs) return next < s->in.njobs;
-  if (!pop(p, idle ? 0.1 : 0)) return 0;
+  if (p == NULL || next < s->in.njobs)
+    return next < s->in.njobs;
+  if (!pop(p, idle ? 0.1 : 0))
+    return 0;
   s->in.njobs = next + 1;
   atomic_store(&s->njobs_known, s->in.njobs);
   s->torun++;
@@ -270,14 +301,16 @@ int run_pipe_more(run_state *s) {
 
 void run_pipe_take(run_state *s, job *j) {
   run_pipe *p = s->pipe;
-  if (p == NULL) return;
+  if (p == NULL)
+    return;
   j->chunk = p->next;
   p->next = (run_buf){0};
 }
 
 void run_pipe_stop(run_state *s) {
   run_pipe *p = s->pipe;
-  if (p == NULL) return;
+  if (p == NULL)
+    return;
   if (p->started) {
     uint64_t one = 1;
     pthread_mutex_lock(&p->lock);
@@ -292,7 +325,8 @@ void run_pipe_stop(run_state *s) {
   for (size_t i = 0; i < p->n; i++)
     run_buf_free(&p->q[(p->head + i) % QUEUE_MAX]);
   run_buf_free(&p->next);
-  if (p->quit_fd >= 0) close(p->quit_fd);
+  if (p->quit_fd >= 0)
+    close(p->quit_fd);
   pthread_mutex_destroy(&p->lock);
   pthread_cond_destroy(&p->changed);
   free(p);

@@ -62,8 +62,7 @@ static int job_task_wire(const void *in, void *out, void *ctx) {
 
 int run_ranks_submit(parc_pool *pool, const job *j, parc_future **f) {
   wire_job w = {j->index, j->attempt, 0};
-  return parc_submit(pool, job_task_wire, &w, sizeof w, run_wire_res_size(),
-                     f);
+  return parc_submit(pool, job_task_wire, &w, sizeof w, run_wire_res_size(), f);
 }
 
 /* The slot the job ran in came back with it, so rank 0 writes the same
@@ -122,7 +121,8 @@ static long env_long(const char *name) {
 long run_launcher_ranks(void) {
   long n = env_long("OMPI_COMM_WORLD_SIZE"), p = env_long("PMI_SIZE");
   long t = getenv("PMIX_RANK") ? env_long("SLURM_STEP_NUM_TASKS") : 0;
-  if (p > n) n = p;
+  if (p > n)
+    n = p;
   return t > n ? t : n;
 }
 
@@ -140,19 +140,19 @@ long run_launcher_ranks(void) {
  * and OMPI_ALLOW_RUN_AS_ROOT*. */
 int run_ranks_launcher_var(const char *e) {
   static const char *const launch[] = {
-      "PMIX_",          "PMI_",          "OMPI_MCA_orte_", "OMPI_MCA_ess",
-      "OMPI_MCA_pmix",  "OMPI_MCA_initial_wdir=",
-      "OMPI_MCA_shmem_RUNTIME_QUERY_hint=",
+      "PMIX_", "PMI_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix",
+      "OMPI_MCA_initial_wdir=", "OMPI_MCA_shmem_RUNTIME_QUERY_hint=",
       /* srun's step and task: SLURM_STEP_ID, SLURM_STEP_NUM_TASKS, ... */
-      "SLURM_STEP_",    "SLURM_STEPID=", "SLURM_PROCID=",  "SLURM_LOCALID=",
-      "SLURM_GTIDS=",   "SLURM_TASK_PID=", "SLURM_SRUN_COMM_",
-      "SLURM_PMIX",
+      "SLURM_STEP_", "SLURM_STEPID=", "SLURM_PROCID=", "SLURM_LOCALID=",
+      "SLURM_GTIDS=", "SLURM_TASK_PID=", "SLURM_SRUN_COMM_", "SLURM_PMIX",
       /* MPICH's Hydra */
       "MPI_LOCALNRANKS=", "MPI_LOCALRANKID=", "HYDI_CONTROL_FD="};
   static const char *const kept[] = {"OMPI_MCA_", "OMPI_ALLOW_RUN_AS_ROOT"};
   for (size_t i = 0; i < sizeof launch / sizeof *launch; i++)
-    if (strncmp(e, launch[i], strlen(launch[i])) == 0) return 1;
+    if (strncmp(e, launch[i], strlen(launch[i])) == 0)
+      return 1;
   for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
-    if (strncmp(e, kept[i], strlen(kept[i])) == 0) return 0;
+    if (strncmp(e, kept[i], strlen(kept[i])) == 0)
+      return 0;
   return strncmp(e, "OMPI_", 5) == 0; /* OMPI_COMM_WORLD_RANK ... */
 }

@@ -53,8 +53,10 @@ _Static_assert(sizeof FIXED_TAIL / sizeof FIXED_TAIL[0] == NTAIL,
 int run_write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
     ssize_t k = write(fd, p, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return -1;
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return -1;
     p += k;
     n -= (size_t)k;
   }
@@ -64,13 +66,15 @@ int run_write_all(int fd, const char *p, size_t n) {
 /* The whole file at path into b. 0, 1 when it does not exist, or -1. */
 int run_slurp(const char *path, run_buf *b) {
   FILE *f = fopen(path, "re");
-  if (f == NULL) return errno == ENOENT ? 1 : -1;
+  if (f == NULL)
+    return errno == ENOENT ? 1 : -1;
   char chunk[65536];
   size_t n;
   int rc = run_buf_add(b, "", 0);
   while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
     rc = run_buf_add(b, chunk, n);
-  if (ferror(f)) rc = -1;
+  if (ferror(f))
+    rc = -1;
   fclose(f);
   return rc;
 }
@@ -78,7 +82,8 @@ int run_slurp(const char *path, run_buf *b) {
 /* p[0..n) as valid UTF-8, a malloc'd C string. */
 static char *utf8_dup(const char *p, size_t n) {
   run_buf b = {0};
-  if (run_buf_add_utf8(&b, p, n) == 0) return b.data;
+  if (run_buf_add_utf8(&b, p, n) == 0)
+    return b.data;
   run_buf_free(&b);
   return NULL;
 }
@@ -87,7 +92,8 @@ static char *utf8_dup(const char *p, size_t n) {
 
 static int add_col(run_records *r, const char *name) {
   char *u = utf8_dup(name, strlen(name));
-  if (u == NULL) return -1;
+  if (u == NULL)
+    return -1;
   int i = find_col(r, u);
   if (i >= 0) {
     free(u);
@@ -106,13 +112,15 @@ static int add_col(run_records *r, const char *name) {
 static int set_cell(row *w, size_t col, const char *val, size_t n) {
   if (col >= w->ncell) {
     char **c = realloc(w->cell, (col + 1) * sizeof *c);
-    if (c == NULL) return -1;
+    if (c == NULL)
+      return -1;
     memset(c + w->ncell, 0, (col + 1 - w->ncell) * sizeof *c);
     w->cell = c;
     w->ncell = col + 1;
   }
   char *u = utf8_dup(val, n);
-  if (u == NULL) return -1;
+  if (u == NULL)
+    return -1;
   free(w->cell[col]);
   w->cell[col] = u;
   return 0;
@@ -125,8 +133,10 @@ static void free_row(row *w) {
 }
 
 static int csv_field(run_buf *b, const char *s) {
-  if (s == NULL) return 0;
-  if (strpbrk(s, ",\"\n\r") == NULL) return run_buf_str(b, s);
+  if (s == NULL)
+    return 0;
+  if (strpbrk(s, ",\"\n\r") == NULL)
+    return run_buf_str(b, s);
   int rc = run_buf_add(b, "\"", 1);
   for (; *s && rc == 0; s++)
     rc = *s == '"' ? run_buf_add(b, "\"\"", 2) : run_buf_add(b, s, 1);
@@ -136,15 +146,19 @@ static int csv_field(run_buf *b, const char *s) {
 static int csv_row(const run_records *r, run_buf *b, const row *w) {
   int rc = 0;
   for (size_t i = 0; i < r->ncol && rc == 0; i++) {
-    if (i > 0) rc = run_buf_add(b, ",", 1);
-    if (rc == 0) rc = csv_field(b, i < w->ncell ? w->cell[i] : NULL);
+    if (i > 0)
+      rc = run_buf_add(b, ",", 1);
+    if (rc == 0)
+      rc = csv_field(b, i < w->ncell ? w->cell[i] : NULL);
   }
   return rc || run_buf_add(b, "\n", 1);
 }
 
 static int csv_path(const run_records *r, char *path, size_t n, int tmp) {
   return snprintf(path, n, "%s/results.csv%s", r->dir, tmp ? ".tmp" : "") <
-                 (int)n ? 0 : -1;
+                 (int)n
+             ? 0
+             : -1;
 }
 
 static int csv_rewrite(run_records *r) {
@@ -153,16 +167,22 @@ static int csv_rewrite(run_records *r) {
   int rc = csv_path(r, path, sizeof path, 0) || csv_path(r, tmp, sizeof tmp, 1);
   for (size_t i = 0; i < r->ncol && rc == 0; i++)
     rc = (i > 0 && run_buf_add(&b, ",", 1)) || csv_field(&b, r->col[i]);
-  if (rc == 0) rc = run_buf_add(&b, "\n", 1);
+  if (rc == 0)
+    rc = run_buf_add(&b, "\n", 1);
   for (size_t i = 0; i < r->nrows && rc == 0; i++)
     rc = csv_row(r, &b, &r->rows[i]);
   int fd = rc ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || run_write_all(fd, b.data, b.len) != 0) rc = -1;
-  if (fd >= 0 && close(fd) != 0) rc = -1;
-  if (rc == 0) rc = rename(tmp, path);
-  if (rc != 0 && fd >= 0) unlink(tmp);
+  if (fd < 0 || run_write_all(fd, b.data, b.len) != 0)
+    rc = -1;
+  if (fd >= 0 && close(fd) != 0)
+    rc = -1;
+  if (rc == 0)
+    rc = rename(tmp, path);
+  if (rc != 0 && fd >= 0)
+    unlink(tmp);
   run_buf_free(&b);
-  if (rc == 0) r->csv_stale = 0;
+  if (rc == 0)
+    r->csv_stale = 0;
   return rc;
 }
 
@@ -171,10 +191,13 @@ static int csv_append(run_records *r, const row *w) {
   run_buf b = {0};
   int rc = csv_path(r, path, sizeof path, 0) || csv_row(r, &b, w);
   int fd = rc ? -1 : open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0 || run_write_all(fd, b.data, b.len) != 0) rc = -1;
-  if (fd >= 0) close(fd);
+  if (fd < 0 || run_write_all(fd, b.data, b.len) != 0)
+    rc = -1;
+  if (fd >= 0)
+    close(fd);
   run_buf_free(&b);
-  if (rc != 0) r->csv_stale = 1; /* a short row: the next write replaces it */
+  if (rc != 0)
+    r->csv_stale = 1; /* a short row: the next write replaces it */
   return rc;
 }
 
@@ -187,20 +210,28 @@ size_t run_csv_record(char **p, run_buf *fields) {
   fields->len = 0;
   for (;;) {
     int quoted = *s == '"';
-    if (quoted) s++;
+    if (quoted)
+      s++;
     for (; *s; s++) {
-      if (quoted && *s == '"' && s[1] == '"') s++;
-      else if (quoted && *s == '"') { quoted = 0; continue; }
-      else if (!quoted && (*s == ',' || *s == '\n' || crlf(s))) break;
+      if (quoted && *s == '"' && s[1] == '"')
+        s++;
+      else if (quoted && *s == '"') {
+        quoted = 0;
+        continue;
+      } else if (!quoted && (*s == ',' || *s == '\n' || crlf(s)))
+        break;
       run_buf_add(fields, s, 1);
     }
     run_buf_add(fields, "", 1);
     n++;
-    if (*s != ',') break;
+    if (*s != ',')
+      break;
     s++;
   }
-  if (crlf(s)) s += 2;
-  else if (*s == '\n') s++;
+  if (crlf(s))
+    s += 2;
+  else if (*s == '\n')
+    s++;
   *p = s;
   return n;
 }
@@ -211,8 +242,10 @@ static size_t csv_complete(const char *text, size_t len) {
   size_t end = 0;
   int quoted = 0;
   for (size_t i = 0; i < len; i++)
-    if (text[i] == '"') quoted = !quoted;
-    else if (text[i] == '\n' && !quoted) end = i + 1;
+    if (text[i] == '"')
+      quoted = !quoted;
+    else if (text[i] == '\n' && !quoted)
+      end = i + 1;
   return end;
 }
 
@@ -227,7 +260,8 @@ static char *row_key(const run_inputs *in, size_t job) {
          run_buf_add_utf8(&k, v.data, v.len);
   }
   run_buf_free(&v);
-  if (rc == 0) return k.data;
+  if (rc == 0)
+    return k.data;
   run_buf_free(&k);
   return NULL;
 }
@@ -235,7 +269,8 @@ static char *row_key(const run_inputs *in, size_t job) {
 /* ------------------------------------------------------------ rows */
 
 static int row_find(const run_records *r, const char *key) {
-  if (r->row_cap == 0) return -1;
+  if (r->row_cap == 0)
+    return -1;
   for (size_t k = run_fnv1a(key, strlen(key)) % r->row_cap; r->row_at[k];
        k = (k + 1) % r->row_cap)
     if (strcmp(r->rows[r->row_at[k] - 1].key, key) == 0)
@@ -262,14 +297,16 @@ static int row_put(run_records *r, row *w) {
   if (2 * (r->nrows + 1) > r->row_cap) {
     size_t cap = r->row_cap ? 2 * r->row_cap : 1024;
     size_t *at = calloc(cap, sizeof *at);
-    if (at == NULL) return free_row(w), -1;
+    if (at == NULL)
+      return free_row(w), -1;
     free(r->row_at);
     r->row_at = at;
     r->row_cap = cap;
     for (size_t k = 0; k < r->nrows; k++) row_index(r, k);
   }
   row *rows = realloc(r->rows, (r->nrows + 1) * sizeof *rows);
-  if (rows == NULL) return free_row(w), -1;
+  if (rows == NULL)
+    return free_row(w), -1;
   (r->rows = rows)[r->nrows] = *w;
   row_index(r, r->nrows++);
   return 0;
@@ -283,29 +320,33 @@ static int read_row(run_records *r, const char *fp, size_t nf, const int *map,
   run_buf key = {0};
   int rc = run_buf_add(&key, "", 0);
   for (size_t i = 0; i < nf && i < ncols && rc == 0; fp += strlen(fp) + 1, i++)
-    if (*fp) rc = set_cell(&w, (size_t)map[i], fp, strlen(fp));
+    if (*fp)
+      rc = set_cell(&w, (size_t)map[i], fp, strlen(fp));
   for (size_t s = 0; s < r->in->nsrc && rc == 0; s++) {
     char tmp[32];
     int c = find_col(r, run_inputs_name(r->in, s, tmp, sizeof tmp));
     rc = (s > 0 && run_buf_add(&key, "\x1f", 1)) ||
-         run_buf_str(&key, c >= 0 && (size_t)c < w.ncell && w.cell[c]
-                               ? w.cell[c] : "");
+         run_buf_str(
+             &key, c >= 0 && (size_t)c < w.ncell && w.cell[c] ? w.cell[c] : "");
   }
   w.key = key.data;
-  if (rc != 0) return free_row(&w), -1;
+  if (rc != 0)
+    return free_row(&w), -1;
   return row_put(r, &w); /* a key seen twice: the later row stands */
 }
 
 /* Loads DIR/results.csv of an earlier run (resume). */
 static int read_csv(run_records *r, run_err err) {
   char path[4096];
-  if (csv_path(r, path, sizeof path, 0) != 0) return 0;
+  if (csv_path(r, path, sizeof path, 0) != 0)
+    return 0;
   run_buf text = {0}, fields = {0};
   int rc = run_slurp(path, &text);
   if (rc != 0) {
     run_buf_free(&text);
-    return rc > 0 ? 0 : run_fail(err, "cannot read '%s': %s", path,
-                                 strerror(errno));
+    return rc > 0
+               ? 0
+               : run_fail(err, "cannot read '%s': %s", path, strerror(errno));
   }
   text.data[text.len = csv_complete(text.data, text.len)] = '\0';
   char *p = text.data;
@@ -314,7 +355,8 @@ static int read_csv(run_records *r, run_err err) {
   rc = map ? 0 : -1;
   const char *fp = fields.data;
   for (size_t i = 0; i < ncols && rc == 0; fp += strlen(fp) + 1, i++)
-    if ((map[i] = add_col(r, fp)) < 0) rc = -1;
+    if ((map[i] = add_col(r, fp)) < 0)
+      rc = -1;
   while (rc == 0 && *p) {
     size_t nf = run_csv_record(&p, &fields);
     rc = read_row(r, fields.data, nf, map, ncols);
@@ -352,7 +394,8 @@ static void set_metric(void *arg, const char *k, size_t kn, const char *v,
     snprintf(name, sizeof name, "metric.%.*s", (int)kn, k);
     c = -1;
   }
-  if (c < 0 && (c = add_col(m->r, name)) < 0) return;
+  if (c < 0 && (c = add_col(m->r, name)) < 0)
+    return;
   set_cell(m->w, (size_t)c, v, vn);
 }
 
@@ -367,7 +410,8 @@ static int job_dir(const run_records *r, size_t job, run_buf *path) {
     value.len = 0;
     oom |= run_inputs_value(r->in, job, s, &value) != 0;
     const char *v = value.data ? value.data : "";
-    if (s > 0) run_buf_add(&name, ",", 1);
+    if (s > 0)
+      run_buf_add(&name, ",", 1);
     run_buf_str(&name, run_inputs_name(r->in, s, tmp, sizeof tmp));
     run_buf_add(&name, "=", 1);
     for (const char *p = v; *p; p++) {
@@ -377,7 +421,8 @@ static int job_dir(const run_records *r, size_t job, run_buf *path) {
     }
     run_buf_add(&exact, v, strlen(v) + 1);
   }
-  if (name.len > NAME_MAX_BYTES) name.len = NAME_MAX_BYTES, changed = 1;
+  if (name.len > NAME_MAX_BYTES)
+    name.len = NAME_MAX_BYTES, changed = 1;
   if (changed) {
     char h[24];
     uint64_t x = 1469598103934665603ull;
@@ -399,7 +444,8 @@ static int write_file(const char *dir, const char *leaf, const run_buf *b) {
   if (snprintf(path, sizeof path, "%s/%s", dir, leaf) >= (int)sizeof path)
     return -1;
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return -1;
+  if (fd < 0)
+    return -1;
   int rc = run_write_all(fd, b->data ? b->data : "", b->len);
   return close(fd) || rc;
 }
@@ -407,9 +453,11 @@ static int write_file(const char *dir, const char *leaf, const run_buf *b) {
 static int save_output(run_records *r, size_t job, const run_result *res) {
   run_buf dir = {0};
   int rc = job_dir(r, job, &dir);
-  if (rc == 0 && mkdir(dir.data, 0755) != 0 && errno != EEXIST) rc = -1;
-  if (rc == 0) rc = write_file(dir.data, "stdout", &res->out) ||
-                    write_file(dir.data, "stderr", &res->err);
+  if (rc == 0 && mkdir(dir.data, 0755) != 0 && errno != EEXIST)
+    rc = -1;
+  if (rc == 0)
+    rc = write_file(dir.data, "stdout", &res->out) ||
+         write_file(dir.data, "stderr", &res->err);
   run_buf_free(&dir);
   return rc;
 }
@@ -435,12 +483,15 @@ static int has_output(const run_records *r, size_t job) {
 int run_records_skip(run_records *r, size_t job, const char *line) {
   uint64_t h;
   int done = run_joblog_done(r, job, line, &h);
-  if (done <= 0 || r->dir == NULL) return done;
+  if (done <= 0 || r->dir == NULL)
+    return done;
   char *key = row_key(r->in, job);
-  if (key == NULL) return -1;
+  if (key == NULL)
+    return -1;
   int whole = row_find(r, key) >= 0 && has_output(r, job);
   free(key);
-  if (whole) return 1;
+  if (whole)
+    return 1;
   return run_joblog_redo(r, h) == 0 ? 0 : -1;
 }
 
@@ -468,7 +519,8 @@ static int csv_clean_up(run_records *r, run_err err) {
 int run_records_start(run_records **out, const run_inputs *in,
                       const run_record_opts *o, int writing, run_err err) {
   run_records *r = calloc(1, sizeof *r);
-  if (r == NULL) return run_fail(err, "out of memory");
+  if (r == NULL)
+    return run_fail(err, "out of memory");
   r->in = in;
   r->joblog_fd = r->lock_fd[0] = r->lock_fd[1] = -1;
   gethostname(r->host, sizeof r->host - 1);
@@ -479,16 +531,23 @@ int run_records_start(run_records **out, const run_inputs *in,
     r->joblog_stdout = writing;
     log = NULL;
   }
-  if (log && log[0] == '+') log++, r->joblog_append = 1;
+  if (log && log[0] == '+')
+    log++, r->joblog_append = 1;
   int rc = add_fixed_cols(r);
-  if (rc == 0 && log && (r->joblog = strdup(log)) == NULL) rc = -1;
+  if (rc == 0 && log && (r->joblog = strdup(log)) == NULL)
+    rc = -1;
   if (rc == 0 && o->results_dir && (r->dir = strdup(o->results_dir)) == NULL)
     rc = -1;
-  if (rc != 0) rc = run_fail(err, "out of memory");
-  if (rc == 0 && writing) rc = run_joblog_lock(r, err);
-  if (rc == 0 && writing) rc = csv_clean_up(r, err);
-  if (rc == 0 && writing) rc = run_joblog_open(r, resume, err);
-  if (rc == 0 && r->dir && resume) rc = read_csv(r, err);
+  if (rc != 0)
+    rc = run_fail(err, "out of memory");
+  if (rc == 0 && writing)
+    rc = run_joblog_lock(r, err);
+  if (rc == 0 && writing)
+    rc = csv_clean_up(r, err);
+  if (rc == 0 && writing)
+    rc = run_joblog_open(r, resume, err);
+  if (rc == 0 && r->dir && resume)
+    rc = read_csv(r, err);
   if (rc == 0 && r->joblog && resume)
     rc = run_joblog_read(r, o->resume_failed, err);
   if (rc != 0) {
@@ -505,8 +564,11 @@ static int store_row(run_records *r, size_t job, const run_result *res) {
   row w = {0};
   char num[64];
   int rc = 0;
-#define CELL(name, ...) do { snprintf(num, sizeof num, __VA_ARGS__); \
-    rc = rc || set_cell(&w, (size_t)find_col(r, name), num, strlen(num)); } while (0)
+#define CELL(name, ...)                                                        \
+  do {                                                                         \
+    snprintf(num, sizeof num, __VA_ARGS__);                                    \
+    rc = rc || set_cell(&w, (size_t)find_col(r, name), num, strlen(num));      \
+  } while (0)
   CELL("job", "%zu", job + 1);
   CELL("exit", "%d", res->exit_code);
   CELL("signal", "%d", res->signal);
@@ -520,9 +582,10 @@ static int store_row(run_records *r, size_t job, const run_result *res) {
     char tmp[32];
     v.len = 0;
     rc = run_inputs_value(r->in, job, s, &v) ||
-         set_cell(&w, (size_t)find_col(r, run_inputs_name(r->in, s, tmp,
-                                                          sizeof tmp)),
-                  v.data, v.len);
+         set_cell(
+             &w,
+             (size_t)find_col(r, run_inputs_name(r->in, s, tmp, sizeof tmp)),
+             v.data, v.len);
   }
   run_buf_free(&v);
   metric_ctx mc = {r, &w};
@@ -540,13 +603,15 @@ int run_records_score(const run_records *r, size_t job, const char *metric,
   char *key = row_key(r->in, job);
   int i = key ? row_find(r, key) : -1, c = find_col(r, metric);
   free(key);
-  if (i < 0 || c < 0) return 0;
+  if (i < 0 || c < 0)
+    return 0;
   const row *w = &r->rows[i];
   int e = find_col(r, "exit");
   const char *exit = (size_t)e < w->ncell ? w->cell[e] : NULL;
   const char *val = (size_t)c < w->ncell ? w->cell[c] : NULL;
   char *end;
-  if (exit == NULL || strcmp(exit, "0") != 0 || val == NULL) return 0;
+  if (exit == NULL || strcmp(exit, "0") != 0 || val == NULL)
+    return 0;
   *v = strtod(val, &end);
   return end != val && *end == '\0' && isfinite(*v);
 }
@@ -554,7 +619,8 @@ int run_records_score(const run_records *r, size_t job, const char *metric,
 /* Output files, row, then the line: the order of the file's head note. */
 int run_records_add(run_records *r, size_t job, const char *line,
                     const run_result *res, run_err err) {
-  if (store_row(r, job, res) != 0) return run_fail(err, "out of memory");
+  if (store_row(r, job, res) != 0)
+    return run_fail(err, "out of memory");
   if (r->dir && save_output(r, job, res) != 0)
     return run_fail(err, "cannot write job %zu's output in '%s': %s", job + 1,
                     r->dir, strerror(errno));
@@ -569,17 +635,20 @@ int run_records_add(run_records *r, size_t job, const char *line,
 
 int run_records_prepare(run_opts *o, run_inputs *in, run_template **tmpl,
                         run_err err) {
-  if (o->pipe) o->resume_by = RESUME_BY_SEQ;
+  if (o->pipe)
+    o->resume_by = RESUME_BY_SEQ;
   return o->retry_failed ? run_joblog_retry(o, in, tmpl, err) : 0;
 }
 
 int run_records_commit(run_records *r, size_t job, run_err err) {
-  if (r == NULL || run_joblog_commit(r, job) == 0) return 0;
+  if (r == NULL || run_joblog_commit(r, job) == 0)
+    return 0;
   return run_fail(err, "cannot write the job log: %s", strerror(errno));
 }
 
 void run_records_close(run_records *r) {
-  if (r == NULL) return;
+  if (r == NULL)
+    return;
   run_joblog_close(r);
   for (size_t i = 0; i < r->nrows; i++) free_row(&r->rows[i]);
   for (size_t i = 0; i < r->ncol; i++) free(r->col[i]);

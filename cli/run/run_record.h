@@ -18,12 +18,12 @@
 #define NTAIL 5u /* the fixed columns between the axes and the metrics */
 
 typedef struct row {
-  char *key;    /* the job's values (as UTF-8) joined by \x1f */
-  char **cell;  /* by column; NULL: empty */
+  char *key;   /* the job's values (as UTF-8) joined by \x1f */
+  char **cell; /* by column; NULL: empty */
   size_t ncell;
 } row;
 
-typedef struct hset {    /* open-addressing set of non-zero 64-bit hashes */
+typedef struct hset { /* open-addressing set of non-zero 64-bit hashes */
   uint64_t *v;
   size_t cap, n;
 } hset;
@@ -31,35 +31,36 @@ typedef struct hset {    /* open-addressing set of non-zero 64-bit hashes */
 struct run_records {
   const run_inputs *in;
   /* the job log and the lock: run_joblog.c */
-  char *joblog;          /* --joblog FILE (less a '+'), or NULL */
-  int joblog_fd;         /* appends; -1: no job log, or read only */
-  int joblog_append;     /* --joblog +FILE: never cut, never a header */
-  int joblog_stdout;     /* --joblog -: stdout (joblog NULL, fd -1) */
-  int joblog_regular;    /* a regular file (else never cut nor rewritten) */
-  int lock_fd[2];        /* flock(2) on the job log and on DIR; -1: none */
-  int by_seq;            /* resume keys: Seq (--resume-by seq), not Command */
-  hset done;             /* resume: the keys the log has as done */
-  hset stale;            /* resume: logged, but to run again (run.c) */
-  size_t *pend_key;      /* lines added, not committed: job + 1, or 0 */
+  char *joblog;       /* --joblog FILE (less a '+'), or NULL */
+  int joblog_fd;      /* appends; -1: no job log, or read only */
+  int joblog_append;  /* --joblog +FILE: never cut, never a header */
+  int joblog_stdout;  /* --joblog -: stdout (joblog NULL, fd -1) */
+  int joblog_regular; /* a regular file (else never cut nor rewritten) */
+  int lock_fd[2];     /* flock(2) on the job log and on DIR; -1: none */
+  int by_seq;         /* resume keys: Seq (--resume-by seq), not Command */
+  hset done;          /* resume: the keys the log has as done */
+  hset stale;         /* resume: logged, but to run again (run.c) */
+  size_t *pend_key;   /* lines added, not committed: job + 1, or 0 */
   char **pend_line;
   size_t pend_cap, pend_n;
   /* the results table: run_record.c */
-  char *dir;             /* --results DIR, or NULL */
-  char **col;            /* column names */
+  char *dir;  /* --results DIR, or NULL */
+  char **col; /* column names */
   size_t ncol;
-  size_t first_metric;   /* columns before this are fixed */
+  size_t first_metric; /* columns before this are fixed */
   row *rows;
   size_t nrows;
-  size_t *row_at;        /* hash index of rows by key: row index + 1 */
+  size_t *row_at; /* hash index of rows by key: row index + 1 */
   size_t row_cap;
-  int csv_stale;         /* the file must be rewritten whole */
+  int csv_stale; /* the file must be rewritten whole */
   char host[256];
 };
 
 /* The index of column `name`, or -1. */
 static inline int find_col(const run_records *r, const char *name) {
   for (size_t i = 0; i < r->ncol; i++)
-    if (strcmp(r->col[i], name) == 0) return (int)i;
+    if (strcmp(r->col[i], name) == 0)
+      return (int)i;
   return -1;
 }
 

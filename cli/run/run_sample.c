@@ -47,7 +47,8 @@ int run_sample_is_dist(const char *spec) {
 
 static int parse_real(const char *s, size_t n, double *out) {
   char buf[64], *end;
-  if (n == 0 || n >= sizeof buf) return -1;
+  if (n == 0 || n >= sizeof buf)
+    return -1;
   memcpy(buf, s, n);
   buf[n] = '\0';
   *out = strtod(buf, &end);
@@ -56,7 +57,8 @@ static int parse_real(const char *s, size_t n, double *out) {
 
 static int parse_int(const char *s, size_t n, long long *out) {
   char buf[32], *end;
-  if (n == 0 || n >= sizeof buf) return -1;
+  if (n == 0 || n >= sizeof buf)
+    return -1;
   memcpy(buf, s, n);
   buf[n] = '\0';
   errno = 0;
@@ -71,7 +73,8 @@ static int dist_parse(dist *d, const char *name, const char *spec,
   while (strncmp(spec, DISTS[k].prefix, strlen(DISTS[k].prefix))) k++;
   const char *a = spec + strlen(DISTS[k].prefix), *colon = strchr(a, ':');
   d->kind = DISTS[k].kind;
-  if (colon == NULL) goto bad;
+  if (colon == NULL)
+    goto bad;
   size_t na = (size_t)(colon - a), nb = strlen(colon + 1);
   if (d->kind == DIST_INT) {
     if (parse_int(a, na, &d->ia) || parse_int(colon + 1, nb, &d->ib) ||
@@ -120,8 +123,10 @@ static char *dist_value(const dist *d, parc_rng *r) {
     v = exp(log(d->a) + u * (log(d->b) - log(d->a)));
     break;
   }
-  if (v < d->a) v = d->a; /* rounding: stay within [A, B) */
-  if (v == 0) v = 0;      /* no "-0" */
+  if (v < d->a)
+    v = d->a; /* rounding: stay within [A, B) */
+  if (v == 0)
+    v = 0; /* no "-0" */
   snprintf(buf, sizeof buf, "%.6g", v);
   return strdup(buf);
 }
@@ -131,12 +136,14 @@ static char *dist_value(const dist *d, parc_rng *r) {
 static int drawn(const run_inputs *in, size_t s, const run_opts *o,
                  const char *budget, size_t budget_len) {
   const run_source *src = &in->src[s];
-  if (!src->axis) return 0;
+  if (!src->axis)
+    return 0;
   if (budget && strlen(src->name) == budget_len &&
       strncmp(src->name, budget, budget_len) == 0)
     return 0;
   for (size_t a = 0; a < o->navg; a++)
-    if (strcmp(src->name, o->average_over[a]) == 0) return 0;
+    if (strcmp(src->name, o->average_over[a]) == 0)
+      return 0;
   return 1;
 }
 
@@ -155,7 +162,8 @@ static int draw_distinct(draws *t, run_source *const *ax, size_t m,
   size_t total = prod > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)prod;
   size_t n = o->sample < total ? o->sample : total;
   size_t *pick = malloc(n * sizeof *pick);
-  if (pick == NULL) return run_fail(err, "out of memory");
+  if (pick == NULL)
+    return run_fail(err, "out of memory");
   if (n == total) {
     for (size_t i = 0; i < n; i++) pick[i] = i;
   } else { /* Floyd: for j in total-n .. total-1, take a new index <= j */
@@ -187,8 +195,8 @@ static int draw_distinct(draws *t, run_source *const *ax, size_t m,
 }
 
 /* Some axis a distribution: setting i from stream i, axis after axis. */
-static int draw_each(draws *t, run_source *const *ax, const dist *d,
-                     size_t m, const run_opts *o, run_err err) {
+static int draw_each(draws *t, run_source *const *ax, const dist *d, size_t m,
+                     const run_opts *o, run_err err) {
   t->n = o->sample;
   for (size_t i = 0; i < t->n; i++) {
     parc_rng r;
@@ -197,7 +205,8 @@ static int draw_each(draws *t, run_source *const *ax, const dist *d,
       char *v = ax[k]->dist
                     ? dist_value(&d[k], &r)
                     : strdup(ax[k]->values[parc_rng_below(&r, ax[k]->n)]);
-      if (v == NULL) return run_fail(err, "out of memory");
+      if (v == NULL)
+        return run_fail(err, "out of memory");
       t->v[i * m + k] = v;
     }
   }
@@ -210,7 +219,8 @@ static int replace_axes(run_inputs *in, run_source *const *ax, size_t m,
                         draws *t, run_err err) {
   for (size_t k = 0; k < m; k++) {
     char **v = malloc((t->n ? t->n : 1) * sizeof *v);
-    if (v == NULL) return run_fail(err, "out of memory");
+    if (v == NULL)
+      return run_fail(err, "out of memory");
     for (size_t i = 0; i < t->n; i++) {
       v[i] = t->v[i * m + k];
       t->v[i * m + k] = NULL;
@@ -229,8 +239,7 @@ static int replace_axes(run_inputs *in, run_source *const *ax, size_t m,
   for (size_t s = first + 1, k = 1; s < in->nsrc; s++) {
     if (k < m && &in->src[s] == ax[k]) {
       run_source moved = in->src[s];
-      memmove(&in->src[out + 1], &in->src[out],
-              (s - out) * sizeof *in->src);
+      memmove(&in->src[out + 1], &in->src[out], (s - out) * sizeof *in->src);
       in->src[out++] = moved;
       k++;
     }
@@ -244,11 +253,14 @@ int run_sample_apply(run_inputs *in, const run_opts *o, run_err err) {
   size_t m = 0;
   for (size_t s = 0; s < in->nsrc; s++) {
     if (in->src[s].dist && !o->sample)
-      return run_fail(err, "--grid %s=%s is a distribution: it needs "
-                           "--sample N", in->src[s].name, in->src[s].dist);
+      return run_fail(err,
+                      "--grid %s=%s is a distribution: it needs "
+                      "--sample N",
+                      in->src[s].name, in->src[s].dist);
     m += o->sample && drawn(in, s, o, budget, budget_len);
   }
-  if (!o->sample) return 0;
+  if (!o->sample)
+    return 0;
   if (m == 0)
     return run_fail(err, "--sample needs a --grid axis to draw from (not "
                          "the --average-over or --budget ones)");
@@ -269,7 +281,8 @@ int run_sample_apply(run_inputs *in, const run_opts *o, run_err err) {
   if (rc == 0)
     rc = any_dist ? draw_each(&t, ax, d, m, o, err)
                   : draw_distinct(&t, ax, m, o, err);
-  if (rc == 0) rc = replace_axes(in, ax, m, &t, err);
+  if (rc == 0)
+    rc = replace_axes(in, ax, m, &t, err);
   for (size_t i = 0; t.v && i < o->sample * m; i++) free(t.v[i]);
   free(t.v);
   free(d);

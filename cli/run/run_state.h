@@ -19,14 +19,14 @@
 
 typedef struct job {
   size_t index;
-  unsigned attempt;     /* 1.. */
-  int not_started;      /* the stop came first */
-  char *line;           /* the command line that ran */
-  char *tag;            /* --tag / --tagstring: its prefix, or NULL */
+  unsigned attempt; /* 1.. */
+  int not_started;  /* the stop came first */
+  char *line;       /* the command line that ran */
+  char *tag;        /* --tag / --tagstring: its prefix, or NULL */
   run_result res;
-  int done;             /* finished, waiting for its turn to print (-k) */
+  int done;               /* finished, waiting for its turn to print (-k) */
   _Atomic int mem_killed; /* stopped by --memfree (main thread sets it) */
-  run_buf chunk;        /* --pipe: its stdin (run_pipe.c) */
+  run_buf chunk;          /* --pipe: its stdin (run_pipe.c) */
 } job;
 
 /* One failed job, for the summary at the end (run_output.c). */
@@ -38,9 +38,9 @@ typedef struct run_failed {
 #define RUN_FAILED_SHOWN 10 /* failed jobs the summary names one by one */
 
 enum {
-  RUN_PHASE_PARSE,  /* reading the command line and inputs: nothing written */
-  RUN_PHASE_SETUP,  /* from the records on: a signal is an interrupt */
-  RUN_PHASE_ENDING  /* the signal thread is ending parc (during PARSE) */
+  RUN_PHASE_PARSE, /* reading the command line and inputs: nothing written */
+  RUN_PHASE_SETUP, /* from the records on: a signal is an interrupt */
+  RUN_PHASE_ENDING /* the signal thread is ending parc (during PARSE) */
 };
 
 typedef struct run_state {
@@ -56,27 +56,27 @@ typedef struct run_state {
   _Atomic size_t lane_failed, lane_ok; /* final results, counted by lanes */
   _Atomic size_t njobs_known; /* in.njobs, for the lanes: --pipe grows it */
   size_t ndone, nfailed, nstopped, torun; /* torun: less skipped ones */
-  _Atomic int signo;    /* the first SIGINT/SIGTERM, or 0 */
-  _Atomic int phase;    /* RUN_PHASE_*: may a signal end parc at once? */
+  _Atomic int signo;                      /* the first SIGINT/SIGTERM, or 0 */
+  _Atomic int phase; /* RUN_PHASE_*: may a signal end parc at once? */
   pthread_t sig_thread;
   int sig_started;
-  unsigned char *skip;  /* --resume: bit i set: job i is done (rank 0) */
-  int plain_err;        /* the set-up error is not bad usage (exit 2 still) */
-  int fatal;            /* a record could not be written */
+  unsigned char *skip; /* --resume: bit i set: job i is done (rank 0) */
+  int plain_err;       /* the set-up error is not bad usage (exit 2 still) */
+  int fatal;           /* a record could not be written */
   double t0, last_plain;
   int tty, color, bar_shown;
-  pthread_mutex_t out_lock; /* stdout/stderr: job output and the bar */
-  const run_mpi *mpi;   /* under mpirun, else NULL */
-  char host[RUN_HOST_MAX]; /* mpirun: "hostname:rank" of this rank */
+  pthread_mutex_t out_lock;  /* stdout/stderr: job output and the bar */
+  const run_mpi *mpi;        /* under mpirun, else NULL */
+  char host[RUN_HOST_MAX];   /* mpirun: "hostname:rank" of this rank */
   pthread_mutex_t slot_lock; /* the slots ({%}) of this process's lanes */
   unsigned char *slot_used;
   size_t nslots;
-  job **slot_job;       /* the job in each slot (threads), or NULL */
-  int *slot_fd;         /* --memfree: an eventfd per slot (job_stop_fd) */
+  job **slot_job; /* the job in each slot (threads), or NULL */
+  int *slot_fd;   /* --memfree: an eventfd per slot (job_stop_fd) */
   /* GNU's --halt bookkeeping, on the main thread */
-  size_t nstarted;      /* attempts started (--halt N% when not reached) */
-  int halt_status;      /* the exit status --halt decided, or -1 */
-  int halted;           /* --halt's limit was reached */
+  size_t nstarted; /* attempts started (--halt N% when not reached) */
+  int halt_status; /* the exit status --halt decided, or -1 */
+  int halted;      /* --halt's limit was reached */
   /* --timeout N%: the run times of jobs that succeeded (the last ones) */
   double *runtimes;
   size_t nruntimes;
@@ -85,18 +85,18 @@ typedef struct run_state {
   pthread_mutex_t delay_lock;
   double next_start;
   /* --bar, --eta */
-  _Atomic size_t newest;  /* the index + 1 of the job started last */
-  double first_done;      /* when the first job finished (--eta) */
-  double eta_avg;         /* GNU's smoothed average time per job */
+  _Atomic size_t newest; /* the index + 1 of the job started last */
+  double first_done;     /* when the first job finished (--eta) */
+  double eta_avg;        /* GNU's smoothed average time per job */
   long last_eta;
-  run_template *tag_tmpl; /* --tagstring STR as {STR, {#}}, or args_tmpl */
+  run_template *tag_tmpl;  /* --tagstring STR as {STR, {#}}, or args_tmpl */
   run_template *args_tmpl; /* {"{}", "{#}"}: a job's values (--tag, --bar) */
-  const char *eta_header; /* --eta: the header printed last */
+  const char *eta_header;  /* --eta: the header printed last */
   /* the failed jobs, for the summary */
   run_failed failed[RUN_FAILED_SHOWN];
   size_t nfailed_kept;
-  void *wire;           /* mpirun, rank 0: one result, as it arrives */
-  struct run_pipe *pipe; /* --pipe: the chunks of stdin (run_pipe.c) */
+  void *wire;                  /* mpirun, rank 0: one result, as it arrives */
+  struct run_pipe *pipe;       /* --pipe: the chunks of stdin (run_pipe.c) */
   struct run_halving *halving; /* --halving: the rungs (run_halving.c) */
 } run_state;
 
@@ -110,8 +110,8 @@ char *run_job_tag(const run_state *s, size_t index, unsigned slot);
 /* Template t (the tag's, --bar's, ending in a {#} word that is dropped)
  * expanded for job `index`: its words joined by spaces; malloc'd, or
  * NULL. */
-char *run_expand_joined(const run_state *s, const run_template *t,
-                        size_t index, unsigned slot);
+char *run_expand_joined(const run_state *s, const run_template *t, size_t index,
+                        unsigned slot);
 
 /* ---------------------------------------------------------------- run_limits.c */
 
@@ -162,7 +162,7 @@ void run_halving_note(run_state *s, job *j);
 typedef struct run_halving_lane {
   run_state *s;
   job *j;
-  int stop_fd;  /* the slot's stop eventfd */
+  int stop_fd; /* the slot's stop eventfd */
 } run_halving_lane;
 /* A run_line_fn for run_exec.watch_fn: early stopping (arg: a lane). */
 void run_halving_watch(void *arg, int fd, const char *line, size_t n);

@@ -60,9 +60,14 @@ struct run_template {
 };
 
 static int parse_mod(const char *s, size_t n, enum piece_mod *mod) {
-  static const struct { const char *s; enum piece_mod m; } mods[] = {
-      {"", M_NONE}, {".", M_NOEXT}, {"/", M_BASE}, {"//", M_DIR},
-      {"/.", M_BASE_NOEXT}};
+  static const struct {
+    const char *s;
+    enum piece_mod m;
+  } mods[] = {{"", M_NONE},
+              {".", M_NOEXT},
+              {"/", M_BASE},
+              {"//", M_DIR},
+              {"/.", M_BASE_NOEXT}};
   for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
     if (strlen(mods[i].s) == n && memcmp(mods[i].s, s, n) == 0) {
       *mod = mods[i].m;
@@ -75,7 +80,8 @@ static int parse_mod(const char *s, size_t n, enum piece_mod *mod) {
 #define MAX_POS ((size_t)1 << 40)
 static size_t parse_pos(const char *s, size_t n) {
   size_t k = 0;
-  for (size_t i = 0; i < n && k <= MAX_POS; i++) k = k * 10 + (size_t)(s[i] - '0');
+  for (size_t i = 0; i < n && k <= MAX_POS; i++)
+    k = k * 10 + (size_t)(s[i] - '0');
   return k;
 }
 
@@ -92,15 +98,18 @@ static int parse_repl(const char *b, size_t n, const run_inputs *in,
   if (n > 1 && b[0] == '-' && isdigit((unsigned char)b[1])) { /* {-N} */
     size_t d = 1;
     while (d < n && isdigit((unsigned char)b[d])) d++;
-    if (parse_mod(b + d, n - d, &pc->mod) != 0) return 0;
+    if (parse_mod(b + d, n - d, &pc->mod) != 0)
+      return 0;
     size_t k = parse_pos(b + 1, d - 1);
-    if (k == 0) return 0;
+    if (k == 0)
+      return 0;
     *pc = (piece){.kind = P_POS, .mod = pc->mod, .pos = k - 1, .from_end = 1};
     return 1;
   }
   size_t sel = 0;
   while (sel < n && (isalnum((unsigned char)b[sel]) || b[sel] == '_')) sel++;
-  if (parse_mod(b + sel, n - sel, &pc->mod) != 0) return 0;
+  if (parse_mod(b + sel, n - sel, &pc->mod) != 0)
+    return 0;
   if (sel == 0) {
     pc->kind = P_ALL;
     return 1;
@@ -108,12 +117,14 @@ static int parse_repl(const char *b, size_t n, const run_inputs *in,
   pc->kind = P_POS;
   if (isdigit((unsigned char)b[0])) {
     for (size_t i = 0; i < sel; i++) /* {2x} is no number: literal */
-      if (!isdigit((unsigned char)b[i])) return 0;
+      if (!isdigit((unsigned char)b[i]))
+        return 0;
     size_t k = parse_pos(b, sel);
     if (fixed && k > fixed) /* a place no job has: a mistake (not GNU) */
-      return run_fail(err, "{%.*s} refers to input source %.*s, but there %s "
-                      "only %zu", (int)n, b, (int)sel, b,
-                      fixed == 1 ? "is" : "are", fixed);
+      return run_fail(err,
+                      "{%.*s} refers to input source %.*s, but there %s "
+                      "only %zu",
+                      (int)n, b, (int)sel, b, fixed == 1 ? "is" : "are", fixed);
     pc->from_end = k == 0; /* {0}: the last value (Perl's index -1) */
     pc->pos = k == 0 ? 0 : k - 1;
     return 1;
@@ -129,7 +140,8 @@ static int parse_repl(const char *b, size_t n, const run_inputs *in,
 
 static int push_piece(word *w, piece pc) {
   piece *p = realloc(w->p, (w->n + 1) * sizeof *p);
-  if (p == NULL) return -1;
+  if (p == NULL)
+    return -1;
   w->p = p;
   w->p[w->n++] = pc;
   w->has_all |= pc.kind == P_ALL;
@@ -145,19 +157,22 @@ static int parse_word(word *w, const char *s, const run_inputs *in,
       continue;
     }
     /* searched again only past the last '}': linear in the word */
-    if (close <= p && (close = strchr(p + 1, '}')) == NULL) break;
+    if (close <= p && (close = strchr(p + 1, '}')) == NULL)
+      break;
     piece pc = {0};
     int r = parse_repl(p + 1, (size_t)(close - p - 1), in, fixed, &pc, err);
-    if (r < 0) return -1;
+    if (r < 0)
+      return -1;
     if (r == 0) {
       p++;
       continue;
     }
-    if (p > text &&
-        push_piece(w, (piece){.kind = P_TEXT, .text = text,
-                              .len = (size_t)(p - text)}))
+    if (p > text && push_piece(w, (piece){.kind = P_TEXT,
+                                          .text = text,
+                                          .len = (size_t)(p - text)}))
       return run_fail(err, "out of memory");
-    if (push_piece(w, pc) != 0) return run_fail(err, "out of memory");
+    if (push_piece(w, pc) != 0)
+      return run_fail(err, "out of memory");
     *has_repl = 1;
     p = text = close + 1;
   }
@@ -182,13 +197,21 @@ static void mod_range(const char *v, enum piece_mod m, const char **from,
   *from = v;
   switch (m) {
   case M_NONE: break;
-  case M_NOEXT: if (dot) to = dot; break;
+  case M_NOEXT:
+    if (dot)
+      to = dot;
+    break;
   case M_BASE: *from = base; break;
-  case M_BASE_NOEXT: *from = base; if (dot) to = dot; break;
+  case M_BASE_NOEXT:
+    *from = base;
+    if (dot)
+      to = dot;
+    break;
   case M_DIR: {
     size_t k = len, d;
     while (k > 1 && v[k - 1] == '/') k--; /* trailing slashes go first */
-    for (d = k; d > 0 && v[d - 1] != '/'; d--) {}
+    for (d = k; d > 0 && v[d - 1] != '/'; d--) {
+    }
     if (d == 0) { /* no slash: the current directory */
       *from = ".";
       to = *from + 1;
@@ -219,8 +242,10 @@ static size_t gnu_quoted_len(const char *s, size_t n) {
     unsafe |= !(isalnum(c) || strchr("-_.+/", c));
     q += c == '\'' ? 4 : 0;
   }
-  if (n == 0) return 2;
-  if (!unsafe) return n;
+  if (n == 0)
+    return 2;
+  if (!unsafe)
+    return n;
   return n + q + 2 - (s[0] == '\'' ? 2 : 0) - (s[n - 1] == '\'' ? 2 : 0);
 }
 
@@ -235,8 +260,10 @@ static int gnu_line_ok(size_t len, size_t sys) { return len <= sys; }
 static size_t gnu_find_max(size_t lo, size_t hi, size_t sys) {
   while (!(lo == hi || lo + 1 == hi || (double)lo / (double)hi > 0.99)) {
     size_t mid = (hi - lo) / 2 + lo;
-    if (gnu_line_ok(mid, sys)) lo = mid;
-    else hi = mid;
+    if (gnu_line_ok(mid, sys))
+      lo = mid;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -246,7 +273,8 @@ static size_t line_limit(void) {
   size_t sys = argmax > 0 ? (size_t)argmax : 131072, env = 0;
   for (char **e = environ; e && *e; e++) env += strlen(*e) + 1 + sizeof *e;
   sys = sys > env + 8192 ? sys - env : 8192;
-  if (sys > 131071) sys = 131071; /* MAX_ARG_STRLEN, with its NUL */
+  if (sys > 131071)
+    sys = 131071; /* MAX_ARG_STRLEN, with its NUL */
   size_t len = 324, lo = len;
   do {
     lo = len;
@@ -261,11 +289,11 @@ static size_t line_limit(void) {
  * stands for plus a space per value; in context mode (-X) the words with
  * replacement strings once per value. */
 typedef struct len_model {
-  size_t text_all;    /* all literal text */
-  size_t ctx_text;    /* literal text of the words with replacements */
-  size_t ctx_groups;  /* those words (+1 for the implied {} when none) */
-  size_t nrepl;       /* replacement strings (+1 for the implied {}) */
-  size_t words;       /* words (+1 for the implied {}) */
+  size_t text_all;   /* all literal text */
+  size_t ctx_text;   /* literal text of the words with replacements */
+  size_t ctx_groups; /* those words (+1 for the implied {} when none) */
+  size_t nrepl;      /* replacement strings (+1 for the implied {}) */
+  size_t words;      /* words (+1 for the implied {}) */
 } len_model;
 
 static len_model model_of(const run_template *t) {
@@ -273,14 +301,18 @@ static len_model model_of(const run_template *t) {
   for (size_t i = 0; i < t->n; i++) {
     size_t text = 0, repl = 0;
     for (size_t k = 0; k < t->w[i].n; k++)
-      if (t->w[i].p[k].kind == P_TEXT) text += t->w[i].p[k].len;
-      else repl++;
+      if (t->w[i].p[k].kind == P_TEXT)
+        text += t->w[i].p[k].len;
+      else
+        repl++;
     m.text_all += text;
-    if (repl) m.ctx_text += text, m.ctx_groups++;
+    if (repl)
+      m.ctx_text += text, m.ctx_groups++;
     m.nrepl += repl;
   }
   m.words = t->n;
-  if (t->appends || t->from_input) m.words++, m.ctx_groups++, m.nrepl++;
+  if (t->appends || t->from_input)
+    m.words++, m.ctx_groups++, m.nrepl++;
   return m;
 }
 
@@ -288,8 +320,7 @@ static len_model model_of(const run_template *t) {
  * per replacement string count against it. */
 static long long len_start(const run_template *t, const len_model *m) {
   long long len = (long long)(m->text_all + m->words) - 1;
-  return len - (long long)(t->context ? m->ctx_text + m->ctx_groups
-                                      : m->nrepl);
+  return len - (long long)(t->context ? m->ctx_text + m->ctx_groups : m->nrepl);
 }
 
 static size_t mod_len(const char *v, enum piece_mod mod) {
@@ -303,14 +334,15 @@ static size_t mod_len(const char *v, enum piece_mod mod) {
 static const char *tuple_value(const run_inputs *in, size_t tp, size_t s) {
   size_t i = run_inputs_pick_tuple(in, tp, s);
   return in->src[s].absent && in->src[s].absent[i] ? NULL
-                                                     : in->src[s].values[i];
+                                                   : in->src[s].values[i];
 }
 
 /* The k-th value tuple tp has (sources whose record lacks it skipped). */
 static const char *tuple_nth(const run_inputs *in, size_t tp, size_t k) {
   for (size_t s = 0; s < in->nsrc; s++) {
     const char *v = tuple_value(in, tp, s);
-    if (v && k-- == 0) return v;
+    if (v && k-- == 0)
+      return v;
   }
   return NULL;
 }
@@ -321,7 +353,8 @@ static size_t tuple_len(const run_template *t, const len_model *m,
   size_t r = 0, sum = 0, all = 0;
   for (size_t s = 0; s < in->nsrc; s++) {
     const char *v = tuple_value(in, tp, s);
-    if (v) all += gnu_quoted_len(v, strlen(v)), r++;
+    if (v)
+      all += gnu_quoted_len(v, strlen(v)), r++;
   }
   for (size_t i = 0; i < t->n; i++)
     for (size_t k = 0; k < t->w[i].n; k++) {
@@ -329,15 +362,17 @@ static size_t tuple_len(const run_template *t, const len_model *m,
       if (pc->kind == P_ALL) {
         for (size_t s = 0; s < in->nsrc; s++) {
           const char *v = tuple_value(in, tp, s);
-          if (v) sum += mod_len(v, pc->mod);
+          if (v)
+            sum += mod_len(v, pc->mod);
         }
       } else if (pc->kind == P_POS && pc->pos < r) {
-        sum += mod_len(tuple_nth(in, tp, pc->from_end ? r - 1 - pc->pos
-                                                      : pc->pos),
-                       pc->mod);
+        sum += mod_len(
+            tuple_nth(in, tp, pc->from_end ? r - 1 - pc->pos : pc->pos),
+            pc->mod);
       }
     }
-  if (t->appends || t->from_input) sum += all;
+  if (t->appends || t->from_input)
+    sum += all;
   return t->context ? sum + r * (m->ctx_text + m->ctx_groups)
                     : sum + r * m->nrepl;
 }
@@ -360,17 +395,21 @@ static int pack_jobs(const run_template *t, const run_template_opts *o,
   size_t max = o->max_args, njobs = 0;
   int spread = o->slots > 1;
   if (in->ntuples > RUN_MULTI_MAX)
-    return run_fail(err, "-m and -X take at most %zu values; these inputs "
-                         "have %zu", (size_t)RUN_MULTI_MAX, in->ntuples);
+    return run_fail(err,
+                    "-m and -X take at most %zu values; these inputs "
+                    "have %zu",
+                    (size_t)RUN_MULTI_MAX, in->ntuples);
   size_t *first = malloc((in->ntuples + 1) * sizeof *first);
-  if (first == NULL) return run_fail(err, "out of memory");
+  if (first == NULL)
+    return run_fail(err, "out of memory");
   for (size_t tp = 0; tp < in->ntuples; njobs++) {
     long long len = len_start(t, &m);
     size_t count = 0, start = tp;
     first[njobs] = tp;
     while (tp < in->ntuples && (max == 0 || count < max)) {
       long long c = (long long)tuple_len(t, &m, in, tp);
-      if (count > 0 && len + c >= limit) break;
+      if (count > 0 && len + c >= limit)
+        break;
       len += c, count++, tp++;
     }
     if (spread && tp == in->ntuples && count > 1) {
@@ -392,8 +431,10 @@ static int pack_jobs(const run_template *t, const run_template_opts *o,
  * so it never frees what the original points to. */
 static int group_jobs(const run_template *t, const run_template_opts *o,
                       run_inputs *in, run_err err) {
-  if (in->first != NULL || in->per_job > 1 || in->ntuples == 0) return 0;
-  if (o->multi) return pack_jobs(t, o, in, err);
+  if (in->first != NULL || in->per_job > 1 || in->ntuples == 0)
+    return 0;
+  if (o->multi)
+    return pack_jobs(t, o, in, err);
   if (o->max_args > 1) {
     in->per_job = o->max_args;
     in->njobs = (in->ntuples - 1) / o->max_args + 1;
@@ -408,19 +449,22 @@ static int group_jobs(const run_template *t, const run_template_opts *o,
  * operator on its own (echo {} '>' out). A word such as '%s %s\n' among
  * others stays one argument. */
 static int needs_shell(char **words, size_t n) {
-  static const char *const ops[] = {"|", "||", "&",   "&&",  ";",
-                                    ">", ">>", "<",   "2>",  "2>>", "2>&1"};
-  if (n == 1 && strpbrk(words[0], " \t\n")) return 1;
+  static const char *const ops[] = {"|",  "||", "&",  "&&",  ";",   ">",
+                                    ">>", "<",  "2>", "2>>", "2>&1"};
+  if (n == 1 && strpbrk(words[0], " \t\n"))
+    return 1;
   for (size_t i = 0; i < n; i++)
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
-      if (strcmp(words[i], ops[k]) == 0) return 1;
+      if (strcmp(words[i], ops[k]) == 0)
+        return 1;
   return 0;
 }
 
 int run_template_parse(run_template **out, char **words, size_t n,
                        const run_template_opts *topt, run_inputs *in,
                        run_err err) {
-  if (n == 1 && words[0][0] == '\0') return run_fail(err, "empty command");
+  if (n == 1 && words[0][0] == '\0')
+    return run_fail(err, "empty command");
   run_template *t = calloc(1, sizeof *t);
   if (t == NULL || (n && (t->w = calloc(n, sizeof *t->w)) == NULL)) {
     free(t);
@@ -434,7 +478,8 @@ int run_template_parse(run_template **out, char **words, size_t n,
   /* every job has one value per source: no -n, -m, -X, no columns */
   size_t fixed = topt->max_args > 1 || topt->multi || in->opt.colsep ||
                          in->opt.header || in->opt.csv
-                     ? 0 : in->nsrc;
+                     ? 0
+                     : in->nsrc;
   int has_repl = 0;
   for (size_t i = 0; i < n; i++)
     if (parse_word(&t->w[i], words[i], in, fixed, &has_repl, err) != 0) {
@@ -451,7 +496,8 @@ int run_template_parse(run_template **out, char **words, size_t n,
 }
 
 void run_template_free(run_template *t) {
-  if (t == NULL) return;
+  if (t == NULL)
+    return;
   for (size_t i = 0; i < t->n; i++) free(t->w[i].p);
   free(t->w);
   free(t);
@@ -462,8 +508,10 @@ void run_template_free(run_template *t) {
 int run_shell_quote(run_buf *b, const char *s) {
   size_t n = strlen(s), i = 0;
   while (i < n && safe_char((unsigned char)s[i])) i++;
-  if (n > 0 && i == n) return run_buf_add(b, s, n);
-  if (run_buf_add(b, "'", 1)) return -1;
+  if (n > 0 && i == n)
+    return run_buf_add(b, s, n);
+  if (run_buf_add(b, "'", 1))
+    return -1;
   for (const char *p = s; *p; p++) {
     if (*p == '\'' ? run_buf_str(b, "'\"'\"'") : run_buf_add(b, p, 1))
       return -1;
@@ -487,9 +535,11 @@ typedef struct expansion {
 static int gather(expansion *x, const run_inputs *in) {
   size_t first, count;
   run_inputs_tuples(in, x->job, &first, &count);
-  if (in->nsrc && count > SIZE_MAX / sizeof *x->val / in->nsrc) return -1;
+  if (in->nsrc && count > SIZE_MAX / sizeof *x->val / in->nsrc)
+    return -1;
   x->val = malloc((count * in->nsrc + 1) * sizeof *x->val);
-  if (x->val == NULL) return -1;
+  if (x->val == NULL)
+    return -1;
   for (size_t t = first; t < first + count; t++)
     for (size_t s = 0; s < in->nsrc; s++) {
       size_t i = run_inputs_pick_tuple(in, t, s);
@@ -504,7 +554,8 @@ static int add_value(expansion *x, const char *v, enum piece_mod m) {
   const char *from;
   size_t n;
   mod_range(v, m, &from, &n);
-  if (!x->quote_values) return run_buf_add(&x->args, from, n);
+  if (!x->quote_values)
+    return run_buf_add(&x->args, from, n);
   char *tmp = strndup(from, n);
   int rc = tmp ? run_shell_quote(&x->args, tmp) : -1;
   free(tmp);
@@ -513,7 +564,8 @@ static int add_value(expansion *x, const char *v, enum piece_mod m) {
 
 /* Ends the argument being built: a NUL, or a space in a script. */
 static int end_arg(expansion *x) {
-  if (x->quote_values) return run_buf_add(&x->args, " ", 1);
+  if (x->quote_values)
+    return run_buf_add(&x->args, " ", 1);
   x->argc++;
   return run_buf_add(&x->args, "", 1);
 }
@@ -524,15 +576,17 @@ static int add_piece(expansion *x, const piece *pc, const char *only) {
   switch (pc->kind) {
   case P_TEXT: return run_buf_add(&x->args, pc->text, pc->len);
   case P_ALL:
-    if (only) return add_value(x, only, pc->mod);
+    if (only)
+      return add_value(x, only, pc->mod);
     for (size_t k = 0; k < x->nval; k++) /* one word per value */
       if ((k > 0 && end_arg(x)) || add_value(x, x->val[k], pc->mod))
         return -1;
     return 0;
   case P_POS:
-    if (pc->pos >= x->nval) return 0; /* beyond the values: empty */
-    return add_value(x, x->val[pc->from_end ? x->nval - 1 - pc->pos
-                                            : pc->pos], pc->mod);
+    if (pc->pos >= x->nval)
+      return 0; /* beyond the values: empty */
+    return add_value(x, x->val[pc->from_end ? x->nval - 1 - pc->pos : pc->pos],
+                     pc->mod);
   case P_JOB: snprintf(num, sizeof num, "%zu", x->job + 1); break;
   case P_SLOT: snprintf(num, sizeof num, "%u", x->slot); break;
   }
@@ -558,7 +612,8 @@ static int add_word(expansion *x, const word *w, const char *only) {
   int content = 0;
   for (size_t k = 0; k < w->n; k++) {
     content |= has_content(x, &w->p[k], only);
-    if (add_piece(x, &w->p[k], only)) return -1;
+    if (add_piece(x, &w->p[k], only))
+      return -1;
   }
   return content || w->n == 0 ? end_arg(x) : 0;
 }
@@ -568,14 +623,17 @@ static int build(expansion *x) {
   for (size_t i = 0; i < t->n; i++) {
     const word *w = &t->w[i];
     if (!(t->context && w->has_all)) {
-      if (add_word(x, w, NULL)) return -1;
+      if (add_word(x, w, NULL))
+        return -1;
       continue;
     }
     for (size_t k = 0; k < x->nval; k++) /* -X: the word once per value */
-      if (add_word(x, w, x->val[k])) return -1;
+      if (add_word(x, w, x->val[k]))
+        return -1;
   }
   for (size_t k = 0; t->appends && k < x->nval; k++)
-    if (add_value(x, x->val[k], M_NONE) || end_arg(x)) return -1;
+    if (add_value(x, x->val[k], M_NONE) || end_arg(x))
+      return -1;
   return 0;
 }
 
@@ -585,13 +643,15 @@ static char **pack_argv(const char *const *pre, size_t npre, const char *data,
   size_t total = (npre + argc + 1) * sizeof(char *) + len;
   for (size_t i = 0; i < npre; i++) total += strlen(pre[i]) + 1;
   char **argv = malloc(total);
-  if (argv == NULL) return NULL;
+  if (argv == NULL)
+    return NULL;
   char *p = (char *)(argv + npre + argc + 1);
   for (size_t i = 0; i < npre; i++) {
     argv[i] = strcpy(p, pre[i]);
     p += strlen(pre[i]) + 1;
   }
-  if (len > 0) memcpy(p, data, len);
+  if (len > 0)
+    memcpy(p, data, len);
   for (size_t i = 0; i < argc; i++) {
     argv[npre + i] = p;
     p += strlen(p) + 1;
@@ -626,9 +686,11 @@ static int build_script(expansion *x, run_buf *script) {
     x->args = (run_buf){0};
     return rc;
   }
-  if (build(x) != 0) return -1;
+  if (build(x) != 0)
+    return -1;
   if (x->quote_values) { /* drop the space after the last word */
-    if (x->args.len > 0) x->args.data[--x->args.len] = '\0';
+    if (x->args.len > 0)
+      x->args.data[--x->args.len] = '\0';
     *script = x->args;
     x->args = (run_buf){0};
     return run_buf_add(script, "", 0);
@@ -636,10 +698,10 @@ static int build_script(expansion *x, run_buf *script) {
   return join_quoted(x->args.data, x->argc, script);
 }
 
-int run_template_expand(const run_template *t, const run_inputs *in,
-                        size_t job, unsigned slot, char ***argv, char **line) {
-  expansion x = {.t = t, .job = job, .slot = slot,
-                 .quote_values = t->shell && !t->quote};
+int run_template_expand(const run_template *t, const run_inputs *in, size_t job,
+                        unsigned slot, char ***argv, char **line) {
+  expansion x = {
+      .t = t, .job = job, .slot = slot, .quote_values = t->shell && !t->quote};
   run_buf out = {0};
   int rc = gather(&x, in);
   *argv = NULL;
@@ -657,8 +719,10 @@ int run_template_expand(const run_template *t, const run_inputs *in,
       *argv = pack_argv(empty, 3, NULL, 0, 0);
     else if (rc == 0)
       *argv = pack_argv(NULL, 0, x.args.data, x.args.len, x.argc);
-    if (rc == 0 && *argv == NULL) rc = -1;
-    if (rc == 0) rc = join_quoted(x.args.data, x.argc, &out);
+    if (rc == 0 && *argv == NULL)
+      rc = -1;
+    if (rc == 0)
+      rc = join_quoted(x.args.data, x.argc, &out);
   }
   free(x.val);
   run_buf_free(&x.args);

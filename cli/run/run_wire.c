@@ -22,10 +22,10 @@
 
 typedef struct run_wire_res {
   int32_t exit_code, signal, timed_out, stopped, not_started;
-  uint32_t slot;          /* the slot it ran in, on its rank (1..-j) */
+  uint32_t slot; /* the slot it ran in, on its rank (1..-j) */
   double start, runtime;
   uint32_t out_len, err_len;
-  char host[RUN_HOST_MAX];    /* "hostname:rank" */
+  char host[RUN_HOST_MAX];                /* "hostname:rank" */
   char data[RUN_WIRE_OUT + RUN_WIRE_ERR]; /* stdout, then stderr */
 } run_wire_res;
 
@@ -34,7 +34,8 @@ size_t run_wire_res_size(void) { return sizeof(run_wire_res); }
 /* Copies b into dst (cap bytes at most), cut in the middle if longer. */
 static uint32_t put_stream(char *dst, size_t cap, const run_buf *b) {
   if (b->len <= cap) {
-    if (b->len) memcpy(dst, b->data, b->len);
+    if (b->len)
+      memcpy(dst, b->data, b->len);
     return (uint32_t)b->len;
   }
   char note[160];
@@ -70,7 +71,8 @@ void run_wire_put(void *out, const run_result *r, int not_started,
 int run_wire_get(const void *in, run_result *r, int *not_started,
                  unsigned *slot) {
   const run_wire_res *w = in;
-  if (w->out_len > RUN_WIRE_OUT || w->err_len > RUN_WIRE_ERR) return -1;
+  if (w->out_len > RUN_WIRE_OUT || w->err_len > RUN_WIRE_ERR)
+    return -1;
   r->exit_code = w->exit_code;
   r->signal = w->signal;
   r->timed_out = w->timed_out;

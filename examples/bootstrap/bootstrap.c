@@ -62,9 +62,12 @@ static void select_kth(double *x, size_t n, size_t k) {
   size_t lo = 0, hi = n - 1;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (x[mid] < x[lo]) swap(&x[mid], &x[lo]);
-    if (x[hi] < x[lo]) swap(&x[hi], &x[lo]);
-    if (x[hi] < x[mid]) swap(&x[hi], &x[mid]);
+    if (x[mid] < x[lo])
+      swap(&x[mid], &x[lo]);
+    if (x[hi] < x[lo])
+      swap(&x[hi], &x[lo]);
+    if (x[hi] < x[mid])
+      swap(&x[hi], &x[mid]);
     double pivot = x[mid];
     size_t i = lo, j = hi;
     while (i <= j) {
@@ -73,13 +76,17 @@ static void select_kth(double *x, size_t n, size_t k) {
       if (i <= j) {
         swap(&x[i], &x[j]);
         i++;
-        if (j == 0) break;
+        if (j == 0)
+          break;
         j--;
       }
     }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return;
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return;
   }
 }
 
@@ -90,8 +97,7 @@ static double median(double *x, size_t n) {
   if (n % 2)
     return x[k];
   double below = x[0]; /* the largest of x[0..k): the other middle value */
-  for (size_t i = 1; i < k; i++)
-    below = x[i] > below ? x[i] : below;
+  for (size_t i = 1; i < k; i++) below = x[i] > below ? x[i] : below;
   return (below + x[k]) / 2;
 }
 
@@ -226,15 +232,18 @@ int main(int argc, char **argv) {
   g.data = data;
   for (uint64_t b = 0; b < o.replicates; b++) in[b] = b;
   double t1 = 0, tj = 0;
-  ex_work w = {.fn = replicate, .in = in, .in_size = sizeof *in,
-               .n = o.replicates, .out_size = sizeof *s1};
+  ex_work w = {.fn = replicate,
+               .in = in,
+               .in_size = sizeof *in,
+               .n = o.replicates,
+               .out_size = sizeof *s1};
   rc = ex_replicates(&o.c, &w, s1, &t1, sj, &tj);
   if (rc != 0)
     return ex_replicates_end(&o.c, rc);
   printf("bootstrap: %llu log-normal values, %llu replicates (replicate b: "
-         "stream b), seed %llu, %s\n", (unsigned long long)o.n,
-         (unsigned long long)o.replicates, (unsigned long long)o.c.seed,
-         ex_backend_name(o.c.backend));
+         "stream b), seed %llu, %s\n",
+         (unsigned long long)o.n, (unsigned long long)o.replicates,
+         (unsigned long long)o.c.seed, ex_backend_name(o.c.backend));
   print_sample(data, o.n);
   interval ci_mean, ci_med;
   if (intervals(sj, o.replicates, &ci_mean, &ci_med) != 0) {
@@ -246,8 +255,10 @@ int main(int argc, char **argv) {
   ex_print_times(&o.c, t1, tj);
   rc = memcmp(s1, sj, o.replicates * sizeof *s1) != 0;
   if (rc)
-    fprintf(stderr, "MISMATCH: the replicates of 1 worker and %u workers "
-            "differ\n", o.c.workers);
+    fprintf(stderr,
+            "MISMATCH: the replicates of 1 worker and %u workers "
+            "differ\n",
+            o.c.workers);
   else
     printf("1 worker and %u workers agree bit for bit\n", o.c.workers);
   free(data);

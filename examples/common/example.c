@@ -96,10 +96,8 @@ int ex_reports(void) {
 const char *ex_backend_name(parc_backend b) {
   static char mpi[32];
   switch (b) {
-  case PARC_THREADS:
-    return "threads";
-  case PARC_PROCESSES:
-    return "processes";
+  case PARC_THREADS: return "threads";
+  case PARC_PROCESSES: return "processes";
   default:
 #ifdef EX_HAVE_MPI
     snprintf(mpi, sizeof mpi, "mpi, %d ranks", parc_mpi_size());
@@ -212,7 +210,7 @@ int ex_add_u64(void *acc, const void *item, void *ctx) {
 
 void ex_print_times(const ex_opts *c, double t1, double tj) {
   const char *per = c->backend == PARC_MPI ? " per rank" : "";
-  printf("time: 1 worker%s %.3f s, %u worker%s%s %.3f s, speedup %.2f\n",
-         per, t1, c->workers, c->workers == 1 ? "" : "s", per, tj,
+  printf("time: 1 worker%s %.3f s, %u worker%s%s %.3f s, speedup %.2f\n", per,
+         t1, c->workers, c->workers == 1 ? "" : "s", per, tj,
          tj > 0 ? t1 / tj : 0.0);
 }

@@ -53,9 +53,9 @@ const char *ex_backend_name(parc_backend b);
 /* ---- the replicate examples */
 
 typedef struct ex_opts {
-  unsigned workers;      /* -j / --workers: the parallel run */
-  parc_backend backend;  /* --backend threads|processes|mpi */
-  uint64_t seed;         /* --seed */
+  unsigned workers;     /* -j / --workers: the parallel run */
+  parc_backend backend; /* --backend threads|processes|mpi */
+  uint64_t seed;        /* --seed */
 } ex_opts;
 
 /* The example's own options: 0 if it took (name, value), -1 if not. */

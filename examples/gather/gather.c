@@ -42,7 +42,7 @@ typedef struct {
   unsigned workers;
   uint64_t samples; /* in all, split over the workers like np.array_split */
   uint64_t seed;
-  int channels;     /* CH_QUEUE, CH_PIPE or both */
+  int channels; /* CH_QUEUE, CH_PIPE or both */
 } options;
 
 /* What a worker sends back: flat bytes. */
@@ -58,11 +58,11 @@ typedef struct {
  * the queue and pipes live in shared memory). */
 typedef struct {
   options opt;
-  int channel;                    /* the one in use now */
-  double serial_s;                /* process 0 doing every slice alone */
-  parc_queue *queue;              /* CH_QUEUE */
-  parc_pipe *send[MAX_WORKERS];   /* CH_PIPE: worker k's end */
-  parc_pipe *recv[MAX_WORKERS];   /* CH_PIPE: the parent's end for worker k */
+  int channel;                  /* the one in use now */
+  double serial_s;              /* process 0 doing every slice alone */
+  parc_queue *queue;            /* CH_QUEUE */
+  parc_pipe *send[MAX_WORKERS]; /* CH_PIPE: worker k's end */
+  parc_pipe *recv[MAX_WORKERS]; /* CH_PIPE: the parent's end for worker k */
 } gather_ctx;
 
 typedef struct {
@@ -112,8 +112,7 @@ static int send_partial(const gather_ctx *c, unsigned rank, const partial *p) {
   }
   rc = parc_pipe_send(c->send[rank], p, sizeof *p, WAIT_S);
   if (rc != 0)
-    fprintf(stderr, "worker %u: parc_pipe_send: %s\n", rank,
-            parc_strerror(rc));
+    fprintf(stderr, "worker %u: parc_pipe_send: %s\n", rank, parc_strerror(rc));
   /* The parent still gets the message: the other end drains first. */
   parc_pipe_close(c->send[rank]);
   return rc;
@@ -185,10 +184,8 @@ static int start_workers(const gather_ctx *c, parc_proc **procs) {
     fflush(stdout); /* a child must not inherit, and print again, our buffer */
     int rc = parc_proc_start(&procs[r], worker, &a, sizeof a);
     if (rc != 0) {
-      fprintf(stderr, "parc_proc_start(worker %u): %s\n", r,
-              ex_strerror(rc));
-      for (unsigned j = 0; j < r; j++)
-        parc_proc_free(procs[j]); /* kills it */
+      fprintf(stderr, "parc_proc_start(worker %u): %s\n", r, ex_strerror(rc));
+      for (unsigned j = 0; j < r; j++) parc_proc_free(procs[j]); /* kills it */
       return 1;
     }
   }
@@ -259,8 +256,8 @@ static void print_partials(const gather_ctx *c, const partial *by_rank,
   for (unsigned i = 0; i < c->opt.workers; i++) {
     const partial *p = &by_rank[order[i]];
     double pi = p->samples ? 4.0 * (double)p->hits / (double)p->samples : 0;
-    printf("  %7u %4u %8d %12llu %12llu %10.6f %8.3f\n", i,
-           (unsigned)p->rank, (int)p->pid, (unsigned long long)p->samples,
+    printf("  %7u %4u %8d %12llu %12llu %10.6f %8.3f\n", i, (unsigned)p->rank,
+           (int)p->pid, (unsigned long long)p->samples,
            (unsigned long long)p->hits, pi, p->seconds);
     hits += p->hits;
     samples += p->samples;
@@ -269,8 +266,8 @@ static void print_partials(const gather_ctx *c, const partial *by_rank,
          (unsigned long long)hits, (unsigned long long)samples,
          4.0 * (double)hits / (double)samples);
   printf("  wall, first fork to last partial: %.3f s (serial %.3f s, "
-         "speedup %.2f)\n", wall, c->serial_s,
-         wall > 0 ? c->serial_s / wall : 0.0);
+         "speedup %.2f)\n",
+         wall, c->serial_s, wall > 0 ? c->serial_s / wall : 0.0);
 }
 
 /* Each partial against the serial run of its slice, and the totals.
@@ -289,9 +286,8 @@ static int check(const gather_ctx *c, const partial *by_rank,
     total += by_rank[r].hits;
     expect += serial_hits[r];
   }
-  printf("  check: total %llu == serial %llu: %s\n",
-         (unsigned long long)total, (unsigned long long)expect,
-         total == expect ? "ok" : "MISMATCH");
+  printf("  check: total %llu == serial %llu: %s\n", (unsigned long long)total,
+         (unsigned long long)expect, total == expect ? "ok" : "MISMATCH");
   return total != expect;
 }
 
@@ -360,12 +356,14 @@ static int parse_args(int argc, char **argv, options *o) {
       return 2;
     }
     const char *val = argv[++i];
-    if (strcmp(a, "--workers") == 0 && ex_parse_u64(val, 1, MAX_WORKERS, &v) == 0)
+    if (strcmp(a, "--workers") == 0 &&
+        ex_parse_u64(val, 1, MAX_WORKERS, &v) == 0)
       o->workers = (unsigned)v;
     else if (strcmp(a, "--samples") == 0 &&
              ex_parse_u64(val, 1, UINT64_MAX / 2, &v) == 0)
       o->samples = v;
-    else if (strcmp(a, "--seed") == 0 && ex_parse_u64(val, 0, UINT64_MAX, &v) == 0)
+    else if (strcmp(a, "--seed") == 0 &&
+             ex_parse_u64(val, 0, UINT64_MAX, &v) == 0)
       o->seed = v;
     else if (strcmp(a, "--channel") == 0 &&
              parse_channel(val, &o->channels) == 0)
@@ -390,8 +388,9 @@ static double serial_run(const options *o, uint64_t *hits) {
   }
   double pi = 4.0 * (double)total / (double)o->samples, t = ex_now() - t0;
   printf("serial, one process: %llu hits of %llu samples, pi ~ %.6f "
-         "(error %.1e), %.3f s\n", (unsigned long long)total,
-         (unsigned long long)o->samples, pi, pi - PI, t);
+         "(error %.1e), %.3f s\n",
+         (unsigned long long)total, (unsigned long long)o->samples, pi, pi - PI,
+         t);
   return t;
 }
 
@@ -402,8 +401,9 @@ int main(int argc, char **argv) {
   if (rc != 0)
     return rc;
   printf("Monte Carlo pi: %llu samples over %u worker processes, seed %llu; "
-         "%u logical CPUs\n\n", (unsigned long long)c.opt.samples,
-         c.opt.workers, (unsigned long long)c.opt.seed, parc_logical_cpus());
+         "%u logical CPUs\n\n",
+         (unsigned long long)c.opt.samples, c.opt.workers,
+         (unsigned long long)c.opt.seed, parc_logical_cpus());
   c.serial_s = serial_run(&c.opt, serial_hits);
   if (c.opt.channels & CH_QUEUE)
     rc |= run_channel(&c, CH_QUEUE, serial_hits);

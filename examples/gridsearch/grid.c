@@ -92,8 +92,7 @@ int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const size_t *order,
   parc_task_status *st = calloc(n ? n : 1, sizeof *st);
   int rc = PARC_ENOMEM;
   if (jobs != NULL && got != NULL && st != NULL) {
-    for (size_t i = 0; i < n; i++)
-      jobs[i] = job_of(g, order[i]);
+    for (size_t i = 0; i < n; i++) jobs[i] = job_of(g, order[i]);
     parc_map_opts mo = {0};
     mo.chunk = 1; /* fits take 0.01 to 5 s: hand them out one at a time */
     mo.progress = progress;
@@ -101,8 +100,7 @@ int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const size_t *order,
     mo.status = st;
     rc = parc_map(pool, grid_task, jobs, sizeof *jobs, got, sizeof *got, n,
                   &mo);
-    for (size_t i = 0; i < n; i++)
-      out[order[i]] = got[i];
+    for (size_t i = 0; i < n; i++) out[order[i]] = got[i];
     int task_rc = rc != 0 ? first_failure(st, order, n, failed) : 0;
     rc = task_rc != 0 ? task_rc : rc;
   }
@@ -113,14 +111,12 @@ int svc_grid_run_order(parc_pool *pool, const svc_grid *g, const size_t *order,
 }
 
 int svc_grid_run(parc_pool *pool, const svc_grid *g, svc_score *out,
-                 parc_progress_fn progress, void *arg,
-                 size_t *failed) {
+                 parc_progress_fn progress, void *arg, size_t *failed) {
   size_t n = svc_grid_tasks(g);
   grid_job *jobs = calloc(n ? n : 1, sizeof *jobs);
   if (jobs == NULL)
     return PARC_ENOMEM;
-  for (size_t t = 0; t < n; t++)
-    jobs[t] = job_of(g, t);
+  for (size_t t = 0; t < n; t++) jobs[t] = job_of(g, t);
   parc_map_opts mo = {0};
   mo.chunk = 1; /* fits take 0.01 to 5 s: hand them out one at a time */
   mo.progress = progress;
@@ -199,23 +195,19 @@ void svc_grid_order(const svc_grid *g, const double *cost, size_t *order) {
   size_t n = svc_grid_tasks(g);
   costed_task *ct = malloc((n ? n : 1) * sizeof *ct);
   if (ct == NULL) { /* an order is only a hint: grid order is always right */
-    for (size_t t = 0; t < n; t++)
-      order[t] = t;
+    for (size_t t = 0; t < n; t++) order[t] = t;
     return;
   }
-  for (size_t t = 0; t < n; t++)
-    ct[t] = (costed_task){cost[t / g->folds], t};
+  for (size_t t = 0; t < n; t++) ct[t] = (costed_task){cost[t / g->folds], t};
   qsort(ct, n, sizeof *ct, by_cost_down);
-  for (size_t i = 0; i < n; i++)
-    order[i] = ct[i].task;
+  for (size_t i = 0; i < n; i++) order[i] = ct[i].task;
   free(ct);
 }
 
 int svc_grid_plan(parc_pool *pool, const svc_grid *g, const svc_data *d,
                   size_t *order) {
   size_t n = svc_grid_tasks(g), settings = g->n_C * g->n_kernel;
-  for (size_t t = 0; t < n; t++)
-    order[t] = t;
+  for (size_t t = 0; t < n; t++) order[t] = t;
   double *cost = calloc(settings ? settings : 1, sizeof *cost);
   if (cost == NULL)
     return PARC_ENOMEM;

@@ -63,28 +63,29 @@ typedef struct {
 /* ------------------------------------------------------------ options */
 
 static void usage(FILE *f) {
-  fprintf(f,
-    "usage: parc-gridsearch [OPTIONS]\n"
-    "  -j, --workers N    workers (default: one per physical core); with\n"
-    "                     mpi: per serving rank\n"
-    "  --backend B        processes (default), threads, or mpi (under\n"
-    "                     mpirun -n N, N >= 2: ranks 1..N-1 fit)\n"
-    "  --C LIST           C values (default 0.001,0.025,2.5,5,10)\n"
-    "  --kernel LIST      kernels: rbf, poly, linear, sigmoid "
-    "(default rbf,poly)\n"
-    "  --folds N          cross-validation folds (default %u)\n"
-    "  --samples N        data set size (default %u)\n"
-    "  --noise SD         label noise (default %g)\n"
-    "  --seed S           data set seed (default %u)\n"
-    "  --order O          longest (default: pilot fits, slowest first) "
-    "or grid\n"
-    "  --baseline         run on one worker first: measured speedup\n"
-    "  --fold-scores      print every fold's score\n"
-    "  --export-csv FILE  write the data set as CSV (then search)\n"
-    "  --json FILE        write the results as JSON\n"
-    "  --quiet            no progress bar\n",
-    GS_DEFAULT_FOLDS, (unsigned)GS_DEFAULT_SAMPLES, GS_DEFAULT_NOISE,
-    (unsigned)GS_DEFAULT_SEED);
+  fprintf(
+      f,
+      "usage: parc-gridsearch [OPTIONS]\n"
+      "  -j, --workers N    workers (default: one per physical core); with\n"
+      "                     mpi: per serving rank\n"
+      "  --backend B        processes (default), threads, or mpi (under\n"
+      "                     mpirun -n N, N >= 2: ranks 1..N-1 fit)\n"
+      "  --C LIST           C values (default 0.001,0.025,2.5,5,10)\n"
+      "  --kernel LIST      kernels: rbf, poly, linear, sigmoid "
+      "(default rbf,poly)\n"
+      "  --folds N          cross-validation folds (default %u)\n"
+      "  --samples N        data set size (default %u)\n"
+      "  --noise SD         label noise (default %g)\n"
+      "  --seed S           data set seed (default %u)\n"
+      "  --order O          longest (default: pilot fits, slowest first) "
+      "or grid\n"
+      "  --baseline         run on one worker first: measured speedup\n"
+      "  --fold-scores      print every fold's score\n"
+      "  --export-csv FILE  write the data set as CSV (then search)\n"
+      "  --json FILE        write the results as JSON\n"
+      "  --quiet            no progress bar\n",
+      GS_DEFAULT_FOLDS, (unsigned)GS_DEFAULT_SAMPLES, GS_DEFAULT_NOISE,
+      (unsigned)GS_DEFAULT_SEED);
 }
 
 /* Splits a comma-separated list in place; returns the count or -1 if it
@@ -186,8 +187,8 @@ static int parse_args(int argc, char **argv, options *o) {
     char shown[128]; /* parse_opt cuts lists up in place */
     snprintf(shown, sizeof shown, "%s", v ? v : "");
     if (v == NULL || !parse_opt(a, v, o)) {
-      fprintf(stderr, "parc-gridsearch: bad option: %s%s%s\n", a,
-              v ? " " : "", shown);
+      fprintf(stderr, "parc-gridsearch: bad option: %s%s%s\n", a, v ? " " : "",
+              shown);
       usage(stderr);
       return 2;
     }
@@ -322,8 +323,7 @@ static setting_stats stats_of(const svc_score *sc, unsigned folds) {
 static void rank_settings(setting_stats *st, size_t n) {
   for (size_t i = 0; i < n; i++) {
     st[i].rank = 1;
-    for (size_t j = 0; j < n; j++)
-      st[i].rank += st[j].mean > st[i].mean;
+    for (size_t j = 0; j < n; j++) st[i].rank += st[j].mean > st[i].mean;
   }
 }
 
@@ -383,19 +383,19 @@ static void print_timing(const options *o, const search_run *base,
                          const search_run *run) {
   size_t n = svc_grid_tasks(&o->grid);
   double fits = 0;
-  for (size_t i = 0; i < n; i++)
-    fits += run->scores[i].fit_seconds;
+  for (size_t i = 0; i < n; i++) fits += run->scores[i].fit_seconds;
   double serial = base ? base->wall_s : fits;
   double speedup = serial / run->wall_s;
   printf("\nwall time   %.2f s on %u worker%s (%s)\n", run->wall_s,
-         run->workers, run->workers == 1 ? "" : "s", ex_backend_name(o->backend));
+         run->workers, run->workers == 1 ? "" : "s",
+         ex_backend_name(o->backend));
   if (run->longest_first)
     printf("order       longest first: %zu pilot fits on %zu rows, %.2f s\n",
            o->grid.n_C * o->grid.n_kernel,
            svc_pilot_rows(o->data.samples, o->grid.folds), run->pilot_s);
   else
-    printf("order       grid%s\n", o->grid_order ? " (--order grid)"
-                                                  : " (order cannot matter)");
+    printf("order       grid%s\n",
+           o->grid_order ? " (--order grid)" : " (order cannot matter)");
   /* Under MPI the baseline is one worker per serving rank. */
   const char *one = base && base->workers > 1 ? "1 per rank" : "one worker";
   if (base != NULL)
@@ -412,8 +412,8 @@ static void print_timing(const options *o, const search_run *base,
 static void print_header(const options *o, unsigned workers) {
   const svc_grid *g = &o->grid;
   printf("SVC grid search: %zu RGBA colours, red vs blue (noise %g, seed "
-         "%llu)\n", o->data.samples, o->data.noise,
-         (unsigned long long)o->data.seed);
+         "%llu)\n",
+         o->data.samples, o->data.noise, (unsigned long long)o->data.seed);
   printf("grid: C in {");
   for (size_t i = 0; i < g->n_C; i++)
     printf("%s%s", i ? ", " : "", o->C_text[i]);
@@ -443,30 +443,31 @@ static int write_json(const options *o, const search_run *base,
     return 1;
   }
   double fits = 0;
-  for (size_t i = 0; i < n; i++)
-    fits += run->scores[i].fit_seconds;
+  for (size_t i = 0; i < n; i++) fits += run->scores[i].fit_seconds;
   fprintf(f, "{\"samples\": %zu, \"noise\": %.17g, \"seed\": %llu, ",
           o->data.samples, o->data.noise, (unsigned long long)o->data.seed);
-  fprintf(f, "\"folds\": %u, \"backend\": \"%s\", \"workers\": %u,\n",
-          g->folds, ex_backend_name(o->backend), run->workers);
+  fprintf(f, "\"folds\": %u, \"backend\": \"%s\", \"workers\": %u,\n", g->folds,
+          ex_backend_name(o->backend), run->workers);
   fprintf(f, " \"order\": \"%s\", \"wall_s\": %.9f, \"pilot_s\": %.9f, ",
           run->longest_first ? "longest" : "grid", run->wall_s, run->pilot_s);
   if (base != NULL)
     fprintf(f, "\"one_worker_s\": %.9f, ", base->wall_s);
   fprintf(f, "\"fit_s\": %.9f,\n \"digest\": \"%016llx\", ", fits,
           (unsigned long long)scores_digest(run->scores, n));
-  fprintf(f, "\"best_index\": %zu, \"best_params\": {\"C\": %.17g, "
-          "\"kernel\": \"%s\"},\n \"settings\": [", best,
-          g->C[best / g->n_kernel],
+  fprintf(f,
+          "\"best_index\": %zu, \"best_params\": {\"C\": %.17g, "
+          "\"kernel\": \"%s\"},\n \"settings\": [",
+          best, g->C[best / g->n_kernel],
           svc_kernel_name(g->kernel[best % g->n_kernel]));
   for (size_t s = 0; s < settings; s++) {
     fprintf(f, "%s\n  {\"C\": %.17g, \"C_text\": \"%s\", \"kernel\": \"%s\", ",
             s ? "," : "", g->C[s / g->n_kernel], o->C_text[s / g->n_kernel],
             svc_kernel_name(g->kernel[s % g->n_kernel]));
-    fprintf(f, "\"mean_test_score\": %.17g, \"std_test_score\": %.17g, "
+    fprintf(f,
+            "\"mean_test_score\": %.17g, \"std_test_score\": %.17g, "
             "\"rank_test_score\": %d, \"mean_fit_s\": %.9f, "
-            "\"split_test_scores\": [", st[s].mean, st[s].std, st[s].rank,
-            st[s].fit_s);
+            "\"split_test_scores\": [",
+            st[s].mean, st[s].std, st[s].rank, st[s].fit_s);
     for (unsigned k = 0; k < g->folds; k++)
       fprintf(f, "%s%.17g", k ? ", " : "",
               run->scores[s * g->folds + k].accuracy);
@@ -490,8 +491,8 @@ static int report(const options *o, const search_run *base,
   print_table(o, run->scores, st);
   size_t b = best_setting(st, settings);
   printf("\nbest: C=%s kernel=%s  accuracy %.4f +/- %.4f\n",
-         o->C_text[b / g->n_kernel], svc_kernel_name(g->kernel[b % g->n_kernel]),
-         st[b].mean, st[b].std);
+         o->C_text[b / g->n_kernel],
+         svc_kernel_name(g->kernel[b % g->n_kernel]), st[b].mean, st[b].std);
   printf("fold scores digest: %016llx\n",
          (unsigned long long)scores_digest(run->scores, n));
   print_timing(o, base, run);

@@ -70,8 +70,8 @@ static int parse_args(int argc, char **argv, task_opts *o) {
     }
     const char *v = i + 1 < argc ? argv[++i] : NULL;
     if (v == NULL || !parse_opt(a, v, o)) {
-      fprintf(stderr, "gridsearch-task: bad option: %s%s%s\n", a,
-              v ? " " : "", v ? v : "");
+      fprintf(stderr, "gridsearch-task: bad option: %s%s%s\n", a, v ? " " : "",
+              v ? v : "");
       usage(stderr);
       return 2;
     }
@@ -100,8 +100,10 @@ int main(int argc, char **argv) {
   rc = svc_fit_score(&d, o.folds, o.fold, o.C, o.kernel, &s);
   svc_data_free(&d);
   if (rc != 0) {
-    fprintf(stderr, "gridsearch-task: the fit failed (out of memory, or "
-                    "too few samples for %u folds)\n", o.folds);
+    fprintf(stderr,
+            "gridsearch-task: the fit failed (out of memory, or "
+            "too few samples for %u folds)\n",
+            o.folds);
     return 1;
   }
   printf("C=%s\nkernel=%s\nfold=%u\n", o.C_text, svc_kernel_name(o.kernel),

@@ -90,8 +90,7 @@ void svc_fold_range(size_t n, unsigned folds, unsigned fold, size_t *begin,
 static double pairwise_sum(const double *a, size_t n) {
   if (n < 8) {
     double res = 0.0;
-    for (size_t i = 0; i < n; i++)
-      res += a[i];
+    for (size_t i = 0; i < n; i++) res += a[i];
     return res;
   }
   if (n <= 128) {
@@ -99,11 +98,10 @@ static double pairwise_sum(const double *a, size_t n) {
     size_t i;
     memcpy(r, a, sizeof r);
     for (i = 8; i < n - n % 8; i += 8)
-      for (int j = 0; j < 8; j++)
-        r[j] += a[i + j];
-    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; i++)
-      res += a[i];
+      for (int j = 0; j < 8; j++) r[j] += a[i + j];
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) +
+                 ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; i++) res += a[i];
     return res;
   }
   size_t half = n / 2;
@@ -132,8 +130,7 @@ double svc_gamma_scale(const svc_data *d, size_t skip_begin, size_t skip_end) {
   memcpy(v + skip_begin * SVC_FEATURES, d->x + skip_end * SVC_FEATURES,
          (d->n - skip_end) * SVC_FEATURES * sizeof *v);
   double mean = numpy_sum(v, count) / (double)count;
-  for (size_t i = 0; i < count; i++)
-    v[i] = (v[i] - mean) * (v[i] - mean);
+  for (size_t i = 0; i < count; i++) v[i] = (v[i] - mean) * (v[i] - mean);
   double var = numpy_sum(v, count) / (double)count;
   free(v);
   return var != 0.0 ? 1.0 / (SVC_FEATURES * var) : 1.0;
@@ -202,8 +199,8 @@ static struct svm_parameter svc_params(double C, int kernel, double gamma) {
 
 /* Trains on `prob` and counts right predictions on rows [b, e) of d. */
 static int train_and_test(const svc_data *d, struct svm_problem *prob,
-                          const struct svm_parameter *param, size_t b,
-                          size_t e, svc_score *out) {
+                          const struct svm_parameter *param, size_t b, size_t e,
+                          svc_score *out) {
   if (svm_check_parameter(prob, param) != NULL)
     return -1;
   struct svm_model *model = svm_train(prob, param);

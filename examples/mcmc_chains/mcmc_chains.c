@@ -33,9 +33,9 @@
 
 #include "example.h"
 
-#define RHO 0.9         /* the gauss target's correlation */
-#define STEP_SD 1.0     /* proposal: N(current, STEP_SD^2) per coordinate */
-#define START_SD 4.0    /* over-dispersed starting points */
+#define RHO 0.9      /* the gauss target's correlation */
+#define STEP_SD 1.0  /* proposal: N(current, STEP_SD^2) per coordinate */
+#define START_SD 4.0 /* over-dispersed starting points */
 
 enum { TARGET_GAUSS, TARGET_BANANA };
 
@@ -43,7 +43,7 @@ typedef struct {
   uint64_t chains;
   uint64_t steps;
   int target;
-  ex_opts c;        /* -j, --backend, --seed */
+  ex_opts c; /* -j, --backend, --seed */
 } options;
 
 /* What a chain returns: for each quarter q of the chain's kept second
@@ -52,14 +52,14 @@ typedef struct {
   double mean[2][2]; /* [quarter][coordinate] */
   double m2[2][2];
   uint64_t accepted;
-  uint64_t kept;     /* draws per quarter */
+  uint64_t kept; /* draws per quarter */
 } chain_out;
 
 typedef struct {
   uint64_t index; /* the chain, and its stream */
   uint64_t steps;
   int32_t target;
-  int32_t pad;    /* keeps the input's bytes all defined */
+  int32_t pad; /* keeps the input's bytes all defined */
 } chain_in;
 
 static uint64_t g_seed; /* set before any pool exists: every worker sees it */
@@ -107,8 +107,7 @@ static int run_chain(const void *in, void *out, void *ctx) {
     if (s < warm)
       continue;
     uint64_t kept = s - warm, q = kept / c.kept, k = kept % c.kept + 1;
-    for (int d = 0; d < 2; d++)
-      welford(&c.mean[q][d], &c.m2[q][d], k, p[d]);
+    for (int d = 0; d < 2; d++) welford(&c.mean[q][d], &c.m2[q][d], k, p[d]);
   }
   memcpy(out, &c, sizeof c);
   return 0;
@@ -139,20 +138,19 @@ static summary summarize(const chain_out *c, size_t chains, int d) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: parc-mcmc_chains [--chains C] [--steps S] "
-          "[--target gauss|banana]\n"
-          "                        [-j W] [--backend threads|processes|mpi] "
-          "[--seed S]\n"
-          "  --chains C   chains, one task each; chain c uses stream c "
-          "(default 8)\n"
-          "  --steps S    Metropolis steps per chain, half of them warm-up\n"
-          "               (default 1200000)\n"
-          "  --target T   gauss (correlation 0.9, default) or banana\n"
-          "  -j W         workers of the parallel run (default: physical "
-          "cores)\n"
-          "  --backend B  threads (default), processes or mpi\n"
-          "  --seed S     generator seed (default 1)\n");
+  fprintf(f, "usage: parc-mcmc_chains [--chains C] [--steps S] "
+             "[--target gauss|banana]\n"
+             "                        [-j W] [--backend threads|processes|mpi] "
+             "[--seed S]\n"
+             "  --chains C   chains, one task each; chain c uses stream c "
+             "(default 8)\n"
+             "  --steps S    Metropolis steps per chain, half of them warm-up\n"
+             "               (default 1200000)\n"
+             "  --target T   gauss (correlation 0.9, default) or banana\n"
+             "  -j W         workers of the parallel run (default: physical "
+             "cores)\n"
+             "  --backend B  threads (default), processes or mpi\n"
+             "  --seed S     generator seed (default 1)\n");
 }
 
 static int own_option(void *own, const char *a, const char *val) {
@@ -160,7 +158,8 @@ static int own_option(void *own, const char *a, const char *val) {
   uint64_t v;
   if (strcmp(a, "--chains") == 0 && ex_parse_u64(val, 2, 1u << 20, &v) == 0)
     o->chains = v;
-  else if (strcmp(a, "--steps") == 0 && ex_parse_u64(val, 8, UINT64_MAX / 2, &v) == 0)
+  else if (strcmp(a, "--steps") == 0 &&
+           ex_parse_u64(val, 8, UINT64_MAX / 2, &v) == 0)
     o->steps = v;
   else if (strcmp(a, "--target") == 0 && strcmp(val, "gauss") == 0)
     o->target = TARGET_GAUSS;
@@ -210,8 +209,12 @@ int main(int argc, char **argv) {
     in[i] = (chain_in){i, o.steps, o.target, 0};
   double t1 = 0, tj = 0;
   /* A few long tasks: hand them out one at a time. */
-  ex_work w = {.fn = run_chain, .in = in, .in_size = sizeof *in,
-               .n = o.chains, .out_size = sizeof *c1, .chunk = 1};
+  ex_work w = {.fn = run_chain,
+               .in = in,
+               .in_size = sizeof *in,
+               .n = o.chains,
+               .out_size = sizeof *c1,
+               .chunk = 1};
   rc = ex_replicates(&o.c, &w, c1, &t1, cj, &tj);
   if (rc != 0)
     return ex_replicates_end(&o.c, rc);
@@ -226,8 +229,10 @@ int main(int argc, char **argv) {
   ex_print_times(&o.c, t1, tj);
   rc = memcmp(c1, cj, o.chains * sizeof *c1) != 0;
   if (rc)
-    fprintf(stderr, "MISMATCH: the chains of 1 worker and %u workers "
-            "differ\n", o.c.workers);
+    fprintf(stderr,
+            "MISMATCH: the chains of 1 worker and %u workers "
+            "differ\n",
+            o.c.workers);
   else
     printf("1 worker and %u workers agree bit for bit\n", o.c.workers);
   free(in);

@@ -57,16 +57,15 @@ static int throw_darts(const void *in, void *out, void *ctx) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: parc-montecarlo_pi [--darts N] [--tasks T] [-j W]\n"
-          "                          [--backend threads|processes|mpi] "
-          "[--seed S]\n"
-          "  --darts N    darts in all (default 50000000)\n"
-          "  --tasks T    pool tasks, task i uses stream i (default 1000)\n"
-          "  -j W         workers of the parallel run (default: physical "
-          "cores)\n"
-          "  --backend B  threads (default), processes or mpi\n"
-          "  --seed S     generator seed (default 1)\n");
+  fprintf(f, "usage: parc-montecarlo_pi [--darts N] [--tasks T] [-j W]\n"
+             "                          [--backend threads|processes|mpi] "
+             "[--seed S]\n"
+             "  --darts N    darts in all (default 50000000)\n"
+             "  --tasks T    pool tasks, task i uses stream i (default 1000)\n"
+             "  -j W         workers of the parallel run (default: physical "
+             "cores)\n"
+             "  --backend B  threads (default), processes or mpi\n"
+             "  --seed S     generator seed (default 1)\n");
 }
 
 static int own_option(void *own, const char *a, const char *val) {
@@ -107,17 +106,20 @@ int main(int argc, char **argv) {
     in[i] = (job_in){i, o.darts / o.tasks + (i < o.darts % o.tasks)};
   uint64_t hits1 = 0, hitsj = 0;
   double t1 = 0, tj = 0;
-  ex_work w = {.fn = throw_darts, .in = in, .in_size = sizeof *in,
-               .n = o.tasks, .out_size = sizeof hits1,
+  ex_work w = {.fn = throw_darts,
+               .in = in,
+               .in_size = sizeof *in,
+               .n = o.tasks,
+               .out_size = sizeof hits1,
                .combine = ex_add_u64};
   rc = ex_replicates(&o.c, &w, &hits1, &t1, &hitsj, &tj);
   free(in);
   if (rc != 0)
     return ex_replicates_end(&o.c, rc);
   printf("montecarlo_pi: %llu darts in %llu tasks (task i: stream i), "
-         "seed %llu, %s\n", (unsigned long long)o.darts,
-         (unsigned long long)o.tasks, (unsigned long long)o.c.seed,
-         ex_backend_name(o.c.backend));
+         "seed %llu, %s\n",
+         (unsigned long long)o.darts, (unsigned long long)o.tasks,
+         (unsigned long long)o.c.seed, ex_backend_name(o.c.backend));
   double pi = 4.0 * (double)hitsj / (double)o.darts;
   /* Binomial standard error of the estimate: 4 sqrt(p (1 - p) / N). */
   double p = PI / 4, se = 4 * sqrt(p * (1 - p) / (double)o.darts);

@@ -37,8 +37,7 @@ typedef struct {
  * array was allocated. */
 static int squares_body(int64_t begin, int64_t end, void *ctx) {
   int64_t *sq = ctx;
-  for (int64_t i = begin; i < end; i++)
-    sq[i] = i * i;
+  for (int64_t i = begin; i < end; i++) sq[i] = i * i;
   return 0;
 }
 
@@ -61,15 +60,13 @@ static int64_t first_wrong(const int64_t *sq, int64_t n) {
 
 static int64_t count_zeros(const int64_t *sq, int64_t n) {
   int64_t zeros = 0;
-  for (int64_t i = 0; i < n; i++)
-    zeros += sq[i] == 0;
+  for (int64_t i = 0; i < n; i++) zeros += sq[i] == 0;
   return zeros;
 }
 
 static void print_head(const int64_t *sq, int64_t n) {
   printf("   parent sees:");
-  for (int64_t i = 0; i < n && i < SHOW; i++)
-    printf(" %lld", (long long)sq[i]);
+  for (int64_t i = 0; i < n && i < SHOW; i++) printf(" %lld", (long long)sq[i]);
   printf(n > SHOW ? " ...\n" : "\n");
 }
 
@@ -97,7 +94,8 @@ static int show_gotcha(parc_pool *pool, int64_t *plain, int64_t n) {
   int64_t zeros = count_zeros(plain, n);
   if (zeros == n)
     printf("   all %lld entries are still 0: each worker wrote its own "
-           "copy-on-write copy\n\n", (long long)n);
+           "copy-on-write copy\n\n",
+           (long long)n);
   else /* not a failure of this program, but not what fork should do */
     printf("   unexpected: %lld of %lld entries changed in the parent\n\n",
            (long long)(n - zeros), (long long)n);
@@ -112,8 +110,7 @@ static int show_map_fix(parc_pool *pool, int64_t n) {
   if (in == NULL || out == NULL) {
     fprintf(stderr, "out of memory\n");
   } else {
-    for (int64_t i = 0; i < n; i++)
-      in[i] = i;
+    for (int64_t i = 0; i < n; i++) in[i] = i;
     int rc = parc_map(pool, square_task, in, sizeof *in, out, sizeof *out,
                       (size_t)n, NULL);
     if (rc != 0)

@@ -33,11 +33,11 @@
 #define DATA_STREAM UINT64_MAX /* no task has this index */
 
 typedef struct {
-  uint64_t n;      /* values per sample */
-  double effect;   /* mean of B minus mean of A in the population */
-  uint64_t perms;  /* P */
-  uint64_t tasks;  /* T */
-  ex_opts c;        /* -j, --backend, --seed */
+  uint64_t n;     /* values per sample */
+  double effect;  /* mean of B minus mean of A in the population */
+  uint64_t perms; /* P */
+  uint64_t tasks; /* T */
+  ex_opts c;      /* -j, --backend, --seed */
 } options;
 
 /* A task's input: its stream and its share of the relabellings. */
@@ -50,10 +50,10 @@ typedef struct {
  * forked workers inherit it. */
 static struct {
   uint64_t seed;
-  size_t n;            /* per sample; pooled[0..n) is A, pooled[n..2n) B */
+  size_t n; /* per sample; pooled[0..n) is A, pooled[n..2n) B */
   const double *pooled;
-  double total;        /* sum of all 2n values */
-  double threshold;    /* |observed difference|, less a rounding margin */
+  double total;     /* sum of all 2n values */
+  double threshold; /* |observed difference|, less a rounding margin */
 } g;
 
 /* mean(first n) - mean(rest), given the sum of the first n. */
@@ -124,7 +124,8 @@ static int own_option(void *own, const char *a, const char *val) {
     o->n = v;
   else if (strcmp(a, "--effect") == 0)
     return parse_double(val, &o->effect);
-  else if (strcmp(a, "--perms") == 0 && ex_parse_u64(val, 1, UINT64_MAX / 2, &v) == 0)
+  else if (strcmp(a, "--perms") == 0 &&
+           ex_parse_u64(val, 1, UINT64_MAX / 2, &v) == 0)
     o->perms = v;
   else if (strcmp(a, "--tasks") == 0 && ex_parse_u64(val, 1, 1u << 24, &v) == 0)
     o->tasks = v;
@@ -184,8 +185,12 @@ int main(int argc, char **argv) {
     in[t] = (job_in){t, o.perms / o.tasks + (t < o.perms % o.tasks)};
   uint64_t c1 = 0, cj = 0;
   double t1 = 0, tj = 0;
-  ex_work w = {.fn = relabel, .in = in, .in_size = sizeof *in, .n = o.tasks,
-               .out_size = sizeof c1, .combine = ex_add_u64};
+  ex_work w = {.fn = relabel,
+               .in = in,
+               .in_size = sizeof *in,
+               .n = o.tasks,
+               .out_size = sizeof c1,
+               .combine = ex_add_u64};
   rc = ex_replicates(&o.c, &w, &c1, &t1, &cj, &tj);
   if (rc != 0) {
     free(pooled);
@@ -202,8 +207,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < 2 * o.n; i++)
     ss += (pooled[i] - mean) * (pooled[i] - mean);
   double se = sqrt(ss / (double)(2 * o.n - 1) * 2 / (double)o.n);
-  printf("normal approximation: z = %.3f, two-sided p ~ %.4f\n",
-         observed / se, erfc(fabs(observed / se) / sqrt(2.0)));
+  printf("normal approximation: z = %.3f, two-sided p ~ %.4f\n", observed / se,
+         erfc(fabs(observed / se) / sqrt(2.0)));
   printf("result: observed mean(B) - mean(A) = %.17g\n", observed);
   printf("result: %llu of %llu relabellings as extreme, p = %.17g\n",
          (unsigned long long)cj, (unsigned long long)o.perms,

@@ -48,11 +48,11 @@ enum { CH_PIPE = 1, CH_QUEUE = 2 };
 
 typedef struct {
   size_t min_size, max_size;
-  unsigned factor;   /* sizes: min, min*factor, ... up to max */
-  unsigned reps;     /* timed round trips per size, up to BIG_MSG bytes */
-  unsigned warmup;   /* untimed round trips first, per size */
-  int channels;      /* CH_PIPE, CH_QUEUE or both */
-  int prime;         /* fault the channel's memory in first (see prime) */
+  unsigned factor; /* sizes: min, min*factor, ... up to max */
+  unsigned reps;   /* timed round trips per size, up to BIG_MSG bytes */
+  unsigned warmup; /* untimed round trips first, per size */
+  int channels;    /* CH_PIPE, CH_QUEUE or both */
+  int prime;       /* fault the channel's memory in first (see prime) */
 } options;
 
 /* One channel between the parent and the echo process, either kind. */
@@ -255,8 +255,8 @@ static void print_fit(const sample *s, size_t n) {
       printf("    %s: no fit, T does not grow with s\n", how);
   }
   printf("  measured: one-way time of the smallest message %.2f us, "
-         "bandwidth of the\n  largest %.1f MB/s\n", s[0].oneway_s * 1e6,
-         (double)s[n - 1].size / s[n - 1].oneway_s / 1e6);
+         "bandwidth of the\n  largest %.1f MB/s\n",
+         s[0].oneway_s * 1e6, (double)s[n - 1].size / s[n - 1].oneway_s / 1e6);
 }
 
 /* Makes the channel before the fork. Queues: each holds one message of the
@@ -434,8 +434,8 @@ static int parse_option(const char *a, const char *val, options *o) {
   else if (strcmp(a, "--max-size") == 0 &&
            parse_size(val, 1, 1u << 30, &z) == 0)
     o->max_size = z;
-  else if (strcmp(a, "--factor") == 0 && (strcmp(val, "2") == 0 ||
-                                          strcmp(val, "4") == 0))
+  else if (strcmp(a, "--factor") == 0 &&
+           (strcmp(val, "2") == 0 || strcmp(val, "4") == 0))
     o->factor = (unsigned)(val[0] - '0');
   else if (strcmp(a, "--reps") == 0 && parse_size(val, 1, MAX_REPS, &z) == 0)
     o->reps = (unsigned)z;
@@ -503,11 +503,12 @@ int main(int argc, char **argv) {
          "after the pong's\nreceive returns (CLOCK_MONOTONIC), in the "
          "parent; median of the timed reps after\n%u warm-up round trips. "
          "one-way = RTT/2; bandwidth = size / one-way;\n"
-         "MB = 10^6 bytes, MiB = 2^20 bytes.\n%s\n", parc_logical_cpus(),
-         o.warmup, o.prime ? "not timed: a first pass of big messages through "
-                             "all of each channel's memory"
-                           : "no first pass: the channel's memory is "
-                             "faulted in while timed (--prime 0)");
+         "MB = 10^6 bytes, MiB = 2^20 bytes.\n%s\n",
+         parc_logical_cpus(), o.warmup,
+         o.prime ? "not timed: a first pass of big messages through "
+                   "all of each channel's memory"
+                 : "no first pass: the channel's memory is "
+                   "faulted in while timed (--prime 0)");
   if (o.channels & CH_PIPE)
     rc |= run_channel(CH_PIPE, &o, samples, n, out, in);
   if (o.channels & CH_QUEUE)

@@ -39,9 +39,9 @@
 #define PRINTF_LIKE(f, a)
 #endif
 
-#define MAX_ROLE 64   /* producers or consumers at most */
-#define WAIT_S 30.0   /* no wait here should take this long: treat as a hang */
-#define SHOW_BAD 10   /* lost or duplicated ids listed at most */
+#define MAX_ROLE 64 /* producers or consumers at most */
+#define WAIT_S 30.0 /* no wait here should take this long: treat as a hang */
+#define SHOW_BAD 10 /* lost or duplicated ids listed at most */
 
 typedef struct {
   unsigned producers;
@@ -55,9 +55,9 @@ typedef struct {
 /* One message: flat bytes, copied into the queue's shared memory. */
 typedef struct {
   uint32_t producer;
-  uint32_t seq;   /* 0..items-1 within its producer */
-  int32_t value;  /* the seed's randint(0, 100) */
-  int32_t pid;    /* the producer's */
+  uint32_t seq;  /* 0..items-1 within its producer */
+  int32_t value; /* the seed's randint(0, 100) */
+  int32_t pid;   /* the producer's */
 } item;
 
 /* Everything the children use. They inherit it by fork, so the pointers
@@ -182,14 +182,17 @@ static int consumer(void *arg) {
       return 1;
     got++;
     nap(&rng, c->opt.sleep_ms / 3);
-    if (say(c->print_lock, "consumer %u (pid %d) got %2d from producer %u "
-            "(pid %d)\n", a.idx, me, (int)it.value, (unsigned)it.producer,
-            (int)it.pid) != 0)
+    if (say(c->print_lock,
+            "consumer %u (pid %d) got %2d from producer %u "
+            "(pid %d)\n",
+            a.idx, me, (int)it.value, (unsigned)it.producer, (int)it.pid) != 0)
       return 1;
   }
   c->got[a.idx] = got;
-  return say(c->print_lock, "consumer %u (pid %d): queue closed and drained, "
-             "got %llu items\n", a.idx, me, (unsigned long long)got) != 0;
+  return say(c->print_lock,
+             "consumer %u (pid %d): queue closed and drained, "
+             "got %llu items\n",
+             a.idx, me, (unsigned long long)got) != 0;
 }
 
 /* Starts n children running fn; on failure frees those started (which
@@ -201,8 +204,7 @@ static int start_group(parc_proc **procs, unsigned n, role_fn fn,
     fflush(stdout); /* a child must not inherit, and print again, our buffer */
     int rc = parc_proc_start(&procs[i], fn, &a, sizeof a);
     if (rc != 0) {
-      fprintf(stderr, "parc_proc_start(%s %u): %s\n", what, i,
-              ex_strerror(rc));
+      fprintf(stderr, "parc_proc_start(%s %u): %s\n", what, i, ex_strerror(rc));
       for (unsigned j = 0; j < i; j++) {
         parc_proc_free(procs[j]);
         procs[j] = NULL;
@@ -298,16 +300,20 @@ static int parse_args(int argc, char **argv, options *o) {
       return 2;
     }
     const char *val = argv[++i];
-    if (strcmp(a, "--producers") == 0 && ex_parse_u64(val, 1, MAX_ROLE, &v) == 0)
+    if (strcmp(a, "--producers") == 0 &&
+        ex_parse_u64(val, 1, MAX_ROLE, &v) == 0)
       o->producers = (unsigned)v;
     else if (strcmp(a, "--consumers") == 0 &&
              ex_parse_u64(val, 1, MAX_ROLE, &v) == 0)
       o->consumers = (unsigned)v;
-    else if (strcmp(a, "--items") == 0 && ex_parse_u64(val, 1, 1u << 20, &v) == 0)
+    else if (strcmp(a, "--items") == 0 &&
+             ex_parse_u64(val, 1, 1u << 20, &v) == 0)
       o->items = (uint32_t)v;
-    else if (strcmp(a, "--sleep-ms") == 0 && ex_parse_u64(val, 0, 10000, &v) == 0)
+    else if (strcmp(a, "--sleep-ms") == 0 &&
+             ex_parse_u64(val, 0, 10000, &v) == 0)
       o->sleep_ms = (unsigned)v;
-    else if (strcmp(a, "--room") == 0 && ex_parse_u64(val, 1, 1u << 16, &v) == 0)
+    else if (strcmp(a, "--room") == 0 &&
+             ex_parse_u64(val, 1, 1u << 16, &v) == 0)
       o->room = (unsigned)v;
     else {
       fprintf(stderr, "bad option: %s %s\n", a, val);
@@ -380,8 +386,9 @@ int main(int argc, char **argv) {
   if (rc != 0)
     return rc;
   printf("parent pid %d: %u producers x %u items, %u consumers, "
-         "queue room for %u items\n\n", (int)getpid(), c.opt.producers,
-         (unsigned)c.opt.items, c.opt.consumers, c.opt.room);
+         "queue room for %u items\n\n",
+         (int)getpid(), c.opt.producers, (unsigned)c.opt.items, c.opt.consumers,
+         c.opt.room);
   rc = setup(&c);
   if (rc == 0 && run(&c) != 0) {
     fprintf(stderr, "a child failed\n");

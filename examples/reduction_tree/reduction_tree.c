@@ -58,7 +58,7 @@ typedef struct {
 typedef struct {
   int32_t from; /* -1: this rank received nothing at this step */
   partial mine, got, after;
-  double at_s;  /* when, since the start of the reduction */
+  double at_s; /* when, since the start of the reduction */
 } step_log;
 
 /* What every rank inherits by fork. Edge j (1 <= j < P) carries rank j's
@@ -66,12 +66,12 @@ typedef struct {
  * down[j]. */
 typedef struct {
   options opt;
-  unsigned steps;            /* log2(P) */
-  double t0;                 /* CLOCK_MONOTONIC, same clock in every process */
+  unsigned steps; /* log2(P) */
+  double t0;      /* CLOCK_MONOTONIC, same clock in every process */
   parc_pipe *down[MAX_PROCS];
   parc_pipe *up[MAX_PROCS];
-  step_log *log;             /* shm: steps x P */
-  int32_t *pids;             /* shm: P */
+  step_log *log; /* shm: steps x P */
+  int32_t *pids; /* shm: P */
 } tree_ctx;
 
 typedef struct {
@@ -100,8 +100,7 @@ static int bind_ends(const tree_ctx *c, unsigned rank) {
     parc_pipe *e = (rank & s) ? c->up[rank] : c->down[rank + s];
     int rc = parc_pipe_bind(e);
     if (rc != 0) {
-      fprintf(stderr, "rank %u: parc_pipe_bind: %s\n", rank,
-              parc_strerror(rc));
+      fprintf(stderr, "rank %u: parc_pipe_bind: %s\n", rank, parc_strerror(rc));
       return rc;
     }
     if (rank & s)
@@ -180,8 +179,7 @@ static int setup(tree_ctx *c) {
     perror("parc_shm_alloc");
     return 1;
   }
-  for (size_t i = 0; i < (size_t)c->steps * p; i++)
-    c->log[i].from = -1;
+  for (size_t i = 0; i < (size_t)c->steps * p; i++) c->log[i].from = -1;
   for (unsigned j = 1; j < p; j++) {
     int rc = parc_pipe_create(&c->down[j], &c->up[j], sizeof(partial),
                               PARC_SHARED);
@@ -215,8 +213,7 @@ static int start_ranks(tree_ctx *c, parc_proc **procs) {
     int rc = parc_proc_start(&procs[r], rank_main, &a, sizeof a);
     if (rc != 0) {
       fprintf(stderr, "parc_proc_start(rank %u): %s\n", r, ex_strerror(rc));
-      for (unsigned j = 1; j < r; j++)
-        parc_proc_free(procs[j]); /* kills it */
+      for (unsigned j = 1; j < r; j++) parc_proc_free(procs[j]); /* kills it */
       return 1;
     }
   }
@@ -259,7 +256,8 @@ static void print_values(const tree_ctx *c) {
 static void print_steps(const tree_ctx *c) {
   for (unsigned k = 0; k < c->steps; k++) {
     printf("\nstep %u (stride %u): receiver <- sender: its sum + received "
-           "= new sum (ms after the first fork)\n", k, 1u << k);
+           "= new sum (ms after the first fork)\n",
+           k, 1u << k);
     for (unsigned r = 0; r < c->opt.procs; r++) {
       const step_log *l = &c->log[k * c->opt.procs + r];
       if (l->from < 0)
@@ -291,10 +289,11 @@ static int compare(const tree_ctx *c, const partial *tree) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: parc-reduction_tree [--procs P] [--seed S]\n"
-             "  --procs P  processes, a power of two from 1 to %d "
-             "(default 8)\n"
-             "  --seed S   seed of the integer values (default 1)\n",
+  fprintf(f,
+          "usage: parc-reduction_tree [--procs P] [--seed S]\n"
+          "  --procs P  processes, a power of two from 1 to %d "
+          "(default 8)\n"
+          "  --seed S   seed of the integer values (default 1)\n",
           MAX_PROCS);
 }
 
@@ -317,7 +316,8 @@ static int parse_args(int argc, char **argv, options *o) {
     if (strcmp(a, "--procs") == 0 && ex_parse_u64(val, 1, MAX_PROCS, &v) == 0 &&
         (v & (v - 1)) == 0)
       o->procs = (unsigned)v;
-    else if (strcmp(a, "--seed") == 0 && ex_parse_u64(val, 0, UINT64_MAX, &v) == 0)
+    else if (strcmp(a, "--seed") == 0 &&
+             ex_parse_u64(val, 0, UINT64_MAX, &v) == 0)
       o->seed = v;
     else {
       fprintf(stderr, "bad option: %s %s\n", a, val);
@@ -349,8 +349,7 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &c.opt);
   if (rc != 0)
     return rc;
-  while ((1u << c.steps) < c.opt.procs)
-    c.steps++;
+  while ((1u << c.steps) < c.opt.procs) c.steps++;
   partial sum = {0, 0.0};
   rc = setup(&c);
   if (rc == 0)

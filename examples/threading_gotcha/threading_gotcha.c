@@ -89,8 +89,7 @@ static int count_range(const void *in, void *out, void *ctx) {
   range r;
   memcpy(&r, in, sizeof r);
   int64_t local = 0;
-  for (int64_t i = r.begin; i < r.end; i++)
-    local++;
+  for (int64_t i = r.begin; i < r.end; i++) local++;
   memcpy(out, &local, sizeof local);
   return 0;
 }
@@ -118,7 +117,8 @@ static int show_race(parc_pool *pool, const options *o) {
   printf("1. the bug: counter++ on a plain int\n");
   if (o->skip_race) {
     printf("   skipped (%s)\n\n", UNDER_TSAN ? "built with ThreadSanitizer, "
-           "which would report the race" : "--skip-race");
+                                               "which would report the race"
+                                             : "--skip-race");
     return 0;
   }
   for (unsigned k = 0; k < o->repeat; k++) {
@@ -129,7 +129,8 @@ static int show_race(parc_pool *pool, const options *o) {
     double dt = ex_now() - t0;
     int64_t lost = o->iters - counter;
     printf("   run %u: expected %lld, got %d: %lld updates lost (%.1f%%)  "
-           "[%.3f s]\n", k + 1, (long long)o->iters, counter, (long long)lost,
+           "[%.3f s]\n",
+           k + 1, (long long)o->iters, counter, (long long)lost,
            100.0 * (double)lost / (double)o->iters, dt);
   }
   printf("   (a run can come out right by luck, more often with few "
@@ -147,8 +148,8 @@ static int show_atomic(parc_pool *pool, const options *o) {
   double dt = ex_now() - t0;
   int got = atomic_load(&atomic_counter);
   int ok = got == o->iters;
-  printf("   expected %lld, got %d: %s  [%.3f s]\n\n", (long long)o->iters,
-         got, ok ? "right" : "WRONG", dt);
+  printf("   expected %lld, got %d: %s  [%.3f s]\n\n", (long long)o->iters, got,
+         ok ? "right" : "WRONG", dt);
   return ok ? 0 : 1;
 }
 
@@ -249,8 +250,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("%u threads add 1 to a shared counter, %lld times in all "
-         "(this machine: %u logical CPUs)\n\n", parc_pool_workers(pool),
-         (long long)o.iters, parc_logical_cpus());
+         "(this machine: %u logical CPUs)\n\n",
+         parc_pool_workers(pool), (long long)o.iters, parc_logical_cpus());
   rc = show_race(pool, &o);
   int bad_atomic = rc == 0 ? show_atomic(pool, &o) : 0;
   int bad_reduce = rc == 0 ? show_reduce(pool, &o) : 0;

@@ -81,8 +81,7 @@ static size_t count_distinct_pids(const job_out *out, size_t n) {
   size_t distinct = 0;
   for (size_t i = 0; i < n; i++) {
     size_t j = 0;
-    while (j < i && out[j].pid != out[i].pid)
-      j++;
+    while (j < i && out[j].pid != out[i].pid) j++;
     distinct += (j == i);
   }
   return distinct;
@@ -137,9 +136,10 @@ static int check_run(const run_result *r, const job_out *out, size_t n,
       return 1;
     }
     if (here != (r->backend == PARC_THREADS)) {
-      fprintf(stderr, "task %zu ran in pid %d (this process is %d): wrong "
-              "for the %s backend\n", i, (int)out[i].pid, (int)me,
-              backend_name(r->backend));
+      fprintf(stderr,
+              "task %zu ran in pid %d (this process is %d): wrong "
+              "for the %s backend\n",
+              i, (int)out[i].pid, (int)me, backend_name(r->backend));
       return 1;
     }
     if (out[i].worker < 0 || (unsigned)out[i].worker >= r->workers) {
@@ -156,14 +156,12 @@ static int same_place(const job_out *a, const job_out *b) {
 }
 
 /* Prints one line per (pid, worker) pair with the tasks it ran. */
-static void print_placement(const run_result *r, const job_out *out,
-                            size_t n) {
+static void print_placement(const run_result *r, const job_out *out, size_t n) {
   printf("\n%s, %u workers (this process is pid %d):\n",
          backend_name(r->backend), r->workers, (int)getpid());
   for (size_t i = 0; i < n; i++) {
     size_t j = 0;
-    while (j < i && !same_place(&out[j], &out[i]))
-      j++;
+    while (j < i && !same_place(&out[j], &out[i])) j++;
     if (j < i)
       continue; /* this pair was printed with its first task */
     printf("  pid %-7d worker %-3d tasks:", (int)out[i].pid,
@@ -224,7 +222,8 @@ static int parse_args(int argc, char **argv, options *o) {
     const char *val = argv[++i];
     if (strcmp(a, "--work") == 0 && ex_parse_u64(val, 1, UINT64_MAX, &v) == 0)
       o->work = v;
-    else if (strcmp(a, "--tasks") == 0 && ex_parse_u64(val, 1, 1u << 20, &v) == 0)
+    else if (strcmp(a, "--tasks") == 0 &&
+             ex_parse_u64(val, 1, 1u << 20, &v) == 0)
       o->tasks = v;
     else if (strcmp(a, "--workers") == 0 && ex_parse_u64(val, 1, 1024, &v) == 0)
       o->workers = (unsigned)v;
@@ -242,8 +241,8 @@ static int parse_args(int argc, char **argv, options *o) {
 static void print_row(const run_result *r, double base_s) {
   double speedup = r->map_s > 0 ? base_s / r->map_s : 0.0;
   printf("%-10s %7u %10.1f %9.3f %8.2f %10.2f %5zu\n", backend_name(r->backend),
-         r->workers, r->start_s * 1e3, r->map_s, speedup,
-         speedup / r->workers, r->pids);
+         r->workers, r->start_s * 1e3, r->map_s, speedup, speedup / r->workers,
+         r->pids);
 }
 
 /* Runs every worker count on one backend, printing a row for each. The
@@ -282,14 +281,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "out of memory\n");
     return 1;
   }
-  for (uint64_t i = 0; i < o.tasks; i++)
-    in[i].iters = o.work;
+  for (uint64_t i = 0; i < o.tasks; i++) in[i].iters = o.work;
   printf("do_stuff = sum of 1/k^2, k = 1..%llu; %llu tasks; "
          "%u physical cores, %u logical CPUs\n\n",
          (unsigned long long)o.work, (unsigned long long)o.tasks,
          parc_physical_cores(), parc_logical_cpus());
-  printf("%-10s %7s %10s %9s %8s %10s %5s\n", "backend", "workers",
-         "start ms", "map s", "speedup", "efficiency", "pids");
+  printf("%-10s %7s %10s %9s %8s %10s %5s\n", "backend", "workers", "start ms",
+         "map s", "speedup", "efficiency", "pids");
   double expect = -1.0;
   run_result last_t, last_p;
   rc = run_backend(PARC_THREADS, &o, in, out_t, &expect, &last_t);

@@ -269,8 +269,7 @@ static int block(parc_py_ch_op op, void *ctx, double timeout, int gil_first) {
   if (gil_first) {
     rc = op(ctx, 0);
   } else {
-    Py_BEGIN_ALLOW_THREADS
-    rc = op(ctx, 0);
+    Py_BEGIN_ALLOW_THREADS rc = op(ctx, 0);
     Py_END_ALLOW_THREADS
   }
   if (!again(rc))
@@ -281,11 +280,8 @@ static int block(parc_py_ch_op op, void *ctx, double timeout, int gil_first) {
   double until = parc_py_ch_now() + PARC_PY_CH_YIELD;
   if (deadline >= 0 && deadline < until)
     until = deadline;
-  Py_BEGIN_ALLOW_THREADS
-  rc = look_again(op, ctx, until);
-  Py_END_ALLOW_THREADS
-  if (!again(rc))
-    return rc;
+  Py_BEGIN_ALLOW_THREADS rc = look_again(op, ctx, until);
+  Py_END_ALLOW_THREADS if (!again(rc)) return rc;
   for (;;) {
     double slice = PARC_PY_CH_SLICE;
     if (deadline >= 0) {
@@ -295,11 +291,8 @@ static int block(parc_py_ch_op op, void *ctx, double timeout, int gil_first) {
       if (left < slice)
         slice = left;
     }
-    Py_BEGIN_ALLOW_THREADS
-    rc = op(ctx, slice);
-    Py_END_ALLOW_THREADS
-    if (!again(rc))
-      return rc;
+    Py_BEGIN_ALLOW_THREADS rc = op(ctx, slice);
+    Py_END_ALLOW_THREADS if (!again(rc)) return rc;
     if (PyErr_CheckSignals() < 0)
       return PARC_PY_CH_EINTR;
   }
@@ -332,8 +325,8 @@ int parc_py_ch_futex_wait(_Atomic uint32_t *w, uint32_t expected,
   ts.tv_nsec = (long)((timeout - (double)ts.tv_sec) * 1e9);
   /* Not FUTEX_PRIVATE: the word may be mapped by several processes. A
    * relative FUTEX_WAIT timeout runs on CLOCK_MONOTONIC. */
-  long r = syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, expected, &ts,
-                   NULL, 0);
+  long r = syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, expected, &ts, NULL,
+                   0);
   if (r < 0 && errno == ETIMEDOUT && atomic_load(w) == expected)
     return PARC_ETIMEDOUT;
   return 0;
@@ -345,10 +338,10 @@ void parc_py_ch_futex_wake(_Atomic uint32_t *w, int n) {
 
 /* ---------------------------------------------------------------- pickle */
 
-static PyObject *py_dumps;  /* _payload._dumps: out-of-band buffers */
-static PyObject *pk_dumps;  /* pickle.dumps */
-static PyObject *pk_loads;  /* pickle.loads */
-static PyObject *protocol;  /* 5 */
+static PyObject *py_dumps;   /* _payload._dumps: out-of-band buffers */
+static PyObject *pk_dumps;   /* pickle.dumps */
+static PyObject *pk_loads;   /* pickle.loads */
+static PyObject *protocol;   /* 5 */
 static PyObject *buffers_kw; /* ("buffers",) */
 PyObject *parc_py_ch_empty;
 

@@ -34,9 +34,9 @@ typedef struct parc_py_ch_entry parc_py_ch_entry;
 struct parc_py_ch_entry {
   unsigned char token[16];
   int kind;
-  long refs;   /* wrappers of it in this process */
-  int creator; /* the pid that made it */
-  void *h[5];  /* the kind's handles */
+  long refs;    /* wrappers of it in this process */
+  int creator;  /* the pid that made it */
+  void *h[5];   /* the kind's handles */
   int64_t n[6]; /* the kind's numbers (sizes, owner, counts) */
   /* Lets go of this process's use of the handles (never invalidates them
    * for other processes); called when refs drops to 0. */
@@ -45,8 +45,7 @@ struct parc_py_ch_entry {
 
 /* The common head of every wrapper type. */
 typedef struct {
-  PyObject_HEAD
-  parc_py_ch_entry *e;
+  PyObject_HEAD parc_py_ch_entry *e;
 } parc_py_ch_obj;
 
 /* A new entry (refs 1, a fresh token) in the registry, or NULL with

@@ -44,8 +44,7 @@ enum { CTRL_EMPTY = 1, CTRL_ESC = 2, CTRL_PARTS = 3 };
 #define P_SKIP n[1]  /* messages of an interrupted object still to drop */
 
 typedef struct {
-  PyObject_HEAD
-  parc_py_ch_entry *e;
+  PyObject_HEAD parc_py_ch_entry *e;
   unsigned char *scratch;
 } PipeObject;
 
@@ -144,10 +143,8 @@ static int send_op(void *ctx, double timeout) {
  * only the other end's death ends it. */
 static int send_rest(parc_pipe *p, const void *buf, size_t len) {
   int rc;
-  Py_BEGIN_ALLOW_THREADS
-  rc = parc_pipe_send(p, buf, len, -1);
-  Py_END_ALLOW_THREADS
-  return rc;
+  Py_BEGIN_ALLOW_THREADS rc = parc_pipe_send(p, buf, len, -1);
+  Py_END_ALLOW_THREADS return rc;
 }
 
 static int looks_like_control(const Py_buffer *b) {
@@ -158,8 +155,7 @@ static int looks_like_control(const Py_buffer *b) {
 static int send_parts(parc_pipe *p, Py_buffer *parts, int nparts, int list,
                       double timeout) {
   unsigned char small[CTRL_HEADER + 8 * 64], *hdr = small;
-  uint32_t kind = list ? CTRL_PARTS
-                       : parts[0].len == 0 ? CTRL_EMPTY : CTRL_ESC;
+  uint32_t kind = list ? CTRL_PARTS : parts[0].len == 0 ? CTRL_EMPTY : CTRL_ESC;
   int plain = !list && parts[0].len > 0 && !looks_like_control(&parts[0]);
   send_ctx c = {p, parts[0].buf, (size_t)parts[0].len};
   size_t hlen = CTRL_HEADER;
@@ -235,8 +231,7 @@ static PyObject *pipe_send(PipeObject *o, PyObject *const *args,
   }
   rc = send_parts(p, parts, (int)nparts, list, timeout);
 out:
-  for (Py_ssize_t i = 0; i < got; i++)
-    PyBuffer_Release(&parts[i]);
+  for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&parts[i]);
   if (parts != &one)
     PyMem_Free(parts);
   if (rc < 0)
@@ -340,8 +335,10 @@ static PyObject *recv_parts(PipeObject *o, parc_pipe *p,
   PyObject *list = PyList_New(np);
   o->e->P_SKIP = np;
   for (uint32_t i = 0; list && i < np; i++) {
-    PyObject *part = i == 0 ? PyBytes_FromStringAndSize(NULL, (Py_ssize_t)lens[i])
-                            : PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)lens[i]);
+    PyObject *part = i == 0
+                         ? PyBytes_FromStringAndSize(NULL, (Py_ssize_t)lens[i])
+                         : PyByteArray_FromStringAndSize(NULL,
+                                                         (Py_ssize_t)lens[i]);
     if (!part) {
       Py_CLEAR(list);
       break;
@@ -419,8 +416,8 @@ static PyObject *recv_message(PipeObject *o, parc_pipe *p, double timeout) {
   const unsigned char *m = big ? (unsigned char *)PyBytes_AS_STRING(big)
                                : o->scratch;
   if (!is_control(m, c.len))
-    return big ? big : PyBytes_FromStringAndSize((const char *)m,
-                                                 (Py_ssize_t)c.len);
+    return big ? big
+               : PyBytes_FromStringAndSize((const char *)m, (Py_ssize_t)c.len);
   PyObject *r = decode_control(o, p, m, c.len);
   Py_XDECREF(big);
   return r;
@@ -487,8 +484,8 @@ static PyObject *pipe_recv_into(PipeObject *o, PyObject *args) {
   if (!p)
     goto out;
   if (offset < 0 || offset > b.len) {
-    PyErr_SetString(PyExc_ValueError, offset < 0 ? "negative offset"
-                                                 : "offset too large");
+    PyErr_SetString(PyExc_ValueError,
+                    offset < 0 ? "negative offset" : "offset too large");
     goto out;
   }
   if (o->e->P_SKIP > 0 && skip_rest(o, p) < 0)

@@ -27,8 +27,7 @@
 #include <unistd.h>
 
 typedef struct {
-  PyObject_HEAD
-  parc_proc *p; /* NULL once reaped */
+  PyObject_HEAD parc_proc *p; /* NULL once reaped */
   int pid;
   int exitcode; /* valid once reaped */
   int sentinel; /* -1 until asked for */
@@ -105,8 +104,7 @@ static PyObject *start(PyObject *m, PyObject *args) {
     char byte;
     ssize_t n;
     do {
-      Py_BEGIN_ALLOW_THREADS
-      n = read(a.ready[0], &byte, 1);
+      Py_BEGIN_ALLOW_THREADS n = read(a.ready[0], &byte, 1);
       Py_END_ALLOW_THREADS
     } while (n < 0 && errno == EINTR && PyErr_CheckSignals() == 0);
     close(a.ready[0]);

@@ -37,8 +37,7 @@ typedef struct {
 } counts;
 
 typedef struct {
-  PyObject_HEAD
-  parc_py_ch_entry *e;
+  PyObject_HEAD parc_py_ch_entry *e;
   parc_py_qframe f; /* the queue, its locks, this wrapper's scratch */
   parc_sem *slots;
   counts *counts;
@@ -169,8 +168,7 @@ static PyObject *queue_put(QueueObject *o, PyObject *const *args,
   }
   r = put_parts(o, parts, (int)nparts, timeout);
 out:
-  for (Py_ssize_t i = 0; i < got; i++)
-    PyBuffer_Release(&parts[i]);
+  for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&parts[i]);
   if (parts != &one)
     PyMem_Free(parts);
   return r;

@@ -143,8 +143,7 @@ static void write_header(unsigned char *hdr, const Py_buffer *parts,
 int parc_py_qframe_put(parc_py_qframe *f, const Py_buffer *parts, int nparts,
                        double deadline) {
   size_t total = 0;
-  for (int i = 0; i < nparts; i++)
-    total += (size_t)parts[i].len;
+  for (int i = 0; i < nparts; i++) total += (size_t)parts[i].len;
   int whole = nparts == 1 && parc_py_qframe_whole(parts[0].buf, total);
   unsigned char header[HEADER + 8 * 64], *hdr = header;
   size_t hlen = HEADER + 8 * (size_t)nparts;
@@ -208,15 +207,12 @@ static int producer_gone(parc_py_qframe *f, get_ctx *c) {
 static int next_chunk(parc_py_qframe *f, get_ctx *c) {
   int rc = get_op(c, 0);
   while (rc != 0) {
-    Py_BEGIN_ALLOW_THREADS
-    rc = get_op(c, PARC_PY_CH_SLICE);
+    Py_BEGIN_ALLOW_THREADS rc = get_op(c, PARC_PY_CH_SLICE);
     if (rc == PARC_EAGAIN || rc == PARC_ETIMEDOUT)
       rc = producer_gone(f, c);
     else if (rc != 0)
       rc = 1; /* cannot happen (max_msg is CHUNK): drop the object */
-    Py_END_ALLOW_THREADS
-    if (rc == 1)
-      return 1;
+    Py_END_ALLOW_THREADS if (rc == 1) return 1;
     if (rc == 2 && PyErr_CheckSignals() < 0)
       return PARC_PY_CH_EINTR;
   }
@@ -266,8 +262,9 @@ static Py_ssize_t big_alloc(parc_py_qframe *f, big *b) {
   for (int i = 0; i < b->nparts; i++) {
     uint64_t n;
     memcpy(&n, f->in + HEADER + 8 * i, 8);
-    PyObject *part = i == 0 ? PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n)
-                            : PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)n);
+    PyObject *part = i == 0
+                         ? PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n)
+                         : PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)n);
     if (!part)
       return -1;
     PyList_SET_ITEM(b->list, i, part);
@@ -304,8 +301,8 @@ static PyObject *get_big(parc_py_qframe *f, size_t hlen, size_t *restart) {
       goto out;
     }
     if (!dst)
-      scatter(&b, at, f->in, (size_t)total - at < CHUNK ? (size_t)total - at
-                                                         : CHUNK);
+      scatter(&b, at, f->in,
+              (size_t)total - at < CHUNK ? (size_t)total - at : CHUNK);
   }
   if (total >= 0) {
     r = b.list;
@@ -332,11 +329,11 @@ static PyObject *get_locked(parc_py_qframe *f, double deadline) {
     }
     pending = 0;
     if (c.len == CHUNK || c.len == 0)
-      continue; /* an orphan chunk, of an object dropped */
+      continue;                   /* an orphan chunk, of an object dropped */
     if (f->in[0] == PARC_PY_QRAW) /* the object itself, in a 1-tuple */
-      return Py_BuildValue("(N)", PyBytes_FromStringAndSize(
-                                      (const char *)f->in + 1,
-                                      (Py_ssize_t)c.len - 1));
+      return Py_BuildValue("(N)",
+                           PyBytes_FromStringAndSize((const char *)f->in + 1,
+                                                     (Py_ssize_t)c.len - 1));
     if (f->in[0] != 0)
       return PyBytes_FromStringAndSize((const char *)f->in, (Py_ssize_t)c.len);
     if (c.len < HEADER || memcmp(f->in, MAGIC, 8) != 0)

@@ -17,8 +17,7 @@
 #include <limits.h>
 
 typedef struct {
-  PyObject_HEAD
-  parc_py_ch_entry *e;
+  PyObject_HEAD parc_py_ch_entry *e;
   unsigned char *p;
   Py_ssize_t size;
 } ShmObject;
@@ -110,8 +109,8 @@ static int wait_op(void *ctx, double timeout) {
 }
 
 /* True when the condition came, False when the timeout ran out. */
-static PyObject *wait_for(ShmObject *s, Py_ssize_t off, uint32_t seen,
-                          int what, PyObject *timeout_obj) {
+static PyObject *wait_for(ShmObject *s, Py_ssize_t off, uint32_t seen, int what,
+                          PyObject *timeout_obj) {
   double timeout;
   wait_ctx c = {word(s, off), seen, what};
   if (!c.w || parc_py_ch_timeout1(timeout_obj, &timeout) < 0)

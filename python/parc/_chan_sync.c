@@ -29,8 +29,7 @@
 #define L_COUNT n[3]
 
 typedef struct {
-  PyObject_HEAD
-  parc_py_ch_entry *e;
+  PyObject_HEAD parc_py_ch_entry *e;
   parc_lock *l;
 } LockObject;
 
@@ -202,8 +201,7 @@ static PyMethodDef lock_methods[] = {
     {"is_mine", (PyCFunction)lock_is_mine, METH_NOARGS, NULL},
     {"count", (PyCFunction)lock_count, METH_NOARGS, NULL},
     {"release_save", (PyCFunction)lock_release_save, METH_NOARGS, NULL},
-    {"acquire_restore", (PyCFunction)lock_acquire_restore, METH_VARARGS,
-     NULL},
+    {"acquire_restore", (PyCFunction)lock_acquire_restore, METH_VARARGS, NULL},
     {"__reduce__", parc_py_ch_reduce, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL}};
 
@@ -228,8 +226,7 @@ static PyTypeObject LockType = {
 #define S_MAX n[0] /* BoundedSemaphore's bound; -1: none */
 
 typedef struct {
-  PyObject_HEAD
-  parc_py_ch_entry *e;
+  PyObject_HEAD parc_py_ch_entry *e;
   parc_sem *s;
 } SemObject;
 

@@ -15,9 +15,15 @@
 #include "_core.h"
 
 static struct PyModuleDef core_module = {
-    PyModuleDef_HEAD_INIT, "parc._core",
+    PyModuleDef_HEAD_INIT,
+    "parc._core",
     "libparc, the engine of the parc package (use parc, not this module).",
-    -1, NULL, NULL, NULL, NULL, NULL};
+    -1,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL};
 
 PyMODINIT_FUNC PyInit__core(void) {
   PyObject *m = PyModule_Create(&core_module);

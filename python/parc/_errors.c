@@ -5,8 +5,7 @@ static PyObject *ParcError; /* parc._core.Error */
 
 PyObject *parc_py_raise(int rc) {
   switch (rc) {
-  case PARC_ENOMEM:
-    return PyErr_NoMemory();
+  case PARC_ENOMEM: return PyErr_NoMemory();
   case PARC_EINVAL:
     PyErr_SetString(PyExc_ValueError, parc_strerror(rc));
     return NULL;
@@ -53,7 +52,7 @@ int parc_py_errors_init(PyObject *m) {
   }
   Py_INCREF(ParcError); /* the module's reference, and ours */
 #define ADD(name, value, text)                                                 \
-  if (PyModule_AddIntConstant(m, #name, PARC_##name) < 0)                       \
+  if (PyModule_AddIntConstant(m, #name, PARC_##name) < 0)                      \
     return -1;
   PARC_ERRNO_MAP(ADD)
 #undef ADD

@@ -64,7 +64,8 @@ PyObject *parc_py_pickle_loads_std(const void *data, size_t len) {
 static PyObject *transport_mod;
 
 PyObject *parc_py_transport(const char *name) {
-  if (!transport_mod && !(transport_mod = PyImport_ImportModule("parc._transport")))
+  if (!transport_mod &&
+      !(transport_mod = PyImport_ImportModule("parc._transport")))
     return NULL;
   return PyObject_GetAttrString(transport_mod, name);
 }
@@ -85,8 +86,7 @@ PyObject *parc_py_failure(int code, PyObject *payload,
 
 static void nap(void) {
   struct timespec ts = {0, 1000000};
-  Py_BEGIN_ALLOW_THREADS
-  nanosleep(&ts, NULL);
+  Py_BEGIN_ALLOW_THREADS nanosleep(&ts, NULL);
   Py_END_ALLOW_THREADS
 }
 
@@ -111,8 +111,7 @@ int parc_py_closing(PoolObject *p) {
 }
 
 void parc_py_await_destroyed(PoolObject *p) {
-  while (atomic_load(&p->state) != P_DESTROYED)
-    nap();
+  while (atomic_load(&p->state) != P_DESTROYED) nap();
 }
 
 /* ---------------------------------------------------------------- orphans */
@@ -221,8 +220,7 @@ static int create(PoolObject *self, parc_pool_opts *o) {
     rc = parc_pool_create(&self->pool, o);
     PyOS_AfterFork_Parent();
   } else {
-    Py_BEGIN_ALLOW_THREADS
-    rc = parc_pool_create(&self->pool, o);
+    Py_BEGIN_ALLOW_THREADS rc = parc_pool_create(&self->pool, o);
     Py_END_ALLOW_THREADS
   }
   if (rc == PARC_EINIT)
@@ -235,8 +233,9 @@ static int create(PoolObject *self, parc_pool_opts *o) {
 static void delete_tstates(pyctx *c);
 
 static int Pool_init(PoolObject *self, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"backend", "workers", "task_timeout", "max_retries",
-                           "max_tasks", "initializer", "initargs", NULL};
+  static char *kwlist[] = {"backend",     "workers",   "task_timeout",
+                           "max_retries", "max_tasks", "initializer",
+                           "initargs",    NULL};
   int backend = PARC_PROCESSES;
   unsigned workers = 0, retries = 0, max_tasks = 0;
   double task_timeout = 0;
@@ -311,14 +310,11 @@ static void destroy(PoolObject *self, int cancel_running) {
   parc_pool_wake(self->pool); /* waiters see P_CLOSING and leave */
   if (cancel_running)
     parc_pool_cancel(self->pool, 1);
-  while (self->users > 0)
-    nap();
+  while (self->users > 0) nap();
   atomic_store(&self->state, P_DESTROYING);
   parc_pool *pool = self->pool;
-  Py_BEGIN_ALLOW_THREADS
-  parc_pool_destroy_ex(pool, cancel_running);
-  Py_END_ALLOW_THREADS
-  self->pool = NULL;
+  Py_BEGIN_ALLOW_THREADS parc_pool_destroy_ex(pool, cancel_running);
+  Py_END_ALLOW_THREADS self->pool = NULL;
   sweep_orphans(self, 1);
   if (self->backend == PARC_THREADS) {
     delete_tstates(self->ctx);
@@ -378,10 +374,8 @@ static PyObject *Pool_idle(PoolObject *self, PyObject *args) {
                        : IDLE_SLICE;
     parc_pool *pool = self->pool;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = parc_pool_drain(pool, slice > 0 ? slice : 0);
-    Py_END_ALLOW_THREADS
-    parc_py_leave(self);
+    Py_BEGIN_ALLOW_THREADS rc = parc_pool_drain(pool, slice > 0 ? slice : 0);
+    Py_END_ALLOW_THREADS parc_py_leave(self);
     if (rc == 0 || slice <= 0)
       return PyBool_FromLong(rc == 0);
     if (PyErr_CheckSignals() < 0)
@@ -479,7 +473,8 @@ PyObject *parc_py_submit(PoolObject *self, PyObject *const *args,
       parc_py_leave(self);
       return NULL;
     }
-    rc = parc_submit_bytes(self->pool, parc_py_worker_task, &key, sizeof key, &f);
+    rc = parc_submit_bytes(self->pool, parc_py_worker_task, &key, sizeof key,
+                           &f);
     if (rc != 0)
       parc_py_drop_entry(self, key);
   } else {
@@ -489,7 +484,8 @@ PyObject *parc_py_submit(PoolObject *self, PyObject *const *args,
       return NULL;
     }
     rc = parc_submit_bytes(self->pool, parc_py_worker_task,
-                           PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b), &f);
+                           PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b),
+                           &f);
     Py_DECREF(b);
   }
   parc_py_leave(self);
@@ -630,14 +626,22 @@ int parc_py_pool_init(PyObject *m) {
   if (PyModule_AddFunctions(m, pool_functions) < 0 ||
       parc_py_future_init(m) < 0)
     return -1;
-  static const struct { const char *name; int value; } consts[] = {
-      {"THREADS", PARC_THREADS}, {"PROCESSES", PARC_PROCESSES},
-      {"K_CALL", K_CALL},       {"K_MAP1", K_MAP1},
-      {"K_STAR1", K_STAR1},     {"K_MAPN", K_MAPN},
-      {"K_STARN", K_STARN},     {"K_MPSTYLE", K_MPSTYLE},
-      {"RC_RAISED", RC_RAISED}, {"RC_LOST", RC_LOST},
-      {"PHASE_QUEUED", PHASE_QUEUED}, {"PHASE_RUNNING", PHASE_RUNNING},
-      {"PHASE_DONE", PHASE_DONE}};
+  static const struct {
+    const char *name;
+    int value;
+  } consts[] = {{"THREADS", PARC_THREADS},
+                {"PROCESSES", PARC_PROCESSES},
+                {"K_CALL", K_CALL},
+                {"K_MAP1", K_MAP1},
+                {"K_STAR1", K_STAR1},
+                {"K_MAPN", K_MAPN},
+                {"K_STARN", K_STARN},
+                {"K_MPSTYLE", K_MPSTYLE},
+                {"RC_RAISED", RC_RAISED},
+                {"RC_LOST", RC_LOST},
+                {"PHASE_QUEUED", PHASE_QUEUED},
+                {"PHASE_RUNNING", PHASE_RUNNING},
+                {"PHASE_DONE", PHASE_DONE}};
   for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
     if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0)
       return -1;

@@ -40,7 +40,8 @@ enum {
   K_KINDS = 5
 };
 #define K_MASK 0x0f
-#define K_MPSTYLE 0x10 /* a result that cannot be pickled fails as
+#define K_MPSTYLE                                                              \
+  0x10 /* a result that cannot be pickled fails as
                           multiprocessing's MaybeEncodingError */
 
 /* The head of a process task's message. */
@@ -78,7 +79,7 @@ typedef struct pyctx {
     _Atomic int claimed;
     uint32_t len;
     unsigned char data[];
-  } *initerr;
+  } * initerr;
 } pyctx;
 #define INITERR_BYTES (64u * 1024u)
 
@@ -87,8 +88,7 @@ typedef struct pyctx {
 enum { P_RUNNING, P_CLOSING, P_DESTROYING, P_DESTROYED };
 
 typedef struct PoolObject {
-  PyObject_HEAD
-  parc_pool *pool;
+  PyObject_HEAD parc_pool *pool;
   pyctx *ctx;
   int backend;
   unsigned workers;
@@ -104,8 +104,7 @@ typedef struct PoolObject {
 } PoolObject;
 
 typedef struct TaskObject {
-  PyObject_HEAD
-  PoolObject *pool; /* strong */
+  PyObject_HEAD PoolObject *pool; /* strong */
   parc_future *f;
   int kind;
   PyObject *entry;   /* threads: the registry entry (strong), else NULL */
@@ -117,7 +116,7 @@ extern PyTypeObject ParcPyPoolType, ParcPyTaskType;
 
 /* _pool.c */
 int parc_py_pid(void);
-int parc_py_enter(PoolObject *p);       /* 0, or -1: pool gone (no error set) */
+int parc_py_enter(PoolObject *p); /* 0, or -1: pool gone (no error set) */
 void parc_py_leave(PoolObject *p);
 /* While waiting in slices: true if the pool is closing (the waiter then
  * calls parc_py_await_destroyed and carries on with a detached future). */

@@ -22,19 +22,35 @@
 #include "_pool.h"
 
 #define MAX_DEPTH 8
-#define MAX_LIST 256     /* longer lists: pickle's, which does them as fast */
-#define MAX_READ 4096    /* longer pickles: pickle.loads, as fast for them */
+#define MAX_LIST 256  /* longer lists: pickle's, which does them as fast */
+#define MAX_READ 4096 /* longer pickles: pickle.loads, as fast for them */
 
 enum {
-  OP_PROTO = 0x80, OP_FRAME = 0x95, OP_MEMOIZE = 0x94, OP_STOP = '.',
-  OP_NONE = 'N', OP_TRUE = 0x88, OP_FALSE = 0x89,
-  OP_BININT1 = 'K', OP_BININT2 = 'M', OP_BININT = 'J', OP_LONG1 = 0x8a,
+  OP_PROTO = 0x80,
+  OP_FRAME = 0x95,
+  OP_MEMOIZE = 0x94,
+  OP_STOP = '.',
+  OP_NONE = 'N',
+  OP_TRUE = 0x88,
+  OP_FALSE = 0x89,
+  OP_BININT1 = 'K',
+  OP_BININT2 = 'M',
+  OP_BININT = 'J',
+  OP_LONG1 = 0x8a,
   OP_BINFLOAT = 'G',
-  OP_SHORT_BINUNICODE = 0x8c, OP_BINUNICODE = 'X',
-  OP_SHORT_BINBYTES = 'C', OP_BINBYTES = 'B',
-  OP_EMPTY_TUPLE = ')', OP_TUPLE1 = 0x85, OP_TUPLE2 = 0x86, OP_TUPLE3 = 0x87,
-  OP_MARK = '(', OP_TUPLE = 't',
-  OP_EMPTY_LIST = ']', OP_APPEND = 'a', OP_APPENDS = 'e'
+  OP_SHORT_BINUNICODE = 0x8c,
+  OP_BINUNICODE = 'X',
+  OP_SHORT_BINBYTES = 'C',
+  OP_BINBYTES = 'B',
+  OP_EMPTY_TUPLE = ')',
+  OP_TUPLE1 = 0x85,
+  OP_TUPLE2 = 0x86,
+  OP_TUPLE3 = 0x87,
+  OP_MARK = '(',
+  OP_TUPLE = 't',
+  OP_EMPTY_LIST = ']',
+  OP_APPEND = 'a',
+  OP_APPENDS = 'e'
 };
 
 /* ---------------------------------------------------------------- writing */
@@ -68,8 +84,7 @@ static int put_op(wbuf *b, int op) {
 }
 
 static void le(unsigned char *at, uint64_t v, int n) {
-  for (int i = 0; i < n; i++)
-    at[i] = (unsigned char)(v >> (8 * i));
+  for (int i = 0; i < n; i++) at[i] = (unsigned char)(v >> (8 * i));
 }
 
 static int put_int(wbuf *b, PyObject *o) {
@@ -92,8 +107,7 @@ static int put_int(wbuf *b, PyObject *o) {
     at[0] = OP_BININT, le(at + 1, (uint64_t)v, 4);
   } else { /* the fewest bytes that keep the sign, as pickle's encode_long */
     int n = 5;
-    while (n < 8 && (v >> (8 * n - 1)) != 0 && (v >> (8 * n - 1)) != -1)
-      n++;
+    while (n < 8 && (v >> (8 * n - 1)) != 0 && (v >> (8 * n - 1)) != -1) n++;
     if (!(at = room(b, 2 + (size_t)n)))
       return -1;
     at[0] = OP_LONG1, at[1] = (unsigned char)n;
@@ -145,8 +159,7 @@ static int put_str(wbuf *b, PyObject *o) {
 
 static int put_obj(wbuf *b, PyObject *o, int depth);
 
-static int put_items(wbuf *b, PyObject *const *items, Py_ssize_t n,
-                     int depth) {
+static int put_items(wbuf *b, PyObject *const *items, Py_ssize_t n, int depth) {
   for (Py_ssize_t i = 0; i < n; i++) {
     int rc = put_obj(b, items[i], depth + 1);
     if (rc != 0)
@@ -262,8 +275,7 @@ static int push(rstack *s, PyObject *o) {
 
 static uint64_t rd_le(const unsigned char *p, int n) {
   uint64_t v = 0;
-  for (int i = 0; i < n; i++)
-    v |= (uint64_t)p[i] << (8 * i);
+  for (int i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
   return v;
 }
 
@@ -307,18 +319,39 @@ static int step(rstack *s, const unsigned char **pp, const unsigned char *end) {
   int op = *p++, rc = 0;
   size_t n;
   switch (op) {
-  case OP_FRAME: NEED(8); p += 8; break;
+  case OP_FRAME:
+    NEED(8);
+    p += 8;
+    break;
   case OP_MEMOIZE: break; /* no GET follows: the reader knows none */
   case OP_STOP: rc = 2; break;
-  case OP_NONE: Py_INCREF(Py_None); rc = push(s, Py_None); break;
-  case OP_TRUE: Py_INCREF(Py_True); rc = push(s, Py_True); break;
-  case OP_FALSE: Py_INCREF(Py_False); rc = push(s, Py_False); break;
-  case OP_BININT1: NEED(1); rc = push(s, PyLong_FromLong(*p)); p += 1; break;
+  case OP_NONE:
+    Py_INCREF(Py_None);
+    rc = push(s, Py_None);
+    break;
+  case OP_TRUE:
+    Py_INCREF(Py_True);
+    rc = push(s, Py_True);
+    break;
+  case OP_FALSE:
+    Py_INCREF(Py_False);
+    rc = push(s, Py_False);
+    break;
+  case OP_BININT1:
+    NEED(1);
+    rc = push(s, PyLong_FromLong(*p));
+    p += 1;
+    break;
   case OP_BININT2:
-    NEED(2); rc = push(s, PyLong_FromLong((long)rd_le(p, 2))); p += 2; break;
+    NEED(2);
+    rc = push(s, PyLong_FromLong((long)rd_le(p, 2)));
+    p += 2;
+    break;
   case OP_BININT:
-    NEED(4); rc = push(s, PyLong_FromLong((int32_t)(uint32_t)rd_le(p, 4)));
-    p += 4; break;
+    NEED(4);
+    rc = push(s, PyLong_FromLong((int32_t)(uint32_t)rd_le(p, 4)));
+    p += 4;
+    break;
   case OP_LONG1: {
     NEED(1);
     int k = *p++;
@@ -335,31 +368,34 @@ static int step(rstack *s, const unsigned char **pp, const unsigned char *end) {
   case OP_BINFLOAT: {
     NEED(8);
     uint64_t bits = 0;
-    for (int i = 0; i < 8; i++)
-      bits = bits << 8 | p[i];
+    for (int i = 0; i < 8; i++) bits = bits << 8 | p[i];
     double d;
     memcpy(&d, &bits, sizeof d);
     rc = push(s, PyFloat_FromDouble(d));
     p += 8;
     break;
   }
-  case OP_SHORT_BINUNICODE: case OP_BINUNICODE:
-  case OP_SHORT_BINBYTES: case OP_BINBYTES: {
+  case OP_SHORT_BINUNICODE:
+  case OP_BINUNICODE:
+  case OP_SHORT_BINBYTES:
+  case OP_BINBYTES: {
     int w = op == OP_SHORT_BINUNICODE || op == OP_SHORT_BINBYTES ? 1 : 4;
     NEED(w);
     n = (size_t)rd_le(p, w);
     p += w;
     NEED(n);
-    rc = push(s, op == OP_SHORT_BINUNICODE || op == OP_BINUNICODE
-                     ? PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n,
-                                            "surrogatepass")
-                     : PyBytes_FromStringAndSize((const char *)p,
-                                                 (Py_ssize_t)n));
+    rc = push(s,
+              op == OP_SHORT_BINUNICODE || op == OP_BINUNICODE
+                  ? PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n,
+                                         "surrogatepass")
+                  : PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n));
     p += n;
     break;
   }
   case OP_EMPTY_TUPLE: rc = push(s, PyTuple_New(0)); break;
-  case OP_TUPLE1: case OP_TUPLE2: case OP_TUPLE3:
+  case OP_TUPLE1:
+  case OP_TUPLE2:
+  case OP_TUPLE3:
     n = (size_t)(op - OP_TUPLE1 + 1);
     if (s->n < n + (s->nmarks ? s->marks[s->nmarks - 1] : 0))
       return 1;
@@ -389,8 +425,7 @@ static int step(rstack *s, const unsigned char **pp, const unsigned char *end) {
       return 1;
     rc = appends(s);
     break;
-  default:
-    return 1;
+  default: return 1;
   }
   *pp = p;
   return rc;
@@ -415,8 +450,7 @@ static int read_simple(const unsigned char *p, size_t len, PyObject **out) {
     s.n = 0;
     rc = 0;
   }
-  for (size_t i = 0; i < s.n; i++)
-    Py_XDECREF(s.v[i]);
+  for (size_t i = 0; i < s.n; i++) Py_XDECREF(s.v[i]);
   if (s.v != s.local)
     PyMem_Free(s.v);
   return rc;

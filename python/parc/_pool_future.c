@@ -17,8 +17,8 @@
 #include "_pool.h"
 
 static PyObject *s_PENDING, *s_FINISHED, *s_CANCELLED_AND_NOTIFIED;
-static PyObject *n_state, *n_result, *n_exception, *n_task, *n_owner,
-    *n_cond, *n_w, *n_callbacks, *n_tell;
+static PyObject *n_state, *n_result, *n_exception, *n_task, *n_owner, *n_cond,
+    *n_w, *n_callbacks, *n_tell;
 
 static int is_pending(PyObject *fut) {
   PyObject *st = PyObject_GetAttr(fut, n_state);
@@ -53,9 +53,9 @@ static int publish(PyObject *fut, PyObject *outcome, int *heard) {
   else if (code != PARC_ECANCELED)
     rc = PyObject_SetAttr(fut, n_exception, v);
   if (rc == 0)
-    rc = PyObject_SetAttr(fut, n_state, code == PARC_ECANCELED
-                                            ? s_CANCELLED_AND_NOTIFIED
-                                            : s_FINISHED);
+    rc = PyObject_SetAttr(fut, n_state,
+                          code == PARC_ECANCELED ? s_CANCELLED_AND_NOTIFIED
+                                                 : s_FINISHED);
   if (rc < 0)
     return -1;
   PyObject *cond = PyObject_GetAttr(fut, n_cond);
@@ -90,8 +90,8 @@ static PyObject *settle(PyObject *self, PyObject *args) {
   int heard = 0;
   int rc = publish(fut, outcome, &heard);
   if (rc == 1 && heard) { /* tell the waiters and callbacks */
-    PyObject *r = PyObject_CallMethodObjArgs(fut, n_tell,
-                                             PyTuple_GET_ITEM(outcome, 0), NULL);
+    PyObject *r = PyObject_CallMethodObjArgs(
+        fut, n_tell, PyTuple_GET_ITEM(outcome, 0), NULL);
     Py_XDECREF(r);
     rc = r ? rc : -1;
   }
@@ -166,7 +166,9 @@ static PyMethodDef future_functions[] = {
     {NULL, NULL, 0, NULL}};
 
 int parc_py_future_init(PyObject *m) {
-#define NAME(v, s) if (!(v = PyUnicode_InternFromString(s))) return -1;
+#define NAME(v, s)                                                             \
+  if (!(v = PyUnicode_InternFromString(s)))                                    \
+    return -1;
   NAME(n_state, "_state")
   NAME(n_result, "_result")
   NAME(n_exception, "_exception")
@@ -179,8 +181,8 @@ int parc_py_future_init(PyObject *m) {
 #undef NAME
   s_PENDING = PyUnicode_InternFromString("PENDING");
   s_FINISHED = PyUnicode_InternFromString("FINISHED");
-  s_CANCELLED_AND_NOTIFIED =
-      PyUnicode_InternFromString("CANCELLED_AND_NOTIFIED");
+  s_CANCELLED_AND_NOTIFIED = PyUnicode_InternFromString(
+      "CANCELLED_AND_NOTIFIED");
   if (!s_PENDING || !s_FINISHED || !s_CANCELLED_AND_NOTIFIED)
     return -1;
   return PyModule_AddFunctions(m, future_functions);

@@ -39,9 +39,9 @@ typedef struct chunkref {
 static int chunk_prepare(mapspec *m, Py_ssize_t index, chunkref *c,
                          parc_bytes *in) {
   Py_ssize_t lo = index * m->chunk;
-  PyObject *payload = m->chunk == 1 ? PyList_GET_ITEM(m->items, lo)
-                                    : PyList_GetSlice(m->items, lo,
-                                                      lo + m->chunk);
+  PyObject *payload = m->chunk == 1
+                          ? PyList_GET_ITEM(m->items, lo)
+                          : PyList_GetSlice(m->items, lo, lo + m->chunk);
   if (!payload)
     return -1;
   if (m->chunk == 1)
@@ -154,8 +154,8 @@ static int map_chunks(mapspec *m) {
   if (parc_py_enter(m->self) != 0)
     goto out;
   stop t = {.self = m->self};
-  parc_map_opts o = {.status = st, .should_stop = map_should_stop,
-                     .stop_arg = &t};
+  parc_map_opts o = {
+      .status = st, .should_stop = map_should_stop, .stop_arg = &t};
   t.ts = PyEval_SaveThread();
   parc_map_bytes(m->self->pool, parc_py_worker_task, in, out, cnt, &o);
   PyEval_RestoreThread(t.ts);
@@ -184,8 +184,8 @@ out:
  * the lowest failed chunk's exception. */
 PyObject *parc_py_map(PoolObject *self, PyObject *args) {
   mapspec m = {.self = self};
-  if (!PyArg_ParseTuple(args, "iOOO!n", &m.kind, &m.fn_id, &m.fn,
-                        &PyList_Type, &m.items, &m.chunk))
+  if (!PyArg_ParseTuple(args, "iOOO!n", &m.kind, &m.fn_id, &m.fn, &PyList_Type,
+                        &m.items, &m.chunk))
     return NULL;
   if (m.chunk < 1) {
     PyErr_SetString(PyExc_ValueError, "Chunksize must be 1+");

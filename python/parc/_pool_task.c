@@ -80,10 +80,8 @@ int parc_py_future_wait(PoolObject *pool, parc_future *f, double timeout) {
       return e == -2 ? -1 : 1; /* destroyed: every future is finished */
     double slice = slice_of(deadline);
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = parc_future_wait(f, NULL, slice, NULL);
-    Py_END_ALLOW_THREADS
-    parc_py_leave(pool);
+    Py_BEGIN_ALLOW_THREADS rc = parc_future_wait(f, NULL, slice, NULL);
+    Py_END_ALLOW_THREADS parc_py_leave(pool);
     if (rc != PARC_EAGAIN)
       return 1;
     if (PyErr_CheckSignals() < 0)
@@ -109,10 +107,8 @@ int parc_py_futures_wait_any(PoolObject *pool, parc_future **fs, size_t n,
     }
     double slice = slice_of(deadline);
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = parc_wait_any(fs, n, slice, index);
-    Py_END_ALLOW_THREADS
-    parc_py_leave(pool);
+    Py_BEGIN_ALLOW_THREADS rc = parc_wait_any(fs, n, slice, index);
+    Py_END_ALLOW_THREADS parc_py_leave(pool);
     if (rc == 0)
       return 1;
     if (rc != PARC_ETIMEDOUT) {
@@ -186,8 +182,7 @@ PyObject *parc_py_data_outcome(const void *d, size_t n, int kind, int err,
 /* The outcome of a finished task (a new reference), made once. */
 static PyObject *task_outcome(TaskObject *t) {
   while (t->collecting && !t->outcome) { /* another thread is making it */
-    Py_BEGIN_ALLOW_THREADS
-    sched_yield();
+    Py_BEGIN_ALLOW_THREADS sched_yield();
     Py_END_ALLOW_THREADS
   }
   if (t->outcome) {
@@ -221,8 +216,7 @@ static int parse_timeout(PyObject *arg, double *timeout) {
   return 0;
 }
 
-static PyObject *Task_wait(TaskObject *t, PyObject *const *args,
-                           Py_ssize_t n) {
+static PyObject *Task_wait(TaskObject *t, PyObject *const *args, Py_ssize_t n) {
   double timeout = -1;
   if (n > 1) {
     PyErr_SetString(PyExc_TypeError, "wait(timeout=None)");
@@ -475,8 +469,7 @@ PyObject *parc_py_watch_wait(PoolObject *self, PyObject *args) {
     goto out;
   if (e == 0) {
     double deadline = timeout < 0 ? INFINITY : now_s() + timeout;
-    Py_BEGIN_ALLOW_THREADS
-    for (int any = 0;;) {
+    Py_BEGIN_ALLOW_THREADS for (int any = 0;;) {
       for (Py_ssize_t i = 0; i < n; i++)
         if (finished(fs[i]))
           any = hit[i] = 1;
@@ -487,8 +480,7 @@ PyObject *parc_py_watch_wait(PoolObject *self, PyObject *args) {
       size_t i;
       parc_wait_any(fs, (size_t)n, left < SLICE ? left : SLICE, &i);
     }
-    Py_END_ALLOW_THREADS
-    parc_py_leave(self);
+    Py_END_ALLOW_THREADS parc_py_leave(self);
   } else { /* destroyed: all finished */
     memset(hit, 1, (size_t)n);
   }

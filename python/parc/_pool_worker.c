@@ -24,10 +24,9 @@ static int setup_pid;            /* the process whose set-up ran */
 static PyThreadState *worker_ts; /* this worker's, while the GIL is out */
 static PyObject *fn_cache;       /* fn_id -> function */
 static unsigned long long last_id;
-static PyObject *last_fn;        /* borrowed from fn_cache */
+static PyObject *last_fn; /* borrowed from fn_cache */
 
 #define FN_CACHE_MAX 256
-
 
 /* ---------------------------------------------------------------- running */
 
@@ -73,13 +72,10 @@ static PyObject *run_kind(int kind, PyObject *fn, PyObject *payload) {
     kw = PyTuple_GET_ITEM(payload, 1);
     return PyObject_Call(fn, args, kw == Py_None ? NULL : kw);
   }
-  case K_MAP1:
-    return PyObject_CallOneArg(fn, payload);
-  case K_STAR1:
-    return call_star(fn, payload);
+  case K_MAP1: return PyObject_CallOneArg(fn, payload);
+  case K_STAR1: return call_star(fn, payload);
   case K_MAPN:
-  case K_STARN:
-    return run_many(fn, payload, (kind & K_MASK) == K_STARN);
+  case K_STARN: return run_many(fn, payload, (kind & K_MASK) == K_STARN);
   default:
     PyErr_SetString(PyExc_RuntimeError, "parc: unknown task kind");
     return NULL;

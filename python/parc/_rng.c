@@ -68,8 +68,7 @@ static PyObject *np_empty(PyObject *size, const char *dtype) {
 /* ---------------------------------------------------------------- Rng */
 
 typedef struct {
-  PyObject_HEAD
-  parc_rng r;
+  PyObject_HEAD parc_rng r;
 } RngObject;
 
 static PyObject *rng_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
@@ -91,18 +90,16 @@ static PyObject *rng_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
 typedef enum { D_UNIFORM, D_NORMAL, D_RAW, D_BELOW } draw_kind;
 
 /* One draw, or an array of them (size not None). */
-static PyObject *draw(RngObject *o, draw_kind kind, uint64_t n,
-                      PyObject *size, double loc, double scale) {
+static PyObject *draw(RngObject *o, draw_kind kind, uint64_t n, PyObject *size,
+                      double loc, double scale) {
   if (size == Py_None || !size) {
     switch (kind) {
     case D_UNIFORM:
       return PyFloat_FromDouble(loc + scale * parc_rng_uniform(&o->r));
     case D_NORMAL:
       return PyFloat_FromDouble(loc + scale * parc_rng_normal(&o->r));
-    case D_RAW:
-      return PyLong_FromUnsignedLongLong(parc_rng_u64(&o->r));
-    case D_BELOW:
-      return PyLong_FromUnsignedLongLong(parc_rng_below(&o->r, n));
+    case D_RAW: return PyLong_FromUnsignedLongLong(parc_rng_u64(&o->r));
+    case D_BELOW: return PyLong_FromUnsignedLongLong(parc_rng_below(&o->r, n));
     }
   }
   int floats = kind == D_UNIFORM || kind == D_NORMAL;
@@ -141,8 +138,8 @@ static PyObject *rng_uniform(RngObject *o, PyObject *args, PyObject *kw) {
   static char *names[] = {"low", "high", "size", NULL};
   double low = 0.0, high = 1.0;
   PyObject *size = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|ddO:uniform", names, &low,
-                                   &high, &size))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|ddO:uniform", names, &low, &high,
+                                   &size))
     return NULL;
   return draw(o, D_UNIFORM, 0, size, low, high - low);
 }
@@ -151,8 +148,8 @@ static PyObject *rng_normal(RngObject *o, PyObject *args, PyObject *kw) {
   static char *names[] = {"loc", "scale", "size", NULL};
   double loc = 0.0, scale = 1.0;
   PyObject *size = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|ddO:normal", names, &loc,
-                                   &scale, &size))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|ddO:normal", names, &loc, &scale,
+                                   &size))
     return NULL;
   return draw(o, D_NORMAL, 0, size, loc, scale);
 }
@@ -224,10 +221,9 @@ static PyObject *rng_setstate(RngObject *o, PyObject *state) {
 }
 
 static PyObject *rng_reduce(RngObject *o, PyObject *unused) {
-  return Py_BuildValue("(O(KK)N)", (PyObject *)Py_TYPE(o),
-                       (unsigned long long)rng_seed(&o->r),
-                       (unsigned long long)rng_stream(&o->r),
-                       rng_getstate(o, NULL));
+  return Py_BuildValue(
+      "(O(KK)N)", (PyObject *)Py_TYPE(o), (unsigned long long)rng_seed(&o->r),
+      (unsigned long long)rng_stream(&o->r), rng_getstate(o, NULL));
 }
 
 static PyObject *rng_copy(RngObject *o, PyObject *unused) {
@@ -290,8 +286,7 @@ typedef struct {
 } philox_state;
 
 typedef struct {
-  PyObject_HEAD
-  philox_state st;
+  PyObject_HEAD philox_state st;
   bitgen_t bitgen;
   PyObject *capsule;
 } PhiloxObject;
@@ -423,8 +418,8 @@ static PyTypeObject PhiloxType = {
 /* philox4x32_10(ctr, key) -> 4 words: one raw block, for known answers. */
 static PyObject *philox_block(PyObject *m, PyObject *args) {
   uint32_t ctr[4], key[2], out[4];
-  if (!PyArg_ParseTuple(args, "(IIII)(II)", &ctr[0], &ctr[1], &ctr[2],
-                        &ctr[3], &key[0], &key[1]))
+  if (!PyArg_ParseTuple(args, "(IIII)(II)", &ctr[0], &ctr[1], &ctr[2], &ctr[3],
+                        &key[0], &key[1]))
     return NULL;
   parc_philox4x32_10(ctr, key, out);
   return Py_BuildValue("(IIII)", out[0], out[1], out[2], out[3]);

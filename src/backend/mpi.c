@@ -28,12 +28,12 @@ typedef struct mlink {
   int rank;
   unsigned local;
   uint32_t epoch;
-  bool attached;        /* the courier moves its lanes */
-  parc__msg_batch hdr;  /* the batch being read from the lane */
+  bool attached;       /* the courier moves its lanes */
+  parc__msg_batch hdr; /* the batch being read from the lane */
   size_t hdr_got;
-  unsigned char *msg;   /* ... assembled as a message */
+  unsigned char *msg; /* ... assembled as a message */
   size_t msg_len, msg_got;
-  mpi_fifo rx;          /* results waiting for room in the lane */
+  mpi_fifo rx; /* results waiting for room in the lane */
 } mlink;
 
 typedef struct mctl {
@@ -45,13 +45,13 @@ typedef struct mstate {
   mpi_courier c;
   unsigned *counts, *bases; /* per rank: workers, index of the first */
   parc__event doorbell;
-  mlink *links;             /* one per worker */
+  mlink *links; /* one per worker */
   void **cells;
-  pthread_mutex_t lock;     /* links, ctl, closing */
-  mctl *ctl;                /* control messages to send */
+  pthread_mutex_t lock; /* links, ctl, closing */
+  mctl *ctl;            /* control messages to send */
   size_t nctl, ctl_cap;
   bool closing, kill_all, bye_sent;
-  bool *fin;                /* rank has closed */
+  bool *fin; /* rank has closed */
   pthread_t courier;
   bool courier_started;
 } mstate;
@@ -84,8 +84,12 @@ static bool tx_begin(mstate *st, mlink *l) {
   l->msg = parc__malloc(l->msg_len);
   if (!l->msg)
     return false; /* the next round tries again */
-  mpi_head h = {.local = l->local, .epoch = l->epoch, .a = (uint32_t)na,
-                .b = (uint32_t)nb, .fn_off = fn.off, .combine_off = comb.off};
+  mpi_head h = {.local = l->local,
+                .epoch = l->epoch,
+                .a = (uint32_t)na,
+                .b = (uint32_t)nb,
+                .fn_off = fn.off,
+                .combine_off = comb.off};
   m.fn = m.combine = 0;
   if (m.kind == MSG_FOR && m.in_size == 0)
     m.ctx = 0; /* a pointer of this process means nothing there */
@@ -164,7 +168,8 @@ static bool send_ctl(mstate *st) {
     mpi_head *h = parc__calloc(1, sizeof *h);
     if (!h)
       return false; /* next round */
-    *h = (mpi_head){.local = st->ctl[i].local, .epoch = st->ctl[i].epoch,
+    *h = (mpi_head){.local = st->ctl[i].local,
+                    .epoch = st->ctl[i].epoch,
                     .a = st->ctl[i].kind};
     parc__mpi_post(&st->c, st->ctl[i].rank, TAG_CTRL, h, sizeof *h);
   }
@@ -401,10 +406,10 @@ static int m_count(parc_pool *p, unsigned *nworkers) {
              : MPI_ERR_NO_MEM;
   if (counts != st->counts)
     free(counts);
-  rc = e == MPI_ERR_NO_MEM                           ? PARC_ENOMEM
-       : e != MPI_SUCCESS                            ? mpi_fail("MPI_Allgather", e)
+  rc = e == MPI_ERR_NO_MEM ? PARC_ENOMEM
+       : e != MPI_SUCCESS  ? mpi_fail("MPI_Allgather", e)
        : !st->bases || !st->c.rank_lost || !st->fin ? PARC_ENOMEM
-                                                     : 0;
+                                                    : 0;
   if (rc != 0) {
     MPI_Comm_free(&st->c.comm);
     pthread_mutex_destroy(&st->lock);

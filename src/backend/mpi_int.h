@@ -27,11 +27,11 @@ enum { TAG_BATCH = 1, TAG_RESULT, TAG_STATE, TAG_CTRL };
 enum { CTRL_SPAWN = 1, CTRL_ABANDON, CTRL_BYE, CTRL_FIN };
 
 typedef struct mpi_head {
-  uint32_t local;      /* the worker's index on its rank */
-  uint32_t epoch;      /* the worker's life */
-  uint32_t a, b;       /* STATE: slot state, init rc; CTRL: kind, kill_all;
+  uint32_t local;  /* the worker's index on its rank */
+  uint32_t epoch;  /* the worker's life */
+  uint32_t a, b;   /* STATE: slot state, init rc; CTRL: kind, kill_all;
                           BATCH: bytes of the fn and combine object names */
-  uint64_t fn_off;     /* BATCH: offsets in those objects */
+  uint64_t fn_off; /* BATCH: offsets in those objects */
   uint64_t combine_off;
 } mpi_head;
 /* BATCH: head, parc__msg_batch (fn, combine, ctx zero), the two names,
@@ -66,13 +66,19 @@ typedef struct mpi_fnref {
 typedef struct mpi_courier {
   MPI_Comm comm;
   int rank, size;
-  parc__event bell;     /* lanes, states and requests ring it */
-  mpi_out *out;         /* sends in flight */
-  bool *rank_lost;      /* an MPI call about that rank failed */
-  unsigned idle;        /* rounds without progress, for nap() */
-  uint64_t last_moved;  /* when there was progress */
-  struct { uint64_t fn; mpi_fnref ref; } enc; /* last encoded */
-  struct { char name[256]; uintptr_t base; } dec; /* last decoded object */
+  parc__event bell;    /* lanes, states and requests ring it */
+  mpi_out *out;        /* sends in flight */
+  bool *rank_lost;     /* an MPI call about that rank failed */
+  unsigned idle;       /* rounds without progress, for nap() */
+  uint64_t last_moved; /* when there was progress */
+  struct {
+    uint64_t fn;
+    mpi_fnref ref;
+  } enc; /* last encoded */
+  struct {
+    char name[256];
+    uintptr_t base;
+  } dec; /* last decoded object */
 } mpi_courier;
 
 /* mpi_wire.c */

@@ -23,7 +23,7 @@
 
 typedef struct rworker {
   pthread_t th;
-  bool running;        /* a thread is on this slot, not yet joined */
+  bool running; /* a thread is on this slot, not yet joined */
   void *cell;
   uint32_t epoch;
   uint32_t sent_state; /* last slot state told to rank 0 */

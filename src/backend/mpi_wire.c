@@ -164,8 +164,8 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *arg) {
   (void)size;
   const char *n = info->dlpi_name ? info->dlpi_name : "";
   bool match = a->name == NULL ? true /* the first object is the program */
-               : a->by_base    ? n[0] && !strcmp(base_name(n), base_name(a->name))
-                               : n[0] && !strcmp(n, a->name);
+               : a->by_base ? n[0] && !strcmp(base_name(n), base_name(a->name))
+                            : n[0] && !strcmp(n, a->name);
   if (!match)
     return 0;
   for (int i = 0; i < info->dlpi_phnum; i++)

@@ -97,9 +97,8 @@ static void worker_child(zygote *z, unsigned w, pid_t zpid) {
   parc_pool *p = z->p;
   parc__worker_main(p, w, p->workers[w].slot);
   fflush(NULL);
-  parc__exit_now(atomic_load(&p->workers[w].slot->state) == SLOT_INIT_FAILED
-                     ? 1
-                     : 0);
+  parc__exit_now(
+      atomic_load(&p->workers[w].slot->state) == SLOT_INIT_FAILED ? 1 : 0);
 }
 
 static void zspawn(zygote *z, unsigned w) {
@@ -131,8 +130,7 @@ static void zreap(zygote *z) {
 
 static unsigned zalive(zygote *z) {
   unsigned n = 0;
-  for (unsigned w = 0; w < z->p->nworkers; w++)
-    n += z->pids[w] > 0;
+  for (unsigned w = 0; w < z->p->nworkers; w++) n += z->pids[w] > 0;
   return n;
 }
 
@@ -162,8 +160,7 @@ static void zygote_main(parc_pool *p, int sock) {
   z.pids = parc__calloc(p->nworkers, sizeof *z.pids);
   if (z.sfd < 0 || !z.pids)
     parc__exit_now(1);
-  for (unsigned w = 0; w < p->nworkers; w++)
-    zspawn(&z, w);
+  for (unsigned w = 0; w < p->nworkers; w++) zspawn(&z, w);
   bool graceful = false;
   for (;;) {
     struct pollfd pf[2] = {{sock, POLLIN, 0}, {z.sfd, POLLIN, 0}};
@@ -251,9 +248,11 @@ static parc__worker_event death(const zmsg *m) {
     return (parc__worker_event){.what = PARC__WORKER_INIT_FAILED};
   if (WIFSIGNALED(m->status))
     return (parc__worker_event){.what = PARC__WORKER_SIGNALED,
-                                .code = WTERMSIG(m->status), .pid = m->pid};
+                                .code = WTERMSIG(m->status),
+                                .pid = m->pid};
   return (parc__worker_event){.what = PARC__WORKER_EXITED,
-                              .code = WEXITSTATUS(m->status), .pid = m->pid};
+                              .code = WEXITSTATUS(m->status),
+                              .pid = m->pid};
 }
 
 static void p_poll(parc_pool *p) {
@@ -264,15 +263,15 @@ static void p_poll(parc_pool *p) {
       parc__close(st->sock);
       st->sock = -1;
       for (unsigned w = 0; w < p->nworkers; w++) /* PR_SET_PDEATHSIG */
-        parc__worker_report(p, w, (parc__worker_event){
-                                      .what = PARC__WORKER_SIGNALED,
-                                      .code = SIGKILL});
+        parc__worker_report(p, w,
+                            (parc__worker_event){.what = PARC__WORKER_SIGNALED,
+                                                 .code = SIGKILL});
     } else if (m.w >= p->nworkers) {
       continue;
     } else if (m.kind == Z_SPAWNED) {
-      parc__worker_report(p, m.w, (parc__worker_event){
-                                      .what = PARC__WORKER_SPAWNED,
-                                      .pid = m.pid});
+      parc__worker_report(
+          p, m.w,
+          (parc__worker_event){.what = PARC__WORKER_SPAWNED, .pid = m.pid});
     } else if (m.kind == Z_DIED) {
       parc__worker_report(p, m.w, death(&m));
     }

@@ -35,7 +35,9 @@ typedef struct tstate {
 
 /* No memset: parc__cell_reset sets every field, and a lane's arena is
  * written before it is read. Untouched pages cost nothing. */
-static void *new_cell(void) { return parc__aligned_alloc(64, parc__cell_size()); }
+static void *new_cell(void) {
+  return parc__aligned_alloc(64, parc__cell_size());
+}
 
 /* A thread on slot w's cell, reset. A thread abandoned in place (no memory
  * to set it aside) keeps the slot: it serves no more. */

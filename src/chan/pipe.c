@@ -52,9 +52,9 @@
 #define CHUNK PARC__CHAN_CHUNK
 #define SKIP UINT64_MAX /* a frame that says: go on at the arena's start */
 
-typedef struct pipe_side { /* each end writes only its own side */
+typedef struct pipe_side {            /* each end writes only its own side */
   _Alignas(64) _Atomic int32_t owner; /* pid bound to this end; 0: none */
-  _Atomic uint32_t closed;   /* closed by its owner */
+  _Atomic uint32_t closed;            /* closed by its owner */
   _Atomic uint32_t sleeping; /* its user is about to poll its eventfd */
   int efd;                   /* wakes this end's user; the same number in
                                 every process forked after create */
@@ -74,10 +74,10 @@ typedef struct pipe_shared {
 struct parc_pipe { /* one process's handle on one end */
   pipe_shared *sh;
   int me;
-  int made_by;       /* the process that created it; others inherited it */
-  int *local_refs;   /* this process's open handles on sh */
-  int peer_pid;      /* whose pidfd peer_fd is */
-  int peer_fd;       /* -1: none */
+  int made_by;     /* the process that created it; others inherited it */
+  int *local_refs; /* this process's open handles on sh */
+  int peer_pid;    /* whose pidfd peer_fd is */
+  int peer_fd;     /* -1: none */
   bool peer_dead;
 };
 
@@ -87,8 +87,7 @@ struct parc_pipe { /* one process's handle on one end */
 
 static size_t ring_bytes_for(size_t max_msg) {
   size_t c = PARC__PIPE_RING_MIN;
-  while (c < max_msg + FRAME && c < PARC__PIPE_RING_MAX)
-    c <<= 1;
+  while (c < max_msg + FRAME && c < PARC__PIPE_RING_MAX) c <<= 1;
   return c;
 }
 
@@ -105,13 +104,11 @@ static parc_pipe *new_end(pipe_shared *sh, int me, int *refs) {
 }
 
 static void free_shared(pipe_shared *sh) {
-  for (int i = 0; i < 2; i++)
-    parc__close(sh->side[i].efd);
+  for (int i = 0; i < 2; i++) parc__close(sh->side[i].efd);
   parc__obj_free(sh, sh->shared);
 }
 
-int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg,
-                     int flags) {
+int parc_pipe_create(parc_pipe **a, parc_pipe **b, size_t max_msg, int flags) {
   if (!a || !b || max_msg > ((size_t)1 << 40))
     return PARC_EINVAL;
   int shared = (flags & PARC_SHARED) != 0;
@@ -303,8 +300,7 @@ static void skip_to_start(parc_pipe *e, size_t len) {
   parc__ring_publish(r, cap - off);
 }
 
-int parc_pipe_send(parc_pipe *e, const void *msg, size_t len,
-                   double timeout) {
+int parc_pipe_send(parc_pipe *e, const void *msg, size_t len, double timeout) {
   if (!e || (len && !msg))
     return PARC_EINVAL;
   if (parc__foreign(e->sh->shared, e->made_by))

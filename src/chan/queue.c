@@ -48,7 +48,7 @@
 #include "parc.h"
 #include "sys/sys.h"
 
-#define FRAME 8u         /* the length in front of each message */
+#define FRAME 8u /* the length in front of each message */
 /* A pipelined put publishes CHUNK bytes at a time (as pipe.c; tuned in
  * docs/performance.md), for messages of STREAM_MIN bytes and more; the
  * numbers, with REWIND_MIN and PROBE_NS, are in policy.h. */
@@ -99,14 +99,13 @@ struct parc_queue {
   size_t limit;            /* bytes the queue may hold (frames too) */
   size_t max_msg;
   int shared;
-  int owner;               /* the creator's pid (see parc__foreign) */
+  int owner;                    /* the creator's pid (see parc__foreign) */
   _Alignas(64) parc__ring ring; /* last: its arena follows */
 };
 
 static size_t pow2_at_least(size_t n) {
   size_t c = 64;
-  while (c < n)
-    c <<= 1;
+  while (c < n) c <<= 1;
   return c;
 }
 
@@ -247,8 +246,8 @@ static bool has_news(parc_queue *q, size_t need) {
  * goes in. */
 static void put_publish(parc_queue *q, size_t n) {
   q->put_mark.count = atomic_load_explicit(&q->put_count, memory_order_relaxed);
-  q->put_mark.pos =
-      atomic_load_explicit(&q->ring.tail, memory_order_relaxed) + 1;
+  q->put_mark.pos = atomic_load_explicit(&q->ring.tail, memory_order_relaxed) +
+                    1;
   parc__ring_publish(&q->ring, n);
   bump(&q->put_count);
   q->put_mark.pos = 0;
@@ -275,8 +274,7 @@ static void put_pipelined(parc_queue *q, const unsigned char *p, size_t len) {
   atomic_store_explicit(&q->partial, 0, memory_order_release);
 }
 
-int parc_queue_put(parc_queue *q, const void *msg, size_t len,
-                   double timeout) {
+int parc_queue_put(parc_queue *q, const void *msg, size_t len, double timeout) {
   if (!q || (len && !msg))
     return PARC_EINVAL;
   if (parc__foreign(q->shared, q->owner))
@@ -324,8 +322,8 @@ int parc_queue_try_put(parc_queue *q, const void *msg, size_t len) {
  * the head is taken. */
 static void take(parc_queue *q, size_t n) {
   q->get_mark.count = atomic_load_explicit(&q->taken, memory_order_relaxed);
-  q->get_mark.pos =
-      atomic_load_explicit(&q->ring.head, memory_order_relaxed) + 1;
+  q->get_mark.pos = atomic_load_explicit(&q->ring.head, memory_order_relaxed) +
+                    1;
   parc__ring_consume(&q->ring, n);
   bump(&q->taken);
   q->get_mark.pos = 0;
@@ -496,8 +494,7 @@ int parc_queue_get(parc_queue *q, void *buf, size_t cap, size_t *len,
   int rc = get_lock(q, timeout);
   if (rc != 0)
     return rc;
-  do
-    rc = get_locked(q, buf, cap, len, timeout, deadline);
+  do rc = get_locked(q, buf, cap, len, timeout, deadline);
   while (rc == PARC_EAGAIN && timeout != 0); /* look again */
   if (rc == 0)
     maybe_rewind(q);

@@ -23,8 +23,8 @@ static bool is_static(const parc__job *j) {
 
 static bool static_bounds(const parc_pool *p, const parc__job *j, uint64_t k,
                           uint64_t *first, uint64_t *count) {
-  return parc__static_bounds(iterations(j), j->for_chunk, p->nworkers, k,
-                             first, count);
+  return parc__static_bounds(iterations(j), j->for_chunk, p->nworkers, k, first,
+                             count);
 }
 
 /* Whose static chunks worker w runs next: its own, else those of a slot
@@ -169,22 +169,22 @@ static unsigned loop_cursor(const parc_pool *p, const parc__job *j,
 static void loop_left(parc_pool *p, parc__job *j, unsigned w) {
   j->loop_joined[w] = false;
   j->loop_active--;
-  bool all_done = atomic_load_explicit(&j->units_done,
-                                       memory_order_acquire) >= j->units_total;
-  if ((all_done || (j->loop_active == 0 &&
-                    parc__loop_exhausted(j, p->nworkers))) &&
+  bool all_done = atomic_load_explicit(&j->units_done, memory_order_acquire) >=
+                  j->units_total;
+  if ((all_done ||
+       (j->loop_active == 0 && parc__loop_exhausted(j, p->nworkers))) &&
       !atomic_load(&j->finished)) {
     uint64_t off;
     int rc;
     if (parc__loop_failed(j, &off, &rc))
-      parc__job_note(j, off, (parc_task_status){.error = PARC_ETASK,
-                                                .task_rc = rc, .attempts = 1});
+      parc__job_note(j, off,
+                     (parc_task_status){
+                         .error = PARC_ETASK, .task_rc = rc, .attempts = 1});
     parc__job_finish(j);
   }
 }
 
-static bool loop_has_work(const parc_pool *p, const parc__job *j,
-                          unsigned w) {
+static bool loop_has_work(const parc_pool *p, const parc__job *j, unsigned w) {
   return !j->loop_joined[w] && loop_cursor(p, j, w) != UINT32_MAX;
 }
 
@@ -294,8 +294,7 @@ int parc_for(parc_pool *p, int64_t begin, int64_t end, parc_for_fn body,
     parc__job_unref(j);
     return PARC_ENOMEM;
   }
-  for (unsigned w = 0; w < p->nworkers; w++)
-    atomic_init(&j->static_next[w], w);
+  for (unsigned w = 0; w < p->nworkers; w++) atomic_init(&j->static_next[w], w);
   parc_map_opts common = {.progress = o.progress,
                           .progress_arg = o.progress_arg,
                           .timeout = o.timeout};

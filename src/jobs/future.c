@@ -210,4 +210,3 @@ int parc_wait_any(parc_future *const *fs, size_t n, double timeout,
   *index = a.index;
   return 0;
 }
-

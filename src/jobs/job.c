@@ -100,8 +100,9 @@ void parc__job_requeue(parc__job *j, uint64_t first, uint64_t count,
     size_t cap = j->requeue_cap ? 2 * j->requeue_cap : 8;
     parc__requeue *q = parc__realloc(j->requeue, cap * sizeof *q);
     if (!q) { /* cannot remember it: report instead of losing it */
-      parc__job_note(j, first, (parc_task_status){.error = PARC_ENOMEM,
-                                                  .attempts = (int)attempt});
+      parc__job_note(
+          j, first,
+          (parc_task_status){.error = PARC_ENOMEM, .attempts = (int)attempt});
       parc__job_count(j, units);
       return;
     }

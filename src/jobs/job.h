@@ -37,11 +37,11 @@ typedef struct parc__worker_event parc__worker_event; /* backend.h */
 /* What the scheduler asks of a kind. Lock held in every call. */
 typedef struct parc__job_ops {
   const char *name;
-  bool per_task;   /* a unit is one task, many to a batch (a map); else a
+  bool per_task;  /* a unit is one task, many to a batch (a map); else a
                       batch is one unit (a block, a chunk) */
-  bool alone;      /* one task, only for an idle worker: so "queued" and
+  bool alone;     /* one task, only for an idle worker: so "queued" and
                       "running" are told apart exactly (futures) */
-  bool reads_job;  /* the worker reads the job itself (a thread's loop):
+  bool reads_job; /* the worker reads the job itself (a thread's loop):
                       one abandoned must keep it alive */
   /* Does j have a unit for worker w now (requeued ones aside)? */
   bool (*has_work)(const parc_pool *p, const parc__job *j, unsigned w);
@@ -60,8 +60,8 @@ typedef struct parc__job_ops {
                const parc__msg_result *r, int err);
   /* w is lost while running b's next unit, `started` its announcement:
    * the unit is retried or reported (parc__job_charge). */
-  void (*lost)(parc_pool *p, parc__worker *w, parc__batch *b,
-               uint64_t started, const parc__worker_event *why);
+  void (*lost)(parc_pool *p, parc__worker *w, parc__batch *b, uint64_t started,
+               const parc__worker_event *why);
   /* w is lost holding b: its units not done go back to j. */
   void (*drop)(parc_pool *p, parc__worker *w, parc__batch *b);
   /* The lowest unit of j not handed out (requeued ones aside), and the
@@ -92,38 +92,38 @@ struct parc__job {
   struct parc__job *next_future, *prev_future; /* pool's live futures */
 
   /* what to run */
-  uint64_t fn;                   /* parc_task_fn / parc_for_fn */
+  uint64_t fn; /* parc_task_fn / parc_for_fn */
   parc_combine_fn combine;
-  const unsigned char *in;       /* caller's inputs (map), or in_copy */
-  bool in_shared;                /* `in` is in shm the workers map: passed
+  const unsigned char *in; /* caller's inputs (map), or in_copy */
+  bool in_shared;          /* `in` is in shm the workers map: passed
                                     by pointer, never copied */
   size_t in_size, out_size;
-  unsigned char *out;            /* caller's outputs, or out_copy */
-  uint64_t n;                    /* tasks (map, reduce) */
-  unsigned char *owned;          /* future: its input and output buffer */
-  bool bytes;                    /* a bytes map (tasks of any length) */
-  const parc_bytes *bin;         /* bytes: the inputs, n of them */
-  parc_bytes *bout;              /* bytes: where results go (malloc'd) */
-  parc_bytes one_in, one_out;    /* bytes future: its input and result */
+  unsigned char *out;         /* caller's outputs, or out_copy */
+  uint64_t n;                 /* tasks (map, reduce) */
+  unsigned char *owned;       /* future: its input and output buffer */
+  bool bytes;                 /* a bytes map (tasks of any length) */
+  const parc_bytes *bin;      /* bytes: the inputs, n of them */
+  parc_bytes *bout;           /* bytes: where results go (malloc'd) */
+  parc_bytes one_in, one_out; /* bytes future: its input and result */
 
   /* dispatch state (scheduler) */
-  uint64_t next;                 /* next task / block / iteration to hand out */
-  uint64_t chunk;                /* forced chunk; 0: adaptive */
-  double task_ns;                /* running mean of one task's time */
+  uint64_t next;  /* next task / block / iteration to hand out */
+  uint64_t chunk; /* forced chunk; 0: adaptive */
+  double task_ns; /* running mean of one task's time */
   parc__requeue *requeue;
   size_t nrequeue, requeue_cap;
 
   /* reduce: fixed blocks, results kept for the final tree */
-  uint64_t block;                /* tasks per block */
+  uint64_t block; /* tasks per block */
   uint64_t nblocks;
-  unsigned char *partials;       /* nblocks * out_size */
+  unsigned char *partials; /* nblocks * out_size */
   const unsigned char *identity;
 
   /* for */
   int64_t begin, end;
   parc_schedule schedule;
   int64_t for_chunk;
-  void *ctx;                     /* for: ctx pointer */
+  void *ctx; /* for: ctx pointer */
   size_t ctx_size;
   _Atomic uint64_t *static_next; /* static: next chunk number per worker */
   _Atomic uint64_t loop_next;    /* LOOP: first offset not yet taken */
@@ -135,7 +135,7 @@ struct parc__job {
   unsigned loop_active;          /* LOOP: workers in the loop */
 
   /* outcome */
-  uint64_t units_total;          /* tasks, blocks or iterations */
+  uint64_t units_total; /* tasks, blocks or iterations */
   _Atomic uint64_t units_done;
   parc_task_status *status;      /* caller's array, or NULL */
   parc_task_status first_status; /* of the lowest failed unit */
@@ -148,8 +148,8 @@ struct parc__job {
 
 /* ---- job.c */
 parc__job *parc__job_new(parc_pool *p, const parc__job_ops *ops);
-void parc__job_unref(parc__job *j);           /* pool->lock held */
-void parc__job_finish(parc__job *j);          /* pool->lock held */
+void parc__job_unref(parc__job *j);  /* pool->lock held */
+void parc__job_finish(parc__job *j); /* pool->lock held */
 /* Records a unit's outcome: status[index] for maps, and the lowest error.
  * Indices are task indices, or iteration offsets from begin for a for. */
 void parc__job_note(parc__job *j, uint64_t index, parc_task_status st);
@@ -158,8 +158,7 @@ void parc__job_count(parc__job *j, uint64_t units);
 /* Ends j now with `err` for every unit not yet done. Lock held. */
 void parc__job_abort(parc__job *j, int err);
 /* Has j a unit for worker w now? Lock held. */
-bool parc__job_has_work_for(const parc_pool *p, const parc__job *j,
-                            unsigned w);
+bool parc__job_has_work_for(const parc_pool *p, const parc__job *j, unsigned w);
 /* True if j still has units waiting to be handed out. Lock held. */
 bool parc__job_queued(parc_pool *p, parc__job *j);
 /* Units [first, first + count) run again, at `attempt`; `units` is what
@@ -181,8 +180,8 @@ bool parc__static_bounds(uint64_t total, int64_t chunk, unsigned workers,
                          uint64_t k, uint64_t *first, uint64_t *count);
 uint64_t parc__chunk_size(parc_schedule s, int64_t chunk, unsigned workers,
                           uint64_t left);
-bool parc__loop_take(parc__job *j, unsigned workers, unsigned w,
-                     uint64_t *off, uint64_t *count);
+bool parc__loop_take(parc__job *j, unsigned workers, unsigned w, uint64_t *off,
+                     uint64_t *count);
 bool parc__loop_exhausted(const parc__job *j, unsigned workers);
 /* A chunk's body failed: keep the lowest (offset, rc). Workers call it. */
 void parc__loop_fail(parc__job *j, uint64_t off, int rc);

@@ -12,9 +12,7 @@
  */
 #include "pool.h"
 
-static uint64_t div_up(uint64_t a, uint64_t b) {
-  return a / b + (a % b != 0);
-}
+static uint64_t div_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 
 bool parc__static_bounds(uint64_t total, int64_t chunk, unsigned workers,
                          uint64_t k, uint64_t *first, uint64_t *count) {
@@ -45,8 +43,8 @@ uint64_t parc__chunk_size(parc_schedule s, int64_t chunk, unsigned workers,
   return c < left ? c : left;
 }
 
-bool parc__loop_take(parc__job *j, unsigned workers, unsigned w,
-                     uint64_t *off, uint64_t *count) {
+bool parc__loop_take(parc__job *j, unsigned workers, unsigned w, uint64_t *off,
+                     uint64_t *count) {
   uint64_t total = (uint64_t)j->end - (uint64_t)j->begin;
   if (atomic_load_explicit(&j->loop_stop, memory_order_acquire))
     return false;

@@ -87,8 +87,8 @@ static void add_bytes_inputs(parc__worker *w, const parc__job *j,
   for (uint64_t k = 0; k < b->count; k++) {
     const parc_bytes *in = &j->bin[b->first + k];
     w->tx.lens[k] = in->len;
-    w->tx.iov[w->tx.iovcnt++] =
-        (struct iovec){&w->tx.lens[k], sizeof w->tx.lens[k]};
+    w->tx.iov[w->tx.iovcnt++] = (struct iovec){&w->tx.lens[k],
+                                               sizeof w->tx.lens[k]};
     w->tx.iov[w->tx.iovcnt++] = (struct iovec){in->data, in->len};
     m->in_size += sizeof w->tx.lens[k] + in->len;
   }
@@ -111,8 +111,8 @@ static void map_write(parc__worker *w, const parc__batch *b) {
 
 /* A bytes result is kept when the task ran, whatever it returned. */
 static bool bytes_kept(const parc__job *j, const parc__msg_result *r) {
-  return !atomic_load(&j->finished) &&
-         !(r->flags & PARC__RESULT_LIBRARY_RC) && r->out_len > 0;
+  return !atomic_load(&j->finished) && !(r->flags & PARC__RESULT_LIBRARY_RC) &&
+         r->out_len > 0;
 }
 
 static unsigned char *map_result_to(parc__worker *w, const parc__batch *b,
@@ -149,7 +149,8 @@ static void map_take(parc_pool *p, parc__worker *w, parc__batch *b,
   double t = (double)r->elapsed_ns;
   j->task_ns = j->task_ns > 0 ? 0.8 * j->task_ns + 0.2 * t : (t > 1 ? t : 1);
   parc__job_note(j, b->first + b->done,
-                 (parc_task_status){.error = err, .task_rc = task_rc,
+                 (parc_task_status){.error = err,
+                                    .task_rc = task_rc,
                                     .attempts = (int)b->attempt + 1});
   parc__job_count(j, 1);
 }

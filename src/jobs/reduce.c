@@ -39,8 +39,7 @@ static void reduce_write(parc__worker *w, const parc__batch *b) {
   m->in_size = j->in_size;
   m->out_size = j->out_size;
   m->combine = (uint64_t)(uintptr_t)j->combine;
-  w->tx.iov[w->tx.iovcnt++] = (struct iovec){(void *)j->identity,
-                                             j->out_size};
+  w->tx.iov[w->tx.iovcnt++] = (struct iovec){(void *)j->identity, j->out_size};
   parc__tx_add_inputs(w, j, b);
 }
 
@@ -165,4 +164,3 @@ int parc_map_reduce(parc_pool *p, parc_task_fn map_fn, const void *in,
   parc__drop_job(p, j);
   return rc;
 }
-

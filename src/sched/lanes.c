@@ -20,8 +20,8 @@ void parc__tx_add_inputs(parc__worker *w, const parc__job *j,
   if (j->in_shared)
     w->tx.hdr.in_ptr = (uint64_t)(uintptr_t)first;
   else
-    w->tx.iov[w->tx.iovcnt++] =
-        (struct iovec){(void *)first, b->count * j->in_size};
+    w->tx.iov[w->tx.iovcnt++] = (struct iovec){(void *)first,
+                                               b->count * j->in_size};
 }
 
 void parc__tx_prepare(parc__worker *w, const parc__batch *b) {
@@ -45,9 +45,9 @@ bool parc__tx_pump(parc__worker *w) {
   while (w->tx.active) {
     struct iovec *v = &w->tx.iov[w->tx.cur];
     size_t left = v->iov_len - w->tx.off;
-    size_t k = left ? parc__ring_write_some_quiet(w->slot->to_worker,
-                                                  (char *)v->iov_base + w->tx.off,
-                                                  left)
+    size_t k = left ? parc__ring_write_some_quiet(
+                          w->slot->to_worker, (char *)v->iov_base + w->tx.off,
+                          left)
                     : 0;
     w->tx.off += k;
     moved |= k > 0;

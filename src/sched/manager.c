@@ -31,11 +31,9 @@ void parc__worker_reset(parc_pool *p, unsigned w) {
 static void readiness(parc_pool *p) {
   for (unsigned i = 0; i < p->nworkers; i++) {
     parc__worker *w = &p->workers[i];
-    if (w->state == W_STARTING &&
-        atomic_load(&w->slot->state) == SLOT_READY)
+    if (w->state == W_STARTING && atomic_load(&w->slot->state) == SLOT_READY)
       w->state = W_READY;
-    if (w->state == W_READY && w->units_quota_left == 0 &&
-        parc__worker_idle(w))
+    if (w->state == W_READY && w->units_quota_left == 0 && parc__worker_idle(w))
       w->state = W_RETIRING; /* it leaves by itself; poll sees it go */
   }
 }

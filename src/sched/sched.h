@@ -57,20 +57,20 @@ enum { W_STARTING, W_READY, W_RETIRING, W_DEAD, W_GONE };
  * (a backend sets `slot`, through parc__cell_attach). */
 struct parc__worker {
   unsigned id;
-  int state;                        /* W_* */
+  int state; /* W_* */
   parc__slot *slot;
   pid_t pid;                        /* process backend */
   parc__batch fifo[PARC__INFLIGHT]; /* in dispatch order */
   unsigned fifo_head, fifo_len;
   uint64_t units_sent, units_received; /* since (re)start */
-  uint64_t units_quota_left;        /* max_tasks_per_worker countdown */
-  unsigned spawn_failures;          /* consecutive */
-  uint64_t kill_started;            /* `started` of the unit we killed for */
-  int kill_err;                     /* ... and its error; 0: none */
-  uint64_t held_since;              /* when it was first seen holding work
+  uint64_t units_quota_left;           /* max_tasks_per_worker countdown */
+  unsigned spawn_failures;             /* consecutive */
+  uint64_t kill_started;               /* `started` of the unit we killed for */
+  int kill_err;                        /* ... and its error; 0: none */
+  uint64_t held_since;                 /* when it was first seen holding work
                                        it had not begun; 0: not so */
-  uint64_t held_started;            /* ... and its `started` then */
-  struct {                          /* a batch being written, piece by piece */
+  uint64_t held_started;               /* ... and its `started` then */
+  struct { /* a batch being written, piece by piece */
     bool active;
     parc__msg_batch hdr;
     struct iovec iov[1 + 2 * PARC__BYTES_BATCH];
@@ -78,11 +78,11 @@ struct parc__worker {
     int iovcnt, cur;
     size_t off;
   } tx;
-  struct {                          /* a result being read, piece by piece */
+  struct { /* a result being read, piece by piece */
     size_t hdr_got;
     parc__msg_result hdr;
     size_t payload_got;
-    unsigned char *buf;             /* bytes: the result, malloc'd */
+    unsigned char *buf; /* bytes: the result, malloc'd */
   } rx;
 };
 

@@ -55,7 +55,7 @@ void parc__spin_end(parc__spin *s, parc__spin_try t, bool hit) {
     return;
   bool paid = hit && parc__now_ns() - t.t0 <= PARC__SPIN_PAYS_NS;
   unsigned next = paid ? (2 * t.rounds < PARC__SPIN_MAX ? 2 * t.rounds
-                                                         : PARC__SPIN_MAX)
+                                                        : PARC__SPIN_MAX)
                        : (t.rounds / 2 < PARC__SPIN_MIN ? 0 : t.rounds / 2);
   atomic_store_explicit(&s->rounds, next, memory_order_relaxed);
 }

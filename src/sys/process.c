@@ -11,14 +11,11 @@
 
 #include "sys/sys.h"
 
-int parc__pidfd_open(pid_t pid) {
-  return (int)syscall(SYS_pidfd_open, pid, 0);
-}
+int parc__pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 pid_t parc__wait_child(pid_t pid, int *status, bool block) {
   pid_t r;
-  while ((r = waitpid(pid, status, block ? 0 : WNOHANG)) < 0 &&
-         errno == EINTR)
+  while ((r = waitpid(pid, status, block ? 0 : WNOHANG)) < 0 && errno == EINTR)
     ;
   return r;
 }

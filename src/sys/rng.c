@@ -60,8 +60,7 @@ void parc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
     k[1] += PHILOX_W1;
     philox_round(x, k);
   }
-  for (int i = 0; i < 4; i++)
-    out[i] = x[i];
+  for (int i = 0; i < 4; i++) out[i] = x[i];
 }
 
 void parc_rng_init(parc_rng *r, uint64_t seed, uint64_t stream) {
@@ -71,8 +70,7 @@ void parc_rng_init(parc_rng *r, uint64_t seed, uint64_t stream) {
   r->ctr[1] = 0;
   r->ctr[2] = (uint32_t)stream;
   r->ctr[3] = (uint32_t)(stream >> 32);
-  for (int i = 0; i < 4; i++)
-    r->out[i] = 0;
+  for (int i = 0; i < 4; i++) r->out[i] = 0;
   r->used = 4; /* empty: the first draw computes block 0 */
   r->has_spare = 0;
   r->spare = 0.0;
@@ -145,8 +143,7 @@ uint64_t parc_rng_below(parc_rng *r, uint64_t n) {
   mul64(parc_rng_u64(r), n, &hi, &lo);
   if (lo < n) {
     uint64_t threshold = (0 - n) % n; /* 2^64 mod n */
-    while (lo < threshold)
-      mul64(parc_rng_u64(r), n, &hi, &lo);
+    while (lo < threshold) mul64(parc_rng_u64(r), n, &hi, &lo);
   }
   return hi;
 }

@@ -123,7 +123,7 @@ void parc__child_events_drain(int fd);
 void parc__signal_mask_set(const sigset_t *mask);
 
 /* ---- clock.c */
-uint64_t parc__now_ns(void);                 /* CLOCK_MONOTONIC */
+uint64_t parc__now_ns(void); /* CLOCK_MONOTONIC */
 /* Deadline for a timeout in seconds: < 0 forever (UINT64_MAX), else now+t. */
 uint64_t parc__deadline(double seconds);
 #define PARC__FOREVER UINT64_MAX
@@ -188,7 +188,7 @@ static inline void parc__cpu_relax(void) {
 
 /* ---- shm.c: anonymous shared mappings backed by a memfd (nothing in
  * /dev/shm, released when the last process unmaps it). */
-void *parc__shm_map(size_t size);      /* NULL on failure, reason noted */
+void *parc__shm_map(size_t size); /* NULL on failure, reason noted */
 void parc__shm_unmap(void *p, size_t size);
 
 /* Does [p, p + n) lie in one parc_shm_alloc region made at or before

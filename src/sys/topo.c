@@ -24,7 +24,8 @@
 
 static unsigned hwloc_cores(void) {
   hwloc_topology_t topo;
-  if (hwloc_topology_init(&topo) != 0) return 0;
+  if (hwloc_topology_init(&topo) != 0)
+    return 0;
   int n = 0;
   if (hwloc_topology_load(topo) == 0)
     n = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
@@ -40,11 +41,14 @@ static int core_of(int cpu) {
     snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/%s",
              cpu, leaf[i]);
     FILE *f = fopen(path, "re");
-    if (f == NULL) continue;
+    if (f == NULL)
+      continue;
     int first = -1;
-    if (fscanf(f, "%d", &first) != 1) first = -1;
+    if (fscanf(f, "%d", &first) != 1)
+      first = -1;
     fclose(f);
-    if (first >= 0) return first;
+    if (first >= 0)
+      return first;
   }
   return -1;
 }
@@ -54,9 +58,11 @@ static unsigned sysfs_cores(const cpu_set_t *set) {
   CPU_ZERO(&seen);
   unsigned n = 0;
   for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-    if (!CPU_ISSET(cpu, set)) continue;
+    if (!CPU_ISSET(cpu, set))
+      continue;
     int core = core_of(cpu);
-    if (core < 0 || core >= CPU_SETSIZE) return 0;
+    if (core < 0 || core >= CPU_SETSIZE)
+      return 0;
     if (!CPU_ISSET(core, &seen)) {
       CPU_SET(core, &seen);
       n++;
@@ -68,11 +74,15 @@ static unsigned sysfs_cores(const cpu_set_t *set) {
 unsigned parc__physical_cores(void) {
   static _Atomic unsigned cached;
   unsigned n = atomic_load_explicit(&cached, memory_order_relaxed);
-  if (n) return n;
+  if (n)
+    return n;
   cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) n = sysfs_cores(&set);
-  if (n == 0) n = hwloc_cores();
-  if (n == 0) n = parc_logical_cpus();
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    n = sysfs_cores(&set);
+  if (n == 0)
+    n = hwloc_cores();
+  if (n == 0)
+    n = parc_logical_cpus();
   atomic_store_explicit(&cached, n, memory_order_relaxed);
   return n;
 }

@@ -24,7 +24,7 @@ static int failures;
   do {                                                                         \
     if (!(cond)) {                                                             \
       failures++;                                                              \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);          \
       fprintf(stderr, __VA_ARGS__);                                            \
       fputc('\n', stderr);                                                     \
     }                                                                          \
@@ -125,8 +125,7 @@ static parc_pool *thread_pool(void) {
 
 static uint64_t *inputs(size_t n) {
   uint64_t *v = malloc(n * sizeof *v);
-  for (size_t i = 0; i < n; i++)
-    v[i] = i;
+  for (size_t i = 0; i < n; i++) v[i] = i;
   return v;
 }
 
@@ -142,8 +141,8 @@ static void step_map(unsigned per_rank) {
   if (!p)
     return;
   int size = parc_mpi_size();
-  CHECK(parc_pool_workers(p) == (unsigned)(size - 1) * per_rank,
-        "workers %u", parc_pool_workers(p));
+  CHECK(parc_pool_workers(p) == (unsigned)(size - 1) * per_rank, "workers %u",
+        parc_pool_workers(p));
   uint64_t *in = inputs(N);
   uint64_t(*got)[2] = calloc(N, 16), (*want)[2] = calloc(N, 16);
   parc_map_opts mo = {.progress = on_progress};
@@ -203,7 +202,8 @@ static void step_map_error(void) {
   CHECK(at == BAD, "err_index %zu, want %d", at, BAD);
   CHECK(st[BAD].error == PARC_ETASK && st[BAD].task_rc == 42,
         "status[BAD] error %d task_rc %d", st[BAD].error, st[BAD].task_rc);
-  CHECK(st[BAD - 1].error == 0 && out[BAD - 1] == BAD - 1 && out[N - 1] == N - 1,
+  CHECK(st[BAD - 1].error == 0 && out[BAD - 1] == BAD - 1 &&
+            out[N - 1] == N - 1,
         "the other tasks ran");
   free(in);
   free(out);
@@ -219,7 +219,8 @@ static void step_futures(void) {
   parc_future *fs[F];
   for (uint64_t i = 0; i < F; i++)
     CHECK_RC(parc_submit(p, i == 17 ? fail_at_bad : mix_task, &i, 8,
-                         i == 17 ? 8 : 16, &fs[i]), 0);
+                         i == 17 ? 8 : 16, &fs[i]),
+             0);
   for (uint64_t i = 0; i < F; i++) {
     uint64_t got[2] = {0}, want[2] = {0};
     parc_task_status st;
@@ -239,8 +240,7 @@ static void step_futures(void) {
   }
   size_t idx;
   CHECK_RC(parc_wait_any(fs, F, 1, &idx), 0);
-  for (int i = 0; i < F; i++)
-    parc_future_free(fs[i]);
+  for (int i = 0; i < F; i++) parc_future_free(fs[i]);
   parc_pool_destroy(p);
 }
 
@@ -273,8 +273,8 @@ static void step_bytes(void) {
   CHECK_RC(parc_map_bytes(p, reverse_bytes, in, out, B, NULL), 0);
   for (size_t i = 0; i < B; i++) {
     size_t len = in[i].len, bad = 0;
-    CHECK(out[i].len == len + len / 1000, "bytes result %zu: %zu bytes",
-          i, out[i].len);
+    CHECK(out[i].len == len + len / 1000, "bytes result %zu: %zu bytes", i,
+          out[i].len);
     for (size_t k = 0; k < len && out[i].len == len + len / 1000; k++)
       bad += ((unsigned char *)out[i].data)[k] !=
              ((unsigned char *)in[i].data)[len - 1 - k];
@@ -289,8 +289,7 @@ static void step_bytes(void) {
   CHECK_RC(parc_future_bytes(f, &d, &n), 0);
   CHECK(n == in[4].len + in[4].len / 1000, "bytes future: %zu bytes", n);
   parc_future_free(f);
-  for (size_t i = 0; i < B; i++)
-    free(in[i].data);
+  for (size_t i = 0; i < B; i++) free(in[i].data);
   parc_pool_destroy(p);
 }
 
@@ -310,11 +309,13 @@ static void step_reduce(void) {
   if (!p)
     return;
   double *v = float_data(), zero = 0.0, got = 1, want = 2;
-  CHECK_RC(parc_map_reduce(p, triple_task, v, 8, RN, f64_add, &zero, &got, 8,
-                           NULL), 0);
+  CHECK_RC(
+      parc_map_reduce(p, triple_task, v, 8, RN, f64_add, &zero, &got, 8, NULL),
+      0);
   parc_pool *t = thread_pool();
-  CHECK_RC(parc_map_reduce(t, triple_task, v, 8, RN, f64_add, &zero, &want, 8,
-                           NULL), 0);
+  CHECK_RC(
+      parc_map_reduce(t, triple_task, v, 8, RN, f64_add, &zero, &want, 8, NULL),
+      0);
   parc_pool_destroy(t);
   CHECK(memcmp(&got, &want, 8) == 0, "mpi %.17g, threads %.17g", got, want);
   /* an error inside a block comes back with its index */
@@ -322,7 +323,8 @@ static void step_reduce(void) {
   size_t at = 0;
   parc_map_opts mo = {.err_index = &at};
   CHECK_RC(parc_map_reduce(p, fail_at_bad, in, 8, N, (parc_combine_fn)f64_add,
-                           &acc0, &acc, 8, &mo), PARC_ETASK);
+                           &acc0, &acc, 8, &mo),
+           PARC_ETASK);
   CHECK(at == BAD, "reduce err_index %zu, want %d", at, BAD);
   free(in);
   free(v);
@@ -335,8 +337,10 @@ static void step_for(void) {
     return;
   for_ctx c = {.fail_at = 777};
   int64_t at = -1;
-  parc_for_opts fo = {.schedule = PARC_SCHEDULE_DYNAMIC, .chunk = 10,
-                      .ctx_size = sizeof c, .err_index = &at};
+  parc_for_opts fo = {.schedule = PARC_SCHEDULE_DYNAMIC,
+                      .chunk = 10,
+                      .ctx_size = sizeof c,
+                      .err_index = &at};
   CHECK_RC(parc_for(p, 0, 2000, for_body, &c, &fo), PARC_ETASK);
   CHECK(at == 770, "for err_index %lld, want 770", (long long)at);
   c.fail_at = -1;
@@ -356,8 +360,8 @@ static int slow_task(const void *in, void *out, void *ctx) {
 
 /* Workers that retire after 3 tasks are restarted on their ranks. */
 static void step_recycle(void) {
-  parc_pool_opts o = {.backend = PARC_MPI, .workers = 1,
-                      .max_tasks_per_worker = 3};
+  parc_pool_opts o = {
+      .backend = PARC_MPI, .workers = 1, .max_tasks_per_worker = 3};
   parc_pool *p = mpi_pool_opts(&o);
   if (!p)
     return;
