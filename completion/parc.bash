@@ -14,7 +14,8 @@ _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --max-args --max-replace-args --max-lines --xargs --pipe --spreadstdin
   --block --block-size --results --joblog --jl --resume --resume-failed
   --retry-failed --resume-by --retries --timeout --grace --halt
-  --halt-on-error --delay --memfree --memory --retry-memory --dry-run
+  --halt-on-error --delay --memfree --memory --retry-memory --nice --shuf
+  --dry-run
   --dryrun --bar --eta --inner-threads --best --minimize --average-over
   --sample --seed --halving --budget --factor --quiet --wd --workdir
   --group --env --replace --extensionreplace --er --basenamereplace --bnr
@@ -24,7 +25,7 @@ _parc_run_valued="--jobs --max-procs --tagstring --grid --arg-file
   --delimiter --colsep --header --eof --max-args --max-replace-args
   --max-lines --block --block-size --results --joblog --jl --resume-by
   --retries --timeout --grace --halt --halt-on-error --delay --memfree
-  --memory --retry-memory --inner-threads --best --average-over --sample
+  --memory --retry-memory --nice --inner-threads --best --average-over --sample
   --seed --budget --factor --wd --workdir --env --extensionreplace --er
   --basenamereplace --bnr --dirnamereplace --dnr --basenameextensionreplace
   --bner --seqreplace --slotreplace"

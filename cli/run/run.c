@@ -37,6 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cli.h"
@@ -135,6 +138,28 @@ char *run_expand_joined(const run_state *s, const run_template *t, size_t index,
   return b.data;
 }
 
+/* --nice N: the lane runs at niceness N from its first job on, and its
+ * jobs with it: on Linux a niceness is a thread's, and a process started
+ * by a thread (posix_spawn) begins with that thread's. A lane only waits
+ * for its job, so its own priority does not matter. A niceness parc may
+ * not take (below its own, without the privilege) leaves the jobs at
+ * parc's, said once on stderr. */
+static void lane_nice(run_state *s) {
+  static _Thread_local int done;
+  static atomic_int warned;
+  if (s->o.nice == 0 || done)
+    return;
+  done = 1;
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), s->o.nice) != 0 &&
+      !atomic_exchange(&warned, 1)) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "parc run: --nice %d: %s; the jobs run at parc's niceness\n",
+             s->o.nice, strerror(errno));
+    run_print_status(s, msg);
+  }
+}
+
 /* Runs job j (run_state.h); the MPI pool's task (run_ranks.c) calls it too. */
 void run_lane_exec(run_state *s, job *j, unsigned slot) {
   char **argv, *line, job_var[40], slot_var[40], seq_var[48], jslot_var[48];
@@ -196,6 +221,7 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
                 NULL,
                 NULL,
                 0};
+  lane_nice(s);
   run_halving_lane hl = {s, j, x.job_stop_fd};
   if (s->halving)
     x.watch_fn = run_halving_watch, x.watch_arg = &hl;
@@ -452,13 +478,47 @@ static int skipped(const run_state *s, size_t i) {
   return s->skip && (s->skip[i / 8] >> (i % 8) & 1);
 }
 
+/* --shuf: the jobs in a random order, with no table of them (there may
+ * be 10^8): a keyed bijection of [0, 2^bits) -- rounds of an odd multiply
+ * and an add, then an xorshift, each a bijection modulo 2^bits -- walked
+ * until it lands below njobs (cycle walking: within two steps on average,
+ * as 2^bits < 2 njobs). The keys come from --seed when given, else from
+ * the clock: GNU's order too changes from run to run. */
+static void shuffle_set_up(run_state *s) {
+  parc_rng r;
+  unsigned long long seed = s->o.seed;
+  if (seed == 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    seed = (unsigned long long)ts.tv_sec * 1000000007ull +
+           (unsigned long long)ts.tv_nsec;
+  }
+  parc_rng_init(&r, seed, 0x5875666c);
+  for (size_t k = 0; k < 4; k++) s->shuf_key[k] = parc_rng_u64(&r);
+  s->shuf_bits = 1;
+  while (s->shuf_bits < 63 && ((size_t)1 << s->shuf_bits) < s->in.njobs)
+    s->shuf_bits++;
+}
+
+static size_t shuffled(const run_state *s, size_t i) {
+  uint64_t mask = ((uint64_t)1 << s->shuf_bits) - 1, x = i;
+  unsigned half = (s->shuf_bits + 1) / 2;
+  do {
+    for (size_t k = 0; k < 4; k += 2) {
+      x = (x * (s->shuf_key[k] | 1) + s->shuf_key[k + 1]) & mask;
+      x ^= x >> half;
+    }
+  } while (x >= s->in.njobs);
+  return (size_t)x;
+}
+
 /* The index of the next job to run in *i: in order, skipping what resume
  * says is done; with --halving, the one the rungs want. 0: none now. */
 static int next_index(run_state *s, size_t *next, size_t *i) {
   if (s->halving)
     return run_halving_next(s, i);
   while (run_job_known(s, *next, 0)) { /* --pipe grows in.njobs */
-    *i = (*next)++;
+    *i = s->o.shuf ? shuffled(s, (*next)++) : (*next)++;
     if (!skipped(s, *i))
       return 1;
     s->torun--;
@@ -768,6 +828,8 @@ static int set_up(run_state *s, int argc, char **argv, run_err err) {
     return 0; /* (mpirun: no phase that ends at once) */
   if ((rc = open_records(s, err)) != 0)
     return rc;
+  if (s->o.shuf)
+    shuffle_set_up(s);
   if (run_halving_set_up(s, err) != 0)
     return EXIT_USAGE;
   if (s->o.pipe && run_pipe_start(s, err) != 0)

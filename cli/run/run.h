@@ -156,6 +156,8 @@ typedef struct run_template_opts {
   int shell;        /* --shell: one `sh -c` script, values quoted */
   int quote;        /* -q: quote the command for the shell GNU runs */
   size_t max_args;  /* -n N / -N N: values per job (0: one tuple) */
+  int no_args;      /* -n 0 / -N 0: one tuple per job, none of it in the
+                       command ({} and {1} are empty; {#} is the job) */
   int replace_args; /* -N: {1}..{N} are the job's N values */
   int multi;        /* 'X': context replace, 'm': as many as fit, 0 */
   unsigned slots;   /* -m/-X: the jobs at once (-j), over which the last
@@ -232,7 +234,9 @@ typedef struct run_opts {
   size_t navg;
   /* sweeps beyond the grid: run_sample.c, run_halving.c */
   size_t sample; /* --sample N: N settings drawn from the axes, 0: all */
-  unsigned long long seed;       /* --seed S: of the draws (default 0) */
+  unsigned long long seed; /* --seed S: of the draws (default 0) */
+  int shuf;                /* --shuf: the jobs in a random order */
+  int nice;                /* --nice N: the jobs' niceness (0: parc's own) */
   enum run_halving_mode halving; /* --halving [sync|async] */
   const char *budget; /* --budget NAME=MIN:MAX: the halving's budget axis */
   double factor;      /* --factor F: halving's reduction factor (3) */

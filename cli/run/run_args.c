@@ -66,6 +66,8 @@ const char RUN_USAGE[] =
     "      --halt WHEN       never | now|soon,fail|success|done=N or N%\n"
     "      --delay SECS      between job starts\n"
     "      --memfree SIZE    start a job only when SIZE memory is free\n"
+    "      --nice N          run the jobs at niceness N; --shuf: in a random "
+    "order\n"
     "      --memory SIZE     each job's memory limit (--retry-memory F: a job\n"
     "                        out of memory runs again with F times as much)\n"
     "\n"
@@ -307,7 +309,9 @@ enum {
   O_BUDGET,
   O_FACTOR,
   O_MEMORY,
-  O_RETRY_MEMORY
+  O_RETRY_MEMORY,
+  O_SHUF,
+  O_NICE
 };
 
 /* GNU parallel's names, its aliases (--jl, --lb, --dryrun ...), and parc's
@@ -388,6 +392,8 @@ static const struct option LONG_OPTIONS[] = {
     {"factor", required_argument, NULL, O_FACTOR},
     {"memory", required_argument, NULL, O_MEMORY},
     {"retry-memory", required_argument, NULL, O_RETRY_MEMORY},
+    {"shuf", no_argument, NULL, O_SHUF},
+    {"nice", required_argument, NULL, O_NICE},
     {NULL, 0, NULL, 0}};
 
 /* '+': stop at the command (the first word that is no option). */
@@ -458,15 +464,18 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
   case O_CSV: in->opt.csv = 1; break;
   case 'r': in->opt.skip_blank = 1; break;
   case 'E': in->opt.eof_str = v; break;
-  case 'n':
-    if (parse_uint(v, &u) != 0 || u == 0)
-      return run_fail(err, "bad -n '%s' (want N >= 1)", v);
-    o->tmpl.max_args = u, a->n_set = 1;
+  case 'n': /* -n 0, -N 0: a job per value, which the command never sees */
+    if (parse_uint(v, &u) != 0)
+      return run_fail(err, "bad -n '%s' (want N >= 0)", v);
+    o->tmpl.max_args = u, a->n_set = 1, o->tmpl.no_args = u == 0;
     break;
   case 'N':
-    if (parse_uint(v, &u) != 0 || u == 0)
-      return run_fail(err, "bad -N '%s' (want N >= 1)", v);
-    a->N_value = u, a->N_value_set = 1;
+    if (parse_uint(v, &u) != 0)
+      return run_fail(err, "bad -N '%s' (want N >= 0)", v);
+    if (u == 0)
+      o->tmpl.no_args = 1, a->N_value_set = 0;
+    else
+      a->N_value = u, a->N_value_set = 1, o->tmpl.no_args = 0;
     break;
   case 'L': /* lines per job: -n, or with --pipe records per chunk */
     if (parse_uint(v, &u) != 0 || u == 0)
@@ -642,6 +651,15 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
                       v);
     break;
   }
+  case O_SHUF: o->shuf = 1; break;
+  case O_NICE: {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < -20 || n > 19)
+      return run_fail(err, "bad --nice '%s' (want -20 to 19)", v);
+    o->nice = (int)n;
+    break;
+  }
   }
   return 0;
 }
@@ -727,7 +745,7 @@ static int check_options(run_opts *o, args *a, run_err err) {
     o->retry_failed = 0; /* no log to retry from: a plain run, as GNU's */
   if ((o->minimize || o->navg) && o->best == NULL)
     return run_fail(err, "--minimize and --average-over need --best METRIC");
-  if (o->pipe && (o->tmpl.max_args || o->tmpl.multi))
+  if (o->pipe && (o->tmpl.max_args || o->tmpl.multi || o->tmpl.no_args))
     return run_fail(err, "--pipe cannot be combined with -n, -X or -m");
   if (o->block && !o->pipe)
     return run_fail(err, "--block needs --pipe");
@@ -745,6 +763,9 @@ static int check_options(run_opts *o, args *a, run_err err) {
   if (o->halving && (o->resume || o->resume_failed) && o->results == NULL)
     return run_fail(err, "--halving --resume needs --results DIR (the "
                          "metrics of the jobs done)");
+  if (o->shuf && (o->pipe || o->halving))
+    return run_fail(err, "--shuf orders the jobs of the inputs: not with "
+                         "--pipe or --halving");
   if ((o->sample || o->halving) &&
       (o->pipe || o->tmpl.max_args || o->tmpl.multi))
     return run_fail(err, "--sample and --halving take one setting per job: "

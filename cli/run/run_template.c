@@ -57,6 +57,7 @@ struct run_template {
   int context;    /* -X, -N: a word with {} is repeated per value */
   int appends;    /* no replacement string anywhere: append the values */
   int from_input; /* no command: the values are the command line */
+  int no_args;    /* -n 0, -N 0: the job's values are not in its command */
 };
 
 static int parse_mod(const char *s, size_t n, enum piece_mod *mod) {
@@ -475,9 +476,10 @@ int run_template_parse(run_template **out, char **words, size_t n,
   t->quote = topt->quote;
   t->context = topt->multi == 'X' || topt->replace_args;
   t->from_input = n == 0;
+  t->no_args = topt->no_args && n > 0;
   /* every job has one value per source: no -n, -m, -X, no columns */
   size_t fixed = topt->max_args > 1 || topt->multi || in->opt.colsep ||
-                         in->opt.header || in->opt.csv
+                         in->opt.header || in->opt.csv || t->no_args
                      ? 0
                      : in->nsrc;
   int has_repl = 0;
@@ -540,7 +542,7 @@ static int gather(expansion *x, const run_inputs *in) {
   x->val = malloc((count * in->nsrc + 1) * sizeof *x->val);
   if (x->val == NULL)
     return -1;
-  for (size_t t = first; t < first + count; t++)
+  for (size_t t = first; !x->t->no_args && t < first + count; t++)
     for (size_t s = 0; s < in->nsrc; s++) {
       size_t i = run_inputs_pick_tuple(in, t, s);
       if (!in->src[s].absent || !in->src[s].absent[i])

@@ -82,3 +82,13 @@ check_eq "-m: as many as fit, then the rest spread (values a job)" \
 run_parc -k -j1 -X echo 'x{}y' :::: nums
 check_eq "-X: as many as fit (values a job)" "$(lines 9252 8050 2698)" \
   "$(printf '%s\n' "$OUT" | awk '{print NF}')"
+
+# -N0 and -n0: a job per value, none of it in the command (GNU 20221122)
+run_parc -k -N0 echo {} x ::: a b
+check_eq "-N0: {} is empty, one job per value" "$(printf 'x\nx')" "$OUT"
+run_parc -k -n0 echo '[{}]' {#} {1} ::: a b
+check_eq "-n0: {#} counts the jobs, {1} is empty" "$(printf '[] 1\n[] 2')" "$OUT"
+run_parc -k -n0 echo hi ::: a b c
+check_eq "-n0: nothing appended" "$(printf 'hi\nhi\nhi')" "$OUT"
+run_parc --pipe -N0 cat
+check_rc "--pipe -N0 is refused" 255
