@@ -62,10 +62,9 @@ typedef struct parc__msg_batch {
 /* ---------------------------------------------------------------- results */
 
 /* parc__msg_result.flags */
-#define PARC__RESULT_LIBRARY_RC                                                \
-  1u /* rc is a library code (PARC_E*: the
-                                      unit was canceled, or the worker had
-                                      no memory), not the task's return */
+/* rc is a library code (PARC_E*: the unit was canceled, or the worker had
+ * no memory), not the task's return */
+#define PARC__RESULT_LIBRARY_RC 1u
 
 /* Worker -> scheduler, one per unit (a MAP task, a REDUCE block, a FOR
  * chunk). Followed by out_size bytes for MAP and REDUCE, out_len for

@@ -40,9 +40,9 @@ enum {
   K_KINDS = 5
 };
 #define K_MASK 0x0f
-#define K_MPSTYLE                                                              \
-  0x10 /* a result that cannot be pickled fails as
-                          multiprocessing's MaybeEncodingError */
+/* a result that cannot be pickled fails as multiprocessing's
+ * MaybeEncodingError */
+#define K_MPSTYLE 0x10
 
 /* The head of a process task's message. */
 typedef struct msg_head {
