@@ -478,14 +478,10 @@ static int skipped(const run_state *s, size_t i) {
   return s->skip && (s->skip[i / 8] >> (i % 8) & 1);
 }
 
-/* --shuf: the jobs in a random order, with no table of them (there may
- * be 10^8): a keyed bijection of [0, 2^bits) -- rounds of an odd multiply
- * and an add, then an xorshift, each a bijection modulo 2^bits -- walked
- * until it lands below njobs (cycle walking: within two steps on average,
- * as 2^bits < 2 njobs). The keys come from --seed when given, else from
- * the clock: GNU's order too changes from run to run. */
+/* --shuf: the jobs in a random order (run_perm: no table of them, however
+ * many), from --seed when given, else from the clock: GNU's order too
+ * changes from run to run. */
 static void shuffle_set_up(run_state *s) {
-  parc_rng r;
   unsigned long long seed = s->o.seed;
   if (seed == 0) {
     struct timespec ts;
@@ -493,23 +489,7 @@ static void shuffle_set_up(run_state *s) {
     seed = (unsigned long long)ts.tv_sec * 1000000007ull +
            (unsigned long long)ts.tv_nsec;
   }
-  parc_rng_init(&r, seed, 0x5875666c);
-  for (size_t k = 0; k < 4; k++) s->shuf_key[k] = parc_rng_u64(&r);
-  s->shuf_bits = 1;
-  while (s->shuf_bits < 63 && ((size_t)1 << s->shuf_bits) < s->in.njobs)
-    s->shuf_bits++;
-}
-
-static size_t shuffled(const run_state *s, size_t i) {
-  uint64_t mask = ((uint64_t)1 << s->shuf_bits) - 1, x = i;
-  unsigned half = (s->shuf_bits + 1) / 2;
-  do {
-    for (size_t k = 0; k < 4; k += 2) {
-      x = (x * (s->shuf_key[k] | 1) + s->shuf_key[k + 1]) & mask;
-      x ^= x >> half;
-    }
-  } while (x >= s->in.njobs);
-  return (size_t)x;
+  run_perm_init(&s->shuf, seed, 0x5875666c, s->in.njobs);
 }
 
 /* The index of the next job to run in *i: in order, skipping what resume
@@ -518,7 +498,7 @@ static int next_index(run_state *s, size_t *next, size_t *i) {
   if (s->halving)
     return run_halving_next(s, i);
   while (run_job_known(s, *next, 0)) { /* --pipe grows in.njobs */
-    *i = s->o.shuf ? shuffled(s, (*next)++) : (*next)++;
+    *i = s->o.shuf ? (size_t)run_perm_at(&s->shuf, (*next)++) : (*next)++;
     if (!skipped(s, *i))
       return 1;
     s->torun--;
@@ -912,7 +892,8 @@ int run_main(int argc, char **argv, const run_mpi *m) {
   }
   if (s.halving == NULL)
     s.torun = s.in.njobs; /* halving: its rungs' */
-  atomic_init(&s.njobs_known, s.in.njobs);
+  /* --halving runs torun of the grid's jobs (--halt N% counts those) */
+  atomic_init(&s.njobs_known, s.halving ? s.torun : s.in.njobs);
   s.tty = rank == 0 && isatty(2);
   const char *nc = getenv("NO_COLOR");
   s.color = s.tty && (nc == NULL || *nc == '\0');

@@ -143,6 +143,18 @@ struct run_opts;
  * --sample (uniform:, loguniform:, int:)? Checks one; 0 or -1, err set. */
 int run_sample_is_dist(const char *spec);
 int run_sample_check_dist(const char *name, const char *spec, run_err err);
+/* A random order of [0, n) with no table of it (n may be 10^8): a keyed
+ * bijection of [0, 2^bits), walked until it lands below n. The same seed,
+ * stream and n give the same order; run_perm_at(p, i) for i < n are
+ * distinct. n at most 2^62. (run_sample.c: --shuf, and --sample's
+ * distinct settings, whose first draws stay when more are asked for.) */
+typedef struct run_perm {
+  uint64_t key[4];
+  unsigned bits;
+  uint64_t n;
+} run_perm;
+void run_perm_init(run_perm *p, uint64_t seed, uint64_t stream, uint64_t n);
+uint64_t run_perm_at(const run_perm *p, uint64_t i);
 /* --sample N (before run_inputs_finish): the drawn axes replaced by N
  * settings; without --sample, refuses a distribution. 0 or -1, err set. */
 int run_sample_apply(run_inputs *in, const struct run_opts *o, run_err err);
@@ -308,7 +320,9 @@ typedef struct run_result {
   int oom;                 /* it ran out of its --memory limit (run_memory.c) */
   unsigned long long mem_limit; /* the limit it ran under, 0: none */
   int pruned;                   /* --halving stopped it early: not a failure */
-  run_buf notes; /* key=value lines parc adds to the job's metrics in
+  int stopped_alone; /* parc stopped this job alone (--memfree, --halving's
+                        early stop): its end is not its own */
+  run_buf notes;     /* key=value lines parc adds to the job's metrics in
                       results.csv (--halving: its rung) */
 } run_result;
 

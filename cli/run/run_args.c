@@ -763,6 +763,9 @@ static int check_options(run_opts *o, args *a, run_err err) {
   if (o->halving && (o->resume || o->resume_failed) && o->results == NULL)
     return run_fail(err, "--halving --resume needs --results DIR (the "
                          "metrics of the jobs done)");
+  if ((o->sample || o->halving) && o->retry_failed && o->joblog)
+    return run_fail(err, "--retry-failed runs the job log's commands: not "
+                         "with --sample or --halving (use --resume)");
   if (o->shuf && (o->pipe || o->halving))
     return run_fail(err, "--shuf orders the jobs of the inputs: not with "
                          "--pipe or --halving");

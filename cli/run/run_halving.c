@@ -19,10 +19,11 @@
  *
  * Early stopping: a job may print `step=S METRIC=V` lines as it runs
  * (run_job.c hands each line to run_halving_watch on the job's lane). V
- * is compared with what the other jobs of its rung printed at the same S:
- * once more than `factor` values are in, a job outside the best 1/factor
- * of them is stopped (TERM through its slot's stop eventfd) and its unit
- * goes no further. Such a job is pruned, not failed. */
+ * is compared with what the jobs of its rung and its fold (the same
+ * --average-over values: the same data) printed at the same S: once more
+ * than `factor` values are in, a job outside the best 1/factor of them is
+ * stopped (TERM through its slot's stop eventfd) and its unit goes no
+ * further. Such a job is pruned, not failed. */
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
@@ -48,6 +49,7 @@ typedef struct unit {
 /* The values the jobs of a rung printed at one step (early stopping). */
 typedef struct step_vals {
   double step;
+  size_t fold; /* jobs of one fold are scored on the same data */
   double *v;
   size_t n, cap;
 } step_vals;
@@ -158,6 +160,11 @@ int run_halving_set_up(run_state *s, run_err err) {
     return 0;
   if (s->mpi)
     return run_fail(err, "--halving runs on one machine: not under mpirun");
+  for (size_t i = 0; i < s->in.nsrc; i++)
+    if (group_kind(s, i, i + 1) == G_BUDGET)
+      break;
+    else if (i + 1 == s->in.nsrc)
+      return run_fail(err, "--halving: the jobs have no --budget axis");
   run_halving *h = calloc(1, sizeof *h);
   if (h == NULL)
     return run_fail(err, "out of memory");
@@ -190,7 +197,7 @@ int run_halving_set_up(run_state *s, run_err err) {
   for (size_t k = 0; k < h->nrung; k++) {
     h->r[k].nrun = left;
     torun += left * h->nfold;
-    left = (size_t)ceil((double)left / h->factor - 1e-12);
+    left = (size_t)ceil((double)left / h->factor); /* run_halving_rungs' */
   }
   s->torun = torun;
   if ((h->u = calloc(h->nset * h->nrung, sizeof *h->u)) == NULL)
@@ -389,14 +396,17 @@ int run_halving_next(run_state *s, size_t *index) {
     size_t i = encode(h, set, fold, k);
     if (s->skip && (s->skip[i / 8] >> (i % 8) & 1)) { /* --resume: done */
       double v;
-      int ok = run_records_score(s->rec, i, h->metric, &v);
+      int got = run_records_score(s->rec, i, h->metric, &v);
       s->torun--;
-      add_result(s, i, ok == 1, v, 0);
+      add_result(s, i, got == 1, v, got == 2);
       continue;
     }
-    if (atomic_load(&u->pruned) && !s->o.dry_run) { /* its unit stopped */
+    /* a unit stopped early, or with a failed job, goes no further: its
+     * other jobs need not run */
+    int pruned = atomic_load(&u->pruned);
+    if ((pruned || u->failed) && !s->o.dry_run) {
       s->torun--;
-      add_result(s, i, 0, 0, 1);
+      add_result(s, i, 0, 0, pruned);
       continue;
     }
     h->inflight++;
@@ -430,14 +440,17 @@ void run_halving_note(run_state *s, job *j) {
 
 /* ------------------------------------------------------------ early stop */
 
-/* Records that a job of rung k printed v at `step`; returns whether it is
- * out of the best 1/factor of the values its rung printed at that step
- * (once more than `factor` have). Under h->lock. */
-static int below_cut(run_halving *h, size_t k, double step, double v) {
+/* Records that a job of rung k and fold `fold` printed v at `step`;
+ * returns whether it is out of the best 1/factor of the values the jobs of
+ * that rung and fold printed at that step (once more than `factor` have).
+ * Within a fold: the other folds of its own setting would otherwise cut
+ * it for their data, not its setting. Under h->lock. */
+static int below_cut(run_halving *h, size_t k, size_t fold, double step,
+                     double v) {
   rung *r = &h->r[k];
   step_vals *sv = NULL;
   for (size_t i = 0; i < r->nsteps && !sv; i++)
-    if (r->steps[i].step == step)
+    if (r->steps[i].step == step && r->steps[i].fold == fold)
       sv = &r->steps[i];
   if (sv == NULL) {
     step_vals *a = realloc(r->steps, (r->nsteps + 1) * sizeof *a);
@@ -445,7 +458,7 @@ static int below_cut(run_halving *h, size_t k, double step, double v) {
       return 0;
     r->steps = a;
     sv = &a[r->nsteps++];
-    *sv = (step_vals){step, NULL, 0, 0};
+    *sv = (step_vals){step, fold, NULL, 0, 0};
   }
   if (sv->n == sv->cap) {
     size_t cap = sv->cap ? 2 * sv->cap : 16;
@@ -461,7 +474,7 @@ static int below_cut(run_halving *h, size_t k, double step, double v) {
   size_t better = 0;
   for (size_t i = 0; i < sv->n; i++)
     better += h->minimize ? sv->v[i] < v : sv->v[i] > v;
-  size_t keep = (size_t)ceil((double)sv->n / h->factor - 1e-12);
+  size_t keep = (size_t)ceil((double)sv->n / h->factor);
   return better >= keep;
 }
 
@@ -502,7 +515,7 @@ void run_halving_watch(void *arg, int fd, const char *line, size_t n) {
   decode(h, l->j->index, &set, &fold, &k);
   unit *u = unit_of(h, set, k);
   pthread_mutex_lock(&h->lock);
-  int stop = atomic_load(&u->pruned) || below_cut(h, k, f.step, f.v);
+  int stop = atomic_load(&u->pruned) || below_cut(h, k, fold, f.step, f.v);
   pthread_mutex_unlock(&h->lock);
   if (!stop || l->stop_fd < 0)
     return;

@@ -328,8 +328,10 @@ static int watch(job_io *io, job_watch *w) {
       io->r->stopped = 1;
       send_term(w, x->grace);
     }
-    if (ijob >= 0 && p[ijob].revents) /* a failure of the job: run.c says */
+    if (ijob >= 0 && p[ijob].revents) { /* --memfree, --halving: run.c says */
+      io->r->stopped_alone = 1;
       send_term(w, x->grace);
+    }
     if (ikill >= 0 && p[ikill].revents) {
       io->r->stopped = 1;
       send_kill(w);
@@ -388,7 +390,7 @@ void run_job_exec(const run_exec *x, run_result *r) {
   int std[3] = {-1, -1, -1};
   double t0 = mono_now();
   r->start = run_wall_now();
-  r->exit_code = r->signal = 0;
+  r->exit_code = r->signal = r->stopped_alone = 0;
   r->received = 0;
   r->sent = x->in_data ? x->in_len : 0; /* GNU's Send: the chunk's size */
   r->oom = 0;
@@ -446,6 +448,8 @@ void run_job_exec(const run_exec *x, run_result *r) {
         emit_lines(&io, i, i ? &r->err : &r->out, 1);
       close(io.fd[i]);
     }
+  if (x->watch_fn && io.partial.len > 0) /* a last line without \n */
+    x->watch_fn(x->watch_arg, 1, io.partial.data, io.partial.len);
   run_buf_free(&io.partial);
   if (io.mem)
     r->oom = run_memory_end(io.mem, r);

@@ -94,7 +94,8 @@ static void decide_status(run_state *s, const job *j) {
   if (halt_limit(s) == 1)
     s->halt_status = job_status(j);
   else if (s->o.halt_pct)
-    s->halt_status = (int)ceil((double)s->nfailed / (double)s->in.njobs * 100);
+    s->halt_status = (int)ceil((double)s->nfailed /
+                               (double)atomic_load(&s->njobs_known) * 100);
   else
     s->halt_status = s->nfailed > 101 ? 101 : (int)s->nfailed;
 }

@@ -344,7 +344,7 @@ int run_memory_end(run_mem_job *m, const run_result *r) {
   }
   free(m->argv);
   m->argv = NULL;
-  return failed && !r->timed_out && !r->stopped && oom;
+  return failed && !r->timed_out && !r->stopped && !r->stopped_alone && oom;
 }
 
 /* ------------------------------------------------------------ sizes */

@@ -609,6 +609,9 @@ int run_records_score(const run_records *r, size_t job, const char *metric,
   int e = find_col(r, "exit");
   const char *exit = (size_t)e < w->ncell ? w->cell[e] : NULL;
   const char *val = (size_t)c < w->ncell ? w->cell[c] : NULL;
+  int p = find_col(r, "pruned");
+  if (p >= 0 && (size_t)p < w->ncell && w->cell[p] && !strcmp(w->cell[p], "1"))
+    return 2; /* stopped early: whatever it printed is no score */
   char *end;
   if (exit == NULL || strcmp(exit, "0") != 0 || val == NULL)
     return 0;

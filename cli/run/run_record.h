@@ -89,8 +89,8 @@ int run_records_skip(run_records *r, size_t job, const char *line);
  * the first run_records_add. 0, or -1 with err set. */
 int run_records_repair(run_records *r, run_err err);
 /* --halving --resume: the metric of job `job` in the table: 1 and *v when
- * its row is there, it exited 0 and the metric is a finite number; else
- * 0. */
+ * its row is there, it exited 0 and the metric is a finite number; 2 when
+ * the row says it was stopped early (pruned); else 0. */
 int run_records_score(const run_records *r, size_t job, const char *metric,
                       double *v);
 /* The lock's descriptors (close-on-exec; run_job_inherit hands them to

@@ -14,8 +14,9 @@
  *
  * Not drawn: the --average-over axes (each setting runs once per value,
  * e.g. per fold), the --halving budget axis, and sources that are not
- * --grid axes. The drawn axes become one linked group of N values, placed
- * where the first of them was. */
+ * --grid axes (a distribution on one of those is refused). The drawn axes
+ * become one linked group of N values, placed where the first of them was
+ * (so no :::+ source may link to a drawn axis). */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -127,7 +128,13 @@ static char *dist_value(const dist *d, parc_rng *r) {
     v = d->a; /* rounding: stay within [A, B) */
   if (v == 0)
     v = 0; /* no "-0" */
-  snprintf(buf, sizeof buf, "%.6g", v);
+  /* 6 digits, unless they round up to B (0.9999996 is "1"): then as many
+   * as it takes to stay below it */
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (strtod(buf, NULL) < d->b)
+      break;
+  }
   return strdup(buf);
 }
 
@@ -153,30 +160,53 @@ typedef struct draws {
   size_t n, m;
 } draws;
 
-/* Every drawn axis a list: N distinct settings (Floyd's algorithm on the
- * product of their lengths), or all of them, in grid order. */
+void run_perm_init(run_perm *p, uint64_t seed, uint64_t stream, uint64_t n) {
+  parc_rng r;
+  parc_rng_init(&r, seed, stream);
+  for (size_t k = 0; k < 4; k++) p->key[k] = parc_rng_u64(&r);
+  p->n = n;
+  p->bits = 1;
+  while (p->bits < 62 && ((uint64_t)1 << p->bits) < n) p->bits++;
+}
+
+/* Rounds of an odd multiply and an add, then an xorshift: each a bijection
+ * modulo 2^bits, so their composition is one; cycle walking lands below n
+ * within two steps on average, as 2^bits < 2n. */
+uint64_t run_perm_at(const run_perm *p, uint64_t i) {
+  uint64_t mask = ((uint64_t)1 << p->bits) - 1, x = i;
+  unsigned half = (p->bits + 1) / 2;
+  do {
+    for (size_t k = 0; k < 4; k += 2) {
+      x = (x * (p->key[k] | 1) + p->key[k + 1]) & mask;
+      x ^= x >> half;
+    }
+  } while (x >= p->n);
+  return x;
+}
+
+/* Every drawn axis a list: N distinct settings, the first N of a random
+ * order of all of them (so a larger N keeps the first draws), or all of
+ * them in grid order; with more settings than 2^62, each drawn on its own
+ * (a repeat is then as likely as a collision of 62-bit numbers). */
+static int draw_each(draws *t, run_source *const *ax, const dist *d, size_t m,
+                     const run_opts *o, run_err err);
+
 static int draw_distinct(draws *t, run_source *const *ax, size_t m,
                          const run_opts *o, run_err err) {
-  double prod = 1;
-  for (size_t k = 0; k < m; k++) prod *= (double)ax[k]->n;
-  size_t total = prod > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)prod;
-  size_t n = o->sample < total ? o->sample : total;
+  uint64_t total = 1;
+  for (size_t k = 0; k < m; k++) {
+    if (total > ((uint64_t)1 << 62) / ax[k]->n)
+      return draw_each(t, ax, NULL, m, o, err);
+    total *= ax[k]->n;
+  }
+  size_t n = o->sample < total ? o->sample : (size_t)total;
   size_t *pick = malloc(n * sizeof *pick);
   if (pick == NULL)
     return run_fail(err, "out of memory");
-  if (n == total) {
-    for (size_t i = 0; i < n; i++) pick[i] = i;
-  } else { /* Floyd: for j in total-n .. total-1, take a new index <= j */
-    parc_rng r;
-    parc_rng_init(&r, o->seed, 0);
-    size_t got = 0;
-    for (size_t j = total - n; j < total; j++) {
-      size_t x = (size_t)parc_rng_below(&r, (uint64_t)j + 1), i = 0;
-      while (i < got && pick[i] != x) i++;
-      pick[got] = i < got ? j : x;
-      got++;
-    }
-  }
+  run_perm perm;
+  run_perm_init(&perm, o->seed, 0, total);
+  for (size_t i = 0; i < n; i++)
+    pick[i] = n == total ? i : (size_t)run_perm_at(&perm, i);
   t->n = n;
   for (size_t i = 0; i < n; i++) {
     size_t x = pick[i];
@@ -252,12 +282,22 @@ int run_sample_apply(run_inputs *in, const run_opts *o, run_err err) {
   size_t budget_len = budget ? strcspn(budget, "=") : 0;
   size_t m = 0;
   for (size_t s = 0; s < in->nsrc; s++) {
-    if (in->src[s].dist && !o->sample)
+    int draw = o->sample && drawn(in, s, o, budget, budget_len);
+    if (in->src[s].dist && !draw)
       return run_fail(err,
-                      "--grid %s=%s is a distribution: it needs "
-                      "--sample N",
+                      o->sample ? "--grid %s=%s is a distribution, but the "
+                                  "axis is not drawn (--average-over)"
+                                : "--grid %s=%s is a distribution: it needs "
+                                  "--sample N",
                       in->src[s].name, in->src[s].dist);
-    m += o->sample && drawn(in, s, o, budget, budget_len);
+    /* the drawn axes move next to each other: a source linked to one
+     * (:::+ after it) would link to another */
+    if (draw && s + 1 < in->nsrc && in->src[s + 1].linked)
+      return run_fail(err,
+                      "--sample draws --grid %s: no :::+ or ::::+ "
+                      "source may link to it",
+                      in->src[s].name);
+    m += draw;
   }
   if (!o->sample)
     return 0;

@@ -98,8 +98,7 @@ typedef struct run_state {
   void *wire;                  /* mpirun, rank 0: one result, as it arrives */
   struct run_pipe *pipe;       /* --pipe: the chunks of stdin (run_pipe.c) */
   struct run_halving *halving; /* --halving: the rungs (run_halving.c) */
-  uint64_t shuf_key[4];        /* --shuf: the permutation's keys (run.c) */
-  unsigned shuf_bits;          /* it permutes [0, 2^shuf_bits) */
+  run_perm shuf;               /* --shuf: the order of the jobs (run.c) */
 } run_state;
 
 /* ---------------------------------------------------------------- run.c */

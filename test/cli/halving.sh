@@ -20,6 +20,11 @@ case "$2" in
 esac
 SH
 chmod +x job.sh
+rows_c() { # FILE: "C/n/rung/pruned" per row of results.csv, sorted
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { print $c["C"] "/" $c["n"] "/" $c["rung"] "/" $c["pruned"] }' "$1" | sort |
+    tr '\n' ' ' | sed 's/ $//'
+}
 rows() { # FILE: "a/n/rung" per row of results.csv, sorted
   awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     { print $c["a"] "/" $c["n"] "/" $c["rung"] }' "$1" | sort -t/ -k3,3n -k1,1n |
@@ -131,7 +136,55 @@ check_eq "13 jobs in all, none twice" 13 "$(($(wc -l < RJ) - 1))"
 check_eq "the same rows as an uninterrupted run" "$(rows R/results.csv)" "$(rows RR/results.csv)"
 check_contains "the same best" "best: a=7 n=90  score = 107" "$OUT"
 
+# early stopping compares a job with the same fold of the other settings,
+# never with its own setting's other folds: fold f of setting C scores
+# C*10+f and fold 4 reports first; with -j5 the five folds of one setting
+# run together, and before this rule C=9's own folds 2..4 cut its fold 1
+cat >folds.sh <<'SH'
+#!/bin/sh
+sleep "0.$((4 - $2))"
+echo "step=1 acc=$(($1 * 10 + $2))"
+sleep 0.2
+echo "acc=$(($1 * 10 + $2))"
+SH
+chmod +x folds.sh
+run_parc -j5 --halving --budget n=1:9 --best acc --grid C=9,8,7 \
+  --grid fold=0:4 --average-over fold --results PF ./folds.sh {C} {fold}
+check_contains "the best setting goes on and wins" "best: C=9" "$OUT"
+check_eq "no job was stopped by its own setting's folds" "" \
+  "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+     $c["pruned"] == 1 && $c["C"] == 9' PF/results.csv)"
+
+# a job stopped early that still exits 0 (it ignores TERM) is pruned on a
+# resume too: its partial value is no score (it would win rung 0 here)
+cat >stubborn.sh <<'SH'
+#!/bin/sh
+trap 'echo "acc=100"; exit 0' TERM
+echo "step=1 acc=$1"
+sleep 0.6
+echo "acc=$1"
+SH
+chmod +x stubborn.sh
+run_parc -j4 --halving --budget n=1:9 --best acc --grid C=9,8,7,6,5,4,3,2,1 \
+  --results SR --joblog SJ ./stubborn.sh {C} {n}
+check_contains "stubborn jobs: best is the best" "best: C=9" "$OUT"
+full=$(rows_c SR/results.csv)
+head -n 1 SJ >SJ0
+awk -F'\t' 'NR > 1 && $NF ~ / 1$/' SJ >>SJ0 # rung 0 only (n=1)
+mv SJ0 SJ
+run_parc -j4 --halving --budget n=1:9 --best acc --grid C=9,8,7,6,5,4,3,2,1 \
+  --results SR --joblog SJ --resume ./stubborn.sh {C} {n}
+check_eq "resumed after rung 0: the same settings go on" "$full" "$(rows_c SR/results.csv)"
+
+# a job stopped early is not one that ran out of --memory
+run_parc -j4 --grace 0.1 --memory 200M --retry-memory 2 --halving \
+  --budget n=1:9 --best acc --grid C=9,8,7,6,5 --results MR \
+  sh -c 'trap "" TERM; echo step=1 acc={C}; sleep 0.5; echo acc={C}'
+check_not_contains "no job said to run out of memory" "ran out of memory" "$ERR"
+
 # usage
+run_parc --halving --budget n=1:9 --best s --grid a=1:3 --joblog SJ --retry-failed echo {a}
+check_rc "--halving --retry-failed" 255
 run_parc --halving --best score --grid a=1:3 echo {a}
 check_rc "--halving without --budget" 255
 run_parc --halving --budget n=10:90 --grid a=1:3 echo {a}

@@ -69,7 +69,24 @@ run_parc --sample 8 --seed 2 --grid x=uniform:0:1 --joblog jl --resume echo {x}
 check_eq "resume: the first 6 draws are the same, 2 new run" 2 \
   "$(printf '%s\n' "$OUT" | grep -c .)"
 
+# a larger N keeps the first draws (lists: a random order of the grid)
+run_parc -k --sample 3 --seed 7 --grid a=0:9 --grid b=0:9 echo {a}{b}
+three=$OUT
+run_parc -k --sample 5 --seed 7 --grid a=0:9 --grid b=0:9 echo {a}{b}
+check_eq "--sample 5 begins with --sample 3's settings" "$three" \
+  "$(printf '%s\n' "$OUT" | head -n 3)"
+check_eq "5 distinct" 5 "$(printf '%s\n' "$OUT" | sort -u | wc -l)"
+run_parc --dry-run --sample 200000 --grid a=0:999 --grid b=0:999 echo {a} {b}
+check_eq "200000 distinct settings of 10^6, at once" 200000 \
+  "$(printf '%s\n' "$OUT" | sort -u | wc -l)"
+
 # usage
+run_parc --sample 2 --grid a=1,2,3 --grid fold=int:0:4 --best acc \
+  --average-over fold echo {a} {fold}
+check_rc "a distribution on an axis not drawn" 255
+check_contains "says which" "fold=int:0:4" "$ERR"
+run_parc --sample 2 --grid a=1,2 echo {a} :::+ p q
+check_rc "a :::+ source linked to a drawn axis" 255
 run_parc --grid a=uniform:0:1 echo {a}
 check_rc "a distribution without --sample" 255
 check_contains "says so" "needs --sample" "$ERR"
