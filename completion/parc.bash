@@ -14,7 +14,7 @@ _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --max-args --max-replace-args --max-lines --xargs --pipe --spreadstdin
   --block --block-size --results --joblog --jl --resume --resume-failed
   --retry-failed --resume-by --retries --timeout --grace --halt
-  --halt-on-error --delay --memfree --memory --retry-memory --nice --shuf
+  --halt-on-error --delay --memfree --memory --retry-memory --nice --shuf --plus
   --dry-run
   --dryrun --bar --eta --inner-threads --best --minimize --average-over
   --sample --seed --halving --budget --factor --quiet --wd --workdir

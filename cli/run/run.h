@@ -168,6 +168,7 @@ typedef struct run_template_opts {
   int shell;        /* --shell: one `sh -c` script, values quoted */
   int quote;        /* -q: quote the command for the shell GNU runs */
   size_t max_args;  /* -n N / -N N: values per job (0: one tuple) */
+  int plus;         /* --plus: GNU's extra replacement strings */
   int no_args;      /* -n 0 / -N 0: one tuple per job, none of it in the
                        command ({} and {1} are empty; {#} is the job) */
   int replace_args; /* -N: {1}..{N} are the job's N values */

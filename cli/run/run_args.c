@@ -20,6 +20,7 @@ const char RUN_USAGE[] =
     "without COMMAND each input value is a command line. Input: the ::: and\n"
     ":::: sources, -a files, --grid axes, else stdin.\n"
     "Replacement strings: {} {1}..{n} {NAME} {#} {%} {.} {/} {//} {/.}\n"
+    "(--plus: also {..} {...} {+.} {+..} {+...} {+/} {/..} {/...} {##})\n"
     "\n"
     "Jobs and input:\n"
     "  -j, --jobs N          jobs at once: N, N% or +N/-N of the cores, 0: "
@@ -311,7 +312,8 @@ enum {
   O_MEMORY,
   O_RETRY_MEMORY,
   O_SHUF,
-  O_NICE
+  O_NICE,
+  O_PLUS
 };
 
 /* GNU parallel's names, its aliases (--jl, --lb, --dryrun ...), and parc's
@@ -394,6 +396,7 @@ static const struct option LONG_OPTIONS[] = {
     {"retry-memory", required_argument, NULL, O_RETRY_MEMORY},
     {"shuf", no_argument, NULL, O_SHUF},
     {"nice", required_argument, NULL, O_NICE},
+    {"plus", no_argument, NULL, O_PLUS},
     {NULL, 0, NULL, 0}};
 
 /* '+': stop at the command (the first word that is no option). */
@@ -652,6 +655,7 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
     break;
   }
   case O_SHUF: o->shuf = 1; break;
+  case O_PLUS: o->tmpl.plus = 1; break;
   case O_NICE: {
     char *end;
     long n = strtol(v, &end, 10);

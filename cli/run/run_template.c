@@ -31,8 +31,24 @@
 
 extern char **environ;
 
-enum piece_kind { P_TEXT, P_ALL, P_POS, P_JOB, P_SLOT };
-enum piece_mod { M_NONE, M_NOEXT, M_BASE, M_DIR, M_BASE_NOEXT };
+enum piece_kind { P_TEXT, P_ALL, P_POS, P_JOB, P_SLOT, P_TOTAL };
+enum piece_mod {
+  M_NONE,
+  M_NOEXT,
+  M_BASE,
+  M_DIR,
+  M_BASE_NOEXT,
+  /* --plus: two or three extensions off; the extensions; the directory
+   * ("" without one); the base name less two or three extensions */
+  M_NOEXT2,
+  M_NOEXT3,
+  M_EXT,
+  M_EXT2,
+  M_EXT3,
+  M_PDIR,
+  M_BASE_NOEXT2,
+  M_BASE_NOEXT3
+};
 
 typedef struct piece {
   enum piece_kind kind;
@@ -58,18 +74,23 @@ struct run_template {
   int appends;    /* no replacement string anywhere: append the values */
   int from_input; /* no command: the values are the command line */
   int no_args;    /* -n 0, -N 0: the job's values are not in its command */
+  size_t njobs;   /* {##} (--plus): the jobs */
 };
 
-static int parse_mod(const char *s, size_t n, enum piece_mod *mod) {
+/* GNU's modifiers; with --plus (`plus`) also those of its --plus: {} is
+ * {+/}/{/} = {.}.{+.} = {..}.{+..} = {...}.{+...}. */
+static int parse_mod(const char *s, size_t n, int plus, enum piece_mod *mod) {
   static const struct {
     const char *s;
     enum piece_mod m;
-  } mods[] = {{"", M_NONE},
-              {".", M_NOEXT},
-              {"/", M_BASE},
-              {"//", M_DIR},
-              {"/.", M_BASE_NOEXT}};
-  for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
+  } mods[] = {
+      {"", M_NONE},           {".", M_NOEXT},       {"/", M_BASE},
+      {"//", M_DIR},          {"/.", M_BASE_NOEXT}, {"..", M_NOEXT2},
+      {"...", M_NOEXT3},      {"+.", M_EXT},        {"+..", M_EXT2},
+      {"+...", M_EXT3},       {"+/", M_PDIR},       {"/..", M_BASE_NOEXT2},
+      {"/...", M_BASE_NOEXT3}};
+  size_t count = plus ? sizeof mods / sizeof mods[0] : 5;
+  for (size_t i = 0; i < count; i++)
     if (strlen(mods[i].s) == n && memcmp(mods[i].s, s, n) == 0) {
       *mod = mods[i].m;
       return 0;
@@ -91,15 +112,19 @@ static size_t parse_pos(const char *s, size_t n) {
  * empty, as in GNU parallel, except where every job has `fixed` values
  * (one per source): there it is an error. {-N} counts from the last. */
 static int parse_repl(const char *b, size_t n, const run_inputs *in,
-                      size_t fixed, piece *pc, run_err err) {
+                      size_t fixed, int plus, piece *pc, run_err err) {
   if (n == 1 && (b[0] == '#' || b[0] == '%')) {
     pc->kind = b[0] == '#' ? P_JOB : P_SLOT;
+    return 1;
+  }
+  if (plus && n == 2 && b[0] == '#' && b[1] == '#') { /* {##}: the jobs */
+    pc->kind = P_TOTAL;
     return 1;
   }
   if (n > 1 && b[0] == '-' && isdigit((unsigned char)b[1])) { /* {-N} */
     size_t d = 1;
     while (d < n && isdigit((unsigned char)b[d])) d++;
-    if (parse_mod(b + d, n - d, &pc->mod) != 0)
+    if (parse_mod(b + d, n - d, plus, &pc->mod) != 0)
       return 0;
     size_t k = parse_pos(b + 1, d - 1);
     if (k == 0)
@@ -109,7 +134,7 @@ static int parse_repl(const char *b, size_t n, const run_inputs *in,
   }
   size_t sel = 0;
   while (sel < n && (isalnum((unsigned char)b[sel]) || b[sel] == '_')) sel++;
-  if (parse_mod(b + sel, n - sel, &pc->mod) != 0)
+  if (parse_mod(b + sel, n - sel, plus, &pc->mod) != 0)
     return 0;
   if (sel == 0) {
     pc->kind = P_ALL;
@@ -150,7 +175,7 @@ static int push_piece(word *w, piece pc) {
 }
 
 static int parse_word(word *w, const char *s, const run_inputs *in,
-                      size_t fixed, int *has_repl, run_err err) {
+                      size_t fixed, int plus, int *has_repl, run_err err) {
   const char *text = s, *close = s; /* close: the last '}' found */
   for (const char *p = s; *p;) {
     if (*p != '{') {
@@ -161,7 +186,8 @@ static int parse_word(word *w, const char *s, const run_inputs *in,
     if (close <= p && (close = strchr(p + 1, '}')) == NULL)
       break;
     piece pc = {0};
-    int r = parse_repl(p + 1, (size_t)(close - p - 1), in, fixed, &pc, err);
+    int r = parse_repl(p + 1, (size_t)(close - p - 1), in, fixed, plus, &pc,
+                       err);
     if (r < 0)
       return -1;
     if (r == 0) {
@@ -188,6 +214,20 @@ static int parse_word(word *w, const char *s, const run_inputs *in,
 /* The part of v that modifier m keeps, as GNU parallel computes it: {.}
  * drops the last extension (s:\.[^/.]*$::), {/} what is up to the last
  * slash, {//} is Perl's File::Basename::dirname. */
+/* Where v's last k extensions begin, (\.[^/.]+){k} at its end as GNU's
+ * --plus strings match them, or NULL when it has fewer. */
+static const char *ext_start(const char *v, size_t len, int k) {
+  size_t pos = len;
+  for (int i = 0; i < k; i++) {
+    size_t e = pos;
+    while (e > 0 && v[e - 1] != '.' && v[e - 1] != '/') e--;
+    if (e == pos || e == 0 || v[e - 1] != '.')
+      return NULL;
+    pos = e - 1;
+  }
+  return v + pos;
+}
+
 static void mod_range(const char *v, enum piece_mod m, const char **from,
                       size_t *n) {
   size_t len = strlen(v);
@@ -222,6 +262,26 @@ static void mod_range(const char *v, enum piece_mod m, const char **from,
     to = v + d;
     break;
   }
+  case M_NOEXT2:
+  case M_NOEXT3:
+  case M_BASE_NOEXT2:
+  case M_BASE_NOEXT3: {
+    int k = m == M_NOEXT2 || m == M_BASE_NOEXT2 ? 2 : 3;
+    const char *e = ext_start(v, len, k);
+    if (m == M_BASE_NOEXT2 || m == M_BASE_NOEXT3)
+      *from = base;
+    if (e)
+      to = e;
+    break;
+  }
+  case M_EXT:
+  case M_EXT2:
+  case M_EXT3: {
+    const char *e = ext_start(v, len, m == M_EXT ? 1 : m == M_EXT2 ? 2 : 3);
+    *from = e ? e + 1 : to; /* none: empty */
+    break;
+  }
+  case M_PDIR: to = slash ? slash : v; break;
   }
   *n = (size_t)(to - *from);
 }
@@ -484,7 +544,8 @@ int run_template_parse(run_template **out, char **words, size_t n,
                      : in->nsrc;
   int has_repl = 0;
   for (size_t i = 0; i < n; i++)
-    if (parse_word(&t->w[i], words[i], in, fixed, &has_repl, err) != 0) {
+    if (parse_word(&t->w[i], words[i], in, fixed, topt->plus, &has_repl, err) !=
+        0) {
       run_template_free(t);
       return -1;
     }
@@ -493,6 +554,7 @@ int run_template_parse(run_template **out, char **words, size_t n,
     run_template_free(t);
     return -1;
   }
+  t->njobs = in->njobs;
   *out = t;
   return 0;
 }
@@ -590,6 +652,7 @@ static int add_piece(expansion *x, const piece *pc, const char *only) {
     return add_value(x, x->val[pc->from_end ? x->nval - 1 - pc->pos : pc->pos],
                      pc->mod);
   case P_JOB: snprintf(num, sizeof num, "%zu", x->job + 1); break;
+  case P_TOTAL: snprintf(num, sizeof num, "%zu", x->t->njobs); break;
   case P_SLOT: snprintf(num, sizeof num, "%u", x->slot); break;
   }
   return run_buf_str(&x->args, num);

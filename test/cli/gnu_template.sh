@@ -76,3 +76,16 @@ check_eq "-q --shell: the words are quoted for sh too" 'a  b $HOME x y' "$OUT"
 run_parc -k --shell echo 'a  b' '{}' ::: 'x y'
 check_eq "--shell without -q: words are shell code, values quoted" \
   'a b x y' "$OUT"
+
+# --plus: GNU's further replacement strings (expected from GNU 20221122)
+run_parc -k --plus sh -c 'printf "[%s]" "$@"; echo' sh {..} {...} {+.} {+..} {+...} {+/} {/..} {/...} {##} \
+  ::: a.tar.gz d/e/b.x c d.e/g.h.i.j
+check_eq "--plus strings as GNU's" \
+  "$(printf '%s\n' '[a][a.tar.gz][gz][tar.gz][][][a][a.tar.gz][4]' \
+     '[d/e/b.x][d/e/b.x][x][][][d/e][b.x][b.x][4]' \
+     '[c][c][][][][][c][c][4]' \
+     '[d.e/g.h][d.e/g][j][i.j][h.i.j][d.e][g.h][g][4]')" "$OUT"
+run_parc -k --plus sh -c 'printf "[%s]" "$@"; echo' sh {1..} {2+.} ::: a.b.c ::: x.y
+check_eq "--plus modifiers on one value" "[a][y]" "$OUT"
+run_parc -k sh -c 'printf "[%s]" "$@"; echo' sh {..} {##} ::: a.b.c
+check_eq "without --plus they are text (and the value is appended)" "[{..}][{##}][a.b.c]" "$OUT"
