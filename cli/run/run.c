@@ -300,7 +300,6 @@ static int job_task(const void *in, void *out, void *ctx) {
     run_slot_again(s, slot, j);
     run_lane_exec(s, j, slot);
   }
-  note_memory(s, j);
   run_slot_give(s, slot);
   run_count_result(s, j);
   return 0;
@@ -435,6 +434,17 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
     return 2;
   }
   /* mpirun: nothing is queued on a rank, so a resubmitted job runs next */
+  unsigned long long more = s->mpi ? retry_memory(s, j) : 0;
+  if (more) { /* mpirun: again at once with more memory, as a lane would */
+    char msg[160];
+    run_memory_message(msg, sizeof msg, j->index, r->mem_limit, more);
+    run_print_status(s, msg);
+    r->mem_limit = more;
+    r->out.len = r->err.len = 0;
+    r->timed_out = r->stopped = r->oom = 0;
+    if (submit(s, pool, fl, j) == 0)
+      return 1;
+  }
   if (s->mpi && failed && j->attempt < s->o.retries &&
       !atomic_load(&s->sig.stopping) && !atomic_load(&s->closed)) {
     j->attempt++;
@@ -453,6 +463,7 @@ static int finish(run_state *s, parc_pool *pool, flight *fl, job *j) {
   char oom[160]; /* --memory: it ran out (no more --retry-memory) */
   if (r->oom && run_memory_message(oom, sizeof oom, j->index, r->mem_limit, 0))
     run_print_status(s, oom);
+  note_memory(s, j); /* --memory: the limit and oom in results.csv */
   if (s->halving)
     run_halving_note(s, j); /* its rung in results.csv */
   run_err err = "";

@@ -35,6 +35,7 @@ int run_ranks_set_up(run_state *s) {
 typedef struct wire_job { /* what a job is on the wire */
   uint64_t index;
   uint32_t attempt, pad;
+  uint64_t mem_limit; /* --memory: this attempt's limit (--retry-memory) */
 } wire_job;
 
 /* The task on an MPI pool, on a rank > 0: index and attempt in, the flat
@@ -44,6 +45,7 @@ static int job_task_wire(const void *in, void *out, void *ctx) {
   wire_job w;
   memcpy(&w, in, sizeof w);
   job j = {.index = (size_t)w.index, .attempt = w.attempt};
+  j.res.mem_limit = w.mem_limit;
   unsigned slot = 0;
   int not_started = atomic_load(&s->sig.stopping) != 0;
   if (!not_started) {
@@ -55,13 +57,14 @@ static int job_task_wire(const void *in, void *out, void *ctx) {
   run_wire_put(out, &j.res, not_started, slot);
   run_buf_free(&j.res.out);
   run_buf_free(&j.res.err);
+  run_buf_free(&j.res.notes);
   free(j.line);
   free(j.tag); /* rank 0 makes its own (run_ranks_collect) */
   return 0;
 }
 
 int run_ranks_submit(parc_pool *pool, const job *j, parc_future **f) {
-  wire_job w = {j->index, j->attempt, 0};
+  wire_job w = {j->index, j->attempt, 0, j->res.mem_limit};
   return parc_submit(pool, job_task_wire, &w, sizeof w, run_wire_res_size(), f);
 }
 

@@ -22,7 +22,9 @@
 
 typedef struct run_wire_res {
   int32_t exit_code, signal, timed_out, stopped, not_started;
-  uint32_t slot; /* the slot it ran in, on its rank (1..-j) */
+  uint32_t slot;      /* the slot it ran in, on its rank (1..-j) */
+  int32_t oom, pad;   /* --memory: it ran out of its limit */
+  uint64_t mem_limit; /* --memory: the limit it ran under */
   double start, runtime;
   uint32_t out_len, err_len;
   char host[RUN_HOST_MAX];                /* "hostname:rank" */
@@ -60,6 +62,9 @@ void run_wire_put(void *out, const run_result *r, int not_started,
   w->stopped = r->stopped;
   w->not_started = not_started;
   w->slot = slot;
+  w->oom = r->oom;
+  w->pad = 0;
+  w->mem_limit = r->mem_limit;
   w->start = r->start;
   w->runtime = r->runtime;
   memcpy(w->host, r->host, sizeof w->host);
@@ -77,6 +82,8 @@ int run_wire_get(const void *in, run_result *r, int *not_started,
   r->signal = w->signal;
   r->timed_out = w->timed_out;
   r->stopped = w->stopped;
+  r->oom = w->oom != 0;
+  r->mem_limit = w->mem_limit;
   r->start = w->start;
   r->runtime = w->runtime;
   memcpy(r->host, w->host, sizeof r->host);

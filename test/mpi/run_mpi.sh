@@ -93,6 +93,18 @@ if [ -n "${MPI_SINGLETON:-}" ]; then
   check_eq "... each runs as a singleton" "$(lines 'size=1' 'size=1')" "$OUT"
 fi
 
+# --memory on the serving ranks: a job over its limit runs out there, rank
+# 0 says so, runs it again with --retry-memory's larger limit (which
+# travels with the job), and records both in the job log and results.csv
+mpi_parc -j 1 --memory 100M --retry-memory 4 --results MR --joblog MJ \
+  python3 -c 'bytearray(200 * 2**20); print("ok")' ::: 1
+check_rc "--memory under mpirun: the job succeeds when retried" 0
+check_contains "rank 0 says it ran out" "ran out of memory (limit 100M); again with 400M" "$ERR"
+check_contains "the log has the larger limit" "419430400" "$(tail -n 1 MJ)"
+check_eq "results.csv: oom 0 at 400M" "419430400/0" \
+  "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+     { print $c["mem_limit"] "/" $c["oom"] }' MR/results.csv)"
+
 # Ctrl-C (here SIGTERM to mpirun, which passes it on): each rank stops its
 # own jobs and none is left running (were the signal taken by a thread of
 # MPI_Init's, the rank would die and leave its jobs behind); a stopped job
