@@ -158,8 +158,10 @@ static int group_kind(const run_state *s, size_t head, size_t end) {
 int run_halving_set_up(run_state *s, run_err err) {
   if (!s->o.halving || s->in.njobs == 0)
     return 0;
-  if (s->mpi)
-    return run_fail(err, "--halving runs on one machine: not under mpirun");
+  /* under mpirun the rungs are rank 0's: the other ranks run the jobs it
+   * sends, whose lines it does not see (no early stopping there) */
+  if (s->mpi && s->mpi->rank > 0)
+    return 0;
   for (size_t i = 0; i < s->in.nsrc; i++)
     if (group_kind(s, i, i + 1) == G_BUDGET)
       break;

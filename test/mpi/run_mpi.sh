@@ -105,6 +105,17 @@ check_eq "results.csv: oom 0 at 400M" "419430400/0" \
   "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
      { print $c["mem_limit"] "/" $c["oom"] }' MR/results.csv)"
 
+# --halving across ranks: rank 0 walks the rungs, the others run the jobs
+cat >hjob.sh <<'SH'
+#!/bin/sh
+case "$2" in 10) echo "score=$1";; 30) echo "score=$((10 - $1))";; *) echo "score=$((100 + $1))";; esac
+SH
+chmod +x hjob.sh
+mpi_parc -j 2 --halving --budget n=10:90 --best score --grid a=1:9 --results HR ./hjob.sh {a} {n}
+check_rc "--halving under mpirun" 0
+check_contains "the same best as on one machine" "best: a=7 n=90  score = 107" "$OUT"
+check_eq "13 jobs, 9 + 3 + 1" 13 "$(($(count_lines HR/results.csv) - 1))"
+
 # Ctrl-C (here SIGTERM to mpirun, which passes it on): each rank stops its
 # own jobs and none is left running (were the signal taken by a thread of
 # MPI_Init's, the rank would die and leave its jobs behind); a stopped job
