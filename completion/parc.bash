@@ -11,7 +11,7 @@ _parc_commands="run probe plan bench"
 _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --line-buffer --lb --ungroup --verbose --quote --shell --grid --arg-file
   --null --delimiter --colsep --header --csv --no-run-if-empty --eof
-  --max-args --max-replace-args --max-lines --xargs --pipe --spreadstdin
+  --max-args --max-replace-args --max-lines --max-chars --xargs --pipe --spreadstdin
   --block --block-size --results --joblog --jl --resume --resume-failed
   --retry-failed --resume-by --retries --timeout --grace --halt
   --halt-on-error --delay --memfree --memory --retry-memory --nice --shuf --plus
@@ -23,7 +23,7 @@ _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --slotreplace --help --version"
 _parc_run_valued="--jobs --max-procs --tagstring --grid --arg-file
   --delimiter --colsep --header --eof --max-args --max-replace-args
-  --max-lines --block --block-size --results --joblog --jl --resume-by
+  --max-lines --max-chars --block --block-size --results --joblog --jl --resume-by
   --retries --timeout --grace --halt --halt-on-error --delay --memfree
   --memory --retry-memory --nice --inner-threads --best --average-over --sample
   --seed --budget --factor --wd --workdir --env --extensionreplace --er

@@ -169,6 +169,8 @@ typedef struct run_template_opts {
   int quote;        /* -q: quote the command for the shell GNU runs */
   size_t max_args;  /* -n N / -N N: values per job (0: one tuple) */
   int plus;         /* --plus: GNU's extra replacement strings */
+  size_t max_chars; /* -s N (-m, -X): the longest command line, 0: the
+                       system's */
   int no_args;      /* -n 0 / -N 0: one tuple per job, none of it in the
                        command ({} and {1} are empty; {#} is the job) */
   int replace_args; /* -N: {1}..{N} are the job's N values */

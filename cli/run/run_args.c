@@ -35,7 +35,8 @@ const char RUN_USAGE[] =
     "      --header REGEX    the first record names the columns ({NAME})\n"
     "      --csv             input records are CSV\n"
     "  -n, --max-args N      up to N values per job (-N N: as {1}..{N})\n"
-    "  -m, -X, --xargs       as many values per job as fit (-X: in context)\n"
+    "  -m, -X, --xargs       as many values per job as fit (-X: in context;\n"
+    "                        -s N: in N characters)\n"
     "  -q, --quote           quote the command for the shell\n"
     "      --shell           run with sh -c (values are quoted)\n"
     "      --pipe            cut stdin into --block SIZE chunks (or -N "
@@ -372,6 +373,7 @@ static const struct option LONG_OPTIONS[] = {
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, O_VERSION},
     {"max-lines", required_argument, NULL, 'L'},
+    {"max-chars", required_argument, NULL, 's'},
     {"wd", required_argument, NULL, O_WD},
     {"workdir", required_argument, NULL, O_WD},
     {"group", no_argument, NULL, O_GROUP},
@@ -400,7 +402,7 @@ static const struct option LONG_OPTIONS[] = {
     {NULL, 0, NULL, 0}};
 
 /* '+': stop at the command (the first word that is no option). */
-static const char SHORT_OPTIONS[] = "+:j:P:kuvtqa:0d:C:rE:n:N:L:XmI:h";
+static const char SHORT_OPTIONS[] = "+:j:P:kuvtqa:0d:C:rE:n:N:L:s:XmI:h";
 
 /* GNU parallel's options that rename a replacement string (-I ,, makes
  * ",," mean {}): the command's words are rewritten to parc's own. */
@@ -479,6 +481,11 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
       o->tmpl.no_args = 1, a->N_value_set = 0;
     else
       a->N_value = u, a->N_value_set = 1, o->tmpl.no_args = 0;
+    break;
+  case 's': /* -m, -X: the longest command line, for the limit's */
+    if (parse_uint(v, &u) != 0 || u == 0)
+      return run_fail(err, "bad -s '%s' (want N >= 1)", v);
+    o->tmpl.max_chars = u;
     break;
   case 'L': /* lines per job: -n, or with --pipe records per chunk */
     if (parse_uint(v, &u) != 0 || u == 0)
@@ -749,6 +756,9 @@ static int check_options(run_opts *o, args *a, run_err err) {
     o->retry_failed = 0; /* no log to retry from: a plain run, as GNU's */
   if ((o->minimize || o->navg) && o->best == NULL)
     return run_fail(err, "--minimize and --average-over need --best METRIC");
+  if (o->tmpl.max_chars && !o->tmpl.multi)
+    return run_fail(err, "-s limits the jobs of -m, -X and --xargs: give "
+                         "one of them");
   if (o->pipe && (o->tmpl.max_args || o->tmpl.multi || o->tmpl.no_args))
     return run_fail(err, "--pipe cannot be combined with -n, -X or -m");
   if (o->block && !o->pipe)

@@ -448,11 +448,13 @@ static size_t tuple_len(const run_template *t, const len_model *m,
 /* -m, -X: each job takes tuples while its command stays under the limit
  * (at most max, if -n says); when the rest fits in one job, it is spread
  * over the job slots, at most ceil(rest / slots) a job (GNU's populate).
- * A single tuple over the limit is a job of its own (GNU stops there). */
+ * A single tuple over the system's limit is a job of its own; over -s's,
+ * an error (GNU's "Command line too long"). */
 static int pack_jobs(const run_template *t, const run_template_opts *o,
                      run_inputs *in, run_err err) {
   len_model m = model_of(t);
-  long long limit = (long long)line_limit();
+  long long limit = o->max_chars ? (long long)o->max_chars
+                                 : (long long)line_limit();
   size_t max = o->max_args, njobs = 0;
   int spread = o->slots > 1;
   if (in->ntuples > RUN_MULTI_MAX)
@@ -471,6 +473,16 @@ static int pack_jobs(const run_template *t, const run_template_opts *o,
       long long c = (long long)tuple_len(t, &m, in, tp);
       if (count > 0 && len + c >= limit)
         break;
+      if (o->max_chars && len + c >= limit) { /* -s: one value too long */
+        free(first);
+        return run_fail(
+            err,
+            "command line too long (%lld >= %zu) at "
+            "input %zu: %s",
+            len + c, o->max_chars, tp,
+            in->nsrc ? in->src[0].values[run_inputs_pick_tuple(in, tp, 0)]
+                     : "");
+      }
       len += c, count++, tp++;
     }
     if (spread && tp == in->ntuples && count > 1) {

@@ -92,3 +92,14 @@ run_parc -k -n0 echo hi ::: a b c
 check_eq "-n0: nothing appended" "$(printf 'hi\nhi\nhi')" "$OUT"
 run_parc --pipe -N0 cat
 check_rc "--pipe -N0 is refused" 255
+
+# -s N with -X / -m: command lines under N characters (GNU 20221122)
+run_parc -k -j1 -s 25 -X echo ::: 'line 1' 'line 1' 'line 2'
+check_eq "-s 25 -X: lines as GNU's" "$(printf 'line 1 line 1\nline 2')" "$OUT"
+run_parc -k -j1 -s 20 -m echo ::: aaa bbb ccc ddd eee fff
+check_eq "-s 20 -m: three values a job" "$(printf 'aaa bbb ccc\nddd eee fff')" "$OUT"
+run_parc -k -j1 -s 5 -X echo ::: aaaaaaa
+check_rc "-s: a value that cannot fit" 255
+check_contains "GNU's words" "command line too long (12 >= 5) at input 0: aaaaaaa" "$ERR"
+run_parc -s 5 echo ::: a
+check_rc "-s without -m or -X" 255
