@@ -113,6 +113,12 @@ int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
 int run_inputs_add_file(run_inputs *in, const char *path, int linked,
                         run_err err);
 int run_inputs_add_grid(run_inputs *in, const char *spec, run_err err);
+/* The number written in s[0..n) (the whole of it): *d, and *ll with
+ * *is_int when it is an int64 as well. 0, or -1 when it is no finite
+ * number (or longer than 63 bytes). --grid's ranges, --sample's
+ * distributions, --halving's metrics share it. */
+int run_parse_num(const char *s, size_t n, double *d, long long *ll,
+                  int *is_int);
 /* Adds a --grid axis of the n values (taking them and name). */
 int run_inputs_add_axis(run_inputs *in, char *name, char **values, size_t n,
                         run_err err);
@@ -329,6 +335,10 @@ typedef struct run_result {
                       results.csv (--halving: its rung) */
 } run_result;
 
+/* A field of /proc/meminfo ("MemTotal", "MemAvailable") in bytes, or
+ * `unknown` (run_limits.c). */
+unsigned long long run_meminfo(const char *field, unsigned long long unknown);
+
 /* Runs one job to its end. Never fails: a job that cannot start is a job
  * that exited 127 with the reason on its stderr. */
 void run_job_exec(const run_exec *x, run_result *r);
@@ -404,6 +414,10 @@ int run_records_check_axes(const run_inputs *in, char **average_over,
  * nset, then ceil(nrun[k-1] / f). Fills at most cap rungs; returns how
  * many. */
 #define RUN_RUNGS_MAX 64
+/* What a source named `name` (NULL: a positional one) is to a sweep: the
+ * --budget axis, an --average-over axis, or part of the setting. */
+enum { RUN_AXIS_SETTING, RUN_AXIS_AVERAGED, RUN_AXIS_BUDGET };
+int run_axis_role(const run_opts *o, const char *name);
 /* --budget NAME=MIN:MAX, for parc run and parc plan: NAME a word of
  * letters, digits and _ (not starting with a digit), 0 < MIN <= MAX;
  * integral when both are written as whole numbers. 0 or -1. */

@@ -77,11 +77,20 @@ int run_budget_parse(const char *spec, run_budget *b) {
 }
 
 /* Is source s one of the --average-over axes? */
+int run_axis_role(const run_opts *o, const char *name) {
+  size_t blen = o->budget ? strcspn(o->budget, "=") : 0;
+  if (name == NULL)
+    return RUN_AXIS_SETTING;
+  if (o->budget && strlen(name) == blen && !strncmp(name, o->budget, blen))
+    return RUN_AXIS_BUDGET;
+  for (size_t a = 0; a < o->navg; a++)
+    if (strcmp(name, o->average_over[a]) == 0)
+      return RUN_AXIS_AVERAGED;
+  return RUN_AXIS_SETTING;
+}
+
 static int is_avg(const run_inputs *in, const run_opts *o, size_t s) {
-  for (size_t a = 0; in->src[s].name && a < o->navg; a++)
-    if (strcmp(in->src[s].name, o->average_over[a]) == 0)
-      return 1;
-  return 0;
+  return run_axis_role(o, in->src[s].name) == RUN_AXIS_AVERAGED;
 }
 
 int run_halving_prepare(run_inputs *in, const run_opts *o, run_err err) {

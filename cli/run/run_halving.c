@@ -143,16 +143,15 @@ static int queue_unit(run_halving *h, size_t set, size_t k) {
 /* ------------------------------------------------------------ set-up */
 
 static int group_kind(const run_state *s, size_t head, size_t end) {
+  int kind = G_SETTING;
   for (size_t i = head; i < end; i++) {
-    const char *name = s->in.src[i].name;
-    size_t blen = strcspn(s->o.budget, "=");
-    if (name && strlen(name) == blen && !strncmp(name, s->o.budget, blen))
+    int role = run_axis_role(&s->o, s->in.src[i].name);
+    if (role == RUN_AXIS_BUDGET)
       return G_BUDGET;
-    for (size_t a = 0; name && a < s->o.navg; a++)
-      if (strcmp(name, s->o.average_over[a]) == 0)
-        return G_FOLD;
+    if (role == RUN_AXIS_AVERAGED)
+      kind = G_FOLD;
   }
-  return G_SETTING;
+  return kind;
 }
 
 int run_halving_set_up(run_state *s, run_err err) {
@@ -364,17 +363,11 @@ typedef struct metric_find {
 static void find_metric(void *arg, const char *k, size_t kn, const char *val,
                         size_t vn) {
   metric_find *m = arg;
-  char buf[64], *end;
-  if (strlen(m->name) != kn || strncmp(m->name, k, kn) || vn == 0 ||
-      vn >= sizeof buf)
-    return;
-  memcpy(buf, val, vn);
-  buf[vn] = '\0';
-  double d = strtod(buf, &end);
-  if (*end == '\0' && isfinite(d))
-    m->v = d, m->found = 1;
-  else
-    m->found = 0; /* the last value printed is the one that counts */
+  long long ll;
+  int is_int;
+  if (strlen(m->name) == kn && strncmp(m->name, k, kn) == 0)
+    /* the last value printed is the one that counts */
+    m->found = run_parse_num(val, vn, &m->v, &ll, &is_int) == 0;
 }
 
 int run_halving_next(run_state *s, size_t *index) {
@@ -489,13 +482,10 @@ typedef struct step_find {
 static void find_step(void *arg, const char *k, size_t kn, const char *val,
                       size_t vn) {
   step_find *f = arg;
-  char buf[64], *end;
-  if (vn == 0 || vn >= sizeof buf)
-    return;
-  memcpy(buf, val, vn);
-  buf[vn] = '\0';
-  double d = strtod(buf, &end);
-  if (*end != '\0' || !isfinite(d))
+  double d;
+  long long ll;
+  int is_int;
+  if (run_parse_num(val, vn, &d, &ll, &is_int) != 0)
     return;
   if (kn == 4 && strncmp(k, "step", 4) == 0)
     f->step = d, f->has_step = 1;

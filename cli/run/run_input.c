@@ -627,8 +627,8 @@ typedef struct grid_item {
   size_t n;              /* its values; RUN_AXIS_MAX + 1 stands for more */
 } grid_item;
 
-static int parse_num(const char *s, size_t n, double *d, long long *ll,
-                     int *is_int) {
+int run_parse_num(const char *s, size_t n, double *d, long long *ll,
+                  int *is_int) {
   char buf[64], *end;
   if (n == 0 || n >= sizeof buf)
     return -1;
@@ -676,10 +676,11 @@ static int grid_range(grid_item *it, const char *item, run_err err) {
   int ai, bi, si = 1;
   it->step = 1;
   it->d = 1;
-  if (parse_num(item, (size_t)(c1 - item), &it->a, &it->start, &ai) != 0 ||
-      parse_num(c1 + 1, c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1), &b, &ib,
-                &bi) != 0 ||
-      (c2 && parse_num(c2 + 1, strlen(c2 + 1), &it->d, &it->step, &si) != 0))
+  if (run_parse_num(item, (size_t)(c1 - item), &it->a, &it->start, &ai) != 0 ||
+      run_parse_num(c1 + 1, c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1), &b,
+                    &ib, &bi) != 0 ||
+      (c2 &&
+       run_parse_num(c2 + 1, strlen(c2 + 1), &it->d, &it->step, &si) != 0))
     return run_fail(err, "bad range '%s' (want START:STOP[:STEP])", item);
   if (it->d == 0)
     return run_fail(err, "range '%s' has a step of 0", item);
@@ -699,9 +700,9 @@ static int grid_logspace(grid_item *it, const char *item, const char *dots,
   long long ia, ib, n;
   int ai, bi, ni;
   if (x == NULL ||
-      parse_num(item, (size_t)(dots - item), &it->a, &ia, &ai) != 0 ||
-      parse_num(dots + 2, (size_t)(x - dots - 2), &it->b, &ib, &bi) != 0 ||
-      parse_num(x + 1, strlen(x + 1), &dn, &n, &ni) != 0 || !ni)
+      run_parse_num(item, (size_t)(dots - item), &it->a, &ia, &ai) != 0 ||
+      run_parse_num(dots + 2, (size_t)(x - dots - 2), &it->b, &ib, &bi) != 0 ||
+      run_parse_num(x + 1, strlen(x + 1), &dn, &n, &ni) != 0 || !ni)
     return run_fail(err, "bad log range '%s' (want FROM..TOxN)", item);
   if (it->a <= 0 || it->b <= 0 || n < 1)
     return run_fail(err, "bad log range '%s' (ends must be > 0, N >= 1)", item);

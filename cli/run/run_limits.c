@@ -234,17 +234,23 @@ static int nap(run_state *s, double secs) {
   return !atomic_load(&s->sig.stopping) && !atomic_load(&s->closed);
 }
 
-/* MemAvailable of /proc/meminfo in bytes; the most there is if unknown. */
-unsigned long long run_mem_available(void) {
-  FILE *f = fopen("/proc/meminfo", "r");
+unsigned long long run_meminfo(const char *field, unsigned long long unknown) {
+  FILE *f = fopen("/proc/meminfo", "re");
+  size_t n = strlen(field);
   unsigned long long kb = 0;
   char line[256];
   int found = 0;
   while (f && !found && fgets(line, sizeof line, f))
-    found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+    found = strncmp(line, field, n) == 0 && line[n] == ':' &&
+            sscanf(line + n + 1, " %llu kB", &kb) == 1;
   if (f)
     fclose(f);
-  return found ? kb * 1024 : ~0ull;
+  return found ? kb * 1024 : unknown;
+}
+
+/* MemAvailable in bytes; the most there is if unknown. */
+unsigned long long run_mem_available(void) {
+  return run_meminfo("MemAvailable", ~0ull);
 }
 
 /* --delay: the lanes take turns, each start at least SECS after the last

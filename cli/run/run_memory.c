@@ -349,17 +349,7 @@ int run_memory_end(run_mem_job *m, const run_result *r) {
 
 /* ------------------------------------------------------------ sizes */
 
-unsigned long long run_memory_total(void) {
-  FILE *f = fopen("/proc/meminfo", "re");
-  unsigned long long kb = 0;
-  char line[256];
-  int found = 0;
-  while (f && !found && fgets(line, sizeof line, f))
-    found = sscanf(line, "MemTotal: %llu kB", &kb) == 1;
-  if (f)
-    fclose(f);
-  return found ? kb * 1024 : 0;
-}
+unsigned long long run_memory_total(void) { return run_meminfo("MemTotal", 0); }
 
 unsigned long long run_memory_next(unsigned long long limit, double factor,
                                    unsigned long long total) {

@@ -46,27 +46,6 @@ int run_sample_is_dist(const char *spec) {
   return 0;
 }
 
-static int parse_real(const char *s, size_t n, double *out) {
-  char buf[64], *end;
-  if (n == 0 || n >= sizeof buf)
-    return -1;
-  memcpy(buf, s, n);
-  buf[n] = '\0';
-  *out = strtod(buf, &end);
-  return *end == '\0' && isfinite(*out) ? 0 : -1;
-}
-
-static int parse_int(const char *s, size_t n, long long *out) {
-  char buf[32], *end;
-  if (n == 0 || n >= sizeof buf)
-    return -1;
-  memcpy(buf, s, n);
-  buf[n] = '\0';
-  errno = 0;
-  *out = strtoll(buf, &end, 10);
-  return *end == '\0' && errno == 0 ? 0 : -1;
-}
-
 /* spec: what follows NAME= */
 static int dist_parse(dist *d, const char *name, const char *spec,
                       run_err err) {
@@ -76,15 +55,16 @@ static int dist_parse(dist *d, const char *name, const char *spec,
   d->kind = DISTS[k].kind;
   if (colon == NULL)
     goto bad;
-  size_t na = (size_t)(colon - a), nb = strlen(colon + 1);
+  int a_int, b_int;
+  if (run_parse_num(a, (size_t)(colon - a), &d->a, &d->ia, &a_int) ||
+      run_parse_num(colon + 1, strlen(colon + 1), &d->b, &d->ib, &b_int))
+    goto bad;
   if (d->kind == DIST_INT) {
-    if (parse_int(a, na, &d->ia) || parse_int(colon + 1, nb, &d->ib) ||
-        d->ib < d->ia)
+    if (!a_int || !b_int || d->ib < d->ia)
       goto bad;
     return 0;
   }
-  if (parse_real(a, na, &d->a) || parse_real(colon + 1, nb, &d->b) ||
-      !(d->a < d->b) || !isfinite(d->b - d->a))
+  if (!(d->a < d->b) || !isfinite(d->b - d->a))
     goto bad;
   if (d->kind == DIST_LOGUNIFORM && !(d->a > 0))
     return run_fail(err, "--grid %s=%s: loguniform needs 0 < A < B", name,
@@ -140,18 +120,9 @@ static char *dist_value(const dist *d, parc_rng *r) {
 
 /* Is source s drawn? A --grid axis that is neither averaged over nor the
  * budget. */
-static int drawn(const run_inputs *in, size_t s, const run_opts *o,
-                 const char *budget, size_t budget_len) {
-  const run_source *src = &in->src[s];
-  if (!src->axis)
-    return 0;
-  if (budget && strlen(src->name) == budget_len &&
-      strncmp(src->name, budget, budget_len) == 0)
-    return 0;
-  for (size_t a = 0; a < o->navg; a++)
-    if (strcmp(src->name, o->average_over[a]) == 0)
-      return 0;
-  return 1;
+static int drawn(const run_inputs *in, size_t s, const run_opts *o) {
+  return in->src[s].axis &&
+         run_axis_role(o, in->src[s].name) == RUN_AXIS_SETTING;
 }
 
 /* The N settings as an n x m table of values (m drawn axes), row-major. */
@@ -278,11 +249,9 @@ static int replace_axes(run_inputs *in, run_source *const *ax, size_t m,
 }
 
 int run_sample_apply(run_inputs *in, const run_opts *o, run_err err) {
-  const char *budget = o->budget;
-  size_t budget_len = budget ? strcspn(budget, "=") : 0;
   size_t m = 0;
   for (size_t s = 0; s < in->nsrc; s++) {
-    int draw = o->sample && drawn(in, s, o, budget, budget_len);
+    int draw = o->sample && drawn(in, s, o);
     if (in->src[s].dist && !draw)
       return run_fail(err,
                       o->sample ? "--grid %s=%s is a distribution, but the "
@@ -310,7 +279,7 @@ int run_sample_apply(run_inputs *in, const run_opts *o, run_err err) {
   int rc = ax && d && t.v ? 0 : run_fail(err, "out of memory");
   int any_dist = 0;
   for (size_t s = 0, k = 0; rc == 0 && s < in->nsrc; s++)
-    if (drawn(in, s, o, budget, budget_len)) {
+    if (drawn(in, s, o)) {
       ax[k] = &in->src[s];
       if (ax[k]->dist) {
         any_dist = 1;

@@ -130,12 +130,6 @@ static uint64_t for_lowest_queued(const parc_pool *p, const parc__job *j) {
   return is_static(j) ? lowest_static(p, j) : j->next;
 }
 
-static uint64_t for_lowest_in(const parc__worker *w, unsigned i,
-                              const parc__batch *b) {
-  (void)w, (void)i;
-  return b->first;
-}
-
 const parc__job_ops parc__for_ops = {
     .name = "for",
     .has_work = for_has_work,
@@ -146,7 +140,7 @@ const parc__job_ops parc__for_ops = {
     .lost = for_lost,
     .drop = for_drop,
     .lowest_queued = for_lowest_queued,
-    .lowest_in = for_lowest_in,
+    .lowest_in = parc__job_batch_first,
 };
 
 /* ---------------------------------------------------------------- taken */

@@ -72,6 +72,11 @@ typedef struct parc__job_ops {
                         const parc__batch *b);
 } parc__job_ops;
 
+/* lowest_in for the kinds whose batch runs its units in order from
+ * b->first (for, reduce): that first one. */
+uint64_t parc__job_batch_first(const parc__worker *w, unsigned i,
+                               const parc__batch *b);
+
 extern const parc__job_ops parc__map_ops;
 extern const parc__job_ops parc__future_ops;
 extern const parc__job_ops parc__reduce_ops;

@@ -85,12 +85,6 @@ static uint64_t reduce_lowest_queued(const parc_pool *p, const parc__job *j) {
   return j->next * j->block;
 }
 
-static uint64_t reduce_lowest_in(const parc__worker *w, unsigned i,
-                                 const parc__batch *b) {
-  (void)w, (void)i;
-  return b->first;
-}
-
 const parc__job_ops parc__reduce_ops = {
     .name = "reduce",
     .has_work = reduce_has_work,
@@ -101,7 +95,7 @@ const parc__job_ops parc__reduce_ops = {
     .lost = reduce_lost,
     .drop = reduce_drop,
     .lowest_queued = reduce_lowest_queued,
-    .lowest_in = reduce_lowest_in,
+    .lowest_in = parc__job_batch_first,
 };
 
 /* Block bounds depend on n and sizes only, never on the workers. */
