@@ -16,7 +16,12 @@ they share whatever load the machine has at that moment:
      beside its floor: the same pickling and calls with no pool (the
      caller's part plus the workers' part divided by the workers)
   3. Executor.submit(f).result() (and Pool.apply): one round trip
-  4. pool start: creation to the first result; and the shut-down after it
+  4. pool start: creation to the first result; and the shut-down after it,
+     beside its floor: one fork of this interpreter to a child whose
+     Python is ready (os.fork, which runs Python's after-fork protocol in
+     the child) -- no pool of forked Python workers starts faster, so
+     multiprocessing's start over the floor is the most any of them can
+     gain on it
 
 Peers: multiprocessing.Pool (fork), concurrent.futures.ProcessPoolExecutor
 (fork), joblib.Parallel on loky (joblib's default backend; its workers are
@@ -214,6 +219,45 @@ def rtt_impls(p, sizes):
     ]
 
 
+FORKS = []  # seconds os.fork() took to return in the parent, per floor run
+
+
+def fork_floor():
+    """Seconds from os.fork() to the child's first word through a pipe:
+    the fork (a copy of this interpreter's page tables) and, in the child,
+    Python's after-fork protocol, which any forked worker needs before it
+    runs Python."""
+    r, w = os.pipe()
+    try:
+        t = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            os.write(w, b"1")
+            os._exit(0)
+        FORKS.append(time.perf_counter() - t)
+        check(os.read(r, 1), b"1", "fork floor")
+        t1 = time.perf_counter()
+        os.waitpid(pid, 0)
+    finally:
+        os.close(r)
+        os.close(w)
+    return t1 - t
+
+
+def resident():
+    """This process's resident memory and mappings, which a fork copies the
+    page tables of."""
+    try:
+        with open("/proc/self/status") as f:
+            kib = next(int(line.split()[1]) for line in f
+                       if line.startswith("VmRSS:"))
+        with open("/proc/self/maps") as f:
+            maps = sum(1 for _ in f)
+    except (OSError, StopIteration):
+        return "size unknown"
+    return f"{kib / 1024:.0f} MB resident, {maps} mappings"
+
+
 def start_impls(workers, shutdown_times):
     fork = multiprocessing.get_context("fork")
 
@@ -244,6 +288,7 @@ def start_impls(workers, shutdown_times):
             lambda: cf.ProcessPoolExecutor(workers, mp_context=fork),
             lambda q: q.submit(noop, 1).result(),
             lambda q: q.shutdown(), "ProcessPoolExecutor")),
+        Impl("floor: one fork, its Python ready", fork_floor),
     ]
     return impls
 
@@ -353,6 +398,12 @@ def start(workers, reps, run, rows, loky):
             loky_start(workers, shutdowns) for _ in range(min(reps, 3))]
     report("4. pool start: creation to the first result", res,
            "parc.Pool", "multiprocessing.Pool", 5, rows)
+    floor = statistics.median(res["floor: one fork, its Python ready"])
+    mp = statistics.median(res["multiprocessing.Pool"])
+    print(f"  floor: {fmt(floor)}, of which the fork "
+          f"{fmt(statistics.median(FORKS))} (this interpreter: {resident()});"
+          f" multiprocessing.Pool / floor = {mp / floor:.1f}x, the most a "
+          "pool of forked workers can gain on it")
     print("  shut-down after it (terminate / shutdown):")
     for name, v in shutdowns.items():
         print(f"    {name:38s} {fmt(statistics.median(v[1:] or v)):>10s}")

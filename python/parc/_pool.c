@@ -3,7 +3,8 @@
  *
  * Fork. The process backend forks at parc_pool_create, from this thread:
  * so Python's own fork protocol wraps the call -- sys.stdout and
- * sys.stderr flushed, PyOS_BeforeFork(), the create with the GIL held (no
+ * sys.stderr flushed, PyOS_BeforeFork(), __main__'s names copied for the
+ * pickling of functions (main_vars), the create with the GIL held (no
  * other Python thread is in the middle of anything), then
  * PyOS_AfterFork_Parent(); each worker makes the child's half (see
  * _pool_worker.c). The thread backend's create runs without the GIL: its
@@ -212,11 +213,27 @@ static void raise_init_error(pyctx *c) {
   }
 }
 
-static int create(PoolObject *self, parc_pool_opts *o) {
+/* main_vars (a dict, or NULL) gets __main__'s names as the workers will
+ * have them: copied after the before-fork hooks, with no Python code
+ * between it and the fork. (Copied here rather than after the fork, the
+ * caller also spares a page copy for each object it touches.) Failing, it
+ * stays empty: __main__'s functions then travel by value. */
+static void copy_main_vars(PyObject *main_vars) {
+  PyObject *mods = PyImport_GetModuleDict(); /* borrowed */
+  PyObject *main = mods ? PyDict_GetItemString(mods, "__main__") : NULL;
+  PyObject *vars = main && PyModule_Check(main) ? PyModule_GetDict(main) : NULL;
+  if (vars && PyDict_Update(main_vars, vars) < 0)
+    PyDict_Clear(main_vars);
+  PyErr_Clear();
+}
+
+static int create(PoolObject *self, parc_pool_opts *o, PyObject *main_vars) {
   int rc;
   if (o->backend == PARC_PROCESSES) {
     flush_std();
     PyOS_BeforeFork();
+    if (main_vars)
+      copy_main_vars(main_vars);
     rc = parc_pool_create(&self->pool, o);
     PyOS_AfterFork_Parent();
   } else {
@@ -235,19 +252,25 @@ static void delete_tstates(pyctx *c);
 static int Pool_init(PoolObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"backend",     "workers",   "task_timeout",
                            "max_retries", "max_tasks", "initializer",
-                           "initargs",    NULL};
+                           "initargs",    "main_vars", NULL};
   int backend = PARC_PROCESSES;
   unsigned workers = 0, retries = 0, max_tasks = 0;
   double task_timeout = 0;
-  PyObject *init = Py_None, *initargs = NULL;
+  PyObject *init = Py_None, *initargs = NULL, *main_vars = NULL;
   if (self->pool || self->ctx) {
     PyErr_SetString(PyExc_RuntimeError, "parc: Pool.__init__ called twice");
     return -1;
   }
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|iIdIIOO!", kwlist, &backend,
-                                   &workers, &task_timeout, &retries,
-                                   &max_tasks, &init, &PyTuple_Type, &initargs))
+  if (!PyArg_ParseTupleAndKeywords(
+          args, kw, "|iIdIIOO!O", kwlist, &backend, &workers, &task_timeout,
+          &retries, &max_tasks, &init, &PyTuple_Type, &initargs, &main_vars))
     return -1;
+  if (main_vars == Py_None)
+    main_vars = NULL;
+  else if (main_vars && !PyDict_Check(main_vars)) {
+    PyErr_SetString(PyExc_TypeError, "parc: main_vars is a dict or None");
+    return -1;
+  }
   if (backend != PARC_PROCESSES && backend != PARC_THREADS) {
     PyErr_SetString(PyExc_ValueError, "parc: backend is THREADS or PROCESSES");
     return -1;
@@ -284,7 +307,7 @@ static int Pool_init(PoolObject *self, PyObject *args, PyObject *kw) {
                                   ? parc_py_worker_init
                                   : NULL,
                       .ctx = c};
-  if (create(self, &o) < 0) {
+  if (create(self, &o, main_vars) < 0) {
     if (backend == PARC_THREADS)
       delete_tstates(c);
     return -1;
@@ -567,8 +590,10 @@ PyTypeObject ParcPyPoolType = {
     .tp_dealloc = (destructor)Pool_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Pool(backend=PROCESSES, workers=0, task_timeout=0, "
-              "max_retries=0, max_tasks=0, initializer=None, initargs=()): "
-              "a libparc pool running Python callables (use parc.Pool).",
+              "max_retries=0, max_tasks=0, initializer=None, initargs=(), "
+              "main_vars=None): a libparc pool running Python callables "
+              "(use parc.Pool); main_vars, a dict, gets __main__'s names "
+              "as at the fork (processes).",
     .tp_methods = Pool_methods,
     .tp_getset = Pool_getset,
     .tp_init = (initproc)Pool_init,

@@ -77,13 +77,14 @@ def _stable(fn):
 
 
 class Codec:
-    """The pickled functions of one pool."""
+    """The pickled functions of one pool. Made before the pool: for a
+    process pool, ``main_vars`` is the dict _core.Pool fills with
+    ``__main__``'s names as they are at the fork (None for threads)."""
 
     def __init__(self, backend):
         self.threads = backend == _core.THREADS
-        main = sys.modules.get("__main__")
-        self._snapshot = ({} if self.threads or main is None
-                          else dict(vars(main)))
+        self.main_vars = None if self.threads else {}
+        self._snapshot = {} if self.threads else self.main_vars
         # id(fn) -> (fn, fn_id, blob); for threads (fn, 0, fn): no pickling
         self.cache = {}
 
@@ -104,6 +105,12 @@ class Codec:
         return fn_id, blob
 
     def _pickle(self, fn):
+        if type(fn) is types.FunctionType and (
+                fn.__module__ != "__main__" or _resolves(self._snapshot, fn)):
+            try:  # a reference, as _RefPickler would write it, faster
+                return pickle.dumps(fn, PROTOCOL), True
+            except (pickle.PicklingError, AttributeError, TypeError):
+                pass  # a lambda or a closure: as below
         buf = io.BytesIO()
         try:
             _RefPickler(buf, self._snapshot).dump(fn)

@@ -18,8 +18,8 @@ LOGGER = logging.getLogger("parc")
 
 
 class Watcher:
-    def __init__(self, core, name):
-        self._core = core
+    def __init__(self, name):
+        self._core = None  # bind() gives it, once the pool is made
         self._name = name
         self._lock = threading.Lock()
         self._nonempty = threading.Condition(self._lock)
@@ -27,6 +27,9 @@ class Watcher:
         self._thread = None
         self._closing = False
         self._waiting = False  # in watch_wait: a new task must wake it
+
+    def bind(self, core):
+        self._core = core
 
     def watch(self, task, callback):
         """Calls callback(task) in the watcher thread once task finishes."""

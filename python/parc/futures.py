@@ -214,13 +214,15 @@ class Executor(_base.Executor):
             max_workers = min(32, (os.cpu_count() or 1) + 4)
         self._lock = threading.Lock()
         self._shutdown = False
+        self._codec = Codec(b)  # before the fork, as in Pool
+        self._fns = self._codec.cache
+        self._watcher = Watcher("parc-executor-watcher")
         self._core = _core.Pool(b, max_workers or 0, timeout or 0.0,
                                 max_retries, max_tasks_per_child or 0,
-                                initializer, tuple(initargs))
+                                initializer, tuple(initargs),
+                                self._codec.main_vars)
+        self._watcher.bind(self._core)
         self._max_workers = self._core.workers
-        self._codec = Codec(b)
-        self._fns = self._codec.cache
-        self._watcher = Watcher(self._core, "parc-executor-watcher")
         self._closer = None
         track(self)
 

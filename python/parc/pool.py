@@ -72,13 +72,17 @@ class Pool:
         b = _BACKENDS[backend]
         if processes is None and b == _core.THREADS:
             processes = os.cpu_count() or 1
+        # What needs no worker is made before the fork: after it, each
+        # page this process writes first is copied while the workers start.
+        self._codec = Codec(b)
+        self._watcher = Watcher("parc-pool-watcher")
         self._core = _core.Pool(b, processes or 0, timeout or 0.0,
                                 max_retries, maxtasksperchild or 0,
-                                initializer, tuple(initargs))
+                                initializer, tuple(initargs),
+                                self._codec.main_vars)
+        self._watcher.bind(self._core)
         self._processes = self._core.workers
         self._timeout = timeout
-        self._codec = Codec(b)
-        self._watcher = Watcher(self._core, "parc-pool-watcher")
         self._pid = os.getpid()
         self._state = RUN
         track(self)

@@ -185,6 +185,28 @@ def test_what_cannot_be_pickled_is_said_at_once(pool):
     assert pool.map(square, [3]) == [9]
 
 
+def test_main_functions_made_before_the_pool_go_by_reference(subprocess_env):
+    # __main__'s names are taken at the fork (Pool's main_vars): what
+    # existed then travels by reference, in Pool and Executor alike.
+    script = textwrap.dedent("""
+        import parc
+        def before(x):
+            return x + 1
+        pool = parc.Pool(1)
+        ex = parc.Executor(1)
+        print([b"cloudpickle" in owner._codec.blob(before)[1]
+               for owner in (pool, ex)], pool.apply(before, (1,)),
+              ex.submit(before, 2).result(),
+              ["pool" in owner._codec.main_vars for owner in (pool, ex)])
+        pool.terminate()
+        ex.shutdown()
+    """)
+    out = subprocess.run([sys.executable, "-c", script], env=subprocess_env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[False, False] 2 3 [False, True]\n"
+
+
 def test_main_functions_defined_after_the_pool(subprocess_env):
     script = textwrap.dedent("""
         import parc
