@@ -33,7 +33,7 @@ static const char *sig3(double v, char *buf, size_t cap) {
 const char *bench_fmt_time(double s, char *buf, size_t cap) {
   const char *unit;
   double k = time_unit(s, &unit);
-  char n[32];
+  char n[24]; /* with the unit it fits the callers' 32 bytes */
   snprintf(buf, cap, "%s %s", sig3(s * k, n, sizeof n), unit);
   return buf;
 }
