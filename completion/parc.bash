@@ -12,7 +12,8 @@ _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --line-buffer --lb --ungroup --verbose --quote --shell --grid --arg-file
   --null --delimiter --colsep --header --csv --no-run-if-empty --eof
   --max-args --max-replace-args --max-lines --max-chars --xargs --pipe --spreadstdin
-  --block --block-size --results --joblog --jl --resume --resume-failed
+  --block --block-size --recend --recstart --rrs --remove-rec-sep --results
+  --joblog --jl --resume --resume-failed
   --retry-failed --resume-by --retries --timeout --grace --halt
   --halt-on-error --delay --memfree --memory --retry-memory --nice --shuf --plus
   --dry-run
@@ -23,7 +24,8 @@ _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --slotreplace --help --version"
 _parc_run_valued="--jobs --max-procs --tagstring --grid --arg-file
   --delimiter --colsep --header --eof --max-args --max-replace-args
-  --max-lines --max-chars --block --block-size --results --joblog --jl --resume-by
+  --max-lines --max-chars --block --block-size --recend --recstart --results
+  --joblog --jl --resume-by
   --retries --timeout --grace --halt --halt-on-error --delay --memfree
   --memory --retry-memory --nice --inner-threads --best --average-over --sample
   --seed --budget --factor --wd --workdir --env --extensionreplace --er

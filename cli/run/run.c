@@ -125,7 +125,9 @@ char *run_job_tag(const run_state *s, size_t index, unsigned slot) {
 char *run_expand_joined(const run_state *s, const run_template *t, size_t index,
                         unsigned slot) {
   char **argv, *line;
-  if (t == NULL || run_template_expand(t, &s->in, index, slot, &argv, &line))
+  /* {= skip() =} in a tag (RUN_EXPAND_SKIP) leaves the tag as it is */
+  int ex = t ? run_template_expand(t, &s->in, index, slot, &argv, &line) : -1;
+  if (ex < 0 || ex == RUN_EXPAND_DIED)
     return NULL;
   run_buf b = {0};
   for (size_t i = 0; argv[i] && argv[i + 1]; i++) /* the last is {#} */
@@ -160,12 +162,41 @@ static void lane_nice(run_state *s) {
   }
 }
 
+/* A job whose command was not made: {= skip() =} (GNU runs nothing and
+ * logs Exitval -2, a failure), {= =} code that died (said on stderr; GNU
+ * stops there: no job starts any more and parc exits 255), or no memory. */
+static void lane_not_run(run_state *s, job *j, int ex, char **argv,
+                         char *line) {
+  free(argv);
+  j->res.start = run_wall_now();
+  if (ex == RUN_EXPAND_SKIP) {
+    j->res.exit_code = -2;
+    free(j->line);
+    j->line = line;
+  } else if (ex == RUN_EXPAND_DIED) {
+    atomic_store(&s->perl_died, 1);
+    atomic_store(&s->closed, 1);
+    j->res.exit_code = 255;
+    j->res.stopped = 1; /* neither recorded nor counted */
+  } else {
+    j->res.exit_code = 127;
+    run_buf_str(&j->res.err, "parc run: out of memory\n");
+  }
+}
+
 /* Runs job j (run_state.h); the MPI pool's task (run_ranks.c) calls it too. */
 void run_lane_exec(run_state *s, job *j, unsigned slot) {
   char **argv, *line, job_var[40], slot_var[40], seq_var[48], jslot_var[48];
-  if (run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line)) {
-    j->res.exit_code = 127;
-    run_buf_str(&j->res.err, "parc run: out of memory\n");
+  int ex = run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line);
+  if (ex != 0) {
+    lane_not_run(s, j, ex, argv, line);
+    return;
+  }
+  if (s->o.pipe && j->chunk.len == 0) { /* --rrs left nothing of it */
+    free(argv); /* GNU starts no command for it: the job succeeds */
+    free(j->line);
+    j->line = line;
+    j->res.start = run_wall_now();
     return;
   }
   char **envp = malloc((s->nenv + 5) * sizeof *envp);
@@ -201,6 +232,7 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
   if ((s->o.verbose & RUN_VERBOSE_STDOUT) &&
       (s->o.ungroup || (s->o.line_buffer && !s->mpi)))
     run_print_command(s, j->tag, stdout, line);
+  run_pass_turn(s, j);
   run_line_ctx lc = {s, j->tag};
   /* Under mpirun the rank's descriptors are MPI's and its launcher's
    * (opened at any time: connections are made on first use), which a job
@@ -276,13 +308,14 @@ static int job_task(const void *in, void *out, void *ctx) {
   run_state *s = ctx;
   job *j = *(job *const *)in;
   (void)out;
-  if (!run_wait_to_start(s)) {
+  unsigned slot = run_start(s, j);
+  if (slot == 0) {
     j->not_started = 1;
     return 0;
   }
-  unsigned slot = run_slot_take(s, j);
   j->res.mem_limit = s->o.memory;
   run_lane_exec(s, j, slot);
+  run_pass_turn(s, j); /* if the job ended before its command ran */
   for (;;) {
     unsigned long long more = retry_memory(s, j);
     if (!(more || retry_now(s, j)) || !run_wait_to_start(s))
@@ -330,10 +363,12 @@ static void job_free(job *j) {
 
 static int submit(run_state *s, parc_pool *pool, flight *fl, job *j) {
   parc_future *f;
+  j->turn = s->turns_given; /* a lane retries its job itself: once */
   int rc = s->mpi ? run_ranks_submit(pool, j, &f)
                   : parc_submit(pool, job_task, &j, sizeof j, 0, &f);
   if (rc != 0)
     return -1;
+  s->turns_given++;
   fl->fut[fl->n] = f;
   fl->job[fl->n++] = j;
   return 0;
@@ -525,10 +560,14 @@ static job *next_job(run_state *s, size_t *next) {
       /* GNU's {%} in a dry run: 1, 2, 1, 2 ... (1 with -j1) */
       unsigned slot = s->o.jobs < 2 ? 1 : (unsigned)(i % 2) + 1;
       char **argv, *line, *tag = run_job_tag(s, i, slot);
-      if (run_template_expand(s->tmpl, &s->in, i, slot, &argv, &line) != 0) {
+      int ex = run_template_expand(s->tmpl, &s->in, i, slot, &argv, &line);
+      if (ex < 0 || ex == RUN_EXPAND_DIED) {
+        if (ex == RUN_EXPAND_DIED)
+          atomic_store(&s->perl_died, 1);
         free(tag);
         return NULL;
       }
+      s->nfailed += ex == RUN_EXPAND_SKIP; /* {= skip() =}: GNU counts it */
       printf("%s%s%s\n", tag ? tag : "", tag ? "\t" : "", line);
       free(argv);
       free(line);
@@ -687,6 +726,8 @@ static int exit_status(run_state *s) {
   int sig = atomic_load(&s->signo);
   if (sig)
     return 128 + sig;
+  if (atomic_load(&s->perl_died))
+    return EXIT_USAGE; /* {= =} code died: GNU stops there */
   if (s->o.halt != HALT_NEVER)
     return run_halt_exit_status(s);
   if (s->nfailed)
@@ -743,7 +784,10 @@ static int plan_resume(run_state *s, run_err err) {
     return run_fail(err, "out of memory");
   for (size_t i = 0; i < s->in.njobs; i++) {
     char **argv, *line;
-    if (run_template_expand(s->tmpl, &s->in, i, 0, &argv, &line) != 0)
+    int ex = run_template_expand(s->tmpl, &s->in, i, 0, &argv, &line);
+    if (ex == RUN_EXPAND_DIED)
+      return atomic_store(&s->perl_died, 1), -1; /* said on stderr */
+    if (ex < 0)
       return run_fail(err, "out of memory");
     int done = run_records_skip(s->rec, i, line);
     free(argv);
@@ -775,7 +819,7 @@ static int open_records(run_state *s, run_err err) {
   if (rc != 0)
     return EXIT_USAGE;
   if (plan_resume(s, err) != 0)
-    return 1;
+    return atomic_load(&s->perl_died) ? EXIT_USAGE : 1;
   int fds[2]; /* after the repair: it may have replaced the log's lock */
   run_job_inherit(fds, run_records_lock_fds(s->rec, fds));
   return 0;
@@ -788,6 +832,7 @@ static int open_records(run_state *s, run_err err) {
 static int set_up_tags(run_state *s, run_err err) {
   run_template_opts plain = s->o.tmpl;
   plain.shell = plain.quote = 0;
+  plain.text = 1;
   char all[] = "{}", seq[] = "{#}";
   char *words[2] = {all, seq};
   run_inputs in = s->in;
@@ -879,6 +924,8 @@ int run_main(int argc, char **argv, const run_mpi *m) {
   pthread_mutex_init(&s.out_lock, NULL);
   pthread_mutex_init(&s.slot_lock, NULL);
   pthread_mutex_init(&s.delay_lock, NULL);
+  pthread_mutex_init(&s.start_lock, NULL);
+  pthread_cond_init(&s.start_turn, NULL);
   int rc = set_up(&s, argc, argv, err);
   if (rc == -1 || rc == -2) {
     if (rank == 0 && rc == -1)

@@ -15,6 +15,8 @@
  *   run_template.c  the command template: replacement strings, argv or
  *                   `sh -c` string for one job, shell quoting, how many
  *                   values a job takes (-n, -m, -X)
+ *   run_perl.c      {= perl =}: the perl co-process that evaluates GNU's
+ *                   perl replacement strings (run_perl.h)
  *   run_job.c       one job: spawn, collect output, timeout, stop, reap
  *   run_record.c    what is written down: the results directory and
  *                   results.csv, resume (the records' inside: run_record.h)
@@ -108,7 +110,12 @@ typedef struct run_inputs {
   run_input_opts opt;
 } run_inputs;
 
+/* A list of values, each as it is (add_list), or the values of a :::
+ * list, each read as GNU parallel reads it: split at the record separator
+ * it holds (add_args). */
 int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
+                        run_err err);
+int run_inputs_add_args(run_inputs *in, char **values, size_t n, int linked,
                         run_err err);
 int run_inputs_add_file(run_inputs *in, const char *path, int linked,
                         run_err err);
@@ -181,6 +188,7 @@ typedef struct run_template_opts {
                        command ({} and {1} are empty; {#} is the job) */
   int replace_args; /* -N: {1}..{N} are the job's N values */
   int multi;        /* 'X': context replace, 'm': as many as fit, 0 */
+  int text;         /* the words are text (--tagstring), never a shell line */
   unsigned slots;   /* -m/-X: the jobs at once (-j), over which the last
                           values are spread as GNU does; 0/1: not spread
                           (--xargs) */
@@ -198,7 +206,12 @@ void run_template_free(run_template *t);
  * terminated, one malloc block (free(argv) frees it all). In shell mode it
  * is {"/bin/sh", "-c", script}. Also the command line as a shell would read
  * it into *line (malloc'd), for the job log, --dry-run and resume. Returns
- * 0 or -1 (ENOMEM). */
+ * 0 or -1 (ENOMEM), or with {= perl =} (run_perl.c): RUN_EXPAND_SKIP, the
+ * code called skip() (argv and line are made: GNU's dry run prints the
+ * line, its job log records Exitval -2 and the job counts as failed), or
+ * RUN_EXPAND_DIED, the code died or perl is gone (said on stderr; argv
+ * and line NULL: GNU stops there). */
+enum { RUN_EXPAND_SKIP = 1, RUN_EXPAND_DIED = 2 };
 int run_template_expand(const run_template *t, const run_inputs *in, size_t job,
                         unsigned slot, char ***argv, char **line);
 /* Appends `s` to b quoted for sh when it needs quoting. */
@@ -245,6 +258,10 @@ typedef struct run_opts {
   int pipe;                   /* --pipe: chunks of stdin to the jobs' stdin */
   size_t block;               /* --block BYTES (default 1 MiB) */
   size_t pipe_records;        /* --pipe -N: records per job (0: by --block) */
+  size_t pipe_lines;          /* --pipe -L: lines per record (0: none) */
+  const char *recend;         /* --recend STR as given, GNU's escapes in it */
+  const char *recstart;       /*   (NULL: not given); run_pipe.c reads them */
+  int rrs;                    /* --rrs: they are removed from the chunks */
   run_template_opts tmpl;
   const char *wd;   /* --wd DIR: where the jobs run */
   char **rewritten; /* -I and its kin: the command's words rewritten to

@@ -37,11 +37,16 @@ const char RUN_USAGE[] =
     "  -n, --max-args N      up to N values per job (-N N: as {1}..{N})\n"
     "  -m, -X, --xargs       as many values per job as fit (-X: in context;\n"
     "                        -s N: in N characters)\n"
-    "  -q, --quote           quote the command for the shell\n"
+    "  -q, --quote           the command's words as written, never shell "
+    "syntax\n"
     "      --shell           run with sh -c (values are quoted)\n"
-    "      --pipe            cut stdin into --block SIZE chunks (or -N "
-    "records),\n"
-    "                        one per job, on its stdin\n"
+    "      --pipe            cut stdin into chunks of about --block SIZE, "
+    "one\n"
+    "                        per job, on its stdin: -N N records per chunk,\n"
+    "                        -L N lines per record\n"
+    "      --recend STR      records end with STR (default \\n); --recstart "
+    "STR:\n"
+    "                        they start with STR; --rrs: remove them\n"
     "\n"
     "Output:\n"
     "  -k, --keep-order      print outputs in input order\n"
@@ -314,7 +319,10 @@ enum {
   O_RETRY_MEMORY,
   O_SHUF,
   O_NICE,
-  O_PLUS
+  O_PLUS,
+  O_RECEND,
+  O_RECSTART,
+  O_RRS
 };
 
 /* GNU parallel's names, its aliases (--jl, --lb, --dryrun ...), and parc's
@@ -347,6 +355,10 @@ static const struct option LONG_OPTIONS[] = {
     {"spreadstdin", no_argument, NULL, O_PIPE},
     {"block", required_argument, NULL, O_BLOCK},
     {"block-size", required_argument, NULL, O_BLOCK},
+    {"recend", required_argument, NULL, O_RECEND},
+    {"recstart", required_argument, NULL, O_RECSTART},
+    {"remove-rec-sep", no_argument, NULL, O_RRS},
+    {"rrs", no_argument, NULL, O_RRS},
     {"results", required_argument, NULL, O_RESULTS},
     {"joblog", required_argument, NULL, O_JOBLOG},
     {"jl", required_argument, NULL, O_JOBLOG},
@@ -415,10 +427,10 @@ typedef struct args {
   const char **arg_files; /* -a FILE..., read after the options */
   size_t narg_files;
   int n_set, N_value_set; /* -n and -N as given (-N means more with --pipe) */
-  int L_set;              /* -L N: as -n N, or as -N N with --pipe */
   size_t N_value;
-  int jobs_all; /* -j 0 */
-  int xargs;    /* --xargs: -m without spreading over the slots */
+  size_t L_value; /* -L N: as -n N, or with --pipe N lines per record */
+  int jobs_all;   /* -j 0 */
+  int xargs;      /* --xargs: -m without spreading over the slots */
   const char *repl[RUN_REPL_KINDS]; /* -I and kin: the user's strings */
 } args;
 
@@ -456,9 +468,7 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
                     &in->opt.delim_len) != 0)
       return run_fail(err, "bad -d '%s' (want 1 to 16 characters)", v);
     break;
-  case 'C':
-    if (*v == '\0')
-      return run_fail(err, "--colsep needs a separator");
+  case 'C': /* '' splits between every two characters, as perl's split */
     in->opt.colsep = v;
     break;
   case O_HEADER:
@@ -487,10 +497,10 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
       return run_fail(err, "bad -s '%s' (want N >= 1)", v);
     o->tmpl.max_chars = u;
     break;
-  case 'L': /* lines per job: -n, or with --pipe records per chunk */
+  case 'L': /* lines per job: -n, or with --pipe lines per record */
     if (parse_uint(v, &u) != 0 || u == 0)
       return run_fail(err, "bad -L '%s' (want N >= 1)", v);
-    a->N_value = u, a->L_set = 1;
+    a->L_value = u;
     break;
   case 'I':
   case O_REPLACE:
@@ -524,6 +534,9 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
   case 'm': o->tmpl.multi = 'm'; break;
   case O_XARGS: o->tmpl.multi = 'm', a->xargs = 1; break;
   case O_PIPE: o->pipe = 1; break;
+  case O_RECEND: o->recend = v; break;
+  case O_RECSTART: o->recstart = v; break;
+  case O_RRS: o->rrs = 1; break;
   case O_BLOCK: {
     unsigned long long b;
     if (parse_size(v, &b) != 0 || b == 0 || b > ((size_t)1 << 40))
@@ -727,7 +740,7 @@ static int parse_sources(run_inputs *in, int argc, char **argv, int i,
       for (int k = i; k < end; k++) /* ::::+ f1 f2: each links to the last */
         if (run_inputs_add_file(in, argv[k], linked, err))
           return -1;
-    } else if (run_inputs_add_list(in, argv + i, (size_t)(end - i), linked,
+    } else if (run_inputs_add_args(in, argv + i, (size_t)(end - i), linked,
                                    err)) {
       return -1;
     }
@@ -738,11 +751,12 @@ static int parse_sources(run_inputs *in, int argc, char **argv, int i,
 
 /* The options' own rules, once all are known. */
 static int check_options(run_opts *o, args *a, run_err err) {
-  if (a->N_value_set || a->L_set) {
-    if (o->pipe)
-      o->pipe_records = a->N_value;
-    else
-      o->tmpl.max_args = a->N_value, o->tmpl.replace_args = a->N_value_set;
+  if (o->pipe) { /* GNU: -L N is then the length of a record */
+    o->pipe_records = a->N_value_set ? a->N_value : 0;
+    o->pipe_lines = a->L_value;
+  } else if (a->N_value_set || a->L_value) { /* -N wins, as in GNU */
+    o->tmpl.max_args = a->N_value_set ? a->N_value : a->L_value;
+    o->tmpl.replace_args = a->N_value_set;
   }
   if (o->tmpl.multi && o->tmpl.max_args == 0 && !a->n_set)
     o->tmpl.max_args = 0; /* as many as fit: the template decides */
@@ -763,6 +777,8 @@ static int check_options(run_opts *o, args *a, run_err err) {
     return run_fail(err, "--pipe cannot be combined with -n, -X or -m");
   if (o->block && !o->pipe)
     return run_fail(err, "--block needs --pipe");
+  if ((o->recend || o->recstart || o->rrs) && !o->pipe)
+    return run_fail(err, "--recend, --recstart and --rrs need --pipe");
   if (o->pipe && o->block == 0)
     o->block = (size_t)1 << 20;
   if (o->retry_memory > 0 && o->memory == 0)

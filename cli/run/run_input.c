@@ -248,7 +248,10 @@ static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
     return 0;
   if (sp->csv) {
     sp->sep = o->colsep ? o->colsep : ",";
-    return 0;
+    if (*sp->sep != '\0')
+      return 0;
+    sp->on = 0;
+    return run_fail(err, "--csv needs a separator: --colsep '' splits no CSV");
   }
   run_buf ere = {0};
   /* --header alone splits at TABs, as GNU parallel does */
@@ -288,14 +291,16 @@ static int push_field(strvec *f, const char *s, size_t n, int trim) {
 }
 
 /* Perl's split /RE/, $line, -1: empty fields kept, also at the end; a
- * zero-length match never makes an empty field at the field's start. */
+ * zero-length match never makes an empty field at the field's start, but
+ * one at the end of the line ends a field (split //, "ab", -1 is a, b and
+ * an empty field: GNU's --colsep ''). */
 static int split_regex(const splitter *sp, const char *line, strvec *f) {
   size_t len = strlen(line), fs = 0, ss = 0;
   regmatch_t m;
   while (ss <= len &&
          regexec(&sp->re, line + ss, 1, &m, ss ? REG_NOTBOL : 0) == 0) {
     size_t ms = ss + (size_t)m.rm_so, me = ss + (size_t)m.rm_eo;
-    if (me == ms && (ms == fs || ms >= len)) { /* empty: try one further */
+    if (me == ms && ms == fs) { /* empty: try one further */
       if (ms >= len)
         break;
       ss = ms + 1;
@@ -526,17 +531,6 @@ static int add_records(run_inputs *in, strvec *rec, int linked, run_err err) {
 
 /* ------------------------------------------------------------ sources */
 
-int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
-                        run_err err) {
-  strvec sv = {0};
-  for (size_t i = 0; i < n; i++)
-    if (strvec_push(&sv, strdup(values[i])) != 0) {
-      strvec_free(&sv);
-      return run_fail(err, "out of memory");
-    }
-  return add_records(in, &sv, linked, err); /* no values: an empty source */
-}
-
 static int read_all(FILE *f, run_buf *b) {
   char chunk[65536];
   size_t n;
@@ -576,6 +570,45 @@ static int split_records(const run_inputs *in, const run_buf *b, strvec *sv) {
     p = e == end ? end : e + in->opt.delim_len;
   }
   return 0;
+}
+
+int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
+                        run_err err) {
+  strvec sv = {0};
+  for (size_t i = 0; i < n; i++)
+    if (strvec_push(&sv, strdup(values[i])) != 0) {
+      strvec_free(&sv);
+      return run_fail(err, "out of memory");
+    }
+  return add_records(in, &sv, linked, err); /* none: an empty source */
+}
+
+/* A ::: value is read as GNU parallel reads it: written out followed by
+ * the record separator and read back, so a value that holds the separator
+ * is several values (::: $'a\nb' runs two jobs, -d , ::: a,b too). */
+static int push_arg(const run_inputs *in, strvec *sv, const char *v) {
+  size_t n = strlen(v), dn = in->opt.delim_len;
+  if (dn == 0 || memmem(v, n, in->opt.delim, dn) == NULL)
+    return strvec_push(sv, strdup(v));
+  run_buf b = {0};
+  int rc = run_buf_add(&b, v, n) != 0 ||
+                   run_buf_add(&b, in->opt.delim, dn) != 0 ||
+                   split_records(in, &b, sv) != 0
+               ? -1
+               : 0;
+  run_buf_free(&b);
+  return rc;
+}
+
+int run_inputs_add_args(run_inputs *in, char **values, size_t n, int linked,
+                        run_err err) {
+  strvec sv = {0};
+  for (size_t i = 0; i < n; i++)
+    if (push_arg(in, &sv, values[i]) != 0) {
+      strvec_free(&sv);
+      return run_fail(err, "out of memory");
+    }
+  return add_records(in, &sv, linked, err); /* none: an empty source */
 }
 
 int run_inputs_add_file(run_inputs *in, const char *path, int linked,

@@ -273,6 +273,36 @@ int run_wait_to_start(run_state *s) {
   return 1;
 }
 
+/* The lanes start their jobs one after another in the order the loop
+ * submitted them, as GNU parallel starts its jobs: a job's slot ({%}) is
+ * the lowest one free when its turn comes, and --delay spaces the starts
+ * in that order, whichever lane runs first. The turn cannot hang: the
+ * pool hands futures to idle workers in the order they were submitted, so
+ * the job whose turn it is is on a lane already, never queued behind one
+ * that waits for it; and a job that does not start passes the turn on. */
+unsigned run_start(run_state *s, job *j) {
+  pthread_mutex_lock(&s->start_lock);
+  while (s->turn != j->turn) pthread_cond_wait(&s->start_turn, &s->start_lock);
+  pthread_mutex_unlock(&s->start_lock);
+  j->has_turn = 1;
+  unsigned slot = run_wait_to_start(s) ? run_slot_take(s, j) : 0;
+  if (slot == 0)
+    run_pass_turn(s, j);
+  return slot;
+}
+
+/* The command is made ({= =} code runs in job order) and -t has shown it
+ * (in job order, as GNU's): the next job may start. */
+void run_pass_turn(run_state *s, job *j) {
+  if (!j->has_turn)
+    return;
+  j->has_turn = 0;
+  pthread_mutex_lock(&s->start_lock);
+  s->turn++;
+  pthread_cond_broadcast(&s->start_turn);
+  pthread_mutex_unlock(&s->start_lock);
+}
+
 /* --memfree: GNU stops the youngest job (the highest sequence number)
  * when MemAvailable is under half of SIZE; one at a time, each once it is
  * gone, the next. */

@@ -1,19 +1,29 @@
 /* run_pipe.c -- --pipe: stdin cut into chunks, each chunk one job's stdin.
  *
  * The chunks are cut as GNU parallel 20221122 cuts them (its spreadstdin,
- * --recend "\n", no --recstart), so that the same input gives the same
- * jobs:
+ * without --regexp), so that the same input gives the same jobs. A record
+ * boundary is where --recend (default "\n") is followed by --recstart
+ * (default ""): the cut lies between the two, and the two are searched for
+ * as one string, sep.
  *   - the buffer is filled up to the next multiple of --block (a read
  *     waits for that much, or for the end of stdin);
- *   - by --block: a chunk is the buffer up to its last newline; with -N N:
- *     chunks of N records each, as long as the buffer holds N (records are
- *     counted from the second byte on: an empty first record joins the
- *     next one, as GNU's nindex does);
+ *   - by --block: a chunk is the buffer up to its last boundary (not in
+ *     the round that reaches the end of stdin);
+ *   - with -N N: chunks of N records each (N * L with -L L too), as long as
+ *     the buffer holds N. Boundaries are searched for from the second byte
+ *     on, each search one byte after the last one found (GNU's nindex): an
+ *     empty first record joins the next one;
+ *   - with -L L and no -N: one chunk a round, the buffer up to the end of
+ *     its last whole record of L lines (lines end at "\n" there, whatever
+ *     --recend says), in the last round too;
  *   - a round that cuts no chunk (a record longer than the block, or fewer
  *     than N records in it) grows the block: ceil(1.3 * block + 1), with
  *     GNU's warning;
- *   - at the end of stdin what is left is the last chunk, newline or not;
- *     an empty stdin is no chunk, so no job.
+ *   - at the end of stdin what is left is the last chunk, a boundary at
+ *     its end or not; an empty stdin is no chunk, so no job;
+ *   - --rrs takes the separators out of each chunk as GNU's remove_rec_sep
+ *     does: every sep, then a --recstart at its start, then a --recend at
+ *     its end (or, as Perl's $ matches, before a last "\n").
  *
  * A reader thread does the reading and cutting, so that a slow stdin never
  * holds up the loop (signals, finished jobs, progress), and hands chunks
@@ -47,15 +57,54 @@ struct run_pipe {
   pthread_cond_t changed; /* a chunk queued or taken, or the end */
   run_buf q[QUEUE_MAX];   /* a ring of chunks */
   size_t head, n;
-  int ended;             /* the reader has queued its last chunk */
-  int quit;              /* parc is ending: the reader stops */
-  run_buf next;          /* popped by run_job_known, for run_pipe_take */
-  size_t block, records; /* --block (it grows), -N (0: by block) */
-  run_buf buf;           /* what the reader has read and not cut */
-  size_t start;          /* buf's bytes before this are cut off */
+  int ended;      /* the reader has queued its last chunk */
+  int quit;       /* parc is ending: the reader stops */
+  run_buf next;   /* popped by run_job_known, for run_pipe_take */
+  size_t block;   /* --block (it grows) */
+  size_t records; /* -N (times -L): records per chunk, 0: by block */
+  size_t lines;   /* -L without -N: lines per record, 0: none */
+  run_buf sep;    /* --recend then --recstart, escapes undone */
+  size_t end_len; /* --recend's length: the cut lies after it */
+  int rrs;        /* --rrs */
+  run_buf buf;    /* what the reader has read and not cut */
+  size_t start;   /* buf's bytes before this are cut off */
 };
 
+#define NONE ((size_t)-1)
+
 /* ------------------------------------------------------------ the reader */
+
+/* Cuts c[at, at + n) out. */
+static void drop(run_buf *c, size_t at, size_t n) {
+  memmove(c->data + at, c->data + at + n, c->len - at - n);
+  c->len -= n;
+}
+
+/* --rrs: GNU's remove_rec_sep, its three substitutions in turn. */
+static void remove_seps(const run_pipe *p, run_buf *c) {
+  const char *sep = p->sep.data, *rs = sep + p->end_len;
+  size_t rs_len = p->sep.len - p->end_len, e = p->end_len;
+  if (p->sep.len > 0) { /* s/sep//g: left to right, matches not overlapping */
+    char *w = c->data, *r = c->data, *end = c->data + c->len, *f;
+    while ((f = memmem(r, (size_t)(end - r), sep, p->sep.len)) != NULL) {
+      memmove(w, r, (size_t)(f - r));
+      w += f - r;
+      r = f + p->sep.len;
+    }
+    memmove(w, r, (size_t)(end - r));
+    c->len = (size_t)(w + (end - r) - c->data);
+  }
+  if (rs_len > 0 && c->len >= rs_len && memcmp(c->data, rs, rs_len) == 0)
+    drop(c, 0, rs_len); /* s/^recstart// */
+  /* s/recend$//: Perl's $ also matches before a last newline, and the
+   * leftmost match is taken */
+  if (e > 0 && c->len > e && c->data[c->len - 1] == '\n' &&
+      memcmp(c->data + c->len - 1 - e, sep, e) == 0)
+    drop(c, c->len - 1 - e, e);
+  else if (e > 0 && c->len >= e && memcmp(c->data + c->len - e, sep, e) == 0)
+    drop(c, c->len - e, e);
+  c->data[c->len] = '\0';
+}
 
 /* Queues buf[start, start + n) as a chunk; waits while the queue is full.
  * Returns 0, or -1 when parc is ending. */
@@ -64,6 +113,8 @@ static int put_chunk(run_pipe *p, size_t n) {
   if (run_buf_add(&c, p->buf.data + p->start, n) != 0)
     return -1;
   p->start += n;
+  if (p->rrs)
+    remove_seps(p, &c);
   pthread_mutex_lock(&p->lock);
   while (p->n == QUEUE_MAX && !p->quit)
     pthread_cond_wait(&p->changed, &p->lock);
@@ -123,22 +174,69 @@ static int read_more(run_pipe *p, size_t want) {
   return 0;
 }
 
-/* The offset just past the newline that ends record `n` of buf[start..),
- * counting from its second byte (GNU's nindex), or 0 when there are fewer. */
+/* Perl's index(s, sep, pos): where the first sep at or after pos starts
+ * (pos held to len: an empty sep is found there), or NONE. */
+static size_t sep_index(const run_pipe *p, const char *s, size_t len,
+                        size_t pos) {
+  if (pos > len)
+    pos = len;
+  if (p->sep.len == 0)
+    return pos;
+  const char *f = memmem(s + pos, len - pos, p->sep.data, p->sep.len);
+  return f ? (size_t)(f - s) : NONE;
+}
+
+/* Perl's rindex(s, sep): where the last sep starts (an empty one: at
+ * len), or NONE. */
+static size_t sep_rindex(const run_pipe *p, const char *s, size_t len) {
+  if (p->sep.len == 0)
+    return len;
+  if (len < p->sep.len)
+    return NONE;
+  size_t n = len - p->sep.len + 1; /* a sep may start in s[0, n) */
+  const char *c;
+  while (n > 0 && (c = memrchr(s, p->sep.data[0], n)) != NULL) {
+    if (memcmp(c, p->sep.data, p->sep.len) == 0)
+      return (size_t)(c - s);
+    n = (size_t)(c - s);
+  }
+  return NONE;
+}
+
+/* The cut after record `n` of buf[start..) (GNU's nindex), or 0 when
+ * there are fewer. */
 static size_t nth_record_end(const run_pipe *p, size_t n) {
   const char *s = p->buf.data + p->start;
   size_t len = p->buf.len - p->start, i = 0;
-  for (size_t k = 0; k < n; k++) {
-    const char *nl = i + 1 < len ? memchr(s + i + 1, '\n', len - i - 1) : NULL;
-    if (nl == NULL)
+  if (p->sep.len == 0) /* each search finds one byte more: no loop of n */
+    return n < len ? n : len;
+  for (size_t k = 0; k < n; k++)
+    if ((i = sep_index(p, s, len, i + 1)) == NONE)
       return 0;
-    i = (size_t)(nl - s);
-  }
-  return i + 1;
+  return i + p->end_len;
 }
 
-/* One round's cutting (GNU's pass / pass_n). Returns the chunks cut, or
- * -1 when parc is ending. */
+/* The cut after the last boundary of buf[start..) (GNU's pass), or 0. */
+static size_t last_record_end(const run_pipe *p) {
+  size_t i = sep_rindex(p, p->buf.data + p->start, p->buf.len - p->start);
+  return i == NONE ? 0 : i + p->end_len;
+}
+
+/* -L: the cut after the last whole record of p->lines lines in
+ * buf[start..) (GNU's pass_n_line_records), or 0. */
+static size_t last_lines_end(const run_pipe *p) {
+  const char *s = p->buf.data + p->start, *nl;
+  size_t len = p->buf.len - p->start, i = 0, k = 0, end = 0;
+  while ((nl = memchr(s + i, '\n', len - i)) != NULL) {
+    i = (size_t)(nl - s) + 1;
+    if (++k % p->lines == 0)
+      end = i;
+  }
+  return end;
+}
+
+/* One round's cutting (GNU's pass, pass_n, pass_n_line_records). Returns
+ * the chunks cut, or -1 when parc is ending. */
 static long cut(run_pipe *p, int eof) {
   long cuts = 0;
   if (p->records) {
@@ -150,14 +248,11 @@ static long cut(run_pipe *p, int eof) {
     }
     return cuts;
   }
-  if (eof)
-    return 0; /* the rest goes whole */
-  const char *s = p->buf.data + p->start;
-  size_t len = p->buf.len - p->start;
-  while (len > 0 && s[len - 1] != '\n') len--;
-  if (len == 0)
+  /* by block, at the end of stdin the rest goes whole */
+  size_t end = p->lines ? last_lines_end(p) : eof ? 0 : last_record_end(p);
+  if (end == 0)
     return 0;
-  return put_chunk(p, len) != 0 ? -1 : 1;
+  return put_chunk(p, end) != 0 ? -1 : 1;
 }
 
 /* GNU's warning when a round cut nothing; parc's stderr is shared with
@@ -202,12 +297,38 @@ static void *reader(void *arg) {
 
 /* ------------------------------------------------------------ the loop's */
 
+/* Appends str to b with GNU's escapes undone: \0 \r \n \t \' \" \\ (any
+ * other backslash stays). 0, or -1 (ENOMEM). */
+static int add_unescaped(run_buf *b, const char *str) {
+  static const char from[] = "0rnt'\"\\", to[] = "\0\r\n\t'\"\\";
+  int rc = run_buf_add(b, "", 0);
+  for (const char *c = str; rc == 0 && *c; c++) {
+    const char *k = c[0] == '\\' && c[1] ? strchr(from, c[1]) : NULL;
+    if (k != NULL)
+      c++;
+    rc = run_buf_add(b, k ? &to[k - from] : c, 1);
+  }
+  return rc;
+}
+
+/* GNU's recstartrecend: neither given, records end with a newline. */
+static int set_seps(run_pipe *p, const run_opts *o) {
+  const char *end = o->recend || o->recstart ? o->recend : "\n";
+  if (add_unescaped(&p->sep, end ? end : "") != 0)
+    return -1;
+  p->end_len = p->sep.len;
+  return add_unescaped(&p->sep, o->recstart ? o->recstart : "");
+}
+
 int run_pipe_start(run_state *s, run_err err) {
   run_pipe *p = calloc(1, sizeof *p);
   if (p == NULL)
     return run_fail(err, "out of memory");
   p->block = s->o.block ? s->o.block : (size_t)1 << 20;
-  p->records = s->o.pipe_records;
+  /* GNU: -N N -L L is N * L records; -L alone, records of L lines */
+  p->records = s->o.pipe_records * (s->o.pipe_lines ? s->o.pipe_lines : 1);
+  p->lines = s->o.pipe_records ? 0 : s->o.pipe_lines;
+  p->rrs = s->o.rrs;
   p->quit_fd = eventfd(0, EFD_CLOEXEC);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -216,6 +337,8 @@ int run_pipe_start(run_state *s, run_err err) {
   pthread_cond_init(&p->changed, &ca);
   pthread_condattr_destroy(&ca);
   s->pipe = p;
+  if (set_seps(p, &s->o) != 0)
+    return run_fail(err, "out of memory");
   /* The jobs are the chunks, known as they are read: none yet. --resume
    * skips a chunk by its Seq, as it comes (run_job_known). */
   s->in.njobs = 0;
@@ -325,6 +448,7 @@ void run_pipe_stop(run_state *s) {
   for (size_t i = 0; i < p->n; i++)
     run_buf_free(&p->q[(p->head + i) % QUEUE_MAX]);
   run_buf_free(&p->next);
+  run_buf_free(&p->sep);
   if (p->quit_fd >= 0)
     close(p->quit_fd);
   pthread_mutex_destroy(&p->lock);

@@ -88,8 +88,10 @@ void run_ranks_collect(run_state *s, parc_future *f, job *j) {
   }
   j->not_started = not_started;
   char **argv, *line;
-  if (!not_started &&
-      run_template_expand(s->tmpl, &s->in, j->index, slot, &argv, &line) == 0) {
+  int ex = not_started ? -1
+                       : run_template_expand(s->tmpl, &s->in, j->index, slot,
+                                             &argv, &line);
+  if (ex == 0 || ex == RUN_EXPAND_SKIP) {
     free(argv);
     free(j->line);
     j->line = line;

@@ -24,9 +24,11 @@ typedef struct job {
   char *line;       /* the command line that ran */
   char *tag;        /* --tag / --tagstring: its prefix, or NULL */
   run_result res;
-  int done;               /* finished, waiting for its turn to print (-k) */
-  _Atomic int mem_killed; /* stopped by --memfree (main thread sets it) */
-  run_buf chunk;          /* --pipe: its stdin (run_pipe.c) */
+  int done;                /* finished, waiting for its turn to print (-k) */
+  _Atomic int mem_killed;  /* stopped by --memfree (main thread sets it) */
+  run_buf chunk;           /* --pipe: its stdin (run_pipe.c) */
+  unsigned long long turn; /* its place in the order of starts (run_start) */
+  int has_turn;            /* its lane holds the turn (run_pass_turn) */
 } job;
 
 /* One failed job, for the summary at the end (run_output.c). */
@@ -60,9 +62,10 @@ typedef struct run_state {
   _Atomic int phase; /* RUN_PHASE_*: may a signal end parc at once? */
   pthread_t sig_thread;
   int sig_started;
-  unsigned char *skip; /* --resume: bit i set: job i is done (rank 0) */
-  int plain_err;       /* the set-up error is not bad usage (exit 2 still) */
-  int fatal;           /* a record could not be written */
+  unsigned char *skip;   /* --resume: bit i set: job i is done (rank 0) */
+  int plain_err;         /* the set-up error is not bad usage (exit 2 still) */
+  int fatal;             /* a record could not be written */
+  _Atomic int perl_died; /* {= =} code died: no job starts, exit 255 */
   double t0, last_plain;
   int tty, color, bar_shown;
   pthread_mutex_t out_lock;  /* stdout/stderr: job output and the bar */
@@ -81,6 +84,11 @@ typedef struct run_state {
   double *runtimes;
   size_t nruntimes;
   _Atomic long long pct_timeout_us; /* the timeout it gives, 0: none yet */
+  /* the lanes start their jobs in the order they were submitted: the turn
+   * now (under start_lock) and the turns handed out (main thread) */
+  pthread_mutex_t start_lock;
+  pthread_cond_t start_turn;
+  unsigned long long turn, turns_given;
   /* --delay: the earliest next start (lanes, under delay_lock) */
   pthread_mutex_t delay_lock;
   double next_start;
@@ -136,6 +144,13 @@ void run_slot_give(run_state *s, unsigned slot);
 /* A lane, before each attempt: --delay and --memfree. 0: do not start
  * (parc is stopping or --halt closed). */
 int run_wait_to_start(run_state *s);
+/* A lane, before a job's first attempt: waits for the job's turn, then
+ * for run_wait_to_start, and takes its slot. The slot, the turn still
+ * held (run_lane_exec passes it on once the command is made and shown),
+ * or 0: do not start (the turn passed on). */
+unsigned run_start(run_state *s, job *j);
+/* Passes the turn on to the next job, if j holds it. */
+void run_pass_turn(run_state *s, job *j);
 /* The main thread, now and then: --memfree's stop of the youngest job. */
 void run_memfree_check(run_state *s);
 unsigned long long run_mem_available(void);

@@ -2,11 +2,12 @@
  *
  * Each word of the command is parsed once into pieces: literal text, or a
  * replacement string ({}, {3}, {NAME}, {#}, {%}, with the modifiers . / //
- * /.). A job's command is then built without a shell: one argument per
- * word, so no value can change how the command is split. With --shell the
+ * /.). A command whose words hold shell syntax (needs_shell), or any
+ * with --shell, is a shell line, as GNU parallel runs every command: the
  * words are joined into one `sh -c` script and every value is quoted for
  * sh; with --shell -q the words themselves are quoted too (GNU's --quote).
- * A command that can only be a shell line (needs_shell) runs as --shell.
+ * Any other command -- plain words, or any with -q -- is built without a
+ * shell: one argument per word, so no value can change how it is split.
  *
  * A job has a list of values: those of its tuples (one, or several with
  * -n/-N/-m/-X), source after source, column after column; a column that a
@@ -20,6 +21,14 @@
  * each job's values, joined by spaces, are a command line for sh.
  *
  * `{word}` that is not a replacement string stays literal (awk '{print}').
+ *
+ * {= code =} and {=N code =} are GNU's perl replacement strings: a value,
+ * all of them or the Nth, through perl code (run_perl.c), where {} or {N}
+ * would give it as it is. As in GNU, words that split a {= from its =}
+ * are joined first (`echo {= 's/a/b/' =}`); each (expression, value) is
+ * evaluated once per expansion, and a job's expressions hold the perl
+ * co-process's lock while it is built. A template whose code calls uq()
+ * is a shell line: an unquoted value only means something to a shell.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -28,6 +37,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "run_perl.h"
 
 extern char **environ;
 
@@ -47,7 +57,8 @@ enum piece_mod {
   M_EXT3,
   M_PDIR,
   M_BASE_NOEXT2,
-  M_BASE_NOEXT3
+  M_BASE_NOEXT3,
+  M_PERL /* {= code =}: the value through perl code */
 };
 
 typedef struct piece {
@@ -57,6 +68,7 @@ typedef struct piece {
   int from_end;     /* P_POS: pos counts from the last value ({-1}) */
   const char *text; /* P_TEXT: points into the word */
   size_t len;
+  size_t perl; /* M_PERL: its expression, an index into run_template.perl */
 } piece;
 
 typedef struct word {
@@ -75,6 +87,12 @@ struct run_template {
   int from_input; /* no command: the values are the command line */
   int no_args;    /* -n 0, -N 0: the job's values are not in its command */
   size_t njobs;   /* {##} (--plus): the jobs */
+  int *perl;      /* the ids of its distinct {= =} expressions (run_perl.c) */
+  size_t nperl;
+  int perl_held; /* it holds the perl co-process */
+  int uq;        /* some code calls uq(): a shell line */
+  char **joined; /* words joined around {= =} (the pieces point into them) */
+  size_t njoined;
 };
 
 /* GNU's modifiers; with --plus (`plus`) also those of its --plus: {} is
@@ -164,6 +182,147 @@ static int parse_repl(const char *b, size_t n, const run_inputs *in,
   return 0;
 }
 
+/* ------------------------------------------------------------ {= perl =} */
+
+/* Where the =} of a {= at p is: the first one after it, unless another {=
+ * comes first (GNU's shortest match; this {= is then text); NULL when
+ * none. *next caches the first =} after an earlier {=, so that a word's
+ * scan stays linear. */
+static const char *perl_end(const char *p, const char **next) {
+  if (*next != NULL && *next < p + 2)
+    *next = strstr(p + 2, "=}");
+  if (*next == NULL)
+    return NULL;
+  for (const char *q = p + 2; q < *next; q++)
+    if (q[0] == '{' && q[1] == '=')
+      return NULL;
+  return *next;
+}
+
+/* Does code call uq()? (a word uq, not part of a longer name) */
+static int calls_uq(const char *c, size_t n) {
+  for (size_t i = 0; i + 2 <= n; i++)
+    if (c[i] == 'u' && c[i + 1] == 'q' &&
+        (i == 0 || !(isalnum((unsigned char)c[i - 1]) || c[i - 1] == '_')) &&
+        (i + 2 == n || !(isalnum((unsigned char)c[i + 2]) || c[i + 2] == '_')))
+      return 1;
+  return 0;
+}
+
+/* The expression's place among the template's, compiled at first sight. */
+static int add_perl(run_template *t, const char *code, size_t n, piece *pc,
+                    run_err err) {
+  int id;
+  if (!t->perl_held && run_perl_hold(err) != 0)
+    return -1;
+  t->perl_held = 1;
+  if (run_perl_compile(code, n, &id, err) != 0)
+    return -1;
+  t->uq |= calls_uq(code, n);
+  pc->mod = M_PERL;
+  for (pc->perl = 0; pc->perl < t->nperl; pc->perl++)
+    if (t->perl[pc->perl] == id)
+      return 0;
+  int *ids = realloc(t->perl, (t->nperl + 1) * sizeof *ids);
+  if (ids == NULL)
+    return run_fail(err, "out of memory");
+  t->perl = ids;
+  t->perl[t->nperl++] = id;
+  return 0;
+}
+
+/* The body of {= ... =} (b, n bytes), as GNU reads it: a number first is
+ * the position, {=2 code =} as {2} ({=-1 ...=} from the last, {=0 ...=}
+ * all values); GNU's --header makes {=NAME code =} of a column's name,
+ * which parc takes for a --grid axis or --header column NAME followed by
+ * a blank. The code is the rest, less the blanks around it. */
+static int parse_perl(run_template *t, const char *b, size_t n,
+                      const run_inputs *in, size_t fixed, piece *pc,
+                      run_err err) {
+  size_t d = b[0] == '-', sel = 0;
+  while (d + sel < n && isdigit((unsigned char)b[d + sel])) sel++;
+  pc->kind = P_ALL;
+  if (sel > 0) {
+    size_t k = parse_pos(b + d, sel);
+    if (!d && fixed && k > fixed)
+      return run_fail(err,
+                      "{=%.*s ...=} refers to input source %.*s, but there "
+                      "%s only %zu",
+                      (int)sel, b, (int)sel, b, fixed == 1 ? "is" : "are",
+                      fixed);
+    if (k > 0)
+      *pc = (piece){.kind = P_POS, .pos = k - 1, .from_end = d};
+    sel += d;
+  } else {
+    while (sel < n && (isalnum((unsigned char)b[sel]) || b[sel] == '_')) sel++;
+    size_t s = 0;
+    while (sel < n && strchr(" \t\n", b[sel]) && s < in->nsrc &&
+           !(in->src[s].name && strlen(in->src[s].name) == sel &&
+             memcmp(in->src[s].name, b, sel) == 0))
+      s++;
+    if (sel < n && strchr(" \t\n", b[sel]) && s < in->nsrc)
+      *pc = (piece){.kind = P_POS, .pos = s};
+    else
+      sel = 0;
+  }
+  while (sel < n && b[sel] == ' ') sel++;
+  while (n > sel && strchr(" \t\n", b[n - 1])) n--; /* for messages */
+  return add_perl(t, b + sel, n - sel, pc, err);
+}
+
+/* How many {= in s no =} closes, after `open` of the words before it
+ * (GNU's merge_rpl_parts counts so). */
+static size_t perl_open(const char *s, size_t open) {
+  for (const char *p = s; *p; p++)
+    if (p[0] == '{' && p[1] == '=')
+      open++, p++;
+    else if (p[0] == '=' && p[1] == '}' && open > 0)
+      open--, p++;
+  return open;
+}
+
+/* The last word of the group that begins at word i: the one whose =}
+ * closes what i opens; i itself when it opens nothing, or nothing closes
+ * it (GNU's words, as they are). */
+static size_t perl_group_end(char **words, size_t n, size_t i) {
+  size_t open = perl_open(words[i], 0), j = i;
+  while (open > 0 && j + 1 < n) open = perl_open(words[++j], open);
+  return open > 0 ? i : j;
+}
+
+/* GNU joins the words that a {= and its =} split, with spaces, before it
+ * looks for replacement strings: `echo {= 's/a/b/' =}` is `echo` and
+ * `{= s/a/b/ =}`. *words and *n become the joined ones (a malloc'd array
+ * when any were joined, the strings then owned by t). 0 or -1 (ENOMEM). */
+static int join_perl_words(run_template *t, char ***words, size_t *n) {
+  char **in = *words;
+  size_t i = 0, nw;
+  while (i < *n && perl_group_end(in, *n, i) == i) i++;
+  if (i == *n)
+    return 0; /* nothing to join: the common case */
+  char **w = malloc(*n * sizeof *w);
+  if (w == NULL || (t->joined = malloc(*n * sizeof *t->joined)) == NULL) {
+    free(w);
+    return -1;
+  }
+  memcpy(w, in, i * sizeof *w);
+  for (nw = i; i < *n; i++) {
+    size_t j = perl_group_end(in, *n, i);
+    run_buf b = {0};
+    for (size_t k = i; j > i && k <= j; k++)
+      if ((k > i && run_buf_add(&b, " ", 1)) || run_buf_str(&b, in[k])) {
+        run_buf_free(&b);
+        free(w);
+        return -1;
+      }
+    w[nw++] = j > i ? (t->joined[t->njoined++] = b.data) : in[i];
+    i = j;
+  }
+  *words = w;
+  *n = nw;
+  return 0;
+}
+
 static int push_piece(word *w, piece pc) {
   piece *p = realloc(w->p, (w->n + 1) * sizeof *p);
   if (p == NULL)
@@ -174,25 +333,34 @@ static int push_piece(word *w, piece pc) {
   return 0;
 }
 
-static int parse_word(word *w, const char *s, const run_inputs *in,
-                      size_t fixed, int plus, int *has_repl, run_err err) {
+static int parse_word(run_template *t, word *w, const char *s,
+                      const run_inputs *in, size_t fixed, int plus,
+                      int *has_repl, run_err err) {
   const char *text = s, *close = s; /* close: the last '}' found */
+  const char *pclose = s;           /* the last "=}" found (perl_end) */
   for (const char *p = s; *p;) {
     if (*p != '{') {
       p++;
       continue;
     }
-    /* searched again only past the last '}': linear in the word */
-    if (close <= p && (close = strchr(p + 1, '}')) == NULL)
-      break;
+    const char *end = p[1] == '=' ? perl_end(p, &pclose) : NULL;
     piece pc = {0};
-    int r = parse_repl(p + 1, (size_t)(close - p - 1), in, fixed, plus, &pc,
-                       err);
-    if (r < 0)
-      return -1;
-    if (r == 0) {
-      p++;
-      continue;
+    if (end) {
+      if (parse_perl(t, p + 2, (size_t)(end - p - 2), in, fixed, &pc, err))
+        return -1;
+      close = end + 1;
+    } else {
+      /* searched again only past the last '}': linear in the word */
+      if (close <= p && (close = strchr(p + 1, '}')) == NULL)
+        break;
+      int r = parse_repl(p + 1, (size_t)(close - p - 1), in, fixed, plus, &pc,
+                         err);
+      if (r < 0)
+        return -1;
+      if (r == 0) {
+        p++;
+        continue;
+      }
     }
     if (p > text && push_piece(w, (piece){.kind = P_TEXT,
                                           .text = text,
@@ -237,7 +405,8 @@ static void mod_range(const char *v, enum piece_mod m, const char **from,
   const char *to = v + len;
   *from = v;
   switch (m) {
-  case M_NONE: break;
+  case M_NONE:
+  case M_PERL: break; /* -m, -X count {= =} as the value it is given */
   case M_NOEXT:
     if (dot)
       to = dot;
@@ -515,22 +684,42 @@ static int group_jobs(const run_template *t, const run_template_opts *o,
   return 0;
 }
 
-/* Does a command read as a shell command line to a GNU parallel user?
- * GNU parallel always hands the command to a shell; parc runs the words
- * as they are, unless the command could only mean a shell line: it is
- * one word with blanks in it ('gzip {} && rm {}'), or a word is a shell
- * operator on its own (echo {} '>' out). A word such as '%s %s\n' among
- * others stays one argument. */
-static int needs_shell(char **words, size_t n) {
-  static const char *const ops[] = {"|",  "||", "&",  "&&",  ";",   ">",
-                                    ">>", "<",  "2>", "2>>", "2>&1"};
-  if (n == 1 && strpbrk(words[0], " \t\n"))
-    return 1;
-  for (size_t i = 0; i < n; i++)
-    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
-      if (strcmp(words[i], ops[k]) == 0)
-        return 1;
+/* NAME=... : a shell assignment, when it is the first word. */
+static int is_assignment(const char *w) {
+  if (!(isalpha((unsigned char)*w) || *w == '_'))
+    return 0;
+  while (isalnum((unsigned char)*w) || *w == '_') w++;
+  return *w == '=';
+}
+
+/* Is the command a shell line? GNU parallel hands every command to a
+ * shell, its words joined with spaces as they are. parc runs the words
+ * itself when the shell would read them as they are: when no word holds
+ * anything sh reads as syntax -- blanks, quotes, $, `, \, an operator or
+ * redirection, a glob, a leading ~ or #, an empty word (sh drops it), or
+ * an assignment as the first word. Otherwise the command is a shell line,
+ * so that a command line written for GNU parallel means the same here. */
+/* Does w hold what sh reads as syntax, outside its {= =}? (perl code is
+ * replaced before any shell sees the line, as in GNU) */
+static int shell_syntax(const char *w) {
+  const char *pclose = w;
+  for (const char *p = w; *p; p++) {
+    const char *end = p[0] == '{' && p[1] == '=' ? perl_end(p, &pclose) : NULL;
+    if (end)
+      p = end + 1;
+    else if (strchr(" \t\n|&;<>()$`\\\"'*?[", *p))
+      return 1;
+  }
   return 0;
+}
+
+static int needs_shell(char **words, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const char *w = words[i];
+    if (w[0] == '\0' || w[0] == '~' || w[0] == '#' || shell_syntax(w))
+      return 1;
+  }
+  return n > 0 && is_assignment(words[0]);
 }
 
 int run_template_parse(run_template **out, char **words, size_t n,
@@ -539,12 +728,17 @@ int run_template_parse(run_template **out, char **words, size_t n,
   if (n == 1 && words[0][0] == '\0')
     return run_fail(err, "empty command");
   run_template *t = calloc(1, sizeof *t);
-  if (t == NULL || (n && (t->w = calloc(n, sizeof *t->w)) == NULL)) {
-    free(t);
+  char **given = words;
+  if (t == NULL || join_perl_words(t, &words, &n) != 0 ||
+      (n && (t->w = calloc(n, sizeof *t->w)) == NULL)) {
+    if (words != given)
+      free(words);
+    run_template_free(t);
     return run_fail(err, "out of memory");
   }
   t->n = n;
-  t->shell = topt->shell || needs_shell(words, n);
+  t->shell = topt->shell ||
+             (!topt->text && !topt->quote && needs_shell(words, n));
   t->quote = topt->quote;
   t->context = topt->multi == 'X' || topt->replace_args;
   t->from_input = n == 0;
@@ -554,13 +748,17 @@ int run_template_parse(run_template **out, char **words, size_t n,
                          in->opt.header || in->opt.csv || t->no_args
                      ? 0
                      : in->nsrc;
-  int has_repl = 0;
-  for (size_t i = 0; i < n; i++)
-    if (parse_word(&t->w[i], words[i], in, fixed, topt->plus, &has_repl, err) !=
-        0) {
-      run_template_free(t);
-      return -1;
-    }
+  int has_repl = 0, rc = 0;
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = parse_word(t, &t->w[i], words[i], in, fixed, topt->plus, &has_repl,
+                    err);
+  if (words != given)
+    free(words);
+  if (rc != 0) {
+    run_template_free(t);
+    return -1;
+  }
+  t->shell |= t->uq && !topt->text;
   t->appends = n > 0 && !has_repl;
   if (group_jobs(t, topt, in, err) != 0) {
     run_template_free(t);
@@ -574,8 +772,13 @@ int run_template_parse(run_template **out, char **words, size_t n,
 void run_template_free(run_template *t) {
   if (t == NULL)
     return;
-  for (size_t i = 0; i < t->n; i++) free(t->w[i].p);
+  for (size_t i = 0; t->w && i < t->n; i++) free(t->w[i].p);
   free(t->w);
+  for (size_t i = 0; i < t->njoined; i++) free(t->joined[i]);
+  free(t->joined);
+  free(t->perl);
+  if (t->perl_held)
+    run_perl_drop();
   free(t);
 }
 
@@ -595,6 +798,13 @@ int run_shell_quote(run_buf *b, const char *s) {
   return run_buf_add(b, "'", 1);
 }
 
+/* What a {= =} expression made of a value: evaluated at most once per
+ * job (GNU caches them per value). */
+typedef struct perl_value {
+  char *s; /* NULL: not yet evaluated */
+  int flags;
+} perl_value;
+
 typedef struct expansion {
   const run_template *t;
   size_t job;
@@ -604,7 +814,13 @@ typedef struct expansion {
   int quote_values; /* --shell without -q: each value quoted for sh */
   run_buf args;     /* NUL-terminated arguments, or the script */
   size_t argc;
+  perl_value *pv; /* {= =}: [expression * nval + value] */
+  int skip;       /* the code called skip() */
+  int died;       /* the code died (said on stderr) */
 } expansion;
+
+/* Not in context mode: a word with {} stands for all the values. */
+#define ALL_VALUES SIZE_MAX
 
 /* The job's values: tuple after tuple, source after source; a column that
  * a record lacks is left out. */
@@ -625,11 +841,33 @@ static int gather(expansion *x, const run_inputs *in) {
   return 0;
 }
 
-/* Appends value v with modifier m (quoted in --shell mode). */
-static int add_value(expansion *x, const char *v, enum piece_mod m) {
-  const char *from;
+/* Appends what expression e (of the template's) makes of value k. */
+static int add_perl_value(expansion *x, size_t e, size_t k) {
+  perl_value *pv = &x->pv[e * x->nval + k];
+  if (pv->s == NULL) {
+    run_buf r = {0};
+    int rc = run_perl_eval(x->t->perl[e], k, &r, &pv->flags);
+    if (rc != 0) {
+      run_buf_free(&r);
+      x->died |= rc == RUN_PERL_DIED;
+      return -1;
+    }
+    pv->s = r.data;
+    x->skip |= (pv->flags & RUN_PERL_SKIP) != 0;
+  }
+  if (!x->quote_values || (pv->flags & RUN_PERL_UQ))
+    return run_buf_str(&x->args, pv->s);
+  return run_shell_quote(&x->args, pv->s);
+}
+
+/* Appends value k with piece pc's modifier, or whole (pc NULL); quoted
+ * in --shell mode. */
+static int add_value(expansion *x, size_t k, const piece *pc) {
+  const char *from, *v = x->val[k];
   size_t n;
-  mod_range(v, m, &from, &n);
+  if (pc && pc->mod == M_PERL)
+    return add_perl_value(x, pc->perl, k);
+  mod_range(v, pc ? pc->mod : M_NONE, &from, &n);
   if (!x->quote_values)
     return run_buf_add(&x->args, from, n);
   char *tmp = strndup(from, n);
@@ -646,23 +884,25 @@ static int end_arg(expansion *x) {
   return run_buf_add(&x->args, "", 1);
 }
 
-/* One replacement; `only`: the one value {} stands for (context mode). */
-static int add_piece(expansion *x, const piece *pc, const char *only) {
+/* One replacement; `only`: the value {} stands for (context mode), or
+ * ALL_VALUES. */
+static int add_piece(expansion *x, const piece *pc, size_t only) {
   char num[32];
   switch (pc->kind) {
   case P_TEXT: return run_buf_add(&x->args, pc->text, pc->len);
   case P_ALL:
-    if (only)
-      return add_value(x, only, pc->mod);
+    if (only != ALL_VALUES)
+      return add_value(x, only, pc);
+    if (x->nval == 0 && pc->mod == M_PERL) /* -n 0: the code on "" (GNU) */
+      return add_perl_value(x, pc->perl, 0);
     for (size_t k = 0; k < x->nval; k++) /* one word per value */
-      if ((k > 0 && end_arg(x)) || add_value(x, x->val[k], pc->mod))
+      if ((k > 0 && end_arg(x)) || add_value(x, k, pc))
         return -1;
     return 0;
   case P_POS:
     if (pc->pos >= x->nval)
       return 0; /* beyond the values: empty */
-    return add_value(x, x->val[pc->from_end ? x->nval - 1 - pc->pos : pc->pos],
-                     pc->mod);
+    return add_value(x, pc->from_end ? x->nval - 1 - pc->pos : pc->pos, pc);
   case P_JOB: snprintf(num, sizeof num, "%zu", x->job + 1); break;
   case P_TOTAL: snprintf(num, sizeof num, "%zu", x->t->njobs); break;
   case P_SLOT: snprintf(num, sizeof num, "%u", x->slot); break;
@@ -673,10 +913,10 @@ static int add_piece(expansion *x, const piece *pc, const char *only) {
 /* Does piece pc stand for something in this job? Text does, and so do a
  * value that is there (empty or not) and the numbers; {N} beyond the
  * job's values and {} of a job without values do not. */
-static int has_content(const expansion *x, const piece *pc, const char *only) {
+static int has_content(const expansion *x, const piece *pc, size_t only) {
   switch (pc->kind) {
   case P_TEXT: return pc->len > 0;
-  case P_ALL: return only != NULL || x->nval > 0;
+  case P_ALL: return only != ALL_VALUES || x->nval > 0 || pc->mod == M_PERL;
   case P_POS: return pc->pos < x->nval;
   default: return 1;
   }
@@ -685,7 +925,7 @@ static int has_content(const expansion *x, const piece *pc, const char *only) {
 /* A word of nothing but replacement strings that stand for nothing is
  * left out, as GNU parallel's shell drops it (-N2 with an odd number of
  * values: `cmd {1} {2}` runs `cmd 5`, not `cmd 5 ''`). */
-static int add_word(expansion *x, const word *w, const char *only) {
+static int add_word(expansion *x, const word *w, size_t only) {
   int content = 0;
   for (size_t k = 0; k < w->n; k++) {
     content |= has_content(x, &w->p[k], only);
@@ -700,16 +940,16 @@ static int build(expansion *x) {
   for (size_t i = 0; i < t->n; i++) {
     const word *w = &t->w[i];
     if (!(t->context && w->has_all)) {
-      if (add_word(x, w, NULL))
+      if (add_word(x, w, ALL_VALUES))
         return -1;
       continue;
     }
     for (size_t k = 0; k < x->nval; k++) /* -X: the word once per value */
-      if (add_word(x, w, x->val[k]))
+      if (add_word(x, w, k))
         return -1;
   }
   for (size_t k = 0; t->appends && k < x->nval; k++)
-    if (add_value(x, x->val[k], M_NONE) || end_arg(x))
+    if (add_value(x, k, NULL) || end_arg(x))
       return -1;
   return 0;
 }
@@ -775,6 +1015,26 @@ static int build_script(expansion *x, run_buf *script) {
   return join_quoted(x->args.data, x->argc, script);
 }
 
+/* A template with {= =}: the table of the job's results, and the perl
+ * co-process's lock until perl_finish. */
+static int perl_begin(expansion *x) {
+  size_t n = x->nval ? x->nval : 1;
+  if (n > SIZE_MAX / sizeof *x->pv / x->t->nperl ||
+      (x->pv = calloc(n * x->t->nperl, sizeof *x->pv)) == NULL)
+    return -1;
+  run_perl_begin(x->job + 1, x->slot, x->t->njobs, x->val, x->nval);
+  return 0;
+}
+
+static void perl_finish(expansion *x) {
+  if (x->pv == NULL)
+    return;
+  run_perl_end();
+  for (size_t i = 0; i < x->t->nperl * (x->nval ? x->nval : 1); i++)
+    free(x->pv[i].s);
+  free(x->pv);
+}
+
 int run_template_expand(const run_template *t, const run_inputs *in, size_t job,
                         unsigned slot, char ***argv, char **line) {
   expansion x = {
@@ -782,6 +1042,8 @@ int run_template_expand(const run_template *t, const run_inputs *in, size_t job,
   run_buf out = {0};
   int rc = gather(&x, in);
   *argv = NULL;
+  if (rc == 0 && t->nperl > 0)
+    rc = perl_begin(&x);
   if (rc == 0 && (t->shell || t->from_input)) {
     static const char *const sh[] = {"/bin/sh", "-c"};
     rc = build_script(&x, &out);
@@ -801,14 +1063,16 @@ int run_template_expand(const run_template *t, const run_inputs *in, size_t job,
     if (rc == 0)
       rc = join_quoted(x.args.data, x.argc, &out);
   }
+  perl_finish(&x);
   free(x.val);
   run_buf_free(&x.args);
   if (rc != 0) {
     free(*argv);
     *argv = NULL;
+    *line = NULL;
     run_buf_free(&out);
-    return -1;
+    return x.died ? RUN_EXPAND_DIED : -1;
   }
   *line = out.data; /* the command line (the script in shell mode) */
-  return 0;
+  return x.skip ? RUN_EXPAND_SKIP : 0;
 }

@@ -80,6 +80,15 @@ run_parc -k --colsep '[,;]+' echo '{1}-{2}-{3}' ::: 'a,;b;c'
 check_eq "--colsep is a regular expression" "a-b-c" "$OUT"
 run_parc -k --colsep '\t' echo '{2}' ::: "$(printf 'a\tb')"
 check_eq "--colsep '\\t'" "b" "$OUT"
+run_parc -k --colsep '' echo '{1}-{2}' ::: ab
+check_eq "--colsep '': every character a column (GNU)" "a-b" "$OUT"
+run_parc -k --colsep '' -q printf '[%s]' ::: ab
+check_eq "--colsep '': an empty last column, as perl's split, -1" "[a][b][]" "$OUT"
+run_parc -k --colsep ' *' echo '{1}-{2}-{3}' ::: 'a b'
+check_eq "--colsep matching empty at the end: an empty last column (GNU)" \
+  "a-b-" "$OUT"
+run_parc --csv --colsep '' echo ::: a
+check_rc "--csv with --colsep '': refused" 255
 run_parc -k --colsep '\s+' echo '{2}' ::: 'a   b'
 check_eq "--colsep '\\s+'" "b" "$OUT"
 run_parc -k --colsep '\|' echo '{2}' ::: 'a|b'

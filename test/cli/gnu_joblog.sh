@@ -87,10 +87,9 @@ check_eq "without -k: in the order the jobs end" "2 1" \
   "$(awk -F'\t' 'NR > 1 { printf "%s%s", sep, $1; sep = " " }' jl6)"
 
 # --- Command: a newline is written as a NUL byte, as GNU's ----------------
-# (GNU's own case is a template with a newline, 'echo x<NL>echo {}' ::: a,
-# logged as 'echo x\0echo a'; here the command is the input itself.)
-run_parc --joblog jl7 ::: 'echo x
-echo a'
+# (GNU's own case: a template with a newline, logged as 'echo x\0echo a'.)
+run_parc --joblog jl7 'echo x
+echo {}' ::: a
 check_eq "a newline in Command is a NUL" 'echo x@echo a' \
   "$(tr '\0' '@' <jl7 | awk -F'\t' 'NR == 2 { print $9 }')"
 

@@ -85,7 +85,7 @@ producer() {
   if [ -e "$T/started" ]; then echo streamed >"$T/how"; else echo buffered >"$T/how"; fi
   seq 401 800
 }
-producer | timeout -k 5 60 "$PARC" run --pipe --block 1k -k \
+producer | timeout -k 5 60 "$PARC" run -q --pipe --block 1k -k \
   sh -c 'touch "$0"; wc -l' "$T/started" >"$T/.parc.out" 2>"$T/.parc.err"
 check_eq "streaming: the first job ran while stdin was still open" streamed \
   "$(cat how 2>/dev/null)"

@@ -26,11 +26,11 @@ run_parc --shuf --pipe cat
 check_rc "--shuf with --pipe is refused" 255
 
 mine=$(ps -o ni= -p $$ | tr -d ' ')
-run_parc -j2 --nice 7 sh -c 'ps -o ni= -p $$' ::: 1 2 3 4
+run_parc -q -j2 --nice 7 sh -c 'ps -o ni= -p $$' ::: 1 2 3 4
 check_eq "--nice 7: every job at niceness 7" "7 7 7 7" \
   "$(printf '%s\n' "$OUT" | tr -d ' ' | tr '\n' ' ' | sed 's/ $//')"
 check_eq "parc itself keeps its niceness" "$mine" "$(ps -o ni= -p $$ | tr -d ' ')"
-run_parc -j1 sh -c 'ps -o ni= -p $$' ::: 1
+run_parc -q -j1 sh -c 'ps -o ni= -p $$' ::: 1
 check_eq "without --nice: the jobs at parc's" "$mine" "$(printf '%s' "$OUT" | tr -d ' ')"
 run_parc --nice 20 echo ::: a
 check_rc "--nice 20 is refused" 255

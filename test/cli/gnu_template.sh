@@ -8,7 +8,7 @@ cd "$T" || exit 1
 
 # value|{//}|{/}|{.}|{/.}
 while IFS='|' read -r v dir base dot basedot; do
-  run_parc -k printf '%s|%s|%s|%s\n' '{//}' '{/}' '{.}' '{/.}' ::: "$v"
+  run_parc -q -k printf '%s|%s|%s|%s\n' '{//}' '{/}' '{.}' '{/.}' ::: "$v"
   check_eq "modifiers of '$v'" "$dir|$base|$dot|$basedot" "$OUT"
 done <<'CASES'
 /|/||/|
@@ -31,7 +31,7 @@ a/b.c/|a||a/b.c/|
 ..|.|..|.|.
 CASES
 
-run_parc -k printf '[%s]' 'x{}y' ::: a ::: b
+run_parc -q -k printf '[%s]' 'x{}y' ::: a ::: b
 check_eq "{} inside a word with two values: two words (GNU)" "[xa][by]" "$OUT"
 run_parc -k -N2 echo '[{3}]' ::: a b c
 check_eq "{N} beyond a job's values is empty" "$(lines '[]' '[]')" "$OUT"
@@ -42,7 +42,7 @@ run_parc -k echo '[{-1}]' ::: a b ::: c
 check_eq "{-1} is the last value" "$(lines '[c]' '[c]')" "$OUT"
 run_parc -k echo '[{0}]' ::: a
 check_eq "{0} is the last value too (Perl's index -1)" "[a]" "$OUT"
-run_parc -k printf '[%s]' '{2}' '{1}' ::: a ::: b
+run_parc -q -k printf '[%s]' '{2}' '{1}' ::: a ::: b
 check_eq "{2} {1}" "[b][a]" "$OUT"
 
 # ---------------------------------------------------------------- no command
@@ -78,14 +78,14 @@ check_eq "--shell without -q: words are shell code, values quoted" \
   'a b x y' "$OUT"
 
 # --plus: GNU's further replacement strings (expected from GNU 20221122)
-run_parc -k --plus sh -c 'printf "[%s]" "$@"; echo' sh {..} {...} {+.} {+..} {+...} {+/} {/..} {/...} {##} \
+run_parc -q -k --plus sh -c 'printf "[%s]" "$@"; echo' sh {..} {...} {+.} {+..} {+...} {+/} {/..} {/...} {##} \
   ::: a.tar.gz d/e/b.x c d.e/g.h.i.j
 check_eq "--plus strings as GNU's" \
   "$(printf '%s\n' '[a][a.tar.gz][gz][tar.gz][][][a][a.tar.gz][4]' \
      '[d/e/b.x][d/e/b.x][x][][][d/e][b.x][b.x][4]' \
      '[c][c][][][][][c][c][4]' \
      '[d.e/g.h][d.e/g][j][i.j][h.i.j][d.e][g.h][g][4]')" "$OUT"
-run_parc -k --plus sh -c 'printf "[%s]" "$@"; echo' sh {1..} {2+.} ::: a.b.c ::: x.y
+run_parc -q -k --plus sh -c 'printf "[%s]" "$@"; echo' sh {1..} {2+.} ::: a.b.c ::: x.y
 check_eq "--plus modifiers on one value" "[a][y]" "$OUT"
-run_parc -k sh -c 'printf "[%s]" "$@"; echo' sh {..} {##} ::: a.b.c
+run_parc -q -k sh -c 'printf "[%s]" "$@"; echo' sh {..} {##} ::: a.b.c
 check_eq "without --plus they are text (and the value is appended)" "[{..}][{##}][a.b.c]" "$OUT"

@@ -6,7 +6,7 @@
 
 # grid_values SPEC: the values of axis x=SPEC, one per line.
 grid_values() {
-  run_parc -k --grid "x=$1" printf '%s\n' '{x}'
+  run_parc -q -k --grid "x=$1" printf '%s\n' '{x}'
   [ "$RC" -eq 0 ] || fail "--grid x=$1 failed with exit $RC"
   printf '%s\n' "$OUT"
 }
@@ -34,15 +34,15 @@ check_eq "\\, is a comma inside a value" "$(lines 'a,b' c)" "$(grid_values 'a\,b
 check_eq "a value with spaces" "$(lines 'a b' c)" "$(grid_values 'a b,c')"
 
 # Axes multiply, the later one fastest, and are named.
-run_parc -k --grid C=1e-1..1e1x3 --grid kernel=rbf,linear printf '%s %s\n' '{C}' '{kernel}'
+run_parc -q -k --grid C=1e-1..1e1x3 --grid kernel=rbf,linear printf '%s %s\n' '{C}' '{kernel}'
 check_eq "two axes: cartesian product, later axis fastest" \
   "$(lines '0.1 rbf' '0.1 linear' '1 rbf' '1 linear' '10 rbf' '10 linear')" "$OUT"
 
-run_parc -k --grid C=1,2 --grid kernel=rbf printf '%s\n' 'v:{}'
+run_parc -q -k --grid C=1,2 --grid kernel=rbf printf '%s\n' 'v:{}'
 check_eq "{} with grid axes: the word once per value, as GNU parallel's" \
   "$(lines 'v:1' 'rbf' 'v:2' 'rbf')" "$OUT"
 
-run_parc -k --grid a=1,2 printf '%s %s\n' '{a}' '{1}'
+run_parc -q -k --grid a=1,2 printf '%s %s\n' '{a}' '{1}'
 check_eq "a grid axis is also source 1" "$(lines '1 1' '2 2')" "$OUT"
 
 done_testing

@@ -51,7 +51,7 @@ check_eq "--minimize keeps the lowest" \
 run_parc --dry-run --halving --budget s=500:8000 --best acc --grid a=1:50 echo {s}
 check_eq "dry run: rung 0 at the first budget" "500" "$(printf "%s\n" "$OUT" | sed "s/^echo //" | sort -u)"
 check_eq "dry run: all 50 settings" 50 "$(printf '%s\n' "$OUT" | wc -l)"
-run_parc -j2 --halving --budget s=500:8000 --best acc --grid a=1:50 \
+run_parc -q -j2 --halving --budget s=500:8000 --best acc --grid a=1:50 \
   --results S sh -c 'echo acc={a}'
 check_eq "rungs 500 1500 4500 with 50 17 6 settings" "50x500 17x1500 6x4500" \
   "$(awk -F, 'NR > 1 { print $3 }' S/results.csv | sort -n | uniq -c |
@@ -177,7 +177,7 @@ run_parc -j4 --halving --budget n=1:9 --best acc --grid C=9,8,7,6,5,4,3,2,1 \
 check_eq "resumed after rung 0: the same settings go on" "$full" "$(rows_c SR/results.csv)"
 
 # a job stopped early is not one that ran out of --memory
-run_parc -j4 --grace 0.1 --memory 200M --retry-memory 2 --halving \
+run_parc -q -j4 --grace 0.1 --memory 200M --retry-memory 2 --halving \
   --budget n=1:9 --best acc --grid C=9,8,7,6,5 --results MR \
   sh -c 'trap "" TERM; echo step=1 acc={C}; sleep 0.5; echo acc={C}'
 check_not_contains "no job said to run out of memory" "ran out of memory" "$ERR"

@@ -132,7 +132,7 @@ check_eq "results.csv has both rows at the end" 3 "$(count_lines R7/results.csv)
 mkdir R8
 printf 'job,arg1,exit,signal,start,runtime,host,acc\r\n1,old,0,0,1.000,1.000,h,0.5\r\n' \
   >R8/results.csv
-run_parc --results R8 --joblog R8.log --resume printf 'acc=1\n%s\n' ::: new
+run_parc -q --results R8 --joblog R8.log --resume printf 'acc=1\n%s\n' ::: new
 check_rc "--resume over a results.csv with CRLF line endings" 0
 check_eq "CRLF: the header read without \\r (no second acc column)" \
   "job,arg1,exit,signal,start,runtime,host,acc" "$(head -n 1 R8/results.csv)"

@@ -55,7 +55,7 @@ check_eq "lists: all 6 when N is more" "1x 1y 2x 2y 3x 3y" \
   "$(printf '%s\n' "$OUT" | sort | tr '\n' ' ' | sed 's/ $//')"
 
 # --average-over axes are crossed with each drawn setting
-run_parc -k --sample 3 --grid c=uniform:0:1 --grid fold=0:2 \
+run_parc -q -k --sample 3 --grid c=uniform:0:1 --grid fold=0:2 \
   --results R --best acc --average-over fold sh -c 'echo acc=0.5; echo {c}-{fold} >&2'
 check_rc "sample with folds" 0
 check_eq "3 settings x 3 folds" 9 "$(tail -n +2 R/results.csv | wc -l)"

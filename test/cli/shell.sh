@@ -16,21 +16,23 @@ check_file "--shell redirection wrote its file" "$T/out_x.txt"
 run_parc -k --shell false '||' echo fallback ::: v
 check_eq "--shell joins the command words with spaces" "fallback v" "$OUT"
 
+# -0: a newline inside a ::: value keeps it one value (GNU reads ::: values
+# through the record separator)
 nl=$'line1\nline2'
 values=('a b' "it's" 'say "hi"' 'x;y' '$(touch pwned1)' '`touch pwned2`'
         '; touch pwned3' "'; touch pwned4; '" '" ; touch pwned5 ; "' '*' '~'
         "$nl" '&& touch pwned6' '| touch pwned7' '> pwned8' '$HOME' 'back\slash'
         '\' "''" '')
-run_parc -k --shell 'printf "[%s]\n" {}' ::: "${values[@]}"
+run_parc -0 -k --shell 'printf "[%s]\n" {}' ::: "${values[@]}"
 check_rc "--shell with awkward values" 0
 expected=$(for v in "${values[@]}"; do printf '[%s]\n' "$v"; done)
 check_eq "--shell: each value is one quoted word" "$expected" "$OUT"
 
-run_parc -k --shell 'printf "[%s]\n" v={1}end' ::: "${values[@]}"
+run_parc -0 -k --shell 'printf "[%s]\n" v={1}end' ::: "${values[@]}"
 expected=$(for v in "${values[@]}"; do printf '[v=%send]\n' "$v"; done)
 check_eq "--shell: a value inside a word stays literal" "$expected" "$OUT"
 
-run_parc -k --shell printf '"[%s]\n"' ::: "${values[@]}"
+run_parc -0 -k --shell printf '"[%s]\n"' ::: "${values[@]}"
 expected=$(for v in "${values[@]}"; do printf '[%s]\n' "$v"; done)
 check_eq "--shell: appended values are quoted too" "$expected" "$OUT"
 

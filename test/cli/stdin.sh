@@ -6,12 +6,12 @@
 cd "$T" || exit 1
 
 printf 'a\nb c\n$(touch pwned)\n' >in1
-PARC_STDIN=in1 run_parc -k printf '[%s]\n'
+PARC_STDIN=in1 run_parc -q -k printf '[%s]\n'
 check_rc "values from stdin" 0
 check_eq "no source: one value per line of stdin" "$(lines '[a]' '[b c]' '[$(touch pwned)]')" "$OUT"
 check_absent "stdin values are literal" pwned
 
-PARC_STDIN=in1 run_parc -k printf '[%s]\n' :::: -
+PARC_STDIN=in1 run_parc -q -k printf '[%s]\n' :::: -
 check_eq ":::: - reads stdin" "$(lines '[a]' '[b c]' '[$(touch pwned)]')" "$OUT"
 
 printf 'x\ny\n' >in2
@@ -38,7 +38,7 @@ PARC_STDIN=in4 run_parc -k --shell 'cat; echo end-{}' ::: a b
 check_eq "a job reading stdin gets nothing" "$(lines end-a end-b)" "$OUT"
 PARC_STDIN=in4 run_parc -k --shell 'readlink /proc/$$/fd/0' ::: a
 check_eq "a job's stdin is /dev/null" "/dev/null" "$OUT"
-PARC_STDIN=in4 run_parc -k sh -c 'readlink /proc/$$/fd/0' '{}' ::: a
+PARC_STDIN=in4 run_parc -q -k sh -c 'readlink /proc/$$/fd/0' '{}' ::: a
 check_eq "a job's stdin is /dev/null (without --shell)" "/dev/null" "$OUT"
 
 # Jobs reading stdin while parc itself reads its input from stdin.

@@ -96,7 +96,7 @@ fi
 # --memory on the serving ranks: a job over its limit runs out there, rank
 # 0 says so, runs it again with --retry-memory's larger limit (which
 # travels with the job), and records both in the job log and results.csv
-mpi_parc -j 1 --memory 100M --retry-memory 4 --results MR --joblog MJ \
+mpi_parc -q -j 1 --memory 100M --retry-memory 4 --results MR --joblog MJ \
   python3 -c 'bytearray(200 * 2**20); print("ok")' ::: 1
 check_rc "--memory under mpirun: the job succeeds when retried" 0
 check_contains "rank 0 says it ran out" "ran out of memory (limit 100M); again with 400M" "$ERR"
