@@ -45,6 +45,7 @@
 #include "common/cli.h"
 #include "run_memory.h"
 #include "run_record.h"
+#include "run_perl.h"
 #include "run_state.h"
 
 extern char **environ;
@@ -118,15 +119,20 @@ static void stop_lanes(run_state *s, int fd) {
 }
 
 /* --tag: the job's values; --tagstring: its replacement strings. */
-char *run_job_tag(const run_state *s, size_t index, unsigned slot) {
+char *run_job_tag(run_state *s, size_t index, unsigned slot) {
   return run_expand_joined(s, s->tag_tmpl, index, slot);
 }
 
-char *run_expand_joined(const run_state *s, const run_template *t, size_t index,
+char *run_expand_joined(run_state *s, const run_template *t, size_t index,
                         unsigned slot) {
   char **argv, *line;
-  /* {= skip() =} in a tag (RUN_EXPAND_SKIP) leaves the tag as it is */
+  /* {= skip() =} in a tag (RUN_EXPAND_SKIP) leaves the tag as it is; code
+   * that died stops the run, as in the command (run_tag_died) */
   int ex = t ? run_template_expand(t, &s->in, index, slot, &argv, &line) : -1;
+  if (ex == RUN_EXPAND_DIED) {
+    atomic_store(&s->perl_died, 1);
+    atomic_store(&s->closed, 1);
+  }
   if (ex < 0 || ex == RUN_EXPAND_DIED)
     return NULL;
   run_buf b = {0};
@@ -219,6 +225,12 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
   envp[s->nenv + 4] = NULL;
   free(j->tag);
   j->tag = run_job_tag(s, j->index, slot);
+  if (atomic_load(&s->perl_died)) { /* the tag's {= =} code died */
+    free(envp);
+    free(line);
+    lane_not_run(s, j, RUN_EXPAND_DIED, argv, NULL);
+    return;
+  }
   atomic_store(&s->newest, j->index + 1);
   /* -t: the command on stderr as it starts, untagged (GNU's); -v: before
    * its output, printed now when the output is */
@@ -560,7 +572,10 @@ static job *next_job(run_state *s, size_t *next) {
       /* GNU's {%} in a dry run: 1, 2, 1, 2 ... (1 with -j1) */
       unsigned slot = s->o.jobs < 2 ? 1 : (unsigned)(i % 2) + 1;
       char **argv, *line, *tag = run_job_tag(s, i, slot);
-      int ex = run_template_expand(s->tmpl, &s->in, i, slot, &argv, &line);
+      int ex = atomic_load(&s->perl_died) /* the tag's code died */
+                   ? RUN_EXPAND_DIED
+                   : run_template_expand(s->tmpl, &s->in, i, slot, &argv,
+                                         &line);
       if (ex < 0 || ex == RUN_EXPAND_DIED) {
         if (ex == RUN_EXPAND_DIED)
           atomic_store(&s->perl_died, 1);
@@ -671,6 +686,7 @@ static void *signal_thread(void *arg) {
     if (count == 0) {
       atomic_store(&s->signo, sig);
       stop_lanes(s, s->sig.stop_fd);
+      run_perl_interrupt(); /* {= =} code may be busy: it ends too */
     } else {
       stop_lanes(s, s->sig.kill_fd);
     }

@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,12 @@
 #include "run_perl.h"
 
 /* GNU's helpers, then the loop that answers parc. _compile comes before
- * the program's own lexicals, so that no expression sees them. */
+ * the program's own lexicals, so that no expression sees them. The code
+ * runs in a for(0) of its own: a next, last or redo of the code's leaves
+ * that, with an empty value (GNU's), not the loop that reads parc's
+ * frames, which would leave parc waiting for an answer for ever. A signal
+ * handler of the code's makes sysread and syswrite fail with EINTR: they
+ * are tried again. */
 static const char PROGRAM[] =
     "package Arg;no strict;no warnings;\n"
     "sub _compile{eval \"sub { no strict; no warnings; my \\$job = shift; "
@@ -50,10 +56,11 @@ static const char PROGRAM[] =
     "open(my $S,'+<&=',3) or exit 1;binmode $S;fcntl($S,2,1);\n"
     "my($job,$unq,@val,@code);\n"
     "sub _read{my($n,$b)=($_[0],'');while(length($b)<$n){\n"
-    " my $r=sysread($S,$b,$n-length($b),length($b));return undef if !$r}$b}\n"
+    " my $r=sysread($S,$b,$n-length($b),length($b));\n"
+    " next if !defined($r)&&$!{EINTR};return undef if !$r}$b}\n"
     "sub _reply{my $p=pack('(N/a*)*',@_);my $f=pack('N',length($p)).$p;\n"
-    " while(length($f)){my $w=syswrite($S,$f);exit 0 if !$w;"
-    "substr($f,0,$w)=''}}\n"
+    " while(length($f)){my $w=syswrite($S,$f);\n"
+    "  next if !defined($w)&&$!{EINTR};exit 0 if !$w;substr($f,0,$w)=''}}\n"
     "sub Q($){local $_=$_[0];return \"''\" if !defined($_)||$_ eq '';\n"
     " return $_ if !/[^-_.+a-z0-9\\/]/i;\n"
     " s/'/'\"'\"'/g;$_=\"'$_'\";s/^''//;s/''$//;$_}\n"
@@ -84,10 +91,11 @@ static const char PROGRAM[] =
     " if($t eq 'J'){my($seq,$slot,$total)=splice(@f,0,3);\n"
     "  $job=bless{seq=>$seq,slot=>$slot,total=>$total},'CommandLine';\n"
     "  @val=@f;*arg=[undef,@f];\n"
-    " }elsif($t eq 'V'){my $r;$unq=0;\n"
-    "  if(!eval{local $_=$val[$f[1]]//'';$code[$f[0]]->($job);$r=$_;1}){\n"
-    "   _reply('D',\"$@\");next}\n"
-    "  $r=defined($r)?\"$r\":'';utf8::encode($r) if utf8::is_utf8($r);\n"
+    " }elsif($t eq 'V'){my($r,$ok,$in)=('');$unq=0;\n"
+    "  for(0){last if $in++;$ok=eval{local $_=$val[$f[1]]//'';\n"
+    "   $code[$f[0]]->($job);$r=defined($_)?\"$_\":'';1}?1:0}\n"
+    "  if(defined($ok)&&!$ok){_reply('D',\"$@\");next}\n"
+    "  utf8::encode($r) if utf8::is_utf8($r);\n"
     "  _reply('R',($unq?1:0)|($job->{skip}?2:0),$r);\n"
     " }elsif($t eq 'C'){my $s=_compile($f[0]);\n"
     "  if($s){push(@code,$s);_reply('O')}else{_reply('E',\"$@\")}}\n"
@@ -108,6 +116,12 @@ static struct {
   const char *const *val;
   int job_sent; /* its J frame went with an evaluation */
 } perl = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
+
+/* For run_perl_interrupt, from another thread: the co-process's pid, 0
+ * from just before it is reaped (a pid not yet reaped is not used again);
+ * and whether it was interrupted (its end is then no news). */
+static _Atomic pid_t live_pid;
+static _Atomic int interrupted;
 
 /* ------------------------------------------------------------ frames */
 
@@ -186,6 +200,8 @@ typedef struct field {
   size_t n;
 } field;
 
+static int reap(void);
+
 static int ask(field *f, size_t max, size_t *nf, int *oom) {
   char h[4];
   *oom = 0;
@@ -194,8 +210,10 @@ static int ask(field *f, size_t max, size_t *nf, int *oom) {
   size_t n = get_u32(h);
   if (perl.io.cap < n + 1) {
     char *d = realloc(perl.io.data, n + 1);
-    if (d == NULL) {
+    if (d == NULL) { /* the reply stays unread: no frame is ours any more */
       *oom = 1;
+      perl.dead = 1;
+      reap();
       return -1;
     }
     perl.io.data = d;
@@ -262,6 +280,7 @@ static int start(run_err err) {
   }
   perl.pid = pid;
   perl.fd = sv[0];
+  atomic_store(&live_pid, pid);
   perl.dead = 0;
   return 0;
 }
@@ -276,6 +295,7 @@ static int reap(void) {
   perl.fd = -1;
   if (perl.pid <= 0)
     return 0;
+  atomic_store(&live_pid, 0);
   struct pollfd p = {(int)syscall(SYS_pidfd_open, perl.pid, 0), POLLIN, 0};
   if (p.fd < 0 || poll(&p, 1, 1000) != 1)
     kill(perl.pid, SIGKILL);
@@ -440,7 +460,8 @@ int run_perl_eval(int id, size_t k, run_buf *out, int *flags) {
   if (rc != 0 || nf < 3 || f[0].n != 1 || f[0].p[0] != 'R' || f[1].n != 1) {
     char why[64];
     gone(why, sizeof why);
-    fprintf(stderr, "parc run: {= %s =}: %s\n", code, why);
+    if (!atomic_load(&interrupted))
+      fprintf(stderr, "parc run: {= %s =}: %s\n", code, why);
     return RUN_PERL_DIED;
   }
   *flags = f[1].p[0] - '0';
@@ -449,4 +470,11 @@ int run_perl_eval(int id, size_t k, run_buf *out, int *flags) {
                  run_buf_add(out, "", 1)
              ? -1
              : 0;
+}
+
+void run_perl_interrupt(void) {
+  pid_t pid = atomic_load(&live_pid);
+  atomic_store(&interrupted, 1);
+  if (pid > 0)
+    kill(pid, SIGKILL);
 }

@@ -54,4 +54,10 @@ enum {
  * RUN_PERL_* bits. */
 int run_perl_eval(int id, size_t k, run_buf *out, int *flags);
 
+/* Ends the co-process at once, from any thread: parc's signal thread, on
+ * SIGINT or SIGTERM (no job starts any more), so that code busy in an
+ * expression does not keep parc from ending. The evaluation under way
+ * fails (RUN_PERL_DIED), and says nothing. */
+void run_perl_interrupt(void);
+
 #endif

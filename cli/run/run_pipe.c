@@ -107,12 +107,20 @@ static void remove_seps(const run_pipe *p, run_buf *c) {
 }
 
 /* Queues buf[start, start + n) as a chunk; waits while the queue is full.
- * Returns 0, or -1 when parc is ending. */
+ * A chunk that is all of buf takes buf itself: a record without its end,
+ * as long as stdin, is held once, not twice. Returns 0, or -1 when parc
+ * is ending. */
 static int put_chunk(run_pipe *p, size_t n) {
   run_buf c = {0};
-  if (run_buf_add(&c, p->buf.data + p->start, n) != 0)
+  if (p->start == 0 && n == p->buf.len) {
+    c = p->buf; /* reserve left room for a NUL */
+    c.data[c.len] = '\0';
+    p->buf = (run_buf){0};
+  } else if (run_buf_add(&c, p->buf.data + p->start, n) != 0) {
     return -1;
-  p->start += n;
+  } else {
+    p->start += n;
+  }
   if (p->rrs)
     remove_seps(p, &c);
   pthread_mutex_lock(&p->lock);
@@ -129,12 +137,13 @@ static int put_chunk(run_pipe *p, size_t n) {
   return quit ? -1 : 0;
 }
 
-/* Room for `more` bytes after b's. 0, or -1 (ENOMEM). */
+/* Room for `more` bytes after b's, and a NUL (put_chunk). 0, or -1
+ * (ENOMEM). */
 static int reserve(run_buf *b, size_t more) {
-  if (b->len + more <= b->cap)
+  if (b->len + more < b->cap)
     return 0;
   size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more) cap *= 2;
+  while (cap <= b->len + more) cap *= 2;
   char *d = realloc(b->data, cap);
   if (d == NULL)
     return -1;

@@ -115,11 +115,11 @@ typedef struct run_state {
  * is what ran, j->tag its tag. */
 void run_lane_exec(run_state *s, job *j, unsigned slot);
 /* The tag of job `index` in `slot` (malloc'd), or NULL without --tag. */
-char *run_job_tag(const run_state *s, size_t index, unsigned slot);
+char *run_job_tag(run_state *s, size_t index, unsigned slot);
 /* Template t (the tag's, --bar's, ending in a {#} word that is dropped)
  * expanded for job `index`: its words joined by spaces; malloc'd, or
  * NULL. */
-char *run_expand_joined(const run_state *s, const run_template *t, size_t index,
+char *run_expand_joined(run_state *s, const run_template *t, size_t index,
                         unsigned slot);
 
 /* ---------------------------------------------------------------- run_limits.c */

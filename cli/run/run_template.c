@@ -692,13 +692,6 @@ static int is_assignment(const char *w) {
   return *w == '=';
 }
 
-/* Is the command a shell line? GNU parallel hands every command to a
- * shell, its words joined with spaces as they are. parc runs the words
- * itself when the shell would read them as they are: when no word holds
- * anything sh reads as syntax -- blanks, quotes, $, `, \, an operator or
- * redirection, a glob, a leading ~ or #, an empty word (sh drops it), or
- * an assignment as the first word. Otherwise the command is a shell line,
- * so that a command line written for GNU parallel means the same here. */
 /* Does w hold what sh reads as syntax, outside its {= =}? (perl code is
  * replaced before any shell sees the line, as in GNU) */
 static int shell_syntax(const char *w) {
@@ -713,7 +706,26 @@ static int shell_syntax(const char *w) {
   return 0;
 }
 
+/* Is the command a shell line? GNU parallel hands every command to a
+ * shell, its words joined with spaces as they are. parc runs the words
+ * itself when the shell would read them as they are: when no word holds
+ * anything sh reads as syntax -- blanks, quotes, $, `, \, an operator or
+ * redirection, a glob, a leading ~ or #, an empty word (sh drops it) --
+ * and no first word that only a shell runs: an assignment, a keyword, a
+ * builtin such as exit, cd or export. Otherwise the command is a shell line,
+ * so that a command line written for GNU parallel means the same here. */
 static int needs_shell(char **words, size_t n) {
+  /* what only a shell can run: its keywords and the builtins that change
+   * the shell itself or have no program of their own */
+  static const char *const shell_only[] = {
+      "!",     "{",      "}",        "case",   "for",      "if",      "until",
+      "while", ".",      ":",        "break",  "continue", "eval",    "exec",
+      "exit",  "export", "readonly", "return", "set",      "shift",   "times",
+      "trap",  "unset",  "alias",    "cd",     "command",  "getopts", "hash",
+      "read",  "type",   "ulimit",   "umask",  "unalias",  "wait"};
+  for (size_t k = 0; n > 0 && k < sizeof shell_only / sizeof *shell_only; k++)
+    if (strcmp(words[0], shell_only[k]) == 0)
+      return 1;
   for (size_t i = 0; i < n; i++) {
     const char *w = words[i];
     if (w[0] == '\0' || w[0] == '~' || w[0] == '#' || shell_syntax(w))

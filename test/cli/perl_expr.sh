@@ -92,6 +92,21 @@ check_eq "die: the jobs before it ran, none after (GNU)" "$(lines '[a]' '[b]')" 
 check_rc "die: parc stops" 255
 check_contains "die: perl's message" 'parc run: {= die "oops\n" if $_ eq "c" =}: oops' "$ERR"
 
+# next, last or redo in the code leave the code (an empty value, GNU's
+# for next and last; GNU's redo loops for ever), never perl's loop that
+# answers parc: parc then waited for an answer for ever.
+PARC_TEST_LIMIT=10 run_parc -j1 -k "$A" 'x{= next =}' '{= last =}y' \
+  '{= $_=uc; redo =}' ::: a b
+check_eq "next, last, redo in the code: an empty value" \
+  "$(lines '[x]' '[y]' '[]' '[x]' '[y]' '[]')" "$OUT"
+check_rc "next, last, redo in the code" 0
+# A signal handler of the code's: perl's reads from parc fail with EINTR
+# while the job runs; they are tried again (perl ended there).
+PARC_TEST_LIMIT=10 run_parc -j1 -k 'sleep 1.5; echo' \
+  '{= $SIG{ALRM}=sub{}; alarm 1; $_=uc =}' ::: a b
+check_eq "a signal handler in the code: perl goes on (GNU)" "$(lines A B)" \
+  "$OUT"
+
 # The co-process: one perl beside the jobs, none without {= =}; no job
 # inherits its socket; parc reaps it at the end; it ends with parc, even a
 # parc killed while the code is busy.
@@ -154,5 +169,23 @@ sleep 0.3 # perl is in the code's sleep now
 BG_PIDS+=("$co")
 { kill -KILL "$BG_PID" && wait "$BG_PID"; } 2>/dev/null
 check_gone "parc killed while the code is busy: its perl ends" "$co"
+
+# SIGTERM (or SIGINT) while code is busy in an expression: parc ends at
+# once (perl is ended), with 128 + the signal and no message of perl's.
+start_parc_bg echo '{= 1 while 1 =}' ::: a
+wait_for 10 has_perl "$BG_PID" || fail "no perl beside parc"
+co=$(perl_of "$BG_PID")
+BG_PIDS+=("$co")
+sleep 0.3 # perl is in the code's loop now
+kill -TERM "$BG_PID"
+wait_parc_bg 10
+check_rc "SIGTERM while the code is busy: parc ends" 143
+check_eq "SIGTERM while the code is busy: nothing said of perl" "" "$ERR"
+check_gone "SIGTERM while the code is busy: its perl ends" "$co"
+
+# die in a --tagstring's code stops the run, as in the command's (GNU)
+run_parc -k --tagstring '{= die "x\n" if $_ eq "b" =}' echo {} ::: a b c
+check_rc "die in a --tagstring's code: the run stops" 255
+check_eq "die in a --tagstring's code: no job after it" "$(printf 'a\ta')" "$OUT"
 
 done_testing

@@ -71,6 +71,10 @@ run_parc -k echo '' x ::: y
 check_eq "an empty word: dropped by sh, as in GNU parallel" "x y" "$OUT"
 run_parc -k echo x ::: y
 check_eq "plain words (no shell): as they are" "x y" "$OUT"
+run_parc exit {} ::: 0 3
+check_rc "a shell builtin first (exit): a shell line, one job failed (GNU)" 1
+run_parc -k cd {} '&&' pwd ::: /
+check_eq "cd: a shell line (GNU)" / "$OUT"
 
 # Values from a :::: file (one per line) are literal as well.
 printf '%s\n' 'a b' '$(touch pwned5)' "it's" >"$T/vals"
