@@ -120,6 +120,13 @@ perl_of() { # PID: the perl co-process among its children
   done
 }
 has_perl() { [ -n "$(perl_of "$1")" ]; }
+# start_with_perl ARGS...: parc run ARGS in the background; $co: its perl
+start_with_perl() {
+  start_parc_bg "$@"
+  wait_for 10 has_perl "$BG_PID" || fail "no perl beside parc"
+  co=$(perl_of "$BG_PID")
+  BG_PIDS+=("$co")
+}
 wait_job='touch up; while [ ! -e go ]; do sleep 0.05; done'
 start_parc_bg "$wait_job # {}" ::: a
 wait_for 10 test -e up || fail "the job did not start"
@@ -153,29 +160,20 @@ EOF
 )
 check_eq "parc reaps its perl: nothing left behind" "none 0 ['A', 'B']" "$left"
 
-start_parc_bg -j2 'echo $$ > job.{#}; exec sleep 60 # {= $_=uc =}' ::: a b
-wait_for 10 has_perl "$BG_PID" || fail "no perl beside parc"
-co=$(perl_of "$BG_PID")
+start_with_perl -j2 'echo $$ > job.{#}; exec sleep 60 # {= $_=uc =}' ::: a b
 wait_for 10 test -s job.2 || fail "the jobs did not start"
 BG_PIDS+=($(cat job.1 job.2))
-BG_PIDS+=("$co")
 { kill -KILL "$BG_PID" && wait "$BG_PID"; } 2>/dev/null
 check_gone "parc killed by SIGKILL: its perl ends" "$co"
 
-start_parc_bg echo '{= sleep 60 =}' ::: a
-wait_for 10 has_perl "$BG_PID" || fail "no perl beside parc"
-co=$(perl_of "$BG_PID")
+start_with_perl echo '{= sleep 60 =}' ::: a
 sleep 0.3 # perl is in the code's sleep now
-BG_PIDS+=("$co")
 { kill -KILL "$BG_PID" && wait "$BG_PID"; } 2>/dev/null
 check_gone "parc killed while the code is busy: its perl ends" "$co"
 
 # SIGTERM (or SIGINT) while code is busy in an expression: parc ends at
 # once (perl is ended), with 128 + the signal and no message of perl's.
-start_parc_bg echo '{= 1 while 1 =}' ::: a
-wait_for 10 has_perl "$BG_PID" || fail "no perl beside parc"
-co=$(perl_of "$BG_PID")
-BG_PIDS+=("$co")
+start_with_perl echo '{= 1 while 1 =}' ::: a
 sleep 0.3 # perl is in the code's loop now
 kill -TERM "$BG_PID"
 wait_parc_bg 10
