@@ -85,8 +85,10 @@ check_not_contains() { # DESCRIPTION NEEDLE HAYSTACK
   esac
 }
 
+# (grep reads all its input, never -q: with pipefail, a writer cut off by
+# an early exit of grep -q would turn a match into a failure)
 check_match() { # DESCRIPTION EXTENDED-REGEX ACTUAL (some line must match)
-  if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else
+  if printf '%s\n' "$3" | grep -E -- "$2" >/dev/null; then ok "$1"; else
     fail "$1
   expected a line matching: $2
   actual:                   $(show "$3")"

@@ -29,7 +29,7 @@ check_eq "one row per job" $((${#cases[@]} + 1)) \
   "$(python3 -c 'import csv,sys; print(len(list(csv.reader(open(sys.argv[1], encoding="utf-8", newline="")))))' "$csv")"
 
 field() { csv_field "$csv" case "$1" "$2"; }
-no_col() { ! csv_header "$csv" | grep -qxF -- "$1"; }
+no_col() { ! csv_header "$csv" | grep -xF -- "$1" >/dev/null; }
 u() { printf "$1"; } # the bytes of a printf escape
 
 # Truncated escapes: the line is not JSON, so no JSON metric; the rest stays.

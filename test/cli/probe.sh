@@ -169,7 +169,7 @@ check_match "--help shows the usage" '^usage: parc probe' "$OUT"
 # /proc/PID/fd), then nothing may be left in --dir. If the run ends between
 # the look and the signal (rc 0), try again.
 has_file_open() {
-  ls -l /proc/"$1"/fd 2>/dev/null | grep -qF -- " $D/"
+  ls -l /proc/"$1"/fd 2>/dev/null | grep -F -- " $D/" >/dev/null
 }
 open_or_gone() { has_file_open "$1" || gone "$1"; }
 OUT_FILE=$T/.parc.out
