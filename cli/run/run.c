@@ -358,11 +358,6 @@ typedef struct flight { /* jobs submitted and not yet handled */
   size_t n, cap;
 } flight;
 
-typedef struct order { /* -k: jobs in input order, printed from the front */
-  job **q;
-  size_t head, n, cap;
-} order;
-
 static void job_free(job *j) {
   run_buf_free(&j->res.out);
   run_buf_free(&j->res.err);
@@ -386,24 +381,6 @@ static int submit(run_state *s, parc_pool *pool, flight *fl, job *j) {
   return 0;
 }
 
-static int order_push(order *o, job *j) {
-  if (o->head + o->n == o->cap) {
-    if (o->head > 0) {
-      memmove(o->q, o->q + o->head, o->n * sizeof *o->q);
-      o->head = 0;
-    } else {
-      size_t cap = o->cap ? 2 * o->cap : 64;
-      job **q = realloc(o->q, cap * sizeof *q);
-      if (q == NULL)
-        return -1;
-      o->q = q;
-      o->cap = cap;
-    }
-  }
-  o->q[o->head + o->n++] = j;
-  return 0;
-}
-
 /* Prints a job's output, then writes its job log line (GNU's order);
  * silent: --halt now was reached, and GNU prints and logs no more then. */
 static void print_job(run_state *s, job *j, int silent) {
@@ -421,10 +398,12 @@ static void print_job(run_state *s, job *j, int silent) {
   }
 }
 
-static void order_flush(run_state *s, order *o, int silent) {
-  while (o->n > 0 && o->q[o->head]->done) {
-    job *j = o->q[o->head++];
-    o->n--;
+/* -k: the jobs in input order (a run_fifo of job *), printed from the
+ * front as it is done. */
+static void order_flush(run_state *s, run_fifo *o, int silent) {
+  while (o->n > 0 && (*(job **)run_fifo_front(o))->done) {
+    job *j = *(job **)run_fifo_front(o);
+    run_fifo_pop(o);
     print_job(s, j, silent);
     job_free(j);
   }
@@ -606,7 +585,7 @@ static int halting_now(run_state *s) {
          atomic_load(&s->sig.stopping) && atomic_load(&s->signo) == 0;
 }
 
-static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
+static void drive(run_state *s, parc_pool *pool, flight *fl, run_fifo *od) {
   size_t next = 0;
   int dropped = 0; /* -k: a job killed by --halt now: print nothing more */
   for (;;) {
@@ -617,7 +596,7 @@ static void drive(run_state *s, parc_pool *pool, flight *fl, order *od) {
       job *j = next_job(s, &next);
       if (j == NULL)
         break;
-      if ((s->o.keep_order && order_push(od, j) != 0) ||
+      if ((s->o.keep_order && run_fifo_push(od, &j) != 0) ||
           submit(s, pool, fl, j) != 0) {
         s->fatal = 1;
         job_free(j);
@@ -759,7 +738,7 @@ static int run_jobs(run_state *s) {
                        .workers = s->o.jobs,
                        .ctx = s};
   flight fl = {0};
-  order od = {0};
+  run_fifo od = {.size = sizeof(job *)};
   int rc = s->o.dry_run ? 0 : parc_pool_create(&pool, &po);
   if (rc == PARC_ESERVED)
     return 1;
@@ -787,7 +766,7 @@ static int run_jobs(run_state *s) {
   parc_pool_destroy(pool);
   free(fl.fut);
   free(fl.job);
-  free(od.q);
+  run_fifo_free(&od);
   return rc;
 }
 

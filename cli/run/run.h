@@ -70,6 +70,20 @@ int run_buf_str(run_buf *b, const char *s);
 int run_buf_add_utf8(run_buf *b, const void *p, size_t n);
 void run_buf_free(run_buf *b);
 
+/* A first-in first-out queue of elements of `size` bytes (set before the
+ * first push), grown as needed; once the back reaches the end, the taken
+ * front is cut off. front: the oldest (n > 0); pop: takes it. */
+typedef struct run_fifo {
+  char *v;
+  size_t size, head, n, cap;
+} run_fifo;
+int run_fifo_push(run_fifo *f, const void *e); /* 0 or -1 (ENOMEM) */
+static inline void *run_fifo_front(const run_fifo *f) {
+  return f->v + f->head * f->size;
+}
+static inline void run_fifo_pop(run_fifo *f) { f->head++, f->n--; }
+void run_fifo_free(run_fifo *f);
+
 /* ---------------------------------------------------------------- inputs */
 
 typedef struct run_source {

@@ -78,8 +78,7 @@ struct run_halving {
   size_t ng;
   unit *u; /* nset * nrung: unit (set, k) at set * nrung + k */
   rung r[RUN_RUNGS_MAX];
-  size_t *ready; /* units with jobs to hand out, oldest first */
-  size_t rhead, rn, rcap;
+  run_fifo ready;       /* units (size_t) with jobs to hand out, oldest first */
   size_t next_new;      /* async: the next setting to begin at rung 0 */
   size_t inflight;      /* jobs handed out, not finished */
   size_t pruned_jobs;   /* stopped early */
@@ -121,20 +120,9 @@ static unit *unit_of(const run_halving *h, size_t set, size_t k) {
 }
 
 static int queue_unit(run_halving *h, size_t set, size_t k) {
-  if (h->rhead + h->rn == h->rcap) {
-    if (h->rhead > 0) {
-      memmove(h->ready, h->ready + h->rhead, h->rn * sizeof *h->ready);
-      h->rhead = 0;
-    } else {
-      size_t cap = h->rcap ? 2 * h->rcap : 64;
-      size_t *q = realloc(h->ready, cap * sizeof *q);
-      if (q == NULL)
-        return -1;
-      h->ready = q;
-      h->rcap = cap;
-    }
-  }
-  h->ready[h->rhead + h->rn++] = set * h->nrung + k;
+  size_t id = set * h->nrung + k;
+  if (run_fifo_push(&h->ready, &id) != 0)
+    return -1;
   unit_of(h, set, k)->queued = 1;
   h->r[k].started++;
   return 0;
@@ -169,6 +157,7 @@ int run_halving_set_up(run_state *s, run_err err) {
   run_halving *h = calloc(1, sizeof *h);
   if (h == NULL)
     return run_fail(err, "out of memory");
+  h->ready.size = sizeof(size_t);
   s->halving = h;
   pthread_mutex_init(&h->lock, NULL);
   h->async = s->o.halving == HALVING_ASYNC;
@@ -221,7 +210,7 @@ void run_halving_free(run_state *s) {
   pthread_mutex_destroy(&h->lock);
   free(h->g);
   free(h->u);
-  free(h->ready);
+  run_fifo_free(&h->ready);
   free(h);
   s->halving = NULL;
 }
@@ -348,7 +337,7 @@ static void unit_finished(run_state *s, size_t set, size_t k) {
   u->complete = 1;
   h->r[k].complete++;
   if (!h->async && h->r[k].complete == h->r[k].started && k + 1 < h->nrung &&
-      h->rn == 0 && h->inflight == 0)
+      h->ready.n == 0 && h->inflight == 0)
     if (promote(h, k, h->r[k + 1].nrun) < 0)
       s->fatal = 1;
 }
@@ -373,21 +362,21 @@ static void find_metric(void *arg, const char *k, size_t kn, const char *val,
 int run_halving_next(run_state *s, size_t *index) {
   run_halving *h = s->halving;
   for (;;) {
-    if (h->rn == 0 && h->async && !s->o.dry_run) {
+    if (h->ready.n == 0 && h->async && !s->o.dry_run) {
       int rc = async_refill(h);
       if (rc < 0)
         return s->fatal = 1, 0;
     }
-    if (h->rn == 0)
+    if (h->ready.n == 0)
       return 0;
-    size_t id = h->ready[h->rhead];
+    size_t id = *(size_t *)run_fifo_front(&h->ready);
     size_t set = id / h->nrung, k = id % h->nrung;
     unit *u = &h->u[id];
     size_t fold = u->handed++;
     if (fold == 0)
       u->left = h->nfold;
     if (u->handed == h->nfold)
-      h->rhead++, h->rn--;
+      run_fifo_pop(&h->ready);
     size_t i = encode(h, set, fold, k);
     if (s->skip && (s->skip[i / 8] >> (i % 8) & 1)) { /* --resume: done */
       double v;

@@ -53,6 +53,30 @@ int run_buf_str(run_buf *b, const char *s) {
   return run_buf_add(b, s, strlen(s));
 }
 
+int run_fifo_push(run_fifo *f, const void *e) {
+  if (f->head + f->n == f->cap) {
+    if (f->head > 0) {
+      memmove(f->v, f->v + f->head * f->size, f->n * f->size);
+      f->head = 0;
+    } else {
+      size_t cap = f->cap ? 2 * f->cap : 64;
+      char *v = realloc(f->v, cap * f->size);
+      if (v == NULL)
+        return -1;
+      f->v = v;
+      f->cap = cap;
+    }
+  }
+  memcpy(f->v + (f->head + f->n++) * f->size, e, f->size);
+  return 0;
+}
+
+void run_fifo_free(run_fifo *f) {
+  free(f->v);
+  f->v = NULL;
+  f->head = f->n = f->cap = 0;
+}
+
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0.
  * Well-formed as RFC 3629 says: no overlong forms, no surrogates, nothing
  * above U+10FFFF. */

@@ -168,26 +168,16 @@ static int frame_end(run_buf *b, size_t at) {
   return 0;
 }
 
-static int send_all(const char *p, size_t n) {
+/* All n bytes to perl (out) or from it, short transfers and EINTR
+ * continued. 0, or -1 when it is gone. */
+static int transfer(char *p, size_t n, int out) {
   while (n > 0) {
-    ssize_t w = send(perl.fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR)
+    ssize_t k = out ? send(perl.fd, p, n, MSG_NOSIGNAL) : read(perl.fd, p, n);
+    if (k < 0 && errno == EINTR)
       continue;
-    if (w <= 0)
+    if (k <= 0)
       return -1;
-    p += w, n -= (size_t)w;
-  }
-  return 0;
-}
-
-static int recv_all(char *p, size_t n) {
-  while (n > 0) {
-    ssize_t r = read(perl.fd, p, n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return -1;
-    p += r, n -= (size_t)r;
+    p += k, n -= (size_t)k;
   }
   return 0;
 }
@@ -205,7 +195,7 @@ static int reap(void);
 static int ask(field *f, size_t max, size_t *nf, int *oom) {
   char h[4];
   *oom = 0;
-  if (send_all(perl.io.data, perl.io.len) != 0 || recv_all(h, 4) != 0)
+  if (transfer(perl.io.data, perl.io.len, 1) != 0 || transfer(h, 4, 0) != 0)
     return -1;
   size_t n = get_u32(h);
   if (perl.io.cap < n + 1) {
@@ -220,7 +210,7 @@ static int ask(field *f, size_t max, size_t *nf, int *oom) {
     perl.io.cap = n + 1;
   }
   perl.io.len = 0;
-  if (recv_all(perl.io.data, n) != 0)
+  if (transfer(perl.io.data, n, 0) != 0)
     return -1;
   perl.io.len = n;
   *nf = 0;
