@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stresscheck.h"
+
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
 #elif defined(__has_feature)
@@ -44,28 +46,6 @@
  * a call did not wait are relative to it: never an absolute bound on
  * wall-clock time, which a loaded machine breaks (issue #12). */
 #define WAIT 30.0
-
-static _Atomic int passed, failed; /* CHECK runs in several threads */
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    if (cond) {                                                                \
-      passed++;                                                                \
-    } else {                                                                   \
-      failed++;                                                                \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                     \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fputc('\n', stderr);                                                     \
-    }                                                                          \
-  } while (0)
-
-#define CHECK_RC(expr, want)                                                   \
-  do {                                                                         \
-    int rc_ = (expr);                                                          \
-    int want_ = (want);                                                        \
-    CHECK(rc_ == want_, "%s: got %d (%s), want %d (%s)", #expr, rc_,           \
-          parc_err_name(rc_), want_, parc_err_name(want_));                    \
-  } while (0)
 
 /* A failure inside a thread: counted, and printed once per kind. */
 #define REPORT(counter, rc)                                                    \

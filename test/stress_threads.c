@@ -16,26 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-static _Atomic int passed, failed; /* CHECK runs in several threads */
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    if (cond) {                                                                \
-      passed++;                                                                \
-    } else {                                                                   \
-      failed++;                                                                \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                     \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fputc('\n', stderr);                                                     \
-    }                                                                          \
-  } while (0)
-
-#define CHECK_RC(expr, want)                                                   \
-  do {                                                                         \
-    int rc_ = (expr);                                                          \
-    CHECK(rc_ == (want), "%s: got %d (%s), want %d (%s)", #expr, rc_,          \
-          parc_err_name(rc_), (want), parc_err_name(want));                    \
-  } while (0)
+#include "stresscheck.h"
 
 static uint64_t mix64(uint64_t x) {
   x ^= x >> 33;
