@@ -118,6 +118,13 @@ static void stop_lanes(run_state *s, int fd) {
   }
 }
 
+/* {= =} code died: GNU stops there -- no job starts any more, and parc
+ * exits 255 (the code's message is on stderr). */
+static void perl_code_died(run_state *s) {
+  atomic_store(&s->perl_died, 1);
+  atomic_store(&s->closed, 1);
+}
+
 /* --tag: the job's values; --tagstring: its replacement strings. */
 char *run_job_tag(run_state *s, size_t index, unsigned slot) {
   return run_expand_joined(s, s->tag_tmpl, index, slot);
@@ -129,10 +136,8 @@ char *run_expand_joined(run_state *s, const run_template *t, size_t index,
   /* {= skip() =} in a tag (RUN_EXPAND_SKIP) leaves the tag as it is; code
    * that died stops the run, as in the command (run_tag_died) */
   int ex = t ? run_template_expand(t, &s->in, index, slot, &argv, &line) : -1;
-  if (ex == RUN_EXPAND_DIED) {
-    atomic_store(&s->perl_died, 1);
-    atomic_store(&s->closed, 1);
-  }
+  if (ex == RUN_EXPAND_DIED)
+    perl_code_died(s);
   if (ex < 0 || ex == RUN_EXPAND_DIED)
     return NULL;
   run_buf b = {0};
@@ -180,8 +185,7 @@ static void lane_not_run(run_state *s, job *j, int ex, char **argv,
     free(j->line);
     j->line = line;
   } else if (ex == RUN_EXPAND_DIED) {
-    atomic_store(&s->perl_died, 1);
-    atomic_store(&s->closed, 1);
+    perl_code_died(s);
     j->res.exit_code = 255;
     j->res.stopped = 1; /* neither recorded nor counted */
   } else {
@@ -557,7 +561,7 @@ static job *next_job(run_state *s, size_t *next) {
                                          &line);
       if (ex < 0 || ex == RUN_EXPAND_DIED) {
         if (ex == RUN_EXPAND_DIED)
-          atomic_store(&s->perl_died, 1);
+          perl_code_died(s);
         free(tag);
         return NULL;
       }
@@ -781,7 +785,7 @@ static int plan_resume(run_state *s, run_err err) {
     char **argv, *line;
     int ex = run_template_expand(s->tmpl, &s->in, i, 0, &argv, &line);
     if (ex == RUN_EXPAND_DIED)
-      return atomic_store(&s->perl_died, 1), -1; /* said on stderr */
+      return perl_code_died(s), -1; /* said on stderr */
     if (ex < 0)
       return run_fail(err, "out of memory");
     int done = run_records_skip(s->rec, i, line);

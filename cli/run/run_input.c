@@ -596,17 +596,6 @@ static int split_records(const run_inputs *in, const run_buf *b, strvec *sv) {
   return 0;
 }
 
-int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
-                        run_err err) {
-  strvec sv = {0};
-  for (size_t i = 0; i < n; i++)
-    if (strvec_push(&sv, strdup(values[i])) != 0) {
-      strvec_free(&sv);
-      return run_fail(err, "out of memory");
-    }
-  return add_records(in, &sv, linked, err); /* none: an empty source */
-}
-
 /* A ::: value is read as GNU parallel reads it: written out followed by
  * the record separator and read back, so a value that holds the separator
  * is several values (::: $'a\nb' runs two jobs, -d , ::: a,b too). */
@@ -624,15 +613,27 @@ static int push_arg(const run_inputs *in, strvec *sv, const char *v) {
   return rc;
 }
 
-int run_inputs_add_args(run_inputs *in, char **values, size_t n, int linked,
-                        run_err err) {
+/* A source of values: each as it is, or (split) as a ::: value. */
+static int add_values(run_inputs *in, char **values, size_t n, int linked,
+                      int split, run_err err) {
   strvec sv = {0};
   for (size_t i = 0; i < n; i++)
-    if (push_arg(in, &sv, values[i]) != 0) {
+    if ((split ? push_arg(in, &sv, values[i])
+               : strvec_push(&sv, strdup(values[i]))) != 0) {
       strvec_free(&sv);
       return run_fail(err, "out of memory");
     }
   return add_records(in, &sv, linked, err); /* none: an empty source */
+}
+
+int run_inputs_add_list(run_inputs *in, char **values, size_t n, int linked,
+                        run_err err) {
+  return add_values(in, values, n, linked, 0, err);
+}
+
+int run_inputs_add_args(run_inputs *in, char **values, size_t n, int linked,
+                        run_err err) {
+  return add_values(in, values, n, linked, 1, err);
 }
 
 int run_inputs_add_file(run_inputs *in, const char *path, int linked,
