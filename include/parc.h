@@ -94,6 +94,15 @@ PARC_API void parc_last_sys_error(parc_sys_error *e);
  * inputs must be flat bytes (no pointers into the caller's heap). */
 typedef int (*parc_task_fn)(const void *in, void *out, void *ctx);
 
+/* Answers a running task's question (parc_task_ask) on the caller's side:
+ * reads qlen bytes at q, writes at most acap bytes at a and their number
+ * at *alen, returns 0 or an error that the asking task gets. With threads
+ * it runs on the asking worker's thread, so on several at once; with MPI
+ * on rank 0's courier thread, one at a time, holding up every task's
+ * traffic while it runs: keep it short. It must not call the pool. */
+typedef int (*parc_answer_fn)(const void *q, size_t qlen, void *a, size_t acap,
+                              size_t *alen, void *arg);
+
 /* Run once in each worker before its first task (and in each replacement).
  * `worker` is the worker's index, 0..workers-1. Non-zero fails the worker:
  * parc_pool_create then fails with PARC_EINIT. */
@@ -143,6 +152,8 @@ typedef struct parc_pool_opts {
       max_tasks_per_worker; /* recycle a worker after this many; 0: never */
   parc_init_fn init;        /* optional, run once in each worker */
   void *ctx;                /* passed to init and to every task */
+  parc_answer_fn answer;    /* optional: answers parc_task_ask */
+  void *answer_arg;
 } parc_pool_opts;
 
 /* Creates a pool and starts its workers. With an `init` hook it returns
@@ -169,6 +180,26 @@ PARC_API unsigned parc_pool_workers(const parc_pool *pool);
 
 /* Inside a task: the index of the worker running it, else -1. */
 PARC_API int parc_worker_id(void);
+
+/* Inside a task (or opts.init): asks the pool's caller a question and
+ * waits for the answer, which opts.answer gives (see parc_answer_fn) --
+ * for a task that decides with what the caller knows of the other tasks
+ * (stop early, the best so far). A question has at most PARC_ASK_MAX
+ * bytes, and so has an answer (a larger acap is taken as PARC_ASK_MAX).
+ * With threads the answer function runs at once, in this thread, and
+ * `timeout` does not apply; where the task runs on another MPI rank, the
+ * question and answer travel as messages, and the answer must come within
+ * `timeout` seconds (< 0: no limit). Returns the answer function's
+ * return, with its answer at a (*alen bytes, at most acap; delivered with
+ * an error too, so that it can say why); or, with *alen 0, PARC_EINVAL
+ * (not inside a task, NULL with a length, a question over PARC_ASK_MAX),
+ * PARC_ENOTSUP (the pool has no answer function, or is a process pool:
+ * its workers are copies, with nothing of the caller's to ask),
+ * PARC_ETIMEDOUT (a late answer is dropped), PARC_ENOMEM, PARC_ECANCELED
+ * (the pool is closing: its questions are no longer answered). */
+#define PARC_ASK_MAX ((size_t)1 << 20)
+PARC_API int parc_task_ask(const void *q, size_t qlen, void *a, size_t acap,
+                           size_t *alen, double timeout);
 
 /* ---------------------------------------------------------------- map */
 

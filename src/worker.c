@@ -18,8 +18,34 @@
 #include "pool.h"
 
 static _Thread_local int tls_worker_id = -1;
+static _Thread_local parc_pool *tls_pool; /* the pool of the task running */
 
 int parc_worker_id(void) { return tls_worker_id; }
+
+int parc_task_ask(const void *q, size_t qlen, void *a, size_t acap,
+                  size_t *alen, double timeout) {
+  parc_pool *p = tls_pool;
+  if (alen)
+    *alen = 0;
+  if (!p || !alen || (qlen && !q) || (acap && !a) || qlen > PARC_ASK_MAX)
+    return PARC_EINVAL;
+  if (!p->be->ask)
+    return PARC_ENOTSUP;
+  return p->be->ask(p, (unsigned)tls_worker_id, q, qlen, a,
+                    acap < PARC_ASK_MAX ? acap : PARC_ASK_MAX, alen,
+                    parc__deadline(timeout));
+}
+
+int parc__answer(parc_pool *p, const void *q, size_t qlen, void *a, size_t acap,
+                 size_t *alen) {
+  *alen = 0;
+  if (!p->opts.answer)
+    return PARC_ENOTSUP;
+  size_t n = 0;
+  int rc = p->opts.answer(q, qlen, a, acap, &n, p->opts.answer_arg);
+  *alen = n < acap ? n : acap;
+  return rc;
+}
 
 /* ---------------------------------------------------------------- layout */
 
@@ -334,6 +360,7 @@ static int run_loop(wctx *w, const parc__msg_batch *m, unsigned workers) {
 
 void parc__worker_main(parc_pool *p, unsigned id, parc__slot *s) {
   tls_worker_id = (int)id;
+  tls_pool = p;
   atomic_store(&s->state, SLOT_STARTING);
   int rc = p->opts.init ? p->opts.init(p->opts.ctx, id) : 0;
   if (rc != 0) {

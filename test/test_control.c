@@ -235,3 +235,126 @@ Test(control, long_tasks_are_not_queued_behind_each_other) {
                   i);
   parc_pool_destroy(p);
 }
+
+/* A task asks its caller (parc_task_ask): opts.answer doubles the number
+ * asked, counts its calls, and fails the question about 7 with 77. */
+static int double_it(const void *q, size_t qlen, void *a, size_t acap,
+                     size_t *alen, void *arg) {
+  _Atomic int *calls = arg;
+  atomic_fetch_add(calls, 1);
+  uint64_t x;
+  if (qlen != sizeof x || acap < sizeof x)
+    return -1000;
+  memcpy(&x, q, sizeof x);
+  x *= 2;
+  memcpy(a, &x, sizeof x);
+  *alen = sizeof x;
+  return x == 14 ? 77 : 0;
+}
+
+/* Asks about its input; room for 16 bytes, so a length the answer did
+ * not set shows. */
+static int asking_task(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  uint64_t y[2] = {0, 0};
+  size_t n = 99;
+  int rc = parc_task_ask(in, 8, y, sizeof y, &n, 10);
+  if (rc != 0)
+    return rc;
+  if (n != 8)
+    return -2000;
+  memcpy(out, y, 8);
+  return 0;
+}
+
+Test(control, a_task_asks_its_caller) {
+  _Atomic int calls = 0;
+  parc_pool_opts o = {.workers = 3, .answer = double_it, .answer_arg = &calls};
+  parc_pool *p = pool_new(&o);
+  enum { N = 200 };
+  uint64_t in[N], out[N];
+  parc_task_status st[N];
+  for (int i = 0; i < N; i++) in[i] = (uint64_t)i;
+  parc_map_opts mo = {.status = st};
+  ASSERT_RC(parc_map(p, asking_task, in, 8, out, 8, N, &mo), PARC_ETASK);
+  for (int i = 0; i < N; i++)
+    if (i == 7) {
+      ASSERT_I64(st[i].task_rc, 77, "the answer's error reaches task 7");
+    } else {
+      ASSERT_I64(st[i].error, 0, "task %d", i);
+      ASSERT_I64(out[i], 2 * i, "task %d's answer", i);
+    }
+  ASSERT_I64(atomic_load(&calls), N, "one answer per question");
+  parc_pool_destroy(p);
+}
+
+/* Questions refused inside a task: over PARC_ASK_MAX, NULL with a length,
+ * no *alen. Each check that holds sets a bit. */
+static int misasking_task(const void *in, void *out, void *ctx) {
+  (void)in, (void)ctx;
+  static char big[PARC_ASK_MAX + 1];
+  char a = 0;
+  size_t n = 7;
+  uint64_t bits = 0;
+  bits |= (uint64_t)(parc_task_ask(big, sizeof big, &a, 1, &n, 1) ==
+                         PARC_EINVAL &&
+                     n == 0)
+          << 0;
+  n = 7;
+  bits |=
+      (uint64_t)(parc_task_ask(NULL, 1, &a, 1, &n, 1) == PARC_EINVAL && n == 0)
+      << 1;
+  bits |= (uint64_t)(parc_task_ask(&a, 1, NULL, 1, &n, 1) == PARC_EINVAL) << 2;
+  bits |= (uint64_t)(parc_task_ask(&a, 1, &a, 1, NULL, 1) == PARC_EINVAL) << 3;
+  bits |=
+      (uint64_t)(parc_task_ask(big, PARC_ASK_MAX, &a, 1, &n, 1) == 0 && n == 1)
+      << 4;
+  memcpy(out, &bits, 8);
+  return 0;
+}
+
+static int answer_one_byte(const void *q, size_t qlen, void *a, size_t acap,
+                           size_t *alen, void *arg) {
+  (void)q, (void)qlen, (void)arg;
+  if (acap < 1)
+    return -1;
+  *(char *)a = 'y';
+  *alen = 5; /* more than acap: the caller gets acap */
+  return 0;
+}
+
+Test(control, a_task_asks_amiss) {
+  parc_pool_opts o = {.workers = 1, .answer = answer_one_byte};
+  parc_pool *p = pool_new(&o);
+  uint64_t x = 0, bits = 0;
+  ASSERT_RC(parc_map(p, misasking_task, &x, 8, &bits, 8, 1, NULL), 0);
+  ASSERT_I64(bits, 0x1f,
+             "checks held (bit 0: over PARC_ASK_MAX, 1: NULL "
+             "question, 2: NULL answer, 3: no alen, 4: at "
+             "PARC_ASK_MAX, answer kept within acap)");
+  parc_pool_destroy(p);
+}
+
+Test(control, a_task_asks_in_vain) {
+  /* no answer function; a process pool; not inside a task */
+  for (int b = 0; b < 2; b++) {
+    _Atomic int calls = 0;
+    parc_pool_opts o = {.backend = b ? PARC_PROCESSES : PARC_THREADS,
+                        .workers = 1,
+                        .answer = b ? double_it : NULL,
+                        .answer_arg = &calls};
+    parc_pool *p = pool_new(&o);
+    uint64_t x = 3, y = 0;
+    parc_task_status st;
+    parc_map_opts mo = {.status = &st};
+    ASSERT_RC(parc_map(p, asking_task, &x, 8, &y, 8, 1, &mo), PARC_ETASK);
+    ASSERT_I64(st.task_rc, PARC_ENOTSUP, "%s pool",
+               b ? "a process" : "an answerless");
+    ASSERT_I64(atomic_load(&calls), 0, "nothing answered");
+    parc_pool_destroy(p);
+  }
+  uint64_t x = 3, y = 0;
+  size_t n = 5;
+  ASSERT_RC(parc_task_ask(&x, 8, &y, 8, &n, 0), PARC_EINVAL);
+  ASSERT_RC(parc_task_ask(NULL, 8, &y, 8, &n, 0), PARC_EINVAL);
+}

@@ -80,7 +80,17 @@ typedef struct parc__backend {
   /* After every worker has been told to stop (or killed): waits for all,
    * frees the backend's resources. */
   void (*stop)(parc_pool *p, bool kill_all);
+  /* Optional (NULL: PARC_ENOTSUP): a task of worker w asks the caller
+   * (parc_task_ask), and waits until `deadline` for the answer. Called on
+   * the worker's own thread. */
+  int (*ask)(parc_pool *p, unsigned w, const void *q, size_t qlen, void *a,
+             size_t acap, size_t *alen, uint64_t deadline);
 } parc__backend;
+
+/* ---- worker.c: the caller's side of parc_task_ask, for every backend:
+ * opts.answer, with its answer kept within acap. */
+int parc__answer(parc_pool *p, const void *q, size_t qlen, void *a, size_t acap,
+                 size_t *alen);
 
 extern const parc__backend parc__threads_backend;
 extern const parc__backend parc__procs_backend;

@@ -13,6 +13,11 @@
  *
  * Lock order: pool->lock, then st->lock. The courier takes only st->lock.
  *
+ * A task's question (parc_task_ask, from a serving rank) is answered by
+ * the courier with opts.answer, outside st->lock (it is the caller's
+ * code), and the answer goes back to the asking rank. Once the pool is
+ * closing, questions are dropped: the ranks settle theirs at BYE.
+ *
  * A rank that is lost (an MPI call about it fails, which needs an MPI that
  * reports failures instead of ending the job) loses its workers: poll
  * reports each as lost: its running task is charged, the rest are retried
@@ -47,7 +52,8 @@ typedef struct mstate {
   parc__event doorbell;
   mlink *links; /* one per worker */
   void **cells;
-  pthread_mutex_t lock; /* links, ctl, closing */
+  pthread_mutex_t lock; /* links, ctl, closing, asks */
+  mpi_fifo asks;        /* questions to answer, the asking rank in head.b */
   mctl *ctl;            /* control messages to send */
   size_t nctl, ctl_cap;
   bool closing, kill_all, bye_sent;
@@ -141,6 +147,12 @@ static void on_message(mstate *st, parc_pool *p, mpi_chunk *k, int tag,
     return;
   }
   memcpy(&h, k->data, sizeof h);
+  if (tag == TAG_ASK) {
+    h.b = (uint32_t)from;
+    memcpy(k->data, &h, sizeof h);
+    parc__mpi_fifo_push(&st->asks, k);
+    return;
+  }
   if (tag == TAG_CTRL && h.a == CTRL_FIN)
     st->fin[from] = true;
   if (h.local >= st->counts[from] || tag == TAG_CTRL) {
@@ -224,6 +236,53 @@ static bool courier_round(mstate *st, parc_pool *p) {
   return moved;
 }
 
+/* The questions courier_round took, each answered outside st->lock and
+ * its answer sent under it. st->lock held. */
+static bool answer_asks(mstate *st, parc_pool *p) {
+  mpi_chunk *k = st->asks.head;
+  st->asks = (mpi_fifo){0};
+  if (!k)
+    return false;
+  pthread_mutex_unlock(&st->lock);
+  while (k) {
+    mpi_chunk *next = k->next;
+    pthread_mutex_lock(&st->lock);
+    bool closing = st->closing;
+    pthread_mutex_unlock(&st->lock);
+    if (closing) { /* unanswered: the rank settles it at BYE */
+      free(k);
+      k = next;
+      continue;
+    }
+    mpi_head h;
+    memcpy(&h, k->data, sizeof h);
+    int dest = (int)h.b;
+    if (h.a > PARC_ASK_MAX)
+      h.a = (uint32_t)PARC_ASK_MAX; /* the asker asks no more */
+    unsigned char *buf = parc__malloc(sizeof h + h.a);
+    size_t alen = 0;
+    int rc = buf ? parc__answer(p, k->data + sizeof h, k->len - sizeof h,
+                                buf + sizeof h, h.a, &alen)
+                 : PARC_ENOMEM;
+    if (!buf) /* say so at least, else the task waits for its deadline */
+      buf = parc__malloc(sizeof h);
+    free(k);
+    h.a = (uint32_t)rc;
+    h.b = 0;
+    pthread_mutex_lock(&st->lock);
+    if (buf && !st->closing) {
+      memcpy(buf, &h, sizeof h);
+      parc__mpi_post(&st->c, dest, TAG_ANSWER, buf, sizeof h + alen);
+    } else {
+      free(buf);
+    }
+    pthread_mutex_unlock(&st->lock);
+    k = next;
+  }
+  pthread_mutex_lock(&st->lock);
+  return true;
+}
+
 static void *courier_main(void *arg) {
   parc_pool *p = arg;
   mstate *st = p->be_state;
@@ -231,6 +290,7 @@ static void *courier_main(void *arg) {
   while (!(st->bye_sent && all_closed(st))) {
     uint32_t seen = parc__event_seq(&st->c.bell);
     bool moved = courier_round(st, p);
+    moved |= answer_asks(st, p);
     pthread_mutex_unlock(&st->lock);
     parc__mpi_nap(&st->c, seen, moved);
     pthread_mutex_lock(&st->lock);
@@ -324,6 +384,9 @@ static void m_poll(parc_pool *p) {
 static void free_state(mstate *st) {
   if (!st)
     return;
+  parc__mpi_fifo_free(&st->asks);
+  pthread_mutex_destroy(&st->c.ask_lock);
+  pthread_mutex_destroy(&st->lock);
   free(st->c.rank_lost);
   free(st->counts);
   free(st->bases);
@@ -350,7 +413,6 @@ static void m_stop(parc_pool *p, bool kill_all) {
     detach(&st->links[w]);
     free(st->cells[w]);
   }
-  pthread_mutex_destroy(&st->lock);
   free_state(st);
   p->be_state = NULL;
 }
@@ -376,6 +438,8 @@ static int m_count(parc_pool *p, unsigned *nworkers) {
   if (!st)
     return PARC_ENOMEM;
   int rc = parc__mutex_init_plain(&st->lock);
+  if (rc == 0 && (rc = parc__mutex_init_plain(&st->c.ask_lock)) != 0)
+    pthread_mutex_destroy(&st->lock);
   if (rc != 0) {
     free(st);
     return rc;
@@ -388,8 +452,7 @@ static int m_count(parc_pool *p, unsigned *nworkers) {
   if (rc == 0 && e != MPI_SUCCESS)
     rc = mpi_fail("MPI_Comm_dup", e);
   if (rc != 0) {
-    pthread_mutex_destroy(&st->lock);
-    free(st);
+    free_state(st);
     return rc;
   }
   MPI_Comm_set_errhandler(st->c.comm, MPI_ERRORS_RETURN);
@@ -412,7 +475,6 @@ static int m_count(parc_pool *p, unsigned *nworkers) {
                                                     : 0;
   if (rc != 0) {
     MPI_Comm_free(&st->c.comm);
-    pthread_mutex_destroy(&st->lock);
     free_state(st);
     return rc;
   }
@@ -465,6 +527,16 @@ static int m_start(parc_pool *p) {
   return rc;
 }
 
+/* Only the serving ranks run tasks. */
+static int m_ask(parc_pool *p, unsigned w, const void *q, size_t qlen, void *a,
+                 size_t acap, size_t *alen, uint64_t deadline) {
+  mstate *st = p->be_state;
+  if (st->c.rank == 0)
+    return PARC_ENOTSUP;
+  return parc__mpi_ask(&st->c, w - st->bases[st->c.rank], q, qlen, a, acap,
+                       alen, deadline);
+}
+
 static const parc__backend mpi_backend = {
     .name = "mpi",
     .shared = false,
@@ -476,6 +548,7 @@ static const parc__backend mpi_backend = {
     .kill = m_kill,
     .poll = m_poll,
     .stop = m_stop,
+    .ask = m_ask,
 };
 
 /* ---------------------------------------------------------------- public */

@@ -23,19 +23,23 @@
 
 #include "pool.h"
 
-enum { TAG_BATCH = 1, TAG_RESULT, TAG_STATE, TAG_CTRL };
+enum { TAG_BATCH = 1, TAG_RESULT, TAG_STATE, TAG_CTRL, TAG_ASK, TAG_ANSWER };
 enum { CTRL_SPAWN = 1, CTRL_ABANDON, CTRL_BYE, CTRL_FIN };
 
 typedef struct mpi_head {
   uint32_t local;  /* the worker's index on its rank */
   uint32_t epoch;  /* the worker's life */
   uint32_t a, b;   /* STATE: slot state, init rc; CTRL: kind, kill_all;
-                          BATCH: bytes of the fn and combine object names */
-  uint64_t fn_off; /* BATCH: offsets in those objects */
+                          BATCH: bytes of the fn and combine object names;
+                          ASK: the answer's room (rank 0 puts the asking
+                          rank in b); ANSWER: the answer function's rc */
+  uint64_t fn_off; /* BATCH: offsets in those objects; ASK, ANSWER: the
+                          question's id on the asking rank */
   uint64_t combine_off;
 } mpi_head;
 /* BATCH: head, parc__msg_batch (fn, combine, ctx zero), the two names,
- * the payload as in the lane. RESULT: head, lane bytes. */
+ * the payload as in the lane. RESULT: head, lane bytes. ASK: head, the
+ * question. ANSWER: head, the answer. */
 
 /* Bytes waiting for room in a lane. */
 typedef struct mpi_chunk {
@@ -63,6 +67,23 @@ typedef struct mpi_fnref {
   uint64_t off;
 } mpi_fnref;
 
+/* A task's question (parc_task_ask) on a serving rank, on the asking
+ * thread's stack while it waits: the courier sends it, and settles it
+ * with the answer (or an error) under ask_lock, signalling `done` before
+ * it lets go of the lock, so the asker cannot have returned meanwhile. */
+typedef struct mpi_ask {
+  struct mpi_ask *next;
+  uint64_t id; /* unique on this rank: the answer names it */
+  uint32_t local;
+  const void *q;
+  size_t qlen;
+  void *a;
+  size_t acap, alen;
+  int rc;
+  bool sent, settled;
+  parc__event done;
+} mpi_ask;
+
 typedef struct mpi_courier {
   MPI_Comm comm;
   int rank, size;
@@ -78,7 +99,11 @@ typedef struct mpi_courier {
   struct {
     char name[256];
     uintptr_t base;
-  } dec; /* last decoded object */
+  } dec;                    /* last decoded object */
+  pthread_mutex_t ask_lock; /* serving ranks: the asks, their ids */
+  mpi_ask *asks;            /* waiting to be sent, or for their answer */
+  uint64_t ask_ids;
+  bool asks_closed; /* BYE came: no more questions */
 } mpi_courier;
 
 /* mpi_wire.c */
@@ -112,5 +137,9 @@ size_t parc__mpi_payload(const parc__msg_batch *m);
 
 /* mpi_serve.c: ranks > 0; returns PARC_ESERVED when rank 0 is done. */
 int parc__mpi_serve(parc_pool *p, mpi_courier *c, unsigned base);
+/* On a serving rank, from a task of its worker `local`: the question to
+ * rank 0, and its answer (the backend's ask). */
+int parc__mpi_ask(mpi_courier *c, unsigned local, const void *q, size_t qlen,
+                  void *a, size_t acap, size_t *alen, uint64_t deadline);
 
 #endif

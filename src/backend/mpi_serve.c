@@ -15,6 +15,11 @@
  * BYE: every lane is closed, every thread joined (a task that never
  * returns keeps the rank here, as it keeps the thread backend's destroy),
  * FIN goes to rank 0 and the call returns PARC_ESERVED.
+ *
+ * A task's question (parc_task_ask) waits in the courier's list until the
+ * courier sends it; rank 0 answers it (mpi.c) and the answer, named by
+ * the question's id, settles it. At BYE every question still waiting is
+ * settled with PARC_ECANCELED, before the threads are joined.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +136,107 @@ static bool tx_flush(serve *sv, unsigned k) {
   return parc__mpi_fifo_flush(&sv->w[k].tx, sv->p->workers[k].slot->to_worker);
 }
 
+/* ---------------------------------------------------------------- asks */
+
+/* ask_lock held: k gets its outcome and leaves the list; its asker wakes
+ * (and may return) once the lock is let go. */
+static void settle(mpi_courier *c, mpi_ask *k, int rc) {
+  for (mpi_ask **pp = &c->asks; *pp; pp = &(*pp)->next)
+    if (*pp == k) {
+      *pp = k->next;
+      break;
+    }
+  k->rc = rc;
+  k->settled = true;
+  parc__event_signal(&k->done, 0);
+}
+
+int parc__mpi_ask(mpi_courier *c, unsigned local, const void *q, size_t qlen,
+                  void *a, size_t acap, size_t *alen, uint64_t deadline) {
+  mpi_ask k = {.local = local, .q = q, .qlen = qlen, .a = a, .acap = acap};
+  parc__event_init(&k.done);
+  pthread_mutex_lock(&c->ask_lock);
+  if (c->asks_closed) {
+    pthread_mutex_unlock(&c->ask_lock);
+    return PARC_ECANCELED;
+  }
+  k.id = ++c->ask_ids;
+  k.next = c->asks;
+  c->asks = &k;
+  pthread_mutex_unlock(&c->ask_lock);
+  parc__event_signal(&c->bell, 0);
+  for (;;) {
+    uint32_t seen = parc__event_seq(&k.done);
+    pthread_mutex_lock(&c->ask_lock);
+    if (!k.settled && parc__now_ns() >= deadline)
+      settle(c, &k, PARC_ETIMEDOUT); /* an answer that comes later is
+                                        dropped: no question has its id */
+    bool settled = k.settled;
+    pthread_mutex_unlock(&c->ask_lock);
+    if (settled)
+      break;
+    parc__event_wait(&k.done, seen, deadline, 0, 0);
+  }
+  *alen = k.alen; /* 0 unless an answer came */
+  return k.rc;
+}
+
+/* The questions not yet sent, to rank 0. */
+static bool send_asks(serve *sv) {
+  mpi_courier *c = sv->c;
+  bool moved = false;
+  pthread_mutex_lock(&c->ask_lock);
+  for (mpi_ask *k = c->asks, *next; k; k = next) {
+    next = k->next;
+    if (k->sent)
+      continue;
+    unsigned char *buf = parc__malloc(sizeof(mpi_head) + k->qlen);
+    if (!buf)
+      break; /* the next round tries again */
+    mpi_head h = {.local = k->local,
+                  .a = (uint32_t)k->acap, /* at most PARC_ASK_MAX */
+                  .fn_off = k->id};
+    memcpy(buf, &h, sizeof h);
+    if (k->qlen)
+      memcpy(buf + sizeof h, k->q, k->qlen);
+    k->sent = moved = true;
+    if (!parc__mpi_post(c, 0, TAG_ASK, buf, sizeof h + k->qlen))
+      settle(c, k, PARC_ECANCELED); /* rank 0 is out of reach */
+  }
+  pthread_mutex_unlock(&c->ask_lock);
+  return moved;
+}
+
+static void on_answer(serve *sv, const mpi_chunk *m) {
+  mpi_courier *c = sv->c;
+  mpi_head h;
+  if (m->len < sizeof h)
+    return;
+  memcpy(&h, m->data, sizeof h);
+  pthread_mutex_lock(&c->ask_lock);
+  for (mpi_ask *k = c->asks; k; k = k->next) {
+    if (k->id != h.fn_off || !k->sent)
+      continue;
+    size_t n = m->len - sizeof h;
+    k->alen = n < k->acap ? n : k->acap;
+    if (k->alen)
+      memcpy(k->a, m->data + sizeof h, k->alen);
+    settle(c, k, (int32_t)h.a);
+    break;
+  }
+  pthread_mutex_unlock(&c->ask_lock);
+}
+
+/* BYE: no answer will come. */
+static void close_asks(mpi_courier *c) {
+  pthread_mutex_lock(&c->ask_lock);
+  c->asks_closed = true;
+  while (c->asks) settle(c, c->asks, PARC_ECANCELED);
+  pthread_mutex_unlock(&c->ask_lock);
+}
+
+/* ---------------------------------------------------------------- batches */
+
 /* A batch: its functions found here, then header and payload queued for
  * the worker's lane. */
 static void on_batch(serve *sv, mpi_chunk *k) {
@@ -194,6 +300,7 @@ static bool round_once(serve *sv) {
     }
     moved |= tx_flush(sv, k);
   }
+  moved |= send_asks(sv);
   moved |= parc__mpi_sends(sv->c);
   mpi_chunk *k;
   int tag, from;
@@ -205,6 +312,8 @@ static bool round_once(serve *sv) {
       on_batch(sv, k);
       continue;
     }
+    if (tag == TAG_ANSWER)
+      on_answer(sv, k);
     mpi_head h;
     if (tag == TAG_CTRL && k->len >= sizeof h) {
       memcpy(&h, k->data, sizeof h);
@@ -240,6 +349,7 @@ int parc__mpi_serve(parc_pool *p, mpi_courier *c, unsigned base) {
       parc__mpi_nap(c, seen, k != NULL);
     }
   }
+  close_asks(c); /* a task waiting for an answer returns, to be joined */
   for (unsigned k = 0; sv.w && k < p->nworkers; k++) {
     release_worker(&sv, k); /* closes the lanes of a running one */
     free(sv.w[k].cell);

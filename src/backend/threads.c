@@ -162,6 +162,13 @@ static void t_stop(parc_pool *p, bool kill_all) {
   p->be_state = NULL;
 }
 
+/* The worker shares the caller's memory: it answers itself. */
+static int t_ask(parc_pool *p, unsigned w, const void *q, size_t qlen, void *a,
+                 size_t acap, size_t *alen, uint64_t deadline) {
+  (void)w, (void)deadline;
+  return parc__answer(p, q, qlen, a, acap, alen);
+}
+
 const parc__backend parc__threads_backend = {
     .name = "threads",
     .shared = false,
@@ -171,4 +178,5 @@ const parc__backend parc__threads_backend = {
     .kill = t_kill,
     .poll = t_poll,
     .stop = t_stop,
+    .ask = t_ask,
 };

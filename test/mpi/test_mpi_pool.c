@@ -2,7 +2,8 @@
  * ranks (test/mpi/CMakeLists.txt): map, futures, map-reduce and parallel
  * for give what the thread backend gives, bit for bit; a task's error
  * comes back with its index; progress reaches the total; parc_pool_create
- * returns PARC_ESERVED on the serving ranks.
+ * returns PARC_ESERVED on the serving ranks; a task's question
+ * (parc_task_ask) is answered on rank 0.
  *
  * A plain program, not Criterion: every rank must run every step in the
  * same order (pool creation is collective). Each step creates one MPI pool;
@@ -12,6 +13,7 @@
 #include <parc_mpi.h>
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +395,137 @@ static void step_cancel_running(void) {
   parc_future_free(f);
 }
 
+/* parc_task_ask across ranks: every question is answered on rank 0 (the
+ * answer says where it was made), an answer's error reaches its task, and
+ * a question whose answer comes late times out, the late answer dropped
+ * without harm to the questions after it. */
+enum { ASKS = 300, ASK_BAD = 77, ASK_SLOW = 150 };
+static _Atomic int ask_calls;
+
+static int answer_on_rank0(const void *q, size_t qlen, void *a, size_t acap,
+                           size_t *alen, void *arg) {
+  (void)arg;
+  uint64_t x;
+  if (qlen != sizeof x || acap < 16)
+    return -1000;
+  memcpy(&x, q, sizeof x);
+  if (x == ASK_SLOW) { /* may not even get here in time: not counted */
+    usleep(300000);
+  } else {
+    atomic_fetch_add(&ask_calls, 1);
+  }
+  uint64_t r[2] = {3 * x, (uint64_t)parc_mpi_rank()};
+  memcpy(a, r, sizeof r);
+  *alen = sizeof r;
+  return x == ASK_BAD ? 42 : 0;
+}
+
+static int ask_task(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  uint64_t x, r[3] = {0, 99, 99};
+  size_t n = 0;
+  memcpy(&x, in, sizeof x);
+  int rc = parc_task_ask(&x, sizeof x, r, sizeof r, &n,
+                         x == ASK_SLOW ? 0.05 : 30);
+  if (x == ASK_SLOW) { /* as if answered, when it timed out */
+    r[0] = 3 * x, r[1] = 0, n = 16;
+    rc = rc == PARC_ETIMEDOUT ? 0 : -3000 + rc;
+  }
+  if (rc != 0)
+    return rc;
+  if (n != 16)
+    return -2000;
+  memcpy(out, r, 16);
+  return 0;
+}
+
+static void step_ask(void) {
+  parc_pool_opts o = {
+      .backend = PARC_MPI, .workers = 2, .answer = answer_on_rank0};
+  parc_pool *p = mpi_pool_opts(&o);
+  if (!p)
+    return;
+  uint64_t *in = inputs(ASKS), (*out)[2] = calloc(ASKS, sizeof *out);
+  parc_task_status *st = calloc(ASKS, sizeof *st);
+  parc_map_opts mo = {.status = st, .chunk = 1};
+  CHECK_RC(parc_map(p, ask_task, in, 8, out, 16, ASKS, &mo), PARC_ETASK);
+  for (uint64_t i = 0; i < ASKS; i++)
+    if (i == ASK_BAD)
+      CHECK(st[i].task_rc == 42, "ask: the answer's error, got %d",
+            st[i].task_rc);
+    else
+      CHECK(st[i].error == 0 && out[i][0] == 3 * i && out[i][1] == 0,
+            "ask %llu: error %d, task %d, answer %llu from rank %llu",
+            (unsigned long long)i, st[i].error, st[i].task_rc,
+            (unsigned long long)out[i][0], (unsigned long long)out[i][1]);
+  CHECK(atomic_load(&ask_calls) == ASKS - 1, "ask: %d answers for %d questions",
+        atomic_load(&ask_calls), ASKS - 1);
+  free(in);
+  free(out);
+  free(st);
+  parc_pool_destroy(p);
+}
+
+/* A question whose answer is being made when the pool is destroyed: the
+ * answer is dropped, the task gets PARC_ECANCELED (checked on its rank,
+ * which then exits 1), and destroy does not wait for anything more. A
+ * question that comes in meanwhile (from a second task, 0.2 s later, on
+ * another rank where there are three) is not answered at all. */
+static _Atomic int slow_answering, answers_while_closing, pool_closing;
+
+static int answer_slowly(const void *q, size_t qlen, void *a, size_t acap,
+                         size_t *alen, void *arg) {
+  (void)q, (void)qlen, (void)a, (void)acap, (void)alen, (void)arg;
+  if (atomic_load(&pool_closing))
+    atomic_fetch_add(&answers_while_closing, 1);
+  atomic_store(&slow_answering, 1);
+  usleep(500000);
+  return 0;
+}
+
+static int ask_then_check(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  uint64_t ms;
+  memcpy(&ms, in, 8);
+  usleep((useconds_t)ms * 1000);
+  char a = 0;
+  size_t n = 9;
+  int rc = parc_task_ask("?", 1, &a, 1, &n, -1);
+  CHECK(rc == PARC_ECANCELED && n == 0, "closing ask: rc %d (%s), %zu bytes",
+        rc, parc_err_name(rc), n);
+  memset(out, 0, 8);
+  return 0;
+}
+
+static void step_ask_closing(void) {
+  parc_pool_opts o = {
+      .backend = PARC_MPI, .workers = 1, .answer = answer_slowly};
+  parc_pool *p = mpi_pool_opts(&o);
+  if (!p)
+    return;
+  parc_future *f[2];
+  uint64_t ms[2] = {0, 200};
+  for (int i = 0; i < 2; i++)
+    CHECK_RC(parc_submit(p, ask_then_check, &ms[i], 8, 8, &f[i]), 0);
+  for (int i = 0; i < 3000 && !atomic_load(&slow_answering); i++) usleep(10000);
+  CHECK(atomic_load(&slow_answering), "closing ask: no answer began in 30 s");
+  atomic_store(&pool_closing, 1);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  parc_pool_destroy_ex(p, 1);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double took = (double)(t1.tv_sec - t0.tv_sec) +
+                (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CHECK(took < 20, "closing ask: destroy took %.1f s", took);
+  CHECK(atomic_load(&answers_while_closing) == 0,
+        "closing ask: %d answers made while closing",
+        atomic_load(&answers_while_closing));
+  for (int i = 0; i < 2; i++) {
+    CHECK_RC(parc_future_wait(f[i], NULL, 1, NULL), PARC_ECANCELED);
+    parc_future_free(f[i]);
+  }
+}
+
 int main(int argc, char **argv) {
   if (parc_mpi_init(&argc, &argv) != 0) {
     fprintf(stderr, "parc_mpi_init failed\n");
@@ -408,6 +541,8 @@ int main(int argc, char **argv) {
   step_for();
   step_recycle();
   step_cancel_running();
+  step_ask();
+  step_ask_closing();
   int rank = parc_mpi_rank();
   if (rank == 0)
     printf("%s: %d ranks, %d failures\n", failures ? "FAIL" : "ok",
