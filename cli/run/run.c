@@ -271,7 +271,7 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
                 0};
   lane_nice(s);
   run_halving_lane hl = {s, j, x.job_stop_fd};
-  if (s->halving)
+  if (s->o.halving) /* s->halving is rank 0's under mpirun */
     x.watch_fn = run_halving_watch, x.watch_arg = &hl;
   /* --memory: the attempt's limit (job_task raises it for --retry-memory;
    * under mpirun a rank runs each attempt with --memory's) */
@@ -740,7 +740,10 @@ static int run_jobs(run_state *s) {
   parc_pool *pool = NULL;
   parc_pool_opts po = {.backend = s->mpi ? PARC_MPI : PARC_THREADS,
                        .workers = s->o.jobs,
-                       .ctx = s};
+                       .ctx = s,
+                       .answer = s->mpi && s->o.halving ? run_halving_answer
+                                                        : NULL,
+                       .answer_arg = s};
   flight fl = {0};
   run_fifo od = {.size = sizeof(job *)};
   int rc = s->o.dry_run ? 0 : parc_pool_create(&pool, &po);

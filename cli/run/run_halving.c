@@ -18,7 +18,9 @@
  * synchronous run does, so both cost the same at most.
  *
  * Early stopping: a job may print `step=S METRIC=V` lines as it runs
- * (run_job.c hands each line to run_halving_watch on the job's lane). V
+ * (run_job.c hands each line to run_halving_watch on the job's lane;
+ * under mpirun the lane is on another rank and asks rank 0, which holds
+ * the rungs, through parc_task_ask: run_halving_answer). V
  * is compared with what the jobs of its rung and its fold (the same
  * --average-over values: the same data) printed at the same S: once more
  * than `factor` values are in, a job outside the best 1/factor of them is
@@ -146,7 +148,7 @@ int run_halving_set_up(run_state *s, run_err err) {
   if (!s->o.halving || s->in.njobs == 0)
     return 0;
   /* under mpirun the rungs are rank 0's: the other ranks run the jobs it
-   * sends, whose lines it does not see (no early stopping there) */
+   * sends, and ask it about their step lines (run_halving_answer) */
   if (s->mpi && s->mpi->rank > 0)
     return 0;
   for (size_t i = 0; i < s->in.nsrc; i++)
@@ -482,26 +484,67 @@ static void find_step(void *arg, const char *k, size_t kn, const char *val,
     f->v = d, f->has_v = 1;
 }
 
+/* What a lane asks about a step line of its job: rank 0 or this process
+ * answers (judge); under mpirun the question travels (parc_task_ask). */
+typedef struct step_question {
+  uint64_t index;
+  double step, v;
+  uint32_t can_stop; /* the lane can stop the job (it has a stop eventfd) */
+  uint32_t pad;
+} step_question;
+
+/* Records the job's value at its step; returns whether the job stops now.
+ * `mark`: the job is known to stop then, and its unit goes no further at
+ * once (a lane here); a lane of another rank, whose answer may not reach
+ * it in time, says so in the job's result instead (add_result). */
+static int judge(run_halving *h, const step_question *q, int mark) {
+  size_t set, fold, k;
+  decode(h, (size_t)q->index, &set, &fold, &k);
+  unit *u = unit_of(h, set, k);
+  pthread_mutex_lock(&h->lock);
+  int stop = atomic_load(&u->pruned) || below_cut(h, k, fold, q->step, q->v);
+  pthread_mutex_unlock(&h->lock);
+  stop = stop && q->can_stop;
+  if (stop && mark)
+    atomic_store(&u->pruned, 1);
+  return stop;
+}
+
+int run_halving_answer(const void *q, size_t qlen, void *a, size_t acap,
+                       size_t *alen, void *arg) {
+  run_state *s = arg;
+  step_question sq;
+  if (s->halving == NULL || qlen != sizeof sq || acap < 1)
+    return PARC_EINVAL;
+  memcpy(&sq, q, sizeof sq);
+  if (sq.index >= s->in.njobs)
+    return PARC_EINVAL;
+  *(unsigned char *)a = (unsigned char)judge(s->halving, &sq, 0);
+  *alen = 1;
+  return 0;
+}
+
 void run_halving_watch(void *arg, int fd, const char *line, size_t n) {
   run_halving_lane *l = arg;
-  run_halving *h = l->s->halving;
-  step_find f = {h->metric, 0, 0, 0, 0};
+  run_state *s = l->s;
+  step_find f = {s->o.best, 0, 0, 0, 0};
   (void)fd;
   if (l->j->res.pruned)
     return;
   run_metrics_line(line, n, find_step, &f);
   if (!f.has_step || !f.has_v)
     return;
-  size_t set, fold, k;
-  decode(h, l->j->index, &set, &fold, &k);
-  unit *u = unit_of(h, set, k);
-  pthread_mutex_lock(&h->lock);
-  int stop = atomic_load(&u->pruned) || below_cut(h, k, fold, f.step, f.v);
-  pthread_mutex_unlock(&h->lock);
-  if (!stop || l->stop_fd < 0)
+  step_question q = {l->j->index, f.step, f.v, l->stop_fd >= 0, 0};
+  unsigned char stop = 0;
+  size_t got = 0;
+  if (s->halving)
+    stop = (unsigned char)judge(s->halving, &q, 1);
+  else if (parc_task_ask(&q, sizeof q, &stop, 1, &got, RUN_ASK_TIMEOUT) != 0 ||
+           got != 1)
+    stop = 0; /* rank 0 did not answer in time: the job goes on */
+  if (!stop)
     return;
   uint64_t one = 1;
-  atomic_store(&u->pruned, 1);
   l->j->res.pruned = 1;
   if (write(l->stop_fd, &one, sizeof one) < 0) {
     /* an eventfd write fails only on overflow: it is readable then */

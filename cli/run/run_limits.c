@@ -156,7 +156,7 @@ int run_slots_set_up(run_state *s) {
   s->nslots = s->o.jobs;
   if ((s->slot_used = calloc(s->nslots, 1)) == NULL)
     return -1;
-  if (s->mpi)
+  if (s->mpi && s->mpi->rank == 0)
     return 0; /* the lanes are on the other ranks */
   if ((s->slot_job = calloc(s->nslots, sizeof *s->slot_job)) == NULL)
     return -1;

@@ -182,6 +182,13 @@ typedef struct run_halving_lane {
 } run_halving_lane;
 /* A run_line_fn for run_exec.watch_fn: early stopping (arg: a lane). */
 void run_halving_watch(void *arg, int fd, const char *line, size_t n);
+/* Under mpirun, rank 0's parc_answer_fn (arg: the run_state): whether a
+ * lane of another rank stops the job whose step line it read. */
+int run_halving_answer(const void *q, size_t qlen, void *a, size_t acap,
+                       size_t *alen, void *arg);
+/* How long such a lane waits for rank 0's answer before its job goes on
+ * (the answer takes 20 us to a few ms; the lane reads no output meanwhile) */
+#define RUN_ASK_TIMEOUT 2.0
 /* The rungs as they ran, before the --best table. */
 void run_halving_summary(const run_state *s, FILE *f);
 

@@ -5,7 +5,8 @@
  * size fixed when it is submitted. The job goes as its index and attempt
  * (every rank parsed the same command line, so each expands the template
  * itself); the result comes back as one run_wire_res: the exit status,
- * the times, where it ran, and the captured output.
+ * the times, where it ran, whether it was stopped early, and the captured
+ * output.
  *
  * Output is bounded: stdout keeps at most RUN_WIRE_OUT bytes and stderr
  * RUN_WIRE_ERR. A longer stream keeps its first and its last bytes with a
@@ -23,7 +24,8 @@
 typedef struct run_wire_res {
   int32_t exit_code, signal, timed_out, stopped, not_started;
   uint32_t slot;      /* the slot it ran in, on its rank (1..-j) */
-  int32_t oom, pad;   /* --memory: it ran out of its limit */
+  int32_t oom;        /* --memory: it ran out of its limit */
+  int32_t pruned;     /* --halving stopped it early */
   uint64_t mem_limit; /* --memory: the limit it ran under */
   double start, runtime;
   uint32_t out_len, err_len;
@@ -63,7 +65,7 @@ void run_wire_put(void *out, const run_result *r, int not_started,
   w->not_started = not_started;
   w->slot = slot;
   w->oom = r->oom;
-  w->pad = 0;
+  w->pruned = r->pruned;
   w->mem_limit = r->mem_limit;
   w->start = r->start;
   w->runtime = r->runtime;
@@ -83,6 +85,7 @@ int run_wire_get(const void *in, run_result *r, int *not_started,
   r->timed_out = w->timed_out;
   r->stopped = w->stopped;
   r->oom = w->oom != 0;
+  r->pruned = w->pruned != 0;
   r->mem_limit = w->mem_limit;
   r->start = w->start;
   r->runtime = w->runtime;

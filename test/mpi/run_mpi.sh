@@ -116,6 +116,30 @@ check_rc "--halving under mpirun" 0
 check_contains "the same best as on one machine" "best: a=7 n=90  score = 107" "$OUT"
 check_eq "13 jobs, 9 + 3 + 1" 13 "$(($(count_lines HR/results.csv) - 1))"
 
+# early stopping across ranks: the lanes of ranks 1 and 2 read the jobs'
+# `step=S score=V` lines and ask rank 0, which holds the rungs; settings
+# come best first, two at a time (one lane per rank), and a worse one
+# waits longer for its first step (so that 7's comes before 6's, 0.4 s
+# apart): 6..1 are each below the best third of what their rung printed
+# at step 1 when they print it, and stop there
+cat >steps.sh <<'SH'
+#!/bin/sh
+sleep "$(awk "BEGIN { print (10 - $1) * 0.2 }")"
+for s in 1 2 3 4 5 6; do echo "step=$s score=$1"; sleep 0.3; done
+echo "score=$1"
+SH
+chmod +x steps.sh
+mpi_parc -j 1 --halving --budget n=10:90 --best score \
+  --grid a=9,8,7,6,5,4,3,2,1 --results ER ./steps.sh {a} {n}
+check_rc "--halving with early stopping under mpirun" 0
+check_eq "settings 1..6 were stopped early at rung 0, on ranks 1 and 2" \
+  "1 2 3 4 5 6" \
+  "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+     $c["pruned"] == 1 && $c["step"] == 1 && $c["host"] ~ /:[12]$/ { print $c["a"] }' \
+     ER/results.csv | sort -n | tr '\n' ' ' | sed 's/ $//')"
+check_contains "the summary counts them" "6 jobs stopped early" "$OUT"
+check_contains "best is still found" "best: a=9 n=90" "$OUT"
+
 # Ctrl-C (here SIGTERM to mpirun, which passes it on): each rank stops its
 # own jobs and none is left running (were the signal taken by a thread of
 # MPI_Init's, the rank would die and leave its jobs behind); a stopped job
