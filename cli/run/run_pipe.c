@@ -23,7 +23,10 @@
  *     its end or not; an empty stdin is no chunk, so no job;
  *   - --rrs takes the separators out of each chunk as GNU's remove_rec_sep
  *     does: every sep, then a --recstart at its start, then a --recend at
- *     its end (or, as Perl's $ matches, before a last "\n").
+ *     its end (or, as Perl's $ matches, before a last "\n");
+ *   - -r takes the lines of nothing but white space out of the buffer
+ *     each round, before cutting (GNU's s/^\s*\n//gm): a round left with
+ *     nothing cuts nothing and does not grow the block.
  *
  * A reader thread does the reading and cutting, so that a slow stdin never
  * holds up the loop (signals, finished jobs, progress), and hands chunks
@@ -66,6 +69,7 @@ struct run_pipe {
   run_buf sep;    /* --recend then --recstart, escapes undone */
   size_t end_len; /* --recend's length: the cut lies after it */
   int rrs;        /* --rrs */
+  int no_blank;   /* -r */
   run_buf buf;    /* what the reader has read and not cut */
   size_t start;   /* buf's bytes before this are cut off */
 };
@@ -150,6 +154,30 @@ static int reserve(run_buf *b, size_t more) {
   b->data = d;
   b->cap = cap;
   return 0;
+}
+
+/* Perl's \s. */
+static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* -r: GNU's s/^\s*\n//gm on b. At each line's start, a run of white space
+ * that holds a newline goes, up to its last newline; the rest of the line
+ * stays. */
+static void drop_blank_lines(run_buf *b) {
+  size_t r = 0, w = 0;
+  while (r < b->len) { /* r is at a line's start */
+    size_t i = r, after_nl = NONE;
+    for (; i < b->len && is_space(b->data[i]); i++)
+      if (b->data[i] == '\n')
+        after_nl = i + 1;
+    if (after_nl != NONE)
+      r = after_nl;
+    const char *nl = memchr(b->data + r, '\n', b->len - r);
+    size_t end = nl ? (size_t)(nl - b->data) + 1 : b->len;
+    memmove(b->data + w, b->data + r, end - r);
+    w += end - r;
+    r = end;
+  }
+  b->len = w;
 }
 
 /* Reads up to want more bytes into buf (GNU's read_block: until they are
@@ -285,6 +313,11 @@ static void *reader(void *arg) {
     int eof = read_more(p, p->block - have % p->block);
     if (eof < 0)
       break;
+    if (p->no_blank) { /* read_more left nothing cut off the front */
+      drop_blank_lines(&p->buf);
+      if (p->buf.len == 0 && !eof)
+        continue;
+    }
     long cuts = cut(p, eof);
     if (cuts < 0)
       break;
@@ -338,6 +371,7 @@ int run_pipe_start(run_state *s, run_err err) {
   p->records = s->o.pipe_records * (s->o.pipe_lines ? s->o.pipe_lines : 1);
   p->lines = s->o.pipe_records ? 0 : s->o.pipe_lines;
   p->rrs = s->o.rrs;
+  p->no_blank = s->in.opt.skip_blank;
   p->quit_fd = eventfd(0, EFD_CLOEXEC);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);

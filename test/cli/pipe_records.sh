@@ -3,8 +3,8 @@
 # are GNU's): -L N (records of N lines, whole ones filling --block), and
 # with -N; --recend STR and --recstart STR (a record boundary is where the
 # one is followed by the other), GNU's escapes in them; --rrs (the
-# separators taken out of each chunk); then larger inputs, checked by
-# their outputs' checksums, and the errors.
+# separators taken out of each chunk); -r (blank lines taken out); then
+# larger inputs, checked by their outputs' checksums, and the errors.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
@@ -155,6 +155,25 @@ EOF
 rm -f long
 check_eq "a 48 MiB record: one chunk, parc's peak under 1.5 times it" \
   "50331648 under 1.5x" "$peak"
+
+# --- -r: lines of nothing but white space are taken out before cutting --
+blank='a\n\n  \nb\n\n\n  c\n \t\r\n\nd'
+chunks "$blank" -r -N1
+check_eq "-r -N1: one chunk per line that is not blank" "a/ b/   c/ d" "$CHUNKS"
+chunks "$blank" -r -N2
+check_eq "-r -N2: blank lines are no records" "a/b/   c/d" "$CHUNKS"
+chunks "$blank" -r -L 2
+check_eq "-r -L 2" "a/b/   c/d" "$CHUNKS"
+chunks "$blank" -r --recend , -N1
+check_eq "-r --recend ,: lines still end at newlines for -r" "a/b/  c/d" \
+  "$CHUNKS"
+chunks "$blank" -r --block 3
+check_eq "-r --block 3" "a/ b/   c/ d" "$CHUNKS"
+chunks '\n \n\t\n' -r
+check_eq "-r: stdin of blank lines is no job" "" "$CHUNKS"
+chunks "$blank" -N2
+check_eq "without -r blank lines are records" 'a//   /b/ //  c/  \t\r// d' \
+  "$(printf '%s' "$CHUNKS" | sed 's/\t/\\t/; s/\r/\\r/')"
 
 # --- errors -------------------------------------------------------------
 for opt in "--recend ;" "--recstart X" --rrs; do
