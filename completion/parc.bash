@@ -24,7 +24,7 @@ _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --slotreplace --help --version"
 _parc_run_valued="--jobs --max-procs --tagstring --grid --arg-file
   --delimiter --colsep --header --eof --max-args --max-replace-args
-  --max-lines --max-chars --block --block-size --recend --recstart --results
+  --max-chars --block --block-size --recend --recstart --results
   --joblog --jl --resume-by
   --retries --timeout --grace --halt --halt-on-error --delay --memfree
   --memory --retry-memory --nice --inner-threads --best --average-over --sample

@@ -129,7 +129,8 @@ static int parse_secs(const char *s, double *out) {
 }
 
 /* A size as GNU parallel writes one: a number with an optional suffix,
- * K M G T P in powers of 1024, k m g t p in powers of 1000. */
+ * K M G T P in powers of 1024, k m g t p in powers of 1000, and either
+ * followed by i (ki, Ki: 1024). */
 static int parse_size(const char *s, unsigned long long *out) {
   static const char suffix[] = "kmgtp";
   char *end;
@@ -138,14 +139,28 @@ static int parse_size(const char *s, unsigned long long *out) {
     return -1;
   if (*end) {
     const char *at = strchr(suffix, tolower((unsigned char)*end));
-    if (at == NULL || end[1] != '\0')
+    int binary = end[1] == 'i' || end[1] == 'I';
+    if (at == NULL || end[1 + binary] != '\0')
       return -1;
-    double unit = isupper((unsigned char)*end) ? 1024 : 1000;
+    double unit = binary || isupper((unsigned char)*end) ? 1024 : 1000;
     for (const char *k = suffix; k <= at; k++) v *= unit;
   }
   if (v >= 18e18)
     return -1;
   *out = (unsigned long long)v;
+  return 0;
+}
+
+/* A count of lines, as GNU's -L takes one: N, or N with a size's suffix
+ * (-L 1k: 1000 lines); a fraction counts as a whole line (GNU reads lines
+ * while it has fewer: -L 1.5 is 2). */
+static int parse_lines(const char *s, size_t *out) {
+  unsigned long long v;
+  char *end;
+  double d = strtod(s, &end);
+  if (parse_size(s, &v) != 0 || v >= 1000000000)
+    return -1;
+  *out = (size_t)v + (end != s && *end == '\0' && d > floor(d));
   return 0;
 }
 
@@ -384,7 +399,7 @@ static const struct option LONG_OPTIONS[] = {
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, O_VERSION},
-    {"max-lines", required_argument, NULL, 'L'},
+    {"max-lines", optional_argument, NULL, 'l'},
     {"max-chars", required_argument, NULL, 's'},
     {"wd", required_argument, NULL, O_WD},
     {"workdir", required_argument, NULL, O_WD},
@@ -414,7 +429,7 @@ static const struct option LONG_OPTIONS[] = {
     {NULL, 0, NULL, 0}};
 
 /* '+': stop at the command (the first word that is no option). */
-static const char SHORT_OPTIONS[] = "+:j:P:kuvtqa:0d:C:rE:n:N:L:s:XmI:h";
+static const char SHORT_OPTIONS[] = "+:j:P:kuvtqa:0d:C:rE:n:N:L:l::s:XmI:h";
 
 /* GNU parallel's options that rename a replacement string (-I ,, makes
  * ",," mean {}): the command's words are rewritten to parc's own. */
@@ -498,9 +513,14 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
     o->tmpl.max_chars = u;
     break;
   case 'L': /* lines per job: -n, or with --pipe lines per record */
-    if (parse_uint(v, &u) != 0 || u == 0)
+    if (parse_lines(v, &a->L_value) != 0 || a->L_value == 0)
       return run_fail(err, "bad -L '%s' (want N >= 1)", v);
-    a->L_value = u;
+    break;
+  case 'l': /* -l, --max-lines: -L, its N optional (none, or 0: 1) */
+    if (v != NULL && parse_lines(v, &a->L_value) != 0)
+      return run_fail(err, "bad --max-lines '%s' (want N >= 0)", v);
+    if (v == NULL || a->L_value == 0)
+      a->L_value = 1;
     break;
   case 'I':
   case O_REPLACE:
@@ -691,6 +711,16 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
 const cli_cmd run_cmd = {"run", CLI_EXIT_USAGE_RUN, SHORT_OPTIONS,
                          LONG_OPTIONS};
 
+/* A word Perl's Getopt::Long takes as an optional number (GNU's
+ * --max-lines): digits, with a sign, a fraction or an exponent. */
+static int is_number(const char *w) {
+  char *end;
+  if (!isdigit((unsigned char)w[w[0] == '-' || w[0] == '+']))
+    return 0;
+  strtod(w, &end);
+  return *end == '\0';
+}
+
 /* The options before the command. Returns the index of the first word
  * after them (the command), or -1 (err set); *help: 1 --help, 2 --version. */
 static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
@@ -713,6 +743,15 @@ static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
     if (c == O_HALVING && v == NULL && next &&
         (!strcmp(next, "sync") || !strcmp(next, "async")))
       v = next, cli_scan_skip(&sc); /* --halving async: the next word */
+    if (c == 'l' && v == NULL && next && is_number(next)) {
+      /* --max-lines 2: the next word when it is a number (GNU's); -0
+       * there is -0 itself, after --max-lines alone */
+      cli_scan_skip(&sc);
+      if (strcmp(next, "-0") == 0 &&
+          (rc = apply_option(o, in, a, '0', NULL, cores, err)) != 0)
+        break;
+      v = strcmp(next, "-0") == 0 ? NULL : next;
+    }
     if ((rc = apply_option(o, in, a, c, v, cores, err)) != 0)
       break;
   }

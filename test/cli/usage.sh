@@ -93,6 +93,20 @@ check_eq "--replace=STR" "a" "$OUT"
 seq 5 >"$T/five"
 PARC_STDIN=$T/five run_parc_cmd run -k -L 2 echo
 check_eq "-L 2: two lines per job" "$(printf '1 2\n3 4\n5')" "$OUT"
+# GNU's other ways of writing it: a suffix, a fraction, -l and
+# --max-lines with their N optional (then, or with 0, one line), the next
+# word taken when it is a number
+for case in "-L 1k|1 2 3 4 5" "-L 1Ki|1 2 3 4 5" "-L 1.5|1 2,3 4,5" \
+  "-l|1,2,3,4,5" "-l2|1 2,3 4,5" "-l 2|1 2,3 4,5" "-l 0|1,2,3,4,5" \
+  "--max-lines|1,2,3,4,5" "--max-lines 2|1 2,3 4,5" \
+  "--max-lines=3|1 2 3,4 5"; do
+  read -r -a opts <<<"${case%%|*}"
+  PARC_STDIN=$T/five run_parc_cmd run -k "${opts[@]}" echo
+  check_eq "${case%%|*}" "${case#*|}" "$(printf '%s' "$OUT" | tr '\n' ,)"
+done
+PARC_STDIN=$T/five run_parc_cmd run -k --max-lines -0 echo
+check_eq "--max-lines -0: one line each, then -0 (one NUL-ended record)" \
+  "$(printf '1\n2\n3\n4\n5\n')" "$OUT"
 run_parc -k --wd / pwd ::: a
 check_eq "--wd: the jobs run there" "/" "$OUT"
 run_parc -k -E stop echo ::: a stop b
