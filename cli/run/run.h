@@ -43,6 +43,7 @@
 #ifndef CLI_RUN_H
 #define CLI_RUN_H
 
+#include <regex.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,18 @@ typedef cli_err run_err;
 /* Formats an error message into `err`; returns -1 for `return run_fail(...)`. */
 int run_fail(run_err err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Compiles a Perl regexp as GNU parallel's options take one (--colsep,
+ * --header) into a POSIX ERE: Perl's escapes turned into ERE forms,
+ * between `before` and `after`. 0, or -1 with err ("bad OPT 'RE': ..."). */
+int run_perl_regcomp(regex_t *re, const char *opt, const char *perl,
+                     const char *before, const char *after, int cflags,
+                     run_err err);
+
+/* --pipe --header RE (run_pipe.c reads the header): the regexp that
+ * matches it at the start of stdin (`:` one line, N lines): 0, 1 for none
+ * (`0`), or -1 with err. */
+int run_pipe_header_regcomp(regex_t *re, const char *header, run_err err);
 
 /* A growable byte buffer (output, lines, CSV). */
 typedef struct run_buf {

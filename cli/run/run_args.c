@@ -32,7 +32,8 @@ const char RUN_USAGE[] =
     "  -C, --colsep REGEX    split input records into columns {1} {2} ...\n"
     "  -r, --no-run-if-empty  blank records are no values (-E STR: STR ends\n"
     "                        its source)\n"
-    "      --header REGEX    the first record names the columns ({NAME})\n"
+    "      --header REGEX    the first record names the columns ({NAME});\n"
+    "                        with --pipe it goes before each chunk\n"
     "      --csv             input records are CSV\n"
     "  -n, --max-args N      up to N values per job (-N N: as {1}..{N})\n"
     "  -m, -X, --xargs       as many values per job as fit (-X: in context;\n"
@@ -789,7 +790,8 @@ static int parse_sources(run_inputs *in, int argc, char **argv, int i,
 }
 
 /* The options' own rules, once all are known. */
-static int check_options(run_opts *o, args *a, run_err err) {
+static int check_options(run_opts *o, const char *header, args *a,
+                         run_err err) {
   if (o->pipe) { /* GNU: -L N is then the length of a record */
     o->pipe_records = a->N_value_set ? a->N_value : 0;
     o->pipe_lines = a->L_value;
@@ -818,6 +820,14 @@ static int check_options(run_opts *o, args *a, run_err err) {
     return run_fail(err, "--block needs --pipe");
   if ((o->recend || o->recstart || o->rrs) && !o->pipe)
     return run_fail(err, "--recend, --recstart and --rrs need --pipe");
+  if (o->pipe && header) { /* a bad regexp is a usage error, found now */
+    regex_t re;
+    int h = run_pipe_header_regcomp(&re, header, err);
+    if (h < 0)
+      return -1;
+    if (h == 0)
+      regfree(&re);
+  }
   if (o->pipe && o->block == 0)
     o->block = (size_t)1 << 20;
   if (o->retry_memory > 0 && o->memory == 0)
@@ -889,7 +899,7 @@ int run_parse_args(run_opts *o, run_inputs *in, run_template **tmpl, int argc,
   in->opt.delim[0] = '\n';
   in->opt.delim_len = 1;
   int i = parse_options(o, in, &a, argc, argv, &help, err), rc = -1;
-  if (i < 0 || help || check_options(o, &a, err) != 0) {
+  if (i < 0 || help || check_options(o, in->opt.header, &a, err) != 0) {
     rc = help && i >= 0 ? help : -1;
     goto out;
   }

@@ -264,6 +264,50 @@ static int repeats_stacked(const char *re) {
   return 0;
 }
 
+int run_perl_regcomp(regex_t *re, const char *opt, const char *perl,
+                     const char *before, const char *after, int cflags,
+                     run_err err) {
+  run_buf ere = {0};
+  if (run_buf_str(&ere, before) != 0 || perl_to_ere(perl, &ere) != 0 ||
+      run_buf_str(&ere, after) != 0) {
+    run_buf_free(&ere);
+    return run_fail(err, "out of memory");
+  }
+  if (repeats_stacked(ere.data)) {
+    run_buf_free(&ere);
+    return run_fail(err,
+                    "bad %s '%s': a repetition (* + ? {}) right after "
+                    "another",
+                    opt, perl);
+  }
+  int rc = regcomp(re, ere.data, cflags);
+  run_buf_free(&ere);
+  if (rc != 0) {
+    char msg[128];
+    regerror(rc, re, msg, sizeof msg);
+    return run_fail(err, "bad %s '%s': %s", opt, perl, msg);
+  }
+  return 0;
+}
+
+int run_pipe_header_regcomp(regex_t *re, const char *header, run_err err) {
+  char lines[64];
+  const char *perl = header;
+  char *end;
+  unsigned long n = strtoul(header, &end, 10);
+  if (strcmp(header, "0") == 0)
+    return 1;
+  if (strcmp(header, ":") == 0)
+    perl = "(.*\\n)"; /* the first line */
+  else if (*header >= '0' && *header <= '9' && *end == '\0' && n <= 1000) {
+    snprintf(lines, sizeof lines, "(.*\\n){%lu}", n); /* N lines */
+    perl = lines;
+  }
+  /* Perl's ., ^ and $: not across newlines, matched at the start only */
+  return run_perl_regcomp(re, "--header", perl, "^(", ")",
+                          REG_EXTENDED | REG_NEWLINE, err);
+}
+
 static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
   *sp = (splitter){.on = o->colsep || o->header || o->csv,
                    .csv = o->csv,
@@ -277,26 +321,12 @@ static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {
     sp->on = 0;
     return run_fail(err, "--csv needs a separator: --colsep '' splits no CSV");
   }
-  run_buf ere = {0};
   /* --header alone splits at TABs, as GNU parallel does */
   const char *re = o->colsep ? o->colsep : "\t";
-  if (perl_to_ere(re, &ere) != 0)
-    return run_fail(err, "out of memory");
-  if (repeats_stacked(ere.data)) {
-    run_buf_free(&ere);
+  if (run_perl_regcomp(&sp->re, "--colsep", re, "", "", REG_EXTENDED, err) !=
+      0) {
     sp->on = 0;
-    return run_fail(err,
-                    "bad --colsep '%s': a repetition (* + ? {}) right "
-                    "after another",
-                    re);
-  }
-  int rc = regcomp(&sp->re, ere.data, REG_EXTENDED);
-  run_buf_free(&ere);
-  if (rc != 0) {
-    char msg[128];
-    regerror(rc, &sp->re, msg, sizeof msg);
-    sp->on = 0;
-    return run_fail(err, "bad --colsep '%s': %s", re, msg);
+    return -1;
   }
   return 0;
 }

@@ -24,6 +24,10 @@
  *   - --rrs takes the separators out of each chunk as GNU's remove_rec_sep
  *     does: every sep, then a --recstart at its start, then a --recend at
  *     its end (or, as Perl's $ matches, before a last "\n");
+ *   - --header RE: what RE matches at the start of stdin (read a block at
+ *     a time until it matches, or stdin ends: then no header) is taken
+ *     out and put before each chunk (after --rrs); `:` is the first line,
+ *     N the first N lines, 0 none (GNU's find_header);
  *   - -r takes the lines of nothing but white space out of the buffer
  *     each round, before cutting (GNU's s/^\s*\n//gm): a round left with
  *     nothing cuts nothing and does not grow the block.
@@ -70,6 +74,9 @@ struct run_pipe {
   size_t end_len; /* --recend's length: the cut lies after it */
   int rrs;        /* --rrs */
   int no_blank;   /* -r */
+  int has_header; /* --header: header_re is compiled */
+  regex_t header_re;
+  run_buf header; /* what it matched, before each chunk */
   run_buf buf;    /* what the reader has read and not cut */
   size_t start;   /* buf's bytes before this are cut off */
 };
@@ -110,6 +117,33 @@ static void remove_seps(const run_pipe *p, run_buf *c) {
   c->data[c->len] = '\0';
 }
 
+/* Room for `more` bytes after b's, and a NUL (put_chunk). 0, or -1
+ * (ENOMEM). */
+static int reserve(run_buf *b, size_t more) {
+  if (b->len + more < b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap <= b->len + more) cap *= 2;
+  char *d = realloc(b->data, cap);
+  if (d == NULL)
+    return -1;
+  b->data = d;
+  b->cap = cap;
+  return 0;
+}
+
+/* --header: h before c's bytes, in c's own buffer (a chunk as long as
+ * stdin is not held twice). 0, or -1 (ENOMEM). */
+static int prepend(run_buf *c, const run_buf *h) {
+  if (reserve(c, h->len) != 0)
+    return -1;
+  memmove(c->data + h->len, c->data, c->len);
+  memcpy(c->data, h->data, h->len);
+  c->len += h->len;
+  c->data[c->len] = '\0';
+  return 0;
+}
+
 /* Queues buf[start, start + n) as a chunk; waits while the queue is full.
  * A chunk that is all of buf takes buf itself: a record without its end,
  * as long as stdin, is held once, not twice. Returns 0, or -1 when parc
@@ -127,6 +161,10 @@ static int put_chunk(run_pipe *p, size_t n) {
   }
   if (p->rrs)
     remove_seps(p, &c);
+  if (p->header.len && prepend(&c, &p->header) != 0) {
+    run_buf_free(&c);
+    return -1;
+  }
   pthread_mutex_lock(&p->lock);
   while (p->n == QUEUE_MAX && !p->quit)
     pthread_cond_wait(&p->changed, &p->lock);
@@ -139,21 +177,6 @@ static int put_chunk(run_pipe *p, size_t n) {
   if (quit)
     run_buf_free(&c);
   return quit ? -1 : 0;
-}
-
-/* Room for `more` bytes after b's, and a NUL (put_chunk). 0, or -1
- * (ENOMEM). */
-static int reserve(run_buf *b, size_t more) {
-  if (b->len + more < b->cap)
-    return 0;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap <= b->len + more) cap *= 2;
-  char *d = realloc(b->data, cap);
-  if (d == NULL)
-    return -1;
-  b->data = d;
-  b->cap = cap;
-  return 0;
 }
 
 /* Perl's \s. */
@@ -306,8 +329,33 @@ static void grow_block(run_pipe *p) {
           old, p->block);
 }
 
+/* --header: reads a block at a time until the header's regexp matches at
+ * the start of stdin (then takes the match out of buf) or stdin ends
+ * (then there is no header). 0, 1 at the end of stdin, -1 when parc is
+ * ending. */
+static int find_header(run_pipe *p) {
+  for (;;) {
+    int eof = read_more(p, p->block);
+    if (eof < 0)
+      return -1;
+    regmatch_t m = {0, (regoff_t)p->buf.len};
+    if (p->buf.len &&
+        regexec(&p->header_re, p->buf.data, 1, &m, REG_STARTEND) == 0 &&
+        m.rm_so == 0) { /* an empty match too: no header, as GNU's */
+      if (run_buf_add(&p->header, p->buf.data, (size_t)m.rm_eo) != 0)
+        return -1;
+      p->start = (size_t)m.rm_eo; /* read_more moves the rest down */
+      return eof;
+    }
+    if (eof)
+      return 1;
+  }
+}
+
 static void *reader(void *arg) {
   run_pipe *p = arg;
+  if (p->has_header && find_header(p) < 0)
+    goto end;
   for (;;) {
     size_t have = p->buf.len - p->start;
     int eof = read_more(p, p->block - have % p->block);
@@ -329,6 +377,7 @@ static void *reader(void *arg) {
     if (cuts == 0)
       grow_block(p);
   }
+end:
   run_buf_free(&p->buf);
   pthread_mutex_lock(&p->lock);
   p->ended = 1;
@@ -372,6 +421,14 @@ int run_pipe_start(run_state *s, run_err err) {
   p->lines = s->o.pipe_records ? 0 : s->o.pipe_lines;
   p->rrs = s->o.rrs;
   p->no_blank = s->in.opt.skip_blank;
+  if (s->in.opt.header) {
+    int h = run_pipe_header_regcomp(&p->header_re, s->in.opt.header, err);
+    if (h < 0) {
+      free(p);
+      return -1;
+    }
+    p->has_header = h == 0;
+  }
   p->quit_fd = eventfd(0, EFD_CLOEXEC);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -492,6 +549,9 @@ void run_pipe_stop(run_state *s) {
     run_buf_free(&p->q[(p->head + i) % QUEUE_MAX]);
   run_buf_free(&p->next);
   run_buf_free(&p->sep);
+  run_buf_free(&p->header);
+  if (p->has_header)
+    regfree(&p->header_re);
   if (p->quit_fd >= 0)
     close(p->quit_fd);
   pthread_mutex_destroy(&p->lock);

@@ -3,8 +3,9 @@
 # are GNU's): -L N (records of N lines, whole ones filling --block), and
 # with -N; --recend STR and --recstart STR (a record boundary is where the
 # one is followed by the other), GNU's escapes in them; --rrs (the
-# separators taken out of each chunk); -r (blank lines taken out); then
-# larger inputs, checked by their outputs' checksums, and the errors.
+# separators taken out of each chunk); -r (blank lines taken out);
+# --header (the start of stdin before each chunk); then larger inputs,
+# checked by their outputs' checksums, and the errors.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
@@ -174,6 +175,31 @@ check_eq "-r: stdin of blank lines is no job" "" "$CHUNKS"
 chunks "$blank" -N2
 check_eq "without -r blank lines are records" 'a//   /b/ //  c/  \t\r// d' \
   "$(printf '%s' "$CHUNKS" | sed 's/\t/\\t/; s/\r/\\r/')"
+
+# --- --header: the start of stdin before each chunk ---------------------
+csv='h1,h2\n1,a\n2,b\n3,c\n'
+chunks "$csv" --header : -N1
+check_eq "--header :: the first line before each chunk" \
+  "h1,h2/1,a/ h1,h2/2,b/ h1,h2/3,c/" "$CHUNKS"
+chunks "$csv" --header : -N2
+check_eq "--header : -N2" "h1,h2/1,a/2,b/ h1,h2/3,c/" "$CHUNKS"
+chunks "$csv" --header 2 -N1
+check_eq "--header 2: the first two lines" "h1,h2/1,a/2,b/ h1,h2/1,a/3,c/" \
+  "$CHUNKS"
+chunks "$csv" --header h. -N1
+check_eq "--header REGEXP: what it matches at the start" \
+  "h1,h2/ h11,a/ h12,b/ h13,c/" "$CHUNKS"
+chunks "$csv" --header zz -N1
+check_eq "--header that does not match: no header" "h1,h2/ 1,a/ 2,b/ 3,c/" \
+  "$CHUNKS"
+chunks "$csv" --header : --rrs --recend , -N1
+check_eq "--header with --rrs: the header is kept whole" \
+  "h1,h2/1 h1,h2/a/2 h1,h2/b/3 h1,h2/c/" "$CHUNKS"
+chunks 'h1,h2\n' --header :
+check_eq "--header: stdin of only a header is no job" "" "$CHUNKS"
+run_parc --pipe --header '(' cat
+check_rc "--header with a bad regexp" 255
+check_contains "--header with a bad regexp: says so" "bad --header '('" "$ERR"
 
 # --- errors -------------------------------------------------------------
 for opt in "--recend ;" "--recstart X" --rrs; do
