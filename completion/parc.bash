@@ -11,7 +11,7 @@ _parc_commands="run probe plan bench"
 _parc_run_long="--jobs --max-procs --keep-order --tag --tagstring
   --line-buffer --lb --ungroup --verbose --quote --shell --grid --arg-file
   --null --delimiter --colsep --header --csv --no-run-if-empty --eof
-  --max-args --max-replace-args --max-lines --max-chars --xargs --pipe --spreadstdin
+  --max-args --max-replace-args --max-lines --max-chars --xargs --pipe --spreadstdin --cat --fifo
   --block --block-size --recend --recstart --rrs --remove-rec-sep --results
   --joblog --jl --resume --resume-failed
   --retry-failed --resume-by --retries --timeout --grace --halt

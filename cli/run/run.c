@@ -268,7 +268,9 @@ void run_lane_exec(run_state *s, job *j, unsigned slot) {
                 s->o.wd,
                 NULL,
                 NULL,
-                0};
+                0,
+                s->o.pipe ? run_pipe_chunk_fd(s) : 0,
+                s->o.chunk_as == RUN_CHUNK_CAT};
   lane_nice(s);
   run_halving_lane hl = {s, j, x.job_stop_fd};
   if (s->o.halving) /* s->halving is rank 0's under mpirun */

@@ -135,6 +135,8 @@ typedef struct run_inputs {
   size_t per_job; /* > 1: job i takes tuples i*per_job ... (-n, -N) */
   size_t *first;  /* or job i takes first[i] .. first[i+1]-1 (-m, -X) */
   run_input_opts opt;
+  const char *job_value; /* without sources: every job's one value (--cat,
+                            --fifo: the chunk's path), or NULL */
 } run_inputs;
 
 /* A list of values, each as it is (add_list), or the values of a :::
@@ -283,12 +285,14 @@ typedef struct run_opts {
   double delay;               /* --delay SECS between job starts */
   unsigned long long memfree; /* --memfree BYTES: start a job only then */
   int pipe;                   /* --pipe: chunks of stdin to the jobs' stdin */
-  size_t block;               /* --block BYTES (default 1 MiB) */
-  size_t pipe_records;        /* --pipe -N: records per job (0: by --block) */
-  size_t pipe_lines;          /* --pipe -L: lines per record (0: none) */
-  const char *recend;         /* --recend STR as given, GNU's escapes in it */
-  const char *recstart;       /*   (NULL: not given); run_pipe.c reads them */
-  int rrs;                    /* --rrs: they are removed from the chunks */
+  enum { RUN_CHUNK_STDIN, RUN_CHUNK_CAT, RUN_CHUNK_FIFO } chunk_as;
+  /* --cat, --fifo: the chunk as a file, or a pipe, named by {} */
+  size_t block;         /* --block BYTES (default 1 MiB) */
+  size_t pipe_records;  /* --pipe -N: records per job (0: by --block) */
+  size_t pipe_lines;    /* --pipe -L: lines per record (0: none) */
+  const char *recend;   /* --recend STR as given, GNU's escapes in it */
+  const char *recstart; /*   (NULL: not given); run_pipe.c reads them */
+  int rrs;              /* --rrs: they are removed from the chunks */
   run_template_opts tmpl;
   const char *wd;   /* --wd DIR: where the jobs run */
   char **rewritten; /* -I and its kin: the command's words rewritten to
@@ -354,6 +358,11 @@ typedef struct run_exec {
                               kept all the same (--halving's early stop) */
   void *watch_arg;
   unsigned long long mem_limit; /* --memory: bytes, 0: none (run_memory.c) */
+  int chunk_fd;  /* --cat, --fifo: in_data reaches the job on this
+                    descriptor (its {}: /dev/fd/N), stdin is /dev/null;
+                    0: on stdin */
+  int chunk_cat; /* --cat: a file (a memfd, all of it there when the job
+                    starts), not a pipe */
 } run_exec;
 
 #define RUN_HOST_MAX 96

@@ -45,6 +45,8 @@ const char RUN_USAGE[] =
     "one\n"
     "                        per job, on its stdin: -N N records per chunk,\n"
     "                        -L N lines per record\n"
+    "      --cat, --fifo     --pipe, each chunk in a file (a pipe) named by "
+    "{}\n"
     "      --recend STR      records end with STR (default \\n); --recstart "
     "STR:\n"
     "                        they start with STR; --rrs: remove them\n"
@@ -310,6 +312,8 @@ enum {
   O_CSV,
   O_XARGS,
   O_PIPE,
+  O_CAT,
+  O_FIFO,
   O_BLOCK,
   O_BAR,
   O_ETA,
@@ -369,6 +373,8 @@ static const struct option LONG_OPTIONS[] = {
     {"xargs", no_argument, NULL, O_XARGS},
     {"pipe", no_argument, NULL, O_PIPE},
     {"spreadstdin", no_argument, NULL, O_PIPE},
+    {"cat", no_argument, NULL, O_CAT},
+    {"fifo", no_argument, NULL, O_FIFO},
     {"block", required_argument, NULL, O_BLOCK},
     {"block-size", required_argument, NULL, O_BLOCK},
     {"recend", required_argument, NULL, O_RECEND},
@@ -555,6 +561,8 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
   case 'm': o->tmpl.multi = 'm'; break;
   case O_XARGS: o->tmpl.multi = 'm', a->xargs = 1; break;
   case O_PIPE: o->pipe = 1; break;
+  case O_CAT: o->pipe = 1, o->chunk_as = RUN_CHUNK_CAT; break;
+  case O_FIFO: o->pipe = 1, o->chunk_as = RUN_CHUNK_FIFO; break;
   case O_RECEND: o->recend = v; break;
   case O_RECSTART: o->recstart = v; break;
   case O_RRS: o->rrs = 1; break;

@@ -38,6 +38,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +59,15 @@ void run_job_inherit(const int *fds, size_t n) {
   for (size_t i = 0; i < n && n_inherit < MAX_INHERIT; i++)
     if (fds[i] > 2)
       inherit_fd[n_inherit++] = fds[i];
+}
+
+int run_job_chunk_fd(void) {
+  for (int fd = 3;; fd++) {
+    size_t i = 0;
+    while (i < n_inherit && inherit_fd[i] != fd) i++;
+    if (i == n_inherit)
+      return fd;
+  }
 }
 
 double run_wall_now(void) {
@@ -181,13 +191,13 @@ static void not_started(job_io *io, int err) {
   io->r->exit_code = 127;
 }
 
-/* The job closes every descriptor above 2, when asked (glibc 2.34 and
- * later; elsewhere the job keeps what is not close-on-exec). */
-static int close_above_2(posix_spawn_file_actions_t *fa, int asked) {
+/* The job closes every descriptor from `from` on, when asked (glibc 2.34
+ * and later; elsewhere the job keeps what is not close-on-exec). */
+static int close_from(posix_spawn_file_actions_t *fa, int asked, int from) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-  return asked ? posix_spawn_file_actions_addclosefrom_np(fa, 3) : 0;
+  return asked ? posix_spawn_file_actions_addclosefrom_np(fa, from) : 0;
 #else
-  (void)fa, (void)asked;
+  (void)fa, (void)asked, (void)from;
   return 0;
 #endif
 }
@@ -202,16 +212,20 @@ static int keep_inherited(posix_spawn_file_actions_t *fa, int close_fds) {
 }
 
 /* The job's stdin (in_r: the read end of its --pipe pipe, or -1 for
- * /dev/null), stdout and stderr (-1: parc's own, with -u). */
+ * /dev/null; with --cat or --fifo in_r goes to chunk_fd instead, after
+ * the three), stdout and stderr (-1: parc's own, with -u). */
 static int std_fds(posix_spawn_file_actions_t *fa, int in_r, int out_w,
-                   int err_w) {
-  int rc = in_r >= 0 ? posix_spawn_file_actions_adddup2(fa, in_r, 0)
-                     : posix_spawn_file_actions_addopen(fa, 0, "/dev/null",
-                                                        O_RDONLY, 0);
+                   int err_w, int chunk_fd) {
+  int rc = in_r >= 0 && !chunk_fd
+               ? posix_spawn_file_actions_adddup2(fa, in_r, 0)
+               : posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY,
+                                                  0);
   if (rc == 0 && out_w >= 0)
     rc = posix_spawn_file_actions_adddup2(fa, out_w, 1);
   if (rc == 0 && err_w >= 0)
     rc = posix_spawn_file_actions_adddup2(fa, err_w, 2);
+  if (rc == 0 && in_r >= 0 && chunk_fd)
+    rc = posix_spawn_file_actions_adddup2(fa, in_r, chunk_fd);
   return rc;
 }
 
@@ -232,8 +246,9 @@ static int spawn(const run_exec *x, char **argv, const int std[3], pid_t *pid) {
     posix_spawn_file_actions_destroy(&fa);
     return rc;
   }
-  if (!(rc = std_fds(&fa, std[0], std[1], std[2])) &&
-      !(rc = close_above_2(&fa, x->close_fds)) &&
+  if (!(rc = std_fds(&fa, std[0], std[1], std[2], x->chunk_fd)) &&
+      !(rc = close_from(&fa, x->close_fds,
+                        x->chunk_fd ? x->chunk_fd + 1 : 3)) &&
       !(rc = keep_inherited(&fa, x->close_fds)) &&
       !(rc = x->wd ? posix_spawn_file_actions_addchdir_np(&fa, x->wd) : 0) &&
       !(rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
@@ -357,6 +372,32 @@ static int watch(job_io *io, job_watch *w) {
   }
 }
 
+/* --cat: the chunk in a file with no name (a memfd, read from its start),
+ * so that nothing is left on disk whatever becomes of parc. The fd, or -1
+ * with errno. */
+static int chunk_file(const run_exec *x) {
+  int fd = memfd_create("parc-chunk", MFD_CLOEXEC);
+  for (size_t off = 0; fd >= 0 && off < x->in_len;) {
+    ssize_t n = write(fd, x->in_data + off, x->in_len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      int e = n < 0 ? errno : EIO;
+      close(fd);
+      errno = e;
+      return -1;
+    }
+    off += (size_t)n;
+  }
+  if (fd >= 0 && lseek(fd, 0, SEEK_SET) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
 /* The pipes of a job: std[0] the read end of its stdin (--pipe), std[1]
  * and std[2] the write ends of its stdout and stderr; -1 where it has
  * none (/dev/null; parc's own with -u). The ends parc keeps go into io.
@@ -364,11 +405,15 @@ static int watch(job_io *io, job_watch *w) {
 static int open_pipes(job_io *io, int std[3]) {
   const run_exec *x = io->x;
   int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
-  int want[3] = {x->in_data != NULL, !x->ungroup, !x->ungroup};
+  int want[3] = {x->in_data && !x->chunk_cat, !x->ungroup, !x->ungroup};
+  if (x->in_data && x->chunk_cat && (p[0][0] = chunk_file(x)) < 0)
+    return errno;
   for (int i = 0; i < 3; i++)
     if (want[i] && pipe2(p[i], O_CLOEXEC) != 0) {
       int e = errno;
       for (int k = 0; k < i; k++) close(p[k][0]), close(p[k][1]);
+      if (p[0][0] >= 0 && !want[0])
+        close(p[0][0]);
       return e;
     }
   std[0] = p[0][0];

@@ -76,9 +76,11 @@ struct run_pipe {
   int no_blank;   /* -r */
   int has_header; /* --header: header_re is compiled */
   regex_t header_re;
-  run_buf header; /* what it matched, before each chunk */
-  run_buf buf;    /* what the reader has read and not cut */
-  size_t start;   /* buf's bytes before this are cut off */
+  run_buf header;      /* what it matched, before each chunk */
+  int chunk_fd;        /* --cat, --fifo: where a job gets its chunk; 0: stdin */
+  char chunk_path[32]; /* /dev/fd/N: the jobs' {} */
+  run_buf buf;         /* what the reader has read and not cut */
+  size_t start;        /* buf's bytes before this are cut off */
 };
 
 #define NONE ((size_t)-1)
@@ -421,6 +423,13 @@ int run_pipe_start(run_state *s, run_err err) {
   p->lines = s->o.pipe_records ? 0 : s->o.pipe_lines;
   p->rrs = s->o.rrs;
   p->no_blank = s->in.opt.skip_blank;
+  if (s->o.chunk_as != RUN_CHUNK_STDIN) {
+    /* {} names the chunk (GNU's temporary file): the job's descriptor
+     * chunk_fd, by its path; under mpirun jobs inherit nothing else */
+    p->chunk_fd = s->mpi ? 3 : run_job_chunk_fd();
+    snprintf(p->chunk_path, sizeof p->chunk_path, "/dev/fd/%d", p->chunk_fd);
+    s->in.job_value = p->chunk_path;
+  }
   if (s->in.opt.header) {
     int h = run_pipe_header_regcomp(&p->header_re, s->in.opt.header, err);
     if (h < 0) {
@@ -522,6 +531,10 @@ int run_pipe_more(run_state *s) {
   return more || p->next.data != NULL;
 }
 
+int run_pipe_chunk_fd(const run_state *s) {
+  return s->pipe ? s->pipe->chunk_fd : 0;
+}
+
 void run_pipe_take(run_state *s, job *j) {
   run_pipe *p = s->pipe;
   if (p == NULL)
@@ -552,6 +565,8 @@ void run_pipe_stop(run_state *s) {
   run_buf_free(&p->header);
   if (p->has_header)
     regfree(&p->header_re);
+  if (s->in.job_value == p->chunk_path)
+    s->in.job_value = NULL;
   if (p->quit_fd >= 0)
     close(p->quit_fd);
   pthread_mutex_destroy(&p->lock);

@@ -209,6 +209,8 @@ int run_pipe_more(run_state *s);
 void run_pipe_take(run_state *s, job *j);
 /* Stops the reader and frees what is left; s->pipe may be NULL. */
 void run_pipe_stop(run_state *s);
+/* --cat, --fifo: the descriptor a job gets its chunk on; 0: stdin. */
+int run_pipe_chunk_fd(const run_state *s);
 
 /* ---------------------------------------------------------------- run_job.c */
 
@@ -216,6 +218,9 @@ void run_pipe_stop(run_state *s);
  * two, each above 2; unless run_exec.close_fds. Called before the first
  * job, never while jobs start. */
 void run_job_inherit(const int *fds, size_t n);
+/* The lowest descriptor above 2 that no job inherits: where --cat's and
+ * --fifo's chunk reaches a job. */
+int run_job_chunk_fd(void);
 
 /* ---------------------------------------------------------------- output */
 

@@ -850,6 +850,8 @@ static int gather(expansion *x, const run_inputs *in) {
       if (!in->src[s].absent || !in->src[s].absent[i])
         x->val[x->nval++] = in->src[s].values[i];
     }
+  if (in->nsrc == 0 && in->job_value && !x->t->no_args)
+    x->val[x->nval++] = in->job_value;
   return 0;
 }
 

@@ -4,8 +4,9 @@
 # with -N; --recend STR and --recstart STR (a record boundary is where the
 # one is followed by the other), GNU's escapes in them; --rrs (the
 # separators taken out of each chunk); -r (blank lines taken out);
-# --header (the start of stdin before each chunk); then larger inputs,
-# checked by their outputs' checksums, and the errors.
+# --header (the start of stdin before each chunk); --cat and --fifo;
+# then larger inputs, checked by their outputs' checksums, and the
+# errors.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T" || exit 1
@@ -200,6 +201,30 @@ check_eq "--header: stdin of only a header is no job" "" "$CHUNKS"
 run_parc --pipe --header '(' cat
 check_rc "--header with a bad regexp" 255
 check_contains "--header with a bad regexp: says so" "bad --header '('" "$ERR"
+
+# --- --cat, --fifo: the chunk named by {}, stdin empty -------------------
+# GNU's {} is a file in $TMPDIR; parc's a descriptor (/dev/fd/N) on a
+# memfd or a pipe: the contents are GNU's, the name is not checked
+seq 3 >in
+for how in --cat --fifo; do
+  PARC_STDIN=in run_parc $how 'wc -c < {}; wc -c'
+  check_rc "$how" 0
+  check_eq "$how: the chunk in {}, stdin empty" "$(lines 6 0)" "$OUT"
+  PARC_STDIN=in run_parc $how wc -l
+  check_eq "$how: {} appended when the command has none" 3 "${OUT%% *}"
+  PARC_STDIN=in run_parc -k $how -N1 'cat {}'
+  check_eq "$how -N1: each job its own chunk" "$(lines 1 2 3)" "$OUT"
+done
+PARC_STDIN=in run_parc --cat 'cat {} {} | wc -l'
+check_eq "--cat: a file, read twice" 6 "$OUT"
+seq 1000000 >big
+PARC_STDIN=big run_parc --fifo --block 10M 'sleep 0.1; : {}'
+check_rc "--fifo: a job that never reads its chunk ends (GNU's hangs)" 0
+mkdir tmp
+PARC_STDIN=in TMPDIR=$T/tmp run_parc --cat 'wc -c {}'
+check_eq "--cat: nothing written to \$TMPDIR" "" "$(ls tmp)"
+PARC_STDIN=in run_parc -k --cat -N1 'ls -l /proc/$$/fd | grep -c memfd:; : {}'
+check_eq "--cat: each job holds its own chunk only" "$(lines 1 1 1)" "$OUT"
 
 # --- errors -------------------------------------------------------------
 for opt in "--recend ;" "--recstart X" --rrs; do
