@@ -66,10 +66,12 @@ int run_perl_regcomp(regex_t *re, const char *opt, const char *perl,
                      const char *before, const char *after, int cflags,
                      run_err err);
 
-/* --pipe --header RE (run_pipe.c reads the header): the regexp that
- * matches it at the start of stdin (`:` one line, N lines): 0, 1 for none
- * (`0`), or -1 with err. */
-int run_pipe_header_regcomp(regex_t *re, const char *header, run_err err);
+/* --pipe --header H (run_pipe.c reads the header): `:` is one line, N
+ * the first N lines (*lines), 0 none, anything else the regexp that
+ * matches it at the start of stdin (*re). RUN_HEADER_*, or -1 with err. */
+enum { RUN_HEADER_NONE, RUN_HEADER_LINES, RUN_HEADER_REGEXP };
+int run_pipe_header(regex_t *re, size_t *lines, const char *header,
+                    run_err err);
 
 /* A growable byte buffer (output, lines, CSV). */
 typedef struct run_buf {

@@ -155,15 +155,14 @@ static int parse_size(const char *s, unsigned long long *out) {
 }
 
 /* A count of lines, as GNU's -L takes one: N, or N with a size's suffix
- * (-L 1k: 1000 lines); a fraction counts as a whole line (GNU reads lines
- * while it has fewer: -L 1.5 is 2). */
-static int parse_lines(const char *s, size_t *out) {
+ * (-L 1k: 1000 lines), or a fraction (see check_options). */
+static int parse_lines(const char *s, double *out) {
   unsigned long long v;
   char *end;
   double d = strtod(s, &end);
   if (parse_size(s, &v) != 0 || v >= 1000000000)
     return -1;
-  *out = (size_t)v + (end != s && *end == '\0' && d > floor(d));
+  *out = end != s && *end == '\0' ? d : (double)v;
   return 0;
 }
 
@@ -450,7 +449,7 @@ typedef struct args {
   size_t narg_files;
   int n_set, N_value_set; /* -n and -N as given (-N means more with --pipe) */
   size_t N_value;
-  size_t L_value; /* -L N: as -n N, or with --pipe N lines per record */
+  double L_value; /* -L N: as -n N, or with --pipe N lines per record */
   int jobs_all;   /* -j 0 */
   int xargs;      /* --xargs: -m without spreading over the slots */
   const char *repl[RUN_REPL_KINDS]; /* -I and kin: the user's strings */
@@ -520,13 +519,15 @@ static int apply_option(run_opts *o, run_inputs *in, args *a, int id,
     o->tmpl.max_chars = u;
     break;
   case 'L': /* lines per job: -n, or with --pipe lines per record */
-    if (parse_lines(v, &a->L_value) != 0 || a->L_value == 0)
+    if (parse_lines(v, &a->L_value) != 0 || !(a->L_value > 0))
       return run_fail(err, "bad -L '%s' (want N >= 1)", v);
     break;
   case 'l': /* -l, --max-lines: -L, its N optional (none, or 0: 1) */
+    if (v != NULL && strcmp(v, "-0") == 0) /* -l-0: -l, then -0 (GNU) */
+      v = NULL, in->opt.delim[0] = '\0', in->opt.delim_len = 1;
     if (v != NULL && parse_lines(v, &a->L_value) != 0)
       return run_fail(err, "bad --max-lines '%s' (want N >= 0)", v);
-    if (v == NULL || a->L_value == 0)
+    if (v == NULL || !(a->L_value > 0))
       a->L_value = 1;
     break;
   case 'I':
@@ -732,6 +733,35 @@ static int is_number(const char *w) {
 
 /* The options before the command. Returns the index of the first word
  * after them (the command), or -1 (err set); *help: 1 --help, 2 --version. */
+/* -lWORD: Perl's Getopt::Long (GNU's) takes the number WORD begins with
+ * as -l's (none: -l alone) and the letters after it as more short
+ * options, the last of them given the rest of the word if it takes a
+ * value (-l2k, -lk, -l3j2). getopt_long would take WORD whole. */
+static int bundled_after_l(run_opts *o, run_inputs *in, args *a,
+                           const char *word, unsigned cores, run_err err) {
+  if (strcmp(word, "-0") == 0) /* -l-0: -l, then -0 */
+    return apply_option(o, in, a, 'l', word, cores, err);
+  size_t n = strspn(word, "0123456789.");
+  char num[32];
+  if (n >= sizeof num)
+    return run_fail(err, "bad -l '%s'", word);
+  memcpy(num, word, n);
+  num[n] = '\0';
+  int rc = apply_option(o, in, a, 'l', n ? num : NULL, cores, err);
+  for (const char *p = word + n; rc == 0 && *p; p++) {
+    const char *at = *p != ':' ? strchr(SHORT_OPTIONS + 2, *p) : NULL;
+    if (at == NULL)
+      return run_fail(err, "unknown option '-%c' in '-l%s'", *p, word);
+    if (at[1] == ':' && at[2] != ':') { /* takes a value: the rest */
+      if (p[1] == '\0')
+        return run_fail(err, "-%c in '-l%s' needs a value", *p, word);
+      return apply_option(o, in, a, *p, p + 1, cores, err);
+    }
+    rc = apply_option(o, in, a, *p, NULL, cores, err);
+  }
+  return rc;
+}
+
 static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
                          char **argv, int *help, run_err err) {
   unsigned cores = parc_physical_cores();
@@ -749,6 +779,11 @@ static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
       break;
     }
     const char *v = sc.value, *next = cli_scan_peek(&sc);
+    if (c == 'l' && v != NULL && v[-1] == 'l') { /* -l2k: -l2 -k (GNU's) */
+      if ((rc = bundled_after_l(o, in, a, v, cores, err)) != 0)
+        break;
+      continue;
+    }
     if (c == O_HALVING && v == NULL && next &&
         (!strcmp(next, "sync") || !strcmp(next, "async")))
       v = next, cli_scan_skip(&sc); /* --halving async: the next word */
@@ -800,11 +835,16 @@ static int parse_sources(run_inputs *in, int argc, char **argv, int i,
 /* The options' own rules, once all are known. */
 static int check_options(run_opts *o, const char *header, args *a,
                          run_err err) {
+  /* A fraction of a line: GNU reads lines while it has fewer (-L 1.5 is
+   * 2), but counts a record's lines in whole ones (--pipe -L 1.5 is 1) */
+  size_t lines = (size_t)(o->pipe ? floor(a->L_value) : ceil(a->L_value));
+  if (o->pipe && a->L_value > 0 && lines == 0)
+    return run_fail(err, "bad -L with --pipe (want N >= 1 lines a record)");
   if (o->pipe) { /* GNU: -L N is then the length of a record */
     o->pipe_records = a->N_value_set ? a->N_value : 0;
-    o->pipe_lines = a->L_value;
-  } else if (a->N_value_set || a->L_value) { /* -N wins, as in GNU */
-    o->tmpl.max_args = a->N_value_set ? a->N_value : a->L_value;
+    o->pipe_lines = lines;
+  } else if (a->N_value_set || lines) { /* -N wins, as in GNU */
+    o->tmpl.max_args = a->N_value_set ? a->N_value : lines;
     o->tmpl.replace_args = a->N_value_set;
   }
   if (o->tmpl.multi && o->tmpl.max_args == 0 && !a->n_set)
@@ -830,10 +870,11 @@ static int check_options(run_opts *o, const char *header, args *a,
     return run_fail(err, "--recend, --recstart and --rrs need --pipe");
   if (o->pipe && header) { /* a bad regexp is a usage error, found now */
     regex_t re;
-    int h = run_pipe_header_regcomp(&re, header, err);
+    size_t n;
+    int h = run_pipe_header(&re, &n, header, err);
     if (h < 0)
       return -1;
-    if (h == 0)
+    if (h == RUN_HEADER_REGEXP)
       regfree(&re);
   }
   if (o->pipe && o->block == 0)

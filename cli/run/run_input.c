@@ -178,7 +178,8 @@ static void strvec_free(strvec *sv) {
 
 /* --colsep is a Perl regexp in GNU parallel; regcomp reads POSIX EREs.
  * The escapes Perl users write (\t \n \r \f \v \d \D \s \S \w \W) are
- * turned into their ERE forms; the rest is passed on as it is. */
+ * turned into their ERE forms, and `.` into [^\n] (Perl's . is not a
+ * newline); the rest is passed on as it is. */
 static int perl_to_ere(const char *re, run_buf *b) {
   static const char ctl_from[] = "tnrfve", ctl_to[] = "\t\n\r\f\v\x1b";
   static const struct {
@@ -203,6 +204,10 @@ static int perl_to_ere(const char *re, run_buf *b) {
     }
     if (*p == ']' && bracket)
       bracket = 0;
+    if (*p == '.' && !bracket) {
+      rc = run_buf_str(b, "[^\n]");
+      continue;
+    }
     if (*p != '\\' || p[1] == '\0') {
       rc = run_buf_add(b, p, 1);
       continue;
@@ -290,22 +295,21 @@ int run_perl_regcomp(regex_t *re, const char *opt, const char *perl,
   return 0;
 }
 
-int run_pipe_header_regcomp(regex_t *re, const char *header, run_err err) {
-  char lines[64];
-  const char *perl = header;
+int run_pipe_header(regex_t *re, size_t *lines, const char *header,
+                    run_err err) {
   char *end;
-  unsigned long n = strtoul(header, &end, 10);
-  if (strcmp(header, "0") == 0)
-    return 1;
+  unsigned long long n = strtoull(header, &end, 10);
   if (strcmp(header, ":") == 0)
-    perl = "(.*\\n)"; /* the first line */
-  else if (*header >= '0' && *header <= '9' && *end == '\0' && n <= 1000) {
-    snprintf(lines, sizeof lines, "(.*\\n){%lu}", n); /* N lines */
-    perl = lines;
+    n = 1, end = (char *)"";
+  if (*end == '\0' && *header != '-' && *header != '+' && *header != ' ') {
+    *lines = (size_t)n; /* GNU's (.*\n){N}: N lines, whatever they hold */
+    return n ? RUN_HEADER_LINES : RUN_HEADER_NONE;
   }
-  /* Perl's ., ^ and $: not across newlines, matched at the start only */
-  return run_perl_regcomp(re, "--header", perl, "^(", ")",
-                          REG_EXTENDED | REG_NEWLINE, err);
+  /* matched at the start only: ^ without REG_NEWLINE */
+  return run_perl_regcomp(re, "--header", header, "^(", ")", REG_EXTENDED,
+                          err) == 0
+             ? RUN_HEADER_REGEXP
+             : -1;
 }
 
 static int splitter_init(splitter *sp, const run_input_opts *o, run_err err) {

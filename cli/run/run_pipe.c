@@ -41,6 +41,7 @@
  * that its lane feeds (run_job.c): nothing is written to disk.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -64,18 +65,19 @@ struct run_pipe {
   pthread_cond_t changed; /* a chunk queued or taken, or the end */
   run_buf q[QUEUE_MAX];   /* a ring of chunks */
   size_t head, n;
-  int ended;      /* the reader has queued its last chunk */
-  int quit;       /* parc is ending: the reader stops */
-  run_buf next;   /* popped by run_job_known, for run_pipe_take */
-  size_t block;   /* --block (it grows) */
-  size_t records; /* -N (times -L): records per chunk, 0: by block */
-  size_t lines;   /* -L without -N: lines per record, 0: none */
-  run_buf sep;    /* --recend then --recstart, escapes undone */
-  size_t end_len; /* --recend's length: the cut lies after it */
-  int rrs;        /* --rrs */
-  int no_blank;   /* -r */
-  int has_header; /* --header: header_re is compiled */
-  regex_t header_re;
+  int ended;           /* the reader has queued its last chunk */
+  int quit;            /* parc is ending: the reader stops */
+  run_buf next;        /* popped by run_job_known, for run_pipe_take */
+  size_t block;        /* --block (it grows) */
+  size_t records;      /* -N (times -L): records per chunk, 0: by block */
+  size_t lines;        /* -L without -N: lines per record, 0: none */
+  run_buf sep;         /* --recend then --recstart, escapes undone */
+  size_t end_len;      /* --recend's length: the cut lies after it */
+  int rrs;             /* --rrs */
+  int no_blank;        /* -r */
+  int has_header;      /* --header: RUN_HEADER_* */
+  regex_t header_re;   /* RUN_HEADER_REGEXP */
+  size_t header_lines; /* RUN_HEADER_LINES */
   run_buf header;      /* what it matched, before each chunk */
   int chunk_fd;        /* --cat, --fifo: where a job gets its chunk; 0: stdin */
   char chunk_path[32]; /* /dev/fd/N: the jobs' {} */
@@ -331,26 +333,43 @@ static void grow_block(run_pipe *p) {
           old, p->block);
 }
 
-/* --header: reads a block at a time until the header's regexp matches at
- * the start of stdin (then takes the match out of buf) or stdin ends
- * (then there is no header). 0, 1 at the end of stdin, -1 when parc is
- * ending. */
+/* --header: the length of the header at the start of buf, or NONE while
+ * it is not all there (its lines, or what its regexp matches). */
+static size_t header_end(run_pipe *p) {
+  const char *s = p->buf.data, *nl;
+  size_t len = p->buf.len, i = 0;
+  if (p->has_header == RUN_HEADER_LINES) {
+    for (size_t k = 0; k < p->header_lines; k++, i = (size_t)(nl - s) + 1)
+      if ((nl = memchr(s + i, '\n', len - i)) == NULL)
+        return NONE;
+    return i;
+  }
+  if (len > INT_MAX) /* past what regexec can say */
+    return NONE;
+  p->buf.data[len] = '\0'; /* read_more left room; for ASan's regexec */
+  regmatch_t m = {0, (regoff_t)len};
+  if (regexec(&p->header_re, s, 1, &m, REG_STARTEND) == 0 && m.rm_so == 0)
+    return (size_t)m.rm_eo; /* an empty match too: no header, as GNU's */
+  return NONE;
+}
+
+/* --header: reads a block at a time until the header is all there at the
+ * start of stdin (then takes it out of buf) or stdin ends (then there is
+ * no header). 0, 1 at the end of stdin, -1 when parc is ending. */
 static int find_header(run_pipe *p) {
   for (;;) {
     int eof = read_more(p, p->block);
     if (eof < 0)
       return -1;
-    regmatch_t m = {0, (regoff_t)p->buf.len};
-    if (p->buf.len &&
-        regexec(&p->header_re, p->buf.data, 1, &m, REG_STARTEND) == 0 &&
-        m.rm_so == 0) { /* an empty match too: no header, as GNU's */
-      if (run_buf_add(&p->header, p->buf.data, (size_t)m.rm_eo) != 0)
+    size_t end = p->buf.len ? header_end(p) : NONE;
+    if (end != NONE) {
+      if (run_buf_add(&p->header, p->buf.data, end) != 0)
         return -1;
-      p->start = (size_t)m.rm_eo; /* read_more moves the rest down */
+      p->start = end; /* read_more moves the rest down */
       return eof;
     }
-    if (eof)
-      return 1;
+    if (eof || p->buf.len > INT_MAX)
+      return eof;
   }
 }
 
@@ -431,12 +450,13 @@ int run_pipe_start(run_state *s, run_err err) {
     s->in.job_value = p->chunk_path;
   }
   if (s->in.opt.header) {
-    int h = run_pipe_header_regcomp(&p->header_re, s->in.opt.header, err);
+    int h = run_pipe_header(&p->header_re, &p->header_lines, s->in.opt.header,
+                            err);
     if (h < 0) {
       free(p);
       return -1;
     }
-    p->has_header = h == 0;
+    p->has_header = h;
   }
   p->quit_fd = eventfd(0, EFD_CLOEXEC);
   pthread_condattr_t ca;
@@ -563,7 +583,7 @@ void run_pipe_stop(run_state *s) {
   run_buf_free(&p->next);
   run_buf_free(&p->sep);
   run_buf_free(&p->header);
-  if (p->has_header)
+  if (p->has_header == RUN_HEADER_REGEXP)
     regfree(&p->header_re);
   if (s->in.job_value == p->chunk_path)
     s->in.job_value = NULL;

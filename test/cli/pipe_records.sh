@@ -198,6 +198,20 @@ check_eq "--header with --rrs: the header is kept whole" \
   "h1,h2/1 h1,h2/a/2 h1,h2/b/3 h1,h2/c/" "$CHUNKS"
 chunks 'h1,h2\n' --header :
 check_eq "--header: stdin of only a header is no job" "" "$CHUNKS"
+chunks 'id,v\n1,a\n2,b\n' --header 'id.*$' -N1
+check_eq "--header: Perl's \$ is the end of stdin, not of a line" \
+  "id,v/ 1,a/ 2,b/" "$CHUNKS"
+chunks 'h\nx\ny\n' --header '[^z]*' -N1
+check_eq "--header: [^z] takes newlines too (all of stdin: no job)" "" \
+  "$CHUNKS"
+printf 'a\0b\n1\n2\n' >nul
+PARC_STDIN=nul run_parc -k --pipe --header : -N1 'tr "\0\n" "@/"; echo'
+check_eq "--header :: a header holding a NUL" "$(lines a@b/1/ a@b/2/)" "$OUT"
+seq 3000 >t3000
+PARC_STDIN=t3000 run_parc -k --pipe --block 100 --header 1001 -N1000 \
+  -q awk 'NR == 1 { print } END { print NR }'
+check_eq "--header 1001: 1001 lines, read over many blocks" \
+  "$(lines 1 2001 1 2000)" "$OUT"
 run_parc --pipe --header '(' cat
 check_rc "--header with a bad regexp" 255
 check_contains "--header with a bad regexp: says so" "bad --header '('" "$ERR"

@@ -104,9 +104,20 @@ for case in "-L 1k|1 2 3 4 5" "-L 1Ki|1 2 3 4 5" "-L 1.5|1 2,3 4,5" \
   PARC_STDIN=$T/five run_parc_cmd run -k "${opts[@]}" echo
   check_eq "${case%%|*}" "${case#*|}" "$(printf '%s' "$OUT" | tr '\n' ,)"
 done
-PARC_STDIN=$T/five run_parc_cmd run -k --max-lines -0 echo
-check_eq "--max-lines -0: one line each, then -0 (one NUL-ended record)" \
-  "$(printf '1\n2\n3\n4\n5\n')" "$OUT"
+for opts in "--max-lines -0" "--max-lines=-0" "-l-0"; do
+  PARC_STDIN=$T/five run_parc_cmd run -k $opts echo x
+  check_eq "$opts: -l, then -0: one record, all five lines (GNU's)" \
+    "x 1,2,3,4,5," "$(printf '%s\n' "$OUT" | tr '\n' ,)"
+done
+# -lWORD as GNU's Getopt::Long reads it: the number, then more letters
+for case in "-l2k|1 2,3 4,5" "-lk|1,2,3,4,5" "-kl2|1 2,3 4,5" "-l1kj1|1,2,3,4,5"; do
+  PARC_STDIN=$T/five run_parc_cmd run "${case%%|*}" echo
+  check_eq "${case%%|*}" "${case#*|}" "$(printf '%s' "$OUT" | tr '\n' ,)"
+done
+seq 21 >"$T/t21"
+PARC_STDIN=$T/t21 run_parc_cmd run -k --pipe -L 2.5 wc -l
+check_eq "--pipe -L 2.5: records of 2 lines (GNU counts whole lines)" \
+  "20,1," "$(printf '%s\n' "$OUT" | tr '\n' ,)"
 run_parc -k --wd / pwd ::: a
 check_eq "--wd: the jobs run there" "/" "$OUT"
 run_parc -k -E stop echo ::: a stop b
