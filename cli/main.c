@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  parc --version prints the version.\n";
 
 int main(int argc, char **argv) {
+  cli_std_fds_open();
   if (argc < 2) {
     fputs(USAGE, stderr);
     return CLI_EXIT_USAGE;

@@ -104,6 +104,10 @@ typedef int (*cli_option_fn)(void *ctx, int id, const char *value, cli_err err);
 int cli_parse_options(const cli_cmd *cmd, int argc, char **argv,
                       cli_option_fn apply, void *ctx, cli_err err);
 
+/* Opens each of descriptors 0, 1 and 2 that is closed on /dev/null
+ * (stdfds.c): first thing in main, before anything opens a descriptor. */
+void cli_std_fds_open(void);
+
 /* ------------------------------------------------------------ helpers */
 
 /* Where the helper programs are installed; CMake sets both. */

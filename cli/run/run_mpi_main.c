@@ -82,6 +82,7 @@ static int other_mpi(int size) {
 }
 
 int main(int argc, char **argv) {
+  cli_std_fds_open();
   /* a job of a rank under --memory: /proc/self/exe is this program */
   if (argc > 1 && strcmp(argv[1], "__memory") == 0)
     return run_memory_shim(argc, argv);

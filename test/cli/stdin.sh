@@ -45,4 +45,16 @@ check_eq "a job's stdin is /dev/null (without --shell)" "/dev/null" "$OUT"
 PARC_STDIN=in2 run_parc -k --shell 'cat; echo got-{}'
 check_eq "jobs do not eat parc's stdin input" "$(lines got-x got-y)" "$OUT"
 
+# A closed stdin (<&-) is an empty one, as GNU's: no descriptor parc
+# opens takes its number (an eventfd read as stdin waited forever)
+timeout -k 5 20 "$PARC" run --pipe cat <&- >closed.out 2>&1
+check_rc_is() { check_eq "$1 (exit status)" "$2" "$3"; }
+check_rc_is "--pipe with stdin closed: no job, no hang" 0 "$?"
+timeout -k 5 20 "$PARC" run echo a <&- >closed.out 2>&1
+check_rc_is "values from a closed stdin: none" 0 "$?"
+check_eq "... nothing run, nothing said" "" "$(cat closed.out)"
+timeout -k 5 20 "$PARC" run --results cr echo ::: a b 2>&- >closed.out
+check_rc_is "stderr closed: the run goes on" 0 "$?"
+check_eq "... its output where it belongs" "$(lines a b)" "$(sort closed.out)"
+
 done_testing
