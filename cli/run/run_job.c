@@ -411,9 +411,8 @@ static int open_pipes(job_io *io, int std[3]) {
   for (int i = 0; i < 3; i++)
     if (want[i] && pipe2(p[i], O_CLOEXEC) != 0) {
       int e = errno;
-      for (int k = 0; k < i; k++) close(p[k][0]), close(p[k][1]);
-      if (p[0][0] >= 0 && !want[0])
-        close(p[0][0]);
+      for (int k = 0; k < i; k++) /* --cat's memfd too: p[0][0] */
+        close(p[k][0]), close(p[k][1]);
       return e;
     }
   std[0] = p[0][0];
