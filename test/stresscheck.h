@@ -1,8 +1,9 @@
-/* stresscheck.h -- the checks of the plain (non-Criterion) stress
- * programs, which run under ThreadSanitizer: CHECK counts a pass or prints
- * and counts a failure, from any thread; CHECK_RC compares a parc call's
- * rc with the expected one, both printed with their names. Each program
- * prints the counts at the end and fails if `failed` is not 0. */
+/* stresscheck.h -- the checks of the plain (non-Criterion) test programs:
+ * the stress programs, which run under ThreadSanitizer, and the MPI pool's
+ * (every rank runs every step). CHECK counts a pass or prints and counts a
+ * failure, from any thread; CHECK_RC compares a parc call's rc with the
+ * expected one, both printed with their names. Each program prints the
+ * counts at the end and fails if `failed` is not 0. */
 #ifndef PARC_STRESSCHECK_H
 #define PARC_STRESSCHECK_H
 

@@ -79,6 +79,8 @@ typedef struct run_buf {
   size_t len, cap;
 } run_buf;
 int run_buf_add(run_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
+/* Room for `more` bytes after b's, and a NUL: 0 or -1 (ENOMEM). */
+int run_buf_reserve(run_buf *b, size_t more);
 int run_buf_str(run_buf *b, const char *s);
 /* Appends n bytes as well-formed UTF-8: each byte that does not begin a
  * valid sequence becomes U+FFFD (as Python's errors="replace" does). */
@@ -295,6 +297,9 @@ typedef struct run_opts {
   const char *recend;   /* --recend STR as given, GNU's escapes in it */
   const char *recstart; /*   (NULL: not given); run_pipe.c reads them */
   int rrs;              /* --rrs: they are removed from the chunks */
+  int header_kind;      /* --pipe --header: RUN_HEADER_* (run_pipe_header) */
+  size_t header_lines;  /*   RUN_HEADER_LINES: how many */
+  regex_t header_re;    /*   RUN_HEADER_REGEXP: compiled once, here */
   run_template_opts tmpl;
   const char *wd;   /* --wd DIR: where the jobs run */
   char **rewritten; /* -I and its kin: the command's words rewritten to

@@ -731,8 +731,6 @@ static int is_number(const char *w) {
   return *end == '\0';
 }
 
-/* The options before the command. Returns the index of the first word
- * after them (the command), or -1 (err set); *help: 1 --help, 2 --version. */
 /* -lWORD: Perl's Getopt::Long (GNU's) takes the number WORD begins with
  * as -l's (none: -l alone) and the letters after it as more short
  * options, the last of them given the rest of the word if it takes a
@@ -762,6 +760,8 @@ static int bundled_after_l(run_opts *o, run_inputs *in, args *a,
   return rc;
 }
 
+/* The options before the command. Returns the index of the first word
+ * after them (the command), or -1 (err set); *help: 1 --help, 2 --version. */
 static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
                          char **argv, int *help, run_err err) {
   unsigned cores = parc_physical_cores();
@@ -787,15 +787,8 @@ static int parse_options(run_opts *o, run_inputs *in, args *a, int argc,
     if (c == O_HALVING && v == NULL && next &&
         (!strcmp(next, "sync") || !strcmp(next, "async")))
       v = next, cli_scan_skip(&sc); /* --halving async: the next word */
-    if (c == 'l' && v == NULL && next && is_number(next)) {
-      /* --max-lines 2: the next word when it is a number (GNU's); -0
-       * there is -0 itself, after --max-lines alone */
-      cli_scan_skip(&sc);
-      if (strcmp(next, "-0") == 0 &&
-          (rc = apply_option(o, in, a, '0', NULL, cores, err)) != 0)
-        break;
-      v = strcmp(next, "-0") == 0 ? NULL : next;
-    }
+    if (c == 'l' && v == NULL && next && is_number(next))
+      v = next, cli_scan_skip(&sc); /* --max-lines 2: a number next (GNU's) */
     if ((rc = apply_option(o, in, a, c, v, cores, err)) != 0)
       break;
   }
@@ -868,14 +861,11 @@ static int check_options(run_opts *o, const char *header, args *a,
     return run_fail(err, "--block needs --pipe");
   if ((o->recend || o->recstart || o->rrs) && !o->pipe)
     return run_fail(err, "--recend, --recstart and --rrs need --pipe");
-  if (o->pipe && header) { /* a bad regexp is a usage error, found now */
-    regex_t re;
-    size_t n;
-    int h = run_pipe_header(&re, &n, header, err);
-    if (h < 0)
-      return -1;
-    if (h == RUN_HEADER_REGEXP)
-      regfree(&re);
+  if (o->pipe && header && /* a bad regexp is a usage error, found now */
+      (o->header_kind = run_pipe_header(&o->header_re, &o->header_lines, header,
+                                        err)) < 0) {
+    o->header_kind = RUN_HEADER_NONE;
+    return -1;
   }
   if (o->pipe && o->block == 0)
     o->block = (size_t)1 << 20;
@@ -933,6 +923,9 @@ static char **rewrite_words(const args *a, char **words, size_t n) {
 }
 
 void run_opts_free(run_opts *o) {
+  if (o->header_kind == RUN_HEADER_REGEXP)
+    regfree(&o->header_re);
+  o->header_kind = RUN_HEADER_NONE;
   for (char **w = o->rewritten; w && *w; w++) free(*w);
   free(o->rewritten);
   free(o->average_over);

@@ -32,16 +32,22 @@ int run_fail(run_err err, const char *fmt, ...) {
   return -1;
 }
 
+int run_buf_reserve(run_buf *b, size_t more) {
+  if (b->len + more < b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap <= b->len + more) cap *= 2;
+  char *d = realloc(b->data, cap);
+  if (d == NULL)
+    return -1;
+  b->data = d;
+  b->cap = cap;
+  return 0;
+}
+
 int run_buf_add(run_buf *b, const void *p, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *d = realloc(b->data, cap);
-    if (d == NULL)
-      return -1;
-    b->data = d;
-    b->cap = cap;
-  }
+  if (run_buf_reserve(b, n) != 0)
+    return -1;
   if (n)
     memcpy(b->data + b->len, p, n);
   b->len += n;

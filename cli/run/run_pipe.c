@@ -75,9 +75,7 @@ struct run_pipe {
   size_t end_len;      /* --recend's length: the cut lies after it */
   int rrs;             /* --rrs */
   int no_blank;        /* -r */
-  int has_header;      /* --header: RUN_HEADER_* */
-  regex_t header_re;   /* RUN_HEADER_REGEXP */
-  size_t header_lines; /* RUN_HEADER_LINES */
+  const run_opts *o;   /* --header's kind, lines and regexp */
   run_buf header;      /* what it matched, before each chunk */
   int chunk_fd;        /* --cat, --fifo: where a job gets its chunk; 0: stdin */
   char chunk_path[32]; /* /dev/fd/N: the jobs' {} */
@@ -121,25 +119,10 @@ static void remove_seps(const run_pipe *p, run_buf *c) {
   c->data[c->len] = '\0';
 }
 
-/* Room for `more` bytes after b's, and a NUL (put_chunk). 0, or -1
- * (ENOMEM). */
-static int reserve(run_buf *b, size_t more) {
-  if (b->len + more < b->cap)
-    return 0;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap <= b->len + more) cap *= 2;
-  char *d = realloc(b->data, cap);
-  if (d == NULL)
-    return -1;
-  b->data = d;
-  b->cap = cap;
-  return 0;
-}
-
 /* --header: h before c's bytes, in c's own buffer (a chunk as long as
  * stdin is not held twice). 0, or -1 (ENOMEM). */
 static int prepend(run_buf *c, const run_buf *h) {
-  if (reserve(c, h->len) != 0)
+  if (run_buf_reserve(c, h->len) != 0)
     return -1;
   memmove(c->data + h->len, c->data, c->len);
   memcpy(c->data, h->data, h->len);
@@ -155,7 +138,7 @@ static int prepend(run_buf *c, const run_buf *h) {
 static int put_chunk(run_pipe *p, size_t n) {
   run_buf c = {0};
   if (p->start == 0 && n == p->buf.len) {
-    c = p->buf; /* reserve left room for a NUL */
+    c = p->buf; /* run_buf_reserve left room for a NUL */
     c.data[c.len] = '\0';
     p->buf = (run_buf){0};
   } else if (run_buf_add(&c, p->buf.data + p->start, n) != 0) {
@@ -224,7 +207,7 @@ static int read_more(run_pipe *p, size_t want) {
       return -1;
     if (!f[0].revents)
       continue;
-    if (reserve(&p->buf, want) != 0)
+    if (run_buf_reserve(&p->buf, want) != 0)
       return 1; /* out of memory: the end */
     ssize_t k = read(0, p->buf.data + p->buf.len, want);
     if (k > 0)
@@ -338,8 +321,8 @@ static void grow_block(run_pipe *p) {
 static size_t header_end(run_pipe *p) {
   const char *s = p->buf.data, *nl;
   size_t len = p->buf.len, i = 0;
-  if (p->has_header == RUN_HEADER_LINES) {
-    for (size_t k = 0; k < p->header_lines; k++, i = (size_t)(nl - s) + 1)
+  if (p->o->header_kind == RUN_HEADER_LINES) {
+    for (size_t k = 0; k < p->o->header_lines; k++, i = (size_t)(nl - s) + 1)
       if ((nl = memchr(s + i, '\n', len - i)) == NULL)
         return NONE;
     return i;
@@ -348,7 +331,7 @@ static size_t header_end(run_pipe *p) {
     return NONE;
   p->buf.data[len] = '\0'; /* read_more left room; for ASan's regexec */
   regmatch_t m = {0, (regoff_t)len};
-  if (regexec(&p->header_re, s, 1, &m, REG_STARTEND) == 0 && m.rm_so == 0)
+  if (regexec(&p->o->header_re, s, 1, &m, REG_STARTEND) == 0 && m.rm_so == 0)
     return (size_t)m.rm_eo; /* an empty match too: no header, as GNU's */
   return NONE;
 }
@@ -375,7 +358,7 @@ static int find_header(run_pipe *p) {
 
 static void *reader(void *arg) {
   run_pipe *p = arg;
-  if (p->has_header && find_header(p) < 0)
+  if (p->o->header_kind != RUN_HEADER_NONE && find_header(p) < 0)
     goto end;
   for (;;) {
     size_t have = p->buf.len - p->start;
@@ -441,6 +424,7 @@ int run_pipe_start(run_state *s, run_err err) {
   p->records = s->o.pipe_records * (s->o.pipe_lines ? s->o.pipe_lines : 1);
   p->lines = s->o.pipe_records ? 0 : s->o.pipe_lines;
   p->rrs = s->o.rrs;
+  p->o = &s->o;
   p->no_blank = s->in.opt.skip_blank;
   if (s->o.chunk_as != RUN_CHUNK_STDIN) {
     /* {} names the chunk (GNU's temporary file): the job's descriptor
@@ -448,15 +432,6 @@ int run_pipe_start(run_state *s, run_err err) {
     p->chunk_fd = s->mpi ? 3 : run_job_chunk_fd();
     snprintf(p->chunk_path, sizeof p->chunk_path, "/dev/fd/%d", p->chunk_fd);
     s->in.job_value = p->chunk_path;
-  }
-  if (s->in.opt.header) {
-    int h = run_pipe_header(&p->header_re, &p->header_lines, s->in.opt.header,
-                            err);
-    if (h < 0) {
-      free(p);
-      return -1;
-    }
-    p->has_header = h;
   }
   p->quit_fd = eventfd(0, EFD_CLOEXEC);
   pthread_condattr_t ca;
@@ -583,8 +558,6 @@ void run_pipe_stop(run_state *s) {
   run_buf_free(&p->next);
   run_buf_free(&p->sep);
   run_buf_free(&p->header);
-  if (p->has_header == RUN_HEADER_REGEXP)
-    regfree(&p->header_re);
   if (s->in.job_value == p->chunk_path)
     s->in.job_value = NULL;
   if (p->quit_fd >= 0)

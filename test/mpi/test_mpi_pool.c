@@ -20,24 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      failures++;                                                              \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);          \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fputc('\n', stderr);                                                     \
-    }                                                                          \
-  } while (0)
-
-#define CHECK_RC(expr, want)                                                   \
-  do {                                                                         \
-    int got_ = (expr), want_ = (want);                                         \
-    CHECK(got_ == want_, "got %d (%s), want %d (%s)", got_,                    \
-          parc_err_name(got_), want_, parc_err_name(want_));                   \
-  } while (0)
+#include "../stresscheck.h"
 
 enum { N = 5000, RN = 100000, BAD = 1237 };
 
@@ -545,8 +528,8 @@ int main(int argc, char **argv) {
   step_ask_closing();
   int rank = parc_mpi_rank();
   if (rank == 0)
-    printf("%s: %d ranks, %d failures\n", failures ? "FAIL" : "ok",
-           parc_mpi_size(), failures);
+    printf("%s: %d ranks, %d failures\n", atomic_load(&failed) ? "FAIL" : "ok",
+           parc_mpi_size(), atomic_load(&failed));
   parc_mpi_finalize();
-  return failures ? 1 : 0;
+  return atomic_load(&failed) ? 1 : 0;
 }
